@@ -1,0 +1,45 @@
+//! The command line: `ikp serve` and friends. Flags and environment variables mirror each other.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
+
+#[derive(Debug, Parser)]
+#[command(name = "ikp", version, about = "HL7 FHIR R4 server with the Polish IKP workflows")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the FHIR server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IKP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// sqlite://path (embedded default) or postgres://user@host/db.
+    #[arg(long, env = "IKP_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Public base URL of the FHIR endpoint (default: http://<listen>/fhir).
+    #[arg(long, env = "IKP_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl ServeArgs {
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}/fhir", self.listen),
+        }
+    }
+}

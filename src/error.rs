@@ -1,0 +1,92 @@
+//! The server's error type. Every failure a request can meet is one of these variants; the REST
+//! layer turns each into an HTTP status and an OperationOutcome in exactly one place.
+
+use crate::outcome::{Issue, IssueType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FhirError {
+    /// The request is malformed (bad parameter, body that cannot be parsed, failed structural rules).
+    #[error("bad request: {}", summary(.0))]
+    BadRequest(Vec<Issue>),
+    /// The resource is well-formed but breaks a profile or a business rule.
+    #[error("unprocessable: {}", summary(.0))]
+    Unprocessable(Vec<Issue>),
+    #[error("resource type '{0}' is not supported")]
+    UnknownType(String),
+    #[error("{0} is not known")]
+    NotFound(String),
+    #[error("{0} has been deleted")]
+    Gone(String),
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("request body exceeds the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
+    #[error("storage failure: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summary(issues: &[Issue]) -> String {
+    issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; ")
+}
+
+pub type FhirResult<T> = Result<T, FhirError>;
+
+impl FhirError {
+    pub fn bad_request(message: impl Into<String>) -> FhirError {
+        FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, message)])
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            FhirError::BadRequest(_) => 400,
+            FhirError::Unprocessable(_) => 422,
+            FhirError::UnknownType(_) | FhirError::NotFound(_) => 404,
+            FhirError::Gone(_) => 410,
+            FhirError::PreconditionFailed(_) => 412,
+            FhirError::Conflict(_) => 409,
+            FhirError::NotAcceptable(_) => 406,
+            FhirError::UnsupportedMediaType(_) => 415,
+            FhirError::PayloadTooLarge(_) => 413,
+            FhirError::MethodNotAllowed(_) => 405,
+            FhirError::NotImplemented(_) => 501,
+            FhirError::Store(e) if e.is_transient() => 503,
+            FhirError::Store(_) | FhirError::Internal(_) => 500,
+        }
+    }
+
+    /// The issues to report. Internal details are logged by the caller, never sent to clients.
+    pub fn issues(&self) -> Vec<Issue> {
+        let one = |code, text: String| vec![Issue::error(code, text)];
+        match self {
+            FhirError::BadRequest(issues) | FhirError::Unprocessable(issues) => issues.clone(),
+            FhirError::UnknownType(_) => one(IssueType::NotSupported, self.to_string()),
+            FhirError::NotFound(_) => one(IssueType::NotFound, self.to_string()),
+            FhirError::Gone(_) => one(IssueType::Deleted, self.to_string()),
+            FhirError::PreconditionFailed(_) => one(IssueType::Conflict, self.to_string()),
+            FhirError::Conflict(_) => one(IssueType::Conflict, self.to_string()),
+            FhirError::NotAcceptable(_) | FhirError::UnsupportedMediaType(_) | FhirError::MethodNotAllowed(_) => {
+                one(IssueType::NotSupported, self.to_string())
+            }
+            FhirError::NotImplemented(_) => one(IssueType::NotSupported, self.to_string()),
+            FhirError::PayloadTooLarge(_) => one(IssueType::TooLong, self.to_string()),
+            FhirError::Store(e) if e.is_transient() => {
+                one(IssueType::Transient, "the database is busy; retry the request".to_string())
+            }
+            FhirError::Store(_) | FhirError::Internal(_) => {
+                one(IssueType::Exception, "internal server error; the incident has been logged".to_string())
+            }
+        }
+    }
+}

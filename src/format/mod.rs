@@ -1,0 +1,62 @@
+//! The wire formats: FHIR JSON (the stored form) and FHIR XML (converted at the edge).
+
+pub mod subset;
+pub mod xhtml;
+pub mod xml;
+
+use serde_json::Value;
+
+use crate::error::FhirError;
+use crate::model::Model;
+use crate::outcome::{Issue, IssueType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Json => "application/fhir+json",
+            Format::Xml => "application/fhir+xml",
+        }
+    }
+
+    /// The format a MIME type (or `_format` value) names, if it is one the server speaks.
+    pub fn from_mime(mime: &str) -> Option<Format> {
+        let essence = mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/fhir+json" | "application/json" | "application/json+fhir" | "json" | "text/json" => {
+                Some(Format::Json)
+            }
+            "application/fhir+xml" | "application/xml" | "application/xml+fhir" | "xml" | "text/xml" => {
+                Some(Format::Xml)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Parses a request body into FHIR JSON.
+pub fn parse(model: &Model, format: Format, body: &[u8]) -> Result<Value, FhirError> {
+    match format {
+        Format::Json => serde_json::from_slice(body).map_err(|e| {
+            FhirError::BadRequest(vec![Issue::error(
+                IssueType::Structure,
+                format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
+            )])
+        }),
+        Format::Xml => xml::parse(model, body).map_err(FhirError::BadRequest),
+    }
+}
+
+/// Serialises FHIR JSON in the requested format.
+pub fn render(model: &Model, format: Format, value: &Value, pretty: bool) -> Result<Vec<u8>, FhirError> {
+    match format {
+        Format::Json if pretty => serde_json::to_vec_pretty(value).map_err(|e| FhirError::Internal(e.to_string())),
+        Format::Json => serde_json::to_vec(value).map_err(|e| FhirError::Internal(e.to_string())),
+        Format::Xml => xml::write(model, value, pretty).map(String::into_bytes).map_err(FhirError::Internal),
+    }
+}

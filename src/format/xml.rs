@@ -1,0 +1,665 @@
+//! FHIR XML ⇄ FHIR JSON, driven by the R4 type model.
+//!
+//! The server stores JSON; XML is converted at the edge. The model says which elements repeat,
+//! which primitives are numbers or booleans, which elements are XML attributes, where resources
+//! nest, and the element order XML requires. Narrative `<div>`s are carried verbatim in both
+//! directions, so XHTML whitespace survives a round trip.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use serde_json::{Map, Value};
+
+use crate::model::primitive::{JsonKind, json_kind};
+use crate::model::{Model, TypeDef};
+use crate::outcome::{Issue, IssueType};
+
+pub const FHIR_NS: &str = "http://hl7.org/fhir";
+const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
+const MAX_DEPTH: usize = 128;
+
+// ---------------------------------------------------------------------------------------------
+// XML → JSON
+
+/// Parses a FHIR XML resource into FHIR JSON. Errors carry the element path.
+pub fn parse(model: &Model, input: &[u8]) -> Result<Value, Vec<Issue>> {
+    let mut parser = Parser { model, input, reader: Reader::from_reader(input), path: Vec::new() };
+    parser.reader.config_mut().check_end_names = true;
+    parser.document().map_err(|issue| vec![issue])
+}
+
+struct Parser<'a> {
+    model: &'a Model,
+    input: &'a [u8],
+    reader: Reader<&'a [u8]>,
+    path: Vec<String>,
+}
+
+type ParseResult<T> = Result<T, Issue>;
+
+impl<'a> Parser<'a> {
+    fn fail(&self, code: IssueType, message: impl Into<String>) -> Issue {
+        let at = self.path.join(".");
+        let issue = Issue::error(code, message);
+        if at.is_empty() { issue } else { issue.at(at) }
+    }
+
+    fn syntax(&self, e: impl std::fmt::Display) -> Issue {
+        self.fail(IssueType::Structure, format!("malformed XML at byte {}: {e}", self.reader.error_position()))
+    }
+
+    fn next(&mut self) -> ParseResult<Event<'a>> {
+        self.reader.read_event().map_err(|e| self.syntax(e))
+    }
+
+    fn document(&mut self) -> ParseResult<Value> {
+        let root = loop {
+            match self.next()? {
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(t) if is_blank(&t) => {}
+                Event::DocType(_) => {
+                    return Err(self.fail(IssueType::Security, "DOCTYPE declarations are not accepted"));
+                }
+                Event::Start(e) => break (e, true),
+                Event::Empty(e) => break (e, false),
+                Event::Eof => return Err(self.fail(IssueType::Structure, "the XML document is empty")),
+                _ => return Err(self.fail(IssueType::Structure, "expected a FHIR resource element")),
+            }
+        };
+        let namespace = attribute(&root.0, b"xmlns").map_err(|e| self.syntax(e))?;
+        if namespace.as_deref() != Some(FHIR_NS) {
+            return Err(self.fail(
+                IssueType::Structure,
+                format!("the root element must be in the FHIR namespace (xmlns=\"{FHIR_NS}\")"),
+            ));
+        }
+        let value = self.resource(&root.0, root.1)?;
+        loop {
+            match self.next()? {
+                Event::Eof => return Ok(value),
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(t) if is_blank(&t) => {}
+                _ => return Err(self.fail(IssueType::Structure, "content after the resource element")),
+            }
+        }
+    }
+
+    fn resource(&mut self, start: &BytesStart, has_content: bool) -> ParseResult<Value> {
+        let name = local_name(start);
+        if !self.model.is_resource_type(&name) {
+            return Err(self.fail(IssueType::NotSupported, format!("unknown resource type '{name}'")));
+        }
+        let Some(def) = self.model.get(&name) else {
+            return Err(self.fail(IssueType::NotSupported, format!("unknown resource type '{name}'")));
+        };
+        if self.path.len() > MAX_DEPTH {
+            return Err(self.fail(IssueType::TooLong, "the document is nested too deeply"));
+        }
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.syntax(e))?;
+            let key = attr.key.as_ref();
+            if key != b"xmlns" && !key.starts_with(b"xmlns:") {
+                return Err(self.fail(IssueType::Structure, "resource elements take no attributes"));
+            }
+        }
+        let mut map = Map::new();
+        map.insert("resourceType".to_string(), Value::String(name.clone()));
+        self.path.push(name);
+        if has_content {
+            self.children(def, &mut map)?;
+        }
+        self.path.pop();
+        tidy_companions(&mut map);
+        Ok(Value::Object(map))
+    }
+
+    /// Reads child elements up to the parent's end tag.
+    fn children(&mut self, def: &'a TypeDef, map: &mut Map<String, Value>) -> ParseResult<()> {
+        loop {
+            let position = self.reader.buffer_position() as usize;
+            match self.next()? {
+                Event::Start(e) => self.child(def, map, &e, true, position)?,
+                Event::Empty(e) => self.child(def, map, &e, false, position)?,
+                Event::End(_) => return Ok(()),
+                Event::Text(t) if is_blank(&t) => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Eof => return Err(self.fail(IssueType::Structure, "unexpected end of the XML document")),
+                _ => {
+                    return Err(
+                        self.fail(IssueType::Structure, "text is not allowed here (values go in value attributes)")
+                    );
+                }
+            }
+        }
+    }
+
+    fn child(
+        &mut self,
+        def: &'a TypeDef,
+        map: &mut Map<String, Value>,
+        start: &BytesStart,
+        has_content: bool,
+        position: usize,
+    ) -> ParseResult<()> {
+        let name = local_name(start);
+        let Some((element, type_name)) = def.field(&name) else {
+            self.path.push(name.clone());
+            let issue = self.fail(IssueType::Structure, format!("unknown element '{name}'"));
+            return Err(issue);
+        };
+        if element.xml_attr {
+            return Err(self.fail(IssueType::Structure, format!("'{name}' must be an XML attribute, not an element")));
+        }
+        self.path.push(name.clone());
+        let (value, companion) = if type_name == "xhtml" {
+            (self.xhtml(start, has_content, position)?, None)
+        } else if self.model.is_primitive(type_name) {
+            self.primitive(start, has_content, type_name)?
+        } else if type_name == "Resource" || self.model.is_resource_type(type_name) {
+            (self.nested_resource(has_content)?, None)
+        } else {
+            let Some(child_def) = self.model.get(type_name) else {
+                return Err(self.fail(IssueType::Exception, format!("no definition for type '{type_name}'")));
+            };
+            (self.complex(child_def, start, has_content)?, None)
+        };
+        self.path.pop();
+
+        if element.is_array() {
+            let values = map.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            let count = values.as_array().map_or(0, Vec::len);
+            if let Value::Array(items) = values {
+                items.push(value);
+            }
+            if let Some(c) = companion {
+                let companions = map.entry(format!("_{name}")).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = companions {
+                    items.resize(count, Value::Null);
+                    items.push(c);
+                }
+            }
+        } else {
+            if map.contains_key(&name) || map.contains_key(&format!("_{name}")) {
+                self.path.push(name.clone());
+                return Err(self.fail(IssueType::Structure, format!("'{name}' occurs at most once")));
+            }
+            if !value.is_null() {
+                map.insert(name.clone(), value);
+            }
+            if let Some(c) = companion {
+                map.insert(format!("_{name}"), c);
+            }
+        }
+        Ok(())
+    }
+
+    fn attributes(&self, start: &BytesStart) -> ParseResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.syntax(e))?;
+            let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
+            if attr.key.as_ref() == b"xmlns" || attr.key.as_ref().starts_with(b"xmlns:") {
+                continue;
+            }
+            let value = attr.unescape_value().map_err(|e| self.syntax(e))?.into_owned();
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// A primitive: `value` attribute → JSON value, `id` and `<extension>` → the `_name` companion.
+    fn primitive(
+        &mut self,
+        start: &BytesStart,
+        has_content: bool,
+        type_name: &str,
+    ) -> ParseResult<(Value, Option<Value>)> {
+        let mut value = Value::Null;
+        let mut companion = Map::new();
+        for (key, text) in self.attributes(start)? {
+            match key.as_str() {
+                "value" => value = self.primitive_value(&text, type_name)?,
+                "id" => {
+                    companion.insert("id".to_string(), Value::String(text));
+                }
+                other => {
+                    return Err(self.fail(IssueType::Structure, format!("unknown attribute '{other}'")));
+                }
+            }
+        }
+        if has_content {
+            let Some(element_def) = self.model.get("Element") else {
+                return Err(self.fail(IssueType::Exception, "no definition for Element"));
+            };
+            let mut children = Map::new();
+            self.children(element_def, &mut children)?;
+            if children.contains_key("id") {
+                return Err(self.fail(IssueType::Structure, "'id' must be an attribute"));
+            }
+            companion.extend(children);
+        }
+        if value.is_null() && companion.is_empty() {
+            return Err(self.fail(IssueType::Structure, "a primitive element needs a value attribute or extensions"));
+        }
+        Ok((value, (!companion.is_empty()).then_some(Value::Object(companion))))
+    }
+
+    fn primitive_value(&self, text: &str, type_name: &str) -> ParseResult<Value> {
+        let bad = |what: &str| self.fail(IssueType::Value, format!("'{text}' is not a valid {type_name} ({what})"));
+        match json_kind(type_name) {
+            JsonKind::Boolean => match text {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(bad("true or false")),
+            },
+            JsonKind::Integer | JsonKind::Decimal => {
+                if !is_json_number(text) {
+                    return Err(bad("a number"));
+                }
+                // Parsed as JSON so the number keeps its exact lexical form (1.50 stays 1.50).
+                serde_json::from_str::<Value>(text).map_err(|_| bad("a number"))
+            }
+            JsonKind::String => Ok(Value::String(text.to_string())),
+        }
+    }
+
+    fn complex(&mut self, def: &'a TypeDef, start: &BytesStart, has_content: bool) -> ParseResult<Value> {
+        let mut map = Map::new();
+        for (key, text) in self.attributes(start)? {
+            match def.field(&key) {
+                Some((element, _)) if element.xml_attr => {
+                    map.insert(key, Value::String(text));
+                }
+                _ => return Err(self.fail(IssueType::Structure, format!("unknown attribute '{key}'"))),
+            }
+        }
+        if has_content {
+            self.children(def, &mut map)?;
+        }
+        tidy_companions(&mut map);
+        Ok(Value::Object(map))
+    }
+
+    /// `<contained>`, `<resource>`: exactly one resource element inside.
+    fn nested_resource(&mut self, has_content: bool) -> ParseResult<Value> {
+        if !has_content {
+            return Err(self.fail(IssueType::Structure, "expected a resource inside this element"));
+        }
+        let mut found = None;
+        loop {
+            match self.next()? {
+                Event::Start(e) if found.is_none() => found = Some(self.resource(&e, true)?),
+                Event::Empty(e) if found.is_none() => found = Some(self.resource(&e, false)?),
+                Event::End(_) => break,
+                Event::Text(t) if is_blank(&t) => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                _ => return Err(self.fail(IssueType::Structure, "expected exactly one resource inside this element")),
+            }
+        }
+        found.ok_or_else(|| self.fail(IssueType::Structure, "expected a resource inside this element"))
+    }
+
+    /// The narrative is copied verbatim, markup and whitespace included.
+    fn xhtml(&mut self, start: &BytesStart, has_content: bool, position: usize) -> ParseResult<Value> {
+        if has_content {
+            let end = start.to_end().into_owned();
+            self.reader.read_to_end(end.name()).map_err(|e| self.syntax(e))?;
+        }
+        let end = self.reader.buffer_position() as usize;
+        let raw = self.input.get(position..end).unwrap_or_default();
+        let text = std::str::from_utf8(raw).map_err(|_| self.fail(IssueType::Structure, "narrative is not UTF-8"))?;
+        Ok(Value::String(text.to_string()))
+    }
+}
+
+/// Removes companion arrays that carry nothing and value arrays that are only placeholders,
+/// and pads companions to the length of their values.
+fn tidy_companions(map: &mut Map<String, Value>) {
+    let keys: Vec<String> = map.keys().filter(|k| k.starts_with('_')).cloned().collect();
+    for key in keys {
+        let base = key[1..].to_string();
+        let value_len = map.get(&base).and_then(Value::as_array).map(Vec::len);
+        if let Some(Value::Array(items)) = map.get_mut(&key) {
+            if let Some(n) = value_len {
+                items.resize(n.max(items.len()), Value::Null);
+            }
+            if items.iter().all(Value::is_null) {
+                map.remove(&key);
+            }
+        }
+        let companion_len = map.get(&key).and_then(Value::as_array).map(Vec::len);
+        if let Some(Value::Array(items)) = map.get_mut(&base) {
+            if let Some(n) = companion_len {
+                items.resize(n.max(items.len()), Value::Null);
+            }
+            if items.iter().all(Value::is_null) {
+                map.remove(&base);
+            }
+        }
+    }
+}
+
+fn local_name(start: &BytesStart) -> String {
+    String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
+}
+
+fn attribute(start: &BytesStart, name: &[u8]) -> Result<Option<String>, quick_xml::Error> {
+    for attr in start.attributes() {
+        let attr = attr.map_err(quick_xml::Error::from)?;
+        if attr.key.as_ref() == name {
+            return Ok(Some(attr.unescape_value()?.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn is_blank(text: &[u8]) -> bool {
+    text.iter().all(u8::is_ascii_whitespace)
+}
+
+/// JSON number grammar, which is also FHIR's decimal/integer lexical form.
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.first() == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON → XML
+
+/// Writes a (valid) FHIR JSON resource as FHIR XML.
+pub fn write(model: &Model, resource: &Value, pretty: bool) -> Result<String, String> {
+    let mut w = Writer { model, out: String::with_capacity(4096), pretty, depth: 0 };
+    w.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    w.newline();
+    w.resource(resource, true)?;
+    if pretty {
+        w.out.push('\n');
+    }
+    Ok(w.out)
+}
+
+struct Writer<'a> {
+    model: &'a Model,
+    out: String,
+    pretty: bool,
+    depth: usize,
+}
+
+impl Writer<'_> {
+    fn newline(&mut self) {
+        if self.pretty {
+            self.out.push('\n');
+        }
+    }
+
+    fn indent(&mut self) {
+        if self.pretty {
+            for _ in 0..self.depth {
+                self.out.push_str("  ");
+            }
+        }
+    }
+
+    fn resource(&mut self, value: &Value, root: bool) -> Result<(), String> {
+        let obj = value.as_object().ok_or("a resource must be an object")?;
+        let rt = obj.get("resourceType").and_then(Value::as_str).ok_or("resource without resourceType")?;
+        let def = self.model.get(rt).ok_or_else(|| format!("unknown resource type '{rt}'"))?;
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(rt);
+        if root {
+            self.out.push_str(" xmlns=\"");
+            self.out.push_str(FHIR_NS);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        self.newline();
+        self.depth += 1;
+        self.elements(def, obj)?;
+        self.depth -= 1;
+        self.indent();
+        self.out.push_str("</");
+        self.out.push_str(rt);
+        self.out.push('>');
+        self.newline();
+        Ok(())
+    }
+
+    /// Child elements in definition order; XML attributes are written by the caller.
+    fn elements(&mut self, def: &TypeDef, obj: &Map<String, Value>) -> Result<(), String> {
+        let mut order: Vec<(usize, usize, &str)> = Vec::with_capacity(obj.len());
+        for (position, key) in obj.keys().enumerate() {
+            if key == "resourceType" {
+                continue;
+            }
+            let base = key.strip_prefix('_').unwrap_or(key);
+            if key.starts_with('_') && obj.contains_key(base) {
+                continue; // written together with its value
+            }
+            let index = def.element_index(base).ok_or_else(|| format!("unknown element '{key}' in {}", def.name))?;
+            order.push((index, position, base));
+        }
+        order.sort_unstable();
+        for (_, _, name) in order {
+            let Some((element, type_name)) = def.field(name) else { continue };
+            if element.xml_attr {
+                continue;
+            }
+            let value = obj.get(name).unwrap_or(&Value::Null);
+            let companion = obj.get(&format!("_{name}")).unwrap_or(&Value::Null);
+            match (value, companion) {
+                (Value::Array(_), _) | (Value::Null, Value::Array(_)) => {
+                    let values = value.as_array().map(Vec::as_slice).unwrap_or_default();
+                    let companions = companion.as_array().map(Vec::as_slice).unwrap_or_default();
+                    for i in 0..values.len().max(companions.len()) {
+                        let v = values.get(i).unwrap_or(&Value::Null);
+                        let c = companions.get(i).unwrap_or(&Value::Null);
+                        self.element(name, type_name, v, c)?;
+                    }
+                }
+                _ => self.element(name, type_name, value, companion)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn element(&mut self, name: &str, type_name: &str, value: &Value, companion: &Value) -> Result<(), String> {
+        if type_name == "xhtml" {
+            let div = value.as_str().ok_or("narrative div must be a string")?;
+            self.indent();
+            if div.starts_with("<div") && !div.split('>').next().unwrap_or_default().contains("xmlns") {
+                self.out.push_str("<div xmlns=\"");
+                self.out.push_str(XHTML_NS);
+                self.out.push('"');
+                self.out.push_str(&div[4..]);
+            } else {
+                self.out.push_str(div);
+            }
+            self.newline();
+            return Ok(());
+        }
+        if self.model.is_primitive(type_name) {
+            return self.primitive(name, value, companion);
+        }
+        if type_name == "Resource" || self.model.is_resource_type(type_name) {
+            self.open(name, &[]);
+            self.depth += 1;
+            self.resource(value, false)?;
+            self.depth -= 1;
+            self.close(name);
+            return Ok(());
+        }
+        let def = self.model.get(type_name).ok_or_else(|| format!("no definition for type '{type_name}'"))?;
+        let obj = value.as_object().ok_or_else(|| format!("'{name}' must be an object"))?;
+        let attrs: Vec<(&str, String)> = ["id", "url"]
+            .into_iter()
+            .filter(|a| def.field(a).is_some_and(|(e, _)| e.xml_attr))
+            .filter_map(|a| obj.get(a).and_then(Value::as_str).map(|v| (a, v.to_string())))
+            .collect();
+        let has_children = obj.keys().any(|k| !(attrs.iter().any(|(a, _)| a == k)));
+        if !has_children {
+            self.empty(name, &attrs);
+            return Ok(());
+        }
+        self.open(name, &attrs);
+        self.depth += 1;
+        self.elements(def, obj)?;
+        self.depth -= 1;
+        self.close(name);
+        Ok(())
+    }
+
+    fn primitive(&mut self, name: &str, value: &Value, companion: &Value) -> Result<(), String> {
+        let mut attrs: Vec<(&str, String)> = Vec::with_capacity(2);
+        if let Some(id) = companion.get("id").and_then(Value::as_str) {
+            attrs.push(("id", id.to_string()));
+        }
+        match value {
+            Value::Null => {}
+            Value::Bool(b) => attrs.push(("value", b.to_string())),
+            Value::Number(n) => attrs.push(("value", n.to_string())),
+            Value::String(s) => attrs.push(("value", s.clone())),
+            _ => return Err(format!("'{name}' must be a primitive value")),
+        }
+        let extensions = companion.get("extension");
+        match extensions {
+            Some(ext) => {
+                self.open(name, &attrs);
+                self.depth += 1;
+                let def = self.model.get("Element").ok_or("no definition for Element")?;
+                let only_extensions: Map<String, Value> =
+                    std::iter::once(("extension".to_string(), ext.clone())).collect();
+                self.elements(def, &only_extensions)?;
+                self.depth -= 1;
+                self.close(name);
+            }
+            None => self.empty(name, &attrs),
+        }
+        Ok(())
+    }
+
+    fn start_tag(&mut self, name: &str, attrs: &[(&str, String)]) {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(name);
+        for (key, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            escape_attribute(&mut self.out, value);
+            self.out.push('"');
+        }
+    }
+
+    fn open(&mut self, name: &str, attrs: &[(&str, String)]) {
+        self.start_tag(name, attrs);
+        self.out.push('>');
+        self.newline();
+    }
+
+    fn empty(&mut self, name: &str, attrs: &[(&str, String)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str("/>");
+        self.newline();
+    }
+
+    fn close(&mut self, name: &str) {
+        self.indent();
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self.newline();
+    }
+}
+
+/// Escapes an attribute value so that it reads back exactly, including line breaks and tabs,
+/// which XML would otherwise normalise to spaces.
+fn escape_attribute(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            '\t' => out.push_str("&#x9;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn round_trip(v: Value) -> Value {
+        let model = crate::model::r4().expect("model");
+        let xml = write(model, &v, true).expect("write");
+        parse(model, xml.as_bytes()).unwrap_or_else(|e| panic!("{e:?}\n{xml}"))
+    }
+
+    #[test]
+    fn primitives_extensions_and_order() {
+        let v: Value = serde_json::from_str(r#"{
+            "resourceType": "Patient", "id": "x",
+            "extension": [{"url": "http://e", "valueDecimal": 1.50}],
+            "name": [{"given": ["A", null, "C"], "_given": [null, {"extension": [{"url": "http://u", "valueCode": "x"}]}, {"id": "g3"}], "family": "Ż"}],
+            "active": true,
+            "multipleBirthInteger": 2,
+            "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">  a\n <b>b</b></div>"},
+            "contained": [{"resourceType": "Organization", "id": "o", "name": "line1\nline2 \"q\""}]
+        }"#).expect("json");
+        let back = round_trip(v.clone());
+        assert_eq!(back, v);
+        assert_eq!(back["extension"][0]["valueDecimal"].to_string(), "1.50");
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        let model = crate::model::r4().expect("model");
+        let bad = br#"<Patient xmlns="http://hl7.org/fhir"><nick value="x"/></Patient>"#;
+        let e = parse(model, bad).expect_err("unknown element");
+        assert_eq!(e[0].expression.as_deref(), Some("Patient.nick"));
+        let bad = br#"<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>"#;
+        assert!(parse(model, bad).is_err());
+        let bad = br#"<Patient xmlns="http://hl7.org/fhir"><active value="true"/><active value="true"/></Patient>"#;
+        assert!(parse(model, bad).is_err());
+        let bad = br#"<Patient><active value="true"/></Patient>"#;
+        assert!(parse(model, bad).is_err(), "namespace required");
+        assert!(parse(model, b"<Patient xmlns=\"http://hl7.org/fhir\">").is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! FHIR interactions, one module each. They speak in FHIR terms (resources, versions, bundles)
+//! and know nothing of HTTP beyond the status codes FHIR assigns to outcomes.
+
+pub mod capabilities;
+pub mod create;
+pub mod delete;
+pub mod history;
+pub mod read;
+pub mod update;
+mod write;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::{FhirError, FhirResult};
+use crate::model::Model;
+use crate::outcome::{Issue, IssueType};
+use crate::store::{Micros, ResourceVersion, Store};
+
+/// What every interaction needs: the store, the model and the server's public base URL.
+#[derive(Clone)]
+pub struct Fhir {
+    pub store: Arc<dyn Store>,
+    pub model: &'static Model,
+    /// Public base URL of the FHIR endpoint, without a trailing slash.
+    pub base_url: String,
+}
+
+/// The body of a successful interaction.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A stored resource version, sent as stored when no transformation is asked for.
+    Stored(ResourceVersion),
+    /// A resource built by the server (Bundle, CapabilityStatement, OperationOutcome).
+    Resource(Value),
+}
+
+/// The result of an interaction, before it is rendered for the wire.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Option<Body>,
+    /// Versioned URL of the resource the interaction concerns (Location / Content-Location).
+    pub location: Option<String>,
+    pub version: Option<i64>,
+    pub last_updated: Option<Micros>,
+    /// Informational issues to report when the client asks for `Prefer: return=OperationOutcome`.
+    pub issues: Vec<Issue>,
+}
+
+impl Response {
+    pub fn resource(status: u16, value: Value) -> Response {
+        Response {
+            status,
+            body: Some(Body::Resource(value)),
+            location: None,
+            version: None,
+            last_updated: None,
+            issues: Vec::new(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Response {
+        Response { status, body: None, location: None, version: None, last_updated: None, issues: Vec::new() }
+    }
+
+    /// A response about a stored version: body, ETag, Last-Modified and versioned location.
+    pub fn version(fhir: &Fhir, status: u16, v: ResourceVersion) -> Response {
+        Response {
+            status,
+            location: Some(fhir.version_url(&v.resource_type, &v.id, v.version)),
+            version: Some(v.version),
+            last_updated: Some(v.last_updated),
+            body: if v.is_deleted() { None } else { Some(Body::Stored(v)) },
+            issues: Vec::new(),
+        }
+    }
+}
+
+impl Fhir {
+    pub fn resource_url(&self, resource_type: &str, id: &str) -> String {
+        format!("{}/{resource_type}/{id}", self.base_url)
+    }
+
+    pub fn version_url(&self, resource_type: &str, id: &str, version: i64) -> String {
+        format!("{}/{resource_type}/{id}/_history/{version}", self.base_url)
+    }
+
+    /// Refuses resource types the server does not know (404, as the FHIR REST API says).
+    pub fn check_type(&self, resource_type: &str) -> FhirResult<()> {
+        if self.model.is_resource_type(resource_type) {
+            Ok(())
+        } else {
+            Err(FhirError::UnknownType(resource_type.to_string()))
+        }
+    }
+}
+
+/// Now, truncated to milliseconds so `meta.lastUpdated` shows exactly what is stored.
+pub fn now() -> Micros {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    ((nanos / 1_000_000) * 1000) as Micros
+}
+
+/// Formats epoch microseconds as a FHIR instant with millisecond precision.
+pub fn instant(micros: Micros) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parses a version id from a path or an `If-Match` ETag (`W/"3"`, `"3"` or `3`).
+pub fn parse_version(text: &str) -> FhirResult<i64> {
+    let t = text.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
+    t.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, format!("'{text}' is not a version id"))])
+    })
+}

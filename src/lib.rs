@@ -1,0 +1,19 @@
+//! ikp: an HL7 FHIR R4 server with the Polish national patient-account workflows.
+//!
+//! Requests flow one way: `rest` (HTTP, formats, errors) → `interaction` (one module per FHIR
+//! interaction) → `store` (SQLite or PostgreSQL). `model`, `format`, `validation` and `index`
+//! are libraries the others call.
+
+pub mod cli;
+pub mod conformance;
+pub mod error;
+pub mod format;
+pub mod index;
+pub mod interaction;
+pub mod model;
+pub mod outcome;
+pub mod rest;
+pub mod search;
+pub mod server;
+pub mod store;
+pub mod validation;

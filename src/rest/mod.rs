@@ -1,0 +1,80 @@
+//! The HTTP face of the server: routes under `/fhir`, request parsing, and rendering.
+
+pub mod negotiate;
+pub mod respond;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, Request};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::FhirError;
+use crate::interaction::Fhir;
+use negotiate::{Output, Prefer};
+
+/// Shared state of the HTTP layer.
+pub struct AppState {
+    pub fhir: Fhir,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+pub type State = Arc<AppState>;
+
+/// Builds the application: the FHIR API under `/fhir`, with tracing, request ids and CORS.
+pub fn app(state: State) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest("/fhir", routes::fhir_routes())
+        .fallback(routes::not_found)
+        .with_state(state)
+        // Bodies are read by the handlers with the configured limit, to answer 413 as FHIR.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
+}
+
+/// What every FHIR handler reads from the request head.
+pub struct Req {
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The raw query string (for conditional criteria).
+    pub raw_query: String,
+    pub headers: HeaderMap,
+    pub output: Output,
+    pub prefer: Prefer,
+}
+
+/// A negotiation failure, answered before any handler runs.
+pub struct Rejection(FhirError, State);
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> HttpResponse {
+        respond::error(&self.1.fhir, Output::default(), &self.0)
+    }
+}
+
+impl FromRequestParts<State> for Req {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Req, Rejection> {
+        let raw_query = parts.uri.query().unwrap_or_default().to_string();
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(raw_query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let output = negotiate::output(&query, &parts.headers).map_err(|e| Rejection(e, state.clone()))?;
+        Ok(Req { prefer: negotiate::prefer(&parts.headers), raw_query, query, headers: parts.headers.clone(), output })
+    }
+}

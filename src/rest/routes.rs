@@ -1,0 +1,251 @@
+//! Routes of the FHIR RESTful API and their handlers: each reads the request, calls one
+//! interaction and renders the result.
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{FromRequestParts, Path, State as AxumState};
+use axum::http::header::{CONTENT_LENGTH, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use axum::http::request::Parts;
+use axum::response::Response as HttpResponse;
+use axum::routing::{get, post};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::negotiate::{self, Output};
+use super::respond::{self, Shape};
+use super::{Rejection, Req, State};
+use crate::error::{FhirError, FhirResult};
+use crate::format::{self, subset::Subset};
+use crate::interaction::history::HistoryParams;
+use crate::interaction::read::ReadConditions;
+use crate::interaction::{Response, capabilities, create, delete, history, parse_version, read, update};
+use crate::store::HistoryScope;
+
+pub fn fhir_routes() -> Router<State> {
+    Router::new()
+        .route("/", get(not_implemented_search).post(not_implemented_bundle))
+        .route("/metadata", get(metadata))
+        .route("/_history", get(history_system))
+        .route("/{type}", get(not_implemented_search).post(create).put(conditional_update).delete(conditional_delete))
+        .route("/{type}/_search", post(not_implemented_search))
+        .route("/{type}/_history", get(history_type))
+        .route("/{type}/{id}", get(read).put(update).delete(delete))
+        .route("/{type}/{id}/_history", get(history_instance))
+        .route("/{type}/{id}/_history/{vid}", get(vread))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Path segments, with malformed ones answered as a FHIR error.
+pub struct Segments<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<State> for Segments<T> {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Segments<T>, Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Segments(value)),
+            Err(e) => Err(Rejection(FhirError::bad_request(e.body_text()), state.clone())),
+        }
+    }
+}
+
+fn read_shape(req: &Req) -> FhirResult<Shape> {
+    Ok(Shape { output: req.output, return_: None, subset: Subset::from_query(&req.query)? })
+}
+
+fn write_shape(req: &Req) -> Shape {
+    Shape { output: req.output, return_: Some(req.prefer.return_), subset: Subset::default() }
+}
+
+/// Renders a result, or the error that stopped the handler before an interaction ran.
+fn reply(
+    state: &State,
+    shape: FhirResult<Shape>,
+    output: Output,
+    result: impl FnOnce(Shape) -> HttpResponse,
+) -> HttpResponse {
+    match shape {
+        Ok(shape) => result(shape),
+        Err(e) => respond::error(&state.fhir, output, &e),
+    }
+}
+
+/// Reads and parses a request body, enforcing the size limit and the media type.
+async fn resource_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
+    let limit = state.max_body_bytes;
+    let declared = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(FhirError::PayloadTooLarge(limit));
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| FhirError::bad_request(format!("could not read the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(FhirError::PayloadTooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(FhirError::bad_request("the request has no body; a resource is required"));
+    }
+    let format = negotiate::input(&req.headers, &bytes)?;
+    format::parse(state.fhir.model, format, &bytes)
+}
+
+fn header_str<K: axum::http::header::AsHeaderName>(req: &Req, name: K) -> Option<&str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn if_match(req: &Req) -> FhirResult<Option<i64>> {
+    match header_str(req, IF_MATCH) {
+        None | Some("*") => Ok(None),
+        Some(v) => parse_version(v).map(Some),
+    }
+}
+
+async fn metadata(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
+    let fhir = &state.fhir;
+    reply(&state, read_shape(&req), req.output, |shape| {
+        respond::render(fhir, &shape, Ok(capabilities::capabilities(fhir)))
+    })
+}
+
+async fn read(
+    AxumState(state): AxumState<State>,
+    Segments((t, id)): Segments<(String, String)>,
+    req: Req,
+) -> HttpResponse {
+    let conditions = ReadConditions {
+        if_none_match: header_str(&req, IF_NONE_MATCH).and_then(|v| parse_version(v).ok()),
+        if_modified_since: header_str(&req, IF_MODIFIED_SINCE)
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_micros() as i64),
+    };
+    let shape = read_shape(&req);
+    let result = read::read(&state.fhir, &t, &id, conditions).await;
+    reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+}
+
+async fn vread(
+    AxumState(state): AxumState<State>,
+    Segments((t, id, vid)): Segments<(String, String, String)>,
+    req: Req,
+) -> HttpResponse {
+    let shape = read_shape(&req);
+    let result = match parse_version(&vid) {
+        Ok(v) => read::vread(&state.fhir, &t, &id, v).await,
+        Err(_) => Err(FhirError::NotFound(format!("{t}/{id}/_history/{vid}"))),
+    };
+    reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+}
+
+async fn create(
+    AxumState(state): AxumState<State>,
+    Segments(t): Segments<String>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    let result = async {
+        state.fhir.check_type(&t)?;
+        let resource = resource_body(&state, &req, body).await?;
+        let if_none_exist = header_str(&req, "if-none-exist");
+        create::create(&state.fhir, &t, resource, if_none_exist).await
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn update(
+    AxumState(state): AxumState<State>,
+    Segments((t, id)): Segments<(String, String)>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    let result = async {
+        state.fhir.check_type(&t)?;
+        let resource = resource_body(&state, &req, body).await?;
+        update::update(&state.fhir, &t, &id, resource, if_match(&req)?).await
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn conditional_update(
+    AxumState(state): AxumState<State>,
+    Segments(t): Segments<String>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    let result = async {
+        state.fhir.check_type(&t)?;
+        let resource = resource_body(&state, &req, body).await?;
+        update::conditional_update(&state.fhir, &t, &req.raw_query, resource, if_match(&req)?).await
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn delete(
+    AxumState(state): AxumState<State>,
+    Segments((t, id)): Segments<(String, String)>,
+    req: Req,
+) -> HttpResponse {
+    let result = async { delete::delete(&state.fhir, &t, &id, if_match(&req)?).await }.await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn conditional_delete(
+    AxumState(state): AxumState<State>,
+    Segments(t): Segments<String>,
+    req: Req,
+) -> HttpResponse {
+    let result = delete::conditional_delete(&state.fhir, &t, &req.raw_query).await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn run_history(state: &State, req: &Req, scope: HistoryScope) -> HttpResponse {
+    let shape = read_shape(req);
+    let result: FhirResult<Response> =
+        history::history(&state.fhir, scope, &HistoryParams::from_query(&req.query)).await;
+    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+}
+
+async fn history_system(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
+    run_history(&state, &req, HistoryScope::System).await
+}
+
+async fn history_type(AxumState(state): AxumState<State>, Segments(t): Segments<String>, req: Req) -> HttpResponse {
+    run_history(&state, &req, HistoryScope::Type(t)).await
+}
+
+async fn history_instance(
+    AxumState(state): AxumState<State>,
+    Segments((t, id)): Segments<(String, String)>,
+    req: Req,
+) -> HttpResponse {
+    run_history(&state, &req, HistoryScope::Instance(t, id)).await
+}
+
+async fn not_implemented_search(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
+    let e = FhirError::NotImplemented("search is not available in this version of the server".to_string());
+    respond::error(&state.fhir, req.output, &e)
+}
+
+async fn not_implemented_bundle(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
+    let e =
+        FhirError::NotImplemented("batch and transaction are not available in this version of the server".to_string());
+    respond::error(&state.fhir, req.output, &e)
+}
+
+async fn method_not_allowed(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {
+    let e = FhirError::MethodNotAllowed(format!("{} {}", req.method(), req.uri().path()));
+    respond::error(&state.fhir, Output::default(), &e)
+}
+
+pub async fn not_found(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {
+    let e = FhirError::NotFound(format!("the path {}", req.uri().path()));
+    respond::error(&state.fhir, Output::default(), &e)
+}

@@ -1,0 +1,66 @@
+//! Starting and stopping the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::interaction::Fhir;
+use crate::rest::{self, AppState};
+use crate::store;
+
+/// Builds the application state: opens (and migrates) the store and loads the model.
+pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+    let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
+    let store = store::open(&args.database_url).await.with_context(|| format!("opening {}", args.database_url))?;
+    Ok(Arc::new(AppState {
+        fhir: Fhir { store, model, base_url: args.base_url() },
+        max_body_bytes: args.max_body_bytes,
+    }))
+}
+
+/// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let state = state(&args).await?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(
+        listen = %args.listen,
+        base_url = %state.fhir.base_url,
+        backend = state.fhir.store.backend(),
+        "ikp FHIR server ready"
+    );
+    let app = rest::app(state.clone());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("shutting down: closing the database");
+    tokio::time::timeout(Duration::from_secs(30), state.fhir.store.close()).await.ok();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

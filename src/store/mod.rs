@@ -1,0 +1,205 @@
+//! Storage: one trait, two real backends (SQLite, the embedded default, and PostgreSQL).
+//!
+//! Every version of every resource is kept (`resource_version`); `resource` points at the current
+//! one and carries the surrogate key (`rid`) that search-index rows refer to. Writes go through a
+//! [`StoreTx`], so a single resource update and a thousand-entry transaction bundle take the same
+//! path: lock what is read, write in batches, commit once.
+
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+mod write;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::index::IndexRows;
+
+/// Epoch microseconds (UTC).
+pub type Micros = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Method {
+    pub fn as_http(self) -> &'static str {
+        match self {
+            Method::Create => "POST",
+            Method::Update => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn from_http(s: &str) -> Result<Method, StoreError> {
+        match s {
+            "POST" => Ok(Method::Create),
+            "PUT" => Ok(Method::Update),
+            "DELETE" => Ok(Method::Delete),
+            other => Err(StoreError::Corrupt(format!("unknown method '{other}' in resource_version"))),
+        }
+    }
+}
+
+/// One stored version of a resource.
+#[derive(Debug, Clone)]
+pub struct ResourceVersion {
+    pub resource_type: String,
+    pub id: String,
+    pub version: i64,
+    pub last_updated: Micros,
+    pub method: Method,
+    /// The resource JSON, exactly as stored; `None` for a deletion tombstone.
+    pub content: Option<String>,
+    /// Global write order, used to page history.
+    pub seq: i64,
+}
+
+impl ResourceVersion {
+    pub fn is_deleted(&self) -> bool {
+        self.content.is_none()
+    }
+}
+
+/// The current state of a resource as seen inside a write transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Current {
+    pub version: i64,
+    pub deleted: bool,
+    pub last_updated: Micros,
+}
+
+/// A version to be written.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub resource_type: String,
+    pub id: String,
+    pub version: i64,
+    pub last_updated: Micros,
+    pub method: Method,
+    pub content: Option<String>,
+    /// Search-index rows of this version (empty for deletions).
+    pub index: IndexRows,
+}
+
+/// Criteria a conditional interaction matches on. The search engine produces these.
+#[derive(Debug, Clone)]
+pub enum Criterion {
+    /// `_id=a,b`
+    Id(Vec<String>),
+    /// A token parameter (`identifier=system|value`): any of the alternatives matches.
+    Token { param: String, alternatives: Vec<TokenMatch> },
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenMatch {
+    /// `None`: any system; `Some("")`: no system.
+    pub system: Option<String>,
+    /// `None`: any code (`system|`).
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum HistoryScope {
+    System,
+    Type(String),
+    Instance(String, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    /// Versions written at or after this time.
+    pub since: Option<Micros>,
+    /// Versions that were current at some point in `[start, end)`.
+    pub at: Option<(Micros, Micros)>,
+    /// Only versions with `seq` below this (the paging cursor).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed the same resource first.
+    #[error("concurrent write conflict: {0}")]
+    Conflict(String),
+    #[error("database is busy: {0}")]
+    Busy(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL '{0}' (use sqlite:// or postgres://)")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+            // PostgreSQL serialization failure and deadlock: the loser may retry.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")) => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
+                StoreError::Busy(db.message().to_string())
+            }
+            sqlx::Error::PoolTimedOut => StoreError::Busy("no database connection available".to_string()),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// The current version of a resource, which may be a deletion tombstone.
+    async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>>;
+    async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>>;
+    /// Versions newest first, at most `limit`.
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>>;
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+    /// Waits for in-flight work and closes connections.
+    async fn close(&self);
+}
+
+#[async_trait]
+pub trait StoreTx: Send {
+    /// The current state of a resource, locked against other writers until commit or rollback.
+    async fn lock_current(&mut self, resource_type: &str, id: &str) -> StoreResult<Option<Current>>;
+    /// Serialises transactions that decide on the absence of matches (conditional create/update),
+    /// so two concurrent conditional creates cannot both create.
+    async fn lock_key(&mut self, key: &str) -> StoreResult<()>;
+    /// Ids of current (not deleted) resources of a type matching all criteria, at most `limit`.
+    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>>;
+    /// Writes versions (batched; one round trip per table, not per version).
+    async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()>;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Opens the store a database URL names, running its migrations.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}

@@ -1,0 +1,137 @@
+//! PostgreSQL backend: the production store. Server nodes are stateless; all coordination between
+//! them happens in the database (row locks for updates, advisory locks for conditional creates).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+
+use super::sql::{self, Bind, Sql};
+use super::write::{self, Exec};
+use super::{
+    Criterion, Current, HistoryQuery, Method, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> StoreResult<PgStore> {
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+fn query(sql: Sql) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.text));
+    for b in sql.binds {
+        q = match b {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+            Bind::OptText(v) => q.bind(v),
+            Bind::Bool(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+fn version_from_row(row: &PgRow) -> StoreResult<ResourceVersion> {
+    Ok(ResourceVersion {
+        resource_type: row.try_get(0)?,
+        id: row.try_get(1)?,
+        version: row.try_get(2)?,
+        last_updated: row.try_get(3)?,
+        method: Method::from_http(row.try_get::<&str, _>(4)?)?,
+        content: row.try_get(5)?,
+        seq: row.try_get(6)?,
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {
+        let row = sqlx::query(sql::READ_CURRENT).bind(resource_type).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>> {
+        let row = sqlx::query(sql::READ_VERSION)
+            .bind(resource_type)
+            .bind(id)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>> {
+        let rows = query(sql::history(q)).fetch_all(&self.pool).await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        Ok(Box::new(PgTx { tx: self.pool.begin().await? }))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl Exec for PgTx {
+    async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
+        Ok(query(sql).execute(&mut *self.tx).await?.rows_affected())
+    }
+
+    async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = query(sql).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    async fn lock_current(&mut self, resource_type: &str, id: &str) -> StoreResult<Option<Current>> {
+        let text = format!("{} FOR UPDATE", sql::CURRENT_STATE);
+        let row = sqlx::query(AssertSqlSafe(text)).bind(resource_type).bind(id).fetch_optional(&mut *self.tx).await?;
+        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get(1)?, last_updated: r.try_get(2)? }))
+            .transpose()
+    }
+
+    async fn lock_key(&mut self, key: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>> {
+        let rows = query(sql::find(resource_type, criteria, limit)).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()> {
+        write::put(self, versions).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}

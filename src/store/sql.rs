@@ -1,0 +1,221 @@
+//! SQL shared by both backends. Both accept `$N` placeholders, `RETURNING` and
+//! `ON CONFLICT ... DO UPDATE`, so statements are written once; each backend only binds values
+//! and adds what is truly its own (row locks, advisory locks, pragmas).
+
+use std::collections::HashMap;
+
+use super::{Criterion, HistoryQuery, HistoryScope, NewVersion};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+    OptText(Option<String>),
+    Bool(bool),
+}
+
+/// SQL text with its bind values, in placeholder order.
+#[derive(Debug, Default)]
+pub struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql { text: text.to_string(), binds: Vec::new() }
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: Bind) -> &mut Sql {
+        self.binds.push(value);
+        self.text.push('$');
+        self.text.push_str(&self.binds.len().to_string());
+        self
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends `(v1, v2, ...)` tuples for a multi-row VALUES clause.
+    pub fn values<T>(&mut self, rows: &[T], mut row: impl FnMut(&T) -> Vec<Bind>) -> &mut Sql {
+        for (i, item) in rows.iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row(item).into_iter().enumerate() {
+                if j > 0 {
+                    self.push(", ");
+                }
+                self.bind(value);
+            }
+            self.push(")");
+        }
+        self
+    }
+}
+
+/// Columns selected for a [`super::ResourceVersion`], from `resource_version v`.
+pub const VERSION_COLUMNS: &str = "v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq";
+
+pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
+     FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.res_type = $1 AND r.res_id = $2";
+
+pub const READ_VERSION: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
+     FROM resource_version v WHERE v.res_type = $1 AND v.res_id = $2 AND v.version = $3";
+
+pub const CURRENT_STATE: &str =
+    "SELECT version, deleted, last_updated FROM resource WHERE res_type = $1 AND res_id = $2";
+
+/// Rows per multi-row statement: well under both backends' bind-parameter limits.
+pub const CHUNK: usize = 500;
+
+pub fn history(query: &HistoryQuery) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {VERSION_COLUMNS} FROM resource_version v WHERE 1 = 1"));
+    match &query.scope {
+        HistoryScope::System => {}
+        HistoryScope::Type(t) => {
+            sql.push(" AND v.res_type = ").bind(Bind::Text(t.clone()));
+        }
+        HistoryScope::Instance(t, id) => {
+            sql.push(" AND v.res_type = ").bind(Bind::Text(t.clone()));
+            sql.push(" AND v.res_id = ").bind(Bind::Text(id.clone()));
+        }
+    }
+    if let Some(since) = query.since {
+        sql.push(" AND v.last_updated >= ").bind(Bind::Int(since));
+    }
+    if let Some((start, end)) = query.at {
+        // Current at some moment of [start, end): written before the end, and not superseded
+        // before the start.
+        sql.push(" AND v.last_updated < ").bind(Bind::Int(end));
+        sql.push(
+            " AND NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.res_type = v.res_type \
+             AND n.res_id = v.res_id AND n.version = v.version + 1 AND n.last_updated <= ",
+        )
+        .bind(Bind::Int(start))
+        .push(")");
+    }
+    if let Some(before) = query.before_seq {
+        sql.push(" AND v.seq < ").bind(Bind::Int(before));
+    }
+    sql.push(" ORDER BY v.seq DESC LIMIT ").bind(Bind::Int(query.limit as i64));
+    sql
+}
+
+pub fn find(resource_type: &str, criteria: &[Criterion], limit: usize) -> Sql {
+    let mut sql = Sql::new("SELECT r.res_id FROM resource r WHERE r.res_type = ");
+    sql.bind(Bind::Text(resource_type.to_string())).push(" AND r.deleted = FALSE");
+    for criterion in criteria {
+        match criterion {
+            Criterion::Id(ids) => {
+                sql.push(" AND r.res_id IN (");
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(Bind::Text(id.clone()));
+                }
+                sql.push(")");
+            }
+            Criterion::Token { param, alternatives } => {
+                sql.push(" AND EXISTS (SELECT 1 FROM search_token t WHERE t.rid = r.rid AND t.res_type = ")
+                    .bind(Bind::Text(resource_type.to_string()))
+                    .push(" AND t.param = ")
+                    .bind(Bind::Text(param.clone()))
+                    .push(" AND (");
+                for (i, alt) in alternatives.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" OR ");
+                    }
+                    sql.push("(1 = 1");
+                    if let Some(code) = &alt.code {
+                        sql.push(" AND t.code = ").bind(Bind::Text(code.clone()));
+                    }
+                    match alt.system.as_deref() {
+                        None => {}
+                        Some("") => {
+                            sql.push(" AND t.system IS NULL");
+                        }
+                        Some(system) => {
+                            sql.push(" AND t.system = ").bind(Bind::Text(system.to_string()));
+                        }
+                    }
+                    sql.push(")");
+                }
+                sql.push("))");
+            }
+        }
+    }
+    sql.push(" LIMIT ").bind(Bind::Int(limit as i64));
+    sql
+}
+
+pub fn insert_versions(versions: &[&NewVersion]) -> Sql {
+    let mut sql =
+        Sql::new("INSERT INTO resource_version (res_type, res_id, version, last_updated, method, content) VALUES ");
+    sql.values(versions, |v| {
+        vec![
+            Bind::Text(v.resource_type.clone()),
+            Bind::Text(v.id.clone()),
+            Bind::Int(v.version),
+            Bind::Int(v.last_updated),
+            Bind::Text(v.method.as_http().to_string()),
+            Bind::OptText(v.content.clone()),
+        ]
+    });
+    sql.push(" RETURNING res_type, res_id, seq");
+    sql
+}
+
+/// Upserts the current-version pointers. The `WHERE` guard refuses to move a resource backwards,
+/// so a lost race surfaces as a missing row rather than a silent overwrite.
+pub fn upsert_current(versions: &[&NewVersion], seqs: &HashMap<(String, String), i64>) -> Sql {
+    let mut sql = Sql::new("INSERT INTO resource (res_type, res_id, version, last_updated, deleted, seq) VALUES ");
+    sql.values(versions, |v| {
+        vec![
+            Bind::Text(v.resource_type.clone()),
+            Bind::Text(v.id.clone()),
+            Bind::Int(v.version),
+            Bind::Int(v.last_updated),
+            Bind::Bool(v.content.is_none()),
+            Bind::Int(seqs.get(&(v.resource_type.clone(), v.id.clone())).copied().unwrap_or(0)),
+        ]
+    });
+    sql.push(
+        " ON CONFLICT (res_type, res_id) DO UPDATE SET version = excluded.version, \
+         last_updated = excluded.last_updated, deleted = excluded.deleted, seq = excluded.seq \
+         WHERE resource.version < excluded.version RETURNING res_type, res_id, rid",
+    );
+    sql
+}
+
+pub fn delete_index(rids: &[i64]) -> Sql {
+    let mut sql = Sql::new("DELETE FROM search_token WHERE rid IN (");
+    for (i, rid) in rids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Bind::Int(*rid));
+    }
+    sql.push(")");
+    sql
+}
+
+/// One token row: (rid, res_type, param, system, code).
+pub type TokenInsert = (i64, String, String, Option<String>, String);
+
+pub fn insert_tokens(rows: &[TokenInsert]) -> Sql {
+    let mut sql = Sql::new("INSERT INTO search_token (rid, res_type, param, system, code) VALUES ");
+    sql.values(rows, |(rid, t, p, s, c)| {
+        vec![
+            Bind::Int(*rid),
+            Bind::Text(t.clone()),
+            Bind::Text(p.clone()),
+            Bind::OptText(s.clone()),
+            Bind::Text(c.clone()),
+        ]
+    });
+    sql
+}

@@ -1,0 +1,164 @@
+//! SQLite backend: one database file in WAL mode, a pool of readers and a single writer
+//! connection, so writers queue in-process instead of failing with SQLITE_BUSY.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+
+use super::sql::{self, Bind, Sql};
+use super::write::{self, Exec};
+use super::{
+    Criterion, Current, HistoryQuery, Method, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses no committed transaction when the process dies (kill -9);
+            // only an operating-system crash can lose the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-32768");
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { readers, writer })
+    }
+}
+
+fn query(sql: Sql) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.text));
+    for b in sql.binds {
+        q = match b {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+            Bind::OptText(v) => q.bind(v),
+            Bind::Bool(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+fn version_from_row(row: &SqliteRow) -> StoreResult<ResourceVersion> {
+    Ok(ResourceVersion {
+        resource_type: row.try_get(0)?,
+        id: row.try_get(1)?,
+        version: row.try_get(2)?,
+        last_updated: row.try_get(3)?,
+        method: Method::from_http(row.try_get::<&str, _>(4)?)?,
+        content: row.try_get(5)?,
+        seq: row.try_get(6)?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {
+        let row = sqlx::query(sql::READ_CURRENT).bind(resource_type).bind(id).fetch_optional(&self.readers).await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>> {
+        let row = sqlx::query(sql::READ_VERSION)
+            .bind(resource_type)
+            .bind(id)
+            .bind(version)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>> {
+        let rows = query(sql::history(q)).fetch_all(&self.readers).await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        // IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
+        // never deadlock with another process's writer.
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl Exec for SqliteTx {
+    async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
+        Ok(query(sql).execute(&mut *self.tx).await?.rows_affected())
+    }
+
+    async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = query(sql).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn lock_current(&mut self, resource_type: &str, id: &str) -> StoreResult<Option<Current>> {
+        // The single writer connection holds the database write lock for the whole transaction.
+        let row = sqlx::query(sql::CURRENT_STATE).bind(resource_type).bind(id).fetch_optional(&mut *self.tx).await?;
+        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get(1)?, last_updated: r.try_get(2)? }))
+            .transpose()
+    }
+
+    async fn lock_key(&mut self, _key: &str) -> StoreResult<()> {
+        // Writers are already serialised by the database write lock.
+        Ok(())
+    }
+
+    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>> {
+        let rows = query(sql::find(resource_type, criteria, limit)).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()> {
+        write::put(self, versions).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}

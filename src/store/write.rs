@@ -1,0 +1,78 @@
+//! The write path shared by both backends: batched inserts of versions, current pointers and
+//! index rows, a constant number of statements per chunk rather than per resource.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::sql::{self, Sql, TokenInsert};
+use super::{NewVersion, StoreError, StoreResult};
+
+/// The few primitives a backend's open transaction provides to the shared write path.
+#[async_trait]
+pub trait Exec: Send {
+    async fn execute(&mut self, sql: Sql) -> StoreResult<u64>;
+    /// Runs a statement returning rows of (text, text, integer).
+    async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>>;
+}
+
+/// Writes versions: history rows, current pointers, then search-index rows.
+pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<()> {
+    if versions.is_empty() {
+        return Ok(());
+    }
+    // 1. History rows.
+    let mut seqs: HashMap<(String, String), i64> = HashMap::new();
+    let all: Vec<&NewVersion> = versions.iter().collect();
+    for chunk in all.chunks(sql::CHUNK) {
+        for (t, id, seq) in exec.fetch_keyed(sql::insert_versions(chunk)).await? {
+            let slot = seqs.entry((t, id)).or_insert(seq);
+            *slot = (*slot).max(seq);
+        }
+    }
+
+    // 2. Current pointers: the last version of each resource in the batch.
+    let mut latest: HashMap<(&str, &str), &NewVersion> = HashMap::new();
+    for v in &versions {
+        let key = (v.resource_type.as_str(), v.id.as_str());
+        if latest.get(&key).is_none_or(|old| old.version < v.version) {
+            latest.insert(key, v);
+        }
+    }
+    let current: Vec<&NewVersion> = latest.into_values().collect();
+    let mut rids: HashMap<(String, String), i64> = HashMap::new();
+    for chunk in current.chunks(sql::CHUNK) {
+        let rows = exec.fetch_keyed(sql::upsert_current(chunk, &seqs)).await?;
+        if rows.len() != chunk.len() {
+            let moved: Vec<String> = chunk
+                .iter()
+                .filter(|v| !rows.iter().any(|(t, id, _)| *t == v.resource_type && *id == v.id))
+                .map(|v| format!("{}/{}", v.resource_type, v.id))
+                .collect();
+            return Err(StoreError::Conflict(format!("{} changed concurrently", moved.join(", "))));
+        }
+        for (t, id, rid) in rows {
+            rids.insert((t, id), rid);
+        }
+    }
+
+    // 3. Index rows replace the previous version's.
+    let rid_list: Vec<i64> = rids.values().copied().collect();
+    for chunk in rid_list.chunks(sql::CHUNK) {
+        exec.execute(sql::delete_index(chunk)).await?;
+    }
+    let mut tokens: Vec<TokenInsert> = Vec::new();
+    for v in &current {
+        if v.content.is_none() {
+            continue;
+        }
+        let Some(&rid) = rids.get(&(v.resource_type.clone(), v.id.clone())) else { continue };
+        for t in &v.index.tokens {
+            tokens.push((rid, v.resource_type.clone(), t.param.clone(), t.system.clone(), t.code.clone()));
+        }
+    }
+    for chunk in tokens.chunks(sql::CHUNK) {
+        exec.execute(sql::insert_tokens(chunk)).await?;
+    }
+    Ok(())
+}

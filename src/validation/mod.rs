@@ -1,0 +1,3 @@
+//! Validation of resources against the R4 definitions.
+
+pub mod structure;
