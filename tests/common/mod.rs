@@ -1,0 +1,187 @@
+//! Test harness: a real server on a real port, backed by SQLite (always) or PostgreSQL (when
+//! `IKP_TEST_POSTGRES_URL` is set; CI sets it and `IKP_REQUIRE_POSTGRES=1`, so there a missing
+//! database fails the tests instead of skipping them).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ikp::cli::ServeArgs;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: Client,
+    pub backend: &'static str,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    state: Arc<ikp::rest::AppState>,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Generates `<scenario>::sqlite` and `<scenario>::postgres` tests for async scenario functions
+/// taking `&TestServer`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::sqlite().await;
+                super::$name(&server).await;
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = $crate::common::TestServer::postgres().await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )* };
+}
+
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("IKP_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("IKP_REQUIRE_POSTGRES").is_err(),
+                "IKP_REQUIRE_POSTGRES is set but IKP_TEST_POSTGRES_URL is not"
+            );
+            eprintln!("IKP_TEST_POSTGRES_URL is not set: skipping the PostgreSQL variant");
+            None
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL schema; returns the database URL that uses it.
+pub async fn fresh_postgres_schema(url: &str) -> (String, String) {
+    use sqlx::Connection;
+    let schema = format!("ikp_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to IKP_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    (format!("{url}{separator}options[search_path]={schema}"), schema)
+}
+
+impl TestServer {
+    pub async fn sqlite() -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/ikp.db", dir.path().display());
+        let mut server = TestServer::start(&url, "sqlite").await;
+        server._dir = Some(dir);
+        server
+    }
+
+    pub async fn postgres() -> Option<TestServer> {
+        let admin = postgres_url()?;
+        let (url, schema) = fresh_postgres_schema(&admin).await;
+        let mut server = TestServer::start(&url, "postgres").await;
+        server.cleanup = Some((admin, schema));
+        Some(server)
+    }
+
+    pub async fn start(database_url: &str, backend: &'static str) -> TestServer {
+        TestServer::start_with(database_url, backend, 1024 * 1024).await
+    }
+
+    pub async fn start_with(database_url: &str, backend: &'static str, max_body_bytes: usize) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let args = ServeArgs { listen: addr, database_url: database_url.to_string(), base_url: None, max_body_bytes };
+        let state = ikp::server::state(&args).await.expect("server state");
+        let app = ikp::rest::app(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    rx.await.ok();
+                })
+                .await
+                .expect("serve");
+        });
+        TestServer {
+            base: format!("http://{addr}/fhir"),
+            client: Client::new(),
+            backend,
+            database_url: database_url.to_string(),
+            shutdown: Some(tx),
+            task: Some(task),
+            state,
+            cleanup: None,
+            _dir: None,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.ok();
+        }
+        self.state.fhir.store.close().await;
+        if let Some((admin, schema)) = self.cleanup.take() {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut conn).await.ok();
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    /// Sends a resource as FHIR JSON.
+    pub fn send(&self, method: Method, path: &str, resource: &Value) -> RequestBuilder {
+        self.request(method, path)
+            .header("content-type", "application/fhir+json")
+            .body(serde_json::to_vec(resource).expect("json"))
+    }
+
+    /// Creates a resource and returns it as stored.
+    pub async fn create(&self, resource: &Value) -> Value {
+        let t = resource["resourceType"].as_str().expect("resourceType");
+        let r = self.send(Method::POST, t, resource).send().await.expect("create");
+        assert_eq!(r.status(), 201, "create {t}");
+        r.json().await.expect("json")
+    }
+}
+
+/// Reads a response body as FHIR JSON.
+pub async fn json(r: reqwest::Response) -> Value {
+    let text = r.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts a response is an OperationOutcome with the status, returning its issues.
+pub async fn outcome(r: reqwest::Response, status: u16) -> Vec<Value> {
+    assert_eq!(r.status().as_u16(), status, "status");
+    let body = json(r).await;
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    body["issue"].as_array().cloned().unwrap_or_default()
+}
+
+/// Reads a fixture from tests/fixtures.
+pub fn fixture(path: &str) -> Value {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    serde_json::from_str(&std::fs::read_to_string(&full).expect("fixture")).expect("fixture json")
+}
