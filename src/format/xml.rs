@@ -141,6 +141,9 @@ impl<'a> Parser<'a> {
         position: usize,
     ) -> ParseResult<()> {
         let name = local_name(start);
+        if self.path.len() > MAX_DEPTH {
+            return Err(self.fail(IssueType::TooLong, "the document is nested too deeply"));
+        }
         let Some((element, type_name)) = def.field(&name) else {
             self.path.push(name.clone());
             let issue = self.fail(IssueType::Structure, format!("unknown element '{name}'"));
