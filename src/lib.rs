@@ -4,6 +4,7 @@
 //! interaction) → `store` (SQLite or PostgreSQL). `model`, `format`, `validation` and `index`
 //! are libraries the others call.
 
+pub mod bench;
 pub mod cli;
 pub mod conformance;
 pub mod error;

@@ -9,5 +9,6 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => ikp::server::serve(args).await,
+        Command::Bench(args) => ikp::bench::run(args).await.map(drop),
     }
 }

@@ -17,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the FHIR server.
     Serve(ServeArgs),
+    /// Drive a running FHIR server with concurrent clients and report throughput and latency.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,0 +1,249 @@
+//! `ikp bench`: a load tool that drives any FHIR server over HTTP with concurrent clients and
+//! reports throughput and latency percentiles per phase. It measures ikp and peers the same way.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Base URL of the FHIR endpoint under test.
+    #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
+    pub url: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Phases to run, in order (create, read, update).
+    #[arg(long, value_delimiter = ',', default_value = "create,read,update")]
+    pub phases: Vec<String>,
+    /// A label for the run (e.g. "ikp sqlite"), printed and written to the summary.
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// Append a machine-readable summary (one JSON object per line) to this file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+/// The measured outcome of one phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhaseResult {
+    pub label: String,
+    pub phase: String,
+    pub clients: usize,
+    pub requests: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub cores: usize,
+}
+
+/// A realistic adult patient of about 1 KB, unique per sequence number.
+pub fn sample_patient(n: usize) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/Patient"]},
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.840.1.113883.3.4424.1.1.616", "value": format!("{:011}", 80_010_100_000u64 + n as u64)}],
+        "active": true,
+        "name": [{"use": "official", "family": "Kowalski", "given": ["Jan", "Maria"], "prefix": ["dr"]}],
+        "telecom": [{"system": "phone", "value": "+48 600 100 200", "use": "mobile"}, {"system": "email", "value": format!("jan{n}@example.pl")}],
+        "gender": "male",
+        "birthDate": "1980-01-01",
+        "address": [{"use": "home", "line": ["ul. Marszałkowska 1/2"], "city": "Warszawa", "postalCode": "00-001", "country": "PL"}],
+        "maritalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", "code": "M"}]},
+        "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "pl"}]}, "preferred": true}]
+    })
+}
+
+struct Shared {
+    client: reqwest::Client,
+    url: String,
+    ids: Mutex<Vec<String>>,
+    counter: AtomicUsize,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build()?;
+    let shared = Arc::new(Shared {
+        client,
+        url: args.url.trim_end_matches('/').to_string(),
+        ids: Mutex::new(Vec::new()),
+        counter: AtomicUsize::new(0),
+    });
+    let metadata = shared.client.get(format!("{}/metadata", shared.url)).send().await.context("reaching the server")?;
+    if !metadata.status().is_success() {
+        bail!("{}/metadata answered {}", shared.url, metadata.status());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{:<18} {:<8} {:>8} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
+        "label", "phase", "clients", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"
+    );
+    let mut results = Vec::new();
+    for phase in &args.phases {
+        if phase != "create" && shared.ids.lock().await.is_empty() {
+            seed(&shared, args.clients.max(100)).await?;
+        }
+        let result = run_phase(&shared, phase, &args, cores).await?;
+        println!(
+            "{:<18} {:<8} {:>8} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            result.label,
+            result.phase,
+            result.clients,
+            result.requests,
+            result.errors,
+            result.per_second,
+            result.p50_ms,
+            result.p95_ms,
+            result.p99_ms
+        );
+        if let Some(path) = &args.json {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            writeln!(f, "{}", serde_json::to_string(&result)?)?;
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+async fn seed(shared: &Arc<Shared>, n: usize) -> anyhow::Result<()> {
+    for _ in 0..n {
+        let (ok, _) = request(shared, "create").await;
+        if !ok {
+            bail!("could not create seed data");
+        }
+    }
+    Ok(())
+}
+
+async fn run_phase(shared: &Arc<Shared>, phase: &str, args: &BenchArgs, cores: usize) -> anyhow::Result<PhaseResult> {
+    if !matches!(phase, "create" | "read" | "update") {
+        bail!("unknown phase '{phase}' (create, read, update)");
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.clients)
+        .map(|_| {
+            let shared = shared.clone();
+            let phase = phase.to_string();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                while Instant::now() < deadline {
+                    let (ok, elapsed) = request(&shared, &phase).await;
+                    latencies.push(elapsed);
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    Ok(PhaseResult {
+        label: args.label.clone(),
+        phase: phase.to_string(),
+        clients: args.clients,
+        requests: latencies.len(),
+        errors,
+        seconds,
+        per_second: latencies.len() as f64 / seconds,
+        p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
+        p99_ms: pct(0.99),
+        cores,
+    })
+}
+
+/// One request of a phase; returns success and latency.
+async fn request(shared: &Arc<Shared>, phase: &str) -> (bool, Duration) {
+    let n = shared.counter.fetch_add(1, Ordering::Relaxed);
+    let id = if phase == "create" {
+        None
+    } else {
+        let ids = shared.ids.lock().await;
+        ids.get(n.wrapping_mul(2_654_435_761) % ids.len().max(1)).cloned()
+    };
+    let started = Instant::now();
+    let ok = match (phase, id) {
+        ("create", _) => create(shared, n).await,
+        ("read", Some(id)) => {
+            let r = shared
+                .client
+                .get(format!("{}/Patient/{id}", shared.url))
+                .header("accept", "application/fhir+json")
+                .send()
+                .await;
+            succeeded(r).await.is_some()
+        }
+        (_, Some(id)) => {
+            let mut body = sample_patient(n);
+            body["id"] = json!(id);
+            let r = shared
+                .client
+                .put(format!("{}/Patient/{id}", shared.url))
+                .header("content-type", "application/fhir+json")
+                .body(body.to_string())
+                .send()
+                .await;
+            succeeded(r).await.is_some()
+        }
+        _ => false,
+    };
+    (ok, started.elapsed())
+}
+
+/// Creates a patient and remembers its id for later phases.
+async fn create(shared: &Arc<Shared>, n: usize) -> bool {
+    let r = shared
+        .client
+        .post(format!("{}/Patient", shared.url))
+        .header("content-type", "application/fhir+json")
+        .header("accept", "application/fhir+json")
+        .body(sample_patient(n).to_string())
+        .send()
+        .await;
+    let Some(body) = succeeded(r).await else { return false };
+    match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["id"].as_str().map(str::to_string)) {
+        Some(id) => {
+            shared.ids.lock().await.push(id);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The body of a successful response.
+async fn succeeded(r: Result<reqwest::Response, reqwest::Error>) -> Option<bytes::Bytes> {
+    match r {
+        Ok(r) if r.status().is_success() => r.bytes().await.ok(),
+        _ => None,
+    }
+}
