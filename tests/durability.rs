@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 
 async fn spawn(database_url: &str) -> Process {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ikp"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ikp"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", database_url])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -39,6 +39,8 @@ async fn spawn(database_url: &str) -> Process {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    child.kill().ok();
+    child.wait().ok();
     panic!("ikp did not start");
 }
 
