@@ -3,12 +3,18 @@ use ikp::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
         Command::Serve(args) => ikp::server::serve(args).await,
         Command::Bench(args) => ikp::bench::run(args).await.map(drop),
+        Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }

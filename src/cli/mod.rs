@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod fhirpath;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
 
 #[derive(Debug, Parser)]
@@ -19,6 +21,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Drive a running FHIR server with concurrent clients and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// Evaluate a FHIRPath expression against a resource file and print the result as JSON.
+    Fhirpath(fhirpath::FhirPathArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -85,6 +85,8 @@ pub struct TypeDef {
     pub elements: Vec<ElementDef>,
     /// JSON property name → (element index, index into that element's types).
     json_fields: HashMap<String, (usize, usize)>,
+    /// Element name (choice elements without `[x]`) → element index.
+    names: HashMap<String, usize>,
 }
 
 impl TypeDef {
@@ -96,7 +98,7 @@ impl TypeDef {
     }
 
     pub fn element(&self, name: &str) -> Option<&ElementDef> {
-        self.elements.iter().find(|e| e.name == name)
+        self.names.get(name).and_then(|&i| self.elements.get(i))
     }
 
     /// Position of an element in definition order (used to order XML output).
@@ -175,6 +177,7 @@ impl Model {
                 .unwrap_or_else(|| "BackboneElement".to_string());
             let def = TypeDef {
                 json_fields: json_fields(&children),
+                names: children.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect(),
                 name: path.clone(),
                 kind: if is_root { kind } else { TypeKind::Backbone },
                 base: if is_root { base.clone() } else { Some(backbone_base) },
@@ -191,6 +194,7 @@ impl Model {
             is_abstract: sd.is_abstract,
             elements: Vec::new(),
             json_fields: HashMap::new(),
+            names: HashMap::new(),
         });
     }
 
@@ -226,6 +230,26 @@ impl Model {
             current = self.types.get(t).and_then(|d| d.base.as_deref());
         }
         false
+    }
+}
+
+/// The model as FHIRPath sees it: typed navigation, choice elements and type hierarchy.
+impl crate::fhirpath::ModelInfo for Model {
+    fn element(&self, type_name: &str, name: &str) -> Option<crate::fhirpath::ElementInfo<'_>> {
+        let e = self.types.get(type_name)?.element(name)?;
+        Some(crate::fhirpath::ElementInfo { types: &e.types, is_array: e.is_array(), is_choice: e.choice })
+    }
+
+    fn base_type(&self, type_name: &str) -> Option<&str> {
+        self.types.get(type_name)?.base.as_deref()
+    }
+
+    fn is_resource_type(&self, type_name: &str) -> bool {
+        self.types.get(type_name).is_some_and(|t| t.kind == TypeKind::Resource)
+    }
+
+    fn is_known_type(&self, type_name: &str) -> bool {
+        self.types.contains_key(type_name)
     }
 }
 
