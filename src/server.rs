@@ -9,14 +9,16 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::interaction::Fhir;
 use crate::rest::{self, AppState};
+use crate::search::registry::{Registry, SharedRegistry};
 use crate::store;
 
 /// Builds the application state: opens (and migrates) the store and loads the model.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let store = store::open(&args.database_url).await.with_context(|| format!("opening {}", args.database_url))?;
+    let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     Ok(Arc::new(AppState {
-        fhir: Fhir { store, model, base_url: args.base_url() },
+        fhir: Fhir { store, model, registry: Arc::new(SharedRegistry::new(registry)), base_url: args.base_url() },
         max_body_bytes: args.max_body_bytes,
     }))
 }

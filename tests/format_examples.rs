@@ -17,13 +17,16 @@ fn examples() -> Vec<(String, Value)> {
     out
 }
 
+/// Official examples that break R4's own rules (Questionnaire.item.linkId is 1..1).
+const KNOWN_INVALID: &[&str] = &["Questionnaire-qs1.json"];
+
 #[test]
 fn official_examples_are_structurally_valid() {
     let model = ikp::model::r4().expect("model");
     let mut failures = Vec::new();
     for (name, value) in examples() {
         let issues = ikp::validation::structure::validate(model, &value);
-        if !issues.is_empty() {
+        if issues.is_empty() == KNOWN_INVALID.contains(&name.as_str()) {
             failures.push(format!(
                 "{name}: {:?}",
                 issues.iter().take(3).map(|i| (&i.expression, &i.message)).collect::<Vec<_>>()

@@ -12,6 +12,10 @@ const PROFILES_TYPES: &[u8] = include_bytes!("../../conformance/profiles-types.j
 const SEARCH_PARAMETERS: &[u8] = include_bytes!("../../conformance/search-parameters.json.gz");
 const VALUESETS: &[u8] = include_bytes!("../../conformance/valuesets.json.gz");
 pub const COMPARTMENT_PATIENT: &str = include_str!("../../conformance/CompartmentDefinition-patient.json");
+pub const COMPARTMENT_ENCOUNTER: &str = include_str!("../../conformance/CompartmentDefinition-encounter.json");
+pub const COMPARTMENT_RELATED_PERSON: &str = include_str!("../../conformance/CompartmentDefinition-relatedPerson.json");
+pub const COMPARTMENT_PRACTITIONER: &str = include_str!("../../conformance/CompartmentDefinition-practitioner.json");
+pub const COMPARTMENT_DEVICE: &str = include_str!("../../conformance/CompartmentDefinition-device.json");
 
 /// One of the embedded definition bundles.
 #[derive(Debug, Clone, Copy)]

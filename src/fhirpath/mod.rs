@@ -40,6 +40,14 @@ pub use resolve::{ProfileChecker, ReferenceResolver, TerminologyProvider};
 pub use value::{Collection, Item, Node, Quantity, Value};
 
 use ast::{BinOp, Expr};
+
+/// The canonical form of a UCUM unit, for comparing quantities across units: the factor that
+/// converts a value into canonical base units, and a key naming the unit's dimension.
+pub fn ucum_canonical(unit: &str) -> Option<(f64, String)> {
+    let canonical = ucum::canonical(unit)?;
+    let factor: f64 = canonical.factor.to_string().parse().ok()?;
+    Some((factor, format!("{:?}", canonical.dims)))
+}
 use serde_json::Value as Json;
 
 /// A compiled FHIRPath expression. Cheap to share (`Send + Sync`); evaluation never re-parses.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::write::{check_body, new_id, stamp, written};
+use super::write::{Target, check_body, new_id, stamp, written};
 use super::{Fhir, Response, now};
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::Issue;
@@ -44,7 +44,9 @@ pub async fn create(
             }
         }
     }
-    let version = stamp(body, resource_type, &new_id(), 1, now(), Method::Create)?;
+    let id = new_id();
+    let target = Target { resource_type, id: &id, version: 1, replaces_index: false };
+    let version = stamp(fhir, body, target, now(), Method::Create)?;
     tx.put(vec![version.clone()]).await?;
     tx.commit().await?;
     Ok(Response::version(fhir, 201, written(version)))

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::error::{FhirError, FhirResult};
 use crate::model::Model;
 use crate::outcome::{Issue, IssueType};
+use crate::search::registry::SharedRegistry;
 use crate::store::{Micros, ResourceVersion, Store};
 
 /// What every interaction needs: the store, the model and the server's public base URL.
@@ -23,6 +24,7 @@ use crate::store::{Micros, ResourceVersion, Store};
 pub struct Fhir {
     pub store: Arc<dyn Store>,
     pub model: &'static Model,
+    pub registry: Arc<SharedRegistry>,
     /// Public base URL of the FHIR endpoint, without a trailing slash.
     pub base_url: String,
 }
@@ -85,6 +87,12 @@ impl Fhir {
 
     pub fn version_url(&self, resource_type: &str, id: &str, version: i64) -> String {
         format!("{}/{resource_type}/{id}/_history/{version}", self.base_url)
+    }
+
+    /// The index rows of a resource, as the current search parameters define them.
+    pub fn index(&self, resource: &Value) -> crate::index::IndexRows {
+        let registry = self.registry.current();
+        crate::index::Extractor { registry: &registry, model: self.model, base_url: &self.base_url }.extract(resource)
     }
 
     /// Refuses resource types the server does not know (404, as the FHIR REST API says).

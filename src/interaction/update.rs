@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::write::{RETRIES, check_body, check_body_id, new_id, stamp, written};
+use super::write::{RETRIES, Target, check_body, check_body_id, new_id, stamp, written};
 use super::{Fhir, Response, now};
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::{Issue, IssueType};
@@ -62,7 +62,8 @@ async fn put_in(
     }
     let live = current.is_some_and(|c| !c.deleted);
     let next = current.map_or(1, |c| c.version + 1);
-    let version = stamp(body, resource_type, id, next, now(), Method::Update)?;
+    let target = Target { resource_type, id, version: next, replaces_index: live };
+    let version = stamp(fhir, body, target, now(), Method::Update)?;
     tx.put(vec![version.clone()]).await?;
     tx.commit().await?;
     Ok(Response::version(fhir, if live { 200 } else { 201 }, written(version)))

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{Fhir, instant};
 use crate::error::{FhirError, FhirResult};
-use crate::index;
+use crate::index::IndexRows;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Method, Micros, NewVersion, ResourceVersion};
 use crate::validation::structure;
@@ -44,14 +44,8 @@ pub fn check_body_id(resource_type: &str, id: &str, body: &Value) -> FhirResult<
 
 /// Builds the stored form of a new version: `resourceType`, `id` and `meta` first (with the
 /// server's versionId and lastUpdated), everything else as the client sent it.
-pub fn stamp(
-    body: Value,
-    resource_type: &str,
-    id: &str,
-    version: i64,
-    at: Micros,
-    method: Method,
-) -> FhirResult<NewVersion> {
+pub fn stamp(fhir: &Fhir, body: Value, target: Target, at: Micros, method: Method) -> FhirResult<NewVersion> {
+    let Target { resource_type, id, version, replaces_index } = target;
     let Value::Object(fields) = body else {
         return Err(FhirError::bad_request("a resource must be a JSON object"));
     };
@@ -82,7 +76,7 @@ pub fn stamp(
     out.insert("meta".to_string(), Value::Object(meta));
     out.extend(rest);
     let resource = Value::Object(out);
-    let index = index::extract(&resource);
+    let index = fhir.index(&resource);
     let content = serde_json::to_string(&resource).map_err(|e| FhirError::Internal(e.to_string()))?;
     Ok(NewVersion {
         resource_type: resource_type.to_string(),
@@ -92,10 +86,20 @@ pub fn stamp(
         method,
         content: Some(content),
         index,
+        replaces_index,
     })
 }
 
-/// A deletion tombstone.
+/// Which version of which resource a write produces.
+pub struct Target<'a> {
+    pub resource_type: &'a str,
+    pub id: &'a str,
+    pub version: i64,
+    /// Whether the previous version is live (its index rows are replaced).
+    pub replaces_index: bool,
+}
+
+/// A deletion tombstone (the deleted version's index rows are removed).
 pub fn tombstone(resource_type: &str, id: &str, version: i64, at: Micros) -> NewVersion {
     NewVersion {
         resource_type: resource_type.to_string(),
@@ -104,7 +108,8 @@ pub fn tombstone(resource_type: &str, id: &str, version: i64, at: Micros) -> New
         last_updated: at,
         method: Method::Delete,
         content: None,
-        index: index::IndexRows::default(),
+        index: IndexRows::default(),
+        replaces_index: true,
     }
 }
 

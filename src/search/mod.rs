@@ -2,3 +2,4 @@
 
 pub mod criteria;
 pub mod escape;
+pub mod registry;

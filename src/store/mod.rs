@@ -5,8 +5,9 @@
 //! [`StoreTx`], so a single resource update and a thousand-entry transaction bundle take the same
 //! path: lock what is read, write in batches, commit once.
 
+mod index_sql;
 pub mod postgres;
-mod sql;
+pub mod sql;
 pub mod sqlite;
 mod write;
 
@@ -84,6 +85,8 @@ pub struct NewVersion {
     pub content: Option<String>,
     /// Search-index rows of this version (empty for deletions).
     pub index: IndexRows,
+    /// Whether the resource's previous version was live, so its index rows must be replaced.
+    pub replaces_index: bool,
 }
 
 /// Criteria a conditional interaction matches on. The search engine produces these.
@@ -174,6 +177,10 @@ pub trait Store: Send + Sync {
     async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>>;
     /// Versions newest first, at most `limit`.
     async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>>;
+    /// Runs a generated query, decoding columns of the given kinds.
+    async fn query(&self, sql: sql::Sql, columns: &[sql::Column]) -> StoreResult<Vec<Vec<sql::Cell>>>;
+    /// Current versions of resources by surrogate key (any order), with their keys.
+    async fn fetch(&self, rids: &[i64]) -> StoreResult<Vec<(i64, ResourceVersion)>>;
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
@@ -188,6 +195,8 @@ pub trait StoreTx: Send {
     async fn lock_key(&mut self, key: &str) -> StoreResult<()>;
     /// Ids of current (not deleted) resources of a type matching all criteria, at most `limit`.
     async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>>;
+    /// Runs a generated query inside the transaction.
+    async fn query(&mut self, sql: sql::Sql, columns: &[sql::Column]) -> StoreResult<Vec<Vec<sql::Cell>>>;
     /// Writes versions (batched; one round trip per table, not per version).
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;

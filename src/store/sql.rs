@@ -10,9 +10,102 @@ use super::{Criterion, HistoryQuery, HistoryScope, NewVersion};
 #[derive(Debug, Clone)]
 pub enum Bind {
     Int(i64),
+    OptInt(Option<i64>),
+    Real(f64),
+    OptReal(Option<f64>),
     Text(String),
     OptText(Option<String>),
     Bool(bool),
+}
+
+/// The kind of a result column of a generated query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Int,
+    Real,
+    Text,
+}
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Cell {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes a result row into cells of the expected kinds (either backend).
+pub fn cells<'r, R>(row: &'r R, columns: &[Column]) -> Result<Vec<Cell>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column {
+                Column::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
+                Column::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Real),
+                Column::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+            })
+        })
+        .collect()
+}
+
+/// Decodes a row selected with [`VERSION_COLUMNS`] (either backend).
+pub fn version_from_row<'r, R>(row: &'r R) -> Result<super::ResourceVersion, super::StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(super::ResourceVersion {
+        resource_type: row.try_get(0)?,
+        id: row.try_get(1)?,
+        version: row.try_get(2)?,
+        last_updated: row.try_get(3)?,
+        method: super::Method::from_http(row.try_get::<&str, _>(4)?)?,
+        content: row.try_get(5)?,
+        seq: row.try_get(6)?,
+    })
+}
+
+/// Current versions by surrogate key.
+pub fn fetch_by_rid(rids: &[i64]) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT {VERSION_COLUMNS}, r.rid FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rid IN ("
+    ));
+    for (i, rid) in rids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Bind::Int(*rid));
+    }
+    sql.push(")");
+    sql
 }
 
 /// SQL text with its bind values, in placeholder order.
@@ -191,8 +284,20 @@ pub fn upsert_current(versions: &[&NewVersion], seqs: &HashMap<(String, String),
     sql
 }
 
-pub fn delete_index(rids: &[i64]) -> Sql {
-    let mut sql = Sql::new("DELETE FROM search_token WHERE rid IN (");
+/// Tables holding a resource's search-index rows.
+pub const INDEX_TABLES: &[&str] = &[
+    "search_string",
+    "search_token",
+    "search_date",
+    "search_number",
+    "search_quantity",
+    "search_reference",
+    "search_uri",
+    "compartment",
+];
+
+pub fn delete_index(table: &str, rids: &[i64]) -> Sql {
+    let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE rid IN ("));
     for (i, rid) in rids.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
@@ -200,22 +305,5 @@ pub fn delete_index(rids: &[i64]) -> Sql {
         sql.bind(Bind::Int(*rid));
     }
     sql.push(")");
-    sql
-}
-
-/// One token row: (rid, res_type, param, system, code).
-pub type TokenInsert = (i64, String, String, Option<String>, String);
-
-pub fn insert_tokens(rows: &[TokenInsert]) -> Sql {
-    let mut sql = Sql::new("INSERT INTO search_token (rid, res_type, param, system, code) VALUES ");
-    sql.values(rows, |(rid, t, p, s, c)| {
-        vec![
-            Bind::Int(*rid),
-            Bind::Text(t.clone()),
-            Bind::Text(p.clone()),
-            Bind::OptText(s.clone()),
-            Bind::Text(c.clone()),
-        ]
-    });
     sql
 }

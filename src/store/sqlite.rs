@@ -6,16 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
-use super::sql::{self, Bind, Sql};
+use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
-use super::{
-    Criterion, Current, HistoryQuery, Method, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx,
-};
+use super::{Criterion, Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -60,24 +57,15 @@ fn query(sql: Sql) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
     for b in sql.binds {
         q = match b {
             Bind::Int(v) => q.bind(v),
+            Bind::OptInt(v) => q.bind(v),
+            Bind::Real(v) => q.bind(v),
+            Bind::OptReal(v) => q.bind(v),
             Bind::Text(v) => q.bind(v),
             Bind::OptText(v) => q.bind(v),
             Bind::Bool(v) => q.bind(v),
         };
     }
     q
-}
-
-fn version_from_row(row: &SqliteRow) -> StoreResult<ResourceVersion> {
-    Ok(ResourceVersion {
-        resource_type: row.try_get(0)?,
-        id: row.try_get(1)?,
-        version: row.try_get(2)?,
-        last_updated: row.try_get(3)?,
-        method: Method::from_http(row.try_get::<&str, _>(4)?)?,
-        content: row.try_get(5)?,
-        seq: row.try_get(6)?,
-    })
 }
 
 #[async_trait]
@@ -104,6 +92,21 @@ impl Store for SqliteStore {
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>> {
         let rows = query(sql::history(q)).fetch_all(&self.readers).await?;
         rows.iter().map(version_from_row).collect()
+    }
+
+    async fn query(&self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {
+        let rows = query(sql).fetch_all(&self.readers).await?;
+        rows.iter().map(|r| Ok(sql::cells(r, columns)?)).collect()
+    }
+
+    async fn fetch(&self, rids: &[i64]) -> StoreResult<Vec<(i64, ResourceVersion)>> {
+        let mut out = Vec::with_capacity(rids.len());
+        for chunk in rids.chunks(sql::CHUNK) {
+            for row in query(sql::fetch_by_rid(chunk)).fetch_all(&self.readers).await? {
+                out.push((row.try_get(7)?, version_from_row(&row)?));
+            }
+        }
+        Ok(out)
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
@@ -152,6 +155,11 @@ impl StoreTx for SqliteTx {
     async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>> {
         let rows = query(sql::find(resource_type, criteria, limit)).fetch_all(&mut *self.tx).await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn query(&mut self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {
+        let rows = query(sql).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(|r| Ok(sql::cells(r, columns)?)).collect()
     }
 
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()> {

@@ -1,0 +1,552 @@
+//! Turning a resource into index rows: each applicable search parameter's FHIRPath expression is
+//! evaluated, and each resulting item becomes rows according to the parameter's type and the
+//! item's FHIR type.
+
+use serde_json::Value;
+
+use super::normalize::{normalize, truncate};
+use super::{CompartmentRow, DateRow, IndexRows, NumberRow, QuantityRow, ReferenceRow, StringRow, TokenRow, UriRow};
+use crate::fhirpath::{Environment, Item, item_to_string};
+use crate::model::Model;
+use crate::model::datetime::{self, DateKind};
+use crate::search::registry::{COLUMN_PARAMETERS, COMPARTMENTS, ParamType, Registry};
+
+const UCUM: &str = "http://unitsofmeasure.org";
+
+/// Extracts index rows with one registry, model and base URL.
+pub struct Extractor<'a> {
+    pub registry: &'a Registry,
+    pub model: &'a Model,
+    /// The server's base URL: absolute references under it are local.
+    pub base_url: &'a str,
+}
+
+/// What a reference string points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceTarget {
+    Local { resource_type: String, id: String, version: Option<String> },
+    Url(String),
+    Contained(String),
+}
+
+/// Parses a literal reference. References under `base_url` are local.
+pub fn parse_reference(reference: &str, base_url: &str) -> Option<ReferenceTarget> {
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return None;
+    }
+    if let Some(local) = reference.strip_prefix('#') {
+        return Some(ReferenceTarget::Contained(local.to_string()));
+    }
+    let relative = reference.strip_prefix(base_url).and_then(|r| r.strip_prefix('/')).unwrap_or(reference);
+    if relative.contains("://") || relative.starts_with("urn:") {
+        return Some(ReferenceTarget::Url(reference.to_string()));
+    }
+    let parts: Vec<&str> = relative.split('/').collect();
+    let local = |t: &str, id: &str, version: Option<&str>| {
+        let type_ok =
+            t.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && t.chars().all(|c| c.is_ascii_alphanumeric());
+        let id_ok =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        (type_ok && id_ok).then(|| ReferenceTarget::Local {
+            resource_type: t.to_string(),
+            id: id.to_string(),
+            version: version.map(str::to_string),
+        })
+    };
+    match parts.as_slice() {
+        [t, id] => local(t, id, None),
+        [t, id, "_history", v] => local(t, id, Some(v)),
+        _ => Some(ReferenceTarget::Url(reference.to_string())),
+    }
+}
+
+impl Extractor<'_> {
+    pub fn extract(&self, resource: &Value) -> IndexRows {
+        let mut rows = IndexRows::default();
+        let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else { return rows };
+        let env = Environment::new().with_model(self.model);
+        let mut group = 0i32;
+        for param in self.registry.params(resource_type) {
+            if COLUMN_PARAMETERS.contains(&param.code.as_str()) {
+                continue;
+            }
+            let Some(expression) = &param.expression else { continue };
+            let items = match expression.evaluate(&env, resource) {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::debug!(param = %param.code, error = %e, "search expression failed; not indexed");
+                    continue;
+                }
+            };
+            if param.kind == ParamType::Composite {
+                for item in items {
+                    group += 1;
+                    for (k, component) in param.components.iter().enumerate() {
+                        let Ok(parts) = component.expression.evaluate_items(&env, vec![item.clone()]) else { continue };
+                        let name = format!("{}${k}", param.code);
+                        for part in &parts {
+                            self.add(&mut rows, &name, component.kind, part, Some(group));
+                        }
+                    }
+                }
+            } else {
+                for item in &items {
+                    self.add(&mut rows, &param.code, param.kind, item, None);
+                }
+            }
+        }
+        if let Some(id) = resource.get("id").and_then(Value::as_str) {
+            self.compartments(&mut rows, resource_type, id);
+        }
+        rows
+    }
+
+    fn compartments(&self, rows: &mut IndexRows, resource_type: &str, id: &str) {
+        for &compartment in COMPARTMENTS {
+            if resource_type == compartment {
+                push(
+                    &mut rows.compartments,
+                    CompartmentRow { comp_type: compartment.to_string(), comp_id: id.to_string() },
+                );
+            }
+            let params = self.registry.compartment_params(compartment, resource_type);
+            if params.is_empty() {
+                continue;
+            }
+            let members: Vec<CompartmentRow> = rows
+                .references
+                .iter()
+                .filter(|r| r.grp.is_none() && params.contains(&r.param))
+                .filter(|r| r.target_type.as_deref() == Some(compartment))
+                .filter_map(|r| r.target_id.clone())
+                .map(|comp_id| CompartmentRow { comp_type: compartment.to_string(), comp_id })
+                .collect();
+            for m in members {
+                push(&mut rows.compartments, m);
+            }
+        }
+    }
+
+    fn add(&self, rows: &mut IndexRows, param: &str, kind: ParamType, item: &Item, grp: Option<i32>) {
+        match kind {
+            ParamType::String => strings(rows, param, grp, item),
+            ParamType::Token => tokens(rows, param, grp, item),
+            ParamType::Date => dates(rows, param, grp, item),
+            ParamType::Number => numbers(rows, param, grp, item),
+            ParamType::Quantity => quantities(rows, param, grp, item),
+            ParamType::Reference => self.references(rows, param, grp, item),
+            ParamType::Uri => uris(rows, param, grp, item),
+            ParamType::Special => special(rows, param, item),
+            ParamType::Composite => {}
+        }
+    }
+
+    fn references(&self, rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+        let Some((json, ty)) = node(item) else {
+            if let Some(text) = scalar_text(item) {
+                canonical_row(rows, param, grp, &text);
+            }
+            return;
+        };
+        match json {
+            Value::String(s) => canonical_row(rows, param, grp, s),
+            Value::Object(o) if ty == "Reference" || o.contains_key("reference") || o.contains_key("identifier") => {
+                if let Some(reference) = o.get("reference").and_then(Value::as_str) {
+                    match parse_reference(reference, self.base_url) {
+                        Some(ReferenceTarget::Local { resource_type, id, version }) => push(
+                            &mut rows.references,
+                            ReferenceRow {
+                                param: param.to_string(),
+                                grp,
+                                target_type: Some(resource_type),
+                                target_id: Some(id),
+                                version,
+                                url: None,
+                            },
+                        ),
+                        Some(ReferenceTarget::Url(url)) => push(
+                            &mut rows.references,
+                            ReferenceRow {
+                                param: param.to_string(),
+                                grp,
+                                target_type: o.get("type").and_then(Value::as_str).map(str::to_string),
+                                target_id: None,
+                                version: None,
+                                url: Some(url),
+                            },
+                        ),
+                        Some(ReferenceTarget::Contained(_)) | None => {}
+                    }
+                }
+                if let Some(identifier) = o.get("identifier") {
+                    identifier_token(rows, &format!("{param}:identifier"), grp, identifier);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Pushes a row unless an equal one is already there.
+fn push<T: PartialEq>(rows: &mut Vec<T>, row: T) {
+    if !rows.contains(&row) {
+        rows.push(row);
+    }
+}
+
+/// The JSON of a node item and its FHIR type (inferred from the shape when the model did not say).
+fn node<'a>(item: &'a Item<'a>) -> Option<(&'a Value, &'a str)> {
+    let Item::Node(n) = item else { return None };
+    let json = n.json?;
+    let ty = n.ty.unwrap_or_else(|| infer_type(json));
+    Some((json, ty))
+}
+
+fn infer_type(json: &Value) -> &'static str {
+    match json {
+        Value::Object(o) if o.contains_key("coding") => "CodeableConcept",
+        Value::Object(o) if o.contains_key("reference") => "Reference",
+        Value::Object(o) if o.contains_key("family") || o.contains_key("given") => "HumanName",
+        Value::Object(o) if o.contains_key("start") || o.contains_key("end") => "Period",
+        Value::Object(o) if o.contains_key("value") && (o.contains_key("unit") || o.contains_key("code")) => "Quantity",
+        Value::Object(o) if o.contains_key("system") && o.contains_key("value") => "Identifier",
+        Value::Object(o) if o.contains_key("code") => "Coding",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "decimal",
+        _ => "string",
+    }
+}
+
+fn str_field<'a>(json: &'a Value, key: &str) -> Option<&'a str> {
+    json.get(key).and_then(Value::as_str)
+}
+
+fn str_list<'a>(json: &'a Value, key: &str) -> Vec<&'a str> {
+    match json.get(key) {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => Vec::new(),
+    }
+}
+
+/// A System value (or primitive node) as text.
+fn scalar_text(item: &Item) -> Option<String> {
+    match item {
+        Item::Value(_) => Some(item_to_string(item)),
+        Item::Node(n) => match n.json? {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(x) => Some(x.to_string()),
+            _ => None,
+        },
+    }
+}
+
+fn string_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, text: &str) {
+    let norm = normalize(text);
+    if norm.is_empty() {
+        return;
+    }
+    push(
+        &mut rows.strings,
+        StringRow { param: param.to_string(), grp, norm, exact: truncate(text.trim().to_string()) },
+    );
+}
+
+fn strings(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    let Some((json, ty)) = node(item) else {
+        if let Some(text) = scalar_text(item) {
+            string_row(rows, param, grp, &text);
+        }
+        return;
+    };
+    let fields: &[&str] = match ty {
+        "HumanName" => &["family", "given", "prefix", "suffix", "text"],
+        "Address" => &["line", "city", "district", "state", "postalCode", "country", "text"],
+        _ => &[],
+    };
+    match json {
+        Value::String(s) => string_row(rows, param, grp, s),
+        Value::Object(_) if !fields.is_empty() => {
+            for field in fields {
+                for text in str_list(json, field) {
+                    string_row(rows, param, grp, text);
+                }
+            }
+        }
+        Value::Object(_) => {
+            for field in ["text", "display", "value", "name", "title"] {
+                if let Some(text) = str_field(json, field) {
+                    string_row(rows, param, grp, text);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn token_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, system: Option<&str>, code: &str) {
+    if code.is_empty() {
+        return;
+    }
+    push(
+        &mut rows.tokens,
+        TokenRow {
+            param: param.to_string(),
+            grp,
+            system: system.map(|s| truncate(s.to_string())),
+            code: truncate(code.to_string()),
+        },
+    );
+}
+
+fn coding(rows: &mut IndexRows, param: &str, grp: Option<i32>, json: &Value) {
+    if let Some(code) = str_field(json, "code") {
+        token_row(rows, param, grp, str_field(json, "system"), code);
+    }
+    if let Some(display) = str_field(json, "display") {
+        string_row(rows, &format!("{param}:text"), grp, display);
+    }
+}
+
+fn identifier_token(rows: &mut IndexRows, param: &str, grp: Option<i32>, json: &Value) {
+    let Some(value) = str_field(json, "value") else { return };
+    token_row(rows, param, grp, str_field(json, "system"), value);
+    if let Some(t) = json.get("type") {
+        for c in t.get("coding").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(system), Some(code)) = (str_field(c, "system"), str_field(c, "code")) {
+                token_row(rows, &format!("{param}:of-type"), grp, Some(&format!("{system}|{code}")), value);
+            }
+        }
+        if let Some(text) = str_field(t, "text") {
+            string_row(rows, &format!("{param}:text"), grp, text);
+        }
+    }
+}
+
+fn tokens(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    let Some((json, ty)) = node(item) else {
+        if let Some(text) = scalar_text(item) {
+            token_row(rows, param, grp, None, &text);
+        }
+        return;
+    };
+    match (ty, json) {
+        (_, Value::String(s)) => token_row(rows, param, grp, None, s),
+        (_, Value::Bool(b)) => token_row(rows, param, grp, None, if *b { "true" } else { "false" }),
+        (_, Value::Number(n)) => token_row(rows, param, grp, None, &n.to_string()),
+        ("CodeableConcept", _) => {
+            for c in json.get("coding").and_then(Value::as_array).into_iter().flatten() {
+                coding(rows, param, grp, c);
+            }
+            if let Some(text) = str_field(json, "text") {
+                string_row(rows, &format!("{param}:text"), grp, text);
+            }
+        }
+        ("Identifier", _) => identifier_token(rows, param, grp, json),
+        ("ContactPoint", _) => {
+            if let Some(value) = str_field(json, "value") {
+                token_row(rows, param, grp, str_field(json, "system"), value);
+            }
+        }
+        ("Coding", _) | (_, Value::Object(_)) => coding(rows, param, grp, json),
+        _ => {}
+    }
+}
+
+fn date_range(text: &str) -> Option<(i64, i64)> {
+    let d = datetime::parse(text, DateKind::DateTime).ok()?;
+    Some((d.start_micros(), d.end_micros()))
+}
+
+fn date_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, lo: i64, hi: i64) {
+    push(&mut rows.dates, DateRow { param: param.to_string(), grp, lo, hi });
+}
+
+fn dates(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    let Some((json, ty)) = node(item) else {
+        if let Some((lo, hi)) = scalar_text(item).as_deref().and_then(date_range) {
+            date_row(rows, param, grp, lo, hi);
+        }
+        return;
+    };
+    match (ty, json) {
+        (_, Value::String(s)) => {
+            if let Some((lo, hi)) = date_range(s) {
+                date_row(rows, param, grp, lo, hi);
+            }
+        }
+        ("Period", _) => period(rows, param, grp, json),
+        ("Timing", _) => {
+            let events: Vec<&str> = str_list(json, "event");
+            for e in &events {
+                if let Some((lo, hi)) = date_range(e) {
+                    date_row(rows, param, grp, lo, hi);
+                }
+            }
+            if events.is_empty()
+                && let Some(bounds) = json.get("repeat").and_then(|r| r.get("boundsPeriod"))
+            {
+                period(rows, param, grp, bounds);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn period(rows: &mut IndexRows, param: &str, grp: Option<i32>, json: &Value) {
+    let lo = str_field(json, "start").and_then(date_range).map_or(i64::MIN, |r| r.0);
+    let hi = str_field(json, "end").and_then(date_range).map_or(i64::MAX, |r| r.1);
+    if lo != i64::MIN || hi != i64::MAX {
+        date_row(rows, param, grp, lo, hi);
+    }
+}
+
+fn as_f64(json: Option<&Value>) -> Option<f64> {
+    match json? {
+        Value::Number(n) => n.to_string().parse().ok(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn numbers(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    let value = match node(item) {
+        Some((json @ Value::Number(_), _)) => as_f64(Some(json)),
+        Some((json, "Range")) => {
+            let lo = as_f64(json.get("low").and_then(|l| l.get("value"))).unwrap_or(f64::NEG_INFINITY);
+            let hi = as_f64(json.get("high").and_then(|h| h.get("value"))).unwrap_or(f64::INFINITY);
+            push(&mut rows.numbers, NumberRow { param: param.to_string(), grp, lo, hi });
+            return;
+        }
+        Some(_) => None,
+        None => scalar_text(item).and_then(|t| t.parse().ok()),
+    };
+    if let Some(v) = value.filter(|v: &f64| v.is_finite()) {
+        push(&mut rows.numbers, NumberRow { param: param.to_string(), grp, lo: v, hi: v });
+    }
+}
+
+fn quantity_row(
+    rows: &mut IndexRows,
+    param: &str,
+    grp: Option<i32>,
+    system: Option<&str>,
+    code: Option<&str>,
+    lo: f64,
+    hi: f64,
+) {
+    let canon = match (system, code) {
+        (Some(UCUM), Some(unit)) => {
+            crate::fhirpath::ucum_canonical(unit).map(|(factor, key)| (key, lo * factor, hi * factor))
+        }
+        _ => None,
+    };
+    push(
+        &mut rows.quantities,
+        QuantityRow {
+            param: param.to_string(),
+            grp,
+            system: system.map(str::to_string),
+            code: code.map(str::to_string),
+            lo,
+            hi,
+            canon,
+        },
+    );
+}
+
+fn quantities(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    let Some((json, ty)) = node(item) else {
+        if let Item::Value(crate::fhirpath::Value::Quantity(q)) = item
+            && let Ok(v) = q.value.to_string().parse::<f64>()
+        {
+            quantity_row(rows, param, grp, Some(UCUM), Some(&q.unit), v, v);
+        }
+        return;
+    };
+    match ty {
+        "Range" => {
+            let low = json.get("low");
+            let high = json.get("high");
+            let system = low.or(high).and_then(|q| str_field(q, "system"));
+            let code = unit_of(low).or_else(|| unit_of(high));
+            let lo = as_f64(low.and_then(|l| l.get("value"))).unwrap_or(f64::NEG_INFINITY);
+            let hi = as_f64(high.and_then(|h| h.get("value"))).unwrap_or(f64::INFINITY);
+            quantity_row(rows, param, grp, system, code, lo, hi);
+        }
+        "Money" => {
+            if let Some(v) = as_f64(json.get("value")) {
+                quantity_row(rows, param, grp, Some("urn:iso:std:iso:4217"), str_field(json, "currency"), v, v);
+            }
+        }
+        _ => {
+            if let Some(v) = as_f64(json.get("value")) {
+                let code = str_field(json, "code").or_else(|| str_field(json, "unit"));
+                quantity_row(rows, param, grp, str_field(json, "system"), code, v, v);
+            }
+        }
+    }
+}
+
+fn unit_of(quantity: Option<&Value>) -> Option<&str> {
+    quantity.and_then(|q| str_field(q, "code").or_else(|| str_field(q, "unit")))
+}
+
+fn canonical_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, text: &str) {
+    let (url, version) = match text.split_once('|') {
+        Some((u, v)) => (u, Some(v.to_string())),
+        None => (text, None),
+    };
+    push(
+        &mut rows.references,
+        ReferenceRow {
+            param: param.to_string(),
+            grp,
+            target_type: None,
+            target_id: None,
+            version,
+            url: Some(url.to_string()),
+        },
+    );
+}
+
+fn uris(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
+    if let Some(text) = scalar_text(item).filter(|t| !t.is_empty()) {
+        push(&mut rows.uris, UriRow { param: param.to_string(), grp, value: truncate(text) });
+    }
+}
+
+/// `near` (Location.position): latitude and longitude as numbers.
+fn special(rows: &mut IndexRows, param: &str, item: &Item) {
+    let Some((json, _)) = node(item) else { return };
+    if let (Some(lat), Some(long)) = (as_f64(json.get("latitude")), as_f64(json.get("longitude"))) {
+        push(&mut rows.numbers, NumberRow { param: format!("{param}:latitude"), grp: None, lo: lat, hi: lat });
+        push(&mut rows.numbers, NumberRow { param: format!("{param}:longitude"), grp: None, lo: long, hi: long });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let base = "http://h/fhir";
+        assert_eq!(
+            parse_reference("Patient/1", base),
+            Some(ReferenceTarget::Local { resource_type: "Patient".into(), id: "1".into(), version: None })
+        );
+        assert_eq!(
+            parse_reference("http://h/fhir/Patient/1/_history/2", base),
+            Some(ReferenceTarget::Local { resource_type: "Patient".into(), id: "1".into(), version: Some("2".into()) })
+        );
+        assert_eq!(
+            parse_reference("http://x/fhir/Patient/1", base),
+            Some(ReferenceTarget::Url("http://x/fhir/Patient/1".into()))
+        );
+        assert_eq!(parse_reference("#c1", base), Some(ReferenceTarget::Contained("c1".into())));
+        assert!(matches!(parse_reference("urn:uuid:abc", base), Some(ReferenceTarget::Url(_))));
+    }
+}

@@ -1,0 +1,245 @@
+//! The search-parameter registry: every R4 SearchParameter (and custom ones stored on the
+//! server), compiled once per resource type, plus the compartment definitions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::conformance::{
+    COMPARTMENT_DEVICE, COMPARTMENT_ENCOUNTER, COMPARTMENT_PATIENT, COMPARTMENT_PRACTITIONER,
+    COMPARTMENT_RELATED_PERSON, ConformanceError, DefinitionBundle, Definitions,
+};
+use crate::fhirpath::Expression;
+use crate::model::Model;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    Number,
+    Date,
+    String,
+    Token,
+    Reference,
+    Composite,
+    Quantity,
+    Uri,
+    Special,
+}
+
+impl ParamType {
+    fn parse(s: &str) -> Option<ParamType> {
+        Some(match s {
+            "number" => ParamType::Number,
+            "date" => ParamType::Date,
+            "string" => ParamType::String,
+            "token" => ParamType::Token,
+            "reference" => ParamType::Reference,
+            "composite" => ParamType::Composite,
+            "quantity" => ParamType::Quantity,
+            "uri" => ParamType::Uri,
+            "special" => ParamType::Special,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Number => "number",
+            ParamType::Date => "date",
+            ParamType::String => "string",
+            ParamType::Token => "token",
+            ParamType::Reference => "reference",
+            ParamType::Composite => "composite",
+            ParamType::Quantity => "quantity",
+            ParamType::Uri => "uri",
+            ParamType::Special => "special",
+        }
+    }
+}
+
+/// One component of a composite parameter.
+#[derive(Debug)]
+pub struct Component {
+    /// The component's own parameter type (from its definition).
+    pub kind: ParamType,
+    pub expression: Expression,
+}
+
+/// A search parameter as it applies to one resource type.
+#[derive(Debug)]
+pub struct SearchParam {
+    pub url: String,
+    pub code: String,
+    pub kind: ParamType,
+    /// The expression, specialised to the resource type (`None`: not indexed, e.g. `_content`).
+    pub expression: Option<Expression>,
+    /// Allowed target types of a reference parameter (empty: any).
+    pub targets: Vec<String>,
+    pub components: Vec<Component>,
+    pub description: String,
+}
+
+/// Parameters handled on the `resource` table itself rather than through index rows.
+pub const COLUMN_PARAMETERS: &[&str] = &["_id", "_lastUpdated"];
+
+/// Compartment types the server indexes.
+pub const COMPARTMENTS: &[&str] = &["Patient", "Encounter", "RelatedPerson", "Practitioner", "Device"];
+
+pub struct Registry {
+    /// resource type → code → parameter.
+    by_type: HashMap<String, HashMap<String, Arc<SearchParam>>>,
+    /// (compartment type, resource type) → parameter codes that make a resource a member.
+    compartments: HashMap<(String, String), Vec<String>>,
+}
+
+impl Registry {
+    /// The R4 base parameters plus `custom` SearchParameter resources.
+    pub fn build(model: &Model, custom: &[Value]) -> Result<Registry, ConformanceError> {
+        let bundle: DefinitionBundle<Value> = Definitions::SearchParameters.parse()?;
+        let mut definitions: Vec<Value> = bundle.entry.into_iter().map(|e| e.resource).collect();
+        definitions.extend(custom.iter().cloned());
+        let mut registry = Registry { by_type: HashMap::new(), compartments: HashMap::new() };
+        let by_url: HashMap<String, ParamIn> = definitions
+            .iter()
+            .filter_map(|d| serde_json::from_value::<ParamIn>(d.clone()).ok())
+            .map(|p| (p.url.clone(), p))
+            .collect();
+        for def in by_url.values() {
+            registry.add(model, def, &by_url);
+        }
+        for text in [
+            COMPARTMENT_PATIENT,
+            COMPARTMENT_ENCOUNTER,
+            COMPARTMENT_RELATED_PERSON,
+            COMPARTMENT_PRACTITIONER,
+            COMPARTMENT_DEVICE,
+        ] {
+            let def: CompartmentIn =
+                serde_json::from_str(text).map_err(|e| ConformanceError(format!("compartment definition: {e}")))?;
+            for r in def.resource {
+                if !r.param.is_empty() {
+                    registry.compartments.insert((def.code.clone(), r.code), r.param);
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    fn add(&mut self, model: &Model, def: &ParamIn, all: &HashMap<String, ParamIn>) {
+        let Some(kind) = ParamType::parse(&def.kind) else { return };
+        let expression = def.expression.as_deref().and_then(|e| Expression::parse(e).ok());
+        let types: Vec<String> = def
+            .base
+            .iter()
+            .flat_map(|b| match b.as_str() {
+                "Resource" => model.resource_types().to_vec(),
+                "DomainResource" => model
+                    .resource_types()
+                    .iter()
+                    .filter(|t| !matches!(t.as_str(), "Bundle" | "Binary" | "Parameters"))
+                    .cloned()
+                    .collect(),
+                other => vec![other.to_string()],
+            })
+            .collect();
+        for resource_type in types {
+            let components = def
+                .component
+                .iter()
+                .filter_map(|c| {
+                    let kind = all.get(&c.definition).and_then(|d| ParamType::parse(&d.kind))?;
+                    Some(Component { kind, expression: Expression::parse(&c.expression).ok()? })
+                })
+                .collect();
+            let param = SearchParam {
+                url: def.url.clone(),
+                code: def.code.clone(),
+                kind,
+                expression: expression.as_ref().map(|e| e.for_resource_type(&resource_type, Some(model))),
+                targets: def.target.clone(),
+                components,
+                description: def.description.clone().unwrap_or_default(),
+            };
+            self.by_type.entry(resource_type).or_default().insert(def.code.clone(), Arc::new(param));
+        }
+    }
+
+    pub fn get(&self, resource_type: &str, code: &str) -> Option<&Arc<SearchParam>> {
+        self.by_type.get(resource_type)?.get(code)
+    }
+
+    /// All parameters of a resource type, sorted by code.
+    pub fn params(&self, resource_type: &str) -> Vec<&Arc<SearchParam>> {
+        let mut params: Vec<&Arc<SearchParam>> =
+            self.by_type.get(resource_type).map(|m| m.values().collect()).unwrap_or_default();
+        params.sort_by(|a, b| a.code.cmp(&b.code));
+        params
+    }
+
+    /// Parameter codes that place a `resource_type` in a compartment of `compartment` type.
+    pub fn compartment_params(&self, compartment: &str, resource_type: &str) -> &[String] {
+        self.compartments
+            .get(&(compartment.to_string(), resource_type.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The registry in use; replaced as a whole when custom parameters are reloaded (`$reindex`).
+pub struct SharedRegistry(RwLock<Arc<Registry>>);
+
+impl SharedRegistry {
+    pub fn new(registry: Registry) -> SharedRegistry {
+        SharedRegistry(RwLock::new(Arc::new(registry)))
+    }
+
+    pub fn current(&self) -> Arc<Registry> {
+        match self.0.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, registry: Registry) {
+        match self.0.write() {
+            Ok(mut r) => *r = Arc::new(registry),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(registry),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ParamIn {
+    url: String,
+    code: String,
+    #[serde(default)]
+    base: Vec<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    expression: Option<String>,
+    #[serde(default)]
+    target: Vec<String>,
+    #[serde(default)]
+    component: Vec<ComponentIn>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ComponentIn {
+    definition: String,
+    expression: String,
+}
+
+#[derive(Deserialize)]
+struct CompartmentIn {
+    code: String,
+    resource: Vec<CompartmentResourceIn>,
+}
+
+#[derive(Deserialize)]
+struct CompartmentResourceIn {
+    code: String,
+    #[serde(default)]
+    param: Vec<String>,
+}
