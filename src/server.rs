@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::interaction::Fhir;
 use crate::rest::{self, AppState};
+use crate::search::cursor::CursorSigner;
 use crate::search::registry::{Registry, SharedRegistry};
 use crate::store;
 
@@ -17,8 +18,15 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let store = store::open(&args.database_url).await.with_context(|| format!("opening {}", args.database_url))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
+    let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     Ok(Arc::new(AppState {
-        fhir: Fhir { store, model, registry: Arc::new(SharedRegistry::new(registry)), base_url: args.base_url() },
+        fhir: Fhir {
+            store,
+            model,
+            registry: Arc::new(SharedRegistry::new(registry)),
+            cursors: CursorSigner::new(secret),
+            base_url: args.base_url(),
+        },
         max_body_bytes: args.max_body_bytes,
     }))
 }

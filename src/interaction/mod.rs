@@ -1,11 +1,13 @@
 //! FHIR interactions, one module each. They speak in FHIR terms (resources, versions, bundles)
 //! and know nothing of HTTP beyond the status codes FHIR assigns to outcomes.
 
+pub mod bundle;
 pub mod capabilities;
 pub mod create;
 pub mod delete;
 pub mod history;
 pub mod read;
+pub mod search;
 pub mod update;
 mod write;
 
@@ -16,6 +18,8 @@ use serde_json::Value;
 use crate::error::{FhirError, FhirResult};
 use crate::model::Model;
 use crate::outcome::{Issue, IssueType};
+use crate::search::cursor::CursorSigner;
+use crate::search::plan::Dialect;
 use crate::search::registry::SharedRegistry;
 use crate::store::{Micros, ResourceVersion, Store};
 
@@ -25,6 +29,8 @@ pub struct Fhir {
     pub store: Arc<dyn Store>,
     pub model: &'static Model,
     pub registry: Arc<SharedRegistry>,
+    /// Signs paging cursors with the secret all server nodes share.
+    pub cursors: CursorSigner,
     /// Public base URL of the FHIR endpoint, without a trailing slash.
     pub base_url: String,
 }
@@ -34,8 +40,10 @@ pub struct Fhir {
 pub enum Body {
     /// A stored resource version, sent as stored when no transformation is asked for.
     Stored(ResourceVersion),
-    /// A resource built by the server (Bundle, CapabilityStatement, OperationOutcome).
+    /// A resource built by the server (CapabilityStatement, OperationOutcome).
     Resource(Value),
+    /// A searchset or history Bundle.
+    Bundle(bundle::Bundle),
 }
 
 /// The result of an interaction, before it is rendered for the wire.
@@ -87,6 +95,13 @@ impl Fhir {
 
     pub fn version_url(&self, resource_type: &str, id: &str, version: i64) -> String {
         format!("{}/{resource_type}/{id}/_history/{version}", self.base_url)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.store.backend() {
+            "postgres" => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        }
     }
 
     /// The index rows of a resource, as the current search parameters define them.

@@ -65,6 +65,15 @@ fn success(fhir: &Fhir, shape: &Shape, response: Response) -> Result<HttpRespons
             format::render(fhir.model, shape.output.format, &value, shape.output.pretty)?
         }
         Body::Resource(value) => format::render(fhir.model, shape.output.format, &value, shape.output.pretty)?,
+        Body::Bundle(bundle)
+            if shape.output.format == Format::Json && !shape.output.pretty && shape.subset.is_whole() =>
+        {
+            bundle.to_json_bytes()?
+        }
+        Body::Bundle(bundle) => {
+            let value = bundle.to_value(|resource| subset::apply(fhir.model, resource, &shape.subset))?;
+            format::render(fhir.model, shape.output.format, &value, shape.output.pretty)?
+        }
     };
     builder
         .header(CONTENT_TYPE, content_type(shape.output.format))

@@ -12,27 +12,30 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::negotiate::{self, Output};
+use super::negotiate::{self, Handling, Output};
 use super::respond::{self, Shape};
 use super::{Rejection, Req, State};
 use crate::error::{FhirError, FhirResult};
 use crate::format::{self, subset::Subset};
 use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
+use crate::interaction::search::{self, Scope};
 use crate::interaction::{Response, capabilities, create, delete, history, parse_version, read, update};
 use crate::store::HistoryScope;
 
 pub fn fhir_routes() -> Router<State> {
     Router::new()
-        .route("/", get(not_implemented_search).post(not_implemented_bundle))
+        .route("/", get(search_system).post(not_implemented_bundle))
+        .route("/_search", post(search_system_post))
         .route("/metadata", get(metadata))
         .route("/_history", get(history_system))
-        .route("/{type}", get(not_implemented_search).post(create).put(conditional_update).delete(conditional_delete))
-        .route("/{type}/_search", post(not_implemented_search))
+        .route("/{type}", get(search_type).post(create).put(conditional_update).delete(conditional_delete))
+        .route("/{type}/_search", post(search_type_post))
         .route("/{type}/_history", get(history_type))
         .route("/{type}/{id}", get(read).put(update).delete(delete))
         .route("/{type}/{id}/_history", get(history_instance))
         .route("/{type}/{id}/_history/{vid}", get(vread))
+        .route("/{compartment}/{id}/{type}", get(search_compartment))
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -229,9 +232,63 @@ async fn history_instance(
     run_history(&state, &req, HistoryScope::Instance(t, id)).await
 }
 
-async fn not_implemented_search(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
-    let e = FhirError::NotImplemented("search is not available in this version of the server".to_string());
-    respond::error(&state.fhir, req.output, &e)
+async fn run_search(state: &State, req: &Req, scope: Scope, pairs: &[(String, String)]) -> HttpResponse {
+    let shape = read_shape(req);
+    let strict = req.prefer.handling == Handling::Strict;
+    let result = search::search(&state.fhir, scope, pairs, strict).await;
+    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+}
+
+/// `POST .../_search`: parameters from the URL and the form body together.
+async fn form_parameters(state: &State, req: &Req, body: HttpBody) -> FhirResult<Vec<(String, String)>> {
+    let content_type = header_str(req, axum::http::header::CONTENT_TYPE).unwrap_or("application/x-www-form-urlencoded");
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(FhirError::UnsupportedMediaType(format!(
+            "_search takes application/x-www-form-urlencoded parameters, not '{content_type}'"
+        )));
+    }
+    let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|_| FhirError::PayloadTooLarge(state.max_body_bytes))?;
+    let mut pairs = req.query.clone();
+    pairs.extend(form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    Ok(pairs)
+}
+
+async fn search_type(AxumState(state): AxumState<State>, Segments(t): Segments<String>, req: Req) -> HttpResponse {
+    run_search(&state, &req, Scope::Type(t), &req.query).await
+}
+
+async fn search_type_post(
+    AxumState(state): AxumState<State>,
+    Segments(t): Segments<String>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    match form_parameters(&state, &req, body).await {
+        Ok(pairs) => run_search(&state, &req, Scope::Type(t), &pairs).await,
+        Err(e) => respond::error(&state.fhir, req.output, &e),
+    }
+}
+
+async fn search_system(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
+    run_search(&state, &req, Scope::System, &req.query).await
+}
+
+async fn search_system_post(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> HttpResponse {
+    match form_parameters(&state, &req, body).await {
+        Ok(pairs) => run_search(&state, &req, Scope::System, &pairs).await,
+        Err(e) => respond::error(&state.fhir, req.output, &e),
+    }
+}
+
+async fn search_compartment(
+    AxumState(state): AxumState<State>,
+    Segments((compartment_type, compartment_id, resource_type)): Segments<(String, String, String)>,
+    req: Req,
+) -> HttpResponse {
+    let scope = Scope::Compartment { compartment_type, compartment_id, resource_type };
+    run_search(&state, &req, scope, &req.query).await
 }
 
 async fn not_implemented_bundle(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {

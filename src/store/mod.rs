@@ -181,6 +181,8 @@ pub trait Store: Send + Sync {
     async fn query(&self, sql: sql::Sql, columns: &[sql::Column]) -> StoreResult<Vec<Vec<sql::Cell>>>;
     /// Current versions of resources by surrogate key (any order), with their keys.
     async fn fetch(&self, rids: &[i64]) -> StoreResult<Vec<(i64, ResourceVersion)>>;
+    /// Runs a generated statement, returning the number of rows it changed.
+    async fn execute(&self, sql: sql::Sql) -> StoreResult<u64>;
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
@@ -200,6 +202,28 @@ pub trait StoreTx: Send {
     /// Writes versions (batched; one round trip per table, not per version).
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// A named secret shared by all server nodes: created (random, 32 bytes) by whichever node asks
+/// first, read by the rest.
+pub async fn shared_secret(store: &dyn Store, name: &str) -> StoreResult<Vec<u8>> {
+    let mut fresh = [0u8; 32];
+    openssl::rand::rand_bytes(&mut fresh).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+    let mut insert = sql::Sql::new("INSERT INTO server_secret (name, value) VALUES (");
+    insert
+        .bind(sql::Bind::Text(name.to_string()))
+        .push(", ")
+        .bind(sql::Bind::Text(hex))
+        .push(") ON CONFLICT (name) DO NOTHING");
+    store.execute(insert).await?;
+    let mut select = sql::Sql::new("SELECT value FROM server_secret WHERE name = ");
+    select.bind(sql::Bind::Text(name.to_string()));
+    let rows = store.query(select, &[sql::Column::Text]).await?;
+    let value = rows.first().and_then(|r| r.first()).and_then(sql::Cell::as_text).unwrap_or_default();
+    let bytes: Option<Vec<u8>> =
+        (0..value.len()).step_by(2).map(|i| value.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    bytes.filter(|b| b.len() == 32).ok_or_else(|| StoreError::Corrupt(format!("server secret '{name}' is malformed")))
 }
 
 /// Opens the store a database URL names, running its migrations.

@@ -83,6 +83,10 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn execute(&self, sql: Sql) -> StoreResult<u64> {
+        Ok(query(sql).execute(&self.pool).await?.rows_affected())
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         Ok(Box::new(PgTx { tx: self.pool.begin().await? }))
     }

@@ -109,6 +109,10 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn execute(&self, sql: Sql) -> StoreResult<u64> {
+        Ok(query(sql).execute(&self.writer).await?.rows_affected())
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         // IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
         // never deadlock with another process's writer.

@@ -1,0 +1,711 @@
+//! From a [`SearchQuery`] to SQL over the index tables, shared by both backends.
+//!
+//! Every filter becomes `rid IN (SELECT rid FROM <index table> WHERE ...)`: both SQLite and
+//! PostgreSQL drive such a plan from the index lookup (`(res_type, param, value)` indexes), so the
+//! hot path "everything of type T for patient P with code C" is a pair of index range scans and
+//! never a scan of the resource table. Chains and `_has` nest the same shape through joins on the
+//! reference table; includes run one query per level for the whole page.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cursor::{Cursor, Key, Towards};
+use super::query::{
+    Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, StringMatch, UriMatch,
+};
+use super::registry::ParamType;
+use crate::store::sql::{Bind, Column, Sql};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Byte-order comparison, as SQLite does by default.
+    fn bytewise(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+}
+
+/// Columns of the resource a filter is evaluated against.
+#[derive(Clone)]
+struct Target {
+    rid: String,
+    id: String,
+    updated: String,
+}
+
+pub struct Planner {
+    pub dialect: Dialect,
+    alias: AtomicUsize,
+}
+
+/// The table and column kind holding a parameter type's rows.
+pub fn table(kind: ParamType) -> &'static str {
+    match kind {
+        ParamType::String => "search_string",
+        ParamType::Token => "search_token",
+        ParamType::Date => "search_date",
+        ParamType::Number | ParamType::Special => "search_number",
+        ParamType::Quantity => "search_quantity",
+        ParamType::Reference => "search_reference",
+        ParamType::Uri => "search_uri",
+        ParamType::Composite => "search_token",
+    }
+}
+
+/// The largest character: appended to a prefix it bounds every string that starts with it.
+const MAX_CHAR: char = '\u{10FFFF}';
+
+impl Planner {
+    pub fn new(dialect: Dialect) -> Planner {
+        Planner { dialect, alias: AtomicUsize::new(0) }
+    }
+
+    fn next_alias(&self, stem: &str) -> String {
+        let n = self.alias.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{stem}{n}")
+    }
+
+    /// `r.res_type IN (...) AND r.deleted = FALSE AND <filters>` over `resource r`.
+    fn where_clause(&self, sql: &mut Sql, query: &SearchQuery) {
+        sql.push("r.deleted = FALSE");
+        types_condition(sql, "r.res_type", &query.resource_types);
+        if let Some((comp_type, comp_id)) = &query.compartment {
+            sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
+                .bind(Bind::Text(comp_type.clone()))
+                .push(" AND c.comp_id = ")
+                .bind(Bind::Text(comp_id.clone()));
+            types_condition(sql, "c.res_type", &query.resource_types);
+            sql.push(")");
+        }
+        let target = Target { rid: "r.rid".into(), id: "r.res_id".into(), updated: "r.last_updated".into() };
+        for filter in &query.filters {
+            sql.push(" AND ");
+            self.filter(sql, filter, &target);
+        }
+    }
+
+    fn filter(&self, sql: &mut Sql, filter: &Filter, target: &Target) {
+        match &filter.kind {
+            FilterKind::Missing { param, missing } => {
+                let x = self.next_alias("m");
+                let table = table(param.kind);
+                sql.push(&format!(
+                    "{} {}IN (SELECT {x}.rid FROM {table} {x} WHERE {x}.param = ",
+                    target.rid,
+                    if *missing { "NOT " } else { "" }
+                ));
+                sql.bind(Bind::Text(param.code.clone()));
+                types_condition(sql, &format!("{x}.res_type"), &filter.resource_types);
+                sql.push(")");
+            }
+            FilterKind::AnyOf { conditions, negated } => {
+                if *negated {
+                    sql.push("NOT ");
+                }
+                sql.push("(");
+                // Conditions on the same index table share one subquery.
+                let mut first = true;
+                for table_name in [
+                    "search_string",
+                    "search_token",
+                    "search_date",
+                    "search_number",
+                    "search_quantity",
+                    "search_reference",
+                    "search_uri",
+                ] {
+                    let simple: Vec<&Condition> =
+                        conditions.iter().filter(|c| simple_table(c) == Some(table_name)).collect();
+                    if simple.is_empty() {
+                        continue;
+                    }
+                    if !first {
+                        sql.push(" OR ");
+                    }
+                    first = false;
+                    let x = self.next_alias("x");
+                    sql.push(&format!("{} IN (SELECT {x}.rid FROM {table_name} {x} WHERE ", target.rid));
+                    let types = filter.resource_types.clone();
+                    sql.push("(");
+                    for (i, c) in simple.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(" OR ");
+                        }
+                        sql.push("(");
+                        self.predicate(sql, c, &x);
+                        sql.push(")");
+                    }
+                    sql.push(")");
+                    types_condition(sql, &format!("{x}.res_type"), &types);
+                    sql.push(" AND ").push(&format!("{x}.grp IS NULL)"));
+                }
+                for c in conditions.iter().filter(|c| simple_table(c).is_none()) {
+                    if !first {
+                        sql.push(" OR ");
+                    }
+                    first = false;
+                    self.special(sql, c, &filter.resource_types, target);
+                }
+                if first {
+                    sql.push("1 = 0");
+                }
+                sql.push(")");
+            }
+        }
+    }
+
+    /// Conditions that are not a single-table lookup.
+    fn special(&self, sql: &mut Sql, c: &Condition, types: &[String], target: &Target) {
+        match c {
+            Condition::Id(id) => {
+                sql.push(&format!("{} = ", target.id)).bind(Bind::Text(id.clone()));
+            }
+            Condition::LastUpdated { prefix, lo, hi } => {
+                // A stored instant is the range [t, t + 1 ms).
+                let col = &target.updated;
+                range_predicate(sql, *prefix, col, &format!("({col} + 1000)"), *lo, *hi);
+            }
+            Condition::Chain { param, target_types, inner } => {
+                let x = self.next_alias("ref");
+                let t = self.next_alias("t");
+                sql.push(&format!(
+                    "{} IN (SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
+                     AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND {x}.param = ",
+                    target.rid
+                ));
+                sql.bind(Bind::Text(param.clone()));
+                types_condition(sql, &format!("{x}.res_type"), types);
+                types_condition(sql, &format!("{x}.target_type"), target_types);
+                sql.push(" AND ");
+                let inner_target =
+                    Target { rid: format!("{t}.rid"), id: format!("{t}.res_id"), updated: format!("{t}.last_updated") };
+                self.filter(sql, inner, &inner_target);
+                sql.push(")");
+            }
+            Condition::Has { source_type, param, inner } => {
+                let x = self.next_alias("ref");
+                let s = self.next_alias("s");
+                sql.push(&format!(
+                    "{} IN (SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
+                     WHERE {x}.grp IS NULL AND {x}.res_type = ",
+                    target.id
+                ));
+                sql.bind(Bind::Text(source_type.clone()))
+                    .push(&format!(" AND {x}.param = "))
+                    .bind(Bind::Text(param.clone()));
+                types_condition(sql, &format!("{x}.target_type"), types);
+                sql.push(" AND ");
+                let inner_target =
+                    Target { rid: format!("{s}.rid"), id: format!("{s}.res_id"), updated: format!("{s}.last_updated") };
+                self.filter(sql, inner, &inner_target);
+                sql.push(")");
+            }
+            Condition::Composite { param, components } => {
+                let aliases: Vec<String> = components.iter().map(|_| self.next_alias("c")).collect();
+                let mut from = String::new();
+                for (k, (c, a)) in components.iter().zip(&aliases).enumerate() {
+                    let table = simple_table(c).unwrap_or("search_token");
+                    if k == 0 {
+                        from.push_str(&format!("{table} {a}"));
+                    } else {
+                        let first = &aliases[0];
+                        from.push_str(&format!(" JOIN {table} {a} ON {a}.rid = {first}.rid AND {a}.grp = {first}.grp"));
+                    }
+                }
+                sql.push(&format!("{} IN (SELECT {}.rid FROM {from} WHERE 1 = 1", target.rid, aliases[0]));
+                types_condition(sql, &format!("{}.res_type", aliases[0]), types);
+                for (k, (c, a)) in components.iter().zip(&aliases).enumerate() {
+                    sql.push(&format!(" AND {a}.param = ")).bind(Bind::Text(format!("{param}${k}")));
+                    sql.push(" AND (");
+                    self.predicate(sql, c, a);
+                    sql.push(")");
+                }
+                sql.push(")");
+            }
+            Condition::Near { param, lat, long } => {
+                let a = self.next_alias("lat");
+                let b = self.next_alias("long");
+                sql.push(&format!(
+                    "{} IN (SELECT {a}.rid FROM search_number {a} JOIN search_number {b} ON {b}.rid = {a}.rid WHERE {a}.param = ",
+                    target.rid
+                ));
+                sql.bind(Bind::Text(format!("{param}:latitude")));
+                sql.push(&format!(" AND {b}.param = ")).bind(Bind::Text(format!("{param}:longitude")));
+                sql.push(&format!(" AND {a}.lo >= ")).bind(Bind::Real(lat.0));
+                sql.push(&format!(" AND {a}.lo <= ")).bind(Bind::Real(lat.1));
+                sql.push(&format!(" AND {b}.lo >= ")).bind(Bind::Real(long.0));
+                sql.push(&format!(" AND {b}.lo <= ")).bind(Bind::Real(long.1));
+                types_condition(sql, &format!("{a}.res_type"), types);
+                sql.push(")");
+            }
+            Condition::List(list_id) => {
+                let l = self.next_alias("l");
+                let t = self.next_alias("t");
+                let list = self.next_alias("list");
+                sql.push(&format!(
+                    "{} IN (SELECT {t}.rid FROM search_reference {l} JOIN resource {t} ON {t}.res_type = {l}.target_type \
+                     AND {t}.res_id = {l}.target_id JOIN resource {list} ON {list}.rid = {l}.rid \
+                     WHERE {list}.res_type = 'List' AND {list}.deleted = FALSE AND {l}.param = 'item' AND {list}.res_id = ",
+                    target.rid
+                ));
+                sql.bind(Bind::Text(list_id.clone())).push(")");
+            }
+            _ => {
+                sql.push("1 = 0");
+            }
+        }
+    }
+
+    /// A single-row predicate on an index-table alias `x`.
+    fn predicate(&self, sql: &mut Sql, c: &Condition, x: &str) {
+        let param = |sql: &mut Sql, p: &str| {
+            sql.push(&format!("{x}.param = ")).bind(Bind::Text(p.to_string()));
+        };
+        match c {
+            Condition::String { param: p, value, mode } => {
+                param(sql, p);
+                match mode {
+                    StringMatch::Exact => {
+                        sql.push(&format!(" AND {x}.exact = ")).bind(Bind::Text(value.clone()));
+                    }
+                    StringMatch::StartsWith => self.starts_with(sql, &format!("{x}.norm"), value),
+                    StringMatch::Contains => {
+                        sql.push(&format!(" AND {x}.norm LIKE ")).bind(Bind::Text(format!("%{}%", like_escape(value))));
+                        sql.push(" ESCAPE '\\'");
+                    }
+                }
+            }
+            Condition::TokenText { param: p, value } => {
+                param(sql, &format!("{p}:text"));
+                self.starts_with(sql, &format!("{x}.norm"), value);
+            }
+            Condition::Token { param: p, system, code } => {
+                param(sql, p);
+                if let Some(code) = code {
+                    sql.push(&format!(" AND {x}.code = ")).bind(Bind::Text(code.clone()));
+                }
+                match system.as_deref() {
+                    None => {}
+                    Some("") => {
+                        sql.push(&format!(" AND {x}.system IS NULL"));
+                    }
+                    Some(s) => {
+                        sql.push(&format!(" AND {x}.system = ")).bind(Bind::Text(s.to_string()));
+                    }
+                }
+            }
+            Condition::Date { param: p, prefix, lo, hi } => {
+                param(sql, p);
+                sql.push(" AND ");
+                range_predicate(sql, *prefix, &format!("{x}.lo"), &format!("{x}.hi"), *lo, *hi);
+            }
+            Condition::Number { param: p, prefix, value, lo, hi } => {
+                param(sql, p);
+                sql.push(" AND ");
+                number_predicate(sql, *prefix, &format!("{x}.lo"), &format!("{x}.hi"), *value, *lo, *hi);
+            }
+            Condition::Quantity { param: p, prefix, value, lo, hi, system, code, canon } => {
+                param(sql, p);
+                sql.push(" AND ((");
+                number_predicate(sql, *prefix, &format!("{x}.lo"), &format!("{x}.hi"), *value, *lo, *hi);
+                if let Some(code) = code {
+                    sql.push(&format!(" AND {x}.code = ")).bind(Bind::Text(code.clone()));
+                }
+                if let Some(system) = system {
+                    sql.push(&format!(" AND {x}.system = ")).bind(Bind::Text(system.clone()));
+                }
+                sql.push(")");
+                if let Some((key, value, lo, hi)) = canon {
+                    // The same quantity in another unit of the same dimension (1 g = 1000 mg).
+                    sql.push(&format!(" OR ({x}.canon_code = ")).bind(Bind::Text(key.clone())).push(" AND ");
+                    number_predicate(
+                        sql,
+                        *prefix,
+                        &format!("{x}.canon_lo"),
+                        &format!("{x}.canon_hi"),
+                        *value,
+                        *lo,
+                        *hi,
+                    );
+                    sql.push(")");
+                }
+                sql.push(")");
+            }
+            Condition::Reference { param: p, target_type, id, version, url } => {
+                param(sql, p);
+                if let Some(t) = target_type {
+                    sql.push(&format!(" AND {x}.target_type = ")).bind(Bind::Text(t.clone()));
+                }
+                if let Some(id) = id {
+                    sql.push(&format!(" AND {x}.target_id = ")).bind(Bind::Text(id.clone()));
+                }
+                if let Some(url) = url {
+                    sql.push(&format!(" AND {x}.url = ")).bind(Bind::Text(url.clone()));
+                }
+                if let Some(v) = version {
+                    sql.push(&format!(" AND {x}.version = ")).bind(Bind::Text(v.clone()));
+                }
+            }
+            Condition::Uri { param: p, value, mode } => {
+                param(sql, p);
+                match mode {
+                    UriMatch::Equals => {
+                        sql.push(&format!(" AND {x}.value = ")).bind(Bind::Text(value.clone()));
+                    }
+                    UriMatch::Below => self.starts_with(sql, &format!("{x}.value"), value),
+                    UriMatch::Above => {
+                        sql.push(" AND ").bind(Bind::Text(value.clone()));
+                        sql.push(&format!(" >= {x}.value AND ")).bind(Bind::Text(value.clone()));
+                        sql.push(&format!(" < {x}.value || ")).bind(Bind::Text(MAX_CHAR.to_string()));
+                    }
+                }
+            }
+            _ => {
+                sql.push("1 = 0");
+            }
+        }
+    }
+
+    /// Prefix match as an index range: `col >= v AND col < v || U+10FFFF` (byte order).
+    fn starts_with(&self, sql: &mut Sql, col: &str, value: &str) {
+        let collate = self.dialect.bytewise();
+        sql.push(&format!(" AND {col}{collate} >= ")).bind(Bind::Text(value.to_string()));
+        sql.push(&format!(" AND {col}{collate} < ")).bind(Bind::Text(format!("{value}{MAX_CHAR}")));
+    }
+
+    /// The SQL expression of a sort key, and its column kind.
+    fn sort_expression(&self, by: &SortBy, direction: Direction, sql: &mut Sql) -> Column {
+        let collate = self.dialect.bytewise();
+        match by {
+            SortBy::Id => {
+                sql.push(&format!("r.res_id{collate}"));
+                Column::Text
+            }
+            SortBy::LastUpdated => {
+                sql.push("r.last_updated");
+                Column::Int
+            }
+            SortBy::Param(param) => {
+                let asc = direction == Direction::Ascending;
+                let (column, kind) = match param.kind {
+                    ParamType::Date => (if asc { "MIN(s.lo)" } else { "MAX(s.hi)" }, Column::Int),
+                    ParamType::String => (if asc { "MIN(s.norm)" } else { "MAX(s.norm)" }, Column::Text),
+                    ParamType::Token => (if asc { "MIN(s.code)" } else { "MAX(s.code)" }, Column::Text),
+                    ParamType::Number | ParamType::Quantity => {
+                        (if asc { "MIN(s.lo)" } else { "MAX(s.hi)" }, Column::Real)
+                    }
+                    ParamType::Reference => (if asc { "MIN(s.target_id)" } else { "MAX(s.target_id)" }, Column::Text),
+                    ParamType::Uri => (if asc { "MIN(s.value)" } else { "MAX(s.value)" }, Column::Text),
+                    ParamType::Composite | ParamType::Special => ("NULL", Column::Text),
+                };
+                sql.push(&format!(
+                    "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND s.param = ",
+                    table(param.kind)
+                ));
+                sql.bind(Bind::Text(param.code.clone())).push(")");
+                kind
+            }
+        }
+    }
+
+    /// The page query: `rid` and sort keys of up to `limit` rows after (or before) the cursor.
+    pub fn page(&self, query: &SearchQuery, limit: usize) -> (Sql, Vec<Column>) {
+        let towards = query.cursor.as_ref().map_or(Towards::Next, |c| c.towards);
+        let reverse = towards == Towards::Previous;
+        let mut sql = Sql::new("");
+        if query.sort.is_empty() {
+            sql.push("SELECT r.rid FROM resource r WHERE ");
+            self.where_clause(&mut sql, query);
+            if let Some(c) = &query.cursor {
+                sql.push(if reverse { " AND r.rid < " } else { " AND r.rid > " }).bind(Bind::Int(c.rid));
+            }
+            sql.push(if reverse { " ORDER BY r.rid DESC LIMIT " } else { " ORDER BY r.rid ASC LIMIT " });
+            sql.bind(Bind::Int(limit as i64));
+            return (sql, vec![Column::Int]);
+        }
+        let mut columns = vec![Column::Int];
+        sql.push("SELECT q.rid");
+        for i in 0..query.sort.len() {
+            sql.push(&format!(", q.k{i}"));
+        }
+        sql.push(" FROM (SELECT r.rid AS rid");
+        for (i, key) in query.sort.iter().enumerate() {
+            sql.push(", ");
+            columns.push(self.sort_expression(&key.by, key.direction, &mut sql));
+            sql.push(&format!(" AS k{i}"));
+        }
+        sql.push(" FROM resource r WHERE ");
+        self.where_clause(&mut sql, query);
+        sql.push(") q");
+        if let Some(c) = &query.cursor {
+            sql.push(" WHERE ");
+            keyset(&mut sql, query, c, &columns);
+        }
+        sql.push(" ORDER BY ");
+        for (i, key) in query.sort.iter().enumerate() {
+            let ascending = (key.direction == Direction::Ascending) != reverse;
+            // Resources without a value sort last in either direction.
+            sql.push(&format!(
+                "(q.k{i} IS NULL) {}, q.k{i} {}, ",
+                if reverse { "DESC" } else { "ASC" },
+                if ascending { "ASC" } else { "DESC" }
+            ));
+        }
+        sql.push(if reverse { "q.rid DESC LIMIT " } else { "q.rid ASC LIMIT " });
+        sql.bind(Bind::Int(limit as i64));
+        (sql, columns)
+    }
+
+    pub fn count(&self, query: &SearchQuery) -> Sql {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM resource r WHERE ");
+        self.where_clause(&mut sql, query);
+        sql
+    }
+
+    /// Matching resources' keys (for conditional interactions), at most `limit`.
+    pub fn ids(&self, query: &SearchQuery, limit: usize) -> Sql {
+        let mut sql = Sql::new("SELECT r.res_id FROM resource r WHERE ");
+        self.where_clause(&mut sql, query);
+        sql.push(" ORDER BY r.rid LIMIT ").bind(Bind::Int(limit as i64));
+        sql
+    }
+
+    /// Resources that resources `rids` reference through `include`.
+    pub fn include(&self, include: &Include, rids: &[i64], limit: usize) -> Sql {
+        let mut sql = Sql::new(
+            "SELECT DISTINCT t.rid FROM search_reference x JOIN resource t ON t.res_type = x.target_type \
+             AND t.res_id = x.target_id AND t.deleted = FALSE WHERE x.grp IS NULL AND x.res_type = ",
+        );
+        sql.bind(Bind::Text(include.source_type.clone()));
+        if let Some(p) = &include.param {
+            sql.push(" AND x.param = ").bind(Bind::Text(p.clone()));
+        }
+        if let Some(t) = &include.target_type {
+            sql.push(" AND x.target_type = ").bind(Bind::Text(t.clone()));
+        }
+        sql.push(" AND x.rid IN (");
+        int_list(&mut sql, rids);
+        sql.push(") LIMIT ").bind(Bind::Int(limit as i64));
+        sql
+    }
+
+    /// Resources that reference any of `targets` (type, id) through `include`.
+    pub fn revinclude(&self, include: &Include, targets: &[(String, String)], limit: usize) -> Sql {
+        let mut sql = Sql::new(
+            "SELECT DISTINCT x.rid FROM search_reference x JOIN resource s ON s.rid = x.rid AND s.deleted = FALSE \
+             WHERE x.grp IS NULL AND x.res_type = ",
+        );
+        sql.bind(Bind::Text(include.source_type.clone()));
+        if let Some(p) = &include.param {
+            sql.push(" AND x.param = ").bind(Bind::Text(p.clone()));
+        }
+        sql.push(" AND (");
+        let mut types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
+        types.sort_unstable();
+        types.dedup();
+        for (i, t) in types.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(x.target_type = ").bind(Bind::Text(t.to_string())).push(" AND x.target_id IN (");
+            for (j, (_, id)) in targets.iter().filter(|(tt, _)| tt == t).enumerate() {
+                if j > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Bind::Text(id.clone()));
+            }
+            sql.push("))");
+        }
+        sql.push(") LIMIT ").bind(Bind::Int(limit as i64));
+        sql
+    }
+}
+
+/// The index table a condition is a plain row lookup in, if it is one.
+fn simple_table(c: &Condition) -> Option<&'static str> {
+    Some(match c {
+        Condition::String { .. } | Condition::TokenText { .. } => "search_string",
+        Condition::Token { .. } => "search_token",
+        Condition::Date { .. } => "search_date",
+        Condition::Number { .. } => "search_number",
+        Condition::Quantity { .. } => "search_quantity",
+        Condition::Reference { .. } => "search_reference",
+        Condition::Uri { .. } => "search_uri",
+        _ => return None,
+    })
+}
+
+fn types_condition(sql: &mut Sql, column: &str, types: &[String]) {
+    match types {
+        [] => {}
+        [one] => {
+            sql.push(&format!(" AND {column} = ")).bind(Bind::Text(one.clone()));
+        }
+        many => {
+            sql.push(&format!(" AND {column} IN ("));
+            for (i, t) in many.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Bind::Text(t.clone()));
+            }
+            sql.push(")");
+        }
+    }
+}
+
+fn int_list(sql: &mut Sql, values: &[i64]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Bind::Int(*v));
+    }
+}
+
+fn like_escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Range semantics of FHIR date prefixes: the target `[tlo, thi)` against the search `[lo, hi)`.
+fn range_predicate(sql: &mut Sql, prefix: Prefix, tlo: &str, thi: &str, lo: i64, hi: i64) {
+    let contained = |sql: &mut Sql| {
+        sql.push(&format!("({tlo} >= "))
+            .bind(Bind::Int(lo))
+            .push(&format!(" AND {thi} <= "))
+            .bind(Bind::Int(hi))
+            .push(")");
+    };
+    match prefix {
+        Prefix::Eq => contained(sql),
+        Prefix::Ne => {
+            sql.push("NOT ");
+            contained(sql);
+        }
+        Prefix::Gt => {
+            sql.push(&format!("{thi} > ")).bind(Bind::Int(hi));
+        }
+        Prefix::Lt => {
+            sql.push(&format!("{tlo} < ")).bind(Bind::Int(lo));
+        }
+        Prefix::Ge => {
+            sql.push(&format!("({thi} > ")).bind(Bind::Int(hi)).push(" OR ");
+            contained(sql);
+            sql.push(")");
+        }
+        Prefix::Le => {
+            sql.push(&format!("({tlo} < ")).bind(Bind::Int(lo)).push(" OR ");
+            contained(sql);
+            sql.push(")");
+        }
+        Prefix::Sa => {
+            sql.push(&format!("{tlo} >= ")).bind(Bind::Int(hi));
+        }
+        Prefix::Eb => {
+            sql.push(&format!("{thi} <= ")).bind(Bind::Int(lo));
+        }
+        Prefix::Ap => {
+            // Within 10% of the distance to now, at least a day.
+            let now = crate::interaction::now();
+            let span = ((now - lo).abs() / 10).max(86_400_000_000);
+            sql.push(&format!("({tlo} < ")).bind(Bind::Int(hi.saturating_add(span)));
+            sql.push(&format!(" AND {thi} > ")).bind(Bind::Int(lo.saturating_sub(span))).push(")");
+        }
+    }
+}
+
+/// Number semantics: `eq` within the precision range of the search value; the ordering prefixes on
+/// the exact value; `ap` within 10%.
+fn number_predicate(sql: &mut Sql, prefix: Prefix, tlo: &str, thi: &str, value: f64, lo: f64, hi: f64) {
+    let within = |sql: &mut Sql| {
+        sql.push(&format!("({tlo} >= "))
+            .bind(Bind::Real(lo))
+            .push(&format!(" AND {thi} < "))
+            .bind(Bind::Real(hi))
+            .push(")");
+    };
+    match prefix {
+        Prefix::Eq => within(sql),
+        Prefix::Ne => {
+            sql.push("NOT ");
+            within(sql);
+        }
+        Prefix::Gt | Prefix::Sa => {
+            sql.push(&format!("{thi} > ")).bind(Bind::Real(value));
+        }
+        Prefix::Lt | Prefix::Eb => {
+            sql.push(&format!("{tlo} < ")).bind(Bind::Real(value));
+        }
+        Prefix::Ge => {
+            sql.push(&format!("{thi} >= ")).bind(Bind::Real(value));
+        }
+        Prefix::Le => {
+            sql.push(&format!("{tlo} <= ")).bind(Bind::Real(value));
+        }
+        Prefix::Ap => {
+            let margin = (value.abs() * 0.1).max(hi - lo);
+            sql.push(&format!("({tlo} <= ")).bind(Bind::Real(value + margin));
+            sql.push(&format!(" AND {thi} >= ")).bind(Bind::Real(value - margin)).push(")");
+        }
+    }
+}
+
+/// Rows strictly after (or before) the cursor's boundary row in the query's sort order.
+fn keyset(sql: &mut Sql, query: &SearchQuery, cursor: &Cursor, columns: &[Column]) {
+    let reverse = cursor.towards == Towards::Previous;
+    // after := k0 beyond OR (k0 equal AND (k1 beyond OR (... rid beyond)))
+    let mut open = 0;
+    for (i, key) in query.sort.iter().enumerate() {
+        let column = format!("q.k{i}");
+        let ascending = key.direction == Direction::Ascending;
+        let boundary = cursor.keys.get(i).cloned().unwrap_or(Key::Null);
+        let bind = |sql: &mut Sql| {
+            match (&boundary, columns.get(i + 1)) {
+                (Key::Int(v), _) => sql.bind(Bind::Int(*v)),
+                (Key::Real(v), _) => sql.bind(Bind::Real(*v)),
+                (Key::Text(v), _) => sql.bind(Bind::Text(v.clone())),
+                (Key::Null, _) => sql.push("NULL"),
+            };
+        };
+        sql.push("(");
+        match (&boundary, reverse) {
+            // Past a value: a later value, or no value (nulls come last).
+            (Key::Null, false) => {
+                sql.push("1 = 0");
+            }
+            (Key::Null, true) => {
+                sql.push(&format!("{column} IS NOT NULL"));
+            }
+            (_, false) => {
+                sql.push(&format!("{column} IS NULL OR {column} {} ", if ascending { ">" } else { "<" }));
+                bind(sql);
+            }
+            (_, true) => {
+                sql.push(&format!("{column} IS NOT NULL AND {column} {} ", if ascending { "<" } else { ">" }));
+                bind(sql);
+            }
+        }
+        sql.push(" OR (");
+        match boundary {
+            Key::Null => {
+                sql.push(&format!("{column} IS NULL"));
+            }
+            _ => {
+                sql.push(&format!("{column} = "));
+                bind(sql);
+            }
+        }
+        sql.push(" AND ");
+        open += 2;
+    }
+    sql.push(if reverse { "q.rid < " } else { "q.rid > " }).bind(Bind::Int(cursor.rid));
+    for _ in 0..open {
+        sql.push(")");
+    }
+}
