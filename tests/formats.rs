@@ -134,10 +134,16 @@ async fn capability_statement(s: &TestServer) {
     let patient = resources.iter().find(|r| r["type"] == "Patient").unwrap();
     let codes: Vec<&str> =
         patient["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-    for code in ["read", "vread", "update", "delete", "history-instance", "history-type", "create"] {
+    for code in ["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"] {
         assert!(codes.contains(&code), "{code}");
     }
-    assert!(!codes.contains(&"search-type"), "search is not claimed until it exists");
+    assert!(!codes.contains(&"patch"), "PATCH is not claimed until it exists");
+    let params: Vec<&str> =
+        patient["searchParam"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for p in ["_id", "_lastUpdated", "name", "family", "birthdate", "identifier", "general-practitioner", "_tag"] {
+        assert!(params.contains(&p), "{p} in {params:?}");
+    }
+    assert!(!params.contains(&"_content"), "_content is not supported, so it is not claimed");
     // The statement is itself a valid R4 resource: the server accepts it as one.
     let mut copy = cs.clone();
     copy.as_object_mut().unwrap().remove("id");

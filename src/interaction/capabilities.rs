@@ -4,20 +4,33 @@ use serde_json::{Value, json};
 
 use super::{Fhir, Response, instant, now};
 use crate::conformance::FHIR_VERSION;
+use crate::search::registry::{COLUMN_PARAMETERS, ParamType};
 
 /// Interactions every resource type supports.
-const TYPE_INTERACTIONS: &[&str] = &["read", "vread", "update", "delete", "history-instance", "history-type", "create"];
+const TYPE_INTERACTIONS: &[&str] =
+    &["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"];
 
 pub fn capability_statement(fhir: &Fhir) -> Value {
+    let registry = fhir.registry.current();
     let resources: Vec<Value> = fhir
         .model
         .resource_types()
         .iter()
         .map(|t| {
+            let params = registry.params(t);
+            let search_params: Vec<Value> = params
+                .iter()
+                .filter(|p| p.expression.is_some() || COLUMN_PARAMETERS.contains(&p.code.as_str()))
+                .filter(|p| p.kind != ParamType::Special || p.code == "near")
+                .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.name()}))
+                .collect();
+            let mut includes: Vec<String> = vec![format!("{t}:*")];
+            includes
+                .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));
             json!({
                 "type": t,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
-                "documentation": "Conditional create, update and delete accept the _id and identifier parameters.",
+                "documentation": "Conditional create, update and delete accept any supported search criteria.",
                 "interaction": TYPE_INTERACTIONS.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
                 "versioning": "versioned-update",
                 "readHistory": true,
@@ -26,6 +39,9 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 "conditionalRead": "full-support",
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
+                "searchInclude": includes,
+                "searchRevInclude": ["*"],
+                "searchParam": search_params,
             })
         })
         .collect();
@@ -49,7 +65,15 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "history-system"}],
+            "interaction": [{"code": "history-system"}, {"code": "search-system"}],
+            "searchParam": [
+                {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
+                {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
+                {"name": "_tag", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-tag"},
+                {"name": "_profile", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-profile"},
+                {"name": "_security", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-security"},
+                {"name": "_source", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-source"},
+            ],
         }],
     })
 }

@@ -17,12 +17,14 @@ pub async fn create(
 ) -> FhirResult<Response> {
     fhir.check_type(resource_type)?;
     check_body(fhir, resource_type, &body)?;
-    let conditions = if_none_exist.map(|q| criteria::parse(fhir.model, resource_type, q)).transpose()?;
+    let conditions = if_none_exist
+        .map(|q| criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, q))
+        .transpose()?;
 
     let mut tx = fhir.store.begin().await?;
     if let Some(conditions) = &conditions {
         tx.lock_key(&conditions.key).await?;
-        let found = tx.find(resource_type, &conditions.criteria, 2).await?;
+        let found = criteria::matching(tx.as_mut(), fhir.dialect(), conditions, 2).await?;
         match found.as_slice() {
             [] => {}
             [id] => {

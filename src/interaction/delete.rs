@@ -57,10 +57,10 @@ async fn delete_in(
 
 pub async fn conditional_delete(fhir: &Fhir, resource_type: &str, query: &str) -> FhirResult<Response> {
     fhir.check_type(resource_type)?;
-    let conditions = criteria::parse(fhir.model, resource_type, query)?;
+    let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, query)?;
     let mut tx = fhir.store.begin().await?;
     tx.lock_key(&conditions.key).await?;
-    let found = tx.find(resource_type, &conditions.criteria, 2).await?;
+    let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
     match found.as_slice() {
         [] => {
             let mut response = Response::empty(204);

@@ -78,12 +78,12 @@ pub async fn conditional_update(
 ) -> FhirResult<Response> {
     fhir.check_type(resource_type)?;
     check_body(fhir, resource_type, &body)?;
-    let conditions = criteria::parse(fhir.model, resource_type, query)?;
+    let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, query)?;
     let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
 
     let mut tx = fhir.store.begin().await?;
     tx.lock_key(&conditions.key).await?;
-    let found = tx.find(resource_type, &conditions.criteria, 2).await?;
+    let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
     let id = match (found.as_slice(), body_id) {
         ([], Some(id)) => {
             if tx.lock_current(resource_type, &id).await?.is_some_and(|c| !c.deleted) {

@@ -1,67 +1,47 @@
-//! Criteria for conditional interactions (`If-None-Exist`, conditional update and delete).
+//! Criteria for conditional interactions (`If-None-Exist`, conditional update and delete): any
+//! search the engine supports, parsed strictly.
 //!
-//! Conditional writes act on whatever matches, so an unsupported parameter is an error here,
-//! never silently ignored: ignoring it could turn "delete this one" into "delete everything".
+//! Conditional writes act on whatever matches, so an unknown parameter is an error here, never
+//! silently ignored: ignoring it could turn "delete this one" into "delete everything".
 
-use super::escape::{split_token, split_unescaped, unescape};
+use super::parse::Parser;
+use super::plan::{Dialect, Planner};
+use super::query::SearchQuery;
+use super::registry::Registry;
 use crate::error::{FhirError, FhirResult};
-use crate::model::Model;
-use crate::outcome::{Issue, IssueType};
-use crate::store::{Criterion, TokenMatch};
-
-/// Parameters that shape the response rather than select resources.
-const RESULT_PARAMETERS: &[&str] = &["_format", "_pretty", "_summary", "_elements"];
+use crate::store::StoreTx;
+use crate::store::sql::{Cell, Column};
 
 #[derive(Debug, Clone)]
 pub struct Criteria {
-    pub criteria: Vec<Criterion>,
+    pub query: SearchQuery,
     /// A canonical form of the criteria, used to serialise concurrent conditional writes.
     pub key: String,
 }
 
-/// Parses a query string (`identifier=http://x|1&_id=a`) into criteria for `resource_type`.
-pub fn parse(model: &Model, resource_type: &str, query: &str) -> FhirResult<Criteria> {
-    let mut criteria = Vec::new();
-    let mut canonical: Vec<(String, String)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
-        if RESULT_PARAMETERS.contains(&name.as_ref()) {
-            continue;
-        }
-        if value.is_empty() {
-            return Err(invalid(format!("parameter '{name}' has no value")));
-        }
-        canonical.push((name.to_string(), value.to_string()));
-        match name.as_ref() {
-            "_id" => criteria.push(Criterion::Id(split_unescaped(&value, ',').into_iter().map(unescape).collect())),
-            "identifier" if model.get(resource_type).is_some_and(|d| d.element("identifier").is_some()) => {
-                let alternatives = split_unescaped(&value, ',')
-                    .into_iter()
-                    .map(|alt| {
-                        let (system, code) = split_token(alt);
-                        TokenMatch { system, code: (!code.is_empty()).then_some(code) }
-                    })
-                    .collect();
-                criteria.push(Criterion::Token { param: "identifier".to_string(), alternatives });
-            }
-            other => {
-                return Err(FhirError::BadRequest(vec![Issue::error(
-                    IssueType::NotSupported,
-                    format!(
-                        "search parameter '{other}' is not supported for conditional operations on {resource_type}"
-                    ),
-                )]));
-            }
-        }
+/// Parses a query string (`identifier=http://x|1&birthdate=1980`) into criteria for `resource_type`.
+pub fn parse(registry: &Registry, base_url: &str, resource_type: &str, query: &str) -> FhirResult<Criteria> {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let parser = Parser { registry, base_url, strict: true };
+    let parsed = parser.parse(vec![resource_type.to_string()], &pairs)?;
+    if parsed.filters.is_empty() {
+        return Err(FhirError::bad_request("conditional operations need search criteria"));
     }
-    if criteria.is_empty() {
-        return Err(invalid("conditional operations need search criteria".to_string()));
-    }
-    canonical.sort();
-    let key =
-        format!("{resource_type}?{}", canonical.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"));
-    Ok(Criteria { criteria, key })
+    pairs.sort();
+    let canonical: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Ok(Criteria { query: parsed, key: format!("{resource_type}?{}", canonical.join("&")) })
 }
 
-fn invalid(message: String) -> FhirError {
-    FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, message)])
+/// Ids of current resources matching the criteria, at most `limit`, read inside `tx`.
+pub async fn matching(
+    tx: &mut dyn StoreTx,
+    dialect: Dialect,
+    criteria: &Criteria,
+    limit: usize,
+) -> FhirResult<Vec<String>> {
+    let sql = Planner::new(dialect).ids(&criteria.query, limit);
+    let rows = tx.query(sql, &[Column::Text]).await?;
+    Ok(rows.iter().filter_map(|r| r.first().and_then(Cell::as_text)).map(str::to_string).collect())
 }

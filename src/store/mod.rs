@@ -89,23 +89,6 @@ pub struct NewVersion {
     pub replaces_index: bool,
 }
 
-/// Criteria a conditional interaction matches on. The search engine produces these.
-#[derive(Debug, Clone)]
-pub enum Criterion {
-    /// `_id=a,b`
-    Id(Vec<String>),
-    /// A token parameter (`identifier=system|value`): any of the alternatives matches.
-    Token { param: String, alternatives: Vec<TokenMatch> },
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenMatch {
-    /// `None`: any system; `Some("")`: no system.
-    pub system: Option<String>,
-    /// `None`: any code (`system|`).
-    pub code: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub enum HistoryScope {
     System,
@@ -195,8 +178,6 @@ pub trait StoreTx: Send {
     /// Serialises transactions that decide on the absence of matches (conditional create/update),
     /// so two concurrent conditional creates cannot both create.
     async fn lock_key(&mut self, key: &str) -> StoreResult<()>;
-    /// Ids of current (not deleted) resources of a type matching all criteria, at most `limit`.
-    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>>;
     /// Runs a generated query inside the transaction.
     async fn query(&mut self, sql: sql::Sql, columns: &[sql::Column]) -> StoreResult<Vec<Vec<sql::Cell>>>;
     /// Writes versions (batched; one round trip per table, not per version).

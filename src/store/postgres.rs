@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
 use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
-use super::{Criterion, Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
+use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -128,11 +128,6 @@ impl StoreTx for PgTx {
             .await
             .map_err(StoreError::from)?;
         Ok(())
-    }
-
-    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>> {
-        let rows = query(sql::find(resource_type, criteria, limit)).fetch_all(&mut *self.tx).await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     async fn query(&mut self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Criterion, HistoryQuery, HistoryScope, NewVersion};
+use super::{HistoryQuery, HistoryScope, NewVersion};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone)]
@@ -194,54 +194,6 @@ pub fn history(query: &HistoryQuery) -> Sql {
         sql.push(" AND v.seq < ").bind(Bind::Int(before));
     }
     sql.push(" ORDER BY v.seq DESC LIMIT ").bind(Bind::Int(query.limit as i64));
-    sql
-}
-
-pub fn find(resource_type: &str, criteria: &[Criterion], limit: usize) -> Sql {
-    let mut sql = Sql::new("SELECT r.res_id FROM resource r WHERE r.res_type = ");
-    sql.bind(Bind::Text(resource_type.to_string())).push(" AND r.deleted = FALSE");
-    for criterion in criteria {
-        match criterion {
-            Criterion::Id(ids) => {
-                sql.push(" AND r.res_id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(Bind::Text(id.clone()));
-                }
-                sql.push(")");
-            }
-            Criterion::Token { param, alternatives } => {
-                sql.push(" AND EXISTS (SELECT 1 FROM search_token t WHERE t.rid = r.rid AND t.res_type = ")
-                    .bind(Bind::Text(resource_type.to_string()))
-                    .push(" AND t.param = ")
-                    .bind(Bind::Text(param.clone()))
-                    .push(" AND (");
-                for (i, alt) in alternatives.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" OR ");
-                    }
-                    sql.push("(1 = 1");
-                    if let Some(code) = &alt.code {
-                        sql.push(" AND t.code = ").bind(Bind::Text(code.clone()));
-                    }
-                    match alt.system.as_deref() {
-                        None => {}
-                        Some("") => {
-                            sql.push(" AND t.system IS NULL");
-                        }
-                        Some(system) => {
-                            sql.push(" AND t.system = ").bind(Bind::Text(system.to_string()));
-                        }
-                    }
-                    sql.push(")");
-                }
-                sql.push("))");
-            }
-        }
-    }
-    sql.push(" LIMIT ").bind(Bind::Int(limit as i64));
     sql
 }
 

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
-use super::{Criterion, Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
+use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -154,11 +154,6 @@ impl StoreTx for SqliteTx {
     async fn lock_key(&mut self, _key: &str) -> StoreResult<()> {
         // Writers are already serialised by the database write lock.
         Ok(())
-    }
-
-    async fn find(&mut self, resource_type: &str, criteria: &[Criterion], limit: usize) -> StoreResult<Vec<String>> {
-        let rows = query(sql::find(resource_type, criteria, limit)).fetch_all(&mut *self.tx).await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     async fn query(&mut self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {
