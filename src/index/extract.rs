@@ -181,6 +181,20 @@ impl Extractor<'_> {
                 }
                 if let Some(identifier) = o.get("identifier") {
                     identifier_token(rows, &format!("{param}:identifier"), grp, identifier);
+                    if !o.contains_key("reference") {
+                        // A logical reference is a value too (`:missing=false`), though it points nowhere local.
+                        push(
+                            &mut rows.references,
+                            ReferenceRow {
+                                param: param.to_string(),
+                                grp,
+                                target_type: o.get("type").and_then(Value::as_str).map(str::to_string),
+                                target_id: None,
+                                version: None,
+                                url: None,
+                            },
+                        );
+                    }
                 }
             }
             _ => {}

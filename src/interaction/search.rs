@@ -113,7 +113,7 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
 
     let total = match query.total {
         Total::None => None,
-        _ if query.cursor.is_none() && !more => Some(matches.len() as i64),
+        _ if query.cursor.is_none() && !more && query.count > 0 => Some(matches.len() as i64),
         Total::Estimate | Total::Accurate => Some(count(fhir, &planner, &query).await?),
     };
 
