@@ -19,7 +19,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let store = store::open(&args.database_url).await.with_context(|| format!("opening {}", args.database_url))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         fhir: Fhir {
             store,
             model,
@@ -28,7 +28,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
             base_url: args.base_url(),
         },
         max_body_bytes: args.max_body_bytes,
-    }))
+    });
+    // Custom SearchParameters stored earlier apply again after a restart.
+    crate::interaction::reindex::reload_registry(&state.fhir).await.context("loading custom search parameters")?;
+    Ok(state)
 }
 
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.

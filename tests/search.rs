@@ -20,6 +20,7 @@ on_both_backends!(
     bundle_shape_totals_and_summary,
     compartment_system_and_post_search,
     conditional_writes_with_any_criteria,
+    custom_search_parameters_after_reindex,
 );
 
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
@@ -532,4 +533,32 @@ async fn conditional_writes_with_any_criteria(s: &TestServer) {
     assert_eq!(json(r).await["id"], "dr");
     assert_eq!(s.request(Method::DELETE, "Patient?address-city=warszawa").send().await.unwrap().status(), 204);
     outcome(s.get("Patient/anna").send().await.unwrap(), 410).await;
+}
+
+async fn custom_search_parameters_after_reindex(s: &TestServer) {
+    let maiden = |id: &str, name: &str| json!({"resourceType": "Patient", "id": id, "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": name}]});
+    put(s, maiden("m1", "Wiśniewska")).await;
+    let query = "Patient?mothers-maiden-name=wisniewska";
+    outcome(s.get(query).header("prefer", "handling=strict").send().await.unwrap(), 400).await;
+    let param = json!({
+        "resourceType": "SearchParameter", "url": "http://ikp.example/SearchParameter/mothers-maiden-name",
+        "name": "MothersMaidenName", "status": "active", "description": "Mother's maiden name",
+        "code": "mothers-maiden-name", "base": ["Patient"], "type": "string",
+        "expression": "Patient.extension('http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName').value"
+    });
+    assert_eq!(s.send(Method::POST, "SearchParameter", &param).send().await.unwrap().status(), 201);
+    outcome(s.get(query).header("prefer", "handling=strict").send().await.unwrap(), 400).await;
+    let r = s.request(Method::POST, "Patient/$reindex").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let report = json(r).await;
+    assert_eq!(report["parameter"][1]["valueInteger"], 1);
+    assert_eq!(ids(s, query).await, set(&["m1"]));
+    // Later writes are indexed with it directly.
+    put(s, maiden("m2", "Wiśniewska-Kowalska")).await;
+    assert_eq!(sorted(ids(s, query).await), set(&["m1", "m2"]));
+    let cs = json(s.get("metadata").send().await.unwrap()).await;
+    let patient =
+        cs["rest"][0]["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Patient").unwrap().clone();
+    assert!(patient["searchParam"].as_array().unwrap().iter().any(|p| p["name"] == "mothers-maiden-name"));
+    outcome(s.request(Method::POST, "Patient/$nonsense").send().await.unwrap(), 404).await;
 }

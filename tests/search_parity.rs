@@ -80,7 +80,14 @@ async fn answer(s: &TestServer, query: &str) -> (Option<i64>, Vec<String>) {
         .map(|e| {
             e.iter()
                 .filter(|e| e["search"]["mode"] != "outcome")
-                .map(|e| format!("{} {}/{}", e["search"]["mode"].as_str().unwrap(), e["resource"]["resourceType"].as_str().unwrap(), e["resource"]["id"].as_str().unwrap()))
+                .map(|e| {
+                    format!(
+                        "{} {}/{}",
+                        e["search"]["mode"].as_str().unwrap(),
+                        e["resource"]["resourceType"].as_str().unwrap(),
+                        e["resource"]["id"].as_str().unwrap()
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -108,6 +115,16 @@ async fn sqlite_and_postgres_agree() {
     }
     lite.stop().await;
     pg.stop().await;
-    assert!(differences.is_empty(), "{} of {} queries differ:\n{}", differences.len(), CORPUS.len(), differences.join("\n"));
-    assert!(non_empty >= CORPUS.len() * 3 / 4, "the corpus exercises real matches ({non_empty} of {} non-empty)", CORPUS.len());
+    assert!(
+        differences.is_empty(),
+        "{} of {} queries differ:\n{}",
+        differences.len(),
+        CORPUS.len(),
+        differences.join("\n")
+    );
+    assert!(
+        non_empty >= CORPUS.len() * 3 / 4,
+        "the corpus exercises real matches ({non_empty} of {} non-empty)",
+        CORPUS.len()
+    );
 }

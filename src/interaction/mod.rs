@@ -7,6 +7,7 @@ pub mod create;
 pub mod delete;
 pub mod history;
 pub mod read;
+pub mod reindex;
 pub mod search;
 pub mod update;
 mod write;

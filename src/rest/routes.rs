@@ -20,7 +20,7 @@ use crate::format::{self, subset::Subset};
 use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
-use crate::interaction::{Response, capabilities, create, delete, history, parse_version, read, update};
+use crate::interaction::{Response, capabilities, create, delete, history, parse_version, read, reindex, update};
 use crate::store::HistoryScope;
 
 pub fn fhir_routes() -> Router<State> {
@@ -32,7 +32,7 @@ pub fn fhir_routes() -> Router<State> {
         .route("/{type}", get(search_type).post(create).put(conditional_update).delete(conditional_delete))
         .route("/{type}/_search", post(search_type_post))
         .route("/{type}/_history", get(history_type))
-        .route("/{type}/{id}", get(read).put(update).delete(delete))
+        .route("/{type}/{id}", get(read).put(update).delete(delete).post(type_operation))
         .route("/{type}/{id}/_history", get(history_instance))
         .route("/{type}/{id}/_history/{vid}", get(vread))
         .route("/{compartment}/{id}/{type}", get(search_compartment))
@@ -158,6 +158,20 @@ async fn create(
         create::create(&state.fhir, &t, resource, if_none_exist).await
     }
     .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+/// `POST [base]/[type]/$operation`.
+async fn type_operation(
+    AxumState(state): AxumState<State>,
+    Segments((t, operation)): Segments<(String, String)>,
+    req: Req,
+) -> HttpResponse {
+    let result = match operation.strip_prefix('$') {
+        Some("reindex") => reindex::reindex(&state.fhir, Some(&t)).await,
+        Some(other) => Err(FhirError::NotFound(format!("the operation ${other} on {t}"))),
+        None => Err(FhirError::MethodNotAllowed(format!("POST {t}/{operation}"))),
+    };
     respond::render(&state.fhir, &write_shape(&req), result)
 }
 

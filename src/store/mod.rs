@@ -182,6 +182,8 @@ pub trait StoreTx: Send {
     async fn query(&mut self, sql: sql::Sql, columns: &[sql::Column]) -> StoreResult<Vec<Vec<sql::Cell>>>;
     /// Writes versions (batched; one round trip per table, not per version).
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()>;
+    /// Replaces the search-index rows of existing resources (`$reindex`).
+    async fn replace_index(&mut self, rows: Vec<(i64, String, IndexRows)>) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 

@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
+use crate::index::IndexRows;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -137,6 +138,10 @@ impl StoreTx for PgTx {
 
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()> {
         write::put(self, versions).await
+    }
+
+    async fn replace_index(&mut self, rows: Vec<(i64, String, IndexRows)>) -> StoreResult<()> {
+        write::replace_index(self, rows).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

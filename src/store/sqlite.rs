@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
+use crate::index::IndexRows;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -163,6 +164,10 @@ impl StoreTx for SqliteTx {
 
     async fn put(&mut self, versions: Vec<NewVersion>) -> StoreResult<()> {
         write::put(self, versions).await
+    }
+
+    async fn replace_index(&mut self, rows: Vec<(i64, String, IndexRows)>) -> StoreResult<()> {
+        write::replace_index(self, rows).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -17,6 +17,22 @@ pub trait Exec: Send {
     async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>>;
 }
 
+/// Replaces the index rows of existing resources (reindexing), without new versions.
+pub async fn replace_index(exec: &mut dyn Exec, rows: Vec<(i64, String, crate::index::IndexRows)>) -> StoreResult<()> {
+    let rids: Vec<i64> = rows.iter().map(|(rid, _, _)| *rid).collect();
+    for chunk in rids.chunks(sql::CHUNK) {
+        for table in sql::INDEX_TABLES {
+            exec.execute(sql::delete_index(table, chunk)).await?;
+        }
+    }
+    let owned: Vec<Owned> =
+        rows.iter().map(|(rid, t, index)| Owned { rid: *rid, resource_type: t, rows: index }).collect();
+    for statement in index_sql::inserts(&owned) {
+        exec.execute(statement).await?;
+    }
+    Ok(())
+}
+
 /// Writes versions: history rows, current pointers, then search-index rows.
 pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<()> {
     if versions.is_empty() {
