@@ -21,9 +21,13 @@ pub struct BenchArgs {
     /// Seconds per phase.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Phases to run, in order (create, read, update).
+    /// Phases to run, in order: create, read, update, and `search:<name>` for each search template.
     #[arg(long, value_delimiter = ',', default_value = "create,read,update")]
     pub phases: Vec<String>,
+    /// Search templates `name=Type?query`, where `{patient}` and `{pesel}` are replaced by a random
+    /// existing patient's id and PESEL (repeatable; defaults suit `ikp synth` data).
+    #[arg(long = "search")]
+    pub searches: Vec<String>,
     /// A label for the run (e.g. "ikp sqlite"), printed and written to the summary.
     #[arg(long, default_value = "")]
     pub label: String,
@@ -65,10 +69,22 @@ pub fn sample_patient(n: usize) -> Value {
     })
 }
 
+/// Representative IKP searches: a patient's lab results by code, by date range, prescriptions by
+/// PESEL through a chain, prescriptions with their prescribers, and a compartment listing.
+pub const DEFAULT_SEARCHES: &[(&str, &str)] = &[
+    ("patient-code", "Observation?patient={patient}&code=http://loinc.org|718-7"),
+    ("patient-date", "Observation?patient={patient}&date=ge2020-01-01&date=lt2023-01-01"),
+    ("chained", "MedicationRequest?subject:Patient.identifier=urn:oid:2.16.840.1.113883.3.4424.1.1.616|{pesel}"),
+    ("include", "MedicationRequest?patient={patient}&_include=MedicationRequest:requester"),
+    ("compartment", "Patient/{patient}/Encounter?_sort=-date&_count=20"),
+];
+
 struct Shared {
     client: reqwest::Client,
     url: String,
     ids: Mutex<Vec<String>>,
+    /// (id, PESEL) of existing patients, for search templates.
+    patients: Mutex<Vec<(String, String)>>,
     counter: AtomicUsize,
 }
 
@@ -78,8 +94,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
         client,
         url: args.url.trim_end_matches('/').to_string(),
         ids: Mutex::new(Vec::new()),
+        patients: Mutex::new(Vec::new()),
         counter: AtomicUsize::new(0),
     });
+    let templates: Vec<(String, String)> = if args.searches.is_empty() {
+        DEFAULT_SEARCHES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+    } else {
+        args.searches
+            .iter()
+            .map(|s| {
+                s.split_once('=')
+                    .map(|(n, t)| (n.to_string(), t.to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("--search wants name=template, not '{s}'"))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
     let metadata = shared.client.get(format!("{}/metadata", shared.url)).send().await.context("reaching the server")?;
     if !metadata.status().is_success() {
         bail!("{}/metadata answered {}", shared.url, metadata.status());
@@ -91,10 +120,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
     );
     let mut results = Vec::new();
     for phase in &args.phases {
-        if phase != "create" && shared.ids.lock().await.is_empty() {
+        let template = match phase.strip_prefix("search:") {
+            Some(name) => Some(
+                templates
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, t)| t.clone())
+                    .ok_or_else(|| anyhow::anyhow!("no search template named '{name}'"))?,
+            ),
+            None => None,
+        };
+        if template.is_some() && shared.patients.lock().await.is_empty() {
+            discover_patients(&shared).await?;
+        } else if template.is_none() && phase != "create" && shared.ids.lock().await.is_empty() {
             seed(&shared, args.clients.max(100)).await?;
         }
-        let result = run_phase(&shared, phase, &args, cores).await?;
+        let result = run_phase(&shared, phase, template.as_deref(), &args, cores).await?;
         println!(
             "{:<18} {:<8} {:>8} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
             result.label,
@@ -127,9 +168,39 @@ async fn seed(shared: &Arc<Shared>, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_phase(shared: &Arc<Shared>, phase: &str, args: &BenchArgs, cores: usize) -> anyhow::Result<PhaseResult> {
-    if !matches!(phase, "create" | "read" | "update") {
-        bail!("unknown phase '{phase}' (create, read, update)");
+/// Finds existing patients (id and PESEL) to fill search templates.
+async fn discover_patients(shared: &Arc<Shared>) -> anyhow::Result<()> {
+    let url = format!("{}/Patient?_count=1000&_elements=identifier", shared.url);
+    let bundle: Value = shared.client.get(url).header("accept", "application/fhir+json").send().await?.json().await?;
+    let mut found = Vec::new();
+    for entry in bundle["entry"].as_array().into_iter().flatten() {
+        let resource = &entry["resource"];
+        let Some(id) = resource["id"].as_str() else { continue };
+        let pesel = resource["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["system"] == "urn:oid:2.16.840.1.113883.3.4424.1.1.616")
+            .and_then(|i| i["value"].as_str())
+            .unwrap_or_default();
+        found.push((id.to_string(), pesel.to_string()));
+    }
+    if found.is_empty() {
+        bail!("no patients on the server to search for (load data first, e.g. with ikp synth)");
+    }
+    *shared.patients.lock().await = found;
+    Ok(())
+}
+
+async fn run_phase(
+    shared: &Arc<Shared>,
+    phase: &str,
+    template: Option<&str>,
+    args: &BenchArgs,
+    cores: usize,
+) -> anyhow::Result<PhaseResult> {
+    if template.is_none() && !matches!(phase, "create" | "read" | "update") {
+        bail!("unknown phase '{phase}' (create, read, update, search:<name>)");
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
@@ -137,11 +208,15 @@ async fn run_phase(shared: &Arc<Shared>, phase: &str, args: &BenchArgs, cores: u
         .map(|_| {
             let shared = shared.clone();
             let phase = phase.to_string();
+            let template = template.map(str::to_string);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
                 while Instant::now() < deadline {
-                    let (ok, elapsed) = request(&shared, &phase).await;
+                    let (ok, elapsed) = match &template {
+                        Some(t) => search(&shared, t).await,
+                        None => request(&shared, &phase).await,
+                    };
                     latencies.push(elapsed);
                     if !ok {
                         errors += 1;
@@ -218,6 +293,19 @@ async fn request(shared: &Arc<Shared>, phase: &str) -> (bool, Duration) {
         _ => false,
     };
     (ok, started.elapsed())
+}
+
+/// One search from a template, for a random known patient.
+async fn search(shared: &Arc<Shared>, template: &str) -> (bool, Duration) {
+    let n = shared.counter.fetch_add(1, Ordering::Relaxed);
+    let (id, pesel) = {
+        let patients = shared.patients.lock().await;
+        patients.get(n.wrapping_mul(2_654_435_761) % patients.len().max(1)).cloned().unwrap_or_default()
+    };
+    let query = template.replace("{patient}", &id).replace("{pesel}", &pesel);
+    let started = Instant::now();
+    let r = shared.client.get(format!("{}/{query}", shared.url)).header("accept", "application/fhir+json").send().await;
+    (succeeded(r).await.is_some(), started.elapsed())
 }
 
 /// Creates a patient and remembers its id for later phases.
