@@ -13,25 +13,31 @@ use crate::search::cursor::CursorSigner;
 use crate::search::registry::{Registry, SharedRegistry};
 use crate::store;
 
-/// Builds the application state: opens (and migrates) the store and loads the model.
-pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+/// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
+/// parameters (including custom ones stored on the server).
+pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
-    let store = store::open(&args.database_url).await.with_context(|| format!("opening {}", args.database_url))?;
+    let store = store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
-    let state = Arc::new(AppState {
-        fhir: Fhir {
-            store,
-            model,
-            registry: Arc::new(SharedRegistry::new(registry)),
-            cursors: CursorSigner::new(secret),
-            base_url: args.base_url(),
-        },
-        max_body_bytes: args.max_body_bytes,
-    });
+    let fhir = Fhir {
+        store,
+        model,
+        registry: Arc::new(SharedRegistry::new(registry)),
+        cursors: CursorSigner::new(secret),
+        base_url: base_url.trim_end_matches('/').to_string(),
+    };
     // Custom SearchParameters stored earlier apply again after a restart.
-    crate::interaction::reindex::reload_registry(&state.fhir).await.context("loading custom search parameters")?;
-    Ok(state)
+    crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
+    Ok(fhir)
+}
+
+/// Builds the application state for `ikp serve`.
+pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+    Ok(Arc::new(AppState {
+        fhir: fhir(&args.database_url, &args.base_url()).await?,
+        max_body_bytes: args.max_body_bytes,
+    }))
 }
 
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.

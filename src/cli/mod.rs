@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand};
 
 pub mod fhirpath;
+pub mod import;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
 
@@ -21,6 +22,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Drive a running FHIR server with concurrent clients and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// Load NDJSON files, Bundles or resources straight into the database.
+    Import(import::ImportArgs),
     /// Evaluate a FHIRPath expression against a resource file and print the result as JSON.
     Fhirpath(fhirpath::FhirPathArgs),
 }

@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod create;
 pub mod delete;
 pub mod history;
+pub mod ingest;
 pub mod read;
 pub mod reindex;
 pub mod search;

@@ -11,6 +11,7 @@ pub mod sql;
 pub mod sqlite;
 mod write;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -175,6 +176,9 @@ pub trait Store: Send + Sync {
 pub trait StoreTx: Send {
     /// The current state of a resource, locked against other writers until commit or rollback.
     async fn lock_current(&mut self, resource_type: &str, id: &str) -> StoreResult<Option<Current>>;
+    /// The current state of many resources (absent ones are left out), locked like [`Self::lock_current`].
+    async fn lock_current_many(&mut self, keys: &[(String, String)])
+    -> StoreResult<HashMap<(String, String), Current>>;
     /// Serialises transactions that decide on the absence of matches (conditional create/update),
     /// so two concurrent conditional creates cannot both create.
     async fn lock_key(&mut self, key: &str) -> StoreResult<()>;

@@ -1,6 +1,7 @@
 //! PostgreSQL backend: the production store. Server nodes are stateless; all coordination between
 //! them happens in the database (row locks for updates, advisory locks for conditional creates).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -120,6 +121,22 @@ impl StoreTx for PgTx {
         let row = sqlx::query(AssertSqlSafe(text)).bind(resource_type).bind(id).fetch_optional(&mut *self.tx).await?;
         row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get(1)?, last_updated: r.try_get(2)? }))
             .transpose()
+    }
+
+    async fn lock_current_many(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Current>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(sql::CHUNK) {
+            let mut statement = sql::current_many(chunk);
+            statement.push(" FOR UPDATE");
+            for row in query(statement).fetch_all(&mut *self.tx).await? {
+                let (key, current) = sql::current_from_row(&row)?;
+                found.insert(key, current);
+            }
+        }
+        Ok(found)
     }
 
     async fn lock_key(&mut self, key: &str) -> StoreResult<()> {

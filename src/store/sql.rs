@@ -93,6 +93,21 @@ where
     })
 }
 
+/// Decodes a row of [`current_many`] (either backend).
+pub fn current_from_row<'r, R>(row: &'r R) -> Result<((String, String), super::Current), sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((
+        (row.try_get(0)?, row.try_get(1)?),
+        super::Current { version: row.try_get(2)?, deleted: row.try_get(3)?, last_updated: row.try_get(4)? },
+    ))
+}
+
 /// Current versions by surrogate key.
 pub fn fetch_by_rid(rids: &[i64]) -> Sql {
     let mut sql = Sql::new(&format!(
@@ -157,6 +172,22 @@ pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_u
 
 pub const READ_VERSION: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
      FROM resource_version v WHERE v.res_type = $1 AND v.res_id = $2 AND v.version = $3";
+
+/// Current state of many resources at once: `(res_type, res_id) IN (...)`.
+pub fn current_many(keys: &[(String, String)]) -> Sql {
+    let mut sql = Sql::new("SELECT res_type, res_id, version, deleted, last_updated FROM resource WHERE ");
+    for (i, (t, id)) in keys.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(res_type = ")
+            .bind(Bind::Text(t.clone()))
+            .push(" AND res_id = ")
+            .bind(Bind::Text(id.clone()))
+            .push(")");
+    }
+    sql
+}
 
 pub const CURRENT_STATE: &str =
     "SELECT version, deleted, last_updated FROM resource WHERE res_type = $1 AND res_id = $2";

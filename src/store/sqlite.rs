@@ -1,6 +1,7 @@
 //! SQLite backend: one database file in WAL mode, a pool of readers and a single writer
 //! connection, so writers queue in-process instead of failing with SQLITE_BUSY.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -150,6 +151,22 @@ impl StoreTx for SqliteTx {
         let row = sqlx::query(sql::CURRENT_STATE).bind(resource_type).bind(id).fetch_optional(&mut *self.tx).await?;
         row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get(1)?, last_updated: r.try_get(2)? }))
             .transpose()
+    }
+
+    async fn lock_current_many(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Current>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(sql::CHUNK) {
+            let mut statement = sql::current_many(chunk);
+            statement.push("");
+            for row in query(statement).fetch_all(&mut *self.tx).await? {
+                let (key, current) = sql::current_from_row(&row)?;
+                found.insert(key, current);
+            }
+        }
+        Ok(found)
     }
 
     async fn lock_key(&mut self, _key: &str) -> StoreResult<()> {

@@ -1,0 +1,199 @@
+//! Storing many resources with their own ids at once (bulk import, loading bundles): one
+//! transaction per batch, one query per table, and no new version when a resource is unchanged,
+//! so loading the same data twice changes nothing.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::write::{Target, check_body, stamp};
+use super::{Fhir, now};
+use crate::error::{FhirError, FhirResult};
+use crate::outcome::Issue;
+use crate::store::Method;
+use crate::store::sql::{Bind, Cell, Column, Sql};
+
+/// What a batch did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Resources refused, with where they came from and why.
+    pub rejected: Vec<(String, Vec<Issue>)>,
+}
+
+impl Report {
+    pub fn add(&mut self, other: Report) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.rejected.extend(other.rejected);
+    }
+}
+
+fn without_meta(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("meta");
+    }
+    v
+}
+
+/// Stores `(origin, resource)` pairs with PUT semantics in one transaction. Invalid resources are
+/// reported and skipped; the rest are written together.
+pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult<Report> {
+    let mut report = Report::default();
+    let mut accepted: HashMap<(String, String), Value> = HashMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    for (origin, resource) in resources {
+        let key =
+            match (resource.get("resourceType").and_then(Value::as_str), resource.get("id").and_then(Value::as_str)) {
+                (Some(t), Some(id)) => (t.to_string(), id.to_string()),
+                _ => {
+                    report.rejected.push((
+                        origin,
+                        vec![Issue::error(crate::outcome::IssueType::Required, "a resource needs resourceType and id")],
+                    ));
+                    continue;
+                }
+            };
+        let checked = fhir.check_type(&key.0).and_then(|_| check_body(fhir, &key.0, &resource));
+        match checked {
+            Ok(()) => {
+                if accepted.insert(key.clone(), resource).is_none() {
+                    order.push(key);
+                }
+            }
+            Err(FhirError::BadRequest(issues) | FhirError::Unprocessable(issues)) => {
+                report.rejected.push((origin, issues))
+            }
+            Err(e) => report.rejected.push((origin, e.issues())),
+        }
+    }
+    if order.is_empty() {
+        return Ok(report);
+    }
+    let mut tx = fhir.store.begin().await?;
+    let current = tx.lock_current_many(&order).await?;
+    let live: Vec<(String, String)> =
+        order.iter().filter(|k| current.get(*k).is_some_and(|c| !c.deleted)).cloned().collect();
+    let stored = contents(tx.as_mut(), &live).await?;
+    let at = now();
+    let mut versions = Vec::with_capacity(order.len());
+    for key in &order {
+        let Some(resource) = accepted.remove(key) else { continue };
+        let state = current.get(key);
+        let is_live = state.is_some_and(|c| !c.deleted);
+        if is_live && stored.get(key).is_some_and(|old| without_meta(old) == without_meta(&resource)) {
+            report.unchanged += 1;
+            continue;
+        }
+        let version = state.map_or(1, |c| c.version + 1);
+        let target = Target { resource_type: &key.0, id: &key.1, version, replaces_index: is_live };
+        versions.push(stamp(fhir, resource, target, at, Method::Update)?);
+        if is_live {
+            report.updated += 1;
+        } else {
+            report.created += 1;
+        }
+    }
+    tx.put(versions).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Current contents of live resources, read inside the transaction.
+async fn contents(
+    tx: &mut dyn crate::store::StoreTx,
+    keys: &[(String, String)],
+) -> FhirResult<HashMap<(String, String), Value>> {
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(crate::store::sql::CHUNK) {
+        let mut sql = Sql::new(
+            "SELECT r.res_type, r.res_id, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE ",
+        );
+        for (i, (t, id)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(r.res_type = ")
+                .bind(Bind::Text(t.clone()))
+                .push(" AND r.res_id = ")
+                .bind(Bind::Text(id.clone()))
+                .push(")");
+        }
+        for row in tx.query(sql, &[Column::Text, Column::Text, Column::Text]).await? {
+            if let (Some(t), Some(id), Some(text)) = (
+                row.first().and_then(Cell::as_text),
+                row.get(1).and_then(Cell::as_text),
+                row.get(2).and_then(Cell::as_text),
+            ) && let Ok(v) = serde_json::from_str::<Value>(text)
+            {
+                out.insert((t.to_string(), id.to_string()), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The resources of a Bundle with their target ids, `urn:uuid:`/`urn:oid:` references rewritten
+/// to `Type/id` (entries whose `request.url` or resource names one).
+pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
+    let entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut map: HashMap<String, String> = HashMap::new();
+    let mut resources = Vec::new();
+    for entry in &entries {
+        let Some(resource) = entry.get("resource") else { continue };
+        let mut resource = resource.clone();
+        let t = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
+        let from_url = entry
+            .get("request")
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .and_then(|u| u.split('?').next())
+            .and_then(|u| u.strip_prefix(&format!("{t}/")))
+            .map(str::to_string);
+        let posted = entry.get("request").and_then(|r| r.get("method")).and_then(Value::as_str) == Some("POST");
+        let id = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or(from_url)
+            .or_else(|| posted.then(super::write::new_id));
+        if let Some(id) = &id {
+            if let Some(o) = resource.as_object_mut() {
+                o.insert("id".to_string(), Value::String(id.clone()));
+            }
+            if let Some(full) = entry.get("fullUrl").and_then(Value::as_str)
+                && (full.starts_with("urn:uuid:") || full.starts_with("urn:oid:"))
+            {
+                map.insert(full.to_string(), format!("{t}/{id}"));
+            }
+        }
+        resources.push(resource);
+    }
+    for resource in &mut resources {
+        rewrite_references(resource, &map);
+    }
+    resources
+}
+
+/// Replaces `reference` values found in `map` throughout a resource.
+pub fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
+    match value {
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                if k == "reference"
+                    && let Some(target) = v.as_str().and_then(|r| map.get(r))
+                {
+                    *v = Value::String(target.clone());
+                } else {
+                    rewrite_references(v, map);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_references(i, map)),
+        _ => {}
+    }
+}
