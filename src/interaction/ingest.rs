@@ -137,8 +137,9 @@ async fn contents(
     Ok(out)
 }
 
-/// The resources of a Bundle with their target ids, `urn:uuid:`/`urn:oid:` references rewritten
-/// to `Type/id` (entries whose `request.url` or resource names one).
+/// The resources of a Bundle for import, each with a stable id, and `urn:uuid:`/`urn:oid:`
+/// references rewritten to `Type/id`. Entries that would be POSTed without an id get one derived from
+/// their `urn:uuid:` fullUrl or their content, so importing the same Bundle twice stores them once.
 pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
     let entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut map: HashMap<String, String> = HashMap::new();
@@ -160,7 +161,7 @@ pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
             .and_then(Value::as_str)
             .map(str::to_string)
             .or(from_url)
-            .or_else(|| posted.then(super::write::new_id));
+            .or_else(|| posted.then(|| stable_id(entry, &resource)));
         if let Some(id) = &id {
             if let Some(o) = resource.as_object_mut() {
                 o.insert("id".to_string(), Value::String(id.clone()));
@@ -177,6 +178,18 @@ pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
         rewrite_references(resource, &map);
     }
     resources
+}
+
+/// An id for an entry without one: its `urn:uuid:` fullUrl, or a digest of its content.
+fn stable_id(entry: &Value, resource: &Value) -> String {
+    if let Some(uuid) = entry.get("fullUrl").and_then(Value::as_str).and_then(|u| u.strip_prefix("urn:uuid:"))
+        && uuid.len() <= 64
+        && uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return uuid.to_string();
+    }
+    let digest = openssl::sha::sha256(resource.to_string().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Replaces `reference` values found in `map` throughout a resource.
