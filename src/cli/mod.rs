@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod explain;
 pub mod fhirpath;
 pub mod import;
 
@@ -22,6 +23,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Drive a running FHIR server with concurrent clients and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// Show the SQL of a search and the database's plan for it.
+    Explain(explain::ExplainArgs),
     /// Load NDJSON files, Bundles or resources straight into the database.
     Import(import::ImportArgs),
     /// Evaluate a FHIRPath expression against a resource file and print the result as JSON.

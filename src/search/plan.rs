@@ -74,7 +74,12 @@ impl Planner {
     /// `r.res_type IN (...) AND r.deleted = FALSE AND <filters>` over `resource r`.
     fn where_clause(&self, sql: &mut Sql, query: &SearchQuery) {
         sql.push("r.deleted = FALSE");
-        types_condition(sql, "r.res_type", &query.resource_types);
+        // With an index lookup to drive the query, SQLite must not start from the type index
+        // instead (it has no statistics to know better): `+` hides the column from its planner.
+        let driven = query.compartment.is_some()
+            || query.filters.iter().any(|f| matches!(&f.kind, FilterKind::AnyOf { negated: false, conditions } if conditions.iter().all(|c| !matches!(c, Condition::Id(_) | Condition::LastUpdated { .. }))));
+        let type_column = if driven && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
+        types_condition(sql, type_column, &query.resource_types);
         if let Some((comp_type, comp_id)) = &query.compartment {
             sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
                 .bind(Bind::Text(comp_type.clone()))

@@ -45,6 +45,8 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
+        // Statistics for the query planner, refreshed where SQLite judges it worthwhile.
+        sqlx::query("PRAGMA optimize=0x10002").execute(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -123,6 +125,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Err(e) = sqlx::query("PRAGMA optimize").execute(&self.writer).await {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
         self.readers.close().await;
         self.writer.close().await;
     }
