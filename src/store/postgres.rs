@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
-use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
+use super::sql::{self, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 use crate::index::IndexRows;
@@ -29,19 +29,7 @@ impl PgStore {
 }
 
 fn query(sql: Sql) -> sqlx::query::Query<'static, Postgres, PgArguments> {
-    let mut q = sqlx::query(AssertSqlSafe(sql.text));
-    for b in sql.binds {
-        q = match b {
-            Bind::Int(v) => q.bind(v),
-            Bind::OptInt(v) => q.bind(v),
-            Bind::Real(v) => q.bind(v),
-            Bind::OptReal(v) => q.bind(v),
-            Bind::Text(v) => q.bind(v),
-            Bind::OptText(v) => q.bind(v),
-            Bind::Bool(v) => q.bind(v),
-        };
-    }
-    q
+    sql::bound(sql)
 }
 
 #[async_trait]

@@ -51,6 +51,33 @@ impl Cell {
     }
 }
 
+/// A query with its values bound, for either backend.
+pub fn bound<DB>(sql: Sql) -> sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text));
+    for b in sql.binds {
+        q = match b {
+            Bind::Int(v) => q.bind(v),
+            Bind::OptInt(v) => q.bind(v),
+            Bind::Real(v) => q.bind(v),
+            Bind::OptReal(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+            Bind::OptText(v) => q.bind(v),
+            Bind::Bool(v) => q.bind(v),
+        };
+    }
+    q
+}
+
 /// Decodes a result row into cells of the expected kinds (either backend).
 pub fn cells<'r, R>(row: &'r R, columns: &[Column]) -> Result<Vec<Cell>, sqlx::Error>
 where

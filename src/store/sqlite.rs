@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 
-use super::sql::{self, Bind, Cell, Column, Sql, version_from_row};
+use super::sql::{self, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 use crate::index::IndexRows;
@@ -57,19 +57,7 @@ impl SqliteStore {
 }
 
 fn query(sql: Sql) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
-    let mut q = sqlx::query(AssertSqlSafe(sql.text));
-    for b in sql.binds {
-        q = match b {
-            Bind::Int(v) => q.bind(v),
-            Bind::OptInt(v) => q.bind(v),
-            Bind::Real(v) => q.bind(v),
-            Bind::OptReal(v) => q.bind(v),
-            Bind::Text(v) => q.bind(v),
-            Bind::OptText(v) => q.bind(v),
-            Bind::Bool(v) => q.bind(v),
-        };
-    }
-    q
+    sql::bound(sql)
 }
 
 #[async_trait]
