@@ -103,6 +103,16 @@ pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult
     Ok(report)
 }
 
+/// The current content of one live resource, read inside the transaction.
+pub async fn current_content(
+    tx: &mut dyn crate::store::StoreTx,
+    resource_type: &str,
+    id: &str,
+) -> FhirResult<Option<Value>> {
+    let key = (resource_type.to_string(), id.to_string());
+    Ok(contents(tx, std::slice::from_ref(&key)).await?.remove(&key))
+}
+
 /// Current contents of live resources, read inside the transaction.
 async fn contents(
     tx: &mut dyn crate::store::StoreTx,

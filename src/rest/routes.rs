@@ -20,19 +20,24 @@ use crate::format::{self, subset::Subset};
 use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
-use crate::interaction::{Response, capabilities, create, delete, history, parse_version, read, reindex, update};
+use crate::interaction::{
+    Response, batch, capabilities, create, delete, history, parse_version, patch, read, reindex, transaction, update,
+};
 use crate::store::HistoryScope;
 
 pub fn fhir_routes() -> Router<State> {
     Router::new()
-        .route("/", get(search_system).post(not_implemented_bundle))
+        .route("/", get(search_system).post(bundle))
         .route("/_search", post(search_system_post))
         .route("/metadata", get(metadata))
         .route("/_history", get(history_system))
-        .route("/{type}", get(search_type).post(create).put(conditional_update).delete(conditional_delete))
+        .route(
+            "/{type}",
+            get(search_type).post(create).put(conditional_update).delete(conditional_delete).patch(conditional_patch),
+        )
         .route("/{type}/_search", post(search_type_post))
         .route("/{type}/_history", get(history_type))
-        .route("/{type}/{id}", get(read).put(update).delete(delete).post(type_operation))
+        .route("/{type}/{id}", get(read).put(update).delete(delete).post(type_operation).patch(patch))
         .route("/{type}/{id}/_history", get(history_instance))
         .route("/{type}/{id}/_history/{vid}", get(vread))
         .route("/{compartment}/{id}/{type}", get(search_compartment))
@@ -305,10 +310,66 @@ async fn search_compartment(
     run_search(&state, &req, scope, &req.query).await
 }
 
-async fn not_implemented_bundle(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
-    let e =
-        FhirError::NotImplemented("batch and transaction are not available in this version of the server".to_string());
-    respond::error(&state.fhir, req.output, &e)
+/// `POST [base]`: a batch or transaction Bundle.
+async fn bundle(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> HttpResponse {
+    let result = async {
+        let bundle = resource_body(&state, &req, body).await?;
+        if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(FhirError::bad_request("POST to the base URL takes a batch or transaction Bundle"));
+        }
+        match bundle.get("type").and_then(Value::as_str) {
+            Some("transaction") => transaction::transaction(&state.fhir, &bundle).await,
+            Some("batch") => batch::batch(&state.fhir, &bundle).await,
+            other => Err(FhirError::bad_request(format!(
+                "a Bundle of type {other:?} cannot be processed; use batch or transaction"
+            ))),
+        }
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+/// A PATCH body: JSON Patch (`application/json-patch+json`) or a FHIRPath Patch Parameters resource.
+async fn patch_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
+    let content_type = header_str(req, axum::http::header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
+    if content_type.starts_with("application/json-patch+json") {
+        let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+            .await
+            .map_err(|_| FhirError::PayloadTooLarge(state.max_body_bytes))?;
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| FhirError::bad_request(format!("malformed JSON Patch: {e}")));
+    }
+    resource_body(state, req, body).await
+}
+
+async fn patch(
+    AxumState(state): AxumState<State>,
+    Segments((t, id)): Segments<(String, String)>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    let result = async {
+        state.fhir.check_type(&t)?;
+        let document = patch_body(&state, &req, body).await?;
+        patch::patch(&state.fhir, &t, &id, &document, if_match(&req)?).await
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
+}
+
+async fn conditional_patch(
+    AxumState(state): AxumState<State>,
+    Segments(t): Segments<String>,
+    req: Req,
+    body: HttpBody,
+) -> HttpResponse {
+    let result = async {
+        state.fhir.check_type(&t)?;
+        let document = patch_body(&state, &req, body).await?;
+        patch::conditional_patch(&state.fhir, &t, &req.raw_query, &document, if_match(&req)?).await
+    }
+    .await;
+    respond::render(&state.fhir, &write_shape(&req), result)
 }
 
 async fn method_not_allowed(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {
