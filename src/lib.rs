@@ -18,4 +18,5 @@ pub mod rest;
 pub mod search;
 pub mod server;
 pub mod store;
+pub mod synth;
 pub mod validation;

@@ -12,6 +12,7 @@ async fn main() {
         Command::Serve(args) => ikp::server::serve(args).await,
         Command::Bench(args) => ikp::bench::run(args).await.map(drop),
         Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),
+        Command::Synth(args) => ikp::synth::run(&args).map(drop),
         Command::Explain(args) => ikp::cli::explain::run(&args).await,
         Command::Import(args) => ikp::cli::import::run(&args).await.map(drop),
     };

@@ -29,6 +29,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Evaluate a FHIRPath expression against a resource file and print the result as JSON.
     Fhirpath(fhirpath::FhirPathArgs),
+    /// Generate a deterministic synthetic Polish patient population (NDJSON and/or transaction Bundles).
+    Synth(crate::synth::SynthArgs),
 }
 
 #[derive(Debug, Clone, Args)]
