@@ -80,15 +80,26 @@ impl Extractor<'_> {
                 }
             };
             if param.kind == ParamType::Composite {
-                for item in items {
+                // A composite value is indexed only when every component has a value; components
+                // carry no auxiliary (`:text`) rows.
+                'items: for item in items {
                     group += 1;
+                    let mut parts_rows = IndexRows::default();
                     for (k, component) in param.components.iter().enumerate() {
-                        let Ok(parts) = component.expression.evaluate_items(&env, vec![item.clone()]) else { continue };
+                        let Ok(parts) = component.expression.evaluate_items(&env, vec![item.clone()]) else {
+                            continue 'items;
+                        };
                         let name = format!("{}${k}", param.code);
+                        let before = parts_rows.len();
                         for part in &parts {
-                            self.add(&mut rows, &name, component.kind, part, Some(group));
+                            self.add(&mut parts_rows, &name, component.kind, part, Some(group));
+                        }
+                        if parts_rows.len() == before {
+                            continue 'items;
                         }
                     }
+                    parts_rows.strings.retain(|r| !r.param.ends_with(":text"));
+                    rows.append(parts_rows);
                 }
             } else {
                 for item in &items {

@@ -113,4 +113,16 @@ impl IndexRows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Moves every row of `other` into `self`.
+    pub fn append(&mut self, mut other: IndexRows) {
+        self.strings.append(&mut other.strings);
+        self.tokens.append(&mut other.tokens);
+        self.dates.append(&mut other.dates);
+        self.numbers.append(&mut other.numbers);
+        self.quantities.append(&mut other.quantities);
+        self.references.append(&mut other.references);
+        self.uris.append(&mut other.uris);
+        self.compartments.append(&mut other.compartments);
+    }
 }

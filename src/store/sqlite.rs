@@ -33,7 +33,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-32768");
+            .pragma("cache_size", "-65536")
+            // Statement journals of multi-row writes stay in memory instead of temporary files.
+            .pragma("temp_store", "memory");
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
@@ -57,7 +59,26 @@ impl SqliteStore {
 }
 
 fn query(sql: Sql) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
-    sql::bound(sql)
+    sql::bound(Sql { text: positional(&sql.text), binds: sql.binds })
+}
+
+/// `$1, $2, ...` → `?, ?, ...`. SQLite resolves numbered parameters by a linear scan per bind, so a
+/// statement with thousands of them costs quadratic time; anonymous ones cost nothing. Generated
+/// SQL numbers its parameters in order of appearance, which makes the two forms equivalent.
+fn positional(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[async_trait]
