@@ -8,7 +8,7 @@ use crate::search::registry::{COLUMN_PARAMETERS, ParamType};
 
 /// Interactions every resource type supports.
 const TYPE_INTERACTIONS: &[&str] =
-    &["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"];
+    &["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
 
 pub fn capability_statement(fhir: &Fhir) -> Value {
     let registry = fhir.registry.current();
@@ -62,10 +62,11 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
         "implementation": {"description": "ikp FHIR R4 server", "url": fhir.base_url},
         "fhirVersion": FHIR_VERSION,
         "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "history-system"}, {"code": "search-system"}],
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
             "searchParam": [
                 {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                 {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},

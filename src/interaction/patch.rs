@@ -246,7 +246,7 @@ fn json_patch(mut resource: Value, operations: &[Value]) -> FhirResult<Value> {
 // ---------------------------------------------------------------------------------------------
 // FHIRPath Patch
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Step {
     Key(String),
     Index(usize),
@@ -398,7 +398,8 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
                 }
             }
             "insert" => {
-                let at = single(&targets)?;
+                let at = list_target(&targets)
+                    .ok_or_else(|| unprocessable(format!("operation {n}: '{path}' is not one list")))?;
                 let index = part_int(operation, "index")
                     .ok_or_else(|| FhirError::bad_request(format!("operation {n} has no index")))?;
                 let (_, value) = value_of(operation)?;
@@ -410,7 +411,8 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
                 list.insert(index, value);
             }
             "move" => {
-                let at = single(&targets)?;
+                let at = list_target(&targets)
+                    .ok_or_else(|| unprocessable(format!("operation {n}: '{path}' is not one list")))?;
                 let (source, destination) = (part_int(operation, "source"), part_int(operation, "destination"));
                 let (Some(source), Some(destination)) = (source, destination) else {
                     return Err(FhirError::bad_request(format!("operation {n} needs source and destination")));
@@ -427,6 +429,15 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
         }
     }
     Ok(resource)
+}
+
+/// For `insert` and `move` the path names a list, so it selects every item of one array: the
+/// location of that array's first item stands for the list.
+fn list_target(targets: &[Vec<Step>]) -> Option<Vec<Step>> {
+    let first = targets.first()?;
+    let (Step::Index(_), parent) = first.split_last()? else { return None };
+    let same_list = targets.iter().all(|t| matches!(t.split_last(), Some((Step::Index(_), p)) if p == parent));
+    same_list.then(|| first.clone())
 }
 
 /// The list a path's element belongs to (a path selecting a list selects its first item).
