@@ -24,6 +24,10 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 .filter(|p| p.kind != ParamType::Special || p.code == "near")
                 .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.name()}))
                 .collect();
+            let mut operations = vec![json!({"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"})];
+            if t == "Patient" {
+                operations.push(json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}));
+            }
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
                 .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));
@@ -42,6 +46,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 "searchInclude": includes,
                 "searchRevInclude": ["*"],
                 "searchParam": search_params,
+                "operation": operations,
             })
         })
         .collect();
@@ -67,6 +72,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             "mode": "server",
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
+            "operation": [{"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"}],
             "searchParam": [
                 {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                 {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},

@@ -77,7 +77,7 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
             }
             (
                 vec![resource_type.clone()],
-                Some((compartment_type.clone(), compartment_id.clone())),
+                Some((compartment_type.clone(), Some(compartment_id.clone()))),
                 format!("{}/{compartment_type}/{compartment_id}/{resource_type}", fhir.base_url),
             )
         }
@@ -85,6 +85,18 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
     let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict };
     let mut query = parser.parse(types, pairs)?;
     query.compartment = compartment;
+    execute(fhir, query, &path, pairs).await
+}
+
+/// Runs a parsed search: the page, totals, includes, paging links and the Bundle. `path` and
+/// `pairs` are the request's, for links and for binding cursors to the query.
+pub async fn execute(
+    fhir: &Fhir,
+    mut query: SearchQuery,
+    path: &str,
+    pairs: &[(String, String)],
+) -> FhirResult<Response> {
+    let path = path.to_string();
     let canonical = canonical_pairs(pairs);
     let fingerprint = format!("{path}?{}", encode(&canonical));
     if let Some((_, token)) = pairs.iter().find(|(k, _)| k == "_cursor") {

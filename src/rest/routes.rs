@@ -21,7 +21,8 @@ use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
 use crate::interaction::{
-    Response, batch, capabilities, create, delete, history, parse_version, patch, read, reindex, transaction, update,
+    Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
+    transaction, update,
 };
 use crate::store::HistoryScope;
 
@@ -40,7 +41,7 @@ pub fn fhir_routes() -> Router<State> {
         .route("/{type}/{id}", get(read).put(update).delete(delete).post(type_operation).patch(patch))
         .route("/{type}/{id}/_history", get(history_instance))
         .route("/{type}/{id}/_history/{vid}", get(vread))
-        .route("/{compartment}/{id}/{type}", get(search_compartment))
+        .route("/{compartment}/{id}/{type}", get(search_compartment).post(instance_operation_post))
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -125,6 +126,9 @@ async fn read(
     Segments((t, id)): Segments<(String, String)>,
     req: Req,
 ) -> HttpResponse {
+    if id.starts_with('$') {
+        return type_operation_get(&state, &req, &t, &id).await;
+    }
     let conditions = ReadConditions {
         if_none_match: header_str(&req, IF_NONE_MATCH).and_then(|v| parse_version(v).ok()),
         if_modified_since: header_str(&req, IF_MODIFIED_SINCE)
@@ -174,6 +178,7 @@ async fn type_operation(
 ) -> HttpResponse {
     let result = match operation.strip_prefix('$') {
         Some("reindex") => reindex::reindex(&state.fhir, Some(&t)).await,
+        Some("everything") if t == "Patient" => everything::everything(&state.fhir, None, &req.query).await,
         Some(other) => Err(FhirError::NotFound(format!("the operation ${other} on {t}"))),
         None => Err(FhirError::MethodNotAllowed(format!("POST {t}/{operation}"))),
     };
@@ -278,6 +283,16 @@ async fn search_type(AxumState(state): AxumState<State>, Segments(t): Segments<S
     run_search(&state, &req, Scope::Type(t), &req.query).await
 }
 
+/// `GET [base]/[type]/$operation` (read-only type operations).
+async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) -> HttpResponse {
+    let shape = read_shape(req);
+    let result = match (t, operation) {
+        ("Patient", "$everything") => everything::everything(&state.fhir, None, &req.query).await,
+        _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
+    };
+    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+}
+
 async fn search_type_post(
     AxumState(state): AxumState<State>,
     Segments(t): Segments<String>,
@@ -306,8 +321,36 @@ async fn search_compartment(
     Segments((compartment_type, compartment_id, resource_type)): Segments<(String, String, String)>,
     req: Req,
 ) -> HttpResponse {
+    if resource_type.starts_with('$') {
+        return instance_operation(&state, &req, &compartment_type, &compartment_id, &resource_type, &req.query).await;
+    }
     let scope = Scope::Compartment { compartment_type, compartment_id, resource_type };
     run_search(&state, &req, scope, &req.query).await
+}
+
+async fn instance_operation_post(
+    AxumState(state): AxumState<State>,
+    Segments((t, id, operation)): Segments<(String, String, String)>,
+    req: Req,
+) -> HttpResponse {
+    instance_operation(&state, &req, &t, &id, &operation, &req.query).await
+}
+
+/// `[base]/[type]/[id]/$operation`.
+async fn instance_operation(
+    state: &State,
+    req: &Req,
+    t: &str,
+    id: &str,
+    operation: &str,
+    pairs: &[(String, String)],
+) -> HttpResponse {
+    let shape = read_shape(req);
+    let result = match (t, operation) {
+        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), pairs).await,
+        _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
+    };
+    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
 }
 
 /// `POST [base]`: a batch or transaction Bundle.

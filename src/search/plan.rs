@@ -37,6 +37,19 @@ struct Target {
     rid: String,
     id: String,
     updated: String,
+    kind: String,
+}
+
+impl Target {
+    /// The columns of a joined `resource` alias.
+    fn of(alias: &str) -> Target {
+        Target {
+            rid: format!("{alias}.rid"),
+            id: format!("{alias}.res_id"),
+            updated: format!("{alias}.last_updated"),
+            kind: format!("{alias}.res_type"),
+        }
+    }
 }
 
 pub struct Planner {
@@ -82,13 +95,14 @@ impl Planner {
         types_condition(sql, type_column, &query.resource_types);
         if let Some((comp_type, comp_id)) = &query.compartment {
             sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
-                .bind(Bind::Text(comp_type.clone()))
-                .push(" AND c.comp_id = ")
-                .bind(Bind::Text(comp_id.clone()));
+                .bind(Bind::Text(comp_type.clone()));
+            if let Some(id) = comp_id {
+                sql.push(" AND c.comp_id = ").bind(Bind::Text(id.clone()));
+            }
             types_condition(sql, "c.res_type", &query.resource_types);
             sql.push(")");
         }
-        let target = Target { rid: "r.rid".into(), id: "r.res_id".into(), updated: "r.last_updated".into() };
+        let target = Target::of("r");
         for filter in &query.filters {
             sql.push(" AND ");
             self.filter(sql, filter, &target);
@@ -171,6 +185,20 @@ impl Planner {
             Condition::Id(id) => {
                 sql.push(&format!("{} = ", target.id)).bind(Bind::Text(id.clone()));
             }
+            Condition::Absent { param, kind } => {
+                let x = self.next_alias("a");
+                sql.push(&format!(
+                    "{} NOT IN (SELECT {x}.rid FROM {} {x} WHERE {x}.param = ",
+                    target.rid,
+                    table(*kind)
+                ));
+                sql.bind(Bind::Text(param.clone())).push(")");
+            }
+            Condition::Types(types) => {
+                sql.push("(1 = 1");
+                types_condition(sql, &target.kind, types);
+                sql.push(")");
+            }
             Condition::LastUpdated { prefix, lo, hi } => {
                 // A stored instant is the range [t, t + 1 ms).
                 let col = &target.updated;
@@ -188,8 +216,7 @@ impl Planner {
                 types_condition(sql, &format!("{x}.res_type"), types);
                 types_condition(sql, &format!("{x}.target_type"), target_types);
                 sql.push(" AND ");
-                let inner_target =
-                    Target { rid: format!("{t}.rid"), id: format!("{t}.res_id"), updated: format!("{t}.last_updated") };
+                let inner_target = Target::of(&t);
                 self.filter(sql, inner, &inner_target);
                 sql.push(")");
             }
@@ -206,8 +233,7 @@ impl Planner {
                     .bind(Bind::Text(param.clone()));
                 types_condition(sql, &format!("{x}.target_type"), types);
                 sql.push(" AND ");
-                let inner_target =
-                    Target { rid: format!("{s}.rid"), id: format!("{s}.res_id"), updated: format!("{s}.last_updated") };
+                let inner_target = Target::of(&s);
                 self.filter(sql, inner, &inner_target);
                 sql.push(")");
             }

@@ -123,6 +123,13 @@ pub enum Condition {
     },
     /// `_list`: resources referenced by a List.
     List(String),
+    /// The resource is of one of these types.
+    Types(Vec<String>),
+    /// The resource has no value for a parameter of this type.
+    Absent {
+        param: String,
+        kind: super::registry::ParamType,
+    },
 }
 
 /// One occurrence of a parameter in the query: its value alternatives (OR), possibly negated or
@@ -183,8 +190,9 @@ pub struct Include {
 pub struct SearchQuery {
     /// The types searched: one for type and compartment search, several for `_type`, none for all.
     pub resource_types: Vec<String>,
-    /// `Patient/123/Observation`: only members of this compartment.
-    pub compartment: Option<(String, String)>,
+    /// `Patient/123/Observation`: only members of this compartment (any compartment of the type
+    /// when the id is `None`).
+    pub compartment: Option<(String, Option<String>)>,
     pub filters: Vec<Filter>,
     pub sort: Vec<SortKey>,
     pub count: usize,
