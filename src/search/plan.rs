@@ -87,10 +87,24 @@ impl Planner {
     /// `r.res_type IN (...) AND r.deleted = FALSE AND <filters>` over `resource r`.
     fn where_clause(&self, sql: &mut Sql, query: &SearchQuery) {
         sql.push("r.deleted = FALSE");
-        // With an index lookup to drive the query, SQLite must not start from the type index
-        // instead (it has no statistics to know better): `+` hides the column from its planner.
-        let driven = query.compartment.is_some()
-            || query.filters.iter().any(|f| matches!(&f.kind, FilterKind::AnyOf { negated: false, conditions } if conditions.iter().all(|c| !matches!(c, Condition::Id(_) | Condition::LastUpdated { .. }))));
+        // The most selective lookup drives the query (`rid IN (...)`); every other filter is
+        // probed per candidate through the index tables' `rid` indexes (`EXISTS`). Neither
+        // database can otherwise tell that "this patient" is far more selective than "since 2020",
+        // and SQLite would materialise every filter's full match list.
+        let driver = if query.compartment.is_some() {
+            None
+        } else {
+            query
+                .filters
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| selectivity(f).map(|rank| (rank, i)))
+                .min()
+                .map(|(_, i)| i)
+        };
+        let driven = query.compartment.is_some() || driver.is_some();
+        // SQLite must not start from the type index instead (it has no statistics to know
+        // better): `+` hides the column from its planner.
         let type_column = if driven && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
         types_condition(sql, type_column, &query.resource_types);
         if let Some((comp_type, comp_id)) = &query.compartment {
@@ -103,24 +117,28 @@ impl Planner {
             sql.push(")");
         }
         let target = Target::of("r");
-        for filter in &query.filters {
+        for (i, filter) in query.filters.iter().enumerate() {
             sql.push(" AND ");
-            self.filter(sql, filter, &target);
+            let mode = if Some(i) == driver { Mode::Drive } else { Mode::Probe };
+            self.filter_as(sql, filter, &target, mode);
         }
     }
 
     fn filter(&self, sql: &mut Sql, filter: &Filter, target: &Target) {
+        self.filter_as(sql, filter, target, Mode::Drive);
+    }
+
+    fn filter_as(&self, sql: &mut Sql, filter: &Filter, target: &Target, mode: Mode) {
         match &filter.kind {
             FilterKind::Missing { param, missing } => {
                 let x = self.next_alias("m");
                 let table = table(param.kind);
                 sql.push(&format!(
-                    "{} {}IN (SELECT {x}.rid FROM {table} {x} WHERE {x}.param = ",
-                    target.rid,
-                    if *missing { "NOT " } else { "" }
+                    "{}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.rid = {} AND {x}.param = ",
+                    if *missing { "NOT " } else { "" },
+                    target.rid
                 ));
                 sql.bind(Bind::Text(param.code.clone()));
-                types_condition(sql, &format!("{x}.res_type"), &filter.resource_types);
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -149,8 +167,17 @@ impl Planner {
                     }
                     first = false;
                     let x = self.next_alias("x");
-                    sql.push(&format!("{} IN (SELECT {x}.rid FROM {table_name} {x} WHERE ", target.rid));
-                    let types = filter.resource_types.clone();
+                    match mode {
+                        Mode::Drive => {
+                            sql.push(&format!("{} IN (SELECT {x}.rid FROM {table_name} {x} WHERE ", target.rid));
+                        }
+                        Mode::Probe => {
+                            sql.push(&format!(
+                                "EXISTS (SELECT 1 FROM {table_name} {x} WHERE {x}.rid = {} AND ",
+                                target.rid
+                            ));
+                        }
+                    }
                     sql.push("(");
                     for (i, c) in simple.iter().enumerate() {
                         if i > 0 {
@@ -161,7 +188,9 @@ impl Planner {
                         sql.push(")");
                     }
                     sql.push(")");
-                    types_condition(sql, &format!("{x}.res_type"), &types);
+                    if mode == Mode::Drive {
+                        types_condition(sql, &format!("{x}.res_type"), &filter.resource_types);
+                    }
                     sql.push(" AND ").push(&format!("{x}.grp IS NULL)"));
                 }
                 for c in conditions.iter().filter(|c| simple_table(c).is_none()) {
@@ -556,6 +585,40 @@ impl Planner {
         sql.push(") LIMIT ").bind(Bind::Int(limit as i64));
         sql
     }
+}
+
+/// How a filter takes part in a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `rid IN (lookup)`: the lookup produces the candidates.
+    Drive,
+    /// `EXISTS (... WHERE rid = candidate ...)`: checked per candidate.
+    Probe,
+}
+
+/// How well a filter narrows the result, lower is better; `None` when it cannot drive a query
+/// (negations, `:missing`, conditions on the resource row itself).
+fn selectivity(filter: &Filter) -> Option<u8> {
+    let FilterKind::AnyOf { conditions, negated: false } = &filter.kind else { return None };
+    conditions
+        .iter()
+        .map(|c| match c {
+            Condition::Token { code: Some(_), .. }
+            | Condition::Reference { id: Some(_), .. }
+            | Condition::Reference { url: Some(_), .. } => Some(0),
+            Condition::String { mode: StringMatch::Exact, .. } | Condition::Uri { mode: UriMatch::Equals, .. } => {
+                Some(1)
+            }
+            Condition::String { .. }
+            | Condition::TokenText { .. }
+            | Condition::Composite { .. }
+            | Condition::Near { .. } => Some(2),
+            Condition::Chain { .. } | Condition::Has { .. } | Condition::List(_) => Some(3),
+            Condition::Token { .. } | Condition::Reference { .. } | Condition::Uri { .. } => Some(4),
+            Condition::Date { .. } | Condition::Number { .. } | Condition::Quantity { .. } => Some(5),
+            Condition::Id(_) | Condition::LastUpdated { .. } | Condition::Types(_) | Condition::Absent { .. } => None,
+        })
+        .try_fold(0u8, |worst, rank| rank.map(|r| worst.max(r)))
 }
 
 /// The index table a condition is a plain row lookup in, if it is one.
