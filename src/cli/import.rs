@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use crate::error::FhirError;
 use crate::interaction::Fhir;
 use crate::interaction::ingest::{self, Report};
 
@@ -26,6 +27,9 @@ pub struct ImportArgs {
     /// Resources per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
+    /// Batches written at once (default: 2 on PostgreSQL, 1 on SQLite, which has one writer).
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -75,6 +79,53 @@ fn resources_of(path: &Path) -> anyhow::Result<Vec<(String, Value)>> {
     Ok(vec![(name, v)])
 }
 
+/// What writing a batch gave, the batch again if it may need a retry, and its input bytes.
+type Written = (crate::error::FhirResult<Report>, Option<ingest::Checked>, u64);
+
+/// One batch of checked resources, what was rejected while checking it, and how many bytes of
+/// input it finished.
+struct Batch {
+    checked: ingest::Checked,
+    rejected: Report,
+    bytes: u64,
+}
+
+/// Reads, parses and checks the files in batches of `batch_size`; returns how many files it read.
+fn produce(
+    fhir: &Fhir,
+    files: &[PathBuf],
+    batch_size: usize,
+    sender: &tokio::sync::mpsc::Sender<anyhow::Result<Batch>>,
+) -> usize {
+    let mut pending: Vec<(String, Value)> = Vec::new();
+    let mut bytes = 0;
+    let send = |pending: Vec<(String, Value)>, bytes: u64| {
+        let mut rejected = Report::default();
+        let checked = ingest::check_all(fhir, pending, &mut rejected);
+        sender.blocking_send(Ok(Batch { checked, rejected, bytes })).is_ok()
+    };
+    for file in files {
+        match resources_of(file) {
+            Ok(resources) => pending.extend(resources),
+            Err(e) => {
+                let _ = sender.blocking_send(Err(e));
+                return 0;
+            }
+        }
+        bytes += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        while pending.len() >= batch_size {
+            let rest = pending.split_off(batch_size);
+            if !send(std::mem::replace(&mut pending, rest), std::mem::take(&mut bytes)) {
+                return 0;
+            }
+        }
+    }
+    if !pending.is_empty() || bytes > 0 {
+        send(pending, bytes);
+    }
+    files.len()
+}
+
 pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
     let fhir: Fhir = crate::server::fhir(&args.database_url, &args.base_url).await?;
     let files = files(&args.paths)?;
@@ -86,26 +137,58 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
     );
     let started = Instant::now();
     let mut report = Report::default();
-    let mut pending: Vec<(String, Value)> = Vec::new();
-    for file in &files {
-        pending.extend(resources_of(file)?);
-        while pending.len() >= args.batch {
-            let rest = pending.split_off(args.batch);
-            report.add(ingest::put_all(&fhir, std::mem::replace(&mut pending, rest)).await?);
-            progress(&bar, &report, started);
+    // Reading, parsing and validating run on a blocking thread while the previous batch is being
+    // written, so the database never waits for the CPU work and vice versa.
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<anyhow::Result<Batch>>(2);
+    let producer = {
+        let fhir = fhir.clone();
+        let batch_size = args.batch.max(1);
+        tokio::task::spawn_blocking(move || produce(&fhir, &files, batch_size, &sender))
+    };
+    // Several batches are written at once where the database can use it (PostgreSQL runs each
+    // transaction on its own backend); a batch that collides with a concurrent one on the same
+    // resource is written again once the others are done.
+    let jobs = args.jobs.unwrap_or(if fhir.store.backend() == "postgres" { 2 } else { 1 }).max(1);
+    let mut writing = tokio::task::JoinSet::new();
+    let mut retry = Vec::new();
+    let mut finish = |done: Result<Written, tokio::task::JoinError>, report: &mut Report| -> anyhow::Result<()> {
+        let (result, kept, bytes) = done.context("a writer task failed")?;
+        match (result, kept) {
+            (Ok(written), _) => report.add(written),
+            (Err(FhirError::Conflict(_)), Some(kept)) => retry.push(kept),
+            (Err(e), _) => return Err(e.into()),
         }
-        bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        bar.inc(bytes);
+        progress(&bar, report, started);
+        Ok(())
+    };
+    while let Some(batch) = batches.recv().await {
+        let Batch { checked, rejected, bytes } = batch?;
+        report.add(rejected);
+        while writing.len() >= jobs {
+            if let Some(done) = writing.join_next().await {
+                finish(done, &mut report)?;
+            }
+        }
+        let fhir = fhir.clone();
+        writing.spawn(async move {
+            let kept = (jobs > 1).then(|| checked.clone());
+            (ingest::write_checked(&fhir, checked).await, kept, bytes)
+        });
     }
-    if !pending.is_empty() {
-        report.add(ingest::put_all(&fhir, pending).await?);
+    while let Some(done) = writing.join_next().await {
+        finish(done, &mut report)?;
     }
+    for checked in retry {
+        report.add(ingest::write_checked(&fhir, checked).await?);
+    }
+    let file_count = producer.await.context("the reader thread failed")?;
     progress(&bar, &report, started);
     bar.finish();
     let seconds = started.elapsed().as_secs_f64();
     let written = report.created + report.updated;
     println!(
-        "imported {} files in {seconds:.1} s: {} created, {} updated, {} unchanged, {} rejected ({:.0} resources/s)",
-        files.len(),
+        "imported {file_count} files in {seconds:.1} s: {} created, {} updated, {} unchanged, {} rejected ({:.0} resources/s)",
         report.created,
         report.updated,
         report.unchanged,

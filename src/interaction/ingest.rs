@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use super::write::{Target, check_body, stamp};
 use super::{Fhir, now};
+
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::Issue;
-use crate::store::Method;
-use crate::store::sql::{Bind, Cell, Column, Sql};
+use crate::store::sql::{Cell, Column, Sql};
+use crate::store::{Method, Micros, NewVersion};
 
 /// What a batch did.
 #[derive(Debug, Default, Clone)]
@@ -40,12 +41,37 @@ fn without_meta(v: &Value) -> Value {
     v
 }
 
-/// Stores `(origin, resource)` pairs with PUT semantics in one transaction. Invalid resources are
-/// reported and skipped; the rest are written together.
-pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult<Report> {
-    let mut report = Report::default();
-    let mut accepted: HashMap<(String, String), Value> = HashMap::new();
-    let mut order: Vec<(String, String)> = Vec::new();
+/// Resources that passed the checks, keyed by type and id (the last of duplicates wins), in
+/// first-seen order: the CPU half of an ingest batch, which needs no database and so can run
+/// while the previous batch is being written.
+#[derive(Debug, Default, Clone)]
+pub struct Checked {
+    order: Vec<(String, String)>,
+    resources: HashMap<(String, String), Prepared>,
+    at: Micros,
+}
+
+/// A checked resource and its first version, stamped and indexed ahead of time because most
+/// imported resources are new; one that already exists is stamped again with its next version.
+#[derive(Debug, Clone)]
+struct Prepared {
+    resource: Value,
+    first: NewVersion,
+}
+
+impl Checked {
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// Validates `(origin, resource)` pairs; invalid ones go to the report.
+pub fn check_all(fhir: &Fhir, resources: Vec<(String, Value)>, report: &mut Report) -> Checked {
+    let mut checked = Checked { at: now(), ..Checked::default() };
     for (origin, resource) in resources {
         let key =
             match (resource.get("resourceType").and_then(Value::as_str), resource.get("id").and_then(Value::as_str)) {
@@ -58,11 +84,15 @@ pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult
                     continue;
                 }
             };
-        let checked = fhir.check_type(&key.0).and_then(|_| check_body(fhir, &key.0, &resource));
-        match checked {
-            Ok(()) => {
-                if accepted.insert(key.clone(), resource).is_none() {
-                    order.push(key);
+        let prepared = fhir.check_type(&key.0).and_then(|_| check_body(fhir, &key.0, &resource)).and_then(|()| {
+            let target = Target { resource_type: &key.0, id: &key.1, version: 1, replaces_index: false };
+            let first = stamp(fhir, resource.clone(), target, checked.at, Method::Update)?;
+            Ok(Prepared { resource, first })
+        });
+        match prepared {
+            Ok(prepared) => {
+                if checked.resources.insert(key.clone(), prepared).is_none() {
+                    checked.order.push(key);
                 }
             }
             Err(FhirError::BadRequest(issues) | FhirError::Unprocessable(issues)) => {
@@ -71,6 +101,23 @@ pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult
             Err(e) => report.rejected.push((origin, e.issues())),
         }
     }
+    checked
+}
+
+/// Stores `(origin, resource)` pairs with PUT semantics in one transaction. Invalid resources are
+/// reported and skipped; the rest are written together.
+pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult<Report> {
+    let mut report = Report::default();
+    let checked = check_all(fhir, resources, &mut report);
+    report.add(write_checked(fhir, checked).await?);
+    Ok(report)
+}
+
+/// Writes checked resources with PUT semantics in one transaction: one query per table, and an
+/// unchanged resource (ignoring `meta`) gets no new version.
+pub async fn write_checked(fhir: &Fhir, checked: Checked) -> FhirResult<Report> {
+    let mut report = Report::default();
+    let Checked { order, resources: mut accepted, at } = checked;
     if order.is_empty() {
         return Ok(report);
     }
@@ -79,11 +126,15 @@ pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult
     let live: Vec<(String, String)> =
         order.iter().filter(|k| current.get(*k).is_some_and(|c| !c.deleted)).cloned().collect();
     let stored = contents(tx.as_mut(), &live).await?;
-    let at = now();
     let mut versions = Vec::with_capacity(order.len());
     for key in &order {
-        let Some(resource) = accepted.remove(key) else { continue };
+        let Some(Prepared { resource, first }) = accepted.remove(key) else { continue };
         let state = current.get(key);
+        if state.is_none() {
+            versions.push(first);
+            report.created += 1;
+            continue;
+        }
         let is_live = state.is_some_and(|c| !c.deleted);
         if is_live && stored.get(key).is_some_and(|old| without_meta(old) == without_meta(&resource)) {
             report.unchanged += 1;
@@ -123,16 +174,7 @@ async fn contents(
         let mut sql = Sql::new(
             "SELECT r.res_type, r.res_id, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE ",
         );
-        for (i, (t, id)) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.push("(r.res_type = ")
-                .bind(Bind::Text(t.clone()))
-                .push(" AND r.res_id = ")
-                .bind(Bind::Text(id.clone()))
-                .push(")");
-        }
+        crate::store::sql::push_keys(&mut sql, "r.res_type", "r.res_id", chunk);
         for row in tx.query(sql, &[Column::Text, Column::Text, Column::Text]).await? {
             if let (Some(t), Some(id), Some(text)) = (
                 row.first().and_then(Cell::as_text),

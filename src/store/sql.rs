@@ -200,20 +200,22 @@ pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_u
 pub const READ_VERSION: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
      FROM resource_version v WHERE v.res_type = $1 AND v.res_id = $2 AND v.version = $3";
 
-/// Current state of many resources at once: `(res_type, res_id) IN (...)`.
+/// Current state of many resources at once.
 pub fn current_many(keys: &[(String, String)]) -> Sql {
     let mut sql = Sql::new("SELECT res_type, res_id, version, deleted, last_updated FROM resource WHERE ");
-    for (i, (t, id)) in keys.iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(res_type = ")
-            .bind(Bind::Text(t.clone()))
-            .push(" AND res_id = ")
-            .bind(Bind::Text(id.clone()))
-            .push(")");
-    }
+    push_keys(&mut sql, "res_type", "res_id", keys);
     sql
+}
+
+/// `(type_column, id_column) IN (VALUES (...), ...)`: both planners turn the list into one
+/// semi-join, where a chain of ORs makes PostgreSQL plan a bitmap OR of a thousand index scans.
+pub fn push_keys(sql: &mut Sql, type_column: &str, id_column: &str, keys: &[(String, String)]) {
+    sql.push(&format!("({type_column}, {id_column}) IN (VALUES "));
+    for (i, (t, id)) in keys.iter().enumerate() {
+        sql.push(if i > 0 { ", (" } else { "(" });
+        sql.bind(Bind::Text(t.clone())).push(", ").bind(Bind::Text(id.clone())).push(")");
+    }
+    sql.push(")");
 }
 
 pub const CURRENT_STATE: &str =

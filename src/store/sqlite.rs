@@ -35,7 +35,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("cache_size", "-65536")
             // Statement journals of multi-row writes stay in memory instead of temporary files.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "16384");
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
