@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod conformance;
 pub mod error;
+pub mod export;
 pub mod fhirpath;
 pub mod format;
 pub mod index;
