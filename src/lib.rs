@@ -15,6 +15,7 @@ pub mod index;
 pub mod interaction;
 pub mod model;
 pub mod outcome;
+pub mod references;
 pub mod rest;
 pub mod search;
 pub mod server;
