@@ -83,7 +83,10 @@ mod tests {
         });
         Rewriter::new(map).rewrite(&mut resource);
         assert_eq!(resource["subject"]["reference"], "Patient/b");
-        assert_eq!(resource["text"]["div"], "<div>see <a href=\"Patient/a\">a</a> and <a href=\"Patient/b\">b</a></div>");
+        assert_eq!(
+            resource["text"]["div"],
+            "<div>see <a href=\"Patient/a\">a</a> and <a href=\"Patient/b\">b</a></div>"
+        );
         assert_eq!(resource["extension"][0]["valueUri"], "Patient/a");
         assert_eq!(resource["note"][0]["text"], "http://loinc.org stays");
     }
