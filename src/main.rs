@@ -18,6 +18,14 @@ async fn main() {
         Command::Bench(args) => ikp::bench::run(args).await.map(drop),
         Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),
         Command::Synth(args) => ikp::synth::run(&args).map(drop),
+        Command::Validate(args) => match ikp::cli::validate::run(&args) {
+            Ok(0) => Ok(()),
+            Ok(errors) => {
+                eprintln!("{errors} error(s)");
+                std::process::exit(1);
+            }
+            Err(e) => Err(e),
+        },
         Command::Explain(args) => ikp::cli::explain::run(&args).await,
         Command::Import(args) => ikp::cli::import::run(&args).await.map(drop),
     };

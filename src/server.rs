@@ -13,6 +13,7 @@ use crate::rest::{self, AppState};
 use crate::search::cursor::CursorSigner;
 use crate::search::registry::{Registry, SharedRegistry};
 use crate::store;
+use crate::validation::profiles::ProfileSet;
 
 /// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
 /// parameters (including custom ones stored on the server).
@@ -27,6 +28,7 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
         registry: Arc::new(SharedRegistry::new(registry)),
         cursors: CursorSigner::new(secret),
         base_url: base_url.trim_end_matches('/').to_string(),
+        profiles: Arc::new(ProfileSet::built_in().context("loading the built-in profiles")?),
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;

@@ -80,12 +80,12 @@ async fn transaction_resolves_references_and_is_atomic(s: &TestServer) {
 
 async fn transaction_conditional_entries(s: &TestServer) {
     let pesel = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
-    let patient = json!({"resourceType": "Patient", "identifier": [{"system": pesel, "value": "85031212345"}]});
+    let patient = json!({"resourceType": "Patient", "identifier": [{"system": pesel, "value": "85031212350"}]});
     s.create(&patient).await;
     let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:00000000-0000-4000-8000-0000000000aa", "resource": patient,
-         "request": {"method": "POST", "url": "Patient", "ifNoneExist": format!("identifier={pesel}|85031212345")}},
-        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient?identifier={pesel}|85031212345")}},
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": format!("identifier={pesel}|85031212350")}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient?identifier={pesel}|85031212350")}},
          "request": {"method": "POST", "url": "Observation"}},
         {"resource": {"resourceType": "Practitioner", "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.1.6.2", "value": "7654321"}], "active": true},
          "request": {"method": "PUT", "url": "Practitioner?identifier=7654321"}}

@@ -163,8 +163,8 @@ async fn prefer_return(s: &TestServer) {
 }
 
 async fn conditional_create(s: &TestServer) {
-    let pesel = json!({"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.1.1.616", "value": "80010112345"}]});
-    let criteria = "identifier=urn:oid:2.16.840.1.113883.3.4424.1.1.616|80010112345";
+    let pesel = json!({"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.1.1.616", "value": "80010112340"}]});
+    let criteria = "identifier=urn:oid:2.16.840.1.113883.3.4424.1.1.616|80010112340";
     let r = s.send(Method::POST, "Patient", &pesel).header("if-none-exist", criteria).send().await.unwrap();
     assert_eq!(r.status(), 201);
     let first = json(r).await;
@@ -173,7 +173,7 @@ async fn conditional_create(s: &TestServer) {
     assert_eq!(json(r).await["id"], first["id"]);
     // By code alone and by _id.
     let r =
-        s.send(Method::POST, "Patient", &pesel).header("if-none-exist", "identifier=80010112345").send().await.unwrap();
+        s.send(Method::POST, "Patient", &pesel).header("if-none-exist", "identifier=80010112340").send().await.unwrap();
     assert_eq!(r.status(), 200);
     let by_id = format!("_id={}", first["id"].as_str().unwrap());
     assert_eq!(

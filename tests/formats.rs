@@ -13,7 +13,7 @@ async fn xml_in_and_out(s: &TestServer) {
 <Patient xmlns="http://hl7.org/fhir">
   <text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>Jan  <b>Kowalski</b></p></div></text>
   <extension url="http://example.org/weight"><valueDecimal value="70.50"/></extension>
-  <identifier><system value="urn:oid:2.16.840.1.113883.3.4424.1.1.616"/><value value="80010112345"/></identifier>
+  <identifier><system value="urn:oid:2.16.840.1.113883.3.4424.1.1.616"/><value value="80010112340"/></identifier>
   <name><family value="Kowalski"/><given value="Jan"/><given id="g2"><extension url="http://x"><valueString value="y"/></extension></given></name>
   <birthDate value="1980-01-01"/>
 </Patient>"#;

@@ -60,12 +60,18 @@ pub struct PhaseResult {
     pub resources_per_second: f64,
 }
 
+/// A valid PESEL of a man born on 1980-01-01 (the sample patient), varying with `n`.
+fn pesel(n: usize) -> String {
+    use crate::synth::{calendar::Day, pesel};
+    Day::parse("1980-01-01").and_then(|day| pesel::encode(day, (n % 5000) as u32, pesel::Sex::Male)).unwrap_or_default()
+}
+
 /// A realistic adult patient of about 1 KB, unique per sequence number.
 pub fn sample_patient(n: usize) -> Value {
     json!({
         "resourceType": "Patient",
         "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/Patient"]},
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.840.1.113883.3.4424.1.1.616", "value": format!("{:011}", 80_010_100_000u64 + n as u64)}],
+        "identifier": [{"use": "official", "system": "urn:oid:2.16.840.1.113883.3.4424.1.1.616", "value": pesel(n)}],
         "active": true,
         "name": [{"use": "official", "family": "Kowalski", "given": ["Jan", "Maria"], "prefix": ["dr"]}],
         "telecom": [{"system": "phone", "value": "+48 600 100 200", "use": "mobile"}, {"system": "email", "value": format!("jan{n}@example.pl")}],

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Args;
 
 use crate::fhirpath::{Environment, Expression, to_json};
@@ -19,13 +19,7 @@ pub struct FhirPathArgs {
 pub fn run(args: &FhirPathArgs) -> anyhow::Result<()> {
     let model = crate::model::r4()?;
     let expression = Expression::parse(&args.expression).map_err(|e| anyhow!("{e}"))?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
-        crate::format::Format::Xml
-    } else {
-        crate::format::Format::Json
-    };
-    let resource = crate::format::parse(model, format, &bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+    let resource = super::read_resource(model, &args.file)?;
     let trace = |name: &str, value: &serde_json::Value| eprintln!("trace {name}: {value}");
     let env = Environment::new().with_model(model).with_trace(&trace);
     let result = expression.evaluate(&env, &resource).map_err(|e| anyhow!("{e}"))?;

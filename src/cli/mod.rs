@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
+pub mod validate;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
 
@@ -31,6 +32,8 @@ pub enum Command {
     Fhirpath(fhirpath::FhirPathArgs),
     /// Generate a deterministic synthetic Polish patient population (NDJSON and/or transaction Bundles).
     Synth(crate::synth::SynthArgs),
+    /// Validate resource files against the R4 definitions, the national rules and profiles.
+    Validate(validate::ValidateArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,4 +65,16 @@ impl ServeArgs {
             None => format!("http://{}/fhir", self.listen),
         }
     }
+}
+
+/// Reads a resource file in FHIR JSON or FHIR XML (told apart by the first character).
+pub fn read_resource(model: &crate::model::Model, path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+        crate::format::Format::Xml
+    } else {
+        crate::format::Format::Json
+    };
+    crate::format::parse(model, format, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

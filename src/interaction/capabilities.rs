@@ -24,7 +24,10 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 .filter(|p| p.kind != ParamType::Special || p.code == "near")
                 .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.name()}))
                 .collect();
-            let mut operations = vec![json!({"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"})];
+            let mut operations = vec![
+                json!({"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"}),
+                json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
+            ];
             if t == "Patient" {
                 operations.push(json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}));
                 operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}));

@@ -16,6 +16,7 @@ pub mod reindex;
 pub mod search;
 pub mod transaction;
 pub mod update;
+pub mod validate;
 mod write;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct Fhir {
     pub cursors: CursorSigner,
     /// Public base URL of the FHIR endpoint, without a trailing slash.
     pub base_url: String,
+    /// Profiles resources are validated against (built-in national ones and stored ones).
+    pub profiles: Arc<crate::validation::profiles::ProfileSet>,
 }
 
 /// The body of a successful interaction.
@@ -96,6 +99,11 @@ impl Response {
 }
 
 impl Fhir {
+    /// The value-set membership checks bindings use.
+    pub fn codes(&self) -> &dyn crate::validation::profile::Codes {
+        &crate::validation::profile::NoCodes
+    }
+
     pub fn resource_url(&self, resource_type: &str, id: &str) -> String {
         format!("{}/{resource_type}/{id}", self.base_url)
     }

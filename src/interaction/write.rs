@@ -6,9 +6,8 @@ use serde_json::{Map, Value};
 use super::{Fhir, instant};
 use crate::error::{FhirError, FhirResult};
 use crate::index::IndexRows;
-use crate::outcome::{Issue, IssueType};
+use crate::outcome::{Issue, IssueType, Severity};
 use crate::store::{Method, Micros, NewVersion, ResourceVersion};
-use crate::validation::structure;
 
 /// Checks a request body for a write of `resource_type`: an object of that type, structurally
 /// valid R4. Nothing is written when this fails.
@@ -23,8 +22,16 @@ pub fn check_body(fhir: &Fhir, resource_type: &str, body: &Value) -> FhirResult<
             .at("resourceType"),
         ]));
     }
-    let issues = structure::validate(fhir.model, body);
-    if issues.is_empty() { Ok(()) } else { Err(FhirError::BadRequest(issues)) }
+    let findings = crate::validation::validate(fhir.model, &fhir.profiles, fhir.codes(), body, &[]);
+    if findings.structure.iter().any(|i| i.severity == Severity::Error) {
+        return Err(FhirError::BadRequest(findings.structure));
+    }
+    if findings.rules.iter().any(|i| i.severity == Severity::Error) {
+        return Err(FhirError::Unprocessable(
+            findings.rules.into_iter().filter(|i| i.severity == Severity::Error).collect(),
+        ));
+    }
+    Ok(())
 }
 
 /// The id in an update body must be present and equal the id in the URL.

@@ -22,7 +22,7 @@ use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
 use crate::interaction::{
     Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
-    transaction, update,
+    transaction, update, validate,
 };
 use crate::store::HistoryScope;
 
@@ -171,13 +171,27 @@ async fn create(
     respond::render(&state.fhir, &write_shape(&req), result)
 }
 
+/// A request body if there is one (operations whose inputs may all be in the URL).
+async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Option<Value>> {
+    match resource_body(state, req, body).await {
+        Ok(v) => Ok(Some(v)),
+        Err(FhirError::BadRequest(issues)) if issues.iter().any(|i| i.message.contains("has no body")) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `POST [base]/[type]/$operation`.
 async fn type_operation(
     AxumState(state): AxumState<State>,
     Segments((t, operation)): Segments<(String, String)>,
     req: Req,
+    body: HttpBody,
 ) -> HttpResponse {
     let result = match operation.strip_prefix('$') {
+        Some("validate") => match optional_body(&state, &req, body).await {
+            Ok(resource) => validate::validate(&state.fhir, &t, None, resource, &req.query).await,
+            Err(e) => Err(e),
+        },
         Some("reindex") => reindex::reindex(&state.fhir, Some(&t)).await,
         Some("everything") if t == "Patient" => everything::everything(&state.fhir, None, &req.query).await,
         Some(other) => Err(FhirError::NotFound(format!("the operation ${other} on {t}"))),
@@ -333,7 +347,15 @@ async fn instance_operation_post(
     AxumState(state): AxumState<State>,
     Segments((t, id, operation)): Segments<(String, String, String)>,
     req: Req,
+    body: HttpBody,
 ) -> HttpResponse {
+    if operation == "$validate" {
+        let result = match optional_body(&state, &req, body).await {
+            Ok(resource) => validate::validate(&state.fhir, &t, Some(&id), resource, &req.query).await,
+            Err(e) => Err(e),
+        };
+        return respond::render(&state.fhir, &write_shape(&req), result);
+    }
     instance_operation(&state, &req, &t, &id, &operation, &req.query).await
 }
 
@@ -349,6 +371,7 @@ async fn instance_operation(
     let shape = read_shape(req);
     let result = match (t, operation) {
         ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), pairs).await,
+        (_, "$validate") => validate::validate(&state.fhir, t, Some(id), None, pairs).await,
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))

@@ -3,8 +3,6 @@
 
 use super::calendar::Day;
 
-const WEIGHTS: [u32; 10] = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sex {
     Male,
@@ -40,41 +38,18 @@ pub fn encode(birth: Day, serial: u32, sex: Sex) -> Option<String> {
 
 /// The check digit for the first ten digits.
 pub fn check_digit(first_ten: &str) -> Option<u32> {
-    let digits: Vec<u32> = first_ten.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
-    if digits.len() != 10 {
-        return None;
-    }
-    let sum: u32 = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
-    Some((10 - sum % 10) % 10)
-}
-
-/// The birth date and sex a valid PESEL encodes; `None` when the format, date or checksum is wrong.
-pub fn decode(pesel: &str) -> Option<(Day, Sex)> {
-    if pesel.len() != 11 || !pesel.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let digit = |i: usize| u32::from(pesel.as_bytes()[i] - b'0');
-    if check_digit(&pesel[..10])? != digit(10) {
-        return None;
-    }
-    let yy = digit(0) * 10 + digit(1);
-    let mm = digit(2) * 10 + digit(3);
-    let dd = digit(4) * 10 + digit(5);
-    let century = match mm / 20 {
-        0 => 1900,
-        1 => 2000,
-        2 => 2100,
-        3 => 2200,
-        _ => 1800,
-    };
-    let day = Day::from_ymd(century + yy as i32, mm % 20, dd)?;
-    let sex = if digit(9) % 2 == 1 { Sex::Male } else { Sex::Female };
-    Some((day, sex))
+    crate::validation::rules::pesel_check_digit(first_ten)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The birth date and sex a PESEL encodes, read back by the server's validator.
+    fn decode(pesel: &str) -> Option<(Day, Sex)> {
+        let decoded = crate::validation::rules::pesel(pesel).ok()?;
+        Some((Day::parse(&decoded.birth_date)?, if decoded.female { Sex::Female } else { Sex::Male }))
+    }
 
     #[test]
     fn reference_examples() {

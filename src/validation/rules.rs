@@ -28,10 +28,18 @@ fn weighted(digits: &[u32], weights: &[u32]) -> u32 {
     digits.iter().zip(weights).map(|(d, w)| d * w).sum()
 }
 
+const PESEL_WEIGHTS: [u32; 10] = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+
+/// The PESEL check digit for the first ten digits.
+pub fn pesel_check_digit(first_ten: &str) -> Option<u32> {
+    let d = digits(first_ten, 10)?;
+    Some((10 - weighted(&d, &PESEL_WEIGHTS) % 10) % 10)
+}
+
 /// Decodes a PESEL, or says what is wrong with it.
 pub fn pesel(value: &str) -> Result<Pesel, String> {
     let d = digits(value, 11).ok_or("a PESEL has exactly 11 digits")?;
-    let check = (10 - weighted(&d, &[1, 3, 7, 9, 1, 3, 7, 9, 1, 3]) % 10) % 10;
+    let check = (10 - weighted(&d, &PESEL_WEIGHTS) % 10) % 10;
     if check != d[10] {
         return Err(format!("the PESEL check digit should be {check}, not {}", d[10]));
     }

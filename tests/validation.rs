@@ -1,0 +1,120 @@
+//! National business rules on writes and the `$validate` operation.
+
+mod common;
+
+use common::{TestServer, json, outcome};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
+
+fn patient(pesel: &str, birth: &str, gender: &str) -> Value {
+    json!({"resourceType": "Patient", "gender": gender, "birthDate": birth,
+        "identifier": [{"system": PESEL, "value": pesel}], "name": [{"family": "Nowak"}]})
+}
+
+async fn writes_with_impossible_identifiers_are_refused(server: &TestServer) {
+    let created = server.create(&patient("02270803624", "2002-07-08", "female")).await;
+    assert_eq!(created["identifier"][0]["value"], "02270803624");
+
+    for (body, fragment) in [
+        (patient("02270803625", "2002-07-08", "female"), "check digit"),
+        (patient("02270803624", "2002-07-09", "female"), "birth date"),
+        (patient("02270803624", "2002-07-08", "male"), "encodes a woman"),
+        (patient("0227080362", "2002-07-08", "female"), "11 digits"),
+        (
+            json!({"resourceType": "Organization", "name": "X",
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.2.1", "value": "5261040827"}]}),
+            "NIP",
+        ),
+        (
+            json!({"resourceType": "Organization", "name": "X",
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.2.2.1", "value": "012100785"}]}),
+            "REGON",
+        ),
+    ] {
+        let t = body["resourceType"].as_str().expect("type").to_string();
+        let r = server.send(Method::POST, &t, &body).send().await.expect("create");
+        let issues = outcome(r, 422).await;
+        assert_eq!(issues[0]["expression"][0], format!("{t}.identifier[0].value"), "{fragment}");
+        assert!(issues[0]["diagnostics"].as_str().unwrap_or_default().contains(fragment), "{fragment}: {issues:?}");
+    }
+    // Inside a transaction the failing entry is named and nothing is stored.
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patient("44051401359", "1944-05-14", "male"), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": patient("44051401358", "1944-05-14", "male"), "request": {"method": "POST", "url": "Patient"}}]});
+    let r = server
+        .client
+        .post(&server.base)
+        .header("content-type", "application/fhir+json")
+        .body(bundle.to_string())
+        .send()
+        .await
+        .expect("transaction");
+    let issues = outcome(r, 422).await;
+    assert!(issues[0]["expression"][0].as_str().unwrap_or_default().starts_with("Bundle.entry[1]"), "{issues:?}");
+    let found = json(
+        server
+            .get("Patient?identifier=urn:oid:2.16.840.1.113883.3.4424.1.1.616|44051401359")
+            .send()
+            .await
+            .expect("search"),
+    )
+    .await;
+    assert_eq!(found["total"], 0);
+}
+
+async fn validate_reports_findings_without_storing(server: &TestServer) {
+    let r = server
+        .send(Method::POST, "Patient/$validate", &patient("02270803625", "2002-07-08", "female"))
+        .send()
+        .await
+        .expect("validate");
+    assert_eq!(r.status(), 200);
+    let body = json(r).await;
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert_eq!(body["issue"][0]["severity"], "error");
+    assert_eq!(body["issue"][0]["expression"][0], "Patient.identifier[0].value");
+
+    let parameters = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": patient("02270803624", "2002-07-08", "female")},
+        {"name": "mode", "valueCode": "create"}]});
+    let body = json(server.send(Method::POST, "Patient/$validate", &parameters).send().await.expect("validate")).await;
+    assert_eq!(body["issue"][0]["severity"], "information", "{body}");
+
+    // Structure errors are reported too, with their location.
+    let broken = json!({"resourceType": "Patient", "birthDate": "2002-13-45"});
+    let body = json(server.send(Method::POST, "Patient/$validate", &broken).send().await.expect("validate")).await;
+    assert_eq!(body["issue"][0]["expression"][0], "Patient.birthDate", "{body}");
+
+    // Instance level: the stored resource.
+    let stored = server.create(&patient("44051401359", "1944-05-14", "male")).await;
+    let id = stored["id"].as_str().expect("id");
+    let body = json(server.get(&format!("Patient/{id}/$validate")).send().await.expect("validate")).await;
+    assert_eq!(body["issue"][0]["severity"], "information", "{body}");
+
+    let r = server
+        .send(
+            Method::POST,
+            "Patient/$validate?profile=https://example.org/unknown",
+            &patient("44051401359", "1944-05-14", "male"),
+        )
+        .send()
+        .await
+        .expect("validate");
+    outcome(r, 404).await;
+    let r = server
+        .send(Method::POST, "Observation/$validate", &patient("44051401359", "1944-05-14", "male"))
+        .send()
+        .await
+        .expect("validate");
+    outcome(r, 400).await;
+    let r = server.request(Method::POST, "Patient/$validate").send().await.expect("validate");
+    outcome(r, 400).await;
+    let r = server.get("Patient/nobody/$validate").send().await.expect("validate");
+    outcome(r, 404).await;
+    let found = json(server.get("Patient?birthdate=2002-07-08").send().await.expect("search")).await;
+    assert_eq!(found["total"], 0, "$validate stores nothing");
+}
+
+on_both_backends!(writes_with_impossible_identifiers_are_refused, validate_reports_findings_without_storing);
