@@ -97,7 +97,8 @@ impl TestServer {
     pub async fn start_with(database_url: &str, backend: &'static str, max_body_bytes: usize) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        let args = ServeArgs { listen: addr, database_url: database_url.to_string(), base_url: None, max_body_bytes };
+        let mut args = ServeArgs::new(addr, database_url);
+        args.max_body_bytes = max_body_bytes;
         let state = ikp::server::state(&args).await.expect("server state");
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();

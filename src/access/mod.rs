@@ -1,0 +1,126 @@
+//! The access policy: given who is calling ([`Principal`]) and what they ask for
+//! ([`AccessRequest`]), allow, allow within limits, or deny. This is the one place such decisions
+//! are made; the REST layer asks it before running an interaction.
+//!
+//! Implemented now: the coarse SMART rules. The granted scopes must cover the resource type and
+//! interaction; a `patient/` scope confines reads and searches to the patient in context (its
+//! compartment); the caller's own `fhirUser` resource is always readable. Finer rules (parents,
+//! proxies, consents, clinicians' relationships) belong here later, as more [`Decision`]s.
+
+use crate::auth::principal::Principal;
+use crate::auth::scopes::{Context, Interaction, ResourceScope};
+
+/// What a request wants to do, in FHIR terms.
+#[derive(Debug, Clone)]
+pub enum AccessRequest {
+    /// A system-level interaction (system search or history, batch/transaction, `$reindex`).
+    System { interaction: Interaction },
+    /// An interaction on a type (search, create, conditional update/delete).
+    Type { resource_type: String, interaction: Interaction },
+    /// An interaction on one resource.
+    Instance { resource_type: String, id: String, interaction: Interaction },
+    /// A search of one type within a compartment (`Patient/123/Observation`).
+    Compartment { compartment_type: String, compartment_id: String, resource_type: String },
+}
+
+/// The policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Allowed, but only within this patient's compartment: searches are narrowed to it, reads of
+    /// a resource outside it are refused.
+    WithinPatient {
+        patient: String,
+        filter: Vec<(String, String)>,
+    },
+    /// Allowed, with granular search filters (`category=laboratory`) that must be applied.
+    Filtered(Vec<(String, String)>),
+    Deny(String),
+}
+
+/// Decides a request.
+pub fn decide(principal: &Principal, request: &AccessRequest) -> Decision {
+    match request {
+        AccessRequest::System { interaction } => {
+            // Only a token that may do this to every type may act system-wide.
+            let everything = principal.scopes.resources.iter().any(|s| {
+                s.resource_type.is_none()
+                    && s.context != Context::Patient
+                    && s.filter.is_empty()
+                    && s.permissions.allows(*interaction)
+            });
+            if everything { Decision::Allow } else { Decision::Deny("system-level access needs a */ scope".into()) }
+        }
+        AccessRequest::Type { resource_type, interaction } => by_scopes(principal, resource_type, *interaction),
+        AccessRequest::Instance { resource_type, id, interaction } => {
+            if *interaction == Interaction::Read && principal.is_own_resource(resource_type, id) {
+                return Decision::Allow;
+            }
+            match by_scopes(principal, resource_type, *interaction) {
+                Decision::WithinPatient { patient, .. } if resource_type == "Patient" && *id != patient => {
+                    Decision::Deny(format!("the token is limited to Patient/{patient}"))
+                }
+                Decision::WithinPatient { patient, .. } if resource_type == "Patient" => {
+                    Decision::WithinPatient { patient, filter: Vec::new() }
+                }
+                Decision::Filtered(_) => {
+                    Decision::Deny("granular scopes do not cover reads of single resources".into())
+                }
+                other => other,
+            }
+        }
+        AccessRequest::Compartment { compartment_type, compartment_id, resource_type } => {
+            match by_scopes(principal, resource_type, Interaction::Search) {
+                Decision::WithinPatient { patient, .. }
+                    if compartment_type != "Patient" || *compartment_id != patient =>
+                {
+                    Decision::Deny(format!("the token is limited to Patient/{patient}"))
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+/// The coarse scope rule: user/system scopes first (they are not confined), then patient scopes.
+fn by_scopes(principal: &Principal, resource_type: &str, interaction: Interaction) -> Decision {
+    let granting: Vec<&ResourceScope> = principal.scopes.granting(resource_type, interaction).collect();
+    let unconfined: Vec<&&ResourceScope> = granting.iter().filter(|s| s.context != Context::Patient).collect();
+    if !unconfined.is_empty() {
+        return with_filters(unconfined.iter().map(|s| **s), |filter| {
+            if filter.is_empty() { Decision::Allow } else { Decision::Filtered(filter) }
+        });
+    }
+    if granting.is_empty() {
+        return Decision::Deny(format!("no granted scope allows {interaction:?} on {resource_type}"));
+    }
+    let Some(patient) = principal.patient.clone() else {
+        return Decision::Deny("patient/ scopes need a patient in context".into());
+    };
+    with_filters(granting.into_iter(), |filter| Decision::WithinPatient { patient: patient.clone(), filter })
+}
+
+/// Combines the granular filters of the scopes that grant access. Any unfiltered scope means no
+/// filter. Filters on one parameter combine as OR (`category=a,b`); anything more complex is
+/// refused rather than risk granting too much.
+fn with_filters<'a>(
+    scopes: impl Iterator<Item = &'a ResourceScope>,
+    decide: impl FnOnce(Vec<(String, String)>) -> Decision,
+) -> Decision {
+    let mut name: Option<String> = None;
+    let mut values: Vec<String> = Vec::new();
+    for scope in scopes {
+        match scope.filter.as_slice() {
+            [] => return decide(Vec::new()),
+            [(k, v)] if name.as_ref().is_none_or(|n| n == k) => {
+                name = Some(k.clone());
+                values.push(v.clone());
+            }
+            _ => return Decision::Deny("these granular scopes cannot be combined".into()),
+        }
+    }
+    match name {
+        Some(name) => decide(vec![(name, values.join(","))]),
+        None => decide(Vec::new()),
+    }
+}
