@@ -95,10 +95,37 @@ impl TestServer {
     }
 
     pub async fn start_with(database_url: &str, backend: &'static str, max_body_bytes: usize) -> TestServer {
+        TestServer::start_configured(database_url, backend, |args| args.max_body_bytes = max_body_bytes).await
+    }
+
+    /// A server on SQLite with its arguments adjusted (e.g. `--auth on --demo`).
+    pub async fn sqlite_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/ikp.db", dir.path().display());
+        let mut server = TestServer::start_configured(&url, "sqlite", configure).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on a fresh PostgreSQL schema with its arguments adjusted; `None` without PostgreSQL.
+    pub async fn postgres_configured(configure: impl FnOnce(&mut ServeArgs)) -> Option<TestServer> {
+        let admin = postgres_url()?;
+        let (url, schema) = fresh_postgres_schema(&admin).await;
+        let mut server = TestServer::start_configured(&url, "postgres", configure).await;
+        server.cleanup = Some((admin, schema));
+        Some(server)
+    }
+
+    pub async fn start_configured(
+        database_url: &str,
+        backend: &'static str,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let mut args = ServeArgs::new(addr, database_url);
-        args.max_body_bytes = max_body_bytes;
+        args.max_body_bytes = 1024 * 1024;
+        configure(&mut args);
         let state = ikp::server::state(&args).await.expect("server state");
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -137,6 +164,10 @@ impl TestServer {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut conn).await.ok();
             }
         }
+    }
+
+    pub fn state(&self) -> &ikp::rest::AppState {
+        &self.state
     }
 
     pub fn url(&self, path: &str) -> String {
