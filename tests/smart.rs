@@ -56,6 +56,7 @@ smart_scenarios!(
     backend_services,
     bearer_enforcement,
     patient_scope_enforcement,
+    granular_scopes_and_clinicians,
     key_rotation,
 );
 
@@ -867,4 +868,80 @@ async fn key_rotation(server: &TestServer) {
     let id_token = after["id_token"].as_str().expect("id");
     assert_eq!(Unverified::parse(id_token).expect("jws").header_str("kid"), Some(new_kid.as_str()));
     verify_id_token(server, id_token).await;
+}
+
+async fn granular_scopes_and_clinicians(server: &TestServer) {
+    register(server, APP, ClientType::Public, |_| {}).await;
+    let admin = admin_token(server).await;
+    let category = |code: &str| json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": code}]}]);
+    for (id, code) in [("lab-1", "laboratory"), ("vital-1", "vital-signs")] {
+        let observation = json!({
+            "resourceType": "Observation", "id": id, "status": "final", "category": category(code),
+            "code": {"text": "test"}, "subject": {"reference": "Patient/demo-jan-kowalski"},
+        });
+        let r = server
+            .send(reqwest::Method::PUT, &format!("Observation/{id}"), &observation)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 201);
+    }
+    // A granular patient scope: searches and reads see laboratory results only.
+    let token = launch(server, "launch/patient patient/Observation.rs?category=laboratory", JAN, None).await;
+    assert_eq!(token["scope"], "launch/patient patient/Observation.rs?category=laboratory");
+    let access = token["access_token"].as_str().expect("access");
+    let bundle: Value = bearer(server, "Observation", access).send().await.expect("search").json().await.expect("json");
+    let ids: Vec<&str> =
+        bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str()).collect();
+    assert_eq!(ids, ["lab-1"]);
+    assert_eq!(bearer(server, "Observation/lab-1", access).send().await.expect("read").status(), 200);
+    assert_eq!(bearer(server, "Observation/vital-1", access).send().await.expect("read").status(), 404);
+
+    // A physician logs in: fhirUser is the Practitioner, no patient context, user/ scopes.
+    let token = launch(server, "openid fhirUser user/*.rs", "75113009138", None).await;
+    assert!(token.get("patient").is_none());
+    let claims = verify_id_token(server, token["id_token"].as_str().expect("id_token")).await;
+    assert_eq!(claims["fhirUser"], format!("{}/Practitioner/demo-piotr-nowak", server.base));
+    let access = token["access_token"].as_str().expect("access");
+    assert_eq!(bearer(server, "Practitioner/demo-piotr-nowak", access).send().await.expect("read").status(), 200);
+    assert_eq!(bearer(server, "Observation/vital-1", access).send().await.expect("read").status(), 200);
+    let r = server
+        .send(reqwest::Method::POST, "Patient", &json!({"resourceType": "Patient"}))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 403, "user/*.rs does not write");
+    // The pharmacist too.
+    let token = launch(server, "openid fhirUser user/MedicationRequest.rs", "90011503269", None).await;
+    let claims = verify_id_token(server, token["id_token"].as_str().expect("id_token")).await;
+    assert_eq!(claims["fhirUser"], format!("{}/Practitioner/demo-ewa-wisniewska", server.base));
+    // A scope the user unticks on the consent page is not granted.
+    let (verifier, challenge) = pkce();
+    let login = authorize(
+        server,
+        &authorize_params(server, "launch/patient openid patient/Observation.rs patient/Condition.rs", &challenge),
+    )
+    .await;
+    let request = query_param(&location(&login), "request").expect("request");
+    let http = browser();
+    post_form(
+        &http,
+        &format!("{}/auth/login", server.base),
+        &[("request", &request), ("pesel", JAN), ("password", "demo")],
+    )
+    .await;
+    let pairs = [
+        ("request", request.as_str()),
+        ("decision", "approve"),
+        ("scope", "launch/patient"),
+        ("scope", "patient/Observation.rs"),
+        ("scope", "patient/Patient.cruds"),
+    ];
+    let back = location(&post_form(&http, &format!("{}/auth/consent", server.base), &pairs).await);
+    let code = query_param(&back, "code").expect("code");
+    let token: Value = exchange(server, &code, &verifier).await.json().await.expect("json");
+    assert_eq!(token["scope"], "launch/patient patient/Observation.rs", "consent only narrows");
+    assert!(token.get("id_token").is_none());
 }

@@ -28,12 +28,13 @@ pub enum AccessRequest {
 pub enum Decision {
     Allow,
     /// Allowed, but only within this patient's compartment: searches are narrowed to it, reads of
-    /// a resource outside it are refused.
+    /// a resource outside it are refused. A filter narrows further, as for [`Decision::Filtered`].
     WithinPatient {
         patient: String,
         filter: Vec<(String, String)>,
     },
-    /// Allowed, with granular search filters (`category=laboratory`) that must be applied.
+    /// Allowed, with granular filters (`category=laboratory`): searches get them added, and a read
+    /// is allowed only if the resource matches them.
     Filtered(Vec<(String, String)>),
     Deny(String),
 }
@@ -56,15 +57,17 @@ pub fn decide(principal: &Principal, request: &AccessRequest) -> Decision {
             if *interaction == Interaction::Read && principal.is_own_resource(resource_type, id) {
                 return Decision::Allow;
             }
+            let writing = *interaction != Interaction::Read;
             match by_scopes(principal, resource_type, *interaction) {
                 Decision::WithinPatient { patient, .. } if resource_type == "Patient" && *id != patient => {
                     Decision::Deny(format!("the token is limited to Patient/{patient}"))
                 }
-                Decision::WithinPatient { patient, .. } if resource_type == "Patient" => {
-                    Decision::WithinPatient { patient, filter: Vec::new() }
+                // Whether a write matches a granular filter would need the resource body: refused.
+                Decision::Filtered(_) if writing => {
+                    Decision::Deny("granular scopes allow reads and searches only".into())
                 }
-                Decision::Filtered(_) => {
-                    Decision::Deny("granular scopes do not cover reads of single resources".into())
+                Decision::WithinPatient { filter, .. } if writing && !filter.is_empty() => {
+                    Decision::Deny("granular scopes allow reads and searches only".into())
                 }
                 other => other,
             }

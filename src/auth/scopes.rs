@@ -115,7 +115,7 @@ impl ResourceScope {
             Some(q) => form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
             None => Vec::new(),
         };
-        if query.is_some() && filter.is_empty() {
+        if query.is_some() && (filter.is_empty() || filter.iter().any(|(k, v)| k.is_empty() || v.is_empty())) {
             return None;
         }
         Some(ResourceScope {

@@ -44,11 +44,21 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
     match access::decide(&principal, &access) {
         Decision::Allow => {}
         Decision::Deny(reason) => return challenge(&state, FhirError::Forbidden(reason), Some("insufficient_scope")),
-        Decision::Filtered(filter) => {
-            if let Some(uri) = narrowed(request.uri(), None, &filter) {
-                *request.uri_mut() = uri;
+        Decision::Filtered(filter) => match &access {
+            AccessRequest::Instance { resource_type, id, .. } => {
+                let scope = Scope::Type(resource_type.clone());
+                match matches(&state, scope, id, &filter).await {
+                    Ok(true) => {}
+                    Ok(false) => return challenge(&state, FhirError::NotFound(format!("{resource_type}/{id}")), None),
+                    Err(e) => return respond::error(&state.fhir, Output::default(), &e),
+                }
             }
-        }
+            _ => {
+                if let Some(uri) = narrowed(request.uri(), None, &filter) {
+                    *request.uri_mut() = uri;
+                }
+            }
+        },
         Decision::WithinPatient { patient, filter } => {
             match confine(&state, &principal, &access, &patient, request.uri(), &filter).await {
                 Ok(Some(uri)) => *request.uri_mut() = uri,
@@ -88,7 +98,8 @@ fn access_request(method: &Method, segments: &[String]) -> AccessRequest {
     let reading = *method == Method::GET || *method == Method::HEAD;
     match segments {
         [] | [_] if segments.first().is_none_or(|s| s.starts_with('_') || s.starts_with('$')) => {
-            AccessRequest::System { interaction: if reading { Interaction::Search } else { Interaction::Update } }
+            let searching = reading || segments.first().is_some_and(|s| s == "_search");
+            AccessRequest::System { interaction: if searching { Interaction::Search } else { Interaction::Update } }
         }
         [t] => AccessRequest::Type {
             resource_type: t.clone(),
@@ -136,21 +147,25 @@ async fn confine(
     let fhir = &state.fhir;
     match access {
         AccessRequest::Instance { resource_type, id, interaction: Interaction::Read } => {
-            if resource_type == "Patient" || principal.is_own_resource(resource_type, id) {
+            let own = principal.is_own_resource(resource_type, id);
+            if (resource_type == "Patient" || own) && filter.is_empty() {
                 return Ok(None);
             }
-            if fhir.registry.current().compartment_params("Patient", resource_type).is_empty() {
+            let scope = if fhir.registry.current().compartment_params("Patient", resource_type).is_empty() || own {
                 // Not patient data (Medication, Organization, ...): readable as reference data.
-                return Ok(None);
-            }
-            let scope = Scope::Compartment {
-                compartment_type: "Patient".into(),
-                compartment_id: patient.to_string(),
-                resource_type: resource_type.clone(),
+                Scope::Type(resource_type.clone())
+            } else {
+                Scope::Compartment {
+                    compartment_type: "Patient".into(),
+                    compartment_id: patient.to_string(),
+                    resource_type: resource_type.clone(),
+                }
             };
-            let found = search(fhir, scope, &[("_id".to_string(), id.clone())], false).await?;
-            let member = matches!(&found.body, Some(Body::Bundle(b)) if !b.entries.is_empty());
-            if member { Ok(None) } else { Err(FhirError::NotFound(format!("{resource_type}/{id}"))) }
+            if matches(state, scope, id, filter).await? {
+                Ok(None)
+            } else {
+                Err(FhirError::NotFound(format!("{resource_type}/{id}")))
+            }
         }
         AccessRequest::Instance { .. } => Ok(None),
         AccessRequest::Type { resource_type, interaction: Interaction::Search } => {
@@ -176,6 +191,15 @@ async fn confine(
         // Writes are not confined yet: the fine-grained policy will check the resource's patient.
         _ => Ok(None),
     }
+}
+
+/// Whether the resource `id` is found by a search in `scope` with the filter (compartment and
+/// granular-scope membership of a read).
+async fn matches(state: &State, scope: Scope, id: &str, filter: &[(String, String)]) -> Result<bool, FhirError> {
+    let mut pairs = vec![("_id".to_string(), id.to_string())];
+    pairs.extend(filter.iter().cloned());
+    let found = search(&state.fhir, scope, &pairs, true).await?;
+    Ok(matches!(&found.body, Some(Body::Bundle(b)) if !b.entries.is_empty()))
 }
 
 /// The URI with another path and extra query parameters (`None` when nothing changes).
