@@ -55,6 +55,7 @@ CREATE TABLE auth_code (
     expires_at     BIGINT NOT NULL,
     used_at        BIGINT
 );
+CREATE INDEX auth_code_expiry ON auth_code (expires_at);
 
 -- Access and refresh tokens (opaque; only their SHA-256 is stored).
 CREATE TABLE auth_token (
@@ -67,6 +68,7 @@ CREATE TABLE auth_token (
     revoked_at BIGINT
 );
 CREATE INDEX auth_token_grant ON auth_token (grant_id);
+CREATE INDEX auth_token_expiry ON auth_token (expires_at);
 
 -- Client-assertion ids seen, kept until the assertion expires, so a replay is refused on every node.
 CREATE TABLE auth_assertion_jti (

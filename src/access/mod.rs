@@ -127,3 +127,54 @@ fn with_filters<'a>(
         None => decide(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::principal::Actor;
+    use crate::auth::scopes::Scopes;
+
+    fn principal(scopes: &str, patient: Option<&str>) -> Principal {
+        Principal {
+            client_id: "app".into(),
+            subject: Some("s".into()),
+            fhir_user: Some("RelatedPerson/rp".into()),
+            actor: Actor::RelatedPerson("rp".into()),
+            patient: patient.map(str::to_string),
+            scopes: Scopes::parse(scopes),
+            expires_at: 0,
+        }
+    }
+
+    fn instance(t: &str, id: &str, interaction: Interaction) -> AccessRequest {
+        AccessRequest::Instance { resource_type: t.into(), id: id.into(), interaction }
+    }
+
+    #[test]
+    fn patient_scopes_confine_to_the_patient() {
+        let p = principal("patient/*.rs", Some("child"));
+        let within = Decision::WithinPatient { patient: "child".into(), filter: Vec::new() };
+        assert_eq!(decide(&p, &instance("Patient", "child", Interaction::Read)), within);
+        assert!(matches!(decide(&p, &instance("Patient", "other", Interaction::Read)), Decision::Deny(_)));
+        assert!(matches!(decide(&p, &instance("Observation", "o", Interaction::Update)), Decision::Deny(_)));
+        // The caller's own fhirUser resource is always readable.
+        assert_eq!(decide(&p, &instance("RelatedPerson", "rp", Interaction::Read)), Decision::Allow);
+        assert!(matches!(decide(&p, &AccessRequest::System { interaction: Interaction::Search }), Decision::Deny(_)));
+        // Without a patient in context, patient scopes give nothing.
+        let lost = principal("patient/*.rs", None);
+        assert!(matches!(decide(&lost, &instance("Observation", "o", Interaction::Read)), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn user_and_system_scopes_and_granular_filters() {
+        let p = principal("user/Observation.rs?category=laboratory user/Observation.rs?category=vital-signs", None);
+        let search = AccessRequest::Type { resource_type: "Observation".into(), interaction: Interaction::Search };
+        assert_eq!(decide(&p, &search), Decision::Filtered(vec![("category".into(), "laboratory,vital-signs".into())]));
+        assert!(matches!(decide(&p, &instance("Observation", "o", Interaction::Delete)), Decision::Deny(_)));
+        let admin = principal("system/*.cruds", None);
+        assert_eq!(decide(&admin, &AccessRequest::System { interaction: Interaction::Update }), Decision::Allow);
+        let v1 = principal("user/*.read", None);
+        assert_eq!(decide(&v1, &instance("Condition", "c", Interaction::Read)), Decision::Allow);
+        assert!(matches!(decide(&v1, &instance("Condition", "c", Interaction::Update)), Decision::Deny(_)));
+    }
+}

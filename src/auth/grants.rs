@@ -87,6 +87,17 @@ pub async fn revoke_grant(store: &dyn Store, grant_id: &str) -> Result<(), AuthE
     Ok(())
 }
 
+/// How long expired codes and tokens are kept (for the "already used" diagnosis), in seconds.
+const KEEP_EXPIRED_SECONDS: i64 = 24 * 3600;
+
+/// Deletes codes and tokens that expired long ago, so the tables stay small.
+async fn prune(store: &dyn Store, table: &str) -> Result<(), AuthError> {
+    let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE expires_at < "));
+    sql.bind(Bind::Int(now_seconds() - KEEP_EXPIRED_SECONDS));
+    store.execute(sql).await?;
+    Ok(())
+}
+
 /// A fresh single-use code for a grant.
 pub async fn create_code(
     store: &dyn Store,
@@ -95,6 +106,7 @@ pub async fn create_code(
     code_challenge: &str,
     nonce: Option<&str>,
 ) -> Result<String, AuthError> {
+    prune(store, "auth_code").await?;
     let code = random_token()?;
     let mut sql = Sql::new(
         "INSERT INTO auth_code (code_hash, grant_id, redirect_uri, code_challenge, nonce, expires_at) VALUES (",
@@ -184,6 +196,10 @@ pub async fn issue(
     scopes: &Scopes,
     lifetime: i64,
 ) -> Result<String, AuthError> {
+    // Every token response carries an access token: a good moment to sweep.
+    if kind == TokenKind::Access {
+        prune(store, "auth_token").await?;
+    }
     let token = random_token()?;
     let mut sql = Sql::new("INSERT INTO auth_token (token_hash, grant_id, kind, scopes, expires_at) VALUES (");
     sql.bind(Bind::Text(token_hash(&token)))

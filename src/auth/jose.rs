@@ -74,6 +74,9 @@ impl Algorithm {
     }
 }
 
+/// Smallest RSA modulus accepted from others (NIST SP 800-131A).
+const MIN_RSA_BITS: u32 = 2048;
+
 /// Bytes of one P-384 coordinate (and of each half of an ES384 signature).
 const P384_BYTES: i32 = 48;
 
@@ -207,7 +210,13 @@ pub fn key_from_jwk(jwk: &Map<String, Value>) -> Result<PKey<Public>, JoseError>
         Ok(BigNum::from_slice(&unb64(text)?)?)
     };
     match jwk.get("kty").and_then(Value::as_str) {
-        Some("RSA") => Ok(PKey::from_rsa(Rsa::from_public_components(bytes("n")?, bytes("e")?)?)?),
+        Some("RSA") => {
+            let rsa = Rsa::from_public_components(bytes("n")?, bytes("e")?)?;
+            if rsa.size() * 8 < MIN_RSA_BITS {
+                return Err(JoseError::BadKey(format!("RSA keys need at least {MIN_RSA_BITS} bits")));
+            }
+            Ok(PKey::from_rsa(rsa)?)
+        }
         Some("EC") => {
             if jwk.get("crv").and_then(Value::as_str) != Some("P-384") {
                 return Err(JoseError::BadKey("only the P-384 curve is supported".into()));
@@ -231,4 +240,31 @@ pub fn generate_p384() -> Result<PKey<Private>, JoseError> {
 /// A fresh RSA key.
 pub fn generate_rsa(bits: u32) -> Result<PKey<Private>, JoseError> {
     Ok(PKey::from_rsa(Rsa::generate(bits)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify_each_algorithm_and_reject_tampering() {
+        let rsa = generate_rsa(2048).expect("rsa");
+        let ec = generate_p384().expect("ec");
+        for (alg, key) in [(Algorithm::RS256, &rsa), (Algorithm::RS384, &rsa), (Algorithm::ES384, &ec)] {
+            let token = sign(alg, key, Map::new(), &json!({"sub": "x"})).expect("sign");
+            let public = key_from_jwk(&public_jwk(key).expect("jwk")).expect("key");
+            let claims = Unverified::parse(&token).expect("parse").verify(&public).expect("verifies");
+            assert_eq!(claims["sub"], "x");
+            let mut parts: Vec<&str> = token.split('.').collect();
+            let forged = b64(br#"{"sub":"y"}"#);
+            parts[1] = &forged;
+            assert!(Unverified::parse(&parts.join(".")).expect("parse").verify(&public).is_err(), "{alg:?}");
+        }
+        // `none` and HMAC never verify; neither do small RSA keys.
+        let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(br#"{"sub":"x"}"#));
+        let public = key_from_jwk(&public_jwk(&rsa).expect("jwk")).expect("key");
+        assert!(Unverified::parse(&none).expect("parse").verify(&public).is_err());
+        let small = public_jwk(&generate_rsa(1024).expect("rsa")).expect("jwk");
+        assert!(key_from_jwk(&small).is_err());
+    }
 }
