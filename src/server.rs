@@ -61,6 +61,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen = %args.listen,
         base_url = %state.fhir.base_url,
         backend = state.fhir.store.backend(),
+        auth = if state.enforce_auth { "on" } else { "OFF" },
+        demo = state.auth.demo,
         "ikp FHIR server ready"
     );
     let app = rest::app(state.clone());

@@ -90,9 +90,10 @@ fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header(CACHE_CONTROL, "no-store")
-        // The pages must never be framed (clickjacking of the consent button).
+        // The pages must never be framed (clickjacking of the consent button). No `form-action`:
+        // browsers apply it to the redirect that follows the consent POST, which goes to the app.
         .header("x-frame-options", "DENY")
-        .header("content-security-policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+        .header("content-security-policy", "default-src 'none'; frame-ancestors 'none'")
         .body(HttpBody::from(page))
         .unwrap_or_default()
 }
