@@ -505,6 +505,54 @@ async fn code_reuse_revokes(server: &TestServer) {
     assert_eq!(again.json::<Value>().await.expect("json")["error"], "invalid_grant");
     // The tokens the code produced are revoked.
     assert_eq!(bearer(server, "Patient/demo-jan-kowalski", access).send().await.expect("read").status(), 401);
+
+    // A code issued to one client cannot be redeemed by another.
+    register(server, "other-app", ClientType::Public, |_| {}).await;
+    let (verifier, challenge) = pkce();
+    let back = login_and_consent(
+        server,
+        authorize(server, &authorize_params(server, "launch/patient patient/*.rs", &challenge)).await,
+        JAN,
+        None,
+    )
+    .await;
+    let code = query_param(&back, "code").expect("code");
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", "other-app"),
+    ];
+    let r = post_form(&server.client, &format!("{}/auth/token", server.base), &pairs).await;
+    assert_eq!(r.status(), 400);
+    // An expired code (codes live 60 seconds) is refused.
+    let (verifier, challenge) = pkce();
+    let back = login_and_consent(
+        server,
+        authorize(server, &authorize_params(server, "launch/patient patient/*.rs", &challenge)).await,
+        JAN,
+        None,
+    )
+    .await;
+    let code = query_param(&back, "code").expect("code");
+    let mut expire = ikp::store::sql::Sql::new("UPDATE auth_code SET expires_at = 1 WHERE code_hash = ");
+    expire.bind(ikp::store::sql::Bind::Text(ikp::auth::token_hash(&code)));
+    server.state().fhir.store.execute(expire).await.expect("expire");
+    let r = exchange(server, &code, &verifier).await;
+    assert_eq!(r.status(), 400);
+    // CORS on the token endpoint, even for an error.
+    let r = server
+        .client
+        .post(format!("{}/auth/token", server.base))
+        .header("origin", "https://app.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("grant_type", "authorization_code"), ("code", "BAD_CODE"), ("client_id", APP)]))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().contains_key("access-control-allow-origin"));
 }
 
 async fn refresh(server: &TestServer, refresh_token: &str, scope: Option<&str>) -> Response {
@@ -546,6 +594,24 @@ async fn refresh_rotation_and_reuse(server: &TestServer) {
     assert_eq!(bearer(server, "Patient/demo-jan-kowalski", &live).send().await.expect("read").status(), 401);
     // A garbage refresh token.
     assert_eq!(refresh(server, "garbage", None).await.status(), 400);
+    // Revoking a refresh token (RFC 7009) revokes its grant: access and refresh die together.
+    let token = launch(server, scope, JAN, None).await;
+    let (access, refresh_token) =
+        (token["access_token"].as_str().expect("a"), token["refresh_token"].as_str().expect("r"));
+    let r = post_form(
+        &server.client,
+        &format!("{}/auth/revoke", server.base),
+        &[("token", refresh_token), ("token_type_hint", "refresh_token"), ("client_id", APP)],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(bearer(server, "Patient/demo-jan-kowalski", access).send().await.expect("read").status(), 401);
+    assert_eq!(refresh(server, refresh_token, None).await.status(), 400);
+    // Unknown tokens are "revoked" too (always 200).
+    let r =
+        post_form(&server.client, &format!("{}/auth/revoke", server.base), &[("token", "nope"), ("client_id", APP)])
+            .await;
+    assert_eq!(r.status(), 200);
     // Without offline_access or online_access there is no refresh token.
     let token = launch(server, "launch/patient patient/*.rs", JAN, None).await;
     assert!(token.get("refresh_token").is_none());
