@@ -124,7 +124,11 @@ fn access_request(method: &Method, segments: &[String]) -> AccessRequest {
         [t, id, op, ..] if op == "_history" => {
             AccessRequest::Instance { resource_type: t.clone(), id: id.clone(), interaction: Interaction::Read }
         }
-        [_, _, op] if op.starts_with('$') => AccessRequest::System { interaction: Interaction::Update },
+        // Other operations ($reindex, $export, terminology...) may reach across patients, so for
+        // now they need a system-wide scope: reading ones a `*` search scope, the rest a `*` write.
+        [_, _, op] if op.starts_with('$') => {
+            AccessRequest::System { interaction: if reading { Interaction::Search } else { Interaction::Update } }
+        }
         [c, id, t] if reading => AccessRequest::Compartment {
             compartment_type: c.clone(),
             compartment_id: id.clone(),
