@@ -31,6 +31,12 @@ pub enum FhirError {
     MethodNotAllowed(String),
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    /// No valid credentials (a missing, unknown, expired or revoked bearer token).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Valid credentials that do not allow this request.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("storage failure: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("internal error: {0}")]
@@ -61,6 +67,8 @@ impl FhirError {
             FhirError::PayloadTooLarge(_) => 413,
             FhirError::MethodNotAllowed(_) => 405,
             FhirError::NotImplemented(_) => 501,
+            FhirError::Unauthorized(_) => 401,
+            FhirError::Forbidden(_) => 403,
             FhirError::Store(e) if e.is_transient() => 503,
             FhirError::Store(_) | FhirError::Internal(_) => 500,
         }
@@ -80,6 +88,8 @@ impl FhirError {
                 one(IssueType::NotSupported, self.to_string())
             }
             FhirError::NotImplemented(_) => one(IssueType::NotSupported, self.to_string()),
+            FhirError::Unauthorized(_) => one(IssueType::Login, self.to_string()),
+            FhirError::Forbidden(_) => one(IssueType::Forbidden, self.to_string()),
             FhirError::PayloadTooLarge(_) => one(IssueType::TooLong, self.to_string()),
             FhirError::Store(e) if e.is_transient() => {
                 one(IssueType::Transient, "the database is busy; retry the request".to_string())

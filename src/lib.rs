@@ -1,9 +1,12 @@
 //! ikp: an HL7 FHIR R4 server with the Polish national patient-account workflows.
 //!
 //! Requests flow one way: `rest` (HTTP, formats, errors) → `interaction` (one module per FHIR
-//! interaction) → `store` (SQLite or PostgreSQL). `model`, `format`, `validation` and `index`
-//! are libraries the others call.
+//! interaction) → `store` (SQLite or PostgreSQL). `auth` is the SMART authorization server beside
+//! `interaction`; `access` is the policy the REST layer consults with the caller's `Principal`.
+//! `model`, `format`, `validation` and `index` are libraries the others call.
 
+pub mod access;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod conformance;

@@ -27,6 +27,8 @@ async fn main() {
             Err(e) => Err(e),
         },
         Command::Explain(args) => ikp::cli::explain::run(&args).await,
+        Command::Client(command) => ikp::cli::auth::run_client(&command).await,
+        Command::Keys(command) => ikp::cli::auth::run_keys(&command).await,
         Command::Import(args) => ikp::cli::import::run(&args).await.map(drop),
     };
     if let Err(e) = result {

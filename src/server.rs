@@ -37,10 +37,23 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
 
 /// Builds the application state for `ikp serve`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
-    Ok(Arc::new(AppState {
-        fhir: fhir(&args.database_url, &args.base_url()).await?,
-        max_body_bytes: args.max_body_bytes,
-    }))
+    let enforce_auth = args.enforce_auth();
+    if !enforce_auth {
+        if !args.listen.ip().is_loopback() {
+            anyhow::bail!("--auth off is refused on {}: only a loopback address may serve without tokens", args.listen);
+        }
+        tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
+    }
+    let fhir = fhir(&args.database_url, &args.base_url()).await?;
+    let demo = args.demo_enabled();
+    if demo {
+        tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");
+        crate::auth::demo::seed(&fhir).await.context("storing the demo users")?;
+    }
+    let auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
+        .await
+        .context("starting the authorization server")?;
+    Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes, auth, enforce_auth }))
 }
 
 /// The background tasks of a server node.
@@ -78,6 +91,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen = %args.listen,
         base_url = %state.fhir.base_url,
         backend = state.fhir.store.backend(),
+        auth = if state.enforce_auth { "on" } else { "OFF" },
+        demo = state.auth.demo,
         "ikp FHIR server ready"
     );
     let app = rest::app(state.clone());

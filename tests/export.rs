@@ -241,14 +241,10 @@ on_both_backends!(
 );
 
 fn args(database_url: &str, export_workers: usize, export_file_size: usize) -> ikp::cli::ServeArgs {
-    ikp::cli::ServeArgs {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url: database_url.to_string(),
-        base_url: None,
-        max_body_bytes: 1 << 20,
-        export_workers,
-        export_file_size,
-    }
+    let mut args = ikp::cli::ServeArgs::new("127.0.0.1:0".parse().expect("addr"), database_url);
+    args.export_workers = export_workers;
+    args.export_file_size = export_file_size;
+    args
 }
 
 /// A job queued on a node without workers is run after a restart; what changed after the

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod auth;
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
@@ -30,6 +31,12 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Evaluate a FHIRPath expression against a resource file and print the result as JSON.
     Fhirpath(fhirpath::FhirPathArgs),
+    /// Register, list and remove SMART client applications.
+    #[command(subcommand)]
+    Client(auth::ClientCommand),
+    /// Manage the authorization server's signing keys.
+    #[command(subcommand)]
+    Keys(auth::KeysCommand),
     /// Generate a deterministic synthetic Polish patient population (NDJSON and/or transaction Bundles).
     Synth(crate::synth::SynthArgs),
     /// Validate resource files against the R4 definitions, the national rules and profiles.
@@ -56,9 +63,53 @@ pub struct ServeArgs {
     /// Resources per Bulk Data export file.
     #[arg(long, env = "IKP_EXPORT_FILE_SIZE", default_value_t = 10_000)]
     pub export_file_size: usize,
+    /// Require SMART bearer tokens on the FHIR API (default: on, except on a loopback address).
+    /// `off` is refused on a non-loopback address.
+    #[arg(long, env = "IKP_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// Enable the demo login and store the demo users' resources (default: on only with the
+    /// default database URL).
+    #[arg(long, env = "IKP_DEMO", num_args = 0..=1, default_missing_value = "true")]
+    pub demo: Option<bool>,
+    #[command(flatten)]
+    pub upstream: auth::UpstreamArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    On,
+    Off,
 }
 
 impl ServeArgs {
+    /// Serve arguments with defaults for everything but the address and database (tests, tools).
+    pub fn new(listen: SocketAddr, database_url: &str) -> ServeArgs {
+        ServeArgs {
+            listen,
+            database_url: database_url.to_string(),
+            base_url: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            export_workers: 1,
+            export_file_size: 10_000,
+            auth: None,
+            demo: None,
+            upstream: auth::UpstreamArgs::default(),
+        }
+    }
+
+    /// Whether bearer tokens are required: explicitly, or by default unless on loopback (where
+    /// `ikp serve` stays an open development server, as before).
+    pub fn enforce_auth(&self) -> bool {
+        match self.auth {
+            Some(mode) => mode == AuthMode::On,
+            None => !self.listen.ip().is_loopback(),
+        }
+    }
+
+    pub fn demo_enabled(&self) -> bool {
+        self.demo.unwrap_or(self.database_url == DEFAULT_DATABASE_URL)
+    }
+
     pub fn base_url(&self) -> String {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),

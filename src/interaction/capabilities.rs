@@ -78,6 +78,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
         "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
+            "security": crate::auth::discovery::capability_security(&fhir.base_url),
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
             "operation": [

@@ -86,7 +86,7 @@ async fn kickoff(
 async fn status(AxumState(state): AxumState<State>, Segments(job): Segments<String>, req: Req) -> HttpResponse {
     let fhir = &state.fhir;
     let result = async {
-        match export::status(fhir, &job, false).await? {
+        match export::status(fhir, &job, state.enforce_auth).await? {
             ExportStatus::InProgress { progress } => built(
                 HttpResponse::builder()
                     .status(StatusCode::ACCEPTED)

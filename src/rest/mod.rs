@@ -1,6 +1,8 @@
 //! The HTTP face of the server: routes under `/fhir`, request parsing, and rendering.
 
+pub mod auth;
 mod bulk;
+pub mod guard;
 pub mod negotiate;
 pub mod respond;
 mod routes;
@@ -26,17 +28,27 @@ pub struct AppState {
     pub fhir: Fhir,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// The SMART authorization server.
+    pub auth: crate::auth::AuthServer,
+    /// Whether the FHIR API requires bearer tokens.
+    pub enforce_auth: bool,
 }
 
 pub type State = Arc<AppState>;
 
-/// Builds the application: the FHIR API under `/fhir`, with tracing, request ids and CORS.
+/// Builds the application: the FHIR API and the authorization server under `/fhir`, behind the
+/// bearer-token guard, with tracing, request ids and CORS.
 pub fn app(state: State) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .nest("/fhir", routes::fhir_routes())
+    let routed = Router::new()
+        .nest("/fhir", routes::fhir_routes().merge(auth::auth_routes()))
         .fallback(routes::not_found)
-        .with_state(state)
+        .with_state(state.clone());
+    // The guard wraps the router (rather than being a route layer) so it runs before routing and
+    // can narrow a confined request's path.
+    let guarded = tower::Layer::layer(&axum::middleware::from_fn_with_state(state, guard::guard), routed);
+    Router::new()
+        .fallback_service(guarded)
         // Bodies are read by the handlers with the configured limit, to answer 413 as FHIR.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -46,6 +46,9 @@ pub fn fhir_routes() -> Router<State> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// How much of an oversized request body is read and dropped before answering 413 anyway.
+const DRAIN_AT_LEAST: usize = 16 * 1024 * 1024;
+
 /// Path segments, with malformed ones answered as a FHIR error.
 pub struct Segments<T>(pub T);
 
@@ -85,17 +88,26 @@ fn reply(
 pub(super) async fn resource_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
     let limit = state.max_body_bytes;
     let declared = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(FhirError::PayloadTooLarge(limit));
-    }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut stream = body.into_data_stream();
+    let mut too_large = declared.is_some_and(|n| n > limit);
+    let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| FhirError::bad_request(format!("could not read the request body: {e}")))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(FhirError::PayloadTooLarge(limit));
+        seen += chunk.len();
+        too_large |= seen > limit;
+        // An oversized body is read on (up to a bound) and dropped, so that the client, still
+        // sending, receives the 413 instead of a connection reset.
+        if too_large {
+            if seen > limit.saturating_mul(4).max(DRAIN_AT_LEAST) {
+                break;
+            }
+            continue;
         }
         bytes.extend_from_slice(&chunk);
+    }
+    if too_large {
+        return Err(FhirError::PayloadTooLarge(limit));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FhirError::bad_request("the request has no body; a resource is required"));

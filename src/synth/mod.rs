@@ -21,7 +21,7 @@ pub mod pesel;
 mod catalog;
 mod clinical;
 mod facilities;
-mod fhir;
+pub mod fhir;
 mod history;
 mod names;
 mod output;

@@ -104,24 +104,45 @@ impl TestServer {
     }
 
     pub async fn start_with(database_url: &str, backend: &'static str, max_body_bytes: usize) -> TestServer {
-        let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-        let args = ServeArgs {
-            listen: addr,
-            database_url: database_url.to_string(),
-            base_url: None,
-            max_body_bytes,
-            export_workers: 1,
-            export_file_size: 10_000,
-        };
+        TestServer::start_configured(database_url, backend, |args| args.max_body_bytes = max_body_bytes).await
+    }
+
+    /// A server on SQLite with its arguments adjusted (e.g. `--auth on --demo`).
+    pub async fn sqlite_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/ikp.db", dir.path().display());
+        let mut server = TestServer::start_configured(&url, "sqlite", configure).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on a fresh PostgreSQL schema with its arguments adjusted; `None` without PostgreSQL.
+    pub async fn postgres_configured(configure: impl FnOnce(&mut ServeArgs)) -> Option<TestServer> {
+        let admin = postgres_url()?;
+        let (url, schema) = fresh_postgres_schema(&admin).await;
+        let mut server = TestServer::start_configured(&url, "postgres", configure).await;
+        server.cleanup = Some((admin, schema));
+        Some(server)
+    }
+
+    pub async fn start_configured(
+        database_url: &str,
+        backend: &'static str,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
+        let mut args = ServeArgs::new("127.0.0.1:0".parse().expect("addr"), database_url);
+        args.max_body_bytes = 1024 * 1024;
+        configure(&mut args);
         TestServer::start_args(args, backend).await
     }
 
-    /// A server with its own arguments (e.g. Bulk Data export workers switched on).
+    /// A server with exactly these arguments (`listen` port 0 picks a free port).
     pub async fn start_args(args: ServeArgs, backend: &'static str) -> TestServer {
         let listener = tokio::net::TcpListener::bind(args.listen).await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
+        let args = ServeArgs { listen: addr, ..args };
         let database_url = args.database_url.clone();
-        let state = ikp::server::state(&ServeArgs { listen: addr, ..args.clone() }).await.expect("server state");
+        let state = ikp::server::state(&args).await.expect("server state");
         let workers = ikp::server::Workers::start(&state.fhir, &args);
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -161,6 +182,10 @@ impl TestServer {
         if let Some((admin, schema)) = self.cleanup.take() {
             drop_postgres_schema(&admin, &schema).await;
         }
+    }
+
+    pub fn state(&self) -> &ikp::rest::AppState {
+        &self.state
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,189 @@
+//! The authorization endpoint's logic: validate an authorization request (RFC 6749 §4.1.1 with
+//! SMART's `aud` and mandatory PKCE S256), keep it server-side while the user logs in, picks a
+//! patient and consents, then turn the consent into a grant and a single-use code.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::Account;
+use super::scopes::{Context, Scopes};
+use super::{AuthError, AuthServer, REQUEST_SECONDS, clients, grants, now_seconds, pkce};
+use crate::store::sql::{Bind, Column, Sql};
+
+/// A validated authorization request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    /// Requested ∩ what the client may be granted; consent narrows it further.
+    pub scope: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+}
+
+/// An authorization request that cannot go on, and where (if anywhere) to tell the client.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: AuthError,
+    /// The redirect URI and state, when the redirect URI is trustworthy.
+    pub redirect: Option<(String, Option<String>)>,
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Refusal {
+        Refusal { error, redirect: None }
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// Validates the parameters of GET or POST /authorize.
+pub async fn validate(auth: &AuthServer, params: &[(String, String)]) -> Result<AuthorizationRequest, Refusal> {
+    let untrusted = |m: &str| Refusal { error: AuthError::UntrustedRedirect(m.to_string()), redirect: None };
+    let client_id = param(params, "client_id").ok_or_else(|| untrusted("client_id is missing"))?;
+    let client = clients::get(auth.store(), client_id).await?.ok_or_else(|| untrusted("unknown client_id"))?;
+    let redirect_uri = param(params, "redirect_uri").ok_or_else(|| untrusted("redirect_uri is missing"))?;
+    // Exact string match against the registered URIs (RFC 9700); nothing is redirected otherwise.
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(untrusted("redirect_uri is not registered for this client"));
+    }
+    let state = param(params, "state").map(str::to_string);
+    let refuse = |error: AuthError| Refusal { error, redirect: Some((redirect_uri.to_string(), state.clone())) };
+    if param(params, "response_type") != Some("code") {
+        return Err(refuse(AuthError::UnsupportedResponseType("response_type must be code".into())));
+    }
+    let Some(state_value) = state.clone() else {
+        return Err(refuse(AuthError::InvalidRequest("state is required".into())));
+    };
+    let aud = param(params, "aud").or_else(|| param(params, "resource")).map(|a| a.trim_end_matches('/'));
+    if aud != Some(auth.issuer.as_str()) {
+        return Err(refuse(AuthError::InvalidRequest(format!("aud must be the FHIR base URL {}", auth.issuer))));
+    }
+    if param(params, "launch").is_some() {
+        return Err(refuse(AuthError::InvalidRequest("EHR launch is not supported yet".into())));
+    }
+    let code_challenge = pkce::check_challenge(param(params, "code_challenge"), param(params, "code_challenge_method"))
+        .map_err(refuse)?;
+    let requested = Scopes::parse(param(params, "scope").unwrap_or_default());
+    let allowed = requested.within(&Scopes::parse(&client.scopes));
+    if allowed.resources.iter().any(|s| s.context == Context::System) || allowed.is_empty() {
+        return Err(refuse(AuthError::InvalidScope("no requested scope can be granted to this client".into())));
+    }
+    Ok(AuthorizationRequest {
+        client_id: client.client_id,
+        redirect_uri: redirect_uri.to_string(),
+        state: state_value,
+        scope: allowed.to_string(),
+        code_challenge,
+        nonce: param(params, "nonce").map(str::to_string),
+    })
+}
+
+/// Keeps a validated request until the user has logged in and consented; returns its handle.
+pub async fn save(auth: &AuthServer, request: &AuthorizationRequest) -> Result<String, AuthError> {
+    let id = super::random_token()?;
+    let params = serde_json::to_string(request).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let now = now_seconds();
+    let mut prune = Sql::new("DELETE FROM auth_request WHERE expires_at < ");
+    prune.bind(Bind::Int(now));
+    auth.store().execute(prune).await?;
+    let mut sql = Sql::new("INSERT INTO auth_request (id, params, expires_at) VALUES (");
+    sql.bind(Bind::Text(id.clone()))
+        .push(", ")
+        .bind(Bind::Text(params))
+        .push(", ")
+        .bind(Bind::Int(now + REQUEST_SECONDS))
+        .push(")");
+    auth.store().execute(sql).await?;
+    Ok(id)
+}
+
+/// A pending request and the account that logged in for it, if any.
+pub async fn load(auth: &AuthServer, id: &str) -> Result<(AuthorizationRequest, Option<Account>), AuthError> {
+    let mut sql = Sql::new("SELECT params, account FROM auth_request WHERE id = ");
+    sql.bind(Bind::Text(id.to_string())).push(" AND expires_at >= ").bind(Bind::Int(now_seconds()));
+    let rows = auth.store().query(sql, &[Column::Text, Column::Text]).await?;
+    let row = rows.first().ok_or_else(|| AuthError::InvalidRequest("the login has expired; start again".into()))?;
+    let request = row
+        .first()
+        .and_then(|c| c.as_text())
+        .and_then(|t| serde_json::from_str(t).ok())
+        .ok_or_else(|| AuthError::Internal("malformed pending request".into()))?;
+    let account = row.get(1).and_then(|c| c.as_text()).and_then(|t| serde_json::from_str(t).ok());
+    Ok((request, account))
+}
+
+/// Records who logged in for a pending request.
+pub async fn attach_account(auth: &AuthServer, id: &str, account: &Account) -> Result<(), AuthError> {
+    let text = serde_json::to_string(account).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let mut sql = Sql::new("UPDATE auth_request SET account = ");
+    sql.bind(Bind::Text(text)).push(" WHERE id = ").bind(Bind::Text(id.to_string()));
+    auth.store().execute(sql).await?;
+    Ok(())
+}
+
+/// Whether the request needs a patient in context.
+pub fn needs_patient(scopes: &Scopes) -> bool {
+    scopes.has("launch/patient") || scopes.has_context(Context::Patient)
+}
+
+/// The user's decision on the consent page: the scopes kept and the patient picked.
+pub struct Consent {
+    pub approved: bool,
+    pub scopes: Vec<String>,
+    pub patient: Option<String>,
+}
+
+/// Turns a consent into a grant and a code; returns the URL to send the browser to.
+pub async fn decide(auth: &AuthServer, id: &str, consent: &Consent) -> Result<String, Refusal> {
+    let (request, account) = load(auth, id).await?;
+    let mut delete = Sql::new("DELETE FROM auth_request WHERE id = ");
+    delete.bind(Bind::Text(id.to_string()));
+    if auth.store().execute(delete).await.map_err(AuthError::from)? != 1 {
+        return Err(AuthError::InvalidRequest("this request was already answered".into()).into());
+    }
+    let redirect = Some((request.redirect_uri.clone(), Some(request.state.clone())));
+    let refuse = |error: AuthError| Refusal { error, redirect: redirect.clone() };
+    let account = account.ok_or_else(|| refuse(AuthError::AccessDenied("nobody logged in".into())))?;
+    if !consent.approved {
+        return Err(refuse(AuthError::AccessDenied("the user denied access".into())));
+    }
+    let scopes = Scopes::parse(&request.scope).only(&consent.scopes);
+    let mut fhir_user = account.fhir_user.clone();
+    let mut patient = None;
+    if needs_patient(&scopes) {
+        let choice = match &consent.patient {
+            Some(picked) => account.choices.iter().find(|c| &c.patient_id == picked),
+            None if account.choices.len() == 1 => account.choices.first(),
+            None => None,
+        };
+        let choice = choice
+            .ok_or_else(|| refuse(AuthError::AccessDenied("no patient this user may act for was chosen".into())))?;
+        patient = Some(choice.patient_id.clone());
+        fhir_user = Some(choice.acting_as.clone());
+    }
+    if scopes.resources.is_empty() && !scopes.has("openid") {
+        return Err(refuse(AuthError::AccessDenied("the user granted no scope".into())));
+    }
+    let store = auth.store();
+    let grant = grants::create_grant(store, &request.client_id, Some(account.subject), fhir_user, patient, &scopes)
+        .await
+        .map_err(refuse)?;
+    let code =
+        grants::create_code(store, &grant, &request.redirect_uri, &request.code_challenge, request.nonce.as_deref())
+            .await
+            .map_err(refuse)?;
+    Ok(redirect_with(&request.redirect_uri, &[("code", &code), ("state", &request.state), ("iss", &auth.issuer)]))
+}
+
+/// `uri` with query parameters appended.
+pub fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        query.append_pair(k, v);
+    }
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{}", query.finish())
+}

@@ -1,0 +1,131 @@
+//! Discovery documents: SMART's `.well-known/smart-configuration`, OpenID Connect's
+//! `.well-known/openid-configuration`, and the `oauth-uris` extension of the CapabilityStatement.
+//! All three are built from [`Endpoints`], so their URLs cannot disagree.
+
+use serde_json::{Value, json};
+
+use super::AuthServer;
+
+/// The absolute URLs of the authorization server.
+pub struct Endpoints {
+    pub issuer: String,
+    pub jwks: String,
+    pub authorize: String,
+    pub token: String,
+    pub introspect: String,
+    pub revoke: String,
+}
+
+impl Endpoints {
+    /// The endpoints for a FHIR base URL (they all live under it).
+    pub fn for_base(base_url: &str) -> Endpoints {
+        let base = base_url.trim_end_matches('/');
+        Endpoints {
+            issuer: base.to_string(),
+            jwks: format!("{base}/.well-known/jwks.json"),
+            authorize: format!("{base}/auth/authorize"),
+            token: format!("{base}/auth/token"),
+            introspect: format!("{base}/auth/introspect"),
+            revoke: format!("{base}/auth/revoke"),
+        }
+    }
+}
+
+/// The SMART capabilities this server really implements (SMART App Launch 2.2 §Capabilities).
+const CAPABILITIES: &[&str] = &[
+    "launch-standalone",
+    "authorize-post",
+    "client-public",
+    "client-confidential-symmetric",
+    "client-confidential-asymmetric",
+    "sso-openid-connect",
+    "context-standalone-patient",
+    "permission-offline",
+    "permission-online",
+    "permission-patient",
+    "permission-user",
+    "permission-v1",
+    "permission-v2",
+];
+
+const SCOPES_SUPPORTED: &[&str] = &[
+    "openid",
+    "fhirUser",
+    "launch/patient",
+    "offline_access",
+    "online_access",
+    "patient/*.cruds",
+    "patient/*.rs",
+    "patient/*.read",
+    "patient/*.write",
+    "user/*.cruds",
+    "user/*.rs",
+    "user/*.read",
+    "user/*.write",
+    "system/*.cruds",
+    "system/*.rs",
+    "system/*.read",
+];
+
+pub fn smart_configuration(auth: &AuthServer) -> Value {
+    let e = Endpoints::for_base(&auth.issuer);
+    json!({
+        "issuer": e.issuer,
+        "jwks_uri": e.jwks,
+        "authorization_endpoint": e.authorize,
+        "token_endpoint": e.token,
+        "introspection_endpoint": e.introspect,
+        "revocation_endpoint": e.revoke,
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "scopes_supported": SCOPES_SUPPORTED,
+        "capabilities": CAPABILITIES,
+    })
+}
+
+pub fn openid_configuration(auth: &AuthServer) -> Value {
+    let e = Endpoints::for_base(&auth.issuer);
+    json!({
+        "issuer": e.issuer,
+        "authorization_endpoint": e.authorize,
+        "token_endpoint": e.token,
+        "jwks_uri": e.jwks,
+        "introspection_endpoint": e.introspect,
+        "revocation_endpoint": e.revoke,
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "scopes_supported": ["openid", "fhirUser"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser"],
+    })
+}
+
+/// `CapabilityStatement.rest.security`: SMART-on-FHIR with the `oauth-uris` extension.
+pub fn capability_security(base_url: &str) -> Value {
+    let e = Endpoints::for_base(base_url);
+    let uri = |name: &str, value: &str| json!({"url": name, "valueUri": value});
+    json!({
+        "cors": true,
+        "service": [{
+            "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                "code": "SMART-on-FHIR",
+            }],
+            "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+        }],
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [
+                uri("authorize", &e.authorize),
+                uri("token", &e.token),
+                uri("introspect", &e.introspect),
+                uri("revoke", &e.revoke),
+            ],
+        }],
+    })
+}

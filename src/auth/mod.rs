@@ -1,0 +1,137 @@
+//! The SMART-on-FHIR authorization server: discovery, signing keys, registered clients, the
+//! authorization-code flow with a pluggable login, the token endpoint (authorization_code,
+//! refresh_token, client_credentials), introspection, revocation, and bearer-token verification
+//! that yields a [`principal::Principal`] for the access policy (`crate::access`).
+//!
+//! It sits beside `interaction`: the REST layer calls it, it calls the store (and the search
+//! interaction to find the FHIR resources of a user); nothing here knows HTTP.
+
+pub mod assertion;
+pub mod authorize;
+pub mod clients;
+pub mod demo;
+pub mod discovery;
+pub mod error;
+pub mod grants;
+pub mod identity;
+pub mod jose;
+pub mod keys;
+pub mod oidc;
+pub mod pkce;
+pub mod principal;
+pub mod scopes;
+pub mod token;
+
+use std::sync::Arc;
+
+pub use error::AuthError;
+
+use crate::interaction::Fhir;
+use crate::store::sql::{Cell, Column, Sql};
+use crate::store::{Store, StoreResult};
+
+/// Lifetimes, in seconds.
+pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
+pub const BACKEND_TOKEN_SECONDS: i64 = 300;
+pub const CODE_SECONDS: i64 = 60;
+pub const REQUEST_SECONDS: i64 = 600;
+pub const OFFLINE_REFRESH_SECONDS: i64 = 30 * 24 * 3600;
+pub const ONLINE_REFRESH_SECONDS: i64 = 12 * 3600;
+pub const ID_TOKEN_SECONDS: i64 = 3600;
+/// Clock skew tolerated on assertions and id_tokens from others.
+pub const SKEW_SECONDS: i64 = 60;
+
+/// The authorization server's state, shared by all requests.
+#[derive(Clone)]
+pub struct AuthServer {
+    pub fhir: Fhir,
+    /// Our issuer: the FHIR base URL (id_tokens' `iss`, and where discovery lives).
+    pub issuer: String,
+    /// Keyed hash for opaque, stable subject ids (never the PESEL itself).
+    subject_key: Arc<Vec<u8>>,
+    /// Whether the demo login (and its users) is enabled.
+    pub demo: bool,
+    pub upstream: Option<Arc<oidc::UpstreamProvider>>,
+    pub http: reqwest::Client,
+}
+
+impl AuthServer {
+    pub async fn new(fhir: Fhir, demo: bool, upstream: Option<oidc::UpstreamConfig>) -> Result<AuthServer, AuthError> {
+        let subject_key = crate::store::shared_secret(fhir.store.as_ref(), "auth-subject").await?;
+        keys::ensure_signing_key(fhir.store.as_ref()).await?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok(AuthServer {
+            issuer: fhir.base_url.clone(),
+            fhir,
+            subject_key: Arc::new(subject_key),
+            demo,
+            upstream: upstream.map(|config| Arc::new(oidc::UpstreamProvider::new(config))),
+            http,
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.fhir.store.as_ref()
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}/auth/{path}", self.issuer)
+    }
+
+    pub fn token_endpoint(&self) -> String {
+        self.endpoint("token")
+    }
+
+    /// A stable opaque subject id for a national identifier.
+    pub fn subject_for(&self, national_id: &str) -> String {
+        let mut input = self.subject_key.as_ref().clone();
+        input.extend_from_slice(national_id.as_bytes());
+        hex(&openssl::sha::sha256(&input)[..16])
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A fresh unguessable token (256 bits, base64url).
+pub fn random_token() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| AuthError::Internal(e.to_string()))?;
+    Ok(jose::b64(&bytes))
+}
+
+/// How tokens, codes and secrets are stored: their SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex(&openssl::sha::sha256(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time equality of two strings (secrets, PKCE challenges).
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+}
+
+/// Runs a query whose columns are all text (NULL → None).
+pub(crate) async fn text_rows(store: &dyn Store, sql: Sql, width: usize) -> StoreResult<Vec<Vec<Option<String>>>> {
+    let columns = vec![Column::Text; width];
+    let rows = store.query(sql, &columns).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|cell| match cell {
+                    Cell::Text(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect())
+}

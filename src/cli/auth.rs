@@ -1,0 +1,170 @@
+//! `ikp client ...` and `ikp keys ...`: administration of the authorization server, straight on
+//! the database (the server need not run).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::auth::clients::{self, ClientType, NewClient};
+use crate::auth::oidc::UpstreamConfig;
+use crate::store;
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client application.
+    Add(ClientAddArgs),
+    /// List registered clients.
+    List(DatabaseArgs),
+    /// Remove a client and revoke everything it was granted.
+    Remove(ClientRemoveArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate(DatabaseArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    #[arg(long, env = "IKP_DATABASE_URL", default_value = super::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientAddArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[arg(long)]
+    pub client_id: String,
+    /// public, symmetric (client_secret_basic) or asymmetric (private_key_jwt).
+    #[arg(long = "type", value_parser = ["public", "symmetric", "asymmetric"])]
+    pub client_type: String,
+    /// An exact redirect URI (repeatable).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub launch_uri: Option<String>,
+    /// The client secret (symmetric clients; at least 16 characters).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// A file with the client's public JWKS (asymmetric clients).
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+    /// A URL the client's public JWKS is fetched from (asymmetric clients).
+    #[arg(long)]
+    pub jwks_url: Option<String>,
+    /// The scopes the client may be granted at most (space-separated).
+    #[arg(long)]
+    pub scopes: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientRemoveArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[arg(long)]
+    pub client_id: String,
+}
+
+/// An upstream OpenID Connect provider for logins (all of issuer, client id and endpoints needed).
+#[derive(Debug, Clone, Default, Args)]
+pub struct UpstreamArgs {
+    #[arg(long, env = "IKP_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "IKP_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    #[arg(long, env = "IKP_OIDC_CLIENT_SECRET")]
+    pub oidc_client_secret: Option<String>,
+    #[arg(long, env = "IKP_OIDC_AUTHORIZATION_ENDPOINT")]
+    pub oidc_authorization_endpoint: Option<String>,
+    #[arg(long, env = "IKP_OIDC_TOKEN_ENDPOINT")]
+    pub oidc_token_endpoint: Option<String>,
+    #[arg(long, env = "IKP_OIDC_JWKS_URI")]
+    pub oidc_jwks_uri: Option<String>,
+    /// The id_token claim holding the PESEL.
+    #[arg(long, env = "IKP_OIDC_PESEL_CLAIM", default_value = "pesel")]
+    pub oidc_pesel_claim: String,
+    /// The `acr` the upstream id_token must carry (e.g. http://eidas.europa.eu/LoA/substantial).
+    #[arg(long, env = "IKP_OIDC_ACR")]
+    pub oidc_acr: Option<String>,
+}
+
+impl UpstreamArgs {
+    pub fn config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
+        let need = |v: &Option<String>, flag: &str| v.clone().with_context(|| format!("--oidc-issuer needs {flag}"));
+        Ok(Some(UpstreamConfig {
+            issuer: issuer.clone(),
+            client_id: need(&self.oidc_client_id, "--oidc-client-id")?,
+            client_secret: self.oidc_client_secret.clone(),
+            authorization_endpoint: need(&self.oidc_authorization_endpoint, "--oidc-authorization-endpoint")?,
+            token_endpoint: need(&self.oidc_token_endpoint, "--oidc-token-endpoint")?,
+            jwks_uri: need(&self.oidc_jwks_uri, "--oidc-jwks-uri")?,
+            pesel_claim: if self.oidc_pesel_claim.is_empty() { "pesel".into() } else { self.oidc_pesel_claim.clone() },
+            required_acr: self.oidc_acr.clone(),
+        }))
+    }
+}
+
+pub async fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
+    match command {
+        ClientCommand::Add(args) => {
+            let store = store::open(&args.database.database_url).await?;
+            let jwks = match &args.jwks {
+                Some(path) => Some(
+                    serde_json::from_str(
+                        &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+                    )
+                    .context("the JWKS file is not JSON")?,
+                ),
+                None => None,
+            };
+            let client = NewClient {
+                client_id: args.client_id.clone(),
+                client_type: ClientType::parse(&args.client_type).context("unknown client type")?,
+                secret: args.secret.clone(),
+                redirect_uris: args.redirect_uris.clone(),
+                launch_uri: args.launch_uri.clone(),
+                jwks,
+                jwks_url: args.jwks_url.clone(),
+                scopes: args.scopes.clone(),
+            };
+            let result = clients::add(store.as_ref(), &client).await;
+            store.close().await;
+            result?;
+            println!("registered client {}", args.client_id);
+        }
+        ClientCommand::List(args) => {
+            let store = store::open(&args.database_url).await?;
+            let list = clients::list(store.as_ref()).await;
+            store.close().await;
+            for c in list? {
+                println!("{}\t{}\t{}\t{}", c.client_id, c.client_type.name(), c.redirect_uris.join(","), c.scopes);
+            }
+        }
+        ClientCommand::Remove(args) => {
+            let store = store::open(&args.database.database_url).await?;
+            let removed = clients::remove(store.as_ref(), &args.client_id).await;
+            store.close().await;
+            if !removed? {
+                anyhow::bail!("no client '{}'", args.client_id);
+            }
+            println!("removed client {} and revoked its grants", args.client_id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_keys(command: &KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate(args) => {
+            let store = store::open(&args.database_url).await?;
+            let kid = crate::auth::keys::rotate(store.as_ref()).await;
+            store.close().await;
+            println!("now signing with key {}", kid?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! HTTP face of the authorization server: discovery documents, the authorize → login → consent
+//! pages (plain HTML forms, scriptable, no JavaScript), and the token, introspection and
+//! revocation endpoints. OAuth errors are rendered here and nowhere else: JSON for the back
+//! channel, a redirect or an HTML page for the browser.
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{Request, State as AxumState};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response as HttpResponse;
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::State;
+use crate::auth::authorize::{self, Consent, Refusal};
+use crate::auth::identity::{self, Account};
+use crate::auth::scopes::Scopes;
+use crate::auth::token::{self, TokenRequest};
+use crate::auth::{AuthError, AuthServer, demo, discovery, grants, keys, principal};
+
+/// Largest form the authorization endpoints accept.
+const FORM_LIMIT: usize = 64 * 1024;
+
+pub fn auth_routes() -> Router<State> {
+    Router::new()
+        .route("/.well-known/smart-configuration", get(smart_configuration))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/auth/authorize", get(authorize_get).post(authorize_post))
+        .route("/auth/login", get(login_page).post(login_submit))
+        .route("/auth/upstream", get(upstream_start))
+        .route("/auth/upstream/callback", get(upstream_callback))
+        .route("/auth/consent", get(consent_page).post(consent_submit))
+        .route("/auth/token", post(token_endpoint))
+        .route("/auth/introspect", post(introspect_endpoint))
+        .route("/auth/revoke", post(revoke_endpoint))
+}
+
+fn json_response(status: u16, body: &Value, no_store: bool) -> HttpResponse {
+    let mut builder = HttpResponse::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(CONTENT_TYPE, "application/json");
+    if no_store {
+        builder = builder.header(CACHE_CONTROL, "no-store").header(PRAGMA, "no-cache");
+    }
+    builder.body(HttpBody::from(body.to_string())).unwrap_or_default()
+}
+
+/// An OAuth error for the back channel (RFC 6749 §5.2).
+fn oauth_error(e: &AuthError, basic_used: bool) -> HttpResponse {
+    log(e);
+    let mut response =
+        json_response(e.http_status(), &json!({"error": e.code(), "error_description": e.description()}), true);
+    if matches!(e, AuthError::InvalidClient(_)) && basic_used {
+        response.headers_mut().insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Basic realm=\"ikp\""));
+    }
+    response
+}
+
+fn log(e: &AuthError) {
+    if e.http_status() >= 500 {
+        tracing::error!(error = %e, "authorization request failed");
+    } else {
+        tracing::info!(error = %e, "authorization request refused");
+    }
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(LOCATION, location)
+        .header(CACHE_CONTROL, "no-store")
+        .body(HttpBody::empty())
+        .unwrap_or_default()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn html(status: u16, title: &str, body: &str) -> HttpResponse {
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1>\n{body}\n</body></html>\n",
+        t = escape(title)
+    );
+    HttpResponse::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header(CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(CACHE_CONTROL, "no-store")
+        // The pages must never be framed (clickjacking of the consent button). No `form-action`:
+        // browsers apply it to the redirect that follows the consent POST, which goes to the app.
+        .header("x-frame-options", "DENY")
+        .header("content-security-policy", "default-src 'none'; frame-ancestors 'none'")
+        .body(HttpBody::from(page))
+        .unwrap_or_default()
+}
+
+/// A refused authorization request: back to the client when its redirect URI is trustworthy,
+/// else an error page (RFC 6749 §4.1.2.1).
+fn refusal(auth: &AuthServer, r: Refusal) -> HttpResponse {
+    log(&r.error);
+    match r.redirect {
+        Some((uri, state)) => {
+            let description = r.error.description();
+            let mut pairs = vec![("error", r.error.code()), ("error_description", description.as_str())];
+            if let Some(state) = &state {
+                pairs.push(("state", state));
+            }
+            pairs.push(("iss", &auth.issuer));
+            redirect(&authorize::redirect_with(&uri, &pairs))
+        }
+        None => html(
+            r.error.http_status().max(400),
+            "Authorization failed",
+            &format!("<p>{}</p>", escape(&r.error.description())),
+        ),
+    }
+}
+
+fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    let query = request.uri().query().unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+async fn form_pairs(request: Request) -> Result<(HeaderMap, Vec<(String, String)>), AuthError> {
+    let (parts, body) = request.into_parts();
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(AuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
+    }
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| AuthError::InvalidRequest("the form is too large".into()))?;
+    let pairs = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    Ok((parts.headers, pairs))
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// HTTP Basic credentials (`client_id:client_secret`, each form-urlencoded per RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// A bearer token from the Authorization header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+async fn smart_configuration(AxumState(state): AxumState<State>) -> HttpResponse {
+    json_response(200, &discovery::smart_configuration(&state.auth), false)
+}
+
+async fn openid_configuration(AxumState(state): AxumState<State>) -> HttpResponse {
+    json_response(200, &discovery::openid_configuration(&state.auth), false)
+}
+
+async fn jwks(AxumState(state): AxumState<State>) -> HttpResponse {
+    match keys::jwks(state.auth.store()).await {
+        Ok(jwks) => {
+            let mut response = json_response(200, &jwks, false);
+            // Short, so a rotated key is picked up well before tokens signed by it appear.
+            response.headers_mut().insert(CACHE_CONTROL, axum::http::HeaderValue::from_static("max-age=300"));
+            response
+        }
+        Err(e) => oauth_error(&e, false),
+    }
+}
+
+async fn authorize_get(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let pairs = query_pairs(&request);
+    start_authorization(&state.auth, &pairs).await
+}
+
+/// POST /authorize: the parameters are kept server-side and the browser continues with GETs, so a
+/// cross-site auto-submitted form works without cookies.
+async fn authorize_post(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    match form_pairs(request).await {
+        Ok((_, pairs)) => start_authorization(&state.auth, &pairs).await,
+        Err(e) => refusal(&state.auth, e.into()),
+    }
+}
+
+async fn start_authorization(auth: &AuthServer, pairs: &[(String, String)]) -> HttpResponse {
+    let result = async {
+        let request = authorize::validate(auth, pairs).await?;
+        let id = authorize::save(auth, &request).await?;
+        Ok::<String, Refusal>(id)
+    }
+    .await;
+    match result {
+        Ok(id) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", &id)])),
+        Err(r) => refusal(auth, r),
+    }
+}
+
+fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(message) = message {
+        body.push_str(&format!("<p role=\"alert\">{}</p>\n", escape(message)));
+    }
+    if auth.demo {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"{action}\">\n\
+             <input type=\"hidden\" name=\"request\" value=\"{id}\">\n\
+             <p><strong>DEMO login</strong>: demo users only, never real data.</p>\n\
+             <label>PESEL <input name=\"pesel\" inputmode=\"numeric\" autocomplete=\"username\"></label>\n\
+             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\n\
+             <button type=\"submit\">Log in</button>\n</form>\n",
+            action = escape(&auth.endpoint("login")),
+            id = escape(request_id)
+        ));
+    }
+    if auth.upstream.is_some() {
+        let link = authorize::redirect_with(&auth.endpoint("upstream"), &[("request", request_id)]);
+        body.push_str(&format!(
+            "<p><a href=\"{}\">Log in with the national identity provider</a></p>\n",
+            escape(&link)
+        ));
+    }
+    if body.is_empty() {
+        body.push_str("<p>No login method is configured on this server.</p>");
+    }
+    body
+}
+
+async fn login_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let pairs = query_pairs(&request);
+    let id = param(&pairs, "request").unwrap_or_default();
+    match authorize::load(&state.auth, id).await {
+        Ok(_) => html(200, "Log in", &login_form(&state.auth, id, None)),
+        Err(e) => refusal(&state.auth, e.into()),
+    }
+}
+
+async fn login_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let pairs = match form_pairs(request).await {
+        Ok((_, pairs)) => pairs,
+        Err(e) => return refusal(auth, e.into()),
+    };
+    let id = param(&pairs, "request").unwrap_or_default();
+    if let Err(e) = authorize::load(auth, id).await {
+        return refusal(auth, e.into());
+    }
+    if !auth.demo {
+        return html(404, "Log in", "<p>The demo login is not enabled.</p>");
+    }
+    let identity =
+        demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default());
+    match identity {
+        Ok(identity) => finish_login(auth, id, &identity).await,
+        Err(e) => {
+            log(&e);
+            html(401, "Log in", &login_form(auth, id, Some("Unknown PESEL or wrong password.")))
+        }
+    }
+}
+
+async fn finish_login(auth: &AuthServer, id: &str, identity: &identity::VerifiedIdentity) -> HttpResponse {
+    let result = async {
+        let account = identity::resolve_account(auth, identity).await?;
+        authorize::attach_account(auth, id, &account).await
+    }
+    .await;
+    match result {
+        Ok(()) => redirect(&authorize::redirect_with(&auth.endpoint("consent"), &[("request", id)])),
+        Err(e) => refusal(auth, e.into()),
+    }
+}
+
+async fn upstream_start(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let pairs = query_pairs(&request);
+    let id = param(&pairs, "request").unwrap_or_default();
+    let Some(upstream) = &auth.upstream else {
+        return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
+    };
+    match authorize::load(auth, id).await {
+        Ok(_) => redirect(&upstream.login_url(auth, id)),
+        Err(e) => refusal(auth, e.into()),
+    }
+}
+
+async fn upstream_callback(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let pairs = query_pairs(&request);
+    let Some(upstream) = &auth.upstream else {
+        return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
+    };
+    let id = param(&pairs, "state").unwrap_or_default();
+    if let Err(e) = authorize::load(auth, id).await {
+        return refusal(auth, e.into());
+    }
+    if let Some(error) = param(&pairs, "error") {
+        return html(400, "Login failed", &format!("<p>The identity provider answered: {}</p>", escape(error)));
+    }
+    let code = param(&pairs, "code").unwrap_or_default();
+    match upstream.complete(auth, id, code).await {
+        Ok(identity) => finish_login(auth, id, &identity).await,
+        Err(e) => refusal(auth, e.into()),
+    }
+}
+
+fn consent_form(auth: &AuthServer, id: &str, scopes: &Scopes, account: &Account) -> String {
+    let mut body = format!(
+        "<form method=\"post\" action=\"{}\">\n<input type=\"hidden\" name=\"request\" value=\"{}\">\n",
+        escape(&auth.endpoint("consent")),
+        escape(id)
+    );
+    if authorize::needs_patient(scopes) {
+        body.push_str("<fieldset><legend>Whose data</legend>\n");
+        for (i, choice) in account.choices.iter().enumerate() {
+            body.push_str(&format!(
+                "<label><input type=\"radio\" name=\"patient\" value=\"{}\"{}> {}</label><br>\n",
+                escape(&choice.patient_id),
+                if i == 0 { " checked" } else { "" },
+                escape(&choice.display)
+            ));
+        }
+        body.push_str("</fieldset>\n");
+    }
+    body.push_str("<fieldset><legend>The application asks for</legend>\n");
+    for scope in scopes.tokens() {
+        body.push_str(&format!(
+            "<label><input type=\"checkbox\" name=\"scope\" value=\"{s}\" checked> {s}</label><br>\n",
+            s = escape(scope)
+        ));
+    }
+    body.push_str(
+        "</fieldset>\n<button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>\n",
+    );
+    body
+}
+
+async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let pairs = query_pairs(&request);
+    let id = param(&pairs, "request").unwrap_or_default();
+    match authorize::load(auth, id).await {
+        Ok((request, Some(account))) => {
+            let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account);
+            html(200, &format!("Allow {}?", request.client_id), &page)
+        }
+        Ok((_, None)) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", id)])),
+        Err(e) => refusal(auth, e.into()),
+    }
+}
+
+async fn consent_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let pairs = match form_pairs(request).await {
+        Ok((_, pairs)) => pairs,
+        Err(e) => return refusal(auth, e.into()),
+    };
+    let consent = Consent {
+        approved: param(&pairs, "decision") == Some("approve"),
+        scopes: pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect(),
+        patient: param(&pairs, "patient").map(str::to_string),
+    };
+    match authorize::decide(auth, param(&pairs, "request").unwrap_or_default(), &consent).await {
+        Ok(location) => redirect(&location),
+        Err(r) => refusal(auth, r),
+    }
+}
+
+async fn token_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let (headers, params) = match form_pairs(request).await {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e, false),
+    };
+    let basic = basic_credentials(&headers);
+    let basic_used = basic.is_some();
+    match token::token(&state.auth, &TokenRequest { params, basic }).await {
+        Ok(body) => json_response(200, &body, true),
+        Err(e) => oauth_error(&e, basic_used),
+    }
+}
+
+/// RFC 7662. The caller authenticates as a client, or with a bearer token of its own.
+async fn introspect_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let (headers, params) = match form_pairs(request).await {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e, false),
+    };
+    let caller_ok = match bearer_token(&headers) {
+        Some(token) => principal::verify_bearer(auth, token).await.map(|_| ()),
+        None => {
+            let request = TokenRequest { basic: basic_credentials(&headers), params: params.clone() };
+            token::authenticate_client(auth, &request).await.map(|_| ())
+        }
+    };
+    if let Err(e) = caller_ok {
+        return oauth_error(&e, basic_credentials(&headers).is_some());
+    }
+    let Some(token) = param(&params, "token") else {
+        return oauth_error(&AuthError::InvalidRequest("token is missing".into()), false);
+    };
+    match token::introspect(auth, token).await {
+        Ok(body) => json_response(200, &body, true),
+        Err(e) => oauth_error(&e, false),
+    }
+}
+
+/// RFC 7009: always 200 for a token that is unknown or not the caller's.
+async fn revoke_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let (headers, params) = match form_pairs(request).await {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e, false),
+    };
+    let basic = basic_credentials(&headers);
+    let basic_used = basic.is_some();
+    let request = TokenRequest { basic, params };
+    let result = async {
+        let client = token::authenticate_client(auth, &request).await?;
+        let token = request.param("token").ok_or_else(|| AuthError::InvalidRequest("token is missing".into()))?;
+        grants::revoke_token(auth.store(), token, &client.client_id).await
+    }
+    .await;
+    match result {
+        Ok(()) => json_response(200, &json!({}), true),
+        Err(e) => oauth_error(&e, basic_used),
+    }
+}
