@@ -169,7 +169,7 @@ def main():
 
     for kind in ("examples", "invalid"):
         for f in sorted(glob.glob(os.path.join(root, kind, "*.json"))):
-            if f.endswith(".expect.json"):
+            if f.endswith(".expect.json") or os.path.basename(f).startswith("_"):
                 continue
             r = load(f)
             if r is None:
