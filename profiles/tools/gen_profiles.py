@@ -10,6 +10,8 @@ def add(sd):
     return sd
 
 PESEL_P = f"identifier.where(system='{PESEL}').value.first()"
+PESEL_OK = f"identifier.where(system = '{PESEL}' and value.matches('^[0-9]{{11}}$')).exists()"
+VP_OK = "dispenseRequest.validityPeriod.start.exists() and dispenseRequest.validityPeriod.end.exists()"
 
 # ---------------------------------------------------------------- extensions
 add(extension("PLPatientIdentifierOfMother", "Mother's identifier (identyfikator matki)",
@@ -49,7 +51,7 @@ add(profile("PLPatient", "Patient", "PL Patient",
     "PESEL carries the mother's identifier; an unidentified patient has the name \"NN\" (pacjent NN).", [
     E("Patient", constraint=[
         inv("pl-pat-1", "PESEL birth date must equal Patient.birthDate (PESEL: data urodzenia niezgodna)",
-            f"birthDate.exists() and birthDate.toString().length() = 10 and {PESEL_P}.matches('^[0-9]{{11}}$') implies "
+            f"birthDate.exists() and birthDate.toString().length() = 10 and {PESEL_OK} implies "
             f"(birthDate.toString().substring(2,2) = {PESEL_P}.substring(0,2) and "
             f"birthDate.toString().substring(5,2).toInteger() = {PESEL_P}.substring(2,2).toInteger() mod 20 and "
             f"birthDate.toString().substring(8,2) = {PESEL_P}.substring(4,2) and "
@@ -57,7 +59,7 @@ add(profile("PLPatient", "Patient", "PL Patient",
             f"iif({PESEL_P}.substring(2,2).toInteger() > 60, '22', iif({PESEL_P}.substring(2,2).toInteger() > 40, '21', "
             f"iif({PESEL_P}.substring(2,2).toInteger() > 20, '20', '19')))))"),
         inv("pl-pat-2", "PESEL sex digit (10th digit: odd male, even female) must agree with Patient.gender (PESEL: płeć niezgodna)",
-            f"(gender = 'male' or gender = 'female') and {PESEL_P}.matches('^[0-9]{{11}}$') implies "
+            f"gender.exists() and (gender = 'male' or gender = 'female') and {PESEL_OK} implies "
             f"(({PESEL_P}.substring(9,1).toInteger() mod 2 = 0) = (gender = 'female'))"),
         inv("pl-pat-3", "Patient must have a PESEL, an ID card/passport identifier, the mother's identifier or the NN name",
             f"identifier.exists() or extension.where(url = '{sdurl('PLPatientIdentifierOfMother')}').exists() or name.where(text = 'NN').exists()"),
@@ -255,14 +257,14 @@ add(profile("PLMedicationRequest", MR, "PL MedicationRequest (e-recepta item)",
     "realisation period (okres realizacji) in dispenseRequest.validityPeriod [S8][S14].", [
     E(MR, constraint=[
         inv("pl-rx-1", "Standard prescription validity may not exceed 30 days (e-recepta: okres realizacji > 30 dni)",
-            f"({vrule('antibiotic')} or {vrule('immunological')} or {vrule('targeted-import')} or {vrule('chronic-365')}).not() "
+            f"{VP_OK} and ({vrule('antibiotic')} or {vrule('immunological')} or {vrule('targeted-import')} or {vrule('chronic-365')}).not() "
             f"implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 30 days"),
         inv("pl-rx-2", "Antibiotic prescription validity may not exceed 7 days (antybiotyk: okres realizacji > 7 dni)",
-            f"{vrule('antibiotic')} implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 7 days"),
+            f"{VP_OK} and {vrule('antibiotic')} implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 7 days"),
         inv("pl-rx-3", "Immunological / targeted-import prescription validity may not exceed 120 days",
-            f"({vrule('immunological')} or {vrule('targeted-import')}) implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 120 days"),
+            f"{VP_OK} and ({vrule('immunological')} or {vrule('targeted-import')}) implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 120 days"),
         inv("pl-rx-4", "Prescription validity may not exceed 365 days",
-            "dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 365 days"),
+            f"{VP_OK} implies dispenseRequest.validityPeriod.end <= dispenseRequest.validityPeriod.start + 365 days"),
         inv("pl-rx-5", "Exactly one payment level per prescription (jeden poziom odpłatności na receptę)",
             f"extension.where(url = '{sdurl('PLPaymentLevel')}').count() = 1"),
         inv("pl-rx-6", "Prescription number must be minted under the provider node {x}.2.1",
@@ -378,7 +380,7 @@ DR = "DeviceRequest"
 add(profile("PLDeviceRequest", DR, "PL DeviceRequest (e-zlecenie)",
     "Order for medical devices (e-zlecenie na zaopatrzenie w wyroby medyczne, NFZ eZWM): valid 12 months from issue [S19].", [
     E(DR, constraint=[inv("pl-dev-1", "e-zlecenie is valid at most 12 months from issue (e-zlecenie: ważność > 12 miesięcy)",
-        "occurrence.ofType(Period).end.exists() implies occurrence.ofType(Period).end <= authoredOn + 12 months")]),
+        "occurrence.ofType(Period).end.exists() and authoredOn.exists() implies occurrence.ofType(Period).end <= authoredOn + 12 months")]),
     E(f"{DR}.identifier", min=1),
     E(f"{DR}.intent", fixedCode="order"),
     E(f"{DR}.code[x]", type=[{"code": "CodeableConcept"}]),
@@ -448,7 +450,7 @@ add(profile("PLConsent", CO, "PL Consent (IKP authorisation)",
     "may grant the other parent access; always for a period [S16].", [
     E(CO, constraint=[
         inv("pl-cons-1", "24-hour doctor authorisation may last at most 24 hours (upoważnienie 24h)",
-            f"{ctype('doctor-24h')} implies provision.period.end <= provision.period.start + 24 hours"),
+            f"{ctype('doctor-24h')} and provision.period.start.exists() and provision.period.end.exists() implies provision.period.end <= provision.period.start + 24 hours"),
         inv("pl-cons-2", "A prescriptions-only authorisation must restrict provision.class to MedicationRequest/MedicationDispense",
             f"{ctype('prescriptions-only')} implies (provision.class.exists() and provision.class.all(code = 'MedicationRequest' or code = 'MedicationDispense'))"),
     ]),
