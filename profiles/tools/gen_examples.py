@@ -195,7 +195,9 @@ ex("MedicationRequest", "eu-rx-1", "EUMedicationRequest", {
     "status": "active", "intent": "order", "medicationReference": R("Medication", "eu-amoxicillin"),
     "subject": R("Patient", "anna-kowalska"), "authoredOn": "2026-11-26", "requester": R("PractitionerRole", "piotr-wisniewski-poz"),
     "dosageInstruction": [{"text": "1 tablet every 12 hours for 7 days"}],
-    "dispenseRequest": {"validityPeriod": {"start": "2026-11-26", "end": "2026-12-03"}, "quantity": {"value": 1, "unit": "package"}},
+    "dispenseRequest": {"extension": [{"url": "https://profiles.ihe.net/PHARM/MPD/StructureDefinition/ihe-ext-medicationrequest-prescribedQuantity",
+                                        "valueQuantity": {"value": 1, "unit": "package"}}],
+                        "validityPeriod": {"start": "2026-11-26", "end": "2026-12-03"}, "quantity": {"value": 1, "unit": "package"}},
     "substitution": {"allowedBoolean": False}})
 ex("MedicationDispense", "eu-dispense-1", "EUMedicationDispense", {
     "extension": [{"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationDispense.recorded", "valueDateTime": "2026-11-28T14:05:00+02:00"}],
