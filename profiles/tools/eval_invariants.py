@@ -1,12 +1,27 @@
 """Optional developer check (NOT standard library): evaluates every FHIRPath invariant of the profiles on the valid
 examples (must all hold) and on the invalid corpus (cases whose expect.json lists an 'invariant' error must fail one).
 usage: pip install fhirpathpy; python3 profiles/tools/eval_invariants.py"""
-import glob, json, os, sys
-from fhirpathpy import evaluate
-from fhirpathpy.models import models
+import glob, json, os, subprocess, sys, tempfile
+
+IKP = os.environ.get("IKP_BIN")  # e.g. target/release/ikp: use the server's own engine (`ikp fhirpath`)
+if not IKP:
+    from fhirpathpy import evaluate
+    from fhirpathpy.models import models
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = models["r4"]
+MODEL = None if IKP else models["r4"]
+
+
+def ikp_eval(res, expr):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as t:
+        json.dump(res, t)
+    try:
+        p = subprocess.run([IKP, "fhirpath", expr, t.name], capture_output=True, text=True)
+    finally:
+        os.unlink(t.name)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.strip()[-300:])
+    return json.loads(p.stdout)
 SDS = {}
 for f in glob.glob(os.path.join(ROOT, "StructureDefinition-*.json")):
     sd = json.load(open(f))
@@ -44,6 +59,17 @@ def failures(res, sd):
     for el in sd["differential"]["element"]:
         for c in el.get("constraint", []):
             sel = selector(sd, el["id"])
+            if IKP:
+                try:
+                    v = ikp_eval(res, c["expression"] if not sel else f"{sel}.all({c['expression']})")
+                except Exception as e:  # noqa
+                    out.append((c["key"], f"EVAL ERROR {e}"))
+                    continue
+                if v == [False] and c["severity"] == "error":
+                    out.append((c["key"], c["human"]))
+                elif v != [True] and c["severity"] == "error":
+                    out.append((c["key"], f"NON-BOOLEAN {v}"))
+                continue
             nodes = [res] if not sel else evaluate(res, sel, {}, MODEL)
             for n in nodes:
                 try:
