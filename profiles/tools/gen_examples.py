@@ -112,6 +112,10 @@ ex("Patient", "olena-shevchenko", "PLPatient", {
     "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "PPN"}]},
                     "system": PASSPORT_PREFIX + "804", "value": "FE123456"}],
     "name": [{"family": "Shevchenko", "given": ["Olena"]}], "gender": "female", "birthDate": "1990-02-14"})
+ex("Patient", "lukas-novak", "PLPatient", {
+    "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "CZ"}]},
+                    "system": IDCARD_PREFIX + "203", "value": "205123456"}],
+    "name": [{"family": "Novák", "given": ["Lukáš"]}], "gender": "male", "birthDate": "1979-09-23"})
 ex("RelatedPerson", "tomasz-kowalski", "PLRelatedPerson", {
     "identifier": [{"system": PESEL, "value": PESEL_TOMASZ}], "patient": R("Patient", "zofia-kowalska"),
     "relationship": [cc("http://terminology.hl7.org/CodeSystem/v3-RoleCode", "FTH", "father")],

@@ -88,6 +88,9 @@ def diffgroup(r):
 case("package-different-groupidentifier", ("Bundle", "pakiet-recept-1"), None, diffgroup,
      [("Bundle", "groupIdentifier", "invariant")], "Two prescriptions of one package carry different package keys.")
 # ---- extra profile rules ----
+case("passport-system-not-country-oid", ("Patient", "olena-shevchenko"), None,
+     lambda r: r["identifier"][0].__setitem__("system", "urn:oid:2.16.840.1.113883.4.330"),
+     [("Patient.identifier[0].system", "Passport", "invariant")], "Passport system lacks the ISO 3166 country node.")
 case("nn-patient-with-family", ("Patient", "nn-2026-0001"), None, lambda r: r["name"][0].__setitem__("family", "Nieznany"),
      [("Patient.name[0].family", "Patient.name:nn.family", "cardinality-max")], "The NN name slice forbids family.")
 case("icd10-bad-format", ("Condition", "zapalenie-oskrzeli"), None, lambda r: r["code"]["coding"][0].__setitem__("code", "J209X"),
