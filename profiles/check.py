@@ -3,7 +3,8 @@
 
 usage: python3 profiles/check.py /work/shared/fhir-r4/definitions [profiles-dir]
 
-Checks: JSON well-formed; StructureDefinition url under the canonical base and = base + '/StructureDefinition/' + id;
+Checks: JSON well-formed; valid examples satisfy min/max/fixed/pattern of the non-sliced differential elements
+(and invalid cases announcing such a defect violate them); StructureDefinition url under the canonical base and = base + '/StructureDefinition/' + id;
 differential element paths exist in the R4 base snapshot (choice types [x], contentReference resolved, paths under
 a typed element resolved through the R4 data-type snapshots); element id / path agreement and slice-id syntax;
 slice ids are declared by a slicing on the sliced element; referenced profiles/targetProfiles/ValueSets of our
@@ -75,6 +76,54 @@ def resolve(base, path):
                     return True
         return False
     return True
+
+
+def _children(node, name):
+    """values of a JSON property (choice types: name ends with [x])"""
+    if not isinstance(node, dict):
+        return []
+    if name.endswith("[x]"):
+        pre = name[:-3]
+        vals = [v for k, v in node.items() if k.startswith(pre) and k[len(pre):][:1].isupper()]
+    else:
+        vals = [node[name]] if name in node else []
+    out = []
+    for v in vals:
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def _matches_pattern(value, pattern):
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(_matches_pattern(value.get(k), v) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return isinstance(value, list) and all(any(_matches_pattern(x, p) for x in value) for p in pattern)
+    return value == pattern
+
+
+def structural(res, sd):
+    """min/max/fixed/pattern of the non-sliced differential elements, checked on an instance."""
+    probs = []
+    for el in sd["differential"]["element"]:
+        eid = el["id"]
+        if ":" in eid or "." not in eid:
+            continue
+        parts = eid.split(".")[1:]
+        parents = [res]
+        for p in parts[:-1]:
+            parents = [c for n in parents for c in _children(n, p)]
+        for parent in parents:
+            kids = _children(parent, parts[-1])
+            if el.get("min", 0) > len(kids):
+                probs.append(f"{eid}: min {el['min']}, found {len(kids)}")
+            if el.get("max") not in (None, "*") and len(kids) > int(el["max"]):
+                probs.append(f"{eid}: max {el['max']}, found {len(kids)}")
+            for k, v in el.items():
+                if k.startswith("fixed") and any(x != v for x in kids):
+                    probs.append(f"{eid}: fixed value {v}")
+                if k.startswith("pattern") and any(not _matches_pattern(x, v) for x in kids):
+                    probs.append(f"{eid}: pattern {v}")
+    return probs
 
 
 ID_RE = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*(\[x\])?(:[A-Za-z][A-Za-z0-9\-_]*)?)*$")
@@ -182,6 +231,11 @@ def main():
                     err(f, f"declares unknown profile {p}")
                 elif profiles[p][1]["type"] != r.get("resourceType"):
                     err(f, f"resourceType {r.get('resourceType')} does not match profile type")
+            if kind == "examples":
+                for p in profs:
+                    if p in profiles:
+                        for prob in structural(r, profiles[p][1]):
+                            err(f, "example violates " + prob)
             if kind == "invalid":
                 ef = f[:-5] + ".expect.json"
                 if not os.path.exists(ef):
@@ -190,6 +244,9 @@ def main():
                     ex = load(ef)
                     if ex and (ex.get("profile") not in profiles or not ex.get("errors")):
                         err(ef, "expect file needs an existing profile and at least one error")
+                    elif ex and any(e.get("kind") in ("cardinality-min", "fixed", "pattern") for e in ex["errors"]) \
+                            and not structural(r, profiles[ex["profile"]][1]):
+                        err(f, "structural defect announced in expect.json not found by the simple checker")
             if kind == "examples":
                 base_name = os.path.basename(f)
                 if not base_name.startswith(r.get("resourceType", "?") + "-"):
