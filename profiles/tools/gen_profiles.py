@@ -118,7 +118,11 @@ def licence_slices(root, card_min=0):
     els = [E(f"{root}.identifier", min=1, slicing=slicing("system"))]
     for name, sysu, label, rule in [
         ("npwzPhysician", NPWZ_PHYS, "physician/dentist NPWZ (numer prawa wykonywania zawodu lekarza)",
-         inv("pl-npwz-phys", "Physician NPWZ must be 7 digits", "$this.matches('^[0-9]{7}$')")),
+         [inv("pl-npwz-phys", "Physician NPWZ must be 7 digits", "$this.matches('^[0-9]{7}$')"),
+          inv("pl-npwz-check", "Physician NPWZ check digit (first digit = (1*d2+2*d3+3*d4+4*d5+5*d6+6*d7) mod 11) does not match "
+              "(algorithm unverified, hence a warning)",
+              "$this.matches('^[0-9]{7}$') implies ((" + " + ".join(f"$this.substring({i},1).toInteger()*{i}" for i in range(1, 7))
+              + ") mod 11) = $this.substring(0,1).toInteger()", "warning")]),
         ("pwzNurse", PWZ_NURSE, "nurse/midwife PWZ (pielęgniarka/położna)",
          inv("pl-pwz-nurse", "Nurse/midwife PWZ should be 7 digits followed by P (nurse) or A (midwife) (unverified format)",
              "$this.matches('^[0-9]{7}[PA]?$')", "warning")),
@@ -127,7 +131,8 @@ def licence_slices(root, card_min=0):
         ("pwzPhysiotherapist", PWZ_PHYSIO, "physiotherapist PWZ (fizjoterapeuta)", None)]:
         els.append(E(f"{root}.identifier:{name}", min=0, max="1", short=label))
         els.append(E(f"{root}.identifier:{name}.system", min=1, fixedUri=sysu))
-        els.append(E(f"{root}.identifier:{name}.value", min=1, **({"constraint": [rule]} if rule else {})))
+        rules = rule if isinstance(rule, list) else ([rule] if rule else [])
+        els.append(E(f"{root}.identifier:{name}.value", min=1, **({"constraint": rules} if rules else {})))
     return els
 
 add(profile("PLPractitioner", "Practitioner", "PL Practitioner",
