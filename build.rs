@@ -1,17 +1,25 @@
-//! Embeds the national profiles (`profiles/StructureDefinition-*.json`) into the binary as one
-//! JSON array, so that one file is a complete server.
+//! Embeds the national profiles (`profiles/StructureDefinition-*.json`) and the code systems and
+//! value sets they bind to (`profiles/terminology`) into the binary, so that one file is a
+//! complete server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=profiles");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("profiles")
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    embed("profiles", &["StructureDefinition-"], "profiles.json");
+    embed("profiles/terminology", &["CodeSystem-", "ValueSet-"], "profile-terminology.json");
+}
+
+/// Concatenates the JSON files of `folder` whose names start with one of `prefixes` into one JSON
+/// array in `OUT_DIR/name`.
+fn embed(folder: &str, prefixes: &[&str], name: &str) {
+    println!("cargo:rerun-if-changed={folder}");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(folder).map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     files.retain(|p| {
         p.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("StructureDefinition-") && n.ends_with(".json"))
+            .is_some_and(|n| prefixes.iter().any(|prefix| n.starts_with(prefix)) && n.ends_with(".json"))
     });
     files.sort();
     let mut bundle = String::from("[");
@@ -24,5 +32,5 @@ fn main() {
     }
     bundle.push(']');
     let out = std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo");
-    std::fs::write(Path::new(&out).join("profiles.json"), bundle).expect("writing the embedded profiles");
+    std::fs::write(Path::new(&out).join(name), bundle).expect("writing the embedded definitions");
 }

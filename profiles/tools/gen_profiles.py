@@ -477,7 +477,7 @@ add(profile("PLConsent", CO, "PL Consent (IKP authorisation)",
     E(f"{CO}.provision.period", min=1),
     E(f"{CO}.provision.period.start", min=1),
     E(f"{CO}.provision.actor", min=1),
-    E(f"{CO}.provision.actor.reference", type=ref("PLRelatedPerson", "PLPractitioner", "PLPractitionerRole", "PLOrganizationMedicalEntity", "PLOrganizationPharmacy", "RelatedPerson")),
+    E(f"{CO}.provision.actor.reference", type=ref("PLPatient", "PLRelatedPerson", "PLPractitioner", "PLPractitionerRole", "PLOrganizationMedicalEntity", "PLOrganizationPharmacy", "RelatedPerson")),
 ]))
 
 add(profile("PLCarePlan", "CarePlan", "PL CarePlan (IPOM)",

@@ -39,6 +39,11 @@ pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resourc
         return findings;
     }
     findings.rules = rules::check(resource);
+    let codes = Either(profiles.codes(), codes);
+    let type_of = |url: &str| profiles.resource_type_of(url);
+    let context = ExtensionCheck { profiles, model, codes: &codes, type_of: &type_of };
+    let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+    context.walk(resource, resource_type, resource_type, &mut findings.rules);
     let declared = resource
         .get("meta")
         .and_then(|m| m.get("profile"))
@@ -49,7 +54,7 @@ pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resourc
     let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
     for url in declared.chain(extra.iter().copied()) {
         match profiles.get(url) {
-            Some(profile) => findings.rules.extend(profile.validate(resource, model, codes)),
+            Some(profile) => findings.rules.extend(profile.validate(resource, model, &codes, &type_of)),
             None if url.starts_with("http://hl7.org/fhir/StructureDefinition/") => {}
             None => findings.rules.push(
                 Issue::warning(
@@ -61,4 +66,81 @@ pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resourc
         }
     }
     findings
+}
+
+/// Value-set membership from the first source that knows the value set.
+struct Either<'a>(&'a dyn Codes, &'a dyn Codes);
+
+impl Codes for Either<'_> {
+    fn contains(&self, value_set: &str, system: Option<&str>, code: &str) -> Option<bool> {
+        self.0.contains(value_set, system, code).or_else(|| self.1.contains(value_set, system, code))
+    }
+}
+
+/// Known extensions: used only where their definitions allow, and valid against them.
+struct ExtensionCheck<'a> {
+    profiles: &'a ProfileSet,
+    model: &'a Model,
+    codes: &'a dyn Codes,
+    type_of: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl ExtensionCheck<'_> {
+    /// `element` is the path without indices (for matching contexts), `at` the FHIRPath location.
+    fn walk(&self, value: &Value, element: &str, at: &str, issues: &mut Vec<Issue>) {
+        let Some(object) = value.as_object() else {
+            for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                self.walk(item, element, &format!("{at}[{i}]"), issues);
+            }
+            return;
+        };
+        for (key, child) in object {
+            // Contained and nested resources are validated on their own.
+            if key == "resourceType"
+                || key.starts_with('_')
+                || key == "contained"
+                || child.get("resourceType").is_some()
+            {
+                continue;
+            }
+            if key == "extension" || key == "modifierExtension" {
+                for (i, extension) in child.as_array().into_iter().flatten().enumerate() {
+                    self.extension(extension, element, &format!("{at}.{key}[{i}]"), issues);
+                }
+                continue;
+            }
+            self.walk(child, &format!("{element}.{key}"), &format!("{at}.{key}"), issues);
+        }
+    }
+
+    fn extension(&self, extension: &Value, element: &str, at: &str, issues: &mut Vec<Issue>) {
+        let Some(url) = extension.get("url").and_then(Value::as_str) else { return };
+        if let Some(contexts) = self.profiles.extension_contexts(url)
+            && !contexts.is_empty()
+            && !contexts.iter().any(|c| context_allows(c, element))
+        {
+            issues.push(
+                Issue::error(
+                    IssueType::Structure,
+                    format!("the extension {url} is used on {element}, outside its context ({})", contexts.join(", ")),
+                )
+                .at(at),
+            );
+        }
+        if let Some(definition) = self.profiles.get(url) {
+            issues.extend(definition.validate_element(extension, at, self.model, self.codes, self.type_of));
+        }
+        // Nested extensions (complex extensions) are checked against their own definitions.
+        for (i, inner) in extension.get("extension").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            if inner.get("url").and_then(Value::as_str).is_some_and(|u| u.contains("://")) {
+                self.extension(inner, "Extension", &format!("{at}.extension[{i}]"), issues);
+            }
+        }
+    }
+}
+
+/// Whether an extension context (an element path such as `Patient` or `Patient.name`, or a
+/// general type) admits an element.
+fn context_allows(context: &str, element: &str) -> bool {
+    matches!(context, "Element" | "Resource" | "DomainResource" | "Base") || context == element
 }

@@ -226,8 +226,15 @@ impl Profile {
         self.rules.iter().find(|r| r.id == id)
     }
 
-    /// Checks a resource; every problem is an issue with its FHIRPath location.
-    pub fn validate(&self, resource: &Value, model: &dyn ModelInfo, codes: &dyn Codes) -> Vec<Issue> {
+    /// Checks a resource; every problem is an issue with its FHIRPath location. `type_of` names
+    /// the resource type a (target) profile url constrains.
+    pub fn validate(
+        &self,
+        resource: &Value,
+        model: &dyn ModelInfo,
+        codes: &dyn Codes,
+        type_of: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<Issue> {
         let mut issues = Vec::new();
         let root_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
         if root_type != self.resource_type {
@@ -237,7 +244,26 @@ impl Profile {
             ));
             return issues;
         }
-        let checker = Checker { profile: self, root: resource, model, codes };
+        let checker =
+            Checker { profile: self, root: resource, root_path: self.resource_type.clone(), model, codes, type_of };
+        for rule in &self.rules {
+            checker.check_rule(rule, &mut issues);
+        }
+        issues
+    }
+
+    /// Checks an element against a profile of its data type (an extension against its
+    /// definition); `at` is the element's FHIRPath location.
+    pub fn validate_element(
+        &self,
+        element: &Value,
+        at: &str,
+        model: &dyn ModelInfo,
+        codes: &dyn Codes,
+        type_of: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        let checker = Checker { profile: self, root: element, root_path: at.to_string(), model, codes, type_of };
         for rule in &self.rules {
             checker.check_rule(rule, &mut issues);
         }
@@ -255,8 +281,11 @@ struct Located<'a> {
 struct Checker<'a> {
     profile: &'a Profile,
     root: &'a Value,
+    /// Where the root is (the resource type, or an element's location).
+    root_path: String,
     model: &'a dyn ModelInfo,
     codes: &'a dyn Codes,
+    type_of: &'a dyn Fn(&str) -> Option<String>,
 }
 
 /// The values of a child element (`name`, or `name[x]` for any type), each with its location.
@@ -339,7 +368,7 @@ impl<'a> Checker<'a> {
     /// The elements an element id designates, grouped by the parent they belong to (cardinality
     /// is counted per parent).
     fn select(&self, segments: &[Segment]) -> Vec<Vec<Located<'a>>> {
-        let root = Located { value: self.root, path: self.profile.resource_type.clone() };
+        let root = Located { value: self.root, path: self.root_path.clone() };
         let mut groups: Vec<Vec<Located<'a>>> = vec![vec![root]];
         for depth in 1..segments.len() {
             let segment = &segments[depth];
@@ -472,13 +501,13 @@ impl<'a> Checker<'a> {
 
     fn parent_path(&self, rule: &Rule) -> String {
         if rule.segments.len() <= 2 {
-            return self.profile.resource_type.clone();
+            return self.root_path.clone();
         }
         self.select(&rule.segments[..rule.segments.len() - 1])
             .into_iter()
             .flatten()
             .next()
-            .map_or_else(|| self.profile.resource_type.clone(), |l| l.path)
+            .map_or_else(|| self.root_path.clone(), |l| l.path)
     }
 
     fn check_value(&self, rule: &Rule, item: &Located<'a>, issues: &mut Vec<Issue>) {
@@ -566,39 +595,31 @@ impl<'a> Checker<'a> {
         issues.push(issue.at(&item.path));
     }
 
-    /// References must point at the allowed target types.
+    /// References must point at the allowed target types (the types the target profiles
+    /// constrain; a target profile the server does not know allows any type).
     fn check_targets(&self, rule: &Rule, item: &Located, issues: &mut Vec<Issue>) {
-        let targets: Vec<&str> = rule
-            .types
-            .iter()
-            .filter(|(code, _)| code == "Reference")
-            .flat_map(|(_, t)| t.iter())
-            .filter_map(|url| url.rsplit('/').next())
-            .collect();
-        if targets.is_empty() {
+        let urls: Vec<&String> =
+            rule.types.iter().filter(|(code, _)| code == "Reference").flat_map(|(_, t)| t.iter()).collect();
+        if urls.is_empty() {
             return;
         }
+        let Some(allowed) = urls.iter().map(|u| (self.type_of)(u)).collect::<Option<Vec<String>>>() else { return };
         let Some(reference) = item.value.get("reference").and_then(Value::as_str) else { return };
         if reference.starts_with('#') || reference.starts_with("urn:") {
             return;
         }
-        let parts: Vec<&str> = reference.split('/').collect();
-        let target_type =
-            parts.iter().rev().nth(1).copied().filter(|t| t.starts_with(|c: char| c.is_ascii_uppercase()));
-        let target_type = if parts.len() >= 4 && parts[parts.len() - 2] == "_history" {
-            parts.iter().rev().nth(3).copied()
-        } else {
-            target_type
-        };
-        // Our own profiles name base types or profiles of them; a profile url's last segment is
-        // the profile's name, so compare by the base resource types the profile can stand for.
-        if let Some(t) = target_type
-            && !targets.iter().any(|allowed| *allowed == t || allowed.ends_with(t) || *allowed == "Resource")
-        {
+        let path = reference.split("/_history/").next().unwrap_or(reference);
+        let mut parts = path.rsplit('/');
+        let (Some(_id), Some(target_type)) = (parts.next(), parts.next()) else { return };
+        if !allowed.iter().any(|t| t == target_type || t == "Resource") {
             issues.push(
                 Issue::error(
                     IssueType::Invalid,
-                    format!("{}: a reference to {t} is not allowed here (allowed: {})", rule.id, targets.join(", ")),
+                    format!(
+                        "{}: a reference to {target_type} is not allowed here (allowed: {})",
+                        rule.id,
+                        allowed.join(", ")
+                    ),
                 )
                 .at(format!("{}.reference", item.path)),
             );
@@ -734,8 +755,9 @@ mod tests {
 
     fn errors(resource: &Value) -> Vec<(String, String)> {
         let model = crate::model::r4().expect("model");
+        let type_of = |url: &str| url.rsplit('/').next().map(str::to_string);
         profile()
-            .validate(resource, model, &Genders)
+            .validate(resource, model, &Genders, &type_of)
             .into_iter()
             .filter(|i| i.severity == Severity::Error)
             .map(|i| (i.expression.unwrap_or_default(), i.message))

@@ -1,0 +1,125 @@
+//! The national profiles: every example instance validates clean, and every case of the invalid
+//! corpus (profiles/invalid) is rejected with the expected error at the expected location.
+
+use std::path::{Path, PathBuf};
+
+use ikp::outcome::{Issue, Severity};
+use ikp::validation::profile::NoCodes;
+use ikp::validation::profiles::ProfileSet;
+use serde_json::Value;
+
+fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name)
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('_') && !n.ends_with(".expect.json"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+fn validate(profiles: &ProfileSet, resource: &Value, extra: &[&str]) -> Vec<Issue> {
+    let model = ikp::model::r4().expect("model");
+    let mut issues = ikp::validation::validate(model, profiles, &NoCodes, resource, extra).all();
+    // Entries of Bundles (document and package examples) are validated as well.
+    for (i, entry) in resource.get("entry").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        if let Some(inner) = entry.get("resource") {
+            for mut issue in ikp::validation::validate(model, profiles, &NoCodes, inner, &[]).all() {
+                issue.expression = issue.expression.map(|e| format!("Bundle.entry[{i}].resource.{e}"));
+                issues.push(issue);
+            }
+        }
+    }
+    issues
+}
+
+#[test]
+fn every_profile_loads_and_every_example_validates_clean() {
+    let profiles = ProfileSet::built_in().expect("built-in profiles");
+    assert!(profiles.urls().len() >= 30, "{} profiles", profiles.urls().len());
+    let mut failures = Vec::new();
+    let mut warnings = 0;
+    let examples = json_files(&dir("examples"));
+    assert!(examples.len() >= 30);
+    for file in &examples {
+        let resource = read(file);
+        let declared: Vec<&str> =
+            resource["meta"]["profile"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        assert!(declared.iter().any(|p| profiles.get(p).is_some()), "{} declares no known profile", file.display());
+        for issue in validate(&profiles, &resource, &[]) {
+            match issue.severity {
+                Severity::Error => {
+                    failures.push(format!("{}: {:?} {}", file.display(), issue.expression, issue.message))
+                }
+                Severity::Warning => warnings += 1,
+                _ => {}
+            }
+        }
+    }
+    println!("{} examples, {warnings} warnings", examples.len());
+    assert!(failures.is_empty(), "{} errors:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_invalid_case_is_rejected_where_expected() {
+    let profiles = ProfileSet::built_in().expect("built-in profiles");
+    let mut misses = Vec::new();
+    let cases = json_files(&dir("invalid"));
+    assert!(cases.len() >= 20);
+    for file in &cases {
+        let expect = read(&file.with_extension("expect.json"));
+        let resource = read(file);
+        let profile = expect["profile"].as_str().expect("profile");
+        let issues = validate(&profiles, &resource, &[profile]);
+        for wanted in expect["errors"].as_array().expect("errors") {
+            let at = wanted["expression"].as_str().unwrap_or_default();
+            let fragment = wanted["contains"].as_str().unwrap_or_default().to_lowercase();
+            let found = issues.iter().any(|i| {
+                i.severity == Severity::Error
+                    && i.expression.as_deref().is_some_and(|e| e.starts_with(at))
+                    && i.message.to_lowercase().contains(&fragment)
+            });
+            if !found {
+                let got: Vec<String> =
+                    issues.iter().map(|i| format!("{:?} {:?} {}", i.severity, i.expression, i.message)).collect();
+                misses.push(format!("{}: wanted '{fragment}' at {at}; got {got:#?}", file.display()));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{} misses:\n{}", misses.len(), misses.join("\n"));
+}
+
+mod common;
+
+/// Over HTTP: every example is stored, every invalid case (which declares its profile) is refused
+/// with 422 and stores nothing.
+async fn the_server_enforces_declared_profiles(server: &common::TestServer) {
+    for file in json_files(&dir("examples")) {
+        let resource = read(&file);
+        let t = resource["resourceType"].as_str().expect("type");
+        let id = resource["id"].as_str().expect("id");
+        let r = server.send(reqwest::Method::PUT, &format!("{t}/{id}"), &resource).send().await.expect("put");
+        assert!(r.status().is_success(), "{}: {} {}", file.display(), r.status(), r.text().await.unwrap_or_default());
+    }
+    for file in json_files(&dir("invalid")) {
+        let mut resource = read(&file);
+        let expect = read(&file.with_extension("expect.json"));
+        resource["meta"]["profile"] = serde_json::json!([expect["profile"]]);
+        let t = resource["resourceType"].as_str().expect("type").to_string();
+        let r = server.send(reqwest::Method::POST, &t, &resource).send().await.expect("post");
+        assert_eq!(r.status(), 422, "{}", file.display());
+    }
+}
+
+on_both_backends!(the_server_enforces_declared_profiles);
