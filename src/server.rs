@@ -19,6 +19,9 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let store = store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
+    let terminology = crate::terminology::builtin::builtin()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading the built-in terminology")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
         store,
@@ -26,6 +29,7 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
         registry: Arc::new(SharedRegistry::new(registry)),
         cursors: CursorSigner::new(secret),
         base_url: base_url.trim_end_matches('/').to_string(),
+        terminology,
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
@@ -34,10 +38,15 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
 
 /// Builds the application state for `ikp serve`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
-    Ok(Arc::new(AppState {
-        fhir: fhir(&args.database_url, &args.base_url()).await?,
-        max_body_bytes: args.max_body_bytes,
-    }))
+    let fhir = fhir(&args.database_url, &args.base_url()).await?;
+    if args.store_terminology {
+        // Built-in CodeSystems, ValueSets, ConceptMaps and NamingSystems become readable and
+        // searchable like any stored resource.
+        crate::interaction::terminology::load::store_builtin(&fhir)
+            .await
+            .context("storing the built-in terminology")?;
+    }
+    Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes }))
 }
 
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.

@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Store the built-in terminology (R4 and Polish code systems, value sets, concept maps, naming
+    /// systems) at start-up so it can be read and searched over REST; skipped when already stored.
+    /// The terminology operations work either way.
+    #[arg(long, env = "IKP_STORE_TERMINOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_terminology: bool,
 }
 
 impl ServeArgs {

@@ -13,6 +13,7 @@ pub mod patch;
 pub mod read;
 pub mod reindex;
 pub mod search;
+pub mod terminology;
 pub mod transaction;
 pub mod update;
 mod write;
@@ -39,6 +40,8 @@ pub struct Fhir {
     pub cursors: CursorSigner,
     /// Public base URL of the FHIR endpoint, without a trailing slash.
     pub base_url: String,
+    /// The built-in terminology (definitions stored on the server are looked up per request).
+    pub terminology: &'static crate::terminology::builtin::Builtin,
 }
 
 /// The body of a successful interaction.

@@ -20,6 +20,7 @@ use crate::format::{self, subset::Subset};
 use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
+use crate::interaction::terminology;
 use crate::interaction::{
     Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
     transaction, update,
@@ -170,12 +171,37 @@ async fn create(
     respond::render(&state.fhir, &write_shape(&req), result)
 }
 
+/// Parameters of an operation: the query string, plus a Parameters resource when one is posted.
+async fn operation_params(state: &State, req: &Req, body: Option<HttpBody>) -> FhirResult<terminology::Params> {
+    let mut params = terminology::Params::from_query(&req.query);
+    if let Some(body) = body {
+        let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+            .await
+            .map_err(|_| FhirError::PayloadTooLarge(state.max_body_bytes))?;
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            let format = negotiate::input(&req.headers, &bytes)?;
+            let resource = format::parse(state.fhir.model, format, &bytes)?;
+            params = terminology::Params::from_resource(&resource)?.with(params);
+        }
+    }
+    Ok(params)
+}
+
 /// `POST [base]/[type]/$operation`.
 async fn type_operation(
     AxumState(state): AxumState<State>,
     Segments((t, operation)): Segments<(String, String)>,
     req: Req,
+    body: HttpBody,
 ) -> HttpResponse {
+    if terminology::is_operation(&t, &operation) {
+        let shape = read_shape(&req);
+        let result = match operation_params(&state, &req, Some(body)).await {
+            Ok(params) => terminology::operation(&state.fhir, &t, None, &operation, &params).await,
+            Err(e) => Err(e),
+        };
+        return reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result));
+    }
     let result = match operation.strip_prefix('$') {
         Some("reindex") => reindex::reindex(&state.fhir, Some(&t)).await,
         Some("everything") if t == "Patient" => everything::everything(&state.fhir, None, &req.query).await,
@@ -288,6 +314,10 @@ async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) 
     let shape = read_shape(req);
     let result = match (t, operation) {
         ("Patient", "$everything") => everything::everything(&state.fhir, None, &req.query).await,
+        _ if terminology::is_operation(t, operation) => {
+            let params = terminology::Params::from_query(&req.query);
+            terminology::operation(&state.fhir, t, None, operation, &params).await
+        }
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
@@ -322,7 +352,7 @@ async fn search_compartment(
     req: Req,
 ) -> HttpResponse {
     if resource_type.starts_with('$') {
-        return instance_operation(&state, &req, &compartment_type, &compartment_id, &resource_type, &req.query).await;
+        return instance_operation(&state, &req, &compartment_type, &compartment_id, &resource_type, None).await;
     }
     let scope = Scope::Compartment { compartment_type, compartment_id, resource_type };
     run_search(&state, &req, scope, &req.query).await
@@ -332,22 +362,27 @@ async fn instance_operation_post(
     AxumState(state): AxumState<State>,
     Segments((t, id, operation)): Segments<(String, String, String)>,
     req: Req,
+    body: HttpBody,
 ) -> HttpResponse {
-    instance_operation(&state, &req, &t, &id, &operation, &req.query).await
+    instance_operation(&state, &req, &t, &id, &operation, Some(body)).await
 }
 
-/// `[base]/[type]/[id]/$operation`.
+/// `[base]/[type]/[id]/$operation` (`body` is the POSTed one).
 async fn instance_operation(
     state: &State,
     req: &Req,
     t: &str,
     id: &str,
     operation: &str,
-    pairs: &[(String, String)],
+    body: Option<HttpBody>,
 ) -> HttpResponse {
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), pairs).await,
+        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), &req.query).await,
+        _ if terminology::is_operation(t, operation) => match operation_params(state, req, body).await {
+            Ok(params) => terminology::operation(&state.fhir, t, Some(id), operation, &params).await,
+            Err(e) => Err(e),
+        },
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))

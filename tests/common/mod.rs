@@ -73,19 +73,49 @@ pub async fn fresh_postgres_schema(url: &str) -> (String, String) {
     (format!("{url}{separator}options[search_path]={schema}"), schema)
 }
 
+/// Like `on_both_backends!`, on servers that also store the built-in terminology (slower to start).
+#[macro_export]
+macro_rules! on_both_backends_with_terminology {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::sqlite_with(true).await;
+                super::$name(&server).await;
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = $crate::common::TestServer::postgres_with(true).await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )* };
+}
+
 impl TestServer {
     pub async fn sqlite() -> TestServer {
+        TestServer::sqlite_with(false).await
+    }
+
+    /// `store_terminology`: store the built-in terminology at start-up, as `ikp serve` does.
+    pub async fn sqlite_with(store_terminology: bool) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}/ikp.db", dir.path().display());
-        let mut server = TestServer::start(&url, "sqlite").await;
+        let mut server = TestServer::start_configured(&url, "sqlite", 1024 * 1024, store_terminology).await;
         server._dir = Some(dir);
         server
     }
 
     pub async fn postgres() -> Option<TestServer> {
+        TestServer::postgres_with(false).await
+    }
+
+    pub async fn postgres_with(store_terminology: bool) -> Option<TestServer> {
         let admin = postgres_url()?;
         let (url, schema) = fresh_postgres_schema(&admin).await;
-        let mut server = TestServer::start(&url, "postgres").await;
+        let mut server = TestServer::start_configured(&url, "postgres", 1024 * 1024, store_terminology).await;
         server.cleanup = Some((admin, schema));
         Some(server)
     }
@@ -95,9 +125,26 @@ impl TestServer {
     }
 
     pub async fn start_with(database_url: &str, backend: &'static str, max_body_bytes: usize) -> TestServer {
+        TestServer::start_configured(database_url, backend, max_body_bytes, false).await
+    }
+
+    /// Test servers skip storing the built-in terminology unless asked (it costs seconds in debug
+    /// builds and would show up in system-wide history and search).
+    pub async fn start_configured(
+        database_url: &str,
+        backend: &'static str,
+        max_body_bytes: usize,
+        store_terminology: bool,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        let args = ServeArgs { listen: addr, database_url: database_url.to_string(), base_url: None, max_body_bytes };
+        let args = ServeArgs {
+            listen: addr,
+            database_url: database_url.to_string(),
+            base_url: None,
+            max_body_bytes,
+            store_terminology,
+        };
         let state = ikp::server::state(&args).await.expect("server state");
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
