@@ -264,7 +264,10 @@ fn apply_filter(cs: &CodeSystem, filter: &Value) -> TerminologyResult<Vec<usize>
             let wanted = |candidates: &mut dyn Iterator<Item = String>| -> bool {
                 let candidates: Vec<String> = candidates.collect();
                 match op {
-                    "exists" => (!candidates.is_empty()) == (value != "false"),
+                    "exists" => {
+                        let should_exist = value != "false";
+                        candidates.is_empty() != should_exist
+                    }
                     "regex" => candidates.iter().any(|c| pattern.as_ref().is_some_and(|p| p.is_match(c))),
                     "not-in" => !candidates.iter().any(|c| values.contains(c.as_str())),
                     _ => candidates.iter().any(|c| values.contains(c.as_str())),

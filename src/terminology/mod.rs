@@ -106,9 +106,10 @@ impl<'a> Workspace<'a> {
             .ok_or_else(|| TerminologyError::UnknownConceptMap(url.to_string()))
     }
 
-    /// Every concept map known, built-in first.
+    /// Every concept map known, each URL once (built-in first, as in [`Workspace::concept_map`]).
     pub fn concept_maps(&self) -> impl Iterator<Item = &Value> {
-        self.builtin.concept_maps.values().chain(self.extra.concept_maps.values()).map(Arc::as_ref)
+        let extra = self.extra.concept_maps.iter().filter(|(url, _)| !self.builtin.concept_maps.contains_key(*url));
+        self.builtin.concept_maps.values().chain(extra.map(|(_, map)| map)).map(Arc::as_ref)
     }
 
     /// A concept of a code system, with the system (errors name what is missing).

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{Fhir, with_workspace};
-use crate::error::FhirResult;
+use crate::error::{FhirError, FhirResult};
 use crate::search::query::{CodeSet, Condition, Filter, FilterKind, SearchQuery};
 use crate::terminology::expand::codes_by_system;
 use crate::terminology::{ExpandOptions, TerminologyError};
@@ -27,7 +27,11 @@ pub async fn resolve(fhir: &Fhir, query: &mut SearchQuery) -> FhirResult<()> {
         if resolved.contains_key(&set) {
             continue;
         }
-        let codes = with_workspace(fhir, &[], |ws| codes_of(ws, &set)).await?;
+        // In a search, an unknown value set or code is a malformed parameter, not a missing page.
+        let codes = with_workspace(fhir, &[], |ws| codes_of(ws, &set)).await.map_err(|e| match e {
+            FhirError::NotFound(what) => FhirError::bad_request(format!("{what} is not known to this server")),
+            other => other,
+        })?;
         resolved.insert(set, codes);
     }
     for f in &mut query.filters {
