@@ -300,3 +300,50 @@ pub fn codes_by_system(entries: &[Entry]) -> HashMap<String, Vec<String>> {
     }
     grouped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminology::Definitions;
+    use serde_json::json;
+
+    fn workspace_with(definitions: &mut Definitions) -> Workspace<'_> {
+        definitions.add(&json!({
+            "resourceType": "CodeSystem",
+            "url": "http://example.org/cs",
+            "concept": [
+                {"code": "a", "display": "Alpha", "concept": [{"code": "a1", "display": "Alpha one"}]},
+                {"code": "b", "display": "Beta", "property": [{"code": "status", "valueCode": "retired"}]},
+                {"code": "c", "display": "Gamma"}
+            ]
+        }));
+        Workspace::new(definitions)
+    }
+
+    #[test]
+    fn too_costly_expansions_are_refused() {
+        let mut definitions = Definitions::default();
+        let ws = workspace_with(&mut definitions);
+        let whole = json!({"compose": {"include": [{"system": "http://example.org/cs"}]}});
+        let small = ExpandOptions { limit: 2, ..ExpandOptions::default() };
+        assert!(matches!(ws.expand(&whole, &small), Err(TerminologyError::TooCostly { limit: 2 })));
+        assert_eq!(ws.expand(&whole, &ExpandOptions::default()).expect("expand").len(), 4);
+    }
+
+    #[test]
+    fn filters_active_only_and_text() {
+        let mut definitions = Definitions::default();
+        let ws = workspace_with(&mut definitions);
+        let not_a = json!({"compose": {"include": [{"system": "http://example.org/cs",
+            "filter": [{"property": "concept", "op": "is-not-a", "value": "a"}]}]}});
+        let codes = |entries: Vec<Entry>| entries.into_iter().map(|e| e.code).collect::<Vec<_>>();
+        assert_eq!(codes(ws.expand(&not_a, &ExpandOptions::default()).expect("expand")), ["b", "c"]);
+        let active = ExpandOptions { active_only: true, ..ExpandOptions::default() };
+        assert_eq!(codes(ws.expand(&not_a, &active).expect("expand")), ["c"]);
+        let text = ExpandOptions { filter: Some("ALPHA O".into()), ..ExpandOptions::default() };
+        let whole = json!({"compose": {"include": [{"system": "http://example.org/cs"}]}});
+        assert_eq!(codes(ws.expand(&whole, &text).expect("expand")), ["a1"]);
+        let missing = json!({"compose": {"include": [{"valueSet": ["http://example.org/vs-missing"]}]}});
+        assert!(matches!(ws.expand(&missing, &ExpandOptions::default()), Err(TerminologyError::UnknownValueSet(_))));
+    }
+}
