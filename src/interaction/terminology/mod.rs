@@ -222,6 +222,16 @@ pub async fn with_workspace<T>(
     given: &[Value],
     work: impl Fn(&Workspace) -> TerminologyResult<T>,
 ) -> FhirResult<T> {
+    Ok(with_workspace_outcome(fhir, given, work).await??)
+}
+
+/// Like [`with_workspace`], keeping the terminology outcome apart from storage failures (for
+/// callers that answer some terminology errors rather than fail).
+pub async fn with_workspace_outcome<T>(
+    fhir: &Fhir,
+    given: &[Value],
+    work: impl Fn(&Workspace) -> TerminologyResult<T>,
+) -> FhirResult<TerminologyResult<T>> {
     let mut fetched: Vec<Value> = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     loop {
@@ -230,18 +240,18 @@ pub async fn with_workspace<T>(
             workspace.add(r);
         }
         let error = match work(&workspace) {
-            Ok(value) => return Ok(value),
+            Ok(value) => return Ok(Ok(value)),
             Err(e) => e,
         };
-        let Some((resource_type, url)) = error.missing_canonical() else { return Err(error.into()) };
+        let Some((resource_type, url)) = error.missing_canonical() else { return Ok(Err(error)) };
         let url = crate::terminology::canonical_url(url).to_string();
         if tried.contains(&url) || tried.len() >= MAX_FETCHES {
-            return Err(error.into());
+            return Ok(Err(error));
         }
         tried.push(url.clone());
         match stored_by_url(fhir, resource_type, &url).await? {
             Some(resource) => fetched.push(resource),
-            None => return Err(error.into()),
+            None => return Ok(Err(error)),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Fhir, with_workspace};
+use super::{Fhir, with_workspace_outcome};
 use crate::error::{FhirError, FhirResult};
 use crate::search::query::{CodeSet, Condition, Filter, FilterKind, SearchQuery};
 use crate::terminology::expand::codes_by_system;
@@ -27,10 +27,14 @@ pub async fn resolve(fhir: &Fhir, query: &mut SearchQuery) -> FhirResult<()> {
         if resolved.contains_key(&set) {
             continue;
         }
-        // In a search, an unknown value set or code is a malformed parameter, not a missing page.
-        let codes = with_workspace(fhir, &[], |ws| codes_of(ws, &set)).await.map_err(|e| match e {
-            FhirError::NotFound(what) => FhirError::bad_request(format!("{what} is not known to this server")),
-            other => other,
+        // In a search, an unknown value set or code is a malformed parameter (400), not a
+        // missing page (404).
+        let codes = with_workspace_outcome(fhir, &[], |ws| codes_of(ws, &set)).await?.map_err(|e| {
+            if e.missing_canonical().is_some() || matches!(e, TerminologyError::UnknownCode { .. }) {
+                FhirError::bad_request(e.to_string())
+            } else {
+                FhirError::from(e)
+            }
         })?;
         resolved.insert(set, codes);
     }

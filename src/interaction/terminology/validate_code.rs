@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::expand::Target;
-use super::{Coding, Fhir, Params, is_unknown, parameters, system_of, with_workspace};
+use super::{Coding, Fhir, Params, is_unknown, parameters, system_of, with_workspace, with_workspace_outcome};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
 use crate::terminology::{Entry, ExpandOptions, TerminologyError};
@@ -80,7 +80,7 @@ pub async fn in_value_set(fhir: &Fhir, params: &Params, instance: Option<&Value>
     let target = Target::from_params(params, instance)?;
     let codings = codings(params, "system")?;
     let given = target.given();
-    let verdicts = with_workspace(fhir, &given, |ws| {
+    let verdicts = with_workspace_outcome(fhir, &given, |ws| {
         let value_set = match &target {
             Target::Resource(r) => r,
             Target::Url(url) => ws.value_set(url)?,
@@ -107,14 +107,12 @@ pub async fn in_value_set(fhir: &Fhir, params: &Params, instance: Option<&Value>
             })
             .collect::<Vec<_>>())
     })
-    .await;
+    .await?;
     match verdicts {
         Ok(v) => Ok(respond(v)),
         // A code system neither built in nor stored: the code cannot be shown to belong.
-        Err(FhirError::NotFound(what)) if what.starts_with("the code system") => {
-            Ok(respond(vec![Verdict { result: false, message: Some(format!("{what} is not known")), display: None }]))
-        }
-        Err(e) => Err(e),
+        Err(e @ TerminologyError::UnknownCodeSystem(_)) => Ok(respond(vec![unknown(&e)])),
+        Err(e) => Err(e.into()),
     }
 }
 
