@@ -226,13 +226,9 @@ AVAILABILITY = [
     ("Rpz", "wydawany z przepisu lekarza do zastrzeżonego stosowania"), ("OTC", "wydawany bez przepisu lekarza"),
     ("Lz", "stosowany wyłącznie w lecznictwie zamkniętym"),
 ]
-ENTITLEMENTS = [
-    ("S", "senior (75+ lat)"), ("C", "kobieta w ciąży"), ("IB", "inwalida wojenny / wojskowy"),
-    ("IW", "inwalida wojenny"), ("ZK", "zasłużony honorowy dawca krwi / przeszczepów"),
-    ("AZ", "żołnierz zastępczej służby wojskowej"), ("BW", "uprawniony żołnierz lub pracownik"),
-    ("CN", "cywilna niewidoma ofiara działań wojennych"), ("DN", "dziecko do 18 lat"),
-    ("IN", "osoba represjonowana"), ("PO", "weteran poszkodowany"), ("WP", "weteran"),
-    ("WE", "świadczeniobiorca z Ukrainy (specustawa)"), ("DZ", "dawca żywy"),
+# poland.md gives the meaning of S and C only; the other codes carry no invented display.
+ENTITLEMENTS = [("S", "senior (75+)"), ("C", "ciąża")] + [
+    (code, code) for code in ["IB", "IW", "ZK", "AZ", "BW", "CN", "DN", "IN", "PO", "WP", "WE", "DZ"]
 ]
 EHIC_STATUSES = [
     ("accepted", "przyjęty do realizacji"), ("in-review", "w trakcie rozpatrywania"),
@@ -362,12 +358,12 @@ def main():
     icd9, icd9_vs = icd9pl_code_system(args.fsh, aliases)
     icd10 = icd10_code_system(repo)
     authored = [
-        code_system("p1-document-class-cs", "11.1.32", "Klasa dokumentu P1", "Klasy dokumentów systemu P1 (podzbiór opublikowany przez HL7 Poland).", concepts(P1_DOCUMENT_CLASSES), name="P1DocumentClass"),
+        code_system("p1-document-class-cs", "11.1.32", "Klasa dokumentu P1", "Klasy dokumentów systemu P1 (podzbiór opublikowany przez HL7 Poland); nazwy polskie oddane z opisów w poland.md.", concepts(P1_DOCUMENT_CLASSES), name="P1DocumentClass"),
         code_system("nfz-branch-cs", "3.1", "Oddział wojewódzki NFZ", "Kody oddziałów wojewódzkich Narodowego Funduszu Zdrowia.", concepts(NFZ_BRANCHES), name="NfzBranch"),
         code_system("payment-level-cs", "11.1.1", "Poziom odpłatności leku", "Poziom odpłatności za lek na recepcie.", concepts(PAYMENT_LEVELS), name="PaymentLevel"),
         code_system("prescription-type-cs", "13.5.1", "Rodzaj recepty", "Rodzaj recepty (RRECE).", concepts(PRESCRIPTION_TYPES), name="PrescriptionType"),
         code_system("availability-category-cs", "11.1.25", "Kategoria dostępności leku", "Kategoria dostępności produktu leczniczego (KDLEK).", concepts(AVAILABILITY), name="AvailabilityCategory"),
-        code_system("entitlement-cs", "11.3.1", "Uprawnienia dodatkowe", "Dodatkowe uprawnienia pacjenta do leków refundowanych (RLUD).", concepts(ENTITLEMENTS), name="Entitlement"),
+        code_system("entitlement-cs", "11.3.1", "Uprawnienia dodatkowe", "Dodatkowe uprawnienia pacjenta do leków refundowanych (RLUD). Znaczenie kodów innych niż S i C nie zostało zweryfikowane w źródłach projektu, więc ich nazwą jest sam kod.", concepts(ENTITLEMENTS), name="Entitlement"),
         code_system("ehic-status-cs", f"{BASE}/CodeSystem/ehic-status", "Status wniosku o EKUZ", "Stany wniosku o Europejską Kartę Ubezpieczenia Zdrowotnego.", concepts(EHIC_STATUSES), name="EhicStatus"),
         icd10,
         icd9,
