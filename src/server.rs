@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::interaction::Fhir;
+use crate::interaction::export::worker;
 use crate::rest::{self, AppState};
 use crate::search::cursor::CursorSigner;
 use crate::search::registry::{Registry, SharedRegistry};
@@ -49,9 +50,36 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes }))
 }
 
+/// The background tasks of a server node.
+pub struct Workers {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts the background workers `args` asks for.
+    pub fn start(fhir: &Fhir, args: &ServeArgs) -> Workers {
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let config =
+            worker::WorkerConfig { file_size: args.export_file_size.max(1), ..worker::WorkerConfig::default() };
+        let tasks =
+            (0..args.export_workers).map(|_| worker::spawn(fhir.clone(), config.clone(), stop.clone())).collect();
+        Workers { shutdown, tasks }
+    }
+
+    /// Asks the workers to stop and waits for them (a running export job is handed back).
+    pub async fn stop(self) {
+        self.shutdown.send(true).ok();
+        for task in self.tasks {
+            task.await.ok();
+        }
+    }
+}
+
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = state(&args).await?;
+    let workers = Workers::start(&state.fhir, &args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(
         listen = %args.listen,
@@ -61,7 +89,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let app = rest::app(state.clone());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
-    tracing::info!("shutting down: closing the database");
+    tracing::info!("shutting down: stopping background work and closing the database");
+    tokio::time::timeout(Duration::from_secs(30), workers.stop()).await.ok();
     tokio::time::timeout(Duration::from_secs(30), state.fhir.store.close()).await.ok();
     Ok(())
 }

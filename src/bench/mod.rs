@@ -21,9 +21,14 @@ pub struct BenchArgs {
     /// Seconds per phase.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Phases to run, in order: create, read, update, and `search:<name>` for each search template.
+    /// Phases to run, in order: create, read, update, transaction (posts the `--bundles`), and
+    /// `search:<name>` for each search template.
     #[arg(long, value_delimiter = ',', default_value = "create,read,update")]
     pub phases: Vec<String>,
+    /// Folder of transaction Bundles (`*.json`, e.g. from `ikp synth --format bundles`) that the
+    /// transaction phase posts, each once, in name order (wrapping around when all are sent).
+    #[arg(long)]
+    pub bundles: Option<std::path::PathBuf>,
     /// Search templates `name=Type?query`, where `{patient}` and `{pesel}` are replaced by a random
     /// existing patient's id and PESEL (repeatable; defaults suit `ikp synth` data).
     #[arg(long = "search")]
@@ -50,6 +55,9 @@ pub struct PhaseResult {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub cores: usize,
+    /// Resources written by successful transactions (transaction phase only).
+    pub resources: usize,
+    pub resources_per_second: f64,
 }
 
 /// A realistic adult patient of about 1 KB, unique per sequence number.
@@ -86,6 +94,8 @@ struct Shared {
     /// (id, PESEL) of existing patients, for search templates.
     patients: Mutex<Vec<(String, String)>>,
     counter: AtomicUsize,
+    /// Transaction Bundles (JSON text, entry count) for the transaction phase.
+    bundles: Vec<(String, usize)>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
@@ -96,6 +106,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
         ids: Mutex::new(Vec::new()),
         patients: Mutex::new(Vec::new()),
         counter: AtomicUsize::new(0),
+        bundles: match &args.bundles {
+            Some(dir) => load_bundles(dir)?,
+            None => Vec::new(),
+        },
     });
     let templates: Vec<(String, String)> = if args.searches.is_empty() {
         DEFAULT_SEARCHES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
@@ -153,9 +167,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
             writeln!(f, "{}", serde_json::to_string(&result)?)?;
         }
+        if result.resources > 0 {
+            println!(
+                "{:<18} {:<8} {:>8} resources written, {:.0} resources/s",
+                "", "", result.resources, result.resources_per_second
+            );
+        }
         results.push(result);
     }
     Ok(results)
+}
+
+/// The transaction Bundles of a folder, with their entry counts.
+fn load_bundles(dir: &std::path::Path) -> anyhow::Result<Vec<(String, usize)>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut bundles = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let value: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+        if value["resourceType"] == "Bundle" && matches!(value["type"].as_str(), Some("transaction" | "batch")) {
+            bundles.push((text, value["entry"].as_array().map_or(0, Vec::len)));
+        }
+    }
+    if bundles.is_empty() {
+        bail!("no transaction or batch Bundles in {}", dir.display());
+    }
+    Ok(bundles)
 }
 
 async fn seed(shared: &Arc<Shared>, n: usize) -> anyhow::Result<()> {
@@ -199,9 +241,13 @@ async fn run_phase(
     args: &BenchArgs,
     cores: usize,
 ) -> anyhow::Result<PhaseResult> {
-    if template.is_none() && !matches!(phase, "create" | "read" | "update") {
-        bail!("unknown phase '{phase}' (create, read, update, search:<name>)");
+    if template.is_none() && !matches!(phase, "create" | "read" | "update" | "transaction") {
+        bail!("unknown phase '{phase}' (create, read, update, transaction, search:<name>)");
     }
+    if phase == "transaction" && shared.bundles.is_empty() {
+        bail!("the transaction phase needs --bundles <folder>");
+    }
+    let written = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..args.clients)
@@ -209,12 +255,14 @@ async fn run_phase(
             let shared = shared.clone();
             let phase = phase.to_string();
             let template = template.map(str::to_string);
+            let written = written.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
                 while Instant::now() < deadline {
                     let (ok, elapsed) = match &template {
                         Some(t) => search(&shared, t).await,
+                        None if phase == "transaction" => transaction(&shared, &written).await,
                         None => request(&shared, &phase).await,
                     };
                     latencies.push(elapsed);
@@ -254,7 +302,32 @@ async fn run_phase(
         p95_ms: pct(0.95),
         p99_ms: pct(0.99),
         cores,
+        resources: written.load(Ordering::Relaxed),
+        resources_per_second: written.load(Ordering::Relaxed) as f64 / seconds,
     })
+}
+
+/// Posts the next transaction Bundle; counts its entries when it succeeds.
+async fn transaction(shared: &Arc<Shared>, written: &AtomicUsize) -> (bool, Duration) {
+    let n = shared.counter.fetch_add(1, Ordering::Relaxed);
+    let Some((body, entries)) = shared.bundles.get(n % shared.bundles.len().max(1)) else {
+        return (false, Duration::ZERO);
+    };
+    let started = Instant::now();
+    let r = shared
+        .client
+        .post(&shared.url)
+        .header("content-type", "application/fhir+json")
+        .header("accept", "application/fhir+json")
+        .header("prefer", "return=minimal")
+        .body(body.clone())
+        .send()
+        .await;
+    let ok = succeeded(r).await.is_some();
+    if ok {
+        written.fetch_add(*entries, Ordering::Relaxed);
+    }
+    (ok, started.elapsed())
 }
 
 /// One request of a phase; returns success and latency.

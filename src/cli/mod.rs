@@ -47,6 +47,12 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Background workers running Bulk Data export jobs on this node (0: this node only queues).
+    #[arg(long, env = "IKP_EXPORT_WORKERS", default_value_t = 1)]
+    pub export_workers: usize,
+    /// Resources per Bulk Data export file.
+    #[arg(long, env = "IKP_EXPORT_FILE_SIZE", default_value_t = 10_000)]
+    pub export_file_size: usize,
     /// Store the built-in terminology (R4 and Polish code systems, value sets, concept maps, naming
     /// systems) at start-up so it can be read and searched over REST; skipped when already stored.
     /// The terminology operations work either way.

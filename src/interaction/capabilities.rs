@@ -27,6 +27,10 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             let mut operations = vec![json!({"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"})];
             if t == "Patient" {
                 operations.push(json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}));
+                operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}));
+            }
+            if t == "Group" {
+                operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}));
             }
             operations.extend(
                 terminology::OPERATIONS
@@ -69,6 +73,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
         "publisher": "ikp project",
         "description": "HL7 FHIR R4 server with the Polish national patient-account (IKP) workflows.",
         "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "software": {"name": "ikp", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "ikp FHIR R4 server", "url": fhir.base_url},
         "fhirVersion": FHIR_VERSION,
@@ -78,7 +83,10 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             "mode": "server",
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
-            "operation": [{"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"}],
+            "operation": [
+                {"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"},
+                {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+            ],
             "searchParam": [
                 {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                 {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},

@@ -72,7 +72,7 @@ pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String,
         .collect();
     let query = SearchQuery {
         resource_types: types,
-        compartment: Some(("Patient".to_string(), patient_id.map(str::to_string))),
+        compartment: Some(("Patient".to_string(), patient_id.map(str::to_string).into_iter().collect())),
         filters,
         sort: Vec::new(),
         count,

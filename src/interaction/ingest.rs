@@ -227,7 +227,7 @@ pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
         resources.push(resource);
     }
     for resource in &mut resources {
-        rewrite_references(resource, &map);
+        crate::references::rewrite_references(resource, &map);
     }
     resources
 }
@@ -242,23 +242,4 @@ fn stable_id(entry: &Value, resource: &Value) -> String {
     }
     let digest = openssl::sha::sha256(resource.to_string().as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Replaces `reference` values found in `map` throughout a resource.
-pub fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
-    match value {
-        Value::Object(o) => {
-            for (k, v) in o.iter_mut() {
-                if k == "reference"
-                    && let Some(target) = v.as_str().and_then(|r| map.get(r))
-                {
-                    *v = Value::String(target.clone());
-                } else {
-                    rewrite_references(v, map);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_references(i, map)),
-        _ => {}
-    }
 }

@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod create;
 pub mod delete;
 pub mod everything;
+pub mod export;
 pub mod history;
 pub mod ingest;
 pub mod patch;

@@ -77,7 +77,7 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
             }
             (
                 vec![resource_type.clone()],
-                Some((compartment_type.clone(), Some(compartment_id.clone()))),
+                Some((compartment_type.clone(), vec![compartment_id.clone()])),
                 format!("{}/{compartment_type}/{compartment_id}/{resource_type}", fhir.base_url),
             )
         }

@@ -294,6 +294,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
     let patched_bases = patch_bases(fhir, tx.as_mut(), &targets, &current).await?;
 
     // 4. Each entry's new version.
+    let rewriter = crate::references::Rewriter::new(map);
     let mut resolved = Vec::with_capacity(targets.len());
     for (r, resource_type, id) in targets {
         let id = id.unwrap_or_default();
@@ -329,7 +330,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
                         .clone()
                         .ok_or_else(|| entry_error(r.index, FhirError::bad_request("the entry has no resource")))?,
                 };
-                rewrite(&mut body, &map);
+                rewriter.rewrite(&mut body);
                 if let Value::Object(o) = &mut body {
                     o.insert("id".into(), Value::String(id.clone()));
                 }
@@ -437,34 +438,6 @@ fn conditional_references(value: &Value, out: &mut Vec<String>) {
             o.values().for_each(|v| conditional_references(v, out));
         }
         Value::Array(items) => items.iter().for_each(|v| conditional_references(v, out)),
-        _ => {}
-    }
-}
-
-/// Rewrites references to Bundle-local identities (`urn:uuid:...` fullUrls and absolute URLs of
-/// entries) everywhere in a resource: reference, uri and canonical values, and inside narrative
-/// XHTML and extensions.
-pub fn rewrite(value: &mut Value, map: &HashMap<String, String>) {
-    if map.is_empty() {
-        return;
-    }
-    match value {
-        Value::String(s) => {
-            if let Some(target) = map.get(s.as_str()) {
-                *s = target.clone();
-            } else if s.contains("urn:") || s.contains("://") {
-                // Inside text (narrative links): replace every occurrence, longest first.
-                let mut keys: Vec<&String> = map.keys().filter(|k| s.contains(k.as_str())).collect();
-                keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
-                for k in keys {
-                    if let Some(t) = map.get(k) {
-                        *s = s.replace(k.as_str(), t);
-                    }
-                }
-            }
-        }
-        Value::Object(o) => o.values_mut().for_each(|v| rewrite(v, map)),
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, map)),
         _ => {}
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP face of the server: routes under `/fhir`, request parsing, and rendering.
 
+mod bulk;
 pub mod negotiate;
 pub mod respond;
 mod routes;

@@ -43,6 +43,7 @@ pub fn fhir_routes() -> Router<State> {
         .route("/{type}/{id}/_history", get(history_instance))
         .route("/{type}/{id}/_history/{vid}", get(vread))
         .route("/{compartment}/{id}/{type}", get(search_compartment).post(instance_operation_post))
+        .merge(super::bulk::routes())
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -82,7 +83,7 @@ fn reply(
 }
 
 /// Reads and parses a request body, enforcing the size limit and the media type.
-async fn resource_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
+pub(super) async fn resource_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
     let limit = state.max_body_bytes;
     let declared = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {

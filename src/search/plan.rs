@@ -107,11 +107,17 @@ impl Planner {
         // better): `+` hides the column from its planner.
         let type_column = if driven && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
         types_condition(sql, type_column, &query.resource_types);
-        if let Some((comp_type, comp_id)) = &query.compartment {
+        if let Some((comp_type, comp_ids)) = &query.compartment {
             sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
                 .bind(Bind::Text(comp_type.clone()));
-            if let Some(id) = comp_id {
+            if let [id] = comp_ids.as_slice() {
                 sql.push(" AND c.comp_id = ").bind(Bind::Text(id.clone()));
+            } else if !comp_ids.is_empty() {
+                sql.push(" AND c.comp_id IN (");
+                for (i, id) in comp_ids.iter().enumerate() {
+                    sql.push(if i > 0 { ", " } else { "" }).bind(Bind::Text(id.clone()));
+                }
+                sql.push(")");
             }
             types_condition(sql, "c.res_type", &query.resource_types);
             sql.push(")");

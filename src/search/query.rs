@@ -227,9 +227,9 @@ pub struct Include {
 pub struct SearchQuery {
     /// The types searched: one for type and compartment search, several for `_type`, none for all.
     pub resource_types: Vec<String>,
-    /// `Patient/123/Observation`: only members of this compartment (any compartment of the type
-    /// when the id is `None`).
-    pub compartment: Option<(String, Option<String>)>,
+    /// `Patient/123/Observation`: only members of these compartments of the type (any compartment
+    /// of the type when the list of ids is empty).
+    pub compartment: Option<(String, Vec<String>)>,
     pub filters: Vec<Filter>,
     pub sort: Vec<SortKey>,
     pub count: usize,

@@ -22,27 +22,6 @@ fn key_of(resource: &Value) -> Option<String> {
     Some(format!("{}/{}", resource.get("resourceType")?.as_str()?, resource.get("id")?.as_str()?))
 }
 
-/// Rewrites every `reference` found in `value` according to `map`.
-fn rewrite(value: &mut Value, map: &HashMap<String, String>) {
-    match value {
-        Value::Object(obj) => {
-            for (k, v) in obj.iter_mut() {
-                if k == "reference"
-                    && let Value::String(s) = v
-                {
-                    if let Some(url) = map.get(s.as_str()) {
-                        *s = url.clone();
-                    }
-                } else {
-                    rewrite(v, map);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, map)),
-        _ => {}
-    }
-}
-
 /// Rewrites references between `resources` to their `urn:uuid` fullUrls, in place; returns each
 /// resource's `Type/id` and fullUrl.
 fn link(seed: u64, resources: &mut [Value]) -> Vec<(String, String)> {
@@ -56,7 +35,7 @@ fn link(seed: u64, resources: &mut [Value]) -> Vec<(String, String)> {
         .collect();
     let map: HashMap<String, String> = entries.iter().cloned().collect();
     for r in resources.iter_mut() {
-        rewrite(r, &map);
+        crate::references::rewrite_references(r, &map);
     }
     entries
 }

@@ -19,6 +19,7 @@ pub struct TestServer {
     pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    workers: Option<ikp::server::Workers>,
     state: Arc<ikp::rest::AppState>,
     cleanup: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
@@ -94,6 +95,14 @@ macro_rules! on_both_backends_with_terminology {
     )* };
 }
 
+/// Drops a schema made by [`fresh_postgres_schema`].
+pub async fn drop_postgres_schema(admin: &str, schema: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut conn).await.ok();
+    }
+}
+
 impl TestServer {
     pub async fn sqlite() -> TestServer {
         TestServer::sqlite_with(false).await
@@ -136,16 +145,26 @@ impl TestServer {
         max_body_bytes: usize,
         store_terminology: bool,
     ) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let args = ServeArgs {
             listen: addr,
             database_url: database_url.to_string(),
             base_url: None,
             max_body_bytes,
+            export_workers: 1,
+            export_file_size: 10_000,
             store_terminology,
         };
-        let state = ikp::server::state(&args).await.expect("server state");
+        TestServer::start_args(args, backend).await
+    }
+
+    /// A server with its own arguments (e.g. Bulk Data export workers switched on).
+    pub async fn start_args(args: ServeArgs, backend: &'static str) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(args.listen).await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let database_url = args.database_url.clone();
+        let state = ikp::server::state(&ServeArgs { listen: addr, ..args.clone() }).await.expect("server state");
+        let workers = ikp::server::Workers::start(&state.fhir, &args);
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -160,8 +179,9 @@ impl TestServer {
             base: format!("http://{addr}/fhir"),
             client: Client::new(),
             backend,
-            database_url: database_url.to_string(),
+            database_url,
             shutdown: Some(tx),
+            workers: Some(workers),
             task: Some(task),
             state,
             cleanup: None,
@@ -176,12 +196,12 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.ok();
         }
+        if let Some(workers) = self.workers.take() {
+            workers.stop().await;
+        }
         self.state.fhir.store.close().await;
         if let Some((admin, schema)) = self.cleanup.take() {
-            use sqlx::Connection;
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut conn).await.ok();
-            }
+            drop_postgres_schema(&admin, &schema).await;
         }
     }
 

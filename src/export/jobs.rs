@@ -1,0 +1,284 @@
+//! Export jobs and their files in the database (tables `export_job` and `export_file`).
+
+use crate::store::sql::{Bind, Cell, Column, Sql};
+use crate::store::{Micros, Store, StoreError, StoreResult, StoreTx};
+
+use super::{ExportSpec, Resume};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for a worker.
+    Accepted,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Status> {
+        Ok(match text {
+            "accepted" => Status::Accepted,
+            "running" => Status::Running,
+            "completed" => Status::Completed,
+            "failed" => Status::Failed,
+            other => return Err(StoreError::Corrupt(format!("export job status '{other}'"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub status: Status,
+    pub request: String,
+    pub spec: ExportSpec,
+    pub transaction_time: Micros,
+    pub finished: Option<Micros>,
+    pub progress: Option<String>,
+    pub resume: Resume,
+    pub error: Option<String>,
+}
+
+/// One NDJSON file of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    pub seq: i64,
+    pub resource_type: String,
+    pub count: i64,
+}
+
+const JOB_COLUMNS: &str = "id, status, request, spec, transaction_time, finished, progress, resume, error";
+const JOB_KINDS: &[Column] = &[
+    Column::Text,
+    Column::Text,
+    Column::Text,
+    Column::Text,
+    Column::Int,
+    Column::Int,
+    Column::Text,
+    Column::Text,
+    Column::Text,
+];
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("export job: {what}"))
+}
+
+fn job_from(row: &[Cell]) -> StoreResult<Job> {
+    let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
+    let spec: ExportSpec =
+        serde_json::from_str(&text(3).ok_or_else(|| corrupt("no spec"))?).map_err(|e| corrupt(&e.to_string()))?;
+    let resume: Resume = match text(7) {
+        Some(r) => serde_json::from_str(&r).map_err(|e| corrupt(&e.to_string()))?,
+        None => Resume::default(),
+    };
+    Ok(Job {
+        id: text(0).ok_or_else(|| corrupt("no id"))?,
+        status: Status::parse(&text(1).unwrap_or_default())?,
+        request: text(2).unwrap_or_default(),
+        spec,
+        transaction_time: row.get(4).and_then(Cell::as_int).ok_or_else(|| corrupt("no transaction time"))?,
+        finished: row.get(5).and_then(Cell::as_int),
+        progress: text(6),
+        resume,
+        error: text(8),
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(&e.to_string()))
+}
+
+pub async fn create(store: &dyn Store, id: &str, request: &str, spec: &ExportSpec, at: Micros) -> StoreResult<()> {
+    let mut sql =
+        Sql::new("INSERT INTO export_job (id, status, request, spec, transaction_time, created, progress) VALUES (");
+    sql.bind(Bind::Text(id.to_string()))
+        .push(", ")
+        .bind(Bind::Text(Status::Accepted.as_str().to_string()))
+        .push(", ")
+        .bind(Bind::Text(request.to_string()))
+        .push(", ")
+        .bind(Bind::Text(to_json(spec)?))
+        .push(", ")
+        .bind(Bind::Int(at))
+        .push(", ")
+        .bind(Bind::Int(at))
+        .push(", 'queued')");
+    store.execute(sql).await?;
+    Ok(())
+}
+
+pub async fn get(store: &dyn Store, id: &str) -> StoreResult<Option<Job>> {
+    let mut sql = Sql::new(&format!("SELECT {JOB_COLUMNS} FROM export_job WHERE id = "));
+    sql.bind(Bind::Text(id.to_string()));
+    store.query(sql, JOB_KINDS).await?.first().map(|row| job_from(row)).transpose()
+}
+
+pub async fn files(store: &dyn Store, id: &str) -> StoreResult<Vec<FileInfo>> {
+    let mut sql = Sql::new("SELECT seq, res_type, count FROM export_file WHERE job_id = ");
+    sql.bind(Bind::Text(id.to_string())).push(" ORDER BY seq");
+    let rows = store.query(sql, &[Column::Int, Column::Text, Column::Int]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(FileInfo {
+                seq: r.first()?.as_int()?,
+                resource_type: r.get(1)?.as_text()?.to_string(),
+                count: r.get(2)?.as_int()?,
+            })
+        })
+        .collect())
+}
+
+pub async fn file_content(store: &dyn Store, id: &str, seq: i64) -> StoreResult<Option<String>> {
+    let mut sql = Sql::new("SELECT content FROM export_file WHERE job_id = ");
+    sql.bind(Bind::Text(id.to_string())).push(" AND seq = ").bind(Bind::Int(seq));
+    let rows = store.query(sql, &[Column::Text]).await?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).map(str::to_string))
+}
+
+/// Deletes a job and its files; a worker running it notices at its next heartbeat and stops.
+pub async fn delete(store: &dyn Store, id: &str) -> StoreResult<bool> {
+    let mut tx = store.begin().await?;
+    let mut files = Sql::new("DELETE FROM export_file WHERE job_id = ");
+    files.bind(Bind::Text(id.to_string()));
+    tx.query(files, &[]).await?;
+    let mut job = Sql::new("DELETE FROM export_job WHERE id = ");
+    job.bind(Bind::Text(id.to_string())).push(" RETURNING id");
+    let deleted = !tx.query(job, &[Column::Text]).await?.is_empty();
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// Takes the oldest waiting job, or a running one whose worker's lease has run out (its node
+/// died), holding it until `lease_until`.
+pub async fn claim(store: &dyn Store, now: Micros, lease_until: Micros) -> StoreResult<Option<Job>> {
+    let mut pick = Sql::new(
+        "SELECT id FROM export_job WHERE status IN ('accepted', 'running') AND (lease_until IS NULL OR lease_until < ",
+    );
+    pick.bind(Bind::Int(now)).push(") ORDER BY created LIMIT 1");
+    let Some(id) =
+        store.query(pick, &[Column::Text]).await?.first().and_then(|r| r.first()?.as_text().map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    // The lease condition is checked again by the UPDATE, so of two nodes racing for the job
+    // only one gets it.
+    let mut take = Sql::new("UPDATE export_job SET status = 'running', lease_until = ");
+    take.bind(Bind::Int(lease_until))
+        .push(" WHERE id = ")
+        .bind(Bind::Text(id.clone()))
+        .push(" AND status IN ('accepted', 'running') AND (lease_until IS NULL OR lease_until < ")
+        .bind(Bind::Int(now))
+        .push(")");
+    if store.execute(take).await? == 1 { get(store, &id).await } else { Ok(None) }
+}
+
+/// Renews the lease and reports progress; false when the job was cancelled (deleted).
+pub async fn heartbeat(store: &dyn Store, id: &str, progress: &str, lease_until: Micros) -> StoreResult<bool> {
+    let mut sql = Sql::new("UPDATE export_job SET progress = ");
+    sql.bind(Bind::Text(progress.to_string()))
+        .push(", lease_until = ")
+        .bind(Bind::Int(lease_until))
+        .push(" WHERE id = ")
+        .bind(Bind::Text(id.to_string()))
+        .push(" AND status = 'running'");
+    Ok(store.execute(sql).await? == 1)
+}
+
+/// Stores one NDJSON file and the point to resume from after it, atomically; false (and
+/// nothing stored) when the job was cancelled meanwhile.
+pub async fn write_file(
+    store: &dyn Store,
+    id: &str,
+    file: &FileInfo,
+    content: String,
+    resume: &Resume,
+    progress: &str,
+    lease_until: Micros,
+) -> StoreResult<bool> {
+    let mut tx: Box<dyn StoreTx> = store.begin().await?;
+    let mut update = Sql::new("UPDATE export_job SET resume = ");
+    update
+        .bind(Bind::Text(to_json(resume)?))
+        .push(", progress = ")
+        .bind(Bind::Text(progress.to_string()))
+        .push(", lease_until = ")
+        .bind(Bind::Int(lease_until))
+        .push(" WHERE id = ")
+        .bind(Bind::Text(id.to_string()))
+        .push(" AND status = 'running' RETURNING id");
+    if tx.query(update, &[Column::Text]).await?.is_empty() {
+        return Ok(false);
+    }
+    let mut insert = Sql::new("INSERT INTO export_file (job_id, seq, res_type, count, content) VALUES (");
+    insert
+        .bind(Bind::Text(id.to_string()))
+        .push(", ")
+        .bind(Bind::Int(file.seq))
+        .push(", ")
+        .bind(Bind::Text(file.resource_type.clone()))
+        .push(", ")
+        .bind(Bind::Int(file.count))
+        .push(", ")
+        .bind(Bind::Text(content))
+        .push(")");
+    tx.query(insert, &[]).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks a job finished (completed or failed).
+pub async fn finish(
+    store: &dyn Store,
+    id: &str,
+    status: Status,
+    progress: &str,
+    error: Option<&str>,
+    at: Micros,
+) -> StoreResult<()> {
+    let mut sql = Sql::new("UPDATE export_job SET status = ");
+    sql.bind(Bind::Text(status.as_str().to_string()))
+        .push(", progress = ")
+        .bind(Bind::Text(progress.to_string()))
+        .push(", error = ")
+        .bind(Bind::OptText(error.map(str::to_string)))
+        .push(", finished = ")
+        .bind(Bind::Int(at))
+        .push(", lease_until = NULL WHERE id = ")
+        .bind(Bind::Text(id.to_string()));
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// Gives a job back (on shutdown) so that the next worker, on any node, continues it at once.
+pub async fn release(store: &dyn Store, id: &str) -> StoreResult<()> {
+    let mut sql = Sql::new("UPDATE export_job SET lease_until = NULL WHERE id = ");
+    sql.bind(Bind::Text(id.to_string())).push(" AND status = 'running'");
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// Deletes jobs (and files) that finished before `before`.
+pub async fn purge_finished(store: &dyn Store, before: Micros) -> StoreResult<u64> {
+    let mut tx = store.begin().await?;
+    let mut files = Sql::new(
+        "DELETE FROM export_file WHERE job_id IN (SELECT id FROM export_job WHERE finished IS NOT NULL AND finished < ",
+    );
+    files.bind(Bind::Int(before)).push(")");
+    tx.query(files, &[]).await?;
+    let mut jobs = Sql::new("DELETE FROM export_job WHERE finished IS NOT NULL AND finished < ");
+    jobs.bind(Bind::Int(before)).push(" RETURNING id");
+    let purged = tx.query(jobs, &[Column::Text]).await?.len() as u64;
+    tx.commit().await?;
+    Ok(purged)
+}

@@ -1,0 +1,100 @@
+//! Rewriting references between resources: Bundle-local identities (`urn:uuid:` fullUrls and
+//! the like) to the ids the resources get, and back (the synthetic data generator).
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde_json::Value;
+
+/// Replaces `reference` values found in `map` throughout a resource.
+pub fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
+    match value {
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                if k == "reference"
+                    && let Some(target) = v.as_str().and_then(|r| map.get(r))
+                {
+                    *v = Value::String(target.clone());
+                } else {
+                    rewrite_references(v, map);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_references(i, map)),
+        _ => {}
+    }
+}
+
+/// Rewrites Bundle-local identities everywhere in a resource: reference, uri and canonical
+/// values, and inside narrative XHTML and extension strings. One automaton over all identities
+/// finds every occurrence in a single pass over each string, so a bundle of n entries costs
+/// O(total text), not O(n × total text).
+pub struct Rewriter {
+    map: HashMap<String, String>,
+    finder: Option<AhoCorasick>,
+    targets: Vec<String>,
+}
+
+impl Rewriter {
+    pub fn new(map: HashMap<String, String>) -> Rewriter {
+        let (keys, targets): (Vec<String>, Vec<String>) = map.iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
+        // Leftmost-longest, so that `urn:uuid:1` never wins over `urn:uuid:12`.
+        let finder = if keys.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&keys).ok()
+        };
+        Rewriter { map, finder, targets }
+    }
+
+    pub fn rewrite(&self, value: &mut Value) {
+        let Some(finder) = &self.finder else { return };
+        match value {
+            Value::String(s) => {
+                if let Some(target) = self.map.get(s.as_str()) {
+                    *s = target.clone();
+                } else if finder.is_match(s.as_str()) {
+                    *s = finder.replace_all(s, &self.targets);
+                }
+            }
+            Value::Object(o) => o.values_mut().for_each(|v| self.rewrite(v)),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.rewrite(v)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rewrites_whole_values_and_occurrences_in_text_longest_first() {
+        let map: HashMap<String, String> = [("urn:uuid:1", "Patient/a"), ("urn:uuid:12", "Patient/b")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut resource = json!({
+            "subject": {"reference": "urn:uuid:12"},
+            "text": {"div": "<div>see <a href=\"urn:uuid:1\">a</a> and <a href=\"urn:uuid:12\">b</a></div>"},
+            "extension": [{"valueUri": "urn:uuid:1"}],
+            "note": [{"text": "http://loinc.org stays"}]
+        });
+        Rewriter::new(map).rewrite(&mut resource);
+        assert_eq!(resource["subject"]["reference"], "Patient/b");
+        assert_eq!(
+            resource["text"]["div"],
+            "<div>see <a href=\"Patient/a\">a</a> and <a href=\"Patient/b\">b</a></div>"
+        );
+        assert_eq!(resource["extension"][0]["valueUri"], "Patient/a");
+        assert_eq!(resource["note"][0]["text"], "http://loinc.org stays");
+    }
+
+    #[test]
+    fn an_empty_map_changes_nothing() {
+        let mut resource = json!({"subject": {"reference": "urn:uuid:1"}});
+        Rewriter::new(HashMap::new()).rewrite(&mut resource);
+        assert_eq!(resource["subject"]["reference"], "urn:uuid:1");
+    }
+}
