@@ -20,9 +20,6 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let store = store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
-    let terminology = crate::terminology::builtin::builtin()
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("loading the built-in terminology")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
         store,
@@ -30,7 +27,7 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
         registry: Arc::new(SharedRegistry::new(registry)),
         cursors: CursorSigner::new(secret),
         base_url: base_url.trim_end_matches('/').to_string(),
-        terminology,
+        terminology: &crate::terminology::builtin::BUILTIN,
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;

@@ -41,8 +41,9 @@ pub struct Fhir {
     pub cursors: CursorSigner,
     /// Public base URL of the FHIR endpoint, without a trailing slash.
     pub base_url: String,
-    /// The built-in terminology (definitions stored on the server are looked up per request).
-    pub terminology: &'static crate::terminology::builtin::Builtin,
+    /// The built-in terminology, parsed on first use (definitions stored on the server are
+    /// looked up per request).
+    pub terminology: &'static crate::terminology::builtin::BuiltinTerminology,
 }
 
 /// The body of a successful interaction.

@@ -22,15 +22,27 @@ pub struct Builtin {
     pub definitions: Definitions,
     /// Every built-in resource, as published (to be stored for REST read and search).
     pub resources: Vec<Value>,
-    /// SHA-256 (hex) of the embedded sources: changes exactly when the built-in set does.
-    pub content_hash: String,
 }
 
-static BUILTIN: OnceLock<Result<Builtin, ConformanceError>> = OnceLock::new();
+/// The built-in terminology, parsed on first use: a server that only checks whether its stored
+/// copy is current never pays for parsing.
+pub struct BuiltinTerminology {
+    loaded: OnceLock<Result<Builtin, ConformanceError>>,
+    hash: OnceLock<String>,
+}
 
-/// The built-in terminology, loaded on first use.
-pub fn builtin() -> Result<&'static Builtin, &'static ConformanceError> {
-    BUILTIN.get_or_init(load).as_ref()
+pub static BUILTIN: BuiltinTerminology = BuiltinTerminology { loaded: OnceLock::new(), hash: OnceLock::new() };
+
+impl BuiltinTerminology {
+    /// The parsed content (errors mean the build embeds unreadable data).
+    pub fn get(&self) -> Result<&Builtin, &ConformanceError> {
+        self.loaded.get_or_init(load).as_ref()
+    }
+
+    /// SHA-256 (hex) of the embedded sources: changes exactly when the built-in set does.
+    pub fn content_hash(&self) -> &str {
+        self.hash.get_or_init(content_hash)
+    }
 }
 
 fn load() -> Result<Builtin, ConformanceError> {
@@ -47,7 +59,7 @@ fn load() -> Result<Builtin, ConformanceError> {
     for r in &resources {
         definitions.add(r);
     }
-    Ok(Builtin { definitions, resources, content_hash: content_hash() })
+    Ok(Builtin { definitions, resources })
 }
 
 fn content_hash() -> String {
@@ -66,7 +78,7 @@ mod tests {
 
     #[test]
     fn base_and_polish_content_is_loaded() {
-        let builtin = builtin().expect("built-in terminology");
+        let builtin = BUILTIN.get().expect("built-in terminology");
         let ws = Workspace::new(&builtin.definitions);
         let gender = ws
             .expand_url("http://hl7.org/fhir/ValueSet/administrative-gender", &ExpandOptions::default())
@@ -79,6 +91,6 @@ mod tests {
             ws.subsumes("http://hl7.org/fhir/sid/icd-10", "IX", "I10").expect("subsumes"),
             Subsumption::Subsumes
         );
-        assert_eq!(builtin.content_hash.len(), 64);
+        assert_eq!(BUILTIN.content_hash().len(), 64);
     }
 }

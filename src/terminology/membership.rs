@@ -17,11 +17,11 @@ impl Codes for Workspace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::terminology::builtin::builtin;
+    use crate::terminology::builtin::BUILTIN;
 
     #[test]
     fn bindings_are_answered_from_expansions() {
-        let builtin = builtin().expect("built-in terminology");
+        let builtin = BUILTIN.get().expect("built-in terminology");
         let ws = Workspace::new(&builtin.definitions);
         let gender = "http://hl7.org/fhir/ValueSet/administrative-gender";
         assert_eq!(ws.contains(gender, Some("http://hl7.org/fhir/administrative-gender"), "female"), Some(true));

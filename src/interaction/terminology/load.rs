@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::error::FhirResult;
+use crate::error::{FhirError, FhirResult};
 use crate::interaction::Fhir;
 use crate::interaction::ingest::put_all;
 use crate::store::sql::{Bind, Cell, Column, Sql};
@@ -36,10 +36,11 @@ async fn record_hash(fhir: &Fhir, hash: &str) -> FhirResult<()> {
 /// Stores every built-in CodeSystem, ValueSet, ConceptMap and NamingSystem unless this exact set
 /// was stored before.
 pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
-    let builtin = fhir.terminology;
-    if stored_hash(fhir).await?.as_deref() == Some(builtin.content_hash.as_str()) {
+    let hash = fhir.terminology.content_hash();
+    if stored_hash(fhir).await?.as_deref() == Some(hash) {
         return Ok(());
     }
+    let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
     let started = Instant::now();
     let mut created = 0;
     let mut rejected = 0;
@@ -60,7 +61,7 @@ pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
             tracing::warn!(%origin, problem = first, "built-in terminology resource not stored");
         }
     }
-    record_hash(fhir, &builtin.content_hash).await?;
+    record_hash(fhir, hash).await?;
     tracing::info!(
         stored = created,
         rejected,

@@ -232,10 +232,11 @@ pub async fn with_workspace_outcome<T>(
     given: &[Value],
     work: impl Fn(&Workspace) -> TerminologyResult<T>,
 ) -> FhirResult<TerminologyResult<T>> {
+    let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
     let mut fetched: Vec<Value> = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     loop {
-        let mut workspace = Workspace::new(&fhir.terminology.definitions);
+        let mut workspace = Workspace::new(&builtin.definitions);
         for r in given.iter().chain(&fetched) {
             workspace.add(r);
         }
