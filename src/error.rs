@@ -100,3 +100,19 @@ impl FhirError {
         }
     }
 }
+
+impl From<crate::terminology::TerminologyError> for FhirError {
+    fn from(e: crate::terminology::TerminologyError) -> FhirError {
+        use crate::terminology::TerminologyError as T;
+        let issue = |code, e: &T| FhirError::BadRequest(vec![Issue::error(code, e.to_string())]);
+        match &e {
+            T::UnknownCodeSystem(url) => FhirError::NotFound(format!("the code system '{url}'")),
+            T::UnknownValueSet(url) => FhirError::NotFound(format!("the value set '{url}'")),
+            T::UnknownConceptMap(url) => FhirError::NotFound(format!("the concept map '{url}'")),
+            T::UnknownCode { system, code } => FhirError::NotFound(format!("the code '{code}' in '{system}'")),
+            T::UnsupportedFilter { .. } => issue(IssueType::NotSupported, &e),
+            T::TooCostly { .. } => issue(IssueType::TooCostly, &e),
+            T::Invalid(_) | T::Recursion(_) => issue(IssueType::Invalid, &e),
+        }
+    }
+}

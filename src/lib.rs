@@ -24,4 +24,5 @@ pub mod search;
 pub mod server;
 pub mod store;
 pub mod synth;
+pub mod terminology;
 pub mod validation;

@@ -29,6 +29,7 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
         cursors: CursorSigner::new(secret),
         base_url: base_url.trim_end_matches('/').to_string(),
         profiles: Arc::new(ProfileSet::built_in().context("loading the built-in profiles")?),
+        terminology: &crate::terminology::builtin::BUILTIN,
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
@@ -45,6 +46,13 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
     let fhir = fhir(&args.database_url, &args.base_url()).await?;
+    if args.store_terminology {
+        // Built-in CodeSystems, ValueSets, ConceptMaps and NamingSystems become readable and
+        // searchable like any stored resource.
+        crate::interaction::terminology::load::store_builtin(&fhir)
+            .await
+            .context("storing the built-in terminology")?;
+    }
     let demo = args.demo_enabled();
     if demo {
         tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");

@@ -244,6 +244,7 @@ fn args(database_url: &str, export_workers: usize, export_file_size: usize) -> i
     let mut args = ikp::cli::ServeArgs::new("127.0.0.1:0".parse().expect("addr"), database_url);
     args.export_workers = export_workers;
     args.export_file_size = export_file_size;
+    args.store_terminology = false;
     args
 }
 

@@ -73,6 +73,11 @@ pub struct ServeArgs {
     pub demo: Option<bool>,
     #[command(flatten)]
     pub upstream: auth::UpstreamArgs,
+    /// Store the built-in terminology (R4 and Polish code systems, value sets, concept maps, naming
+    /// systems) at start-up so it can be read and searched over REST; skipped when already stored.
+    /// The terminology operations work either way.
+    #[arg(long, env = "IKP_STORE_TERMINOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_terminology: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,6 +96,7 @@ impl ServeArgs {
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
             export_file_size: 10_000,
+            store_terminology: true,
             auth: None,
             demo: None,
             upstream: auth::UpstreamArgs::default(),

@@ -11,6 +11,9 @@ const PROFILES_RESOURCES: &[u8] = include_bytes!("../../conformance/profiles-res
 const PROFILES_TYPES: &[u8] = include_bytes!("../../conformance/profiles-types.json.gz");
 const SEARCH_PARAMETERS: &[u8] = include_bytes!("../../conformance/search-parameters.json.gz");
 const VALUESETS: &[u8] = include_bytes!("../../conformance/valuesets.json.gz");
+const V2_TABLES: &[u8] = include_bytes!("../../conformance/v2-tables.json.gz");
+const V3_CODE_SYSTEMS: &[u8] = include_bytes!("../../conformance/v3-codesystems.json.gz");
+const CONCEPT_MAPS: &[u8] = include_bytes!("../../conformance/conceptmaps.json.gz");
 pub const COMPARTMENT_PATIENT: &str = include_str!("../../conformance/CompartmentDefinition-patient.json");
 pub const COMPARTMENT_ENCOUNTER: &str = include_str!("../../conformance/CompartmentDefinition-encounter.json");
 pub const COMPARTMENT_RELATED_PERSON: &str = include_str!("../../conformance/CompartmentDefinition-relatedPerson.json");
@@ -24,15 +27,24 @@ pub enum Definitions {
     ProfilesTypes,
     SearchParameters,
     ValueSets,
+    /// HL7 v2 tables as CodeSystems and ValueSets.
+    V2Tables,
+    /// HL7 v3 code systems and their value sets.
+    V3CodeSystems,
+    ConceptMaps,
 }
 
 impl Definitions {
-    fn compressed(self) -> &'static [u8] {
+    /// The embedded gzip bytes (fingerprinting what a build holds needs no decompression).
+    pub fn compressed(self) -> &'static [u8] {
         match self {
             Definitions::ProfilesResources => PROFILES_RESOURCES,
             Definitions::ProfilesTypes => PROFILES_TYPES,
             Definitions::SearchParameters => SEARCH_PARAMETERS,
             Definitions::ValueSets => VALUESETS,
+            Definitions::V2Tables => V2_TABLES,
+            Definitions::V3CodeSystems => V3_CODE_SYSTEMS,
+            Definitions::ConceptMaps => CONCEPT_MAPS,
         }
     }
 

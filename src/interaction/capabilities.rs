@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Fhir, Response, instant, now};
+use super::{Fhir, Response, instant, now, terminology};
 use crate::conformance::FHIR_VERSION;
 use crate::search::registry::{COLUMN_PARAMETERS, ParamType};
 
@@ -35,13 +35,19 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             if t == "Group" {
                 operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}));
             }
+            operations.extend(
+                terminology::OPERATIONS
+                    .iter()
+                    .filter(|(resource_type, _, _)| resource_type == t)
+                    .map(|(_, name, definition)| json!({"name": name, "definition": definition})),
+            );
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
                 .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));
             json!({
                 "type": t,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
-                "documentation": "Conditional create, update and delete accept any supported search criteria.",
+                "documentation": "Conditional create, update and delete accept any supported search criteria. Token parameters take the :in, :not-in (value set membership), :above and :below (code system hierarchy) modifiers in searches.",
                 "interaction": TYPE_INTERACTIONS.iter().map(|code| json!({"code": code})).collect::<Vec<_>>(),
                 "versioning": "versioned-update",
                 "readHistory": true,

@@ -14,6 +14,7 @@ pub mod patch;
 pub mod read;
 pub mod reindex;
 pub mod search;
+pub mod terminology;
 pub mod transaction;
 pub mod update;
 pub mod validate;
@@ -43,6 +44,9 @@ pub struct Fhir {
     pub base_url: String,
     /// Profiles resources are validated against (built-in national ones and stored ones).
     pub profiles: Arc<crate::validation::profiles::ProfileSet>,
+    /// The built-in terminology, parsed on first use (definitions stored on the server are
+    /// looked up per request).
+    pub terminology: &'static crate::terminology::builtin::BuiltinTerminology,
 }
 
 /// The body of a successful interaction.
@@ -99,9 +103,10 @@ impl Response {
 }
 
 impl Fhir {
-    /// The value-set membership checks bindings use.
-    pub fn codes(&self) -> &dyn crate::validation::profile::Codes {
-        &crate::validation::profile::NoCodes
+    /// The value-set membership checks bindings use: the built-in terminology (bindings to value
+    /// sets it cannot expand are reported as unchecked).
+    pub fn codes(&self) -> BuiltinCodes {
+        BuiltinCodes(self.terminology)
     }
 
     pub fn resource_url(&self, resource_type: &str, id: &str) -> String {
@@ -164,4 +169,15 @@ pub fn parse_version(text: &str) -> FhirResult<i64> {
     t.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
         FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, format!("'{text}' is not a version id"))])
     })
+}
+
+/// Value-set membership from the built-in terminology, which is parsed only when a binding
+/// actually needs it.
+pub struct BuiltinCodes(&'static crate::terminology::builtin::BuiltinTerminology);
+
+impl crate::validation::profile::Codes for BuiltinCodes {
+    fn contains(&self, value_set: &str, system: Option<&str>, code: &str) -> Option<bool> {
+        let builtin = self.0.get().ok()?;
+        crate::terminology::Workspace::new(&builtin.definitions).contains(value_set, system, code)
+    }
 }

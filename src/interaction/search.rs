@@ -96,6 +96,7 @@ pub async fn execute(
     path: &str,
     pairs: &[(String, String)],
 ) -> FhirResult<Response> {
+    super::terminology::search_codes::resolve(fhir, &mut query).await?;
     let path = path.to_string();
     let canonical = canonical_pairs(pairs);
     let fingerprint = format!("{path}?{}", encode(&canonical));

@@ -22,7 +22,7 @@ pub fn check_body(fhir: &Fhir, resource_type: &str, body: &Value) -> FhirResult<
             .at("resourceType"),
         ]));
     }
-    let findings = crate::validation::validate(fhir.model, &fhir.profiles, fhir.codes(), body, &[]);
+    let findings = crate::validation::validate(fhir.model, &fhir.profiles, &fhir.codes(), body, &[]);
     if findings.structure.iter().any(|i| i.severity == Severity::Error) {
         return Err(FhirError::BadRequest(findings.structure));
     }

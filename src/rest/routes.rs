@@ -20,6 +20,7 @@ use crate::format::{self, subset::Subset};
 use crate::interaction::history::HistoryParams;
 use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
+use crate::interaction::terminology;
 use crate::interaction::{
     Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
     transaction, update, validate,
@@ -192,6 +193,17 @@ async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<O
     }
 }
 
+/// Parameters of an operation: the query string, plus a Parameters resource when one is posted.
+async fn operation_params(state: &State, req: &Req, body: Option<HttpBody>) -> FhirResult<terminology::Params> {
+    let mut params = terminology::Params::from_query(&req.query);
+    if let Some(body) = body
+        && let Some(resource) = optional_body(state, req, body).await?
+    {
+        params = terminology::Params::from_resource(&resource)?.with(params);
+    }
+    Ok(params)
+}
+
 /// `POST [base]/[type]/$operation`.
 async fn type_operation(
     AxumState(state): AxumState<State>,
@@ -199,6 +211,14 @@ async fn type_operation(
     req: Req,
     body: HttpBody,
 ) -> HttpResponse {
+    if terminology::is_operation(&t, &operation) {
+        let shape = read_shape(&req);
+        let result = match operation_params(&state, &req, Some(body)).await {
+            Ok(params) => terminology::operation(&state.fhir, &t, None, &operation, &params).await,
+            Err(e) => Err(e),
+        };
+        return reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result));
+    }
     let result = match operation.strip_prefix('$') {
         Some("validate") => match optional_body(&state, &req, body).await {
             Ok(resource) => validate::validate(&state.fhir, &t, None, resource, &req.query).await,
@@ -315,6 +335,10 @@ async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) 
     let shape = read_shape(req);
     let result = match (t, operation) {
         ("Patient", "$everything") => everything::everything(&state.fhir, None, &req.query).await,
+        _ if terminology::is_operation(t, operation) => {
+            let params = terminology::Params::from_query(&req.query);
+            terminology::operation(&state.fhir, t, None, operation, &params).await
+        }
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
@@ -349,7 +373,7 @@ async fn search_compartment(
     req: Req,
 ) -> HttpResponse {
     if resource_type.starts_with('$') {
-        return instance_operation(&state, &req, &compartment_type, &compartment_id, &resource_type, &req.query).await;
+        return instance_operation(&state, &req, &compartment_type, &compartment_id, &resource_type, None).await;
     }
     let scope = Scope::Compartment { compartment_type, compartment_id, resource_type };
     run_search(&state, &req, scope, &req.query).await
@@ -368,22 +392,26 @@ async fn instance_operation_post(
         };
         return respond::render(&state.fhir, &write_shape(&req), result);
     }
-    instance_operation(&state, &req, &t, &id, &operation, &req.query).await
+    instance_operation(&state, &req, &t, &id, &operation, Some(body)).await
 }
 
-/// `[base]/[type]/[id]/$operation`.
+/// `[base]/[type]/[id]/$operation` (`body` is the POSTed one).
 async fn instance_operation(
     state: &State,
     req: &Req,
     t: &str,
     id: &str,
     operation: &str,
-    pairs: &[(String, String)],
+    body: Option<HttpBody>,
 ) -> HttpResponse {
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), pairs).await,
-        (_, "$validate") => validate::validate(&state.fhir, t, Some(id), None, pairs).await,
+        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), &req.query).await,
+        (_, "$validate") => validate::validate(&state.fhir, t, Some(id), None, &req.query).await,
+        _ if terminology::is_operation(t, operation) => match operation_params(state, req, body).await {
+            Ok(params) => terminology::operation(&state.fhir, t, Some(id), operation, &params).await,
+            Err(e) => Err(e),
+        },
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))

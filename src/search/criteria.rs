@@ -26,6 +26,14 @@ pub fn parse(registry: &Registry, base_url: &str, resource_type: &str, query: &s
         .collect();
     let parser = Parser { registry, base_url, strict: true };
     let parsed = parser.parse(vec![resource_type.to_string()], &pairs)?;
+    if parsed.needs_terminology() {
+        // Conditional writes decide inside a database transaction; value-set membership is not
+        // resolved there, and guessing could match the wrong resources.
+        return Err(FhirError::BadRequest(vec![crate::outcome::Issue::error(
+            crate::outcome::IssueType::NotSupported,
+            "conditional operations do not take the :in, :not-in, :above or :below modifiers",
+        )]));
+    }
     if parsed.filters.is_empty() {
         return Err(FhirError::bad_request("conditional operations need search criteria"));
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::escape::{split_token, split_unescaped, unescape};
 use super::query::{
-    Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch, Total,
-    UriMatch,
+    CodeSet, Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch,
+    Total, UriMatch,
 };
 use super::registry::{ParamType, Registry, SearchParam};
 use crate::error::{FhirError, FhirResult};
@@ -230,13 +230,22 @@ impl Parser<'_> {
             };
             return Ok(Filter { resource_types: types.to_vec(), kind: FilterKind::Missing { param, missing } });
         }
-        let negated = modifier == Some("not");
+        // `:not-in` is the negation of `:in`, as `:not` is of a plain token match.
+        let (negated, inner_modifier) = match modifier {
+            Some("not") => (true, None),
+            Some("not-in") => (true, Some("in")),
+            other => (false, other),
+        };
         if negated && param.kind != ParamType::Token {
-            return Err(Invalid(bad(format!(":not applies to token parameters; '{code}' is a {}", param.kind.name()))));
+            return Err(Invalid(bad(format!(
+                ":{} applies to token parameters; '{code}' is a {}",
+                modifier.unwrap_or_default(),
+                param.kind.name()
+            ))));
         }
         let conditions = split_unescaped(value, ',')
             .into_iter()
-            .map(|v| self.condition(&param, if negated { None } else { modifier }, v))
+            .map(|v| self.condition(&param, inner_modifier, v))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(filter(types, conditions, negated))
     }
@@ -277,9 +286,19 @@ impl Parser<'_> {
                         code: Some(unescape(value)),
                     })
                 }
-                Some(m @ ("in" | "not-in" | "above" | "below")) => Err(Invalid(unsupported(format!(
-                    "modifier ':{m}' needs the terminology service, which this server does not provide yet"
-                )))),
+                Some("in") => Ok(Condition::Terminology { param: code, set: CodeSet::ValueSet(unescape(raw)) }),
+                Some(m @ ("above" | "below")) => {
+                    let (system, code_value) = split_token(raw);
+                    let Some(system) = system.filter(|s| !s.is_empty() && !code_value.is_empty()) else {
+                        return Err(Invalid(bad(format!("{code}:{m} needs system|code, not '{raw}'"))));
+                    };
+                    let set = if m == "below" {
+                        CodeSet::Below { system, code: code_value }
+                    } else {
+                        CodeSet::Above { system, code: code_value }
+                    };
+                    Ok(Condition::Terminology { param: code, set })
+                }
                 Some(m) => Err(wrong_modifier(m)),
             },
             ParamType::Date => {

@@ -366,6 +366,29 @@ impl Planner {
                     }
                 }
             }
+            Condition::Codes { param: p, codes } => {
+                param(sql, p);
+                sql.push(" AND (");
+                let groups: Vec<&(String, Vec<String>)> = codes.iter().filter(|(_, c)| !c.is_empty()).collect();
+                if groups.is_empty() {
+                    sql.push("1 = 0");
+                }
+                for (i, (system, list)) in groups.into_iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" OR ");
+                    }
+                    sql.push(&format!("({x}.system = ")).bind(Bind::Text(system.clone()));
+                    sql.push(&format!(" AND {x}.code IN ("));
+                    for (k, code) in list.iter().enumerate() {
+                        if k > 0 {
+                            sql.push(", ");
+                        }
+                        sql.bind(Bind::Text(code.clone()));
+                    }
+                    sql.push("))");
+                }
+                sql.push(")");
+            }
             Condition::Date { param: p, prefix, lo, hi } => {
                 param(sql, p);
                 sql.push(" AND ");
@@ -618,11 +641,16 @@ fn selectivity(filter: &Filter) -> Option<u8> {
             Condition::String { .. }
             | Condition::TokenText { .. }
             | Condition::Composite { .. }
+            | Condition::Codes { .. }
             | Condition::Near { .. } => Some(2),
             Condition::Chain { .. } | Condition::Has { .. } | Condition::List(_) => Some(3),
             Condition::Token { .. } | Condition::Reference { .. } | Condition::Uri { .. } => Some(4),
             Condition::Date { .. } | Condition::Number { .. } | Condition::Quantity { .. } => Some(5),
-            Condition::Id(_) | Condition::LastUpdated { .. } | Condition::Types(_) | Condition::Absent { .. } => None,
+            Condition::Id(_)
+            | Condition::LastUpdated { .. }
+            | Condition::Types(_)
+            | Condition::Absent { .. }
+            | Condition::Terminology { .. } => None,
         })
         .try_fold(0u8, |worst, rank| rank.map(|r| worst.max(r)))
 }
@@ -631,7 +659,7 @@ fn selectivity(filter: &Filter) -> Option<u8> {
 fn simple_table(c: &Condition) -> Option<&'static str> {
     Some(match c {
         Condition::String { .. } | Condition::TokenText { .. } => "search_string",
-        Condition::Token { .. } => "search_token",
+        Condition::Token { .. } | Condition::Codes { .. } => "search_token",
         Condition::Date { .. } => "search_date",
         Condition::Number { .. } => "search_number",
         Condition::Quantity { .. } => "search_quantity",

@@ -125,11 +125,48 @@ pub enum Condition {
     List(String),
     /// The resource is of one of these types.
     Types(Vec<String>),
+    /// A token in a set only the terminology service can tell (`:in`, `:not-in`, `:above`,
+    /// `:below`); resolved into [`Condition::Codes`] before the query is planned.
+    Terminology {
+        param: String,
+        set: CodeSet,
+    },
+    /// A token whose `(system, code)` is in an explicit set, grouped by system.
+    Codes {
+        param: String,
+        codes: Vec<(String, Vec<String>)>,
+    },
     /// The resource has no value for a parameter of this type.
     Absent {
         param: String,
         kind: super::registry::ParamType,
     },
+}
+
+/// A set of codes defined by terminology.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CodeSet {
+    /// The codes of a value set (canonical URL).
+    ValueSet(String),
+    /// A concept and every concept it subsumes.
+    Below { system: String, code: String },
+    /// A concept and every concept that subsumes it.
+    Above { system: String, code: String },
+}
+
+impl SearchQuery {
+    /// Whether any filter (chains and `_has` included) still needs the terminology service.
+    pub fn needs_terminology(&self) -> bool {
+        fn filter_needs(f: &Filter) -> bool {
+            let FilterKind::AnyOf { conditions, .. } = &f.kind else { return false };
+            conditions.iter().any(|c| match c {
+                Condition::Terminology { .. } => true,
+                Condition::Chain { inner, .. } | Condition::Has { inner, .. } => filter_needs(inner),
+                _ => false,
+            })
+        }
+        self.filters.iter().any(filter_needs)
+    }
 }
 
 /// One occurrence of a parameter in the query: its value alternatives (OR), possibly negated or

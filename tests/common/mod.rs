@@ -74,6 +74,27 @@ pub async fn fresh_postgres_schema(url: &str) -> (String, String) {
     (format!("{url}{separator}options[search_path]={schema}"), schema)
 }
 
+/// Like `on_both_backends!`, on servers that also store the built-in terminology (slower to start).
+#[macro_export]
+macro_rules! on_both_backends_with_terminology {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::sqlite_configured(|a| a.store_terminology = true).await;
+                super::$name(&server).await;
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = $crate::common::TestServer::postgres_configured(|a| a.store_terminology = true).await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )* };
+}
+
 /// Drops a schema made by [`fresh_postgres_schema`].
 pub async fn drop_postgres_schema(admin: &str, schema: &str) {
     use sqlx::Connection;
@@ -84,19 +105,11 @@ pub async fn drop_postgres_schema(admin: &str, schema: &str) {
 
 impl TestServer {
     pub async fn sqlite() -> TestServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}/ikp.db", dir.path().display());
-        let mut server = TestServer::start(&url, "sqlite").await;
-        server._dir = Some(dir);
-        server
+        TestServer::sqlite_configured(|_| {}).await
     }
 
     pub async fn postgres() -> Option<TestServer> {
-        let admin = postgres_url()?;
-        let (url, schema) = fresh_postgres_schema(&admin).await;
-        let mut server = TestServer::start(&url, "postgres").await;
-        server.cleanup = Some((admin, schema));
-        Some(server)
+        TestServer::postgres_configured(|_| {}).await
     }
 
     pub async fn start(database_url: &str, backend: &'static str) -> TestServer {
@@ -132,6 +145,9 @@ impl TestServer {
     ) -> TestServer {
         let mut args = ServeArgs::new("127.0.0.1:0".parse().expect("addr"), database_url);
         args.max_body_bytes = 1024 * 1024;
+        // Test servers skip storing the built-in terminology unless asked (it costs seconds in
+        // debug builds and would show up in system-wide history and search).
+        args.store_terminology = false;
         configure(&mut args);
         TestServer::start_args(args, backend).await
     }

@@ -1,0 +1,72 @@
+//! Storing the built-in terminology at start-up, so it can be read and searched like any resource.
+//! Loading is idempotent (unchanged resources get no new version) and skipped altogether when the
+//! fingerprint of the built-in set matches the one stored by the last load.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::error::{FhirError, FhirResult};
+use crate::interaction::Fhir;
+use crate::interaction::ingest::put_all;
+use crate::store::sql::{Bind, Cell, Column, Sql};
+
+/// The `builtin_content` row of the terminology.
+const CONTENT_NAME: &str = "terminology";
+/// Resources per database transaction.
+const BATCH: usize = 500;
+
+async fn stored_hash(fhir: &Fhir) -> FhirResult<Option<String>> {
+    let mut sql = Sql::new("SELECT content_hash FROM builtin_content WHERE name = ");
+    sql.bind(Bind::Text(CONTENT_NAME.to_string()));
+    let rows = fhir.store.query(sql, &[Column::Text]).await?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).map(str::to_string))
+}
+
+async fn record_hash(fhir: &Fhir, hash: &str) -> FhirResult<()> {
+    let mut sql = Sql::new("INSERT INTO builtin_content (name, content_hash) VALUES (");
+    sql.bind(Bind::Text(CONTENT_NAME.to_string()))
+        .push(", ")
+        .bind(Bind::Text(hash.to_string()))
+        .push(") ON CONFLICT (name) DO UPDATE SET content_hash = excluded.content_hash");
+    fhir.store.execute(sql).await?;
+    Ok(())
+}
+
+/// Stores every built-in CodeSystem, ValueSet, ConceptMap and NamingSystem unless this exact set
+/// was stored before.
+pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
+    let hash = fhir.terminology.content_hash();
+    if stored_hash(fhir).await?.as_deref() == Some(hash) {
+        return Ok(());
+    }
+    let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
+    let started = Instant::now();
+    let mut created = 0;
+    let mut rejected = 0;
+    for chunk in builtin.resources.chunks(BATCH) {
+        let batch: Vec<(String, Value)> = chunk
+            .iter()
+            .map(|r| {
+                let t = r.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+                let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+                (format!("built-in {t}/{id}"), r.clone())
+            })
+            .collect();
+        let report = put_all(fhir, batch).await?;
+        created += report.created + report.updated;
+        for (origin, issues) in &report.rejected {
+            rejected += 1;
+            let first = issues.first().map(|i| i.message.as_str()).unwrap_or_default();
+            tracing::warn!(%origin, problem = first, "built-in terminology resource not stored");
+        }
+    }
+    record_hash(fhir, hash).await?;
+    tracing::info!(
+        stored = created,
+        rejected,
+        ms = started.elapsed().as_millis() as u64,
+        "built-in terminology stored"
+    );
+    Ok(())
+}
