@@ -47,11 +47,12 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     }
     let fhir = fhir(&args.database_url, &args.base_url()).await?;
     if args.store_terminology {
-        // Built-in CodeSystems, ValueSets, ConceptMaps and NamingSystems become readable and
-        // searchable like any stored resource.
+        // Built-in CodeSystems, ValueSets, ConceptMaps, NamingSystems and the national profiles
+        // become readable and searchable like any stored resource.
         crate::interaction::terminology::load::store_builtin(&fhir)
             .await
             .context("storing the built-in terminology")?;
+        crate::interaction::terminology::load::store_profiles(&fhir).await.context("storing the national profiles")?;
     }
     let demo = args.demo_enabled();
     if demo {

@@ -123,3 +123,16 @@ async fn the_server_enforces_declared_profiles(server: &common::TestServer) {
 }
 
 on_both_backends!(the_server_enforces_declared_profiles);
+
+/// The national profiles and their value sets are served like any resource.
+async fn profiles_are_served_as_resources(server: &common::TestServer) {
+    let url = "https://ikp.example.org/fhir/StructureDefinition/PLPatient";
+    let found = common::json(server.get(&format!("StructureDefinition?url={url}")).send().await.expect("search")).await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["entry"][0]["resource"]["type"], "Patient");
+    let r =
+        server.get("ValueSet?url=https://ikp.example.org/fhir/ValueSet/pl-payment-level").send().await.expect("search");
+    assert_eq!(common::json(r).await["total"], 1);
+}
+
+on_both_backends_with_terminology!(profiles_are_served_as_resources);

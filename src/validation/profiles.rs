@@ -23,6 +23,8 @@ pub struct ProfileSet {
     definitions: Vec<Value>,
     /// Codes of the value sets the built-in profiles bind to.
     codes: LocalCodes,
+    /// Those code systems and value sets as published.
+    terminology: Vec<Value>,
 }
 
 impl ProfileSet {
@@ -37,6 +39,7 @@ impl ProfileSet {
             extension_contexts: RwLock::default(),
             definitions,
             codes: LocalCodes::new(&terminology),
+            terminology,
         };
         for definition in &set.definitions {
             set.insert(definition)?;
@@ -47,6 +50,19 @@ impl ProfileSet {
     /// The built-in StructureDefinitions.
     pub fn definitions(&self) -> &[Value] {
         &self.definitions
+    }
+
+    /// The built-in code systems and value sets the profiles bind to.
+    pub fn terminology(&self) -> &[Value] {
+        &self.terminology
+    }
+
+    /// A fingerprint of the built-in definitions (SHA-256, hex).
+    pub fn content_hash(&self) -> String {
+        let mut hasher = openssl::sha::Sha256::new();
+        hasher.update(BUILT_IN.as_bytes());
+        hasher.update(BUILT_IN_TERMINOLOGY.as_bytes());
+        hasher.finish().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Adds (or replaces) a constraining StructureDefinition; other definitions are ignored.

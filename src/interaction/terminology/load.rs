@@ -11,21 +11,22 @@ use crate::interaction::Fhir;
 use crate::interaction::ingest::put_all;
 use crate::store::sql::{Bind, Cell, Column, Sql};
 
-/// The `builtin_content` row of the terminology.
-const CONTENT_NAME: &str = "terminology";
+/// The `builtin_content` rows of the terminology and of the national profiles.
+const TERMINOLOGY: &str = "terminology";
+const PROFILES: &str = "profiles";
 /// Resources per database transaction.
 const BATCH: usize = 500;
 
-async fn stored_hash(fhir: &Fhir) -> FhirResult<Option<String>> {
+async fn stored_hash(fhir: &Fhir, name: &str) -> FhirResult<Option<String>> {
     let mut sql = Sql::new("SELECT content_hash FROM builtin_content WHERE name = ");
-    sql.bind(Bind::Text(CONTENT_NAME.to_string()));
+    sql.bind(Bind::Text(name.to_string()));
     let rows = fhir.store.query(sql, &[Column::Text]).await?;
     Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).map(str::to_string))
 }
 
-async fn record_hash(fhir: &Fhir, hash: &str) -> FhirResult<()> {
+async fn record_hash(fhir: &Fhir, name: &str, hash: &str) -> FhirResult<()> {
     let mut sql = Sql::new("INSERT INTO builtin_content (name, content_hash) VALUES (");
-    sql.bind(Bind::Text(CONTENT_NAME.to_string()))
+    sql.bind(Bind::Text(name.to_string()))
         .push(", ")
         .bind(Bind::Text(hash.to_string()))
         .push(") ON CONFLICT (name) DO UPDATE SET content_hash = excluded.content_hash");
@@ -37,14 +38,31 @@ async fn record_hash(fhir: &Fhir, hash: &str) -> FhirResult<()> {
 /// was stored before.
 pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
     let hash = fhir.terminology.content_hash();
-    if stored_hash(fhir).await?.as_deref() == Some(hash) {
+    if stored_hash(fhir, TERMINOLOGY).await?.as_deref() == Some(hash) {
         return Ok(());
     }
     let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
+    store_set(fhir, TERMINOLOGY, hash, &builtin.resources).await
+}
+
+/// Stores the national profiles (StructureDefinitions) and the code systems and value sets they
+/// bind to, unless this exact set was stored before.
+pub async fn store_profiles(fhir: &Fhir) -> FhirResult<()> {
+    let hash = fhir.profiles.content_hash();
+    if stored_hash(fhir, PROFILES).await?.as_deref() == Some(hash.as_str()) {
+        return Ok(());
+    }
+    let resources: Vec<Value> =
+        fhir.profiles.definitions().iter().chain(fhir.profiles.terminology()).cloned().collect();
+    store_set(fhir, PROFILES, &hash, &resources).await
+}
+
+/// Stores a set of built-in resources in batches and records its fingerprint.
+async fn store_set(fhir: &Fhir, name: &str, hash: &str, resources: &[Value]) -> FhirResult<()> {
     let started = Instant::now();
     let mut created = 0;
     let mut rejected = 0;
-    for chunk in builtin.resources.chunks(BATCH) {
+    for chunk in resources.chunks(BATCH) {
         let batch: Vec<(String, Value)> = chunk
             .iter()
             .map(|r| {
@@ -58,15 +76,16 @@ pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
         for (origin, issues) in &report.rejected {
             rejected += 1;
             let first = issues.first().map(|i| i.message.as_str()).unwrap_or_default();
-            tracing::warn!(%origin, problem = first, "built-in terminology resource not stored");
+            tracing::warn!(%origin, problem = first, "built-in resource not stored");
         }
     }
-    record_hash(fhir, hash).await?;
+    record_hash(fhir, name, hash).await?;
     tracing::info!(
+        set = name,
         stored = created,
         rejected,
         ms = started.elapsed().as_millis() as u64,
-        "built-in terminology stored"
+        "built-in resources stored"
     );
     Ok(())
 }
