@@ -136,3 +136,30 @@ async fn profiles_are_served_as_resources(server: &common::TestServer) {
 }
 
 on_both_backends_with_terminology!(profiles_are_served_as_resources);
+
+/// Every official R4 example validates against its base definition (structure, national rules
+/// and the base invariants), except Questionnaire-qs1, which the specification ships without the
+/// required `linkId`s.
+#[test]
+fn official_examples_validate_against_their_base_definitions() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/r4-examples");
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        panic!("the official examples are expected at {}", folder.display());
+    };
+    let model = ikp::model::r4().expect("model");
+    let profiles = ProfileSet::built_in().expect("profiles");
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    let (mut failing, mut warnings) = (Vec::new(), 0);
+    for file in &files {
+        let resource = read(file);
+        let issues = ikp::validation::validate_deep(model, &profiles, &NoCodes, &resource, &[]).all();
+        warnings += issues.iter().filter(|i| i.severity == Severity::Warning).count();
+        if issues.iter().any(|i| i.severity == Severity::Error) {
+            failing.push(file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string());
+        }
+    }
+    println!("{} official examples, {warnings} warnings", files.len());
+    assert!(files.len() >= 700);
+    assert_eq!(failing, vec!["Questionnaire-qs1.json".to_string()]);
+}

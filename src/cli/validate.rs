@@ -34,7 +34,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<usize> {
     let mut errors = 0;
     for file in &args.files {
         let resource = super::read_resource(model, file)?;
-        let issues = crate::validation::validate(model, &profiles, &NoCodes, &resource, &extra).all();
+        let issues = crate::validation::validate_deep(model, &profiles, &NoCodes, &resource, &extra).all();
         if issues.is_empty() {
             println!("{}: valid", file.display());
         }

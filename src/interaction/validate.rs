@@ -91,6 +91,6 @@ pub async fn validate(
     {
         return Err(FhirError::NotFound(format!("the profile {url}")));
     }
-    let findings = crate::validation::validate(fhir.model, &fhir.profiles, &fhir.codes(), &resource, &extra);
+    let findings = crate::validation::validate_deep(fhir.model, &fhir.profiles, &fhir.codes(), &resource, &extra);
     Ok(Response::resource(200, operation_outcome(&findings.all())))
 }

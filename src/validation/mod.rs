@@ -1,5 +1,6 @@
 //! Validation of resources against the R4 definitions.
 
+pub mod base;
 pub mod profile;
 pub mod profiles;
 pub mod rules;
@@ -64,6 +65,26 @@ pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resourc
                 .at(format!("{resource_type}.meta.profile")),
             ),
         }
+    }
+    findings
+}
+
+/// [`validate`] plus the invariants of the R4 base definition (for `$validate` and the CLI).
+pub fn validate_deep(
+    model: &Model,
+    profiles: &ProfileSet,
+    codes: &dyn Codes,
+    resource: &Value,
+    extra: &[&str],
+) -> Findings {
+    let mut findings = validate(model, profiles, codes, resource, extra);
+    if findings.structure.iter().any(|i| i.severity == Severity::Error) {
+        return findings;
+    }
+    let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+    if let Some(base) = base::invariants(resource_type) {
+        let type_of = |url: &str| profiles.resource_type_of(url);
+        findings.rules.extend(base.validate(resource, model, codes, &type_of));
     }
     findings
 }

@@ -86,6 +86,9 @@ pub struct Profile {
     pub url: String,
     pub resource_type: String,
     rules: Vec<Rule>,
+    /// A base definition's invariants only: rules that cannot be evaluated (functions the engine
+    /// lacks) are reported as warnings instead of failures.
+    base: bool,
 }
 
 /// A definition that cannot be used.
@@ -112,6 +115,38 @@ fn prefixed(element: &Value, prefix: &str) -> Option<Value> {
 }
 
 impl Profile {
+    /// The invariants of a base definition (its snapshot): cardinality, types and bindings of
+    /// base definitions are the structural validator's job.
+    pub fn base_invariants(definition: &Value) -> Result<Profile, ProfileError> {
+        let elements: Vec<Value> = definition
+            .get("snapshot")
+            .and_then(|d| d.get("element"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.get("constraint").is_some())
+            .map(|e| {
+                let mut only = serde_json::Map::new();
+                for key in ["id", "path", "constraint"] {
+                    if let Some(v) = e.get(key) {
+                        only.insert(key.to_string(), v.clone());
+                    }
+                }
+                Value::Object(only)
+            })
+            .collect();
+        let mut reduced = serde_json::Map::new();
+        for key in ["url", "type"] {
+            if let Some(v) = definition.get(key) {
+                reduced.insert(key.to_string(), v.clone());
+            }
+        }
+        reduced.insert("differential".to_string(), serde_json::json!({ "element": elements }));
+        let mut profile = Profile::from_definition(&Value::Object(reduced))?;
+        profile.base = true;
+        Ok(profile)
+    }
+
     /// Reads a StructureDefinition (its differential).
     pub fn from_definition(definition: &Value) -> Result<Profile, ProfileError> {
         let url = definition.get("url").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -219,7 +254,7 @@ impl Profile {
                 slicing,
             });
         }
-        Ok(Profile { url, resource_type, rules })
+        Ok(Profile { url, resource_type, rules, base: false })
     }
 
     fn rule(&self, id: &str) -> Option<&Rule> {
@@ -635,12 +670,23 @@ impl<'a> Checker<'a> {
         };
         let outcome = invariant.expression.evaluate_items(&env, vec![Item::Node(node)]);
         let holds = match &outcome {
+            // An empty result (the constrained elements are absent) satisfies the rule.
             Ok(result) => {
-                result.len() == 1 && matches!(result[0].to_value(), Some(crate::fhirpath::Value::Boolean(true)))
+                result.is_empty()
+                    || result.len() == 1 && matches!(result[0].to_value(), Some(crate::fhirpath::Value::Boolean(true)))
             }
             Err(_) => false,
         };
         if holds {
+            return;
+        }
+        if let Err(e) = &outcome
+            && self.profile.base
+        {
+            issues.push(
+                Issue::warning(IssueType::NotSupported, format!("{} was not checked: {e}", invariant.key))
+                    .at(&item.path),
+            );
             return;
         }
         let detail = match outcome {
