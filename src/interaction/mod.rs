@@ -103,6 +103,21 @@ impl Response {
 }
 
 impl Fhir {
+    /// The current content of every live resource of a type (for small definitional types:
+    /// SearchParameter, ConceptMap).
+    pub async fn all_of_type(&self, resource_type: &str) -> FhirResult<Vec<Value>> {
+        let mut sql = crate::store::sql::Sql::new(
+            "SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.res_type = ",
+        );
+        sql.bind(crate::store::sql::Bind::Text(resource_type.to_string()));
+        let rows = self.store.query(sql, &[crate::store::sql::Column::Text]).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.first().and_then(crate::store::sql::Cell::as_text))
+            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+            .collect())
+    }
+
     /// The value-set membership checks bindings use: the built-in terminology (bindings to value
     /// sets it cannot expand are reported as unchecked).
     pub fn codes(&self) -> BuiltinCodes {

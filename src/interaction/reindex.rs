@@ -13,17 +13,9 @@ const BATCH: usize = 500;
 
 /// The SearchParameter resources stored on the server (custom parameters).
 pub async fn custom_parameters(fhir: &Fhir) -> FhirResult<Vec<Value>> {
-    let sql = Sql::new(
-        "SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq \
-         WHERE r.res_type = 'SearchParameter' AND r.deleted = FALSE",
-    );
-    let rows = fhir.store.query(sql, &[Column::Text]).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Cell::as_text))
-        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
-        .filter(|p| p.get("status").and_then(Value::as_str) != Some("retired"))
-        .collect())
+    let mut parameters = fhir.all_of_type("SearchParameter").await?;
+    parameters.retain(|p| p.get("status").and_then(Value::as_str) != Some("retired"));
+    Ok(parameters)
 }
 
 /// Rebuilds the registry from the base definitions plus stored custom parameters.

@@ -203,16 +203,7 @@ pub async fn stored_by_url(fhir: &Fhir, resource_type: &str, url: &str) -> FhirR
 
 /// Every stored ConceptMap (for `$translate` without a named map).
 pub async fn stored_concept_maps(fhir: &Fhir) -> FhirResult<Vec<Value>> {
-    let sql = Sql::new(
-        "SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq \
-         WHERE r.res_type = 'ConceptMap' AND r.deleted = FALSE",
-    );
-    let rows = fhir.store.query(sql, &[Column::Text]).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Cell::as_text))
-        .filter_map(|t| serde_json::from_str(t).ok())
-        .collect())
+    fhir.all_of_type("ConceptMap").await
 }
 
 /// Runs `work` over the built-in terminology plus `given` definitions; when it needs a definition
