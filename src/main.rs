@@ -18,6 +18,7 @@ async fn main() {
         Command::Bench(args) => ikp::bench::run(args).await.map(drop),
         Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),
         Command::Synth(args) => ikp::synth::run(&args).map(drop),
+        Command::Snapshot(args) => ikp::cli::snapshot::run(&args),
         Command::Validate(args) => match ikp::cli::validate::run(&args) {
             Ok(0) => Ok(()),
             Ok(errors) => {

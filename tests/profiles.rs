@@ -163,3 +163,38 @@ fn official_examples_validate_against_their_base_definitions() {
     assert!(files.len() >= 700);
     assert_eq!(failing, vec!["Questionnaire-qs1.json".to_string()]);
 }
+
+/// The committed snapshots (profiles/snapshots) are what `ikp snapshot` generates from the
+/// differentials today, and every differential element is in its snapshot.
+#[test]
+fn committed_snapshots_are_current() {
+    let bases = ikp::validation::snapshot::Bases::r4().expect("bases");
+    let mut stale = Vec::new();
+    let profiles: Vec<PathBuf> = std::fs::read_dir(dir(""))
+        .expect("profiles")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("StructureDefinition-")))
+        .collect();
+    assert!(profiles.len() >= 40);
+    for file in &profiles {
+        let generated = ikp::validation::snapshot::generate(&bases, &read(file)).expect("snapshot");
+        let ids: Vec<&str> = generated["snapshot"]["element"]
+            .as_array()
+            .expect("elements")
+            .iter()
+            .filter_map(|e| e["id"].as_str())
+            .collect();
+        for element in generated["differential"]["element"].as_array().expect("differential") {
+            let id = element["id"].as_str().expect("id");
+            assert!(ids.contains(&id), "{}: {id} missing from the snapshot", file.display());
+        }
+        let committed = dir("snapshots").join(file.file_name().expect("name"));
+        if !committed.exists() || read(&committed) != generated {
+            stale.push(file.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "regenerate with `ikp snapshot profiles/StructureDefinition-*.json --out profiles/snapshots`: {stale:?}"
+    );
+}

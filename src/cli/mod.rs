@@ -8,6 +8,7 @@ pub mod auth;
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
+pub mod snapshot;
 pub mod validate;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
@@ -41,6 +42,8 @@ pub enum Command {
     Synth(crate::synth::SynthArgs),
     /// Validate resource files against the R4 definitions, the national rules and profiles.
     Validate(validate::ValidateArgs),
+    /// Write profiles with snapshots generated from their differentials.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@ pub mod base;
 pub mod profile;
 pub mod profiles;
 pub mod rules;
+pub mod snapshot;
 pub mod structure;
 
 use serde_json::Value;
