@@ -33,6 +33,12 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
+    // Profiles stored on the server are enforced like the built-in ones.
+    for definition in fhir.all_of_type("StructureDefinition").await.context("loading stored profiles")? {
+        if let Err(e) = fhir.profiles.insert(&definition) {
+            tracing::warn!(error = %e, "a stored profile cannot be enforced");
+        }
+    }
     Ok(fhir)
 }
 

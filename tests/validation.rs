@@ -129,3 +129,31 @@ async fn validate_reports_findings_without_storing(server: &TestServer) {
 }
 
 on_both_backends!(writes_with_impossible_identifiers_are_refused, validate_reports_findings_without_storing);
+
+/// A profile stored on the server is enforced from then on; one that cannot be compiled is refused.
+async fn stored_profiles_are_enforced(server: &TestServer) {
+    let url = "https://example.org/fhir/StructureDefinition/NeedsBirthDate";
+    let definition = |expression: &str| {
+        json!({"resourceType": "StructureDefinition", "url": url, "name": "NeedsBirthDate", "status": "active",
+            "kind": "resource", "abstract": false, "type": "Patient", "derivation": "constraint",
+            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+            "differential": {"element": [
+                {"id": "Patient", "path": "Patient", "constraint": [{"key": "nb-1", "severity": "error",
+                    "human": "a family name", "expression": expression}]},
+                {"id": "Patient.birthDate", "path": "Patient.birthDate", "min": 1}]}})
+    };
+    let r = server
+        .send(Method::POST, "StructureDefinition", &definition("name.family.exists("))
+        .send()
+        .await
+        .expect("post");
+    outcome(r, 422).await;
+    server.create(&definition("name.family.exists()")).await;
+    let mut patient = json!({"resourceType": "Patient", "meta": {"profile": [url]}, "name": [{"family": "Nowak"}]});
+    let issues = outcome(server.send(Method::POST, "Patient", &patient).send().await.expect("post"), 422).await;
+    assert!(issues[0]["diagnostics"].as_str().unwrap_or_default().contains("Patient.birthDate"), "{issues:?}");
+    patient["birthDate"] = json!("1980-01-01");
+    server.create(&patient).await;
+}
+
+on_both_backends!(stored_profiles_are_enforced);

@@ -51,5 +51,6 @@ pub async fn create(
     let version = stamp(fhir, body, target, now(), Method::Create)?;
     tx.put(vec![version.clone()]).await?;
     tx.commit().await?;
+    super::write::activate_profile(fhir, &version);
     Ok(Response::version(fhir, 201, written(version)))
 }

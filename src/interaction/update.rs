@@ -66,6 +66,7 @@ async fn put_in(
     let version = stamp(fhir, body, target, now(), Method::Update)?;
     tx.put(vec![version.clone()]).await?;
     tx.commit().await?;
+    super::write::activate_profile(fhir, &version);
     Ok(Response::version(fhir, if live { 200 } else { 201 }, written(version)))
 }
 

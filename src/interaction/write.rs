@@ -22,6 +22,12 @@ pub fn check_body(fhir: &Fhir, resource_type: &str, body: &Value) -> FhirResult<
             .at("resourceType"),
         ]));
     }
+    if resource_type == "StructureDefinition"
+        && body.get("derivation").and_then(Value::as_str) == Some("constraint")
+        && let Err(e) = crate::validation::profile::Profile::from_definition(body)
+    {
+        return Err(FhirError::Unprocessable(vec![Issue::error(IssueType::Invalid, e.to_string())]));
+    }
     let findings = crate::validation::validate(fhir.model, &fhir.profiles, &fhir.codes(), body, &[]);
     if findings.structure.iter().any(|i| i.severity == Severity::Error) {
         return Err(FhirError::BadRequest(findings.structure));
@@ -140,3 +146,17 @@ pub fn new_id() -> String {
 
 /// Writers retry a lost race this many times before reporting the conflict.
 pub const RETRIES: usize = 3;
+
+/// A stored constraining StructureDefinition is enforced from now on (on this node; other nodes
+/// load it at their next start).
+pub fn activate_profile(fhir: &Fhir, version: &NewVersion) {
+    if version.resource_type != "StructureDefinition" {
+        return;
+    }
+    let Some(definition) = version.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+        return;
+    };
+    if let Err(e) = fhir.profiles.insert(&definition) {
+        tracing::warn!(error = %e, "a stored profile cannot be enforced");
+    }
+}

@@ -547,6 +547,7 @@ impl<'a> Checker<'a> {
 
     fn check_value(&self, rule: &Rule, item: &Located<'a>, issues: &mut Vec<Issue>) {
         let what = rule.id.as_str();
+        self.check_choice_type(rule, item, issues);
         if let Some(fixed) = &rule.fixed
             && !same_value(item.value, fixed)
         {
@@ -576,6 +577,31 @@ impl<'a> Checker<'a> {
         self.check_targets(rule, item, issues);
         for invariant in &rule.invariants {
             self.check_invariant(invariant, item, issues);
+        }
+    }
+
+    /// A profile may narrow a choice element's types (`value[x]` to Quantity only).
+    fn check_choice_type(&self, rule: &Rule, item: &Located, issues: &mut Vec<Issue>) {
+        let Some(stem) = rule.segments.last().and_then(|s| s.name.strip_suffix("[x]")) else { return };
+        if rule.types.is_empty() {
+            return;
+        }
+        let key = item.path.rsplit('.').next().unwrap_or_default();
+        let key = key.split('[').next().unwrap_or(key);
+        let Some(suffix) = key.strip_prefix(stem) else { return };
+        let allowed = rule.types.iter().any(|(code, _)| {
+            let mut chars = code.chars();
+            chars.next().is_some_and(|first| first.to_ascii_uppercase().to_string() + chars.as_str() == suffix)
+        });
+        if !allowed {
+            let codes: Vec<&str> = rule.types.iter().map(|(c, _)| c.as_str()).collect();
+            issues.push(
+                Issue::error(
+                    IssueType::Structure,
+                    format!("{}: the type {suffix} is not allowed here (allowed: {})", rule.id, codes.join(", ")),
+                )
+                .at(&item.path),
+            );
         }
     }
 
@@ -794,6 +820,7 @@ mod tests {
                 {"id": "Patient.generalPractitioner", "path": "Patient.generalPractitioner",
                     "type": [{"code": "Reference", "targetProfile": ["http://hl7.org/fhir/StructureDefinition/Practitioner"]}]},
                 {"id": "Patient.deceased[x]", "path": "Patient.deceased[x]", "max": "0"},
+                {"id": "Patient.multipleBirth[x]", "path": "Patient.multipleBirth[x]", "type": [{"code": "integer"}]},
             ]}
         }))
         .expect("profile")
@@ -863,6 +890,11 @@ mod tests {
                 "Organization is not allowed",
             ),
             (Box::new(|p| p["deceasedBoolean"] = json!(true)), "Patient.deceasedBoolean", "at most 0"),
+            (
+                Box::new(|p| p["multipleBirthBoolean"] = json!(true)),
+                "Patient.multipleBirthBoolean",
+                "type Boolean is not allowed",
+            ),
             (
                 Box::new(|p| {
                     let e = p["extension"][0].clone();

@@ -1,5 +1,5 @@
 //! The profiles the server validates against: the national profiles built into the binary, and
-//! constraining StructureDefinitions stored on the server (which take precedence for their url).
+//! constraining StructureDefinitions stored on the server (the last one stored wins for its url).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
