@@ -52,6 +52,16 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
     let fhir = fhir(&args.database_url, &args.base_url()).await?;
+    for requirement in &args.require_profile {
+        let Some((resource_type, url)) = requirement.split_once('=') else {
+            anyhow::bail!("--require-profile wants Type=profile-url, not '{requirement}'");
+        };
+        fhir.profiles.require(url).with_context(|| format!("--require-profile {requirement}"))?;
+        if fhir.profiles.resource_type_of(url).as_deref() != Some(resource_type) {
+            anyhow::bail!("--require-profile {requirement}: the profile is not for {resource_type}");
+        }
+        tracing::info!(profile = url, "every resource of its type must meet this profile");
+    }
     if args.store_terminology {
         // Built-in CodeSystems, ValueSets, ConceptMaps, NamingSystems and the national profiles
         // become readable and searchable like any stored resource.

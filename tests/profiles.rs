@@ -198,3 +198,22 @@ fn committed_snapshots_are_current() {
         "regenerate with `ikp snapshot profiles/StructureDefinition-*.json --out profiles/snapshots`: {stale:?}"
     );
 }
+
+/// `--require-profile`: resources of the type must meet the profile even when they do not declare it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_profile_applies_to_undeclared_resources() {
+    let profile = "https://ikp.example.org/fhir/StructureDefinition/PLPatient";
+    let server =
+        common::TestServer::sqlite_configured(|a| a.require_profile = vec![format!("Patient={profile}")]).await;
+    let mut unnamed = read(&dir("invalid").join("cardinality-min-patient-name.json"));
+    unnamed.as_object_mut().expect("object").remove("meta");
+    let r = server.send(reqwest::Method::POST, "Patient", &unnamed).send().await.expect("post");
+    assert_eq!(r.status(), 422);
+    let mut example = read(&dir("examples").join("Patient-jan-nowak.json"));
+    example.as_object_mut().expect("object").remove("meta");
+    let r = server.send(reqwest::Method::POST, "Patient", &example).send().await.expect("post");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    // Other types are not affected.
+    server.create(&serde_json::json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})).await;
+    server.stop().await;
+}

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Background workers running Bulk Data export jobs on this node (0: this node only queues).
     #[arg(long, env = "IKP_EXPORT_WORKERS", default_value_t = 1)]
     pub export_workers: usize,
+    /// Validate every resource of a type against a profile, declared or not: `Type=profile-url`
+    /// (repeatable, e.g. `Patient=https://ikp.example.org/fhir/StructureDefinition/PLPatient`).
+    #[arg(long = "require-profile", env = "IKP_REQUIRE_PROFILE", value_delimiter = ',')]
+    pub require_profile: Vec<String>,
     /// Resources per Bulk Data export file.
     #[arg(long, env = "IKP_EXPORT_FILE_SIZE", default_value_t = 10_000)]
     pub export_file_size: usize,
@@ -100,6 +104,7 @@ impl ServeArgs {
             export_workers: 1,
             export_file_size: 10_000,
             store_terminology: true,
+            require_profile: Vec::new(),
             auth: None,
             demo: None,
             upstream: auth::UpstreamArgs::default(),

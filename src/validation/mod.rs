@@ -54,7 +54,14 @@ pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resourc
         .flatten()
         .filter_map(Value::as_str);
     let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
-    for url in declared.chain(extra.iter().copied()) {
+    let required = profiles.required_for(resource_type);
+    let mut urls: Vec<&str> = declared.chain(extra.iter().copied()).collect();
+    if let Some(url) = required.as_deref()
+        && !urls.contains(&url)
+    {
+        urls.push(url);
+    }
+    for url in urls {
         match profiles.get(url) {
             Some(profile) => findings.rules.extend(profile.validate(resource, model, &codes, &type_of)),
             None if url.starts_with("http://hl7.org/fhir/StructureDefinition/") => {}

@@ -25,6 +25,8 @@ pub struct ProfileSet {
     codes: LocalCodes,
     /// Those code systems and value sets as published.
     terminology: Vec<Value>,
+    /// Profiles every resource of a type must meet, declared or not.
+    required: RwLock<HashMap<String, String>>,
 }
 
 impl ProfileSet {
@@ -40,6 +42,7 @@ impl ProfileSet {
             definitions,
             codes: LocalCodes::new(&terminology),
             terminology,
+            required: RwLock::default(),
         };
         for definition in &set.definitions {
             set.insert(definition)?;
@@ -94,6 +97,22 @@ impl ProfileSet {
     pub fn get(&self, url: &str) -> Option<Arc<Profile>> {
         let url = url.split('|').next().unwrap_or(url);
         self.by_url.read().ok()?.get(url).cloned()
+    }
+
+    /// Requires a known profile for every resource of its type.
+    pub fn require(&self, url: &str) -> Result<(), ProfileError> {
+        let profile = self
+            .get(url)
+            .ok_or_else(|| ProfileError { url: url.to_string(), message: "no such profile is known".into() })?;
+        if let Ok(mut map) = self.required.write() {
+            map.insert(profile.resource_type.clone(), url.to_string());
+        }
+        Ok(())
+    }
+
+    /// The profile required for a resource type, if any.
+    pub fn required_for(&self, resource_type: &str) -> Option<String> {
+        self.required.read().ok()?.get(resource_type).cloned()
     }
 
     /// The resource type a profile url constrains (base definitions included).
