@@ -87,6 +87,13 @@ fn reply(
 
 /// Reads and parses a request body, enforcing the size limit and the media type.
 pub(super) async fn resource_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Value> {
+    optional_body(state, req, body)
+        .await?
+        .ok_or_else(|| FhirError::bad_request("the request has no body; a resource is required"))
+}
+
+/// A request body if there is one (operations whose inputs may all be in the URL).
+async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Option<Value>> {
     let limit = state.max_body_bytes;
     let declared = req.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
@@ -111,10 +118,10 @@ pub(super) async fn resource_body(state: &State, req: &Req, body: HttpBody) -> F
         return Err(FhirError::PayloadTooLarge(limit));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(FhirError::bad_request("the request has no body; a resource is required"));
+        return Ok(None);
     }
     let format = negotiate::input(&req.headers, &bytes)?;
-    format::parse(state.fhir.model, format, &bytes)
+    format::parse(state.fhir.model, format, &bytes).map(Some)
 }
 
 fn header_str<K: axum::http::header::AsHeaderName>(req: &Req, name: K) -> Option<&str> {
@@ -182,15 +189,6 @@ async fn create(
     }
     .await;
     respond::render(&state.fhir, &write_shape(&req), result)
-}
-
-/// A request body if there is one (operations whose inputs may all be in the URL).
-async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Option<Value>> {
-    match resource_body(state, req, body).await {
-        Ok(v) => Ok(Some(v)),
-        Err(FhirError::BadRequest(issues)) if issues.iter().any(|i| i.message.contains("has no body")) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Parameters of an operation: the query string, plus a Parameters resource when one is posted.

@@ -86,6 +86,8 @@ pub struct Profile {
     pub url: String,
     pub resource_type: String,
     rules: Vec<Rule>,
+    /// Rule positions by element id (slice membership looks rules up per instance item).
+    by_id: std::collections::HashMap<String, usize>,
     /// A base definition's invariants only: rules that cannot be evaluated (functions the engine
     /// lacks) are reported as warnings instead of failures.
     base: bool,
@@ -254,11 +256,12 @@ impl Profile {
                 slicing,
             });
         }
-        Ok(Profile { url, resource_type, rules, base: false })
+        let by_id = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        Ok(Profile { url, resource_type, rules, by_id, base: false })
     }
 
     fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
+        self.by_id.get(id).and_then(|i| self.rules.get(*i))
     }
 
     /// Checks a resource; every problem is an issue with its FHIRPath location. `type_of` names
@@ -270,21 +273,14 @@ impl Profile {
         codes: &dyn Codes,
         type_of: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<Issue> {
-        let mut issues = Vec::new();
         let root_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
         if root_type != self.resource_type {
-            issues.push(Issue::error(
+            return vec![Issue::error(
                 IssueType::Invalid,
                 format!("the profile {} is for {}, not {root_type}", self.url, self.resource_type),
-            ));
-            return issues;
+            )];
         }
-        let checker =
-            Checker { profile: self, root: resource, root_path: self.resource_type.clone(), model, codes, type_of };
-        for rule in &self.rules {
-            checker.check_rule(rule, &mut issues);
-        }
-        issues
+        self.validate_element(resource, &self.resource_type, model, codes, type_of)
     }
 
     /// Checks an element against a profile of its data type (an extension against its
@@ -400,23 +396,24 @@ fn at_path<'v>(value: &'v Value, path: &str) -> Vec<&'v Value> {
 }
 
 impl<'a> Checker<'a> {
-    /// The elements an element id designates, grouped by the parent they belong to (cardinality
-    /// is counted per parent).
-    fn select(&self, segments: &[Segment]) -> Vec<Vec<Located<'a>>> {
+    /// The elements an element id designates, grouped by the existing parent they belong to
+    /// (cardinality is counted per parent; a missing parent makes its children's minimums moot).
+    /// The root element is its own group, without a parent.
+    fn select(&self, segments: &[Segment]) -> Vec<(Option<String>, Vec<Located<'a>>)> {
         let root = Located { value: self.root, path: self.root_path.clone() };
-        let mut groups: Vec<Vec<Located<'a>>> = vec![vec![root]];
+        let mut groups: Vec<(Option<String>, Vec<Located<'a>>)> = vec![(None, vec![root])];
         for depth in 1..segments.len() {
             let segment = &segments[depth];
-            let parents: Vec<Located<'a>> = groups.into_iter().flatten().collect();
+            let parents: Vec<Located<'a>> = groups.into_iter().flat_map(|(_, items)| items).collect();
             groups = parents
-                .iter()
+                .into_iter()
                 .map(|parent| {
-                    let mut found = children(parent, &segment.name);
+                    let mut found = children(&parent, &segment.name);
                     if let Some(slice) = &segment.slice {
                         let sliced = id_of(&segments[..=depth], false);
                         found.retain(|item| self.in_slice(&sliced, slice, item.value));
                     }
-                    found
+                    (Some(parent.path), found)
                 })
                 .collect();
         }
@@ -492,24 +489,23 @@ impl<'a> Checker<'a> {
 
     fn check_rule(&self, rule: &Rule, issues: &mut Vec<Issue>) {
         let what = rule.id.as_str();
-        for group in self.select(&rule.segments) {
-            if rule.segments.len() > 1 {
+        for (parent, group) in self.select(&rule.segments) {
+            if let Some(parent) = parent {
                 if let Some(min) = rule.min
                     && (group.len() as u64) < min
-                    && self.parent_exists(rule)
                 {
                     issues.push(
                         Issue::error(
                             IssueType::Required,
                             format!("{what}: at least {min} required by {}, found {}", self.profile.url, group.len()),
                         )
-                        .at(self.parent_path(rule)),
+                        .at(&parent),
                     );
                 }
                 if let Some(max) = rule.max
                     && group.len() as u64 > max
                 {
-                    let at = group.get(max as usize).map_or_else(|| self.parent_path(rule), |l| l.path.clone());
+                    let at = group.get(max as usize).map_or_else(|| parent.clone(), |l| l.path.clone());
                     issues.push(
                         Issue::error(
                             IssueType::Structure,
@@ -526,23 +522,6 @@ impl<'a> Checker<'a> {
                 self.check_slicing(rule, slicing, &group, issues);
             }
         }
-    }
-
-    /// Whether the element that holds this rule's element exists somewhere (a missing parent
-    /// makes its children's minimums moot).
-    fn parent_exists(&self, rule: &Rule) -> bool {
-        rule.segments.len() <= 2 || self.select(&rule.segments[..rule.segments.len() - 1]).iter().any(|g| !g.is_empty())
-    }
-
-    fn parent_path(&self, rule: &Rule) -> String {
-        if rule.segments.len() <= 2 {
-            return self.root_path.clone();
-        }
-        self.select(&rule.segments[..rule.segments.len() - 1])
-            .into_iter()
-            .flatten()
-            .next()
-            .map_or_else(|| self.root_path.clone(), |l| l.path)
     }
 
     fn check_value(&self, rule: &Rule, item: &Located<'a>, issues: &mut Vec<Issue>) {
