@@ -30,6 +30,7 @@ pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
         base_url: base_url.trim_end_matches('/').to_string(),
         profiles: Arc::new(ProfileSet::built_in().context("loading the built-in profiles")?),
         terminology: &crate::terminology::builtin::BUILTIN,
+        caller: None,
     };
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
@@ -78,7 +79,8 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
         .await
         .context("starting the authorization server")?;
-    Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes, auth, enforce_auth }))
+    let audit = crate::audit::queue::AuditQueue::start(fhir.clone());
+    Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes, auth, enforce_auth, audit }))
 }
 
 /// The background tasks of a server node.
@@ -121,9 +123,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "ikp FHIR server ready"
     );
     let app = rest::app(state.clone());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("shutting down: stopping background work and closing the database");
     tokio::time::timeout(Duration::from_secs(30), workers.stop()).await.ok();
+    // Every read audited so far is stored before the database closes.
+    tokio::time::timeout(Duration::from_secs(30), state.audit.stop()).await.ok();
     tokio::time::timeout(Duration::from_secs(30), state.fhir.store.close()).await.ok();
     Ok(())
 }

@@ -1,180 +1,120 @@
-//! The access policy: given who is calling ([`Principal`]) and what they ask for
-//! ([`AccessRequest`]), allow, allow within limits, or deny. This is the one place such decisions
-//! are made; the REST layer asks it before running an interaction.
+//! The access policy, decided in one place and applied everywhere.
 //!
-//! Implemented now: the coarse SMART rules. The granted scopes must cover the resource type and
-//! interaction; a `patient/` scope confines reads and searches to the patient in context (its
-//! compartment); the caller's own `fhirUser` resource is always readable. Finer rules (parents,
-//! proxies, consents, clinicians' relationships) belong here later, as more [`Decision`]s.
+//! A request's [`Caller`] carries two answers: what the token's scopes allow ([`scopes`]: which
+//! types and interactions, with granular filters) and what the person behind it may see at all
+//! ([`entitlements`]: their own record, their minor children's, what active Consents grant them,
+//! a doctor's primary-care patients and own documents). Interactions ask the caller before they
+//! touch the store; searches carry the caller's [`Reach`] into the SQL planner, so every query
+//! (matches, totals, includes, chains, `_has`, `$everything`, conditional writes) is narrowed in
+//! the database rather than filtered afterwards.
 
-use crate::auth::principal::Principal;
-use crate::auth::scopes::{Context, Interaction, ResourceScope};
+pub mod entitlements;
+pub mod scopes;
 
-/// What a request wants to do, in FHIR terms.
+use std::sync::{Arc, Mutex};
+
+use crate::auth::principal::{Actor, Principal};
+use crate::auth::scopes::{Context, Interaction};
+use crate::error::{FhirError, FhirResult};
+use crate::search::reach::Reach;
+
+/// Who is calling, and what they may reach. Built per request by the REST guard.
 #[derive(Debug, Clone)]
-pub enum AccessRequest {
-    /// A system-level interaction (system search or history, batch/transaction, `$reindex`).
-    System { interaction: Interaction },
-    /// An interaction on a type (search, create, conditional update/delete).
-    Type { resource_type: String, interaction: Interaction },
-    /// An interaction on one resource.
-    Instance { resource_type: String, id: String, interaction: Interaction },
-    /// A search of one type within a compartment (`Patient/123/Observation`).
-    Compartment { compartment_type: String, compartment_id: String, resource_type: String },
+pub struct Caller {
+    pub principal: Principal,
+    /// The personal data the caller may see (`None`: not confined, a backend service with
+    /// `system/` scopes). With `user/` scopes this is everything the user is entitled to; with
+    /// only `patient/` scopes, the in-context patient's part of it.
+    pub reach: Option<Arc<Reach>>,
+    /// The client's network address, for the audit trail.
+    pub source: Option<String>,
+    /// The resources this request has read so far, for the audit trail.
+    accessed: Arc<Mutex<Vec<(String, String)>>>,
 }
 
-/// The policy's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// Allowed, but only within this patient's compartment: searches are narrowed to it, reads of
-    /// a resource outside it are refused. A filter narrows further, as for [`Decision::Filtered`].
-    WithinPatient {
-        patient: String,
-        filter: Vec<(String, String)>,
-    },
-    /// Allowed, with granular filters (`category=laboratory`): searches get them added, and a read
-    /// is allowed only if the resource matches them.
-    Filtered(Vec<(String, String)>),
-    Deny(String),
-}
+impl Caller {
+    /// Confines a verified principal by its entitlements and the token's contexts.
+    pub fn new(principal: Principal, entitled: Reach, source: Option<String>) -> Caller {
+        let backend = principal.actor == Actor::Client && principal.scopes.has_context(Context::System);
+        let reach = if backend {
+            None
+        } else if principal.scopes.has_context(Context::User) {
+            Some(Arc::new(entitled))
+        } else {
+            // Only patient/ scopes: the part of the entitlements about the patient in context.
+            // A patient the user is no longer entitled to (a child turned 18, a revoked
+            // Consent) leaves nothing.
+            let patient = principal.patient.clone().unwrap_or_default();
+            let visible =
+                entitled.visible.into_iter().filter(|v| v.comp_type == "Patient" && v.comp_id == patient).collect();
+            Some(Arc::new(Reach { visible }))
+        };
+        Caller { principal, reach, source, accessed: Arc::default() }
+    }
 
-/// Decides a request.
-pub fn decide(principal: &Principal, request: &AccessRequest) -> Decision {
-    match request {
-        AccessRequest::System { interaction } => {
-            // Only a token that may do this to every type may act system-wide.
-            let everything = principal.scopes.resources.iter().any(|s| {
-                s.resource_type.is_none()
-                    && s.context != Context::Patient
-                    && s.filter.is_empty()
-                    && s.permissions.allows(*interaction)
-            });
-            if everything { Decision::Allow } else { Decision::Deny("system-level access needs a */ scope".into()) }
+    /// Notes resources handed to the caller.
+    pub fn record(&self, keys: impl IntoIterator<Item = (String, String)>) {
+        if let Ok(mut accessed) = self.accessed.lock() {
+            accessed.extend(keys);
         }
-        AccessRequest::Type { resource_type, interaction } => by_scopes(principal, resource_type, *interaction),
-        AccessRequest::Instance { resource_type, id, interaction } => {
-            if *interaction == Interaction::Read && principal.is_own_resource(resource_type, id) {
-                return Decision::Allow;
+    }
+
+    /// The resources handed to the caller so far (each once).
+    pub fn accessed(&self) -> Vec<(String, String)> {
+        let mut keys = self.accessed.lock().map(|a| a.clone()).unwrap_or_default();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The granular filter the scopes impose on `interaction` over `resource_type` (empty when
+    /// none), or 403 when no granted scope allows it.
+    pub fn grant(&self, resource_type: &str, interaction: Interaction) -> FhirResult<Vec<(String, String)>> {
+        let writing = !matches!(interaction, Interaction::Read | Interaction::Search);
+        if writing && resource_type == "AuditEvent" && self.reach.is_some() {
+            return Err(FhirError::Forbidden("the audit trail is written by the server only".into()));
+        }
+        scopes::grant(&self.principal, resource_type, interaction).map(|g| g.filter).map_err(FhirError::Forbidden)
+    }
+
+    /// A search over several types (or all of them, when `types` is empty). Granular filters are
+    /// per type, so they are refused here rather than applied to the wrong types.
+    pub fn grant_types(&self, types: &[String], interaction: Interaction) -> FhirResult<()> {
+        if types.is_empty() {
+            let any_type = self
+                .principal
+                .scopes
+                .resources
+                .iter()
+                .any(|s| s.resource_type.is_none() && s.filter.is_empty() && s.permissions.allows(interaction));
+            return if any_type {
+                Ok(())
+            } else {
+                Err(FhirError::Forbidden("searching every type needs a */ scope; name the types with _type".into()))
+            };
+        }
+        for t in types {
+            if !self.grant(t, interaction)?.is_empty() {
+                return Err(FhirError::Forbidden(format!(
+                    "the token's granular scope on {t} applies to {t} searches only"
+                )));
             }
-            let writing = *interaction != Interaction::Read;
-            match by_scopes(principal, resource_type, *interaction) {
-                Decision::WithinPatient { patient, .. } if resource_type == "Patient" && *id != patient => {
-                    Decision::Deny(format!("the token is limited to Patient/{patient}"))
-                }
-                // Whether a write matches a granular filter would need the resource body: refused.
-                Decision::Filtered(_) if writing => {
-                    Decision::Deny("granular scopes allow reads and searches only".into())
-                }
-                Decision::WithinPatient { filter, .. } if writing && !filter.is_empty() => {
-                    Decision::Deny("granular scopes allow reads and searches only".into())
-                }
-                other => other,
-            }
         }
-        AccessRequest::Compartment { compartment_type, compartment_id, resource_type } => {
-            match by_scopes(principal, resource_type, Interaction::Search) {
-                Decision::WithinPatient { patient, .. }
-                    if compartment_type != "Patient" || *compartment_id != patient =>
-                {
-                    Decision::Deny(format!("the token is limited to Patient/{patient}"))
-                }
-                other => other,
-            }
-        }
+        Ok(())
     }
-}
 
-/// The coarse scope rule: user/system scopes first (they are not confined), then patient scopes.
-fn by_scopes(principal: &Principal, resource_type: &str, interaction: Interaction) -> Decision {
-    let granting: Vec<&ResourceScope> = principal.scopes.granting(resource_type, interaction).collect();
-    let unconfined: Vec<&&ResourceScope> = granting.iter().filter(|s| s.context != Context::Patient).collect();
-    if !unconfined.is_empty() {
-        return with_filters(unconfined.iter().map(|s| **s), |filter| {
-            if filter.is_empty() { Decision::Allow } else { Decision::Filtered(filter) }
-        });
-    }
-    if granting.is_empty() {
-        return Decision::Deny(format!("no granted scope allows {interaction:?} on {resource_type}"));
-    }
-    let Some(patient) = principal.patient.clone() else {
-        return Decision::Deny("patient/ scopes need a patient in context".into());
-    };
-    with_filters(granting.into_iter(), |filter| Decision::WithinPatient { patient: patient.clone(), filter })
-}
-
-/// Combines the granular filters of the scopes that grant access. Any unfiltered scope means no
-/// filter. Filters on one parameter combine as OR (`category=a,b`); anything more complex is
-/// refused rather than risk granting too much.
-fn with_filters<'a>(
-    scopes: impl Iterator<Item = &'a ResourceScope>,
-    decide: impl FnOnce(Vec<(String, String)>) -> Decision,
-) -> Decision {
-    let mut name: Option<String> = None;
-    let mut values: Vec<String> = Vec::new();
-    for scope in scopes {
-        match scope.filter.as_slice() {
-            [] => return decide(Vec::new()),
-            [(k, v)] if name.as_ref().is_none_or(|n| n == k) => {
-                name = Some(k.clone());
-                values.push(v.clone());
-            }
-            _ => return Decision::Deny("these granular scopes cannot be combined".into()),
-        }
-    }
-    match name {
-        Some(name) => decide(vec![(name, values.join(","))]),
-        None => decide(Vec::new()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::principal::Actor;
-    use crate::auth::scopes::Scopes;
-
-    fn principal(scopes: &str, patient: Option<&str>) -> Principal {
-        Principal {
-            client_id: "app".into(),
-            subject: Some("s".into()),
-            fhir_user: Some("RelatedPerson/rp".into()),
-            actor: Actor::RelatedPerson("rp".into()),
-            patient: patient.map(str::to_string),
-            scopes: Scopes::parse(scopes),
-            expires_at: 0,
+    /// System-wide work (`$export`, `$reindex`, system history): an unconfined caller with a `*`
+    /// scope for the interaction.
+    pub fn grant_system(&self, interaction: Interaction) -> FhirResult<()> {
+        if self.reach.is_none() && scopes::grants_every_type(&self.principal, interaction) {
+            Ok(())
+        } else {
+            Err(FhirError::Forbidden("this needs a backend service with a system/*.* scope".into()))
         }
     }
 
-    fn instance(t: &str, id: &str, interaction: Interaction) -> AccessRequest {
-        AccessRequest::Instance { resource_type: t.into(), id: id.into(), interaction }
-    }
-
-    #[test]
-    fn patient_scopes_confine_to_the_patient() {
-        let p = principal("patient/*.rs", Some("child"));
-        let within = Decision::WithinPatient { patient: "child".into(), filter: Vec::new() };
-        assert_eq!(decide(&p, &instance("Patient", "child", Interaction::Read)), within);
-        assert!(matches!(decide(&p, &instance("Patient", "other", Interaction::Read)), Decision::Deny(_)));
-        assert!(matches!(decide(&p, &instance("Observation", "o", Interaction::Update)), Decision::Deny(_)));
-        // The caller's own fhirUser resource is always readable.
-        assert_eq!(decide(&p, &instance("RelatedPerson", "rp", Interaction::Read)), Decision::Allow);
-        assert!(matches!(decide(&p, &AccessRequest::System { interaction: Interaction::Search }), Decision::Deny(_)));
-        // Without a patient in context, patient scopes give nothing.
-        let lost = principal("patient/*.rs", None);
-        assert!(matches!(decide(&lost, &instance("Observation", "o", Interaction::Read)), Decision::Deny(_)));
-    }
-
-    #[test]
-    fn user_and_system_scopes_and_granular_filters() {
-        let p = principal("user/Observation.rs?category=laboratory user/Observation.rs?category=vital-signs", None);
-        let search = AccessRequest::Type { resource_type: "Observation".into(), interaction: Interaction::Search };
-        assert_eq!(decide(&p, &search), Decision::Filtered(vec![("category".into(), "laboratory,vital-signs".into())]));
-        assert!(matches!(decide(&p, &instance("Observation", "o", Interaction::Delete)), Decision::Deny(_)));
-        let admin = principal("system/*.cruds", None);
-        assert_eq!(decide(&admin, &AccessRequest::System { interaction: Interaction::Update }), Decision::Allow);
-        let v1 = principal("user/*.read", None);
-        assert_eq!(decide(&v1, &instance("Condition", "c", Interaction::Read)), Decision::Allow);
-        assert!(matches!(decide(&v1, &instance("Condition", "c", Interaction::Update)), Decision::Deny(_)));
+    /// Whether `Type/id` is the caller's own user resource (always readable).
+    pub fn is_own(&self, resource_type: &str, id: &str) -> bool {
+        self.principal.is_own_resource(resource_type, id)
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AuthError, AuthServer};
+use crate::access::entitlements::{ADULT_AGE, age_in_years};
 use crate::interaction::Body;
 use crate::interaction::search::{Scope, search};
 use crate::synth::fhir::PESEL;
@@ -24,9 +25,6 @@ pub struct VerifiedIdentity {
     /// Level of assurance reported by the provider.
     pub acr: Option<String>,
 }
-
-/// Age below which a parent may act for a child.
-const ADULT_AGE: i32 = 18;
 
 /// A patient the user may pick, and who the user is when acting for them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,20 +75,6 @@ fn display_name(resource: &Value) -> String {
         .unwrap_or_default();
     let family = name.and_then(|n| n.get("family")).and_then(Value::as_str).unwrap_or_default();
     format!("{given} {family}").trim().to_string()
-}
-
-/// Whole years between a FHIR date (`YYYY-MM-DD`) and today.
-fn age_in_years(birth_date: &str) -> Option<i32> {
-    let mut parts = birth_date.split('-').map(|p| p.parse::<i32>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let today = time::OffsetDateTime::now_utc().date();
-    let mut age = today.year() - y;
-    if (i32::from(u8::from(today.month())), i32::from(today.day())) < (m, d) {
-        age -= 1;
-    }
-    Some(age)
 }
 
 /// Resolves a verified identity to its account: `fhirUser` and the patients it may act for.

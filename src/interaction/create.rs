@@ -24,7 +24,7 @@ pub async fn create(
     let mut tx = fhir.store.begin().await?;
     if let Some(conditions) = &conditions {
         tx.lock_key(&conditions.key).await?;
-        let found = criteria::matching(tx.as_mut(), fhir.dialect(), conditions, 2).await?;
+        let found = criteria::matching(tx.as_mut(), fhir.planner(), conditions, 2).await?;
         match found.as_slice() {
             [] => {}
             [id] => {
@@ -49,8 +49,7 @@ pub async fn create(
     let id = new_id();
     let target = Target { resource_type, id: &id, version: 1, replaces_index: false };
     let version = stamp(fhir, body, target, now(), Method::Create)?;
-    tx.put(vec![version.clone()]).await?;
-    tx.commit().await?;
+    super::commit::commit(fhir, tx, vec![version.clone()]).await?;
     super::write::activate_profile(fhir, &version);
     Ok(Response::version(fhir, 201, written(version)))
 }

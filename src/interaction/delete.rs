@@ -47,8 +47,7 @@ async fn delete_in(
         return Ok(response);
     }
     let version = tombstone(resource_type, id, current.version + 1, now());
-    tx.put(vec![version.clone()]).await?;
-    tx.commit().await?;
+    super::commit::commit(fhir, tx, vec![version.clone()]).await?;
     let mut response = Response::version(fhir, 204, written(version));
     response.location = None;
     response.issues.push(Issue::information(format!("{resource_type}/{id} deleted")));
@@ -60,7 +59,7 @@ pub async fn conditional_delete(fhir: &Fhir, resource_type: &str, query: &str) -
     let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, query)?;
     let mut tx = fhir.store.begin().await?;
     tx.lock_key(&conditions.key).await?;
-    let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
+    let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
     match found.as_slice() {
         [] => {
             let mut response = Response::empty(204);

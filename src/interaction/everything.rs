@@ -4,6 +4,7 @@
 
 use super::search::execute;
 use super::{Fhir, Response};
+use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::parse::{DEFAULT_COUNT, MAX_COUNT, date_range};
 use crate::search::query::{Condition, Filter, FilterKind, Include, Prefix, SearchQuery, Total};
@@ -11,10 +12,11 @@ use crate::search::registry::ParamType;
 
 pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String, String)]) -> FhirResult<Response> {
     let registry = fhir.registry.current();
-    if let Some(id) = patient_id
-        && fhir.store.read("Patient", id).await?.is_none_or(|v| v.is_deleted())
-    {
-        return Err(FhirError::NotFound(format!("Patient/{id}")));
+    if let Some(id) = patient_id {
+        fhir.check_read("Patient", id).await?;
+        if fhir.store.read("Patient", id).await?.is_none_or(|v| v.is_deleted()) {
+            return Err(FhirError::NotFound(format!("Patient/{id}")));
+        }
     }
     let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let mut types: Vec<String> = fhir
@@ -22,6 +24,8 @@ pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String,
         .resource_types()
         .iter()
         .filter(|t| *t == "Patient" || !registry.compartment_params("Patient", t).is_empty())
+        // Only the types the token may search, unfiltered (granular filters are per type search).
+        .filter(|t| fhir.grant(t, Interaction::Search).is_ok_and(|f| f.is_empty()))
         .cloned()
         .collect();
     if let Some(wanted) = value("_type") {

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Fhir, Response, instant};
+use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::model::datetime::{self, DateKind};
 use crate::outcome::{Issue, IssueType};
@@ -43,8 +44,21 @@ fn invalid(param: &str, message: String) -> FhirError {
 
 pub async fn history(fhir: &Fhir, scope: HistoryScope, params: &HistoryParams) -> FhirResult<Response> {
     match &scope {
-        HistoryScope::System => {}
-        HistoryScope::Type(t) | HistoryScope::Instance(t, _) => fhir.check_type(t)?,
+        HistoryScope::System => fhir.grant_system(Interaction::Search)?,
+        HistoryScope::Type(t) => {
+            fhir.check_type(t)?;
+            // Past versions have no search index to narrow by: confined callers see the history
+            // of single resources they may read.
+            if fhir.is_confined() || !fhir.grant(t, Interaction::Search)?.is_empty() {
+                return Err(FhirError::Forbidden(format!(
+                    "the history of all {t} resources is for unconfined callers; ask for one resource's history"
+                )));
+            }
+        }
+        HistoryScope::Instance(t, id) => {
+            fhir.check_type(t)?;
+            fhir.check_read(t, id).await?;
+        }
     }
     let since = params
         .since
@@ -84,6 +98,7 @@ pub async fn history(fhir: &Fhir, scope: HistoryScope, params: &HistoryParams) -
     };
     let has_more = versions.len() > count;
     versions.truncate(count);
+    fhir.record_access(versions.iter());
 
     if let HistoryScope::Instance(t, id) = &scope
         && versions.is_empty()

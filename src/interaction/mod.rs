@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod bundle;
 pub mod capabilities;
+mod commit;
 pub mod create;
 pub mod delete;
 pub mod everything;
@@ -11,6 +12,7 @@ pub mod export;
 pub mod history;
 pub mod ingest;
 pub mod patch;
+mod permit;
 pub mod read;
 pub mod reindex;
 pub mod search;
@@ -18,7 +20,7 @@ pub mod terminology;
 pub mod transaction;
 pub mod update;
 pub mod validate;
-mod write;
+pub mod write;
 
 use std::sync::Arc;
 
@@ -47,6 +49,8 @@ pub struct Fhir {
     /// The built-in terminology, parsed on first use (definitions stored on the server are
     /// looked up per request).
     pub terminology: &'static crate::terminology::builtin::BuiltinTerminology,
+    /// Who the request is for, and what they may reach (`None`: unconfined).
+    pub caller: Option<Arc<crate::access::Caller>>,
 }
 
 /// The body of a successful interaction.

@@ -46,7 +46,7 @@ pub async fn conditional_patch(
     fhir.check_type(resource_type)?;
     let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, query)?;
     let mut tx = fhir.store.begin().await?;
-    let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
+    let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
     match found.as_slice() {
         [id] => {
             let id = id.clone();
@@ -91,8 +91,7 @@ async fn patch_in(
     }
     let target = Target { resource_type, id, version: current.version + 1, replaces_index: true };
     let version = stamp(fhir, patched, target, now(), Method::Update)?;
-    tx.put(vec![version.clone()]).await?;
-    tx.commit().await?;
+    super::commit::commit(fhir, tx, vec![version.clone()]).await?;
     Ok(Response::version(fhir, 200, written(version)))
 }
 

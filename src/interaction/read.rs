@@ -16,6 +16,7 @@ pub struct ReadConditions {
 
 pub async fn read(fhir: &Fhir, resource_type: &str, id: &str, conditions: ReadConditions) -> FhirResult<Response> {
     fhir.check_type(resource_type)?;
+    fhir.check_read(resource_type, id).await?;
     let Some(current) = fhir.store.read(resource_type, id).await? else {
         return Err(FhirError::NotFound(format!("{resource_type}/{id}")));
     };
@@ -31,16 +32,19 @@ pub async fn read(fhir: &Fhir, resource_type: &str, id: &str, conditions: ReadCo
         response.body = None;
         return Ok(response);
     }
+    fhir.record_access([&current]);
     Ok(Response::version(fhir, 200, current))
 }
 
 pub async fn vread(fhir: &Fhir, resource_type: &str, id: &str, version: i64) -> FhirResult<Response> {
     fhir.check_type(resource_type)?;
+    fhir.check_read(resource_type, id).await?;
     let Some(found) = fhir.store.vread(resource_type, id, version).await? else {
         return Err(FhirError::NotFound(format!("{resource_type}/{id}/_history/{version}")));
     };
     if found.is_deleted() {
         return Err(FhirError::Gone(format!("{resource_type}/{id}/_history/{version}")));
     }
+    fhir.record_access([&found]);
     Ok(Response::version(fhir, 200, found))
 }

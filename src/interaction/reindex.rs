@@ -28,6 +28,7 @@ pub async fn reload_registry(fhir: &Fhir) -> FhirResult<()> {
 
 /// Re-extracts index rows for every resource of `resource_type` (all types when `None`).
 pub async fn reindex(fhir: &Fhir, resource_type: Option<&str>) -> FhirResult<Response> {
+    fhir.grant_system(crate::auth::scopes::Interaction::Update)?;
     if let Some(t) = resource_type {
         fhir.check_type(t)?;
     }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::bundle::{Bundle, Entry, EntryResource};
 use super::{Body, Fhir, Response, instant, now, write::new_id};
+use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::format::subset::{Subset, Summary};
 use crate::outcome::{Issue, IssueType, Severity, operation_outcome};
@@ -46,10 +47,11 @@ fn encode(pairs: &[(String, String)]) -> String {
 
 pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], strict: bool) -> FhirResult<Response> {
     let registry = fhir.registry.current();
-    let (types, compartment, path) = match &scope {
+    let (types, compartment, path, granted) = match &scope {
         Scope::Type(t) => {
             fhir.check_type(t)?;
-            (vec![t.clone()], None, format!("{}/{t}", fhir.base_url))
+            let granted = fhir.grant(t, Interaction::Search)?;
+            (vec![t.clone()], None, format!("{}/{t}", fhir.base_url), granted)
         }
         Scope::System => {
             let types: Vec<String> = pairs
@@ -60,13 +62,20 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
             for t in &types {
                 fhir.check_type(t)?;
             }
-            (types, None, fhir.base_url.clone())
+            fhir.grant_types(&types, Interaction::Search)?;
+            (types, None, fhir.base_url.clone(), Vec::new())
         }
         Scope::Compartment { compartment_type, compartment_id, resource_type } => {
             fhir.check_type(compartment_type)?;
             fhir.check_type(resource_type)?;
             if !crate::search::registry::COMPARTMENTS.contains(&compartment_type.as_str()) {
                 return Err(FhirError::NotFound(format!("the {compartment_type} compartment")));
+            }
+            // A compartment the caller may not see does not exist for them.
+            if fhir.reach().is_some_and(|r| {
+                !r.visible.iter().any(|v| v.comp_type == *compartment_type && v.comp_id == *compartment_id)
+            }) {
+                return Err(FhirError::NotFound(format!("{compartment_type}/{compartment_id}")));
             }
             if compartment_type != resource_type
                 && registry.compartment_params(compartment_type, resource_type).is_empty()
@@ -79,12 +88,14 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
                 vec![resource_type.clone()],
                 Some((compartment_type.clone(), vec![compartment_id.clone()])),
                 format!("{}/{compartment_type}/{compartment_id}/{resource_type}", fhir.base_url),
+                fhir.grant(resource_type, Interaction::Search)?,
             )
         }
     };
     let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict };
     let mut query = parser.parse(types, pairs)?;
     query.compartment = compartment;
+    query.filters.extend(granted);
     execute(fhir, query, &path, pairs).await
 }
 
@@ -104,7 +115,7 @@ pub async fn execute(
         query.cursor = Some(fhir.cursors.decode(token, &fingerprint)?);
     }
     let summary = Subset::from_query(pairs)?.summary;
-    let planner = Planner::new(fhir.dialect());
+    let planner = fhir.planner();
 
     if summary == Some(Summary::Count) {
         let total = count(fhir, &planner, &query).await?;
@@ -144,6 +155,7 @@ pub async fn execute(
     let next = if has_next && !rows.is_empty() { cursor_for(rows.last(), Towards::Next)? } else { None };
     let previous = if has_previous && !rows.is_empty() { cursor_for(rows.first(), Towards::Previous)? } else { None };
 
+    fhir.record_access(matches.iter().map(|(_, v)| v).chain(included.iter()));
     let mut entries: Vec<Entry> = Vec::with_capacity(matches.len() + included.len() + 1);
     for (_, v) in matches {
         entries.push(entry(fhir, v, "match"));
@@ -270,6 +282,11 @@ async fn includes(
         frontier.clear();
         for (rid, v) in fetch_in_order(fhir, &found).await? {
             seen.insert(rid);
+            // Included types need a read scope of their own (and one without a granular filter,
+            // which is checked only on the searched type).
+            if !fhir.grant(&v.resource_type, Interaction::Read).is_ok_and(|f| f.is_empty()) {
+                continue;
+            }
             frontier.push((v.resource_type.clone(), v.id.clone(), rid));
             included.push(v);
         }

@@ -161,7 +161,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
                 let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, &resource_type, q)
                     .map_err(|e| entry_error(r.index, e))?;
                 tx.lock_key(&conditions.key).await?;
-                let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
+                let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
                 match (found.as_slice(), r.method.as_str()) {
                     ([one], _) => Some(one.clone()),
                     ([], "PUT") => Some(
@@ -207,7 +207,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
                 let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, q)
                     .map_err(|e| entry_error(r.index, e))?;
                 tx.lock_key(&conditions.key).await?;
-                let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
+                let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
                 match found.as_slice() {
                     [] => {}
                     [one] => {
@@ -250,7 +250,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
             let Some((t, q)) = reference.split_once('?') else { continue };
             let conditions =
                 criteria::parse(&fhir.registry.current(), &fhir.base_url, t, q).map_err(|e| entry_error(r.index, e))?;
-            match criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?.as_slice() {
+            match criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?.as_slice() {
                 [one] => {
                     map.insert(reference.clone(), format!("{t}/{one}"));
                 }
@@ -346,8 +346,7 @@ async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> F
 
     // 5. Write everything at once, then commit.
     let versions: Vec<NewVersion> = resolved.iter().filter_map(|r| r.version.clone()).collect();
-    tx.put(versions).await?;
-    tx.commit().await?;
+    super::commit::commit(fhir, tx, versions).await?;
 
     // 6. Reads, after the writes.
     let mut results: Vec<(usize, Entry)> = Vec::with_capacity(resolved.len() + gets.len());

@@ -64,8 +64,7 @@ async fn put_in(
     let next = current.map_or(1, |c| c.version + 1);
     let target = Target { resource_type, id, version: next, replaces_index: live };
     let version = stamp(fhir, body, target, now(), Method::Update)?;
-    tx.put(vec![version.clone()]).await?;
-    tx.commit().await?;
+    super::commit::commit(fhir, tx, vec![version.clone()]).await?;
     super::write::activate_profile(fhir, &version);
     Ok(Response::version(fhir, if live { 200 } else { 201 }, written(version)))
 }
@@ -84,7 +83,7 @@ pub async fn conditional_update(
 
     let mut tx = fhir.store.begin().await?;
     tx.lock_key(&conditions.key).await?;
-    let found = criteria::matching(tx.as_mut(), fhir.dialect(), &conditions, 2).await?;
+    let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
     let id = match (found.as_slice(), body_id) {
         ([], Some(id)) => {
             if tx.lock_current(resource_type, &id).await?.is_some_and(|c| !c.deleted) {

@@ -62,6 +62,7 @@ pub async fn validate(
     let resource = match (inputs.resource, id) {
         (Some(r), _) => r,
         (None, Some(id)) => {
+            fhir.check_read(resource_type, id).await?;
             let stored = fhir.store.read(resource_type, id).await?;
             let content =
                 stored.and_then(|v| v.content).ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;

@@ -56,7 +56,7 @@ async fn kickoff(
     level: Level,
     group: Option<String>,
 ) -> HttpResponse {
-    let fhir = &state.fhir;
+    let fhir = &req.fhir;
     let result = async {
         if !req.prefer.respond_async {
             return Err(FhirError::bad_request("$export runs asynchronously: send the header Prefer: respond-async"));
@@ -80,11 +80,11 @@ async fn kickoff(
         )
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, req.output, &e))
+    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
 }
 
 async fn status(AxumState(state): AxumState<State>, Segments(job): Segments<String>, req: Req) -> HttpResponse {
-    let fhir = &state.fhir;
+    let fhir = &req.fhir;
     let result = async {
         match export::status(fhir, &job, state.enforce_auth).await? {
             ExportStatus::InProgress { progress } => built(
@@ -102,21 +102,26 @@ async fn status(AxumState(state): AxumState<State>, Segments(job): Segments<Stri
         }
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, req.output, &e))
+    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
 }
 
-async fn cancel(AxumState(state): AxumState<State>, Segments(job): Segments<String>, req: Req) -> HttpResponse {
-    let fhir = &state.fhir;
+async fn cancel(Segments(job): Segments<String>, req: Req) -> HttpResponse {
+    let fhir = &req.fhir;
     let result = async {
         export::cancel(fhir, &job).await?;
         built(HttpResponse::builder().status(StatusCode::ACCEPTED), HttpBody::empty())
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, req.output, &e))
+    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
 }
 
-async fn file(AxumState(state): AxumState<State>, Segments((job, seq)): Segments<(String, String)>) -> HttpResponse {
-    let fhir = &state.fhir;
+async fn file(
+    AxumState(state): AxumState<State>,
+    caller: Option<axum::Extension<crate::interaction::Fhir>>,
+    Segments((job, seq)): Segments<(String, String)>,
+) -> HttpResponse {
+    // The NDJSON download takes no FHIR content negotiation, hence no `Req`.
+    let fhir = caller.as_ref().map_or(&state.fhir, |c| &c.0);
     let result = async {
         let content = export::file(fhir, &job, &seq).await?;
         built(

@@ -1,23 +1,24 @@
-//! Bearer-token protection of the FHIR API. Runs before routing, so it can narrow a request the
-//! policy confines (a patient-scoped search becomes a compartment search) before a handler sees
-//! it. The verified [`Principal`] is put in the request's extensions for handlers that want it.
-//! Discovery, `/metadata` and the authorization endpoints stay public.
+//! Bearer-token protection of the FHIR API, in front of every route. It verifies the token,
+//! works out the caller's entitlements (`crate::access`), and hands the handlers a FHIR handle
+//! acting for that caller: the interactions enforce the policy themselves, so every path (batch
+//! entries, includes, operations) meets the same rules. Afterwards it audits what was read, and
+//! any refusal. Discovery, `/metadata` and the authorization endpoints stay public.
 
-use axum::extract::{Request, State as AxumState};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response as HttpResponse;
 
 use super::State;
 use super::negotiate::Output;
 use super::respond;
-use crate::access::{self, AccessRequest, Decision};
-use crate::auth::principal::{self, Principal};
-use crate::auth::scopes::Interaction;
+use crate::access::{Caller, entitlements};
+use crate::audit::{Access, Action, Agent};
+use crate::auth::principal;
 use crate::error::FhirError;
-use crate::interaction::Body;
-use crate::interaction::search::{Scope, search};
 
 /// Where the FHIR API is mounted.
 const FHIR_PREFIX: &str = "/fhir";
@@ -39,43 +40,48 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
         Ok(p) => p,
         Err(e) => return challenge(&state, FhirError::Unauthorized(e.description()), Some("invalid_token")),
     };
-    let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
-    let access = access_request(request.method(), &segments);
-    match access::decide(&principal, &access) {
-        Decision::Allow => {}
-        Decision::Deny(reason) => return challenge(&state, FhirError::Forbidden(reason), Some("insufficient_scope")),
-        Decision::Filtered(filter) => match &access {
-            AccessRequest::Instance { resource_type, id, .. } => {
-                let scope = Scope::Type(resource_type.clone());
-                match matches(&state, scope, id, &filter).await {
-                    Ok(true) => {}
-                    Ok(false) => return challenge(&state, FhirError::NotFound(format!("{resource_type}/{id}")), None),
-                    Err(e) => return respond::error(&state.fhir, Output::default(), &e),
-                }
-            }
-            _ => {
-                if let Some(uri) = narrowed(request.uri(), None, &filter) {
-                    *request.uri_mut() = uri;
-                }
-            }
-        },
-        Decision::WithinPatient { patient, filter } => {
-            match confine(&state, &principal, &access, &patient, request.uri(), &filter).await {
-                Ok(Some(uri)) => *request.uri_mut() = uri,
-                Ok(None) => {}
-                Err(e) => return challenge(&state, e, Some("insufficient_scope")),
-            }
+    let entitled = match entitlements::entitled(&state.fhir, principal.fhir_user.as_deref()).await {
+        Ok(reach) => reach,
+        Err(e) => return respond::error(&state.fhir, Output::default(), &e),
+    };
+    let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let fhir = state.fhir.with_caller(Caller::new(principal, entitled, source));
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    request.extensions_mut().insert(fhir.clone());
+    let mut response = next.run(request).await;
+
+    let status = response.status().as_u16();
+    if status == 403 && !response.headers().contains_key(WWW_AUTHENTICATE) {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ikp\", error=\"insufficient_scope\""));
+    }
+    if let Some(caller) = &fhir.caller {
+        let entities = caller.accessed();
+        let (action, subtype) = interaction(&method, &rest);
+        // Successful changes are audited in their own transaction; everything else is here.
+        let audited_in_transaction = action != Action::Read && status < 400 && entities.is_empty();
+        if !audited_in_transaction {
+            state.audit.send(Access {
+                agent: Agent::of(caller),
+                action: if entities.is_empty() { action } else { Action::Read },
+                subtype,
+                query: Some(format!("{method} {target}")),
+                status,
+                entities,
+                recorded: crate::interaction::now(),
+            });
         }
     }
-    request.extensions_mut().insert(principal);
-    next.run(request).await
+    response
 }
 
 fn is_public(rest: &str) -> bool {
     rest == "/metadata" || rest.starts_with("/.well-known/") || rest.starts_with("/auth/")
 }
 
-/// A 401 or 403 as an OperationOutcome with the RFC 6750 challenge.
+/// A 401 as an OperationOutcome with the RFC 6750 challenge.
 fn challenge(state: &State, e: FhirError, error: Option<&str>) -> HttpResponse {
     let mut response = respond::error(&state.fhir, Output::default(), &e);
     let value = match error {
@@ -88,140 +94,30 @@ fn challenge(state: &State, e: FhirError, error: Option<&str>) -> HttpResponse {
     response
 }
 
-/// What a request to the FHIR API asks for, from its method and path.
-fn access_request(method: &Method, segments: &[String]) -> AccessRequest {
-    let write = |m: &Method| match *m {
-        Method::DELETE => Interaction::Delete,
-        Method::POST => Interaction::Create,
-        _ => Interaction::Update,
+/// The audit action and RESTful interaction (or operation) of a request.
+fn interaction(method: &Method, rest: &str) -> (Action, String) {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(op) = segments.iter().find(|s| s.starts_with('$')) {
+        let reading = *method == Method::GET || matches!(*op, "$everything" | "$validate");
+        return (if reading { Action::Read } else { Action::Execute }, op.to_string());
+    }
+    let name = match (method.as_str(), segments.as_slice()) {
+        ("GET" | "HEAD", ["_history"]) => "history-system",
+        ("GET" | "HEAD", []) => "search-system",
+        ("GET" | "HEAD", [_]) => "search-type",
+        ("GET" | "HEAD", [_, "_history"]) => "history-type",
+        ("GET" | "HEAD", [_, _, "_history"]) => "history-instance",
+        ("GET" | "HEAD", [_, _, "_history", _]) => "vread",
+        ("GET" | "HEAD", [_, _]) => "read",
+        ("GET" | "HEAD", [_, _, _]) => "search-type",
+        ("POST", []) => return (Action::Execute, "batch".into()),
+        ("POST", ["_search"]) => "search-system",
+        ("POST", [_, "_search"]) => "search-type",
+        ("POST", _) => return (Action::Create, "create".into()),
+        ("PUT", _) => return (Action::Update, "update".into()),
+        ("PATCH", _) => return (Action::Update, "patch".into()),
+        ("DELETE", _) => return (Action::Delete, "delete".into()),
+        _ => "operation",
     };
-    let reading = *method == Method::GET || *method == Method::HEAD;
-    match segments {
-        [] | [_] if segments.first().is_none_or(|s| s.starts_with('_') || s.starts_with('$')) => {
-            let searching = reading || segments.first().is_some_and(|s| s == "_search");
-            AccessRequest::System { interaction: if searching { Interaction::Search } else { Interaction::Update } }
-        }
-        [t] => AccessRequest::Type {
-            resource_type: t.clone(),
-            interaction: if reading { Interaction::Search } else { write(method) },
-        },
-        [t, op] if op == "_search" || op == "_history" => {
-            AccessRequest::Type { resource_type: t.clone(), interaction: Interaction::Search }
-        }
-        [_, op] if op.starts_with('$') => {
-            AccessRequest::System { interaction: if reading { Interaction::Search } else { Interaction::Update } }
-        }
-        [t, id] => AccessRequest::Instance {
-            resource_type: t.clone(),
-            id: id.clone(),
-            interaction: if reading { Interaction::Read } else { write(method) },
-        },
-        [t, id, op] if op == "$everything" => AccessRequest::Compartment {
-            compartment_type: t.clone(),
-            compartment_id: id.clone(),
-            resource_type: "*".into(),
-        },
-        [t, id, op, ..] if op == "_history" => {
-            AccessRequest::Instance { resource_type: t.clone(), id: id.clone(), interaction: Interaction::Read }
-        }
-        // Other operations ($reindex, $export, terminology...) may reach across patients, so for
-        // now they need a system-wide scope: reading ones a `*` search scope, the rest a `*` write.
-        [_, _, op] if op.starts_with('$') => {
-            AccessRequest::System { interaction: if reading { Interaction::Search } else { Interaction::Update } }
-        }
-        [c, id, t] if reading => AccessRequest::Compartment {
-            compartment_type: c.clone(),
-            compartment_id: id.clone(),
-            resource_type: t.clone(),
-        },
-        _ => AccessRequest::System { interaction: Interaction::Update },
-    }
-}
-
-/// Applies a patient confinement: reads are checked for compartment membership, type searches are
-/// rewritten into compartment searches. Returns the rewritten URI, if any.
-async fn confine(
-    state: &State,
-    principal: &Principal,
-    access: &AccessRequest,
-    patient: &str,
-    uri: &Uri,
-    filter: &[(String, String)],
-) -> Result<Option<Uri>, FhirError> {
-    let fhir = &state.fhir;
-    match access {
-        AccessRequest::Instance { resource_type, id, interaction: Interaction::Read } => {
-            let own = principal.is_own_resource(resource_type, id);
-            if (resource_type == "Patient" || own) && filter.is_empty() {
-                return Ok(None);
-            }
-            let scope = if fhir.registry.current().compartment_params("Patient", resource_type).is_empty() || own {
-                // Not patient data (Medication, Organization, ...): readable as reference data.
-                Scope::Type(resource_type.clone())
-            } else {
-                Scope::Compartment {
-                    compartment_type: "Patient".into(),
-                    compartment_id: patient.to_string(),
-                    resource_type: resource_type.clone(),
-                }
-            };
-            if matches(state, scope, id, filter).await? {
-                Ok(None)
-            } else {
-                Err(FhirError::NotFound(format!("{resource_type}/{id}")))
-            }
-        }
-        AccessRequest::Instance { .. } => Ok(None),
-        AccessRequest::Type { resource_type, interaction: Interaction::Search } => {
-            let path = uri.path();
-            if path.ends_with("/_history") || path.ends_with("/_search") {
-                return Err(FhirError::Forbidden(
-                    "a patient-scoped token searches with GET [type]?...; history and POST _search are not confined"
-                        .into(),
-                ));
-            }
-            if resource_type == "Patient" {
-                let mut filter = filter.to_vec();
-                filter.push(("_id".into(), patient.to_string()));
-                return Ok(narrowed(uri, None, &filter));
-            }
-            if fhir.registry.current().compartment_params("Patient", resource_type).is_empty() {
-                return Ok(narrowed(uri, None, filter));
-            }
-            let path = format!("{FHIR_PREFIX}/Patient/{patient}/{resource_type}");
-            Ok(narrowed(uri, Some(&path), filter))
-        }
-        AccessRequest::Compartment { .. } => Ok(narrowed(uri, None, filter)),
-        // Writes are not confined yet: the fine-grained policy will check the resource's patient.
-        _ => Ok(None),
-    }
-}
-
-/// Whether the resource `id` is found by a search in `scope` with the filter (compartment and
-/// granular-scope membership of a read).
-async fn matches(state: &State, scope: Scope, id: &str, filter: &[(String, String)]) -> Result<bool, FhirError> {
-    let mut pairs = vec![("_id".to_string(), id.to_string())];
-    pairs.extend(filter.iter().cloned());
-    let found = search(&state.fhir, scope, &pairs, true).await?;
-    Ok(matches!(&found.body, Some(Body::Bundle(b)) if !b.entries.is_empty()))
-}
-
-/// The URI with another path and extra query parameters (`None` when nothing changes).
-fn narrowed(uri: &Uri, path: Option<&str>, extra: &[(String, String)]) -> Option<Uri> {
-    if path.is_none() && extra.is_empty() {
-        return None;
-    }
-    let mut added = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in extra {
-        added.append_pair(k, v);
-    }
-    let added = added.finish();
-    let query = match uri.query().filter(|q| !q.is_empty()) {
-        Some(q) if !added.is_empty() => format!("{q}&{added}"),
-        Some(q) => q.to_string(),
-        None => added,
-    };
-    let path = path.unwrap_or(uri.path());
-    let text = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
-    text.parse().ok()
+    (Action::Read, name.to_string())
 }

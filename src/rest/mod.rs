@@ -32,6 +32,8 @@ pub struct AppState {
     pub auth: crate::auth::AuthServer,
     /// Whether the FHIR API requires bearer tokens.
     pub enforce_auth: bool,
+    /// Where reads are audited.
+    pub audit: crate::audit::queue::AuditQueue,
 }
 
 pub type State = Arc<AppState>;
@@ -69,6 +71,8 @@ pub struct Req {
     pub headers: HeaderMap,
     pub output: Output,
     pub prefer: Prefer,
+    /// The FHIR handle for this request: acting for the authenticated caller when there is one.
+    pub fhir: Fhir,
 }
 
 /// A negotiation failure, answered before any handler runs.
@@ -88,6 +92,14 @@ impl FromRequestParts<State> for Req {
         let query: Vec<(String, String)> =
             form_urlencoded::parse(raw_query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let output = negotiate::output(&query, &parts.headers).map_err(|e| Rejection(e, state.clone()))?;
-        Ok(Req { prefer: negotiate::prefer(&parts.headers), raw_query, query, headers: parts.headers.clone(), output })
+        let fhir = parts.extensions.get::<Fhir>().cloned().unwrap_or_else(|| state.fhir.clone());
+        Ok(Req {
+            prefer: negotiate::prefer(&parts.headers),
+            raw_query,
+            query,
+            headers: parts.headers.clone(),
+            output,
+            fhir,
+        })
     }
 }

@@ -158,8 +158,8 @@ async fn read(
             .map(|d| d.as_micros() as i64),
     };
     let shape = read_shape(&req);
-    let result = read::read(&state.fhir, &t, &id, conditions).await;
-    reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    let result = read::read(&req.fhir, &t, &id, conditions).await;
+    reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 async fn vread(
@@ -169,10 +169,10 @@ async fn vread(
 ) -> HttpResponse {
     let shape = read_shape(&req);
     let result = match parse_version(&vid) {
-        Ok(v) => read::vread(&state.fhir, &t, &id, v).await,
+        Ok(v) => read::vread(&req.fhir, &t, &id, v).await,
         Err(_) => Err(FhirError::NotFound(format!("{t}/{id}/_history/{vid}"))),
     };
-    reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 async fn create(
@@ -182,13 +182,13 @@ async fn create(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        state.fhir.check_type(&t)?;
+        req.fhir.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
         let if_none_exist = header_str(&req, "if-none-exist");
-        create::create(&state.fhir, &t, resource, if_none_exist).await
+        create::create(&req.fhir, &t, resource, if_none_exist).await
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 /// Parameters of an operation: the query string, plus a Parameters resource when one is posted.
@@ -212,22 +212,22 @@ async fn type_operation(
     if terminology::is_operation(&t, &operation) {
         let shape = read_shape(&req);
         let result = match operation_params(&state, &req, Some(body)).await {
-            Ok(params) => terminology::operation(&state.fhir, &t, None, &operation, &params).await,
+            Ok(params) => terminology::operation(&req.fhir, &t, None, &operation, &params).await,
             Err(e) => Err(e),
         };
-        return reply(&state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result));
+        return reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result));
     }
     let result = match operation.strip_prefix('$') {
         Some("validate") => match optional_body(&state, &req, body).await {
-            Ok(resource) => validate::validate(&state.fhir, &t, None, resource, &req.query).await,
+            Ok(resource) => validate::validate(&req.fhir, &t, None, resource, &req.query).await,
             Err(e) => Err(e),
         },
-        Some("reindex") => reindex::reindex(&state.fhir, Some(&t)).await,
-        Some("everything") if t == "Patient" => everything::everything(&state.fhir, None, &req.query).await,
+        Some("reindex") => reindex::reindex(&req.fhir, Some(&t)).await,
+        Some("everything") if t == "Patient" => everything::everything(&req.fhir, None, &req.query).await,
         Some(other) => Err(FhirError::NotFound(format!("the operation ${other} on {t}"))),
         None => Err(FhirError::MethodNotAllowed(format!("POST {t}/{operation}"))),
     };
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 async fn update(
@@ -237,12 +237,12 @@ async fn update(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        state.fhir.check_type(&t)?;
+        req.fhir.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
-        update::update(&state.fhir, &t, &id, resource, if_match(&req)?).await
+        update::update(&req.fhir, &t, &id, resource, if_match(&req)?).await
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 async fn conditional_update(
@@ -252,37 +252,28 @@ async fn conditional_update(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        state.fhir.check_type(&t)?;
+        req.fhir.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
-        update::conditional_update(&state.fhir, &t, &req.raw_query, resource, if_match(&req)?).await
+        update::conditional_update(&req.fhir, &t, &req.raw_query, resource, if_match(&req)?).await
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
-async fn delete(
-    AxumState(state): AxumState<State>,
-    Segments((t, id)): Segments<(String, String)>,
-    req: Req,
-) -> HttpResponse {
-    let result = async { delete::delete(&state.fhir, &t, &id, if_match(&req)?).await }.await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+async fn delete(Segments((t, id)): Segments<(String, String)>, req: Req) -> HttpResponse {
+    let result = async { delete::delete(&req.fhir, &t, &id, if_match(&req)?).await }.await;
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
-async fn conditional_delete(
-    AxumState(state): AxumState<State>,
-    Segments(t): Segments<String>,
-    req: Req,
-) -> HttpResponse {
-    let result = delete::conditional_delete(&state.fhir, &t, &req.raw_query).await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+async fn conditional_delete(Segments(t): Segments<String>, req: Req) -> HttpResponse {
+    let result = delete::conditional_delete(&req.fhir, &t, &req.raw_query).await;
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 async fn run_history(state: &State, req: &Req, scope: HistoryScope) -> HttpResponse {
     let shape = read_shape(req);
-    let result: FhirResult<Response> =
-        history::history(&state.fhir, scope, &HistoryParams::from_query(&req.query)).await;
-    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    let result: FhirResult<Response> = history::history(&req.fhir, scope, &HistoryParams::from_query(&req.query)).await;
+    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 async fn history_system(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
@@ -304,8 +295,8 @@ async fn history_instance(
 async fn run_search(state: &State, req: &Req, scope: Scope, pairs: &[(String, String)]) -> HttpResponse {
     let shape = read_shape(req);
     let strict = req.prefer.handling == Handling::Strict;
-    let result = search::search(&state.fhir, scope, pairs, strict).await;
-    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    let result = search::search(&req.fhir, scope, pairs, strict).await;
+    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 /// `POST .../_search`: parameters from the URL and the form body together.
@@ -332,14 +323,14 @@ async fn search_type(AxumState(state): AxumState<State>, Segments(t): Segments<S
 async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) -> HttpResponse {
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&state.fhir, None, &req.query).await,
+        ("Patient", "$everything") => everything::everything(&req.fhir, None, &req.query).await,
         _ if terminology::is_operation(t, operation) => {
             let params = terminology::Params::from_query(&req.query);
-            terminology::operation(&state.fhir, t, None, operation, &params).await
+            terminology::operation(&req.fhir, t, None, operation, &params).await
         }
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
-    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 async fn search_type_post(
@@ -350,7 +341,7 @@ async fn search_type_post(
 ) -> HttpResponse {
     match form_parameters(&state, &req, body).await {
         Ok(pairs) => run_search(&state, &req, Scope::Type(t), &pairs).await,
-        Err(e) => respond::error(&state.fhir, req.output, &e),
+        Err(e) => respond::error(&req.fhir, req.output, &e),
     }
 }
 
@@ -361,7 +352,7 @@ async fn search_system(AxumState(state): AxumState<State>, req: Req) -> HttpResp
 async fn search_system_post(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> HttpResponse {
     match form_parameters(&state, &req, body).await {
         Ok(pairs) => run_search(&state, &req, Scope::System, &pairs).await,
-        Err(e) => respond::error(&state.fhir, req.output, &e),
+        Err(e) => respond::error(&req.fhir, req.output, &e),
     }
 }
 
@@ -385,10 +376,10 @@ async fn instance_operation_post(
 ) -> HttpResponse {
     if operation == "$validate" {
         let result = match optional_body(&state, &req, body).await {
-            Ok(resource) => validate::validate(&state.fhir, &t, Some(&id), resource, &req.query).await,
+            Ok(resource) => validate::validate(&req.fhir, &t, Some(&id), resource, &req.query).await,
             Err(e) => Err(e),
         };
-        return respond::render(&state.fhir, &write_shape(&req), result);
+        return respond::render(&req.fhir, &write_shape(&req), result);
     }
     instance_operation(&state, &req, &t, &id, &operation, Some(body)).await
 }
@@ -404,15 +395,15 @@ async fn instance_operation(
 ) -> HttpResponse {
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&state.fhir, Some(id), &req.query).await,
-        (_, "$validate") => validate::validate(&state.fhir, t, Some(id), None, &req.query).await,
+        ("Patient", "$everything") => everything::everything(&req.fhir, Some(id), &req.query).await,
+        (_, "$validate") => validate::validate(&req.fhir, t, Some(id), None, &req.query).await,
         _ if terminology::is_operation(t, operation) => match operation_params(state, req, body).await {
-            Ok(params) => terminology::operation(&state.fhir, t, Some(id), operation, &params).await,
+            Ok(params) => terminology::operation(&req.fhir, t, Some(id), operation, &params).await,
             Err(e) => Err(e),
         },
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
-    reply(state, shape, req.output, |shape| respond::render(&state.fhir, &shape, result))
+    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
 }
 
 /// `POST [base]`: a batch or transaction Bundle.
@@ -423,15 +414,15 @@ async fn bundle(AxumState(state): AxumState<State>, req: Req, body: HttpBody) ->
             return Err(FhirError::bad_request("POST to the base URL takes a batch or transaction Bundle"));
         }
         match bundle.get("type").and_then(Value::as_str) {
-            Some("transaction") => transaction::transaction(&state.fhir, &bundle).await,
-            Some("batch") => batch::batch(&state.fhir, &bundle).await,
+            Some("transaction") => transaction::transaction(&req.fhir, &bundle).await,
+            Some("batch") => batch::batch(&req.fhir, &bundle).await,
             other => Err(FhirError::bad_request(format!(
                 "a Bundle of type {other:?} cannot be processed; use batch or transaction"
             ))),
         }
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 /// A PATCH body: JSON Patch (`application/json-patch+json`) or a FHIRPath Patch Parameters resource.
@@ -454,12 +445,12 @@ async fn patch(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        state.fhir.check_type(&t)?;
+        req.fhir.check_type(&t)?;
         let document = patch_body(&state, &req, body).await?;
-        patch::patch(&state.fhir, &t, &id, &document, if_match(&req)?).await
+        patch::patch(&req.fhir, &t, &id, &document, if_match(&req)?).await
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 async fn conditional_patch(
@@ -469,12 +460,12 @@ async fn conditional_patch(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        state.fhir.check_type(&t)?;
+        req.fhir.check_type(&t)?;
         let document = patch_body(&state, &req, body).await?;
-        patch::conditional_patch(&state.fhir, &t, &req.raw_query, &document, if_match(&req)?).await
+        patch::conditional_patch(&req.fhir, &t, &req.raw_query, &document, if_match(&req)?).await
     }
     .await;
-    respond::render(&state.fhir, &write_shape(&req), result)
+    respond::render(&req.fhir, &write_shape(&req), result)
 }
 
 async fn method_not_allowed(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {

@@ -5,7 +5,7 @@
 //! silently ignored: ignoring it could turn "delete this one" into "delete everything".
 
 use super::parse::Parser;
-use super::plan::{Dialect, Planner};
+use super::plan::Planner;
 use super::query::SearchQuery;
 use super::registry::Registry;
 use crate::error::{FhirError, FhirResult};
@@ -43,13 +43,14 @@ pub fn parse(registry: &Registry, base_url: &str, resource_type: &str, query: &s
 }
 
 /// Ids of current resources matching the criteria, at most `limit`, read inside `tx`.
+/// `planner` confines the match to what the caller may see.
 pub async fn matching(
     tx: &mut dyn StoreTx,
-    dialect: Dialect,
+    planner: Planner,
     criteria: &Criteria,
     limit: usize,
 ) -> FhirResult<Vec<String>> {
-    let sql = Planner::new(dialect).ids(&criteria.query, limit);
+    let sql = planner.ids(&criteria.query, limit);
     let rows = tx.query(sql, &[Column::Text]).await?;
     Ok(rows.iter().filter_map(|r| r.first().and_then(Cell::as_text)).map(str::to_string).collect())
 }

@@ -6,4 +6,5 @@ pub mod escape;
 pub mod parse;
 pub mod plan;
 pub mod query;
+pub mod reach;
 pub mod registry;

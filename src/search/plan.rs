@@ -6,12 +6,14 @@
 //! never a scan of the resource table. Chains and `_has` nest the same shape through joins on the
 //! reference table; includes run one query per level for the whole page.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cursor::{Cursor, Key, Towards};
 use super::query::{
     Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, StringMatch, UriMatch,
 };
+use super::reach::Reach;
 use super::registry::ParamType;
 use crate::store::sql::{Bind, Column, Sql};
 
@@ -55,6 +57,8 @@ impl Target {
 pub struct Planner {
     pub dialect: Dialect,
     alias: AtomicUsize,
+    /// The confined caller's reach, added to every query (`None`: not confined).
+    reach: Option<Arc<Reach>>,
 }
 
 /// The table and column kind holding a parameter type's rows.
@@ -76,7 +80,20 @@ const MAX_CHAR: char = '\u{10FFFF}';
 
 impl Planner {
     pub fn new(dialect: Dialect) -> Planner {
-        Planner { dialect, alias: AtomicUsize::new(0) }
+        Planner { dialect, alias: AtomicUsize::new(0), reach: None }
+    }
+
+    /// A planner whose every query stays within `reach`.
+    pub fn within(mut self, reach: Option<Arc<Reach>>) -> Planner {
+        self.reach = reach;
+        self
+    }
+
+    /// Appends the reach condition for the resource at `alias` (a joined `resource`).
+    fn push_reach(&self, sql: &mut Sql, alias: &str, types: &[String], drive: bool) {
+        if let Some(reach) = &self.reach {
+            reach.push_condition(sql, &format!("{alias}.rid"), &format!("{alias}.res_type"), types, drive);
+        }
     }
 
     fn next_alias(&self, stem: &str) -> String {
@@ -103,10 +120,14 @@ impl Planner {
                 .map(|(_, i)| i)
         };
         let driven = query.compartment.is_some() || driver.is_some();
+        // Without another driver, a confined caller's compartments produce the candidates.
+        let reach_drives = !driven && self.reach.is_some();
         // SQLite must not start from the type index instead (it has no statistics to know
         // better): `+` hides the column from its planner.
-        let type_column = if driven && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
+        let type_column =
+            if (driven || reach_drives) && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
         types_condition(sql, type_column, &query.resource_types);
+        self.push_reach(sql, "r", &query.resource_types, reach_drives);
         if let Some((comp_type, comp_ids)) = &query.compartment {
             sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
                 .bind(Bind::Text(comp_type.clone()));
@@ -253,6 +274,7 @@ impl Planner {
                 sql.push(" AND ");
                 let inner_target = Target::of(&t);
                 self.filter(sql, inner, &inner_target);
+                self.push_reach(sql, &t, target_types, false);
                 sql.push(")");
             }
             Condition::Has { source_type, param, inner } => {
@@ -270,6 +292,7 @@ impl Planner {
                 sql.push(" AND ");
                 let inner_target = Target::of(&s);
                 self.filter(sql, inner, &inner_target);
+                self.push_reach(sql, &s, std::slice::from_ref(source_type), false);
                 sql.push(")");
             }
             Condition::Composite { param, components } => {
@@ -320,7 +343,9 @@ impl Planner {
                      WHERE {list}.res_type = 'List' AND {list}.deleted = FALSE AND {l}.param = 'item' AND {list}.res_id = ",
                     target.rid
                 ));
-                sql.bind(Bind::Text(list_id.clone())).push(")");
+                sql.bind(Bind::Text(list_id.clone()));
+                self.push_reach(sql, &list, &["List".to_string()], false);
+                sql.push(")");
             }
             _ => {
                 sql.push("1 = 0");
@@ -580,7 +605,10 @@ impl Planner {
         }
         sql.push(" AND x.rid IN (");
         int_list(&mut sql, rids);
-        sql.push(") LIMIT ").bind(Bind::Int(limit as i64));
+        sql.push(")");
+        let target_types: Vec<String> = include.target_type.iter().cloned().collect();
+        self.push_reach(&mut sql, "t", &target_types, false);
+        sql.push(" LIMIT ").bind(Bind::Int(limit as i64));
         sql
     }
 
@@ -611,7 +639,9 @@ impl Planner {
             }
             sql.push("))");
         }
-        sql.push(") LIMIT ").bind(Bind::Int(limit as i64));
+        sql.push(")");
+        self.push_reach(&mut sql, "s", std::slice::from_ref(&include.source_type), false);
+        sql.push(" LIMIT ").bind(Bind::Int(limit as i64));
         sql
     }
 }

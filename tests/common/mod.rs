@@ -47,6 +47,28 @@ macro_rules! on_both_backends {
     )* };
 }
 
+/// Like [`on_both_backends`], on servers whose arguments `$configure` (a `fn(&mut ServeArgs)`)
+/// adjusts.
+#[macro_export]
+macro_rules! on_both_backends_configured {
+    ($configure:path; $($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::sqlite_configured($configure).await;
+                super::$name(&server).await;
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = $crate::common::TestServer::postgres_configured($configure).await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )* };
+}
+
 pub fn postgres_url() -> Option<String> {
     match std::env::var("IKP_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -163,7 +185,7 @@ impl TestServer {
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     rx.await.ok();
                 })

@@ -3,6 +3,7 @@
 
 pub mod worker;
 
+use crate::auth::scopes::Interaction;
 use serde_json::{Value, json};
 
 use super::{Fhir, instant, now};
@@ -72,6 +73,8 @@ pub async fn kickoff(
     request_url: &str,
     strict: bool,
 ) -> FhirResult<String> {
+    // Jobs are not owned by a client: export is for backend services with system-wide scopes.
+    fhir.grant_system(Interaction::Search)?;
     let values = |name: &'static str| pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str());
     if let Some(format) = values("_outputFormat").next()
         && !NDJSON_FORMATS.contains(&format)
@@ -179,6 +182,7 @@ async fn group_members(fhir: &Fhir, group_id: &str) -> FhirResult<Vec<String>> {
 
 /// The state of a job: progress, the manifest, or why it failed.
 pub async fn status(fhir: &Fhir, job_id: &str, requires_access_token: bool) -> FhirResult<ExportStatus> {
+    fhir.grant_system(Interaction::Search)?;
     let Some(job) = jobs::get(fhir.store.as_ref(), job_id).await? else {
         return Err(FhirError::NotFound(format!("the export job {job_id}")));
     };
@@ -211,6 +215,7 @@ pub async fn status(fhir: &Fhir, job_id: &str, requires_access_token: bool) -> F
 
 /// Cancels a job (running or finished), deleting its files.
 pub async fn cancel(fhir: &Fhir, job_id: &str) -> FhirResult<()> {
+    fhir.grant_system(Interaction::Search)?;
     if jobs::delete(fhir.store.as_ref(), job_id).await? {
         tracing::info!(job = %job_id, "export cancelled");
         Ok(())
@@ -221,6 +226,7 @@ pub async fn cancel(fhir: &Fhir, job_id: &str) -> FhirResult<()> {
 
 /// One NDJSON output file.
 pub async fn file(fhir: &Fhir, job_id: &str, seq: &str) -> FhirResult<String> {
+    fhir.grant_system(Interaction::Search)?;
     let missing = || FhirError::NotFound(format!("the export file {job_id}/{seq}"));
     let seq: i64 = seq.parse().map_err(|_| missing())?;
     jobs::file_content(fhir.store.as_ref(), job_id, seq).await?.ok_or_else(missing)

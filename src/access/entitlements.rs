@@ -1,0 +1,282 @@
+//! What a person may see, computed from the FHIR data on every request (so a revoked Consent, an
+//! expired 24-hour authorisation or a child's 18th birthday take effect at once):
+//!
+//! - a patient: their own compartment;
+//! - a parent or guardian (a `RelatedPerson` with their PESEL and a parental relationship): the
+//!   child's compartment until the child's 18th birthday;
+//! - anyone named as actor of an active, current `Consent` (PL IKP authorisation): the grantor's
+//!   compartment, all of it or only prescriptions, read-only or also to act, per its category
+//!   (and `provision.class`, when it lists types);
+//! - a practitioner: their own compartment (what they authored or performed), their primary-care
+//!   patients (`Patient.generalPractitioner`), and Consents naming them, one of their roles or an
+//!   organisation they work for.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::FhirResult;
+use crate::interaction::Fhir;
+use crate::search::parse::Parser;
+use crate::search::plan::Planner;
+use crate::search::reach::{Reach, Visible};
+use crate::store::sql::Cell;
+use crate::synth::fhir::PESEL;
+
+/// Age from which a parent's access to a child's record ends.
+pub const ADULT_AGE: i32 = 18;
+
+/// `RelatedPerson.relationship` codes (v3 RoleCode) that make someone a parent or guardian.
+const PARENTAL: &[&str] = &["PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "GUARD", "STPPRN", "STPMTH", "STPFTH"];
+
+/// The IKP authorisation types (`Consent.category`) and what each grants.
+pub const AUTHORIZATION_TYPES: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type";
+
+/// Types a prescriptions-only authorisation reaches.
+const PRESCRIPTION_TYPES: &[&str] = &["MedicationRequest", "MedicationDispense", "MedicationStatement"];
+
+/// Everything the person behind `fhir_user` (`Patient/123`) may see. `fhir` must be unconfined.
+pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach> {
+    let Some((user_type, user_id)) = fhir_user.and_then(|r| r.split_once('/')) else {
+        return Ok(Reach::default());
+    };
+    let mut persons = find(fhir, &[user_type], &[("_id", user_id.to_string())]).await?;
+    // The same person may be a Patient, a Practitioner and several RelatedPersons: one PESEL.
+    if let Some(pesel) = persons.first().and_then(pesel_of) {
+        persons =
+            find(fhir, &["Patient", "Practitioner", "RelatedPerson"], &[("identifier", format!("{PESEL}|{pesel}"))])
+                .await?;
+    }
+    let mut visible = Vec::new();
+    let mut actors: Vec<String> = Vec::new();
+    let mut children: Vec<String> = Vec::new();
+    let mut practitioners: Vec<String> = Vec::new();
+    for person in &persons {
+        let (Some(t), Some(id)) = (person["resourceType"].as_str(), person["id"].as_str()) else { continue };
+        actors.push(format!("{t}/{id}"));
+        match t {
+            "Patient" => visible.push(all_of("Patient", id, true)),
+            "Practitioner" => {
+                visible.push(all_of("Practitioner", id, true));
+                practitioners.push(id.to_string());
+            }
+            "RelatedPerson" if is_parental(person) => {
+                if let Some(child) = person.pointer("/patient/reference").and_then(Value::as_str) {
+                    children.extend(child.strip_prefix("Patient/").map(str::to_string));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !practitioners.is_empty() {
+        let roles = find(fhir, &["PractitionerRole"], &[("practitioner", practitioners.join(","))]).await?;
+        for role in &roles {
+            actors.extend(role["id"].as_str().map(|id| format!("PractitionerRole/{id}")));
+            actors.extend(role.pointer("/organization/reference").and_then(Value::as_str).map(str::to_string));
+        }
+        let mut carers: Vec<String> = practitioners.iter().map(|p| format!("Practitioner/{p}")).collect();
+        carers.extend(roles.iter().filter_map(|r| r["id"].as_str()).map(|id| format!("PractitionerRole/{id}")));
+        for patient in find(fhir, &["Patient"], &[("general-practitioner", carers.join(","))]).await? {
+            visible.extend(patient["id"].as_str().map(|id| all_of("Patient", id, true)));
+        }
+    }
+    let consents = find(fhir, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
+    let granted: Vec<(String, Grant)> = consents.iter().filter_map(consent_grant).collect();
+    // A parent's own access, and the other parent's by Consent, end at the child's 18th birthday.
+    let mut minors_needed: Vec<String> = children.clone();
+    minors_needed.extend(granted.iter().filter(|(_, g)| g.parental).map(|(p, _)| p.clone()));
+    let minors = minors(fhir, &minors_needed).await?;
+    for child in children.iter().filter(|c| minors.get(*c) == Some(&true)) {
+        visible.push(all_of("Patient", child, true));
+    }
+    for (patient, grant) in granted {
+        if grant.parental && minors.get(&patient) != Some(&true) {
+            continue;
+        }
+        visible.push(Visible { comp_type: "Patient".into(), comp_id: patient, types: grant.types, write: grant.write });
+    }
+    Ok(Reach { visible })
+}
+
+fn all_of(comp_type: &str, id: &str, write: bool) -> Visible {
+    Visible { comp_type: comp_type.into(), comp_id: id.into(), types: None, write }
+}
+
+fn pesel_of(resource: &Value) -> Option<String> {
+    resource["identifier"]
+        .as_array()?
+        .iter()
+        .find(|i| i["system"].as_str() == Some(PESEL))
+        .and_then(|i| i["value"].as_str())
+        .map(str::to_string)
+}
+
+fn is_parental(related: &Value) -> bool {
+    related["relationship"].as_array().is_some_and(|concepts| {
+        concepts
+            .iter()
+            .filter_map(|c| c["coding"].as_array())
+            .flatten()
+            .any(|coding| coding["code"].as_str().is_some_and(|code| PARENTAL.contains(&code)))
+    })
+}
+
+/// What one Consent grants its actors.
+struct Grant {
+    types: Option<Vec<String>>,
+    write: bool,
+    /// Another parent's access to a child: ends when the child comes of age.
+    parental: bool,
+}
+
+/// The patient and the grant of an active Consent that is in force now; `None` for Consents that
+/// grant no access (a denial, a cross-border dispensing consent, outside its period).
+fn consent_grant(consent: &Value) -> Option<(String, Grant)> {
+    let provision = &consent["provision"];
+    if provision["type"].as_str().is_some_and(|t| t != "permit") {
+        return None;
+    }
+    let now = crate::interaction::instant(crate::interaction::now());
+    let period = &provision["period"];
+    if period["start"].as_str().is_some_and(|s| !before_or_at(s, &now))
+        || period["end"].as_str().is_some_and(|e| !before_or_at(&now, e))
+    {
+        return None;
+    }
+    let patient = consent.pointer("/patient/reference")?.as_str()?.strip_prefix("Patient/")?.to_string();
+    let category = consent["category"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["coding"].as_array())
+        .flatten()
+        .find(|c| c["system"].as_str() == Some(AUTHORIZATION_TYPES))
+        .and_then(|c| c["code"].as_str())?;
+    let (mut types, write, parental): (Option<Vec<String>>, bool, bool) = match category {
+        "proxy-read" => (None, false, false),
+        "proxy-act" | "doctor-history" | "doctor-24h" => (None, true, false),
+        "parent-access" => (None, true, true),
+        "prescriptions-only" => (Some(PRESCRIPTION_TYPES.iter().map(|t| t.to_string()).collect()), false, false),
+        _ => return None,
+    };
+    let classes: Vec<String> = provision["class"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["code"].as_str()).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !classes.is_empty() {
+        types = Some(match types {
+            Some(allowed) => allowed.into_iter().filter(|t| classes.contains(t)).collect(),
+            None => classes,
+        });
+    }
+    Some((patient, Grant { types, write, parental }))
+}
+
+/// Compares two FHIR dateTimes as instants (a date alone counts from its first moment).
+fn before_or_at(a: &str, b: &str) -> bool {
+    match (instant_micros(a), instant_micros(b)) {
+        (Some(a), Some(b)) => a <= b,
+        // An unreadable bound grants nothing.
+        _ => false,
+    }
+}
+
+fn instant_micros(text: &str) -> Option<i64> {
+    crate::model::datetime::parse(text, crate::model::datetime::DateKind::DateTime).ok().map(|d| d.start_micros())
+}
+
+/// Which of these patients are minors today (by `birthDate`).
+async fn minors(fhir: &Fhir, ids: &[String]) -> FhirResult<HashMap<String, bool>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let patients = find(fhir, &["Patient"], &[("_id", ids.join(","))]).await?;
+    Ok(patients
+        .iter()
+        .filter_map(|p| {
+            let id = p["id"].as_str()?.to_string();
+            let minor = p["birthDate"].as_str().and_then(age_in_years).is_some_and(|a| a < ADULT_AGE);
+            Some((id, minor))
+        })
+        .collect())
+}
+
+/// Whole years between a FHIR date (`YYYY-MM-DD`) and today.
+pub fn age_in_years(birth_date: &str) -> Option<i32> {
+    let mut parts = birth_date.split('-').map(|p| p.parse::<i32>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut age = today.year() - y;
+    if (i32::from(u8::from(today.month())), i32::from(today.day())) < (m, d) {
+        age -= 1;
+    }
+    Some(age)
+}
+
+/// Current resources of `types` matching `pairs`, unconfined (at most 1,000: entitlements are
+/// per person, never that many).
+async fn find(fhir: &Fhir, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
+    if pairs.iter().any(|(_, v)| v.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let registry = fhir.registry.current();
+    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let query = parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)?;
+    let (sql, columns) = Planner::new(fhir.dialect()).page(&query, 1000);
+    let rows = fhir.store.query(sql, &columns).await?;
+    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+    if rids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(fhir
+        .store
+        .fetch(&rids)
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| v.content.and_then(|c| serde_json::from_str(&c).ok()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn consent(category: &str, start: &str, end: &str) -> Value {
+        json!({
+            "resourceType": "Consent", "status": "active",
+            "patient": {"reference": "Patient/p"},
+            "category": [{"coding": [{"system": AUTHORIZATION_TYPES, "code": category}]}],
+            "provision": {"type": "permit", "period": {"start": start, "end": end}},
+        })
+    }
+
+    #[test]
+    fn consents_grant_by_category_and_period() {
+        let (p, g) = consent_grant(&consent("proxy-read", "2000-01-01", "2999-01-01")).expect("in force");
+        assert_eq!(p, "p");
+        assert!(g.types.is_none() && !g.write);
+        let (_, g) = consent_grant(&consent("prescriptions-only", "2000-01-01", "2999-01-01")).expect("in force");
+        assert_eq!(g.types.as_deref().map(<[String]>::len), Some(PRESCRIPTION_TYPES.len()));
+        assert!(consent_grant(&consent("proxy-act", "2000-01-01", "2001-01-01")).is_none(), "expired");
+        assert!(consent_grant(&consent("proxy-act", "2998-01-01", "2999-01-01")).is_none(), "not yet");
+        assert!(consent_grant(&consent("cross-border", "2000-01-01", "2999-01-01")).is_none(), "no access");
+        let mut denial = consent("proxy-read", "2000-01-01", "2999-01-01");
+        denial["provision"]["type"] = json!("deny");
+        assert!(consent_grant(&denial).is_none());
+        let mut narrowed = consent("proxy-read", "2000-01-01", "2999-01-01");
+        narrowed["provision"]["class"] =
+            json!([{"system": "http://hl7.org/fhir/resource-types", "code": "Immunization"}]);
+        assert_eq!(consent_grant(&narrowed).and_then(|(_, g)| g.types), Some(vec!["Immunization".to_string()]));
+    }
+
+    #[test]
+    fn ages_count_whole_years() {
+        let today = time::OffsetDateTime::now_utc().date();
+        let eighteen = format!("{:04}-{:02}-{:02}", today.year() - 18, u8::from(today.month()), today.day());
+        assert_eq!(age_in_years(&eighteen), Some(18), "the 18th birthday itself counts as adult");
+        assert_eq!(age_in_years("not a date"), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! The audit trail: an AuditEvent (shaped after IHE Basic Audit Log Patterns) for every access and
+//! change made by an authenticated caller: who (the user and, for a parent or proxy, the
+//! RelatedPerson they act as), through which app, from which address, what (the resources, or
+//! the query), the outcome and the time.
+//!
+//! Events are split per patient, as BALP asks: an event names at most one patient, so a patient
+//! searching "who looked at my records" (the AuditEvents in their compartment) never learns about
+//! anybody else. Changes are audited in the write's own transaction ([`write_events`], used by
+//! the interactions' commit); reads go through a durable queue ([`queue`]).
+
+pub mod queue;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use crate::access::Caller;
+use crate::interaction::instant;
+use crate::store::{Method, Micros, NewVersion};
+
+/// The client id of the app, as an identifier.
+pub const CLIENT_ID_SYSTEM: &str = "https://ikp.example.org/fhir/sid/smart-client-id";
+
+/// What was done (AuditEvent.action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Execute,
+}
+
+impl Action {
+    fn code(self) -> &'static str {
+        match self {
+            Action::Create => "C",
+            Action::Read => "R",
+            Action::Update => "U",
+            Action::Delete => "D",
+            Action::Execute => "E",
+        }
+    }
+}
+
+/// One audited request, before it is split per patient.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub agent: Agent,
+    pub action: Action,
+    /// The RESTful interaction or operation (`read`, `search-type`, `$everything`...).
+    pub subtype: String,
+    /// The request as sent (method and URL), for queries and refusals.
+    pub query: Option<String>,
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// The resources returned or changed.
+    pub entities: Vec<(String, String)>,
+    pub recorded: Micros,
+}
+
+/// Who did it: the user's FHIR reference, the app, the address, the patient in context.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub who: Option<String>,
+    pub client_id: String,
+    pub source: Option<String>,
+    pub patient_in_context: Option<String>,
+}
+
+impl Agent {
+    pub fn of(caller: &Caller) -> Agent {
+        Agent {
+            who: caller.principal.fhir_user.clone(),
+            client_id: caller.principal.client_id.clone(),
+            source: caller.source.clone(),
+            patient_in_context: caller.principal.patient.clone(),
+        }
+    }
+}
+
+/// The AuditEvents of one request: one per patient whose data it touched, plus one for what
+/// belongs to no patient (or for a refused request that touched nothing).
+/// `patients_of` gives each entity's patients.
+pub fn events(access: &Access, patients_of: impl Fn(&(String, String)) -> Vec<String>) -> Vec<Value> {
+    let mut by_patient: BTreeMap<Option<String>, Vec<&(String, String)>> = BTreeMap::new();
+    for entity in &access.entities {
+        let patients = patients_of(entity);
+        if patients.is_empty() {
+            by_patient.entry(None).or_default().push(entity);
+        }
+        for p in patients {
+            by_patient.entry(Some(p)).or_default().push(entity);
+        }
+    }
+    if by_patient.is_empty() {
+        by_patient.insert(None, Vec::new());
+    }
+    by_patient.into_iter().map(|(patient, entities)| event(access, patient.as_deref(), &entities)).collect()
+}
+
+fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)]) -> Value {
+    let outcome = match access.status {
+        s if s < 400 => "0",
+        s if s < 500 => "4",
+        _ => "8",
+    };
+    let mut agents = vec![json!({
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP", "display": "information recipient"}]},
+        "who": match &access.agent.who {
+            Some(r) => json!({"reference": r}),
+            None => json!({"display": "backend service"}),
+        },
+        "requestor": true,
+    })];
+    if let Some(address) = &access.agent.source
+        && let Some(first) = agents.first_mut()
+    {
+        first["network"] = json!({"address": address, "type": "2"});
+    }
+    agents.push(json!({
+        "type": {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110150", "display": "Application"}]},
+        "who": {"identifier": {"system": CLIENT_ID_SYSTEM, "value": access.agent.client_id}},
+        "requestor": false,
+    }));
+    let mut entity_list = Vec::new();
+    if let Some(p) = patient {
+        entity_list.push(json!({
+            "what": {"reference": format!("Patient/{p}")},
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"},
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"},
+        }));
+    }
+    for (t, id) in entities.iter().map(|e| (&e.0, &e.1)) {
+        if t == "Patient" && Some(id.as_str()) == patient {
+            continue;
+        }
+        entity_list.push(json!({
+            "what": {"reference": format!("{t}/{id}")},
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"},
+        }));
+    }
+    if let Some(query) = &access.query {
+        entity_list.push(json!({
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"},
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "24", "display": "Query"},
+            "description": query,
+        }));
+    }
+    let subtype_system = if access.subtype.starts_with('$') {
+        "https://ikp.example.org/fhir/CodeSystem/operation"
+    } else {
+        "http://hl7.org/fhir/restful-interaction"
+    };
+    json!({
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+        "subtype": [{"system": subtype_system, "code": access.subtype}],
+        "action": access.action.code(),
+        "recorded": instant(access.recorded),
+        "outcome": outcome,
+        "agent": agents,
+        "source": {
+            "observer": {"display": "ikp"},
+            "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server"}],
+        },
+        "entity": entity_list,
+    })
+}
+
+/// The AuditEvents of a write. The patients are those of the new versions and of the versions
+/// they replace (`before`: compartments by resource), so a deletion is audited for its patient.
+pub fn write_events(
+    caller: &Caller,
+    versions: &[NewVersion],
+    before: &HashMap<(String, String), Vec<(String, String)>>,
+    at: Micros,
+) -> Vec<Value> {
+    let mut groups: BTreeMap<&'static str, Vec<&NewVersion>> = BTreeMap::new();
+    for v in versions {
+        let action = match v.method {
+            Method::Delete => "delete",
+            _ if v.version == 1 => "create",
+            _ => "update",
+        };
+        groups.entry(action).or_default().push(v);
+    }
+    let mut out = Vec::new();
+    for (subtype, group) in groups {
+        let action = match subtype {
+            "delete" => Action::Delete,
+            "create" => Action::Create,
+            _ => Action::Update,
+        };
+        let access = Access {
+            agent: Agent::of(caller),
+            action,
+            subtype: subtype.to_string(),
+            query: None,
+            status: 200,
+            entities: group.iter().map(|v| (v.resource_type.clone(), v.id.clone())).collect(),
+            recorded: at,
+        };
+        let patients_of = |key: &(String, String)| -> Vec<String> {
+            let mut patients: Vec<String> = group
+                .iter()
+                .filter(|v| v.resource_type == key.0 && v.id == key.1)
+                .flat_map(|v| v.index.compartments.iter())
+                .filter(|c| c.comp_type == "Patient")
+                .map(|c| c.comp_id.clone())
+                .chain(before.get(key).into_iter().flatten().filter(|(t, _)| t == "Patient").map(|(_, id)| id.clone()))
+                .collect();
+            patients.sort();
+            patients.dedup();
+            patients
+        };
+        out.extend(events(&access, patients_of));
+    }
+    out
+}

@@ -1,0 +1,729 @@
+//! The access policy over HTTP with real bearer tokens: families (a parent until the child's
+//! 18th birthday), proxies and their Consents (read-only, revocable), doctors (primary care,
+//! authorisations with periods, what they authored), pharmacists (prescriptions only), writes,
+//! every read path (read, search with totals and paging, includes, chains, `_has`, compartments,
+//! `$everything`, batch), and the audit trail. Ends with a randomized leak test: many people,
+//! families and Consents, and for every caller and path the returned set equals the policy's.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ikp::auth::clients::{ClientType, NewClient};
+use ikp::auth::grants::{self, TokenKind};
+use ikp::auth::scopes::Scopes;
+use ikp::cli::{AuthMode, ServeArgs};
+use ikp::synth::calendar::Day;
+use ikp::synth::pesel::{self, Sex};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use common::TestServer;
+
+const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
+const AUTHORIZATION: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type";
+const CLIENT: &str = "access-test";
+
+pub fn auth_on(args: &mut ServeArgs) {
+    args.auth = Some(AuthMode::On);
+    args.demo = Some(true);
+}
+
+on_both_backends_configured!(crate::auth_on;
+    families_and_proxies,
+    clinicians_and_pharmacists,
+    writes_stay_within_reach,
+    audit_trail,
+    randomized_leak_test,
+);
+
+/// A bearer token for `fhir_user` (or a backend service when `None`), minted through the
+/// authorization server's own grant store (the login flows are tested in tests/smart.rs).
+async fn token(server: &TestServer, fhir_user: Option<&str>, patient: Option<&str>, scopes: &str) -> String {
+    let store = server.state().fhir.store.as_ref();
+    if ikp::auth::clients::get(store, CLIENT).await.expect("client").is_none() {
+        let client = NewClient {
+            client_id: CLIENT.into(),
+            client_type: ClientType::Public,
+            secret: None,
+            redirect_uris: vec!["https://app.example/cb".into()],
+            launch_uri: None,
+            jwks: None,
+            jwks_url: None,
+            scopes: None,
+        };
+        ikp::auth::clients::add(store, &client).await.expect("add client");
+    }
+    let scopes = Scopes::parse(scopes);
+    let subject = fhir_user.map(|u| format!("subject-{u}"));
+    let grant = grants::create_grant(
+        store,
+        CLIENT,
+        subject,
+        fhir_user.map(str::to_string),
+        patient.map(str::to_string),
+        &scopes,
+    )
+    .await
+    .expect("grant");
+    grants::issue(store, &grant, TokenKind::Access, &scopes, 3600).await.expect("token")
+}
+
+async fn admin(server: &TestServer) -> String {
+    token(server, None, None, "system/*.cruds").await
+}
+
+async fn put(server: &TestServer, token: &str, resource: &Value) -> u16 {
+    let path = format!("{}/{}", resource["resourceType"].as_str().expect("type"), resource["id"].as_str().expect("id"));
+    let r = server.send(Method::PUT, &path, resource).bearer_auth(token).send().await.expect("put");
+    r.status().as_u16()
+}
+
+async fn seed(server: &TestServer, token: &str, resources: &[Value]) {
+    for r in resources {
+        let status = put(server, token, r).await;
+        assert!(status == 200 || status == 201, "seeding {}: {status}", r["id"]);
+    }
+}
+
+async fn post_bundle(server: &TestServer, token: &str, bundle: &Value) -> reqwest::Response {
+    let client = reqwest::Client::new();
+    let request = client.post(&server.base).header("content-type", "application/fhir+json").bearer_auth(token);
+    request.body(bundle.to_string()).send().await.expect("bundle")
+}
+
+async fn status(server: &TestServer, token: &str, path: &str) -> u16 {
+    server.get(path).bearer_auth(token).send().await.expect("get").status().as_u16()
+}
+
+/// GET with an absolute or relative URL, as JSON.
+async fn get_json(server: &TestServer, token: &str, url: &str) -> Value {
+    let url = if url.starts_with("http") { url.to_string() } else { server.url(url) };
+    let r = reqwest::Client::new().get(&url).bearer_auth(token).send().await.expect("get");
+    assert_eq!(r.status(), 200, "GET {url}");
+    r.json().await.expect("json")
+}
+
+/// `Type/id` of the entries in `mode` (`match` or `include`) of a searchset.
+fn keys(bundle: &Value, mode: &str) -> BTreeSet<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] == mode)
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap_or(""),
+                e["resource"]["id"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn observation(id: &str, patient: &str) -> Value {
+    json!({
+        "resourceType": "Observation", "id": id, "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+    })
+}
+
+fn prescription(id: &str, patient: &str, requester: Option<&str>) -> Value {
+    let mut r = json!({
+        "resourceType": "MedicationRequest", "id": id, "status": "active", "intent": "order",
+        "medicationCodeableConcept": {"text": "Amoxicillin 500 mg"},
+        "subject": {"reference": format!("Patient/{patient}")},
+    });
+    if let Some(p) = requester {
+        r["requester"] = json!({"reference": format!("Practitioner/{p}")});
+    }
+    r
+}
+
+fn consent(id: &str, grantor: &str, grantee: &str, category: &str, period: (&str, &str), status: &str) -> Value {
+    json!({
+        "resourceType": "Consent", "id": id, "status": status,
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": AUTHORIZATION, "code": category}]}],
+        "patient": {"reference": format!("Patient/{grantor}")},
+        "provision": {"type": "permit", "period": {"start": period.0, "end": period.1}, "actor": [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+            "reference": {"reference": grantee}}]},
+    })
+}
+
+const ALWAYS: (&str, &str) = ("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z");
+const EXPIRED: (&str, &str) = ("2000-01-01T00:00:00Z", "2001-01-01T00:00:00Z");
+
+fn today() -> Day {
+    let now = time::OffsetDateTime::now_utc().date();
+    Day::from_ymd(now.year(), u32::from(u8::from(now.month())), u32::from(now.day())).expect("today")
+}
+
+fn date(day: Day) -> String {
+    let (y, m, d) = day.ymd();
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A patient born on `birth`, with a valid PESEL.
+fn person(resource_type: &str, id: &str, birth: Day, serial: u32, sex: Sex) -> Value {
+    let pesel = pesel::encode(birth, serial, sex).expect("pesel");
+    let mut r = json!({
+        "resourceType": resource_type, "id": id,
+        "identifier": [{"system": PESEL, "value": pesel}],
+        "name": [{"family": format!("Family-{id}"), "given": ["Test"]}],
+        "gender": sex.fhir(),
+    });
+    if resource_type == "Patient" {
+        r["birthDate"] = json!(date(birth));
+    }
+    r
+}
+
+fn parent_link(id: &str, parent: &Value, child: &str) -> Value {
+    json!({
+        "resourceType": "RelatedPerson", "id": id,
+        "identifier": parent["identifier"].clone(),
+        "patient": {"reference": format!("Patient/{child}")},
+        "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PRN"}]}],
+    })
+}
+
+const JAN: &str = "demo-jan-kowalski";
+const ANNA: &str = "demo-anna-kowalska";
+const ZOFIA: &str = "demo-zofia-kowalska";
+const PIOTR: &str = "demo-piotr-nowak";
+const EWA: &str = "demo-ewa-wisniewska";
+
+async fn seed_family(server: &TestServer, admin: &str) {
+    seed(
+        server,
+        admin,
+        &[
+            observation("obs-jan", JAN),
+            observation("obs-anna", ANNA),
+            observation("obs-zofia", ZOFIA),
+            prescription("mr-jan", JAN, None),
+        ],
+    )
+    .await;
+}
+
+async fn families_and_proxies(server: &TestServer) {
+    let admin = admin(server).await;
+    seed_family(server, &admin).await;
+    let anna = token(server, Some(&format!("Patient/{ANNA}")), None, "openid fhirUser user/*.rs").await;
+
+    // A mother sees her own record and her minor daughter's, with correct totals.
+    let bundle = get_json(server, &anna, "Observation?_total=accurate").await;
+    assert_eq!(keys(&bundle, "match"), set(&["Observation/obs-anna", "Observation/obs-zofia"]));
+    assert_eq!(bundle["total"], 2);
+    assert_eq!(status(server, &anna, "Observation/obs-jan").await, 404);
+    assert_eq!(status(server, &anna, "MedicationRequest/mr-jan").await, 404);
+    assert_eq!(status(server, &anna, &format!("Patient/{JAN}")).await, 404);
+    let patients = get_json(server, &anna, "Patient").await;
+    assert_eq!(keys(&patients, "match"), set(&[&format!("Patient/{ANNA}"), &format!("Patient/{ZOFIA}")]));
+    // Includes, chains and _has stay within reach.
+    let included = get_json(server, &anna, "Observation?_include=Observation:subject").await;
+    assert_eq!(keys(&included, "include"), set(&[&format!("Patient/{ANNA}"), &format!("Patient/{ZOFIA}")]));
+    let chained = get_json(server, &anna, "Observation?subject:Patient.family=Kowalski").await;
+    assert!(keys(&chained, "match").is_empty(), "Jan's record is not searchable through a chain");
+    let has = get_json(server, &anna, "Patient?_has:Observation:subject:status=final").await;
+    assert!(!keys(&has, "match").contains(&format!("Patient/{JAN}")));
+    let rev = get_json(server, &anna, &format!("Patient?_id={ANNA},{JAN}&_revinclude=Observation:subject")).await;
+    assert_eq!(keys(&rev, "include"), set(&["Observation/obs-anna"]));
+    // $everything and compartments of someone else do not exist for her.
+    let everything = get_json(server, &anna, &format!("Patient/{ZOFIA}/$everything")).await;
+    assert!(keys(&everything, "match").contains("Observation/obs-zofia"));
+    assert!(!keys(&everything, "match").contains("Observation/obs-anna"));
+    assert_eq!(status(server, &anna, &format!("Patient/{JAN}/$everything")).await, 404);
+    assert_eq!(status(server, &anna, &format!("Patient/{JAN}/Observation")).await, 404);
+    assert_eq!(status(server, &anna, "Observation/obs-jan/_history").await, 404);
+    assert_eq!(status(server, &anna, "Observation/obs-jan/_history/1").await, 404);
+    assert_eq!(status(server, &anna, "Observation/_history").await, 403);
+    // Batch entries meet the same policy.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": "Observation/obs-jan"}},
+        {"request": {"method": "GET", "url": "Observation/obs-zofia"}},
+        {"request": {"method": "GET", "url": "Observation?_id=obs-jan,obs-anna"}},
+    ]});
+    let r = post_bundle(server, &anna, &batch).await;
+    let out: Value = r.json().await.expect("json");
+    assert_eq!(out["entry"][0]["response"]["status"], "404 Not Found", "{out}");
+    assert_eq!(out["entry"][1]["response"]["status"], "200 OK");
+    assert_eq!(out["entry"][2]["resource"]["total"], 1);
+
+    // Acting for the child (patient/ scopes) narrows to the child.
+    let for_zofia =
+        token(server, Some("RelatedPerson/demo-anna-mother-of-zofia"), Some(ZOFIA), "launch/patient patient/*.rs")
+            .await;
+    let bundle = get_json(server, &for_zofia, "Observation").await;
+    assert_eq!(keys(&bundle, "match"), set(&["Observation/obs-zofia"]));
+
+    // Jan authorises Anna to see his record (read only), then revokes it: effective at once.
+    let mut grant = consent("proxy-jan-anna", JAN, &format!("Patient/{ANNA}"), "proxy-read", ALWAYS, "active");
+    seed(server, &admin, std::slice::from_ref(&grant)).await;
+    assert_eq!(status(server, &anna, "Observation/obs-jan").await, 200);
+    let bundle = get_json(server, &anna, "Observation").await;
+    assert_eq!(keys(&bundle, "match").len(), 3);
+    let anna_writer = token(server, Some(&format!("Patient/{ANNA}")), None, "user/*.cruds").await;
+    let mut changed = observation("obs-jan", JAN);
+    changed["status"] = json!("amended");
+    assert_eq!(put(server, &anna_writer, &changed).await, 403, "a read-only proxy cannot change the record");
+    grant["status"] = json!("inactive");
+    seed(server, &admin, &[grant]).await;
+    assert_eq!(status(server, &anna, "Observation/obs-jan").await, 404);
+    // An expired authorisation grants nothing.
+    seed(server, &admin, &[consent("old", JAN, &format!("Patient/{ANNA}"), "proxy-act", EXPIRED, "active")]).await;
+    assert_eq!(status(server, &anna, "Observation/obs-jan").await, 404);
+
+    // A parent's access ends on the child's 18th birthday: the day before, it still holds.
+    let t = today();
+    let parent = person("Patient", "parent-p", Day(t.0 - 40 * 365), 11, Sex::Female);
+    let adult =
+        person("Patient", "child-18", Day::from_ymd(t.ymd().0 - 18, t.ymd().1, t.ymd().2).expect("day"), 12, Sex::Male);
+    let (y, m, d) = Day(t.0 + 1).ymd();
+    let minor = person("Patient", "child-17", Day::from_ymd(y - 18, m, d).expect("day"), 13, Sex::Male);
+    seed(
+        server,
+        &admin,
+        &[
+            parent.clone(),
+            adult,
+            minor,
+            parent_link("rp-18", &parent, "child-18"),
+            parent_link("rp-17", &parent, "child-17"),
+            observation("obs-18", "child-18"),
+            observation("obs-17", "child-17"),
+        ],
+    )
+    .await;
+    let parent_token = token(server, Some("Patient/parent-p"), None, "user/*.rs").await;
+    assert_eq!(status(server, &parent_token, "Observation/obs-17").await, 200);
+    assert_eq!(status(server, &parent_token, "Observation/obs-18").await, 404, "18 today: no longer a minor");
+}
+
+async fn clinicians_and_pharmacists(server: &TestServer) {
+    let admin = admin(server).await;
+    seed_family(server, &admin).await;
+    let doctor = token(server, Some(&format!("Practitioner/{PIOTR}")), None, "openid fhirUser user/*.cruds").await;
+    assert!(keys(&get_json(server, &doctor, "Observation").await, "match").is_empty());
+    // Primary care: Jan chose dr Nowak.
+    let mut jan = get_json(server, &admin, &format!("Patient/{JAN}")).await;
+    jan["generalPractitioner"] = json!([{"reference": format!("Practitioner/{PIOTR}")}]);
+    seed(server, &admin, &[jan]).await;
+    assert_eq!(status(server, &doctor, "Observation/obs-jan").await, 200);
+    assert_eq!(status(server, &doctor, "Observation/obs-anna").await, 404);
+    // A 24-hour authorisation that has ended, then a current one.
+    let anna_consent =
+        |period| consent("anna-24h", ANNA, &format!("Practitioner/{PIOTR}"), "doctor-24h", period, "active");
+    seed(server, &admin, &[anna_consent(EXPIRED)]).await;
+    assert_eq!(status(server, &doctor, "Observation/obs-anna").await, 404);
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("time");
+    let start = fmt(now - time::Duration::hours(1));
+    let end = fmt(now + time::Duration::hours(23));
+    seed(server, &admin, &[anna_consent((&start, &end))]).await;
+    assert_eq!(status(server, &doctor, "Observation/obs-anna").await, 200);
+    // What the doctor writes for a patient is his to read, even without an authorisation.
+    let mut own = observation("by-doctor", ZOFIA);
+    own["performer"] = json!([{"reference": format!("Practitioner/{PIOTR}")}]);
+    assert_eq!(put(server, &doctor, &own).await, 201);
+    assert_eq!(status(server, &doctor, "Observation/by-doctor").await, 200);
+    assert_eq!(status(server, &doctor, "Observation/obs-zofia").await, 404);
+
+    // A pharmacist with a prescriptions-only authorisation sees prescriptions, nothing else.
+    let pharmacist = token(server, Some(&format!("Practitioner/{EWA}")), None, "user/*.rs").await;
+    assert_eq!(status(server, &pharmacist, "MedicationRequest/mr-jan").await, 404);
+    seed(
+        server,
+        &admin,
+        &[consent("rx-jan", JAN, &format!("Practitioner/{EWA}"), "prescriptions-only", ALWAYS, "active")],
+    )
+    .await;
+    assert_eq!(status(server, &pharmacist, "MedicationRequest/mr-jan").await, 200);
+    assert_eq!(
+        keys(&get_json(server, &pharmacist, "MedicationRequest").await, "match"),
+        set(&["MedicationRequest/mr-jan"])
+    );
+    assert_eq!(status(server, &pharmacist, "Observation/obs-jan").await, 404);
+    assert_eq!(status(server, &pharmacist, &format!("Patient/{JAN}")).await, 404);
+    assert!(keys(&get_json(server, &pharmacist, "Observation").await, "match").is_empty());
+    // Reference data stays readable.
+    assert_eq!(status(server, &pharmacist, &format!("Practitioner/{PIOTR}")).await, 200);
+}
+
+async fn writes_stay_within_reach(server: &TestServer) {
+    let admin = admin(server).await;
+    seed_family(server, &admin).await;
+    let anna = token(server, Some(&format!("Patient/{ANNA}")), None, "user/*.cruds").await;
+    let create = |body: Value| {
+        let anna = anna.clone();
+        async move {
+            let t = body["resourceType"].as_str().expect("type").to_string();
+            server.send(Method::POST, &t, &body).bearer_auth(&anna).send().await.expect("post").status().as_u16()
+        }
+    };
+    let mut for_zofia = observation("x", ZOFIA);
+    for_zofia.as_object_mut().map(|o| o.remove("id"));
+    assert_eq!(create(for_zofia).await, 201, "a parent records for her child");
+    let mut for_jan = observation("x", JAN);
+    for_jan.as_object_mut().map(|o| o.remove("id"));
+    assert_eq!(create(for_jan).await, 403);
+    assert_eq!(create(json!({"resourceType": "Organization", "name": "Mine"})).await, 403);
+    assert_eq!(
+        create(json!({"resourceType": "AuditEvent", "type": {"code": "x"}, "recorded": "2026-01-01T00:00:00Z",
+        "agent": [{"requestor": true}], "source": {"observer": {"display": "x"}}}))
+        .await,
+        403
+    );
+    // Other people's resources: as if they did not exist.
+    assert_eq!(put(server, &anna, &observation("obs-jan", JAN)).await, 404);
+    let r = server.request(Method::DELETE, "Observation/obs-jan").bearer_auth(&anna).send().await.expect("delete");
+    assert_eq!(r.status(), 404);
+    // Moving her own resource into Jan's record is refused.
+    assert_eq!(put(server, &anna, &observation("obs-anna", JAN)).await, 403);
+    // A transaction is all or nothing under the policy too.
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": observation("tx-1", ANNA), "request": {"method": "PUT", "url": "Observation/tx-1"}},
+        {"resource": observation("tx-2", JAN), "request": {"method": "PUT", "url": "Observation/tx-2"}},
+    ]});
+    let r = post_bundle(server, &anna, &tx).await;
+    assert_eq!(r.status(), 403, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(status(server, &admin, "Observation/tx-1").await, 404, "nothing of the transaction was written");
+    // Conditional create does not reveal matches outside her reach.
+    let mut cond = observation("x", ANNA);
+    cond.as_object_mut().map(|o| o.remove("id"));
+    let r = server
+        .send(Method::POST, "Observation", &cond)
+        .header("If-None-Exist", "_id=obs-jan")
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .expect("conditional");
+    assert_eq!(r.status(), 201, "obs-jan is invisible, so nothing matched");
+}
+
+/// Polls until `url` (searched with `token`) has at least one match.
+async fn eventually(server: &TestServer, token: &str, url: &str) -> Value {
+    for _ in 0..50 {
+        let bundle = get_json(server, token, url).await;
+        if !keys(&bundle, "match").is_empty() {
+            return bundle;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no match for {url}");
+}
+
+async fn audit_trail(server: &TestServer) {
+    let admin = admin(server).await;
+    seed_family(server, &admin).await;
+    let anna = token(server, Some(&format!("Patient/{ANNA}")), None, "user/*.cruds").await;
+    let jan = token(server, Some(&format!("Patient/{JAN}")), None, "user/*.rs").await;
+    assert_eq!(status(server, &anna, "Observation/obs-zofia").await, 200);
+    // Zofia's record shows who looked: her mother, through which app.
+    let events =
+        eventually(server, &anna, &format!("AuditEvent?patient={ZOFIA}&entity=Observation/obs-zofia&action=R")).await;
+    let event = &events["entry"][0]["resource"];
+    assert_eq!(event["action"], "R");
+    assert_eq!(event["outcome"], "0");
+    assert_eq!(event["agent"][0]["who"]["reference"], format!("Patient/{ANNA}"));
+    assert_eq!(event["agent"][1]["who"]["identifier"]["value"], CLIENT);
+    assert!(event["agent"][0]["network"]["address"].is_string(), "the source address is recorded");
+    // A change is audited in its own transaction: visible at once.
+    let mut new = observation("x", ZOFIA);
+    new.as_object_mut().map(|o| o.remove("id"));
+    let r = server.send(Method::POST, "Observation", &new).bearer_auth(&anna).send().await.expect("create");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let id = created["id"].as_str().expect("id");
+    let audit = get_json(server, &anna, &format!("AuditEvent?entity=Observation/{id}&action=C")).await;
+    assert_eq!(keys(&audit, "match").len(), 1, "the create is audited with the write");
+    // A refused attempt is audited too (outcome 4), in the record of the one who tried.
+    assert_eq!(status(server, &anna, "Observation/_history").await, 403);
+    eventually(server, &admin, &format!("AuditEvent?agent=Patient/{ANNA}&outcome=4")).await;
+    // Jan sees no events about Anna's family, and may not forge or erase the trail.
+    let visible = get_json(server, &jan, "AuditEvent?_count=1000").await;
+    for entry in visible["entry"].as_array().into_iter().flatten() {
+        let text = entry["resource"].to_string();
+        assert!(!text.contains(ZOFIA) && !text.contains("obs-zofia"), "a foreign event leaked: {text}");
+    }
+    let some_event = events["entry"][0]["resource"]["id"].as_str().expect("event id").to_string();
+    let r = server.request(Method::DELETE, &format!("AuditEvent/{some_event}")).bearer_auth(&anna).send().await;
+    assert_eq!(r.expect("delete").status(), 403);
+    // A graceful stop stores everything still queued.
+    assert_eq!(status(server, &anna, "Observation/obs-anna").await, 200);
+    server.state().audit.stop().await;
+    let stored = get_json(server, &admin, "AuditEvent?entity=Observation/obs-anna&action=R").await;
+    assert!(!keys(&stored, "match").is_empty(), "the last read was flushed on stop");
+}
+
+/// A small deterministic generator (the seed can be changed with IKP_LEAK_SEED).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// What a caller may see in the generated world, per the policy: patient id → types (`None`:
+/// all), plus the prescriptions they authored.
+#[derive(Default, Clone)]
+struct Expected {
+    patients: BTreeMap<String, Option<BTreeSet<String>>>,
+    authored: BTreeSet<String>,
+}
+
+impl Expected {
+    fn grant(&mut self, patient: &str, types: Option<&[&str]>) {
+        let new: Option<BTreeSet<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
+        let entry = self.patients.entry(patient.to_string()).or_insert_with(|| Some(BTreeSet::new()));
+        *entry = match (entry.take(), new) {
+            (None, _) | (_, None) => None,
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+        };
+    }
+    fn sees(&self, resource_type: &str, id: &str, patient: &str) -> bool {
+        let via_patient =
+            self.patients.get(patient).is_some_and(|t| t.as_ref().is_none_or(|t| t.contains(resource_type)));
+        via_patient || self.authored.contains(&format!("{resource_type}/{id}"))
+    }
+}
+
+async fn randomized_leak_test(server: &TestServer) {
+    let seed_value = std::env::var("IKP_LEAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261126u64);
+    let mut rng = Rng(seed_value);
+    let admin = admin(server).await;
+    let t = today();
+    let mut world: Vec<Value> = Vec::new();
+    // Patients: adults and minors, born at random.
+    let n = 12;
+    let mut patients: Vec<(String, bool, Value)> = Vec::new();
+    for i in 0..n {
+        let minor = rng.chance(40);
+        let age_days = if minor { 365 + rng.below(16 * 365) as i32 } else { 19 * 365 + rng.below(60 * 365) as i32 };
+        let sex = if rng.chance(50) { Sex::Female } else { Sex::Male };
+        let id = format!("lp{i}");
+        let p = person("Patient", &id, Day(t.0 - age_days), 100 + i as u32, sex);
+        patients.push((id, minor, p.clone()));
+        world.push(p);
+    }
+    let doctors: Vec<String> = (0..2).map(|i| format!("ld{i}")).collect();
+    for (i, d) in doctors.iter().enumerate() {
+        world.push(person("Practitioner", d, Day(t.0 - 45 * 365), 200 + i as u32, Sex::Male));
+    }
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+    let caller_of =
+        |id: &str| if id.starts_with("ld") { format!("Practitioner/{id}") } else { format!("Patient/{id}") };
+    for (id, _, _) in &patients {
+        expected.entry(caller_of(id)).or_default().grant(id, None);
+    }
+    for d in &doctors {
+        expected.entry(caller_of(d)).or_default();
+    }
+    // Families: some children get a parent link (adults with links get nothing from them).
+    for (i, (child, minor, _)) in patients.iter().enumerate() {
+        if !rng.chance(50) {
+            continue;
+        }
+        let parent = &patients[(i + 1 + rng.below(n as u64 - 1) as usize) % n];
+        world.push(parent_link(&format!("lrp{i}"), &parent.2, child));
+        if *minor {
+            expected.entry(caller_of(&parent.0)).or_default().grant(child, None);
+        }
+    }
+    // Primary care.
+    for (i, (id, _, _)) in patients.iter().enumerate() {
+        if rng.chance(30) {
+            let d = &doctors[rng.below(2) as usize];
+            world[i]["generalPractitioner"] = json!([{"reference": format!("Practitioner/{d}")}]);
+            expected.entry(caller_of(d)).or_default().grant(id, None);
+        }
+    }
+    // Consents of every kind, in force or not.
+    let mut consents = Vec::new();
+    for k in 0..20 {
+        let grantor = &patients[rng.below(n as u64) as usize].0;
+        let grantee = if rng.chance(30) {
+            doctors[rng.below(2) as usize].clone()
+        } else {
+            patients[rng.below(n as u64) as usize].0.clone()
+        };
+        let category =
+            ["proxy-read", "proxy-act", "prescriptions-only", "doctor-history", "cross-border"][rng.below(5) as usize];
+        let in_force = rng.chance(60);
+        let active = rng.chance(80);
+        let period = if in_force { ALWAYS } else { EXPIRED };
+        consents.push(consent(
+            &format!("lc{k}"),
+            grantor,
+            &caller_of(&grantee),
+            category,
+            period,
+            if active { "active" } else { "inactive" },
+        ));
+        if in_force && active && category != "cross-border" {
+            let types: Option<&[&str]> = (category == "prescriptions-only")
+                .then_some(&["MedicationRequest", "MedicationDispense", "MedicationStatement"][..]);
+            expected.entry(caller_of(&grantee)).or_default().grant(grantor, types);
+        }
+    }
+    // Clinical data: observations, conditions, prescriptions (some authored by a doctor).
+    let mut data: Vec<(String, String, String)> = Vec::new(); // (type, id, patient)
+    let mut with_requester: BTreeSet<String> = BTreeSet::new();
+    for (i, (id, _, _)) in patients.iter().enumerate() {
+        for j in 0..2 {
+            let oid = format!("lo{i}-{j}");
+            world.push(observation(&oid, id));
+            data.push(("Observation".into(), oid, id.clone()));
+        }
+        world.push(json!({"resourceType": "Condition", "id": format!("lcnd{i}"), "subject": {"reference": format!("Patient/{id}")},
+            "code": {"text": "J45"}}));
+        data.push(("Condition".into(), format!("lcnd{i}"), id.clone()));
+        let author = rng.chance(40).then(|| doctors[rng.below(2) as usize].clone());
+        let mid = format!("lm{i}");
+        if author.is_some() {
+            with_requester.insert(format!("MedicationRequest/{mid}"));
+        }
+        world.push(prescription(&mid, id, author.as_deref()));
+        if let Some(a) = &author {
+            expected.entry(caller_of(a)).or_default().authored.insert(format!("MedicationRequest/{mid}"));
+        }
+        data.push(("MedicationRequest".into(), mid, id.clone()));
+        data.push(("Patient".into(), id.clone(), id.clone()));
+    }
+    world.extend(consents);
+    seed(server, &admin, &world).await;
+
+    let mut checked = 0usize;
+    for (caller, exp) in &expected {
+        let token = token(server, Some(caller), None, "user/*.rs").await;
+        let wanted = |types: &[&str]| -> BTreeSet<String> {
+            data.iter()
+                .filter(|(t, id, p)| types.contains(&t.as_str()) && exp.sees(t, id, p))
+                .map(|(t, id, _)| format!("{t}/{id}"))
+                .collect()
+        };
+        let ours = |keys: BTreeSet<String>| -> BTreeSet<String> {
+            keys.into_iter().filter(|k| data.iter().any(|(t, id, _)| *k == format!("{t}/{id}"))).collect()
+        };
+        // Type searches with totals, and paging through every page.
+        for t in ["Observation", "Condition", "MedicationRequest", "Patient"] {
+            let bundle = get_json(server, &token, &format!("{t}?_count=1000&_total=accurate")).await;
+            let found = ours(keys(&bundle, "match"));
+            assert_eq!(found, wanted(&[t]), "{caller} searching {t}");
+            let theirs = keys(&bundle, "match").len() - found.len();
+            assert_eq!(bundle["total"].as_u64(), Some((found.len() + theirs) as u64), "{caller}: total of {t}");
+            checked += 1;
+        }
+        let mut paged = BTreeSet::new();
+        let mut next = Some(server.url("Observation?_count=3"));
+        while let Some(url) = next {
+            let page = get_json(server, &token, &url).await;
+            paged.extend(keys(&page, "match"));
+            next = page["link"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["relation"] == "next")
+                .and_then(|l| l["url"].as_str())
+                .map(str::to_string);
+        }
+        assert_eq!(ours(paged), wanted(&["Observation"]), "{caller} paging");
+        // Reads of everything in the world.
+        for (t, id, p) in &data {
+            let code = status(server, &token, &format!("{t}/{id}")).await;
+            let allowed = exp.sees(t, id, p) || caller == &format!("{t}/{id}");
+            assert_eq!(code, if allowed { 200 } else { 404 }, "{caller} reading {t}/{id}");
+            checked += 1;
+        }
+        // Includes, revincludes, chains, _has, system search.
+        let bundle = get_json(server, &token, "MedicationRequest?_include=MedicationRequest:subject&_count=1000").await;
+        assert_eq!(ours(keys(&bundle, "match")), wanted(&["MedicationRequest"]), "{caller} include matches");
+        let patients_seen = wanted(&["Patient"]);
+        assert!(ours(keys(&bundle, "include")).is_subset(&patients_seen), "{caller}: included patients");
+        let bundle = get_json(server, &token, "Patient?_revinclude=Observation:subject&_count=1000").await;
+        assert_eq!(
+            ours(keys(&bundle, "include")),
+            wanted(&["Observation"])
+                .into_iter()
+                .filter(|o| {
+                    data.iter()
+                        .any(|(t, id, p)| format!("{t}/{id}") == *o && patients_seen.contains(&format!("Patient/{p}")))
+                })
+                .collect(),
+            "{caller} revinclude"
+        );
+        // Practitioners are public; what references them is not.
+        let bundle = get_json(server, &token, "Practitioner?_revinclude=MedicationRequest:requester&_count=1000").await;
+        let authored: BTreeSet<String> =
+            wanted(&["MedicationRequest"]).intersection(&with_requester).cloned().collect();
+        assert_eq!(ours(keys(&bundle, "include")), authored, "{caller} revinclude through a public type");
+        let bundle = get_json(server, &token, "Observation?subject:Patient.gender=female&_count=1000").await;
+        let female: BTreeSet<String> =
+            patients.iter().filter(|(_, _, p)| p["gender"] == "female").map(|(id, _, _)| id.clone()).collect();
+        let chained: BTreeSet<String> = data
+            .iter()
+            .filter(|(t, id, p)| {
+                t == "Observation" && exp.sees(t, id, p) && female.contains(p) && exp.sees("Patient", p, p)
+            })
+            .map(|(t, id, _)| format!("{t}/{id}"))
+            .collect();
+        assert_eq!(ours(keys(&bundle, "match")), chained, "{caller} chain");
+        // A doctor sees prescriptions he wrote for patients he may not see: a chain must not
+        // tell him anything about those patients.
+        let bundle = get_json(server, &token, "MedicationRequest?subject:Patient.gender=female&_count=1000").await;
+        let chained: BTreeSet<String> = data
+            .iter()
+            .filter(|(t, id, p)| {
+                t == "MedicationRequest" && exp.sees(t, id, p) && female.contains(p) && exp.sees("Patient", p, p)
+            })
+            .map(|(t, id, _)| format!("{t}/{id}"))
+            .collect();
+        assert_eq!(ours(keys(&bundle, "match")), chained, "{caller} chain from authored prescriptions");
+        let bundle = get_json(server, &token, "Patient?_has:Observation:subject:status=final&_count=1000").await;
+        let has: BTreeSet<String> = patients
+            .iter()
+            .filter(|(id, _, _)| exp.sees("Patient", id, id) && exp.sees("Observation", &format!("lo-any-{id}"), id))
+            .map(|(id, _, _)| format!("Patient/{id}"))
+            .collect();
+        assert_eq!(ours(keys(&bundle, "match")), has, "{caller} _has");
+        let url = format!("{}?_type=Observation,Condition&_count=1000", server.base);
+        let bundle = get_json(server, &token, &url).await;
+        assert_eq!(ours(keys(&bundle, "match")), wanted(&["Observation", "Condition"]), "{caller} system search");
+        // $everything and compartments per patient.
+        for (id, _, _) in &patients {
+            let code = status(server, &token, &format!("Patient/{id}/$everything")).await;
+            let open = exp.sees("Patient", id, id) || caller == &format!("Patient/{id}");
+            assert_eq!(code, if open { 200 } else { 404 }, "{caller} $everything of {id}");
+            if open {
+                let bundle = get_json(server, &token, &format!("Patient/{id}/$everything?_count=1000")).await;
+                let theirs: BTreeSet<String> = data
+                    .iter()
+                    .filter(|(t, i, p)| p == id && exp.sees(t, i, p))
+                    .map(|(t, i, _)| format!("{t}/{i}"))
+                    .collect();
+                assert_eq!(ours(keys(&bundle, "match")), theirs, "{caller} $everything of {id}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "the leak test checked {checked} answers");
+}
