@@ -252,6 +252,14 @@ async fn discovery_advertises_launch_and_registration(server: &TestServer) {
     let oidc: Value =
         server.get(".well-known/openid-configuration").send().await.expect("get").json().await.expect("json");
     assert_eq!(oidc["registration_endpoint"], endpoint.as_str());
+    assert_eq!(metadata_uri(server, "register").await, json!(endpoint), "the CapabilityStatement agrees");
+}
+
+/// A URI of the CapabilityStatement's `oauth-uris` extension (`null` when absent).
+async fn metadata_uri(server: &TestServer, name: &str) -> Value {
+    let metadata: Value = server.get("metadata").send().await.expect("metadata").json().await.expect("json");
+    let uris = metadata["rest"][0]["security"]["extension"][0]["extension"].as_array().cloned().unwrap_or_default();
+    uris.iter().find(|e| e["url"] == name).map(|e| e["valueUri"].clone()).unwrap_or(Value::Null)
 }
 
 async fn ehr_launch(server: &TestServer) {
@@ -729,4 +737,6 @@ async fn registration_switched_off(server: &TestServer) {
         let config: Value = server.get(path).send().await.expect("get").json().await.expect("json");
         assert!(config.get("registration_endpoint").is_none(), "{path}");
     }
+    assert_eq!(metadata_uri(server, "register").await, Value::Null);
+    assert!(metadata_uri(server, "token").await.is_string());
 }

@@ -124,6 +124,19 @@ pub fn openid_configuration(auth: &AuthServer) -> Value {
     config
 }
 
+/// Adds the `register` URI to a CapabilityStatement's `oauth-uris` when dynamic registration is
+/// on, so it and `registration_endpoint` in the well-known documents are present together or not at all.
+pub fn announce_registration(auth: &AuthServer, statement: &mut Value) {
+    if !auth.registration.enabled {
+        return;
+    }
+    let register = json!({"url": "register", "valueUri": Endpoints::for_base(&auth.issuer).register});
+    let uris = statement.pointer_mut("/rest/0/security/extension/0/extension").and_then(Value::as_array_mut);
+    if let Some(uris) = uris {
+        uris.push(register);
+    }
+}
+
 /// `CapabilityStatement.rest.security`: SMART-on-FHIR with the `oauth-uris` extension.
 pub fn capability_security(base_url: &str) -> Value {
     let e = Endpoints::for_base(base_url);
