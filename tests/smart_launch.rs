@@ -22,6 +22,7 @@ const OTHER_REDIRECT: &str = "https://other.example/callback";
 const LAUNCH_URI: &str = "https://app.example/launch";
 const JAN: &str = "80051412351";
 const ANNA: &str = "85030204565";
+const ZOFIA: &str = "16272107822";
 const JAN_ID: &str = "demo-jan-kowalski";
 const ZOFIA_ID: &str = "demo-zofia-kowalska";
 const EHR_SCOPE: &str = "launch openid fhirUser patient/*.rs";
@@ -414,6 +415,13 @@ async fn launch_needs_the_launch_scope_and_the_same_user(server: &TestServer) {
     let a = Authorization { client_id: APP, redirect: REDIRECT, scope: EHR_SCOPE, launch: Some(&launch) };
     let (_, back) = login_and_consent(server, authorize(server, &a, &challenge).await, ANNA).await;
     assert!(back.starts_with(REDIRECT));
+    assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
+    assert!(query_param(&back, "code").is_none());
+    // Zofia may act for herself, but the launch for her was Anna's: it is bound to who launched.
+    let launch = launch_id(server, APP, ZOFIA_ID, ANNA).await;
+    let (_, challenge) = pkce();
+    let a = Authorization { client_id: APP, redirect: REDIRECT, scope: EHR_SCOPE, launch: Some(&launch) };
+    let (_, back) = login_and_consent(server, authorize(server, &a, &challenge).await, ZOFIA).await;
     assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
     assert!(query_param(&back, "code").is_none());
     // Without a launch, `launch` is not granted (standalone requests keep working).
