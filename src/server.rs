@@ -76,9 +76,13 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");
         crate::auth::demo::seed(&fhir).await.context("storing the demo users")?;
     }
-    let auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
+    let mut auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
         .await
         .context("starting the authorization server")?;
+    auth.registration = args.registration_policy();
+    if auth.registration.enabled {
+        tracing::info!(system_scopes = auth.registration.system_scopes, "dynamic client registration is on");
+    }
     let audit = crate::audit::queue::AuditQueue::start(fhir.clone());
     Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes, auth, enforce_auth, audit }))
 }

@@ -56,16 +56,13 @@ async fn token(server: &TestServer, fhir_user: Option<&str>, patient: Option<&st
     }
     let scopes = Scopes::parse(scopes);
     let subject = fhir_user.map(|u| format!("subject-{u}"));
-    let grant = grants::create_grant(
-        store,
-        CLIENT,
+    let context = grants::GrantContext {
         subject,
-        fhir_user.map(str::to_string),
-        patient.map(str::to_string),
-        &scopes,
-    )
-    .await
-    .expect("grant");
+        fhir_user: fhir_user.map(str::to_string),
+        patient: patient.map(str::to_string),
+        encounter: None,
+    };
+    let grant = grants::create_grant(store, CLIENT, context, &scopes).await.expect("grant");
     grants::issue(store, &grant, TokenKind::Access, &scopes, 3600).await.expect("token")
 }
 

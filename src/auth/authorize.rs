@@ -1,10 +1,13 @@
 //! The authorization endpoint's logic: validate an authorization request (RFC 6749 §4.1.1 with
 //! SMART's `aud` and mandatory PKCE S256), keep it server-side while the user logs in, picks a
-//! patient and consents, then turn the consent into a grant and a single-use code.
+//! patient and consents, then turn the consent into a grant and a single-use code. With an EHR
+//! launch (`launch=...`) the patient comes from the launch and no picker is shown.
 
 use serde::{Deserialize, Serialize};
 
+use super::grants::GrantContext;
 use super::identity::Account;
+use super::launch::{self, LaunchContext};
 use super::scopes::{Context, Scopes};
 use super::{AuthError, AuthServer, REQUEST_SECONDS, clients, grants, now_seconds, pkce};
 use crate::store::sql::{Bind, Column, Sql};
@@ -19,6 +22,9 @@ pub struct AuthorizationRequest {
     pub scope: String,
     pub code_challenge: String,
     pub nonce: Option<String>,
+    /// The EHR launch the request came with, if any.
+    #[serde(default)]
+    pub launch: Option<LaunchContext>,
 }
 
 /// An authorization request that cannot go on, and where (if anywhere) to tell the client.
@@ -61,13 +67,22 @@ pub async fn validate(auth: &AuthServer, params: &[(String, String)]) -> Result<
     if aud != Some(auth.issuer.as_str()) {
         return Err(refuse(AuthError::InvalidRequest(format!("aud must be the FHIR base URL {}", auth.issuer))));
     }
-    if param(params, "launch").is_some() {
-        return Err(refuse(AuthError::InvalidRequest("EHR launch is not supported yet".into())));
-    }
+    let launch = match param(params, "launch") {
+        Some(id) => Some(launch::find(auth, id, &client.client_id).await.map_err(refuse)?),
+        None => None,
+    };
     let code_challenge = pkce::check_challenge(param(params, "code_challenge"), param(params, "code_challenge_method"))
         .map_err(refuse)?;
     let requested = Scopes::parse(param(params, "scope").unwrap_or_default());
-    let allowed = requested.within(&Scopes::parse(&client.scopes));
+    if launch.is_some() && !requested.has("launch") {
+        return Err(refuse(AuthError::InvalidScope("an EHR launch must request the launch scope".into())));
+    }
+    // `launch` is granted with a launch the user made for this client, and only then.
+    let ceiling = match launch {
+        Some(_) => Scopes::parse(&format!("{} launch", client.scopes)),
+        None => Scopes::parse(&client.scopes).without("launch"),
+    };
+    let allowed = requested.within(&ceiling);
     if allowed.resources.iter().any(|s| s.context == Context::System) || allowed.is_empty() {
         return Err(refuse(AuthError::InvalidScope("no requested scope can be granted to this client".into())));
     }
@@ -78,6 +93,7 @@ pub async fn validate(auth: &AuthServer, params: &[(String, String)]) -> Result<
         scope: allowed.to_string(),
         code_challenge,
         nonce: param(params, "nonce").map(str::to_string),
+        launch,
     })
 }
 
@@ -153,7 +169,20 @@ pub async fn decide(auth: &AuthServer, id: &str, consent: &Consent) -> Result<St
     let scopes = Scopes::parse(&request.scope).only(&consent.scopes);
     let mut fhir_user = account.fhir_user.clone();
     let mut patient = None;
-    if needs_patient(&scopes) {
+    let mut encounter = None;
+    if let Some(launch) = &request.launch {
+        // The launch's context, re-checked against the user who logged in here.
+        if launch.subject.as_ref().is_some_and(|s| s != &account.subject) {
+            return Err(refuse(AuthError::AccessDenied("the app was launched by another user".into())));
+        }
+        let choice = account.choices.iter().find(|c| c.patient_id == launch.patient).ok_or_else(|| {
+            refuse(AuthError::AccessDenied("this user may not act for the patient of the launch".into()))
+        })?;
+        patient = Some(choice.patient_id.clone());
+        fhir_user = Some(choice.acting_as.clone());
+        encounter = launch.encounter.clone();
+        launch::use_up(auth, launch).await.map_err(refuse)?;
+    } else if needs_patient(&scopes) {
         let choice = match &consent.patient {
             Some(picked) => account.choices.iter().find(|c| &c.patient_id == picked),
             None if account.choices.len() == 1 => account.choices.first(),
@@ -168,9 +197,8 @@ pub async fn decide(auth: &AuthServer, id: &str, consent: &Consent) -> Result<St
         return Err(refuse(AuthError::AccessDenied("the user granted no scope".into())));
     }
     let store = auth.store();
-    let grant = grants::create_grant(store, &request.client_id, Some(account.subject), fhir_user, patient, &scopes)
-        .await
-        .map_err(refuse)?;
+    let context = GrantContext { subject: Some(account.subject), fhir_user, patient, encounter };
+    let grant = grants::create_grant(store, &request.client_id, context, &scopes).await.map_err(refuse)?;
     let code =
         grants::create_code(store, &grant, &request.redirect_uri, &request.code_challenge, request.nonce.as_deref())
             .await

@@ -14,6 +14,7 @@ pub struct Endpoints {
     pub token: String,
     pub introspect: String,
     pub revoke: String,
+    pub register: String,
 }
 
 impl Endpoints {
@@ -27,6 +28,7 @@ impl Endpoints {
             token: format!("{base}/auth/token"),
             introspect: format!("{base}/auth/introspect"),
             revoke: format!("{base}/auth/revoke"),
+            register: format!("{base}/auth/register"),
         }
     }
 }
@@ -47,6 +49,9 @@ const CAPABILITIES: &[&str] = &[
     "permission-v1",
     "permission-v2",
 ];
+
+/// Added when EHR launch works (the launch page needs a login: the demo login).
+const EHR_CAPABILITIES: &[&str] = &["launch-ehr", "context-ehr-patient", "context-ehr-encounter"];
 
 const SCOPES_SUPPORTED: &[&str] = &[
     "openid",
@@ -69,7 +74,13 @@ const SCOPES_SUPPORTED: &[&str] = &[
 
 pub fn smart_configuration(auth: &AuthServer) -> Value {
     let e = Endpoints::for_base(&auth.issuer);
-    json!({
+    let mut capabilities: Vec<&str> = CAPABILITIES.to_vec();
+    let mut scopes: Vec<&str> = SCOPES_SUPPORTED.to_vec();
+    if auth.ehr_launch() {
+        capabilities.splice(0..0, EHR_CAPABILITIES.iter().copied());
+        scopes.insert(2, "launch");
+    }
+    let mut config = json!({
         "issuer": e.issuer,
         "jwks_uri": e.jwks,
         "authorization_endpoint": e.authorize,
@@ -81,14 +92,18 @@ pub fn smart_configuration(auth: &AuthServer) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-        "scopes_supported": SCOPES_SUPPORTED,
-        "capabilities": CAPABILITIES,
-    })
+        "scopes_supported": scopes,
+        "capabilities": capabilities,
+    });
+    if auth.registration.enabled {
+        config["registration_endpoint"] = json!(e.register);
+    }
+    config
 }
 
 pub fn openid_configuration(auth: &AuthServer) -> Value {
     let e = Endpoints::for_base(&auth.issuer);
-    json!({
+    let mut config = json!({
         "issuer": e.issuer,
         "authorization_endpoint": e.authorize,
         "token_endpoint": e.token,
@@ -102,7 +117,24 @@ pub fn openid_configuration(auth: &AuthServer) -> Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
         "scopes_supported": ["openid", "fhirUser"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser"],
-    })
+    });
+    if auth.registration.enabled {
+        config["registration_endpoint"] = json!(e.register);
+    }
+    config
+}
+
+/// Adds the `register` URI to a CapabilityStatement's `oauth-uris` when dynamic registration is
+/// on, so it and `registration_endpoint` in the well-known documents are present together or not at all.
+pub fn announce_registration(auth: &AuthServer, statement: &mut Value) {
+    if !auth.registration.enabled {
+        return;
+    }
+    let register = json!({"url": "register", "valueUri": Endpoints::for_base(&auth.issuer).register});
+    let uris = statement.pointer_mut("/rest/0/security/extension/0/extension").and_then(Value::as_array_mut);
+    if let Some(uris) = uris {
+        uris.push(register);
+    }
 }
 
 /// `CapabilityStatement.rest.security`: SMART-on-FHIR with the `oauth-uris` extension.

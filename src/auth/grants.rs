@@ -18,6 +18,8 @@ pub struct Grant {
     pub fhir_user: Option<String>,
     /// The patient in context (an id).
     pub patient: Option<String>,
+    /// The encounter in context (an id; EHR launch only).
+    pub encounter: Option<String>,
     pub scopes: Scopes,
 }
 
@@ -51,17 +53,27 @@ impl TokenKind {
     }
 }
 
+/// Who a grant is for and in which context: everything but the client and the scopes.
+#[derive(Debug, Clone, Default)]
+pub struct GrantContext {
+    /// The user's opaque id; `None` for backend grants.
+    pub subject: Option<String>,
+    pub fhir_user: Option<String>,
+    pub patient: Option<String>,
+    pub encounter: Option<String>,
+}
+
 pub async fn create_grant(
     store: &dyn Store,
     client_id: &str,
-    subject: Option<String>,
-    fhir_user: Option<String>,
-    patient: Option<String>,
+    context: GrantContext,
     scopes: &Scopes,
 ) -> Result<Grant, AuthError> {
+    let GrantContext { subject, fhir_user, patient, encounter } = context;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut sql =
-        Sql::new("INSERT INTO auth_grant (id, client_id, subject, fhir_user, patient, scopes, created_at) VALUES (");
+    let mut sql = Sql::new(
+        "INSERT INTO auth_grant (id, client_id, subject, fhir_user, patient, encounter, scopes, created_at) VALUES (",
+    );
     sql.bind(Bind::Text(id.clone()))
         .push(", ")
         .bind(Bind::Text(client_id.to_string()))
@@ -72,12 +84,14 @@ pub async fn create_grant(
         .push(", ")
         .bind(Bind::OptText(patient.clone()))
         .push(", ")
+        .bind(Bind::OptText(encounter.clone()))
+        .push(", ")
         .bind(Bind::Text(scopes.to_string()))
         .push(", ")
         .bind(Bind::Int(now_seconds()))
         .push(")");
     store.execute(sql).await?;
-    Ok(Grant { id, client_id: client_id.to_string(), subject, fhir_user, patient, scopes: scopes.clone() })
+    Ok(Grant { id, client_id: client_id.to_string(), subject, fhir_user, patient, encounter, scopes: scopes.clone() })
 }
 
 pub async fn revoke_grant(store: &dyn Store, grant_id: &str) -> Result<(), AuthError> {
@@ -127,7 +141,7 @@ pub async fn create_code(
     Ok(code)
 }
 
-const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.fhir_user, g.patient, g.scopes";
+const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.fhir_user, g.patient, g.scopes, g.encounter";
 
 fn grant_from(cells: &[Cell]) -> Option<Grant> {
     let text = |i: usize| cells.get(i).and_then(Cell::as_text).map(str::to_string);
@@ -138,10 +152,11 @@ fn grant_from(cells: &[Cell]) -> Option<Grant> {
         fhir_user: text(3),
         patient: text(4),
         scopes: Scopes::parse(&text(5)?),
+        encounter: text(6),
     })
 }
 
-const GRANT_KINDS: [Column; 6] = [Column::Text; 6];
+const GRANT_KINDS: [Column; 7] = [Column::Text; 7];
 
 /// Redeems a code exactly once. A second presentation revokes the grant (and so every token the
 /// first redemption produced), as RFC 6749 §4.1.2 advises.
@@ -169,21 +184,21 @@ pub async fn redeem_code(store: &dyn Store, code: &str) -> Result<RedeemedCode, 
     };
     let grant = grant_from(row).ok_or_else(|| AuthError::Internal("malformed grant".into()))?;
     if !claimed {
-        if row.get(9).and_then(Cell::as_int).is_some() {
+        if row.get(10).and_then(Cell::as_int).is_some() {
             tracing::warn!(client_id = %grant.client_id, "authorization code reused: revoking its grant");
             revoke_grant(store, &grant.id).await?;
             return Err(AuthError::InvalidGrant("the authorization code was already used".into()));
         }
         return Err(AuthError::InvalidGrant("the authorization code has expired".into()));
     }
-    if row.get(10).and_then(Cell::as_int).is_some() {
+    if row.get(11).and_then(Cell::as_int).is_some() {
         return Err(AuthError::InvalidGrant("the grant has been revoked".into()));
     }
     let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
     Ok(RedeemedCode {
-        redirect_uri: text(6).unwrap_or_default(),
-        code_challenge: text(7).unwrap_or_default(),
-        nonce: text(8),
+        redirect_uri: text(7).unwrap_or_default(),
+        code_challenge: text(8).unwrap_or_default(),
+        nonce: text(9),
         grant,
     })
 }
@@ -240,11 +255,11 @@ async fn lookup(store: &dyn Store, token: &str) -> Result<Option<TokenRow>, Auth
     let int = |i: usize| row.get(i).and_then(Cell::as_int);
     Ok(Some(TokenRow {
         grant,
-        kind: row.get(6).and_then(Cell::as_text).unwrap_or_default().to_string(),
-        scopes: Scopes::parse(row.get(7).and_then(Cell::as_text).unwrap_or_default()),
-        expires_at: int(8).unwrap_or(0),
-        used: int(9).is_some(),
-        revoked: int(10).is_some() || int(11).is_some(),
+        kind: row.get(7).and_then(Cell::as_text).unwrap_or_default().to_string(),
+        scopes: Scopes::parse(row.get(8).and_then(Cell::as_text).unwrap_or_default()),
+        expires_at: int(9).unwrap_or(0),
+        used: int(10).is_some(),
+        revoked: int(11).is_some() || int(12).is_some(),
     }))
 }
 

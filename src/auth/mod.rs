@@ -16,9 +16,11 @@ pub mod grants;
 pub mod identity;
 pub mod jose;
 pub mod keys;
+pub mod launch;
 pub mod oidc;
 pub mod pkce;
 pub mod principal;
+pub mod registration;
 pub mod scopes;
 pub mod token;
 
@@ -53,6 +55,8 @@ pub struct AuthServer {
     pub demo: bool,
     pub upstream: Option<Arc<oidc::UpstreamProvider>>,
     pub http: reqwest::Client,
+    /// RFC 7591 dynamic registration (off until the server turns it on).
+    pub registration: registration::RegistrationPolicy,
 }
 
 impl AuthServer {
@@ -70,6 +74,7 @@ impl AuthServer {
             demo,
             upstream: upstream.map(|config| Arc::new(oidc::UpstreamProvider::new(config))),
             http,
+            registration: registration::RegistrationPolicy::default(),
         })
     }
 
@@ -83,6 +88,11 @@ impl AuthServer {
 
     pub fn token_endpoint(&self) -> String {
         self.endpoint("token")
+    }
+
+    /// Whether EHR launch works: the launch page logs users in with the demo login.
+    pub fn ehr_launch(&self) -> bool {
+        self.demo
     }
 
     /// A stable opaque subject id for a national identifier.

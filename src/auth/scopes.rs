@@ -198,6 +198,11 @@ impl Scopes {
         })
     }
 
+    /// All but one special scope.
+    pub fn without(&self, special: &str) -> Scopes {
+        self.retain(|token, _| token != special)
+    }
+
     /// Keeps only the listed tokens (the user's consent).
     pub fn only(&self, kept: &[String]) -> Scopes {
         self.retain(|token, _| kept.iter().any(|k| k == token))

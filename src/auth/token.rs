@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::clients::{self, Client, ClientType};
-use super::grants::{self, Grant, TokenKind};
+use super::grants::{self, Grant, GrantContext, TokenKind};
 use super::scopes::{Context, Scopes};
 use super::{
     ACCESS_TOKEN_SECONDS, AuthError, AuthServer, BACKEND_TOKEN_SECONDS, ID_TOKEN_SECONDS, OFFLINE_REFRESH_SECONDS,
@@ -105,7 +105,7 @@ async fn client_credentials(auth: &AuthServer, client: &Client, request: &TokenR
         return Err(AuthError::InvalidScope("backend services may be granted system/ scopes only".into()));
     }
     let store = auth.store();
-    let grant = grants::create_grant(store, &client.client_id, None, None, None, &granted).await?;
+    let grant = grants::create_grant(store, &client.client_id, GrantContext::default(), &granted).await?;
     let access = grants::issue(store, &grant, TokenKind::Access, &granted, BACKEND_TOKEN_SECONDS).await?;
     Ok(json!({
         "access_token": access,
@@ -146,6 +146,9 @@ async fn respond(
     }
     if let Some(patient) = &grant.patient {
         body.insert("patient".into(), json!(patient));
+    }
+    if let Some(encounter) = &grant.encounter {
+        body.insert("encounter".into(), json!(encounter));
     }
     if with_id_token && scopes.has("openid") {
         body.insert("id_token".into(), json!(id_token(auth, grant, scopes, nonce).await?));
@@ -201,6 +204,9 @@ pub async fn introspect(auth: &AuthServer, token: &str) -> Result<Value, AuthErr
     }
     if let Some(patient) = &grant.patient {
         body.insert("patient".into(), json!(patient));
+    }
+    if let Some(encounter) = &grant.encounter {
+        body.insert("encounter".into(), json!(encounter));
     }
     if let Some(user) = &grant.fhir_user {
         body.insert("fhirUser".into(), json!(format!("{}/{user}", auth.issuer)));

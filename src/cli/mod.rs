@@ -80,6 +80,14 @@ pub struct ServeArgs {
     pub demo: Option<bool>,
     #[command(flatten)]
     pub upstream: auth::UpstreamArgs,
+    /// RFC 7591 dynamic client registration at `{base}/auth/register` (default: on only when the
+    /// demo login is on).
+    #[arg(long, env = "IKP_DYNAMIC_REGISTRATION", value_enum)]
+    pub dynamic_registration: Option<AuthMode>,
+    /// Let dynamically registered `private_key_jwt` clients register for `client_credentials` and
+    /// `system/` scopes (backend access). Off unless given.
+    #[arg(long, env = "IKP_DYNAMIC_REGISTRATION_SYSTEM_SCOPES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dynamic_registration_system_scopes: bool,
     /// Store the built-in terminology (R4 and Polish code systems, value sets, concept maps, naming
     /// systems) at start-up so it can be read and searched over REST; skipped when already stored.
     /// The terminology operations work either way.
@@ -108,6 +116,8 @@ impl ServeArgs {
             auth: None,
             demo: None,
             upstream: auth::UpstreamArgs::default(),
+            dynamic_registration: None,
+            dynamic_registration_system_scopes: false,
         }
     }
 
@@ -122,6 +132,18 @@ impl ServeArgs {
 
     pub fn demo_enabled(&self) -> bool {
         self.demo.unwrap_or(self.database_url == DEFAULT_DATABASE_URL)
+    }
+
+    /// The dynamic-registration policy: on by default only with the demo login.
+    pub fn registration_policy(&self) -> crate::auth::registration::RegistrationPolicy {
+        let enabled = match self.dynamic_registration {
+            Some(mode) => mode == AuthMode::On,
+            None => self.demo_enabled(),
+        };
+        crate::auth::registration::RegistrationPolicy {
+            enabled,
+            system_scopes: enabled && self.dynamic_registration_system_scopes,
+        }
     }
 
     pub fn base_url(&self) -> String {

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use super::State;
 use crate::auth::authorize::{self, Consent, Refusal};
 use crate::auth::identity::{self, Account};
+use crate::auth::launch::{self, LaunchRequest};
+use crate::auth::registration::{self, RegistrationError};
 use crate::auth::scopes::Scopes;
 use crate::auth::token::{self, TokenRequest};
 use crate::auth::{AuthError, AuthServer, demo, discovery, grants, keys, principal};
@@ -36,6 +38,8 @@ pub fn auth_routes() -> Router<State> {
         .route("/auth/token", post(token_endpoint))
         .route("/auth/introspect", post(introspect_endpoint))
         .route("/auth/revoke", post(revoke_endpoint))
+        .route("/auth/launch", get(launch_page).post(launch_submit))
+        .route("/auth/register", post(register_endpoint))
 }
 
 fn json_response(status: u16, body: &Value, no_store: bool) -> HttpResponse {
@@ -318,13 +322,26 @@ async fn upstream_callback(AxumState(state): AxumState<State>, request: Request)
     }
 }
 
-fn consent_form(auth: &AuthServer, id: &str, scopes: &Scopes, account: &Account) -> String {
+fn consent_form(
+    auth: &AuthServer,
+    id: &str,
+    scopes: &Scopes,
+    account: &Account,
+    launch: Option<&launch::LaunchContext>,
+) -> String {
     let mut body = format!(
         "<form method=\"post\" action=\"{}\">\n<input type=\"hidden\" name=\"request\" value=\"{}\">\n",
         escape(&auth.endpoint("consent")),
         escape(id)
     );
-    if authorize::needs_patient(scopes) {
+    if let Some(launched) = launch {
+        let display = account
+            .choices
+            .iter()
+            .find(|c| c.patient_id == launched.patient)
+            .map_or(launched.patient.as_str(), |c| c.display.as_str());
+        body.push_str(&format!("<p>Launched for patient: <strong>{}</strong></p>\n", escape(display)));
+    } else if authorize::needs_patient(scopes) {
         body.push_str("<fieldset><legend>Whose data</legend>\n");
         for (i, choice) in account.choices.iter().enumerate() {
             body.push_str(&format!(
@@ -356,7 +373,7 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
     let id = param(&pairs, "request").unwrap_or_default();
     match authorize::load(auth, id).await {
         Ok((request, Some(account))) => {
-            let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account);
+            let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account, request.launch.as_ref());
             html(200, &format!("Allow {}?", request.client_id), &page)
         }
         Ok((_, None)) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", id)])),
@@ -439,5 +456,121 @@ async fn revoke_endpoint(AxumState(state): AxumState<State>, request: Request) -
     match result {
         Ok(()) => json_response(200, &json!({}), true),
         Err(e) => oauth_error(&e, basic_used),
+    }
+}
+
+/// The EHR-launch form: the user logs in (demo login) to open an app for a patient.
+fn launch_form(auth: &AuthServer, pairs: &[(String, String)], message: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(message) = message {
+        body.push_str(&format!("<p role=\"alert\">{}</p>\n", escape(message)));
+    }
+    body.push_str(&format!("<form method=\"post\" action=\"{}\">\n", escape(&auth.endpoint("launch"))));
+    for name in ["client_id", "patient", "encounter"] {
+        if let Some(value) = param(pairs, name) {
+            body.push_str(&format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(value)));
+        }
+    }
+    body.push_str(
+        "<p><strong>DEMO login</strong>: demo users only, never real data.</p>\n\
+         <label>PESEL <input name=\"pesel\" inputmode=\"numeric\" autocomplete=\"username\"></label>\n\
+         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\n\
+         <button type=\"submit\">Log in and open the app</button>\n</form>\n",
+    );
+    body
+}
+
+fn launch_error(e: &AuthError) -> HttpResponse {
+    log(e);
+    html(e.http_status().max(400), "Launch failed", &format!("<p>{}</p>", escape(&e.description())))
+}
+
+/// GET /auth/launch?client_id=...&patient=...[&encounter=...]: the login form that opens an app.
+async fn launch_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    if !auth.ehr_launch() {
+        return html(404, "Launch", "<p>EHR launch needs the demo login, which is not enabled.</p>");
+    }
+    let pairs = query_pairs(&request);
+    let client_id = param(&pairs, "client_id").unwrap_or_default();
+    match launch::launch_uri(auth, client_id).await {
+        Ok(_) => html(200, &format!("Open {client_id}"), &launch_form(auth, &pairs, None)),
+        Err(e) => launch_error(&e),
+    }
+}
+
+/// POST /auth/launch: logs the user in, creates the launch and sends the browser to the app's
+/// launch URL with `iss` and `launch`.
+async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    if !auth.ehr_launch() {
+        return html(404, "Launch", "<p>EHR launch needs the demo login, which is not enabled.</p>");
+    }
+    let pairs = match form_pairs(request).await {
+        Ok((_, pairs)) => pairs,
+        Err(e) => return launch_error(&e),
+    };
+    let identity =
+        match demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default()) {
+            Ok(identity) => identity,
+            Err(e) => {
+                log(&e);
+                return html(401, "Launch", &launch_form(auth, &pairs, Some("Unknown PESEL or wrong password.")));
+            }
+        };
+    let launch_request = LaunchRequest {
+        client_id: param(&pairs, "client_id").unwrap_or_default(),
+        patient: param(&pairs, "patient"),
+        encounter: param(&pairs, "encounter"),
+    };
+    let result = async {
+        let account = identity::resolve_account(auth, &identity).await?;
+        launch::start(auth, &account, &launch_request).await
+    }
+    .await;
+    match result {
+        Ok(location) => HttpResponse::builder()
+            .status(StatusCode::FOUND)
+            .header(LOCATION, location)
+            .header(CACHE_CONTROL, "no-store")
+            .body(HttpBody::empty())
+            .unwrap_or_default(),
+        Err(e) => launch_error(&e),
+    }
+}
+
+/// Largest client-metadata document accepted.
+const METADATA_LIMIT: usize = 64 * 1024;
+
+/// RFC 7591: POST /auth/register with the client metadata as JSON.
+async fn register_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
+    let auth = &state.auth;
+    let result = async {
+        if !auth.registration.enabled {
+            return Err(RegistrationError::Disabled);
+        }
+        let (parts, body) = request.into_parts();
+        let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !content_type.starts_with("application/json") {
+            return Err(RegistrationError::InvalidClientMetadata("the body must be application/json".into()));
+        }
+        let bytes = axum::body::to_bytes(body, METADATA_LIMIT)
+            .await
+            .map_err(|_| RegistrationError::InvalidClientMetadata("the metadata is too large".into()))?;
+        let metadata: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistrationError::InvalidClientMetadata(format!("the metadata is not JSON: {e}")))?;
+        registration::register(auth, &metadata).await
+    }
+    .await;
+    match result {
+        Ok(body) => json_response(201, &body, true),
+        Err(e) => {
+            if e.http_status() >= 500 {
+                tracing::error!(error = %e, "client registration failed");
+            } else {
+                tracing::info!(error = %e, "client registration refused");
+            }
+            json_response(e.http_status(), &e.body(), true)
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::interaction::read::ReadConditions;
 use crate::interaction::search::{self, Scope};
 use crate::interaction::terminology;
 use crate::interaction::{
-    Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
+    Body, Response, batch, capabilities, create, delete, everything, history, parse_version, patch, read, reindex,
     transaction, update, validate,
 };
 use crate::store::HistoryScope;
@@ -137,9 +137,11 @@ fn if_match(req: &Req) -> FhirResult<Option<i64>> {
 
 async fn metadata(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
     let fhir = &state.fhir;
-    reply(&state, read_shape(&req), req.output, |shape| {
-        respond::render(fhir, &shape, Ok(capabilities::capabilities(fhir)))
-    })
+    let mut statement = capabilities::capabilities(fhir);
+    if let Some(Body::Resource(resource)) = &mut statement.body {
+        crate::auth::discovery::announce_registration(&state.auth, resource);
+    }
+    reply(&state, read_shape(&req), req.output, |shape| respond::render(fhir, &shape, Ok(statement)))
 }
 
 async fn read(

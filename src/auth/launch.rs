@@ -1,0 +1,135 @@
+//! EHR launch (SMART App Launch "launch-ehr"): a logged-in user opens an app from the server's own
+//! pages for a patient they may act for; the app receives `iss` and an opaque `launch` id, and
+//! presents the id at /authorize, where the launch's patient (and encounter) become the context of
+//! the grant without a patient picker.
+//!
+//! A launch id is random (256 bits) and only its SHA-256 is stored. It is bound to one client and
+//! to the user who launched; it expires after [`LAUNCH_SECONDS`], and the first authorization code
+//! issued for it uses it up.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::identity::Account;
+use super::{AuthError, AuthServer, authorize, clients, now_seconds, random_token, token_hash};
+use crate::store::sql::{Bind, Sql};
+
+/// How long a launch id may be presented at /authorize, in seconds.
+pub const LAUNCH_SECONDS: i64 = 600;
+
+/// The context of a launch, as /authorize finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchContext {
+    /// The stored hash of the launch id (to use the launch up when a code is issued).
+    pub id_hash: String,
+    pub patient: String,
+    pub encounter: Option<String>,
+    /// The opaque subject of the user who launched, when known.
+    pub subject: Option<String>,
+}
+
+/// What a user asks to launch.
+pub struct LaunchRequest<'a> {
+    pub client_id: &'a str,
+    /// The patient's id; may be left out when the user may act for one patient only.
+    pub patient: Option<&'a str>,
+    pub encounter: Option<&'a str>,
+}
+
+/// The client's launch URL, or why the client cannot be launched.
+pub async fn launch_uri(auth: &AuthServer, client_id: &str) -> Result<String, AuthError> {
+    let client = clients::get(auth.store(), client_id)
+        .await?
+        .ok_or_else(|| AuthError::InvalidRequest("unknown client_id".into()))?;
+    client.launch_uri.ok_or_else(|| AuthError::InvalidRequest("this client has no registered launch URL".into()))
+}
+
+/// Creates a launch for a logged-in account and returns where to send the browser: the client's
+/// launch URL with `iss` and `launch`. The patient must be one the account may act for, and the
+/// encounter (if any) one of that patient's.
+pub async fn start(auth: &AuthServer, account: &Account, request: &LaunchRequest<'_>) -> Result<String, AuthError> {
+    let uri = launch_uri(auth, request.client_id).await?;
+    let choice = match request.patient {
+        Some(patient) => account.choices.iter().find(|c| c.patient_id == patient),
+        None if account.choices.len() == 1 => account.choices.first(),
+        None => return Err(AuthError::InvalidRequest("choose the patient to launch the app for".into())),
+    };
+    let choice =
+        choice.ok_or_else(|| AuthError::AccessDenied("this user may not act for the requested patient".into()))?;
+    if let Some(encounter) = request.encounter {
+        check_encounter(auth, encounter, &choice.patient_id).await?;
+    }
+    let id = random_token()?;
+    let now = now_seconds();
+    let mut prune = Sql::new("DELETE FROM auth_launch WHERE expires_at < ");
+    prune.bind(Bind::Int(now - LAUNCH_SECONDS));
+    auth.store().execute(prune).await?;
+    let mut sql = Sql::new(
+        "INSERT INTO auth_launch (id_hash, client_id, patient, encounter, subject, created_at, expires_at) VALUES (",
+    );
+    sql.bind(Bind::Text(token_hash(&id)))
+        .push(", ")
+        .bind(Bind::Text(request.client_id.to_string()))
+        .push(", ")
+        .bind(Bind::Text(choice.patient_id.clone()))
+        .push(", ")
+        .bind(Bind::OptText(request.encounter.map(str::to_string)))
+        .push(", ")
+        .bind(Bind::Text(account.subject.clone()))
+        .push(", ")
+        .bind(Bind::Int(now))
+        .push(", ")
+        .bind(Bind::Int(now + LAUNCH_SECONDS))
+        .push(")");
+    auth.store().execute(sql).await?;
+    tracing::info!(client_id = request.client_id, "EHR launch created");
+    Ok(authorize::redirect_with(&uri, &[("iss", &auth.issuer), ("launch", &id)]))
+}
+
+/// The encounter must exist and be the patient's.
+async fn check_encounter(auth: &AuthServer, encounter: &str, patient: &str) -> Result<(), AuthError> {
+    let unknown = || AuthError::InvalidRequest("the encounter is not one of this patient's".into());
+    let stored = auth.fhir.store.read("Encounter", encounter).await?.ok_or_else(unknown)?;
+    let resource: Value = stored.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).ok_or_else(unknown)?;
+    let subject = resource.pointer("/subject/reference").and_then(Value::as_str);
+    if subject != Some(format!("Patient/{patient}").as_str()) {
+        return Err(unknown());
+    }
+    Ok(())
+}
+
+/// The launch a client presents at /authorize: it must exist, be unexpired, unused, and this
+/// client's. Every failure is the same `invalid_request`, so ids cannot be probed.
+pub async fn find(auth: &AuthServer, launch: &str, client_id: &str) -> Result<LaunchContext, AuthError> {
+    let hash = token_hash(launch);
+    let mut sql = Sql::new("SELECT client_id, patient, encounter, subject FROM auth_launch WHERE id_hash = ");
+    sql.bind(Bind::Text(hash.clone())).push(" AND used_at IS NULL AND expires_at >= ").bind(Bind::Int(now_seconds()));
+    let rows = super::text_rows(auth.store(), sql, 4).await?;
+    let refused = || AuthError::InvalidRequest("the launch is unknown, expired, used or not for this client".into());
+    let row = rows.into_iter().next().ok_or_else(refused)?;
+    let mut cells = row.into_iter();
+    let (Some(Some(owner)), Some(Some(patient)), Some(encounter), Some(subject)) =
+        (cells.next(), cells.next(), cells.next(), cells.next())
+    else {
+        return Err(AuthError::Internal("malformed launch".into()));
+    };
+    if owner != client_id {
+        return Err(refused());
+    }
+    Ok(LaunchContext { id_hash: hash, patient, encounter, subject })
+}
+
+/// Uses a launch up (its first code is being issued); fails if it was already used or expired.
+pub async fn use_up(auth: &AuthServer, launch: &LaunchContext) -> Result<(), AuthError> {
+    let now = now_seconds();
+    let mut sql = Sql::new("UPDATE auth_launch SET used_at = ");
+    sql.bind(Bind::Int(now))
+        .push(" WHERE used_at IS NULL AND id_hash = ")
+        .bind(Bind::Text(launch.id_hash.clone()))
+        .push(" AND expires_at >= ")
+        .bind(Bind::Int(now));
+    if auth.store().execute(sql).await? != 1 {
+        return Err(AuthError::InvalidRequest("the launch was already used or has expired".into()));
+    }
+    Ok(())
+}
