@@ -360,6 +360,26 @@ async fn parent_acts_for_child(server: &TestServer) {
     .await;
     let page = http.get(location(&logged_in)).send().await.expect("consent").text().await.expect("html");
     assert!(page.contains("value=\"demo-anna-kowalska\"") && page.contains("value=\"demo-zofia-kowalska\""), "{page}");
+    assert!(!page.contains("value=\"demo-jan-kowalski\""), "Jan has not authorised Anna yet");
+
+    // Once Jan authorises her (a proxy who may act), the picker offers him too, and the token
+    // for Jan opens his record.
+    let admin = admin_token(server).await;
+    let consent = json!({
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type", "code": "proxy-act"}]}],
+        "patient": {"reference": "Patient/demo-jan-kowalski"},
+        "provision": {"type": "permit", "actor": [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+            "reference": {"reference": "Patient/demo-anna-kowalska"}}]},
+    });
+    let r = server.send(reqwest::Method::POST, "Consent", &consent).bearer_auth(&admin).send().await.expect("consent");
+    assert_eq!(r.status(), 201);
+    let token = launch(server, "launch/patient patient/*.rs", ANNA, Some("demo-jan-kowalski")).await;
+    assert_eq!(token["patient"], "demo-jan-kowalski");
+    let access = token["access_token"].as_str().expect("token");
+    assert_eq!(bearer(server, "Patient/demo-jan-kowalski", access).send().await.expect("read").status(), 200);
 
     let token = launch(server, "launch/patient openid fhirUser patient/*.rs", ANNA, Some("demo-zofia-kowalska")).await;
     assert_eq!(token["patient"], "demo-zofia-kowalska");

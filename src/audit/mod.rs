@@ -131,7 +131,16 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
             "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"},
         }));
     }
-    for (t, id) in entities.iter().map(|e| (&e.0, &e.1)) {
+    // A search is recorded as its query (BALP); reads and changes name their resources.
+    let listed: &[&(String, String)] = if access.action == Action::Read && access.subtype.starts_with("search")
+        || access.subtype == "$everything"
+        || access.subtype == "history-type"
+    {
+        &[]
+    } else {
+        entities
+    };
+    for (t, id) in listed.iter().map(|e| (&e.0, &e.1)) {
         if t == "Patient" && Some(id.as_str()) == patient {
             continue;
         }

@@ -4,7 +4,10 @@
 //!
 //! - the user's own `Patient` (identifier PESEL), else their `Practitioner`, is the `fhirUser`;
 //! - a `RelatedPerson` with the user's PESEL as identifier links them to another patient; if that
-//!   patient is under 18 (birth date), the user may act for them, as that RelatedPerson.
+//!   patient is under 18 (birth date), the user may act for them, as that RelatedPerson;
+//! - the patient picker offers exactly the patients whose whole record the access policy
+//!   (`crate::access::entitlements`) opens to the user: self, minor children, those who
+//!   authorised them by Consent, a doctor's primary-care patients.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -123,6 +126,30 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
         if fhir_user.is_none() {
             fhir_user = Some(format!("RelatedPerson/{rp_id}"));
         }
+    }
+    // Everyone else whose whole record the access policy opens to this user: patients who
+    // authorised them (a proxy, the other parent, a doctor) and a doctor's primary-care patients.
+    let reach = crate::access::entitlements::entitled(&auth.fhir, fhir_user.as_deref())
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let whole_record =
+        |id: &str| reach.visible.iter().any(|v| v.comp_type == "Patient" && v.comp_id == id && v.types.is_none());
+    // The picker offers exactly what the policy will allow (a RelatedPerson that is not a parent
+    // or guardian gives nothing).
+    choices.retain(|c| whole_record(&c.patient_id));
+    for visible in reach.visible.iter().filter(|v| v.comp_type == "Patient" && v.types.is_none()) {
+        if choices.iter().any(|c| c.patient_id == visible.comp_id) {
+            continue;
+        }
+        let Ok(Some(stored)) = auth.fhir.store.read("Patient", &visible.comp_id).await else { continue };
+        let Some(patient) = stored.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+            continue;
+        };
+        choices.push(PatientChoice {
+            patient_id: visible.comp_id.clone(),
+            display: display_name(&patient),
+            acting_as: fhir_user.clone().unwrap_or_default(),
+        });
     }
     Ok(Account { subject: auth.subject_for(&identity.pesel), fhir_user, choices })
 }

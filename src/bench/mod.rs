@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// A label for the run (e.g. "ikp sqlite"), printed and written to the summary.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// A bearer token sent with every request (for a server with authorization on; e.g. from
+    /// `ikp client token`).
+    #[arg(long, env = "IKP_BENCH_TOKEN")]
+    pub token: Option<String>,
     /// Append a machine-readable summary (one JSON object per line) to this file.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -105,7 +109,14 @@ struct Shared {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<PhaseResult>> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build()?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &args.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).context("the --token")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).default_headers(headers).build()?;
     let shared = Arc::new(Shared {
         client,
         url: args.url.trim_end_matches('/').to_string(),

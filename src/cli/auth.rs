@@ -18,6 +18,29 @@ pub enum ClientCommand {
     List(DatabaseArgs),
     /// Remove a client and revoke everything it was granted.
     Remove(ClientRemoveArgs),
+    /// Issue an access token for a registered client acting for a user, without a login: for
+    /// operators' checks and load measurement. Needs the database, like every command here.
+    Token(ClientTokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientTokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[arg(long)]
+    pub client_id: String,
+    /// The user, as a FHIR reference (`Patient/123`, `Practitioner/7`); none for a backend token.
+    #[arg(long)]
+    pub fhir_user: Option<String>,
+    /// The patient in context (an id), for `patient/` scopes.
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// The scopes to grant (space-separated); they must be within the client's allowed scopes.
+    #[arg(long)]
+    pub scopes: String,
+    /// Lifetime in minutes (at most 60).
+    #[arg(long, default_value_t = 60)]
+    pub minutes: i64,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -144,6 +167,12 @@ pub async fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
                 println!("{}\t{}\t{}\t{}", c.client_id, c.client_type.name(), c.redirect_uris.join(","), c.scopes);
             }
         }
+        ClientCommand::Token(args) => {
+            let store = store::open(&args.database.database_url).await?;
+            let token = issue_token(store.as_ref(), args).await;
+            store.close().await;
+            println!("{}", token?);
+        }
         ClientCommand::Remove(args) => {
             let store = store::open(&args.database.database_url).await?;
             let removed = clients::remove(store.as_ref(), &args.client_id).await;
@@ -155,6 +184,26 @@ pub async fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn issue_token(store: &dyn store::Store, args: &ClientTokenArgs) -> anyhow::Result<String> {
+    use crate::auth::grants::{self, GrantContext, TokenKind};
+    use crate::auth::scopes::Scopes;
+    let client =
+        clients::get(store, &args.client_id).await?.with_context(|| format!("no client '{}'", args.client_id))?;
+    let requested = Scopes::parse(&args.scopes);
+    let scopes = requested.within(&Scopes::parse(&client.scopes));
+    if scopes.is_empty() || scopes.to_string() != requested.to_string() {
+        anyhow::bail!("the client may be granted only: {}", client.scopes);
+    }
+    let context = GrantContext {
+        subject: args.fhir_user.as_ref().map(|u| format!("cli:{u}")),
+        fhir_user: args.fhir_user.clone(),
+        patient: args.patient.clone(),
+        encounter: None,
+    };
+    let grant = grants::create_grant(store, &client.client_id, context, &scopes).await?;
+    Ok(grants::issue(store, &grant, TokenKind::Access, &scopes, args.minutes.clamp(1, 60) * 60).await?)
 }
 
 pub async fn run_keys(command: &KeysCommand) -> anyhow::Result<()> {

@@ -24,6 +24,8 @@ pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String,
         .resource_types()
         .iter()
         .filter(|t| *t == "Patient" || !registry.compartment_params("Patient", t).is_empty())
+        // The audit trail is about the record, not part of it: it is searched on its own.
+        .filter(|t| *t != "AuditEvent" || value("_type").is_some())
         // Only the types the token may search, unfiltered (granular filters are per type search).
         .filter(|t| fhir.grant(t, Interaction::Search).is_ok_and(|f| f.is_empty()))
         .cloned()

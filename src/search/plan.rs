@@ -120,8 +120,13 @@ impl Planner {
                 .map(|(_, i)| i)
         };
         let driven = query.compartment.is_some() || driver.is_some();
-        // Without another driver, a confined caller's compartments produce the candidates.
-        let reach_drives = !driven && self.reach.is_some();
+        // Without another driver, a confined caller's compartments produce the candidates; an
+        // `_id` lookup is better still (the primary key) and must keep the type column usable.
+        let by_id = query.filters.iter().any(|f| {
+            matches!(&f.kind, FilterKind::AnyOf { conditions, negated: false }
+                if !conditions.is_empty() && conditions.iter().all(|c| matches!(c, Condition::Id(_))))
+        });
+        let reach_drives = !driven && !by_id && self.reach.is_some();
         // SQLite must not start from the type index instead (it has no statistics to know
         // better): `+` hides the column from its planner.
         let type_column =

@@ -84,6 +84,12 @@ pub struct SearchParam {
 pub const COLUMN_PARAMETERS: &[&str] = &["_id", "_lastUpdated"];
 
 /// Compartment types the server indexes.
+/// Memberships R4's CompartmentDefinitions lack and a patient account needs: a patient's Tasks
+/// (EHIC applications, primary-care declarations) and devices are theirs to see, as in R5. Without
+/// them such resources would belong to no patient and be hidden from everyone confined.
+const NATIONAL_COMPARTMENT_ADDITIONS: &[(&str, &str, &[&str])] =
+    &[("Patient", "Task", &["patient", "requester"]), ("Patient", "Device", &["patient"])];
+
 pub const COMPARTMENTS: &[&str] = &["Patient", "Encounter", "RelatedPerson", "Practitioner", "Device"];
 
 pub struct Registry {
@@ -122,6 +128,12 @@ impl Registry {
                     registry.compartments.insert((def.code.clone(), r.code), r.param);
                 }
             }
+        }
+        for (compartment, resource_type, params) in NATIONAL_COMPARTMENT_ADDITIONS {
+            registry.compartments.insert(
+                (compartment.to_string(), resource_type.to_string()),
+                params.iter().map(|p| p.to_string()).collect(),
+            );
         }
         Ok(registry)
     }
