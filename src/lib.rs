@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod fhirpath;
 pub mod format;
+pub mod ikp;
 pub mod index;
 pub mod interaction;
 pub mod model;

@@ -75,6 +75,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     if demo {
         tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");
         crate::auth::demo::seed(&fhir).await.context("storing the demo users")?;
+        crate::ikp::demo::seed(&fhir).await.context("storing the demo population")?;
     }
     let mut auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
         .await

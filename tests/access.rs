@@ -9,9 +9,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ikp::auth::clients::{ClientType, NewClient};
-use ikp::auth::grants::{self, TokenKind};
-use ikp::auth::scopes::Scopes;
 use ikp::cli::{AuthMode, ServeArgs};
 use ikp::synth::calendar::Day;
 use ikp::synth::pesel::{self, Sex};
@@ -22,7 +19,7 @@ use common::TestServer;
 
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 const AUTHORIZATION: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type";
-const CLIENT: &str = "access-test";
+const CLIENT: &str = "test-tokens";
 
 pub fn auth_on(args: &mut ServeArgs) {
     args.auth = Some(AuthMode::On);
@@ -37,37 +34,12 @@ on_both_backends_configured!(crate::auth_on;
     randomized_leak_test,
 );
 
-/// A bearer token for `fhir_user` (or a backend service when `None`), minted through the
-/// authorization server's own grant store (the login flows are tested in tests/smart.rs).
 async fn token(server: &TestServer, fhir_user: Option<&str>, patient: Option<&str>, scopes: &str) -> String {
-    let store = server.state().fhir.store.as_ref();
-    if ikp::auth::clients::get(store, CLIENT).await.expect("client").is_none() {
-        let client = NewClient {
-            client_id: CLIENT.into(),
-            client_type: ClientType::Public,
-            secret: None,
-            redirect_uris: vec!["https://app.example/cb".into()],
-            launch_uri: None,
-            jwks: None,
-            jwks_url: None,
-            scopes: None,
-        };
-        ikp::auth::clients::add(store, &client).await.expect("add client");
-    }
-    let scopes = Scopes::parse(scopes);
-    let subject = fhir_user.map(|u| format!("subject-{u}"));
-    let context = grants::GrantContext {
-        subject,
-        fhir_user: fhir_user.map(str::to_string),
-        patient: patient.map(str::to_string),
-        encounter: None,
-    };
-    let grant = grants::create_grant(store, CLIENT, context, &scopes).await.expect("grant");
-    grants::issue(store, &grant, TokenKind::Access, &scopes, 3600).await.expect("token")
+    server.token(fhir_user, patient, scopes).await
 }
 
 async fn admin(server: &TestServer) -> String {
-    token(server, None, None, "system/*.cruds").await
+    server.admin_token().await
 }
 
 async fn put(server: &TestServer, token: &str, resource: &Value) -> u16 {

@@ -151,10 +151,10 @@ pub fn capability_security(base_url: &str) -> Value {
             "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
         }],
         "description": "Bearer tokens from this server's SMART authorization server. Patients see their own record, \
-parents their children's until 18, proxies, doctors and pharmacists what active Consents (category \
-pl-ikp-authorization-type), primary care and their own documents give them; backend services what their \
-system/ scopes allow. Records outside a caller's reach answer 404. Every access and change is recorded as \
-an AuditEvent that the patient concerned can search.",
+    parents their children's until 18, proxies, doctors and pharmacists what active Consents (category \
+    pl-ikp-authorization-type), primary care and their own documents give them; backend services what their \
+    system/ scopes allow. Records outside a caller's reach answer 404. Every access and change is recorded as \
+    an AuditEvent that the patient concerned can search.",
         "extension": [{
             "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
             "extension": [

@@ -41,6 +41,9 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                     .filter(|(resource_type, _, _)| resource_type == t)
                     .map(|(_, name, definition)| json!({"name": name, "definition": definition})),
             );
+            operations.extend(crate::ikp::operations().filter(|o| o.resource_type == t).map(|o| {
+                json!({"name": o.name, "definition": format!("{}/{}", crate::ikp::OPERATION_BASE, o.name), "documentation": o.description})
+            }));
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
                 .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));

@@ -11,7 +11,7 @@ use crate::error::{FhirError, FhirResult};
 use crate::search::parse::Parser;
 use crate::search::plan::Planner;
 use crate::search::query::Filter;
-use crate::search::reach::Reach;
+use crate::search::reach::{Reach, Visible};
 use crate::store::ResourceVersion;
 
 impl Fhir {
@@ -81,6 +81,31 @@ impl Fhir {
         if let Some(caller) = &self.caller {
             caller.record(versions.into_iter().map(|v| (v.resource_type.clone(), v.id.clone())));
         }
+    }
+
+    /// This handle with the caller's reach widened by `extra`, for one operation whose own rule
+    /// grants it (a pharmacist who presents a prescription's access code and the patient's PESEL
+    /// may dispense that patient's prescriptions). The caller stays the same for the audit trail.
+    pub fn widened(&self, extra: Visible) -> Fhir {
+        let mut fhir = self.clone();
+        if let Some(caller) = &self.caller {
+            let mut caller = (**caller).clone();
+            if let Some(reach) = &caller.reach {
+                let mut reach = (**reach).clone();
+                reach.visible.push(extra);
+                caller.reach = Some(Arc::new(reach));
+            }
+            fhir.caller = Some(Arc::new(caller));
+        }
+        fhir
+    }
+
+    /// This handle without a caller: for the server's own lookups inside an operation (finding a
+    /// prescription by its access code), never for what is handed to the caller.
+    pub fn unconfined(&self) -> Fhir {
+        let mut fhir = self.clone();
+        fhir.caller = None;
+        fhir
     }
 
     /// Whether the caller is confined (a reach, or granular scopes).

@@ -211,6 +211,9 @@ async fn type_operation(
     req: Req,
     body: HttpBody,
 ) -> HttpResponse {
+    if crate::ikp::handles(&t, false, &operation) {
+        return national_operation(&state, &req, &t, None, &operation, Some(body)).await;
+    }
     if terminology::is_operation(&t, &operation) {
         let shape = read_shape(&req);
         let result = match operation_params(&state, &req, Some(body)).await {
@@ -323,6 +326,9 @@ async fn search_type(AxumState(state): AxumState<State>, Segments(t): Segments<S
 
 /// `GET [base]/[type]/$operation` (read-only type operations).
 async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) -> HttpResponse {
+    if crate::ikp::handles(t, false, operation) {
+        return national_operation(state, req, t, None, operation, None).await;
+    }
     let shape = read_shape(req);
     let result = match (t, operation) {
         ("Patient", "$everything") => everything::everything(&req.fhir, None, &req.query).await,
@@ -395,6 +401,9 @@ async fn instance_operation(
     operation: &str,
     body: Option<HttpBody>,
 ) -> HttpResponse {
+    if crate::ikp::handles(t, true, operation) {
+        return national_operation(state, req, t, Some(id), operation, body).await;
+    }
     let shape = read_shape(req);
     let result = match (t, operation) {
         ("Patient", "$everything") => everything::everything(&req.fhir, Some(id), &req.query).await,
@@ -406,6 +415,27 @@ async fn instance_operation(
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
     reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+}
+
+/// A national (IKP) operation: query parameters and the body (a Parameters resource or any other).
+async fn national_operation(
+    state: &State,
+    req: &Req,
+    t: &str,
+    id: Option<&str>,
+    operation: &str,
+    body: Option<HttpBody>,
+) -> HttpResponse {
+    let result = async {
+        let body = match body {
+            Some(body) => optional_body(state, req, body).await?,
+            None => None,
+        };
+        let input = crate::ikp::Input::new(&req.query, body)?;
+        crate::ikp::operation(&req.fhir, t, id, operation, input).await
+    }
+    .await;
+    respond::render(&req.fhir, &write_shape(req), result)
 }
 
 /// `POST [base]`: a batch or transaction Bundle.

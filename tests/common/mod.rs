@@ -234,6 +234,43 @@ impl TestServer {
         self.client.request(method, self.url(path))
     }
 
+    /// A bearer token for `fhir_user` (`Patient/1`; `None` for a backend service) with `scopes`,
+    /// minted through the authorization server's grant store (login flows: tests/smart.rs). The
+    /// server must run with `--auth on`.
+    pub async fn token(&self, fhir_user: Option<&str>, patient: Option<&str>, scopes: &str) -> String {
+        use ikp::auth::clients::{ClientType, NewClient};
+        use ikp::auth::grants::{self, GrantContext, TokenKind};
+        const CLIENT: &str = "test-tokens";
+        let store = self.state().fhir.store.as_ref();
+        if ikp::auth::clients::get(store, CLIENT).await.expect("client").is_none() {
+            let client = NewClient {
+                client_id: CLIENT.into(),
+                client_type: ClientType::Public,
+                secret: None,
+                redirect_uris: vec!["https://app.example/cb".into()],
+                launch_uri: None,
+                jwks: None,
+                jwks_url: None,
+                scopes: Some("system/*.cruds user/*.cruds patient/*.cruds launch/patient openid fhirUser".into()),
+            };
+            ikp::auth::clients::add(store, &client).await.ok();
+        }
+        let scopes = ikp::auth::scopes::Scopes::parse(scopes);
+        let context = GrantContext {
+            subject: fhir_user.map(|u| format!("subject-{u}")),
+            fhir_user: fhir_user.map(str::to_string),
+            patient: patient.map(str::to_string),
+            encounter: None,
+        };
+        let grant = grants::create_grant(store, CLIENT, context, &scopes).await.expect("grant");
+        grants::issue(store, &grant, TokenKind::Access, &scopes, 3600).await.expect("token")
+    }
+
+    /// A backend service's token with every permission.
+    pub async fn admin_token(&self) -> String {
+        self.token(None, None, "system/*.cruds").await
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.request(Method::GET, path)
     }

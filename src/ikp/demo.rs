@@ -1,0 +1,39 @@
+//! The demo population of the workflows: stored once, at start-up with `--demo`, after the demo
+//! users (`crate::auth::demo`). DEMO DATA: invented people, never for real data.
+
+use serde_json::Value;
+
+use crate::interaction::Fhir;
+
+/// Every workflow's demo resources, in an order that stores referenced resources first.
+pub fn resources() -> Vec<Value> {
+    let mut all = Vec::new();
+    all.extend(super::authorization::demo());
+    all.extend(super::poz::demo());
+    all.extend(super::booking::demo());
+    all.extend(super::prescription::demo());
+    all.extend(super::referral::demo());
+    all.extend(super::order::demo());
+    all.extend(super::documents::demo());
+    all.extend(super::ehic::demo());
+    all.extend(super::crossborder::demo());
+    all
+}
+
+/// Stores the demo resources that are not there yet (existing ones are left as they are, so a
+/// demo database keeps what its users did).
+pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
+    for resource in resources() {
+        let (Some(t), Some(id)) =
+            (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
+        else {
+            continue;
+        };
+        if fhir.store.read(&t, &id).await?.is_none() {
+            crate::interaction::update::update(fhir, &t, &id, resource, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("storing demo {t}/{id}: {e}"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The national patient-account (IKP) workflows, one module each: e-prescriptions, e-referrals,
+//! e-orders, documents, registration and booking, primary-care declarations, EHIC applications,
+//! authorisations, cross-border e-prescriptions. Each is FHIR resources in the national profiles
+//! plus operations (`[type]/$name`, `[type]/[id]/$name`) that enforce the workflow's rules. The
+//! operations go through the same access policy and audit trail as every interaction: they get a
+//! [`Fhir`] acting for the caller, and write through the interactions' commit.
+
+pub mod authorization;
+pub mod booking;
+pub mod crossborder;
+pub mod demo;
+pub mod documents;
+pub mod ehic;
+pub mod order;
+pub mod poz;
+pub mod prescription;
+pub mod referral;
+
+use serde_json::Value;
+
+use crate::error::{FhirError, FhirResult};
+use crate::interaction::terminology::Params;
+use crate::interaction::{Fhir, Response};
+
+/// Canonical base of the national OperationDefinitions.
+pub const OPERATION_BASE: &str = "https://ikp.example.org/fhir/OperationDefinition";
+
+/// One national operation: where it is invoked and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    pub resource_type: &'static str,
+    /// Without the `$`.
+    pub name: &'static str,
+    /// Invoked on an instance (`[type]/[id]/$name`) rather than the type.
+    pub instance: bool,
+    pub description: &'static str,
+}
+
+/// What an operation receives: query parameters and a Parameters body merged into `params`; any
+/// other body (a Bundle, a MedicationDispense...) as it was sent.
+#[derive(Debug, Default)]
+pub struct Input {
+    pub params: Params,
+    pub body: Option<Value>,
+}
+
+impl Input {
+    pub fn new(query: &[(String, String)], body: Option<Value>) -> FhirResult<Input> {
+        let mut params = Params::from_query(query);
+        let body = match body {
+            Some(b) if b.get("resourceType").and_then(Value::as_str) == Some("Parameters") => {
+                params = Params::from_resource(&b)?.with(params);
+                None
+            }
+            other => other,
+        };
+        Ok(Input { params, body })
+    }
+
+    /// A required text parameter.
+    pub fn text(&self, name: &str) -> FhirResult<&str> {
+        self.params.text(name).ok_or_else(|| FhirError::bad_request(format!("the parameter '{name}' is required")))
+    }
+
+    /// The body, which must be a resource of `resource_type`.
+    pub fn resource(&self, resource_type: &str) -> FhirResult<&Value> {
+        self.body
+            .as_ref()
+            .filter(|b| b.get("resourceType").and_then(Value::as_str) == Some(resource_type))
+            .ok_or_else(|| FhirError::bad_request(format!("the operation takes a {resource_type} in the body")))
+    }
+}
+
+/// Every national operation (for routing and the CapabilityStatement).
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    [
+        prescription::OPERATIONS,
+        crossborder::OPERATIONS,
+        referral::OPERATIONS,
+        order::OPERATIONS,
+        documents::OPERATIONS,
+        booking::OPERATIONS,
+        poz::OPERATIONS,
+        ehic::OPERATIONS,
+        authorization::OPERATIONS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Whether `$name` on `resource_type` (instance or type level) is a national operation.
+pub fn handles(resource_type: &str, instance: bool, operation: &str) -> bool {
+    let Some(name) = operation.strip_prefix('$') else { return false };
+    operations().any(|o| o.resource_type == resource_type && o.instance == instance && o.name == name)
+}
+
+/// Runs a national operation (see [`handles`]).
+pub async fn operation(
+    fhir: &Fhir,
+    resource_type: &str,
+    id: Option<&str>,
+    operation: &str,
+    input: Input,
+) -> FhirResult<Response> {
+    let name = operation.trim_start_matches('$');
+    let Some(op) =
+        operations().find(|o| o.resource_type == resource_type && o.instance == id.is_some() && o.name == name)
+    else {
+        return Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}")));
+    };
+    match op.name {
+        n if prescription::OPERATIONS.iter().any(|o| o.name == n) => prescription::run(fhir, op, id, input).await,
+        n if crossborder::OPERATIONS.iter().any(|o| o.name == n) => crossborder::run(fhir, op, id, input).await,
+        n if referral::OPERATIONS.iter().any(|o| o.name == n) => referral::run(fhir, op, id, input).await,
+        n if order::OPERATIONS.iter().any(|o| o.name == n) => order::run(fhir, op, id, input).await,
+        n if documents::OPERATIONS.iter().any(|o| o.name == n) => documents::run(fhir, op, id, input).await,
+        n if booking::OPERATIONS.iter().any(|o| o.name == n) => booking::run(fhir, op, id, input).await,
+        n if poz::OPERATIONS.iter().any(|o| o.name == n) => poz::run(fhir, op, id, input).await,
+        n if ehic::OPERATIONS.iter().any(|o| o.name == n) => ehic::run(fhir, op, id, input).await,
+        n if authorization::OPERATIONS.iter().any(|o| o.name == n) => authorization::run(fhir, op, id, input).await,
+        _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
+    }
+}
