@@ -417,13 +417,20 @@ async fn launch_needs_the_launch_scope_and_the_same_user(server: &TestServer) {
     assert!(back.starts_with(REDIRECT));
     assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
     assert!(query_param(&back, "code").is_none());
-    // Zofia may act for herself, but the launch for her was Anna's: it is bound to who launched.
+    // Zofia (10) has no login of her own: children under 16 use the account through a parent.
     let launch = launch_id(server, APP, ZOFIA_ID, ANNA).await;
     let (_, challenge) = pkce();
     let a = Authorization { client_id: APP, redirect: REDIRECT, scope: EHR_SCOPE, launch: Some(&launch) };
-    let (_, back) = login_and_consent(server, authorize(server, &a, &challenge).await, ZOFIA).await;
-    assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
-    assert!(query_param(&back, "code").is_none());
+    let login = authorize(server, &a, &challenge).await;
+    let request = query_param(&location(&login), "request").expect("request");
+    let r = post_form(
+        &browser(),
+        &format!("{}/auth/login", server.base),
+        &[("request", request.as_str()), ("pesel", ZOFIA), ("password", "demo")],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "no code for a 10-year-old's own login");
+    assert!(r.text().await.expect("page").contains("under 16"));
     // Without a launch, `launch` is not granted (standalone requests keep working).
     let (_, token) = authorize_fully(
         server,

@@ -37,8 +37,29 @@ const PRESCRIPTION_TYPES: &[&str] = &["MedicationRequest", "MedicationDispense",
 
 /// Everything the person behind `fhir_user` (`Patient/123`) may see. `fhir` must be unconfined.
 pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach> {
+    Ok(entitlements(fhir, fhir_user).await?.reach)
+}
+
+/// A person's entitlements, with the relationships behind them (who may grant access for whom).
+#[derive(Debug, Clone, Default)]
+pub struct Entitlements {
+    pub reach: Reach,
+    /// The person's own Patient id.
+    pub own_patient: Option<String>,
+    /// Whether that patient is an adult (18 or older, or of unknown age).
+    pub adult: bool,
+    /// Minor children the person is the parent or guardian of (by RelatedPerson, not by Consent).
+    pub children: Vec<String>,
+}
+
+/// Age from which patients log in to their own account (with limited functions until 18).
+pub const OWN_ACCOUNT_AGE: i32 = 16;
+
+/// The entitlements of the person behind `fhir_user`. `fhir` must be unconfined.
+pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Entitlements> {
+    let mut out = Entitlements::default();
     let Some((user_type, user_id)) = fhir_user.and_then(|r| r.split_once('/')) else {
-        return Ok(Reach::default());
+        return Ok(out);
     };
     let mut persons = find(fhir, &[user_type], &[("_id", user_id.to_string())]).await?;
     // The same person may be a Patient, a Practitioner and several RelatedPersons: one PESEL.
@@ -55,7 +76,13 @@ pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach>
         let (Some(t), Some(id)) = (person["resourceType"].as_str(), person["id"].as_str()) else { continue };
         actors.push(format!("{t}/{id}"));
         match t {
-            "Patient" => visible.push(all_of("Patient", id, true)),
+            "Patient" => {
+                let age = person["birthDate"].as_str().and_then(age_in_years);
+                out.adult = age.is_none_or(|a| a >= ADULT_AGE);
+                out.own_patient = Some(id.to_string());
+                // 16- and 17-year-olds read their own record; acting on it stays with the parent.
+                visible.push(all_of("Patient", id, out.adult));
+            }
             "Practitioner" => {
                 visible.push(all_of("Practitioner", id, true));
                 practitioners.push(id.to_string());
@@ -88,6 +115,7 @@ pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach>
     let minors = minors(fhir, &minors_needed).await?;
     for child in children.iter().filter(|c| minors.get(*c) == Some(&true)) {
         visible.push(all_of("Patient", child, true));
+        out.children.push(child.clone());
     }
     for (patient, grant) in granted {
         if grant.parental && minors.get(&patient) != Some(&true) {
@@ -95,7 +123,8 @@ pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach>
         }
         visible.push(Visible { comp_type: "Patient".into(), comp_id: patient, types: grant.types, write: grant.write });
     }
-    Ok(Reach { visible })
+    out.reach = Reach { visible };
+    Ok(out)
 }
 
 fn all_of(comp_type: &str, id: &str, write: bool) -> Visible {

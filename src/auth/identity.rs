@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AuthError, AuthServer};
-use crate::access::entitlements::{ADULT_AGE, age_in_years};
+use crate::access::entitlements::{ADULT_AGE, OWN_ACCOUNT_AGE, age_in_years};
 use crate::interaction::Body;
 use crate::interaction::search::{Scope, search};
 use crate::synth::fhir::PESEL;
@@ -90,6 +90,12 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
     if patients.len() > 1 {
         // Never guess between duplicates: that is a data-quality case for a human.
         return Err(AuthError::LoginFailed("more than one Patient has this PESEL".into()));
+    }
+    let too_young = patients.first().and_then(|p| p.get("birthDate")).and_then(Value::as_str).and_then(age_in_years);
+    if too_young.is_some_and(|age| age < OWN_ACCOUNT_AGE) {
+        return Err(AuthError::LoginFailed(format!(
+            "patients under {OWN_ACCOUNT_AGE} use the account through a parent or guardian"
+        )));
     }
     let mut choices = Vec::new();
     let mut fhir_user = None;
