@@ -25,6 +25,8 @@ pub const USERS: &[DemoUser] = &[
     DemoUser { pesel: "16272107822", description: "Zofia Kowalska, a minor patient" },
     DemoUser { pesel: "75113009138", description: "dr Piotr Nowak, physician (NPWZ 1234567)" },
     DemoUser { pesel: "90011503269", description: "Ewa Wiśniewska, pharmacist" },
+    DemoUser { pesel: "52041112349", description: "Krystyna Nowak, patient, Jan's proxy (may act for him)" },
+    DemoUser { pesel: "83090856757", description: "Tomasz Kowalski, patient, Zofia's father (access granted by Anna)" },
 ];
 
 /// The demo login: a known PESEL and the demo password.
@@ -92,6 +94,28 @@ pub fn resources() -> Vec<Value> {
             "Kowalska",
             "Zofia",
             json!({"gender": "female", "birthDate": "2016-07-21"}),
+        ),
+        person(
+            "Patient",
+            "demo-krystyna-nowak",
+            "52041112349",
+            "Nowak",
+            "Krystyna",
+            json!({
+                "gender": "female", "birthDate": "1952-04-11",
+                "generalPractitioner": [
+                    {"reference": "PractitionerRole/demo-piotr-nowak-poz"},
+                    {"reference": "Organization/demo-przychodnia-zdrowie"},
+                ],
+            }),
+        ),
+        person(
+            "Patient",
+            "demo-tomasz-kowalski",
+            "83090856757",
+            "Kowalski",
+            "Tomasz",
+            json!({"gender": "male", "birthDate": "1983-09-08"}),
         ),
         person(
             "RelatedPerson",

@@ -1,18 +1,369 @@
-//! (being built)
+//! Authorisations ("Uprawnienia"): a patient, or the parent of a minor, grants and revokes access
+//! to their record as `Consent` resources that the access policy (`crate::access::entitlements`)
+//! reads on every request, so a grant or a revocation takes effect at once.
+//!
+//! - `POST Patient/[id]/$grant-access`: `category` = `proxy-read` (a close person sees the
+//!   record), `proxy-act` (and acts: collects prescriptions, books visits), `prescriptions-only`
+//!   (a pharmacy or a named pharmacist), `doctor-history` (a doctor, nurse or whole facility),
+//!   `parent-access` (the registering parent lets the other parent in; ends at 18); `grantee` =
+//!   a reference (`Patient/..`, `Practitioner/..`, `PractitionerRole/..`, `Organization/..`) or
+//!   `granteePesel` + `granteeFamily` (as IKP asks: PESEL and surname, both must match); optional
+//!   `start`, `end` (dateTime); `class` (resource types, repeatable) narrows it further.
+//! - `POST Consent/[id]/$revoke`: the grantor ends it now (status `inactive`, period end = now).
+//! - `POST Patient/[id]/$access-code`: the patient obtains a one-time 8-digit code (valid 10
+//!   minutes, stored only as a hash) to read out to a doctor — IKP sends it by SMS;
+//!   `POST Patient/$redeem-access-code` (`pesel`, `code`): the doctor who presents it gets a
+//!   24-hour `doctor-24h` authorisation. A wrong code voids the pending one (one guess per code).
+//!
+//! Who may grant: an adult patient for themselves, and a parent or guardian (by RelatedPerson,
+//! not by someone else's Consent) for their minor child. 16- and 17-year-olds, proxies and doctors
+//! cannot pass access on.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::access::entitlements::{self, AUTHORIZATION_TYPES};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::search::{Scope, search};
+use crate::interaction::{Body, Fhir, Response, create, instant, now, update};
 
-pub const OPERATIONS: &[Operation] = &[];
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        resource_type: "Patient",
+        name: "grant-access",
+        instance: true,
+        description: "Grant access to the patient's record (a Consent of an IKP authorisation category)",
+    },
+    Operation { resource_type: "Consent", name: "revoke", instance: true, description: "Revoke an authorisation now" },
+    Operation {
+        resource_type: "Patient",
+        name: "access-code",
+        instance: true,
+        description: "A one-time code (10 minutes) that gives the doctor who presents it 24 hours of access",
+    },
+    Operation {
+        resource_type: "Patient",
+        name: "redeem-access-code",
+        instance: false,
+        description: "A doctor presents the patient's PESEL and one-time code for 24 hours of access",
+    },
+];
 
-pub async fn run(_fhir: &Fhir, op: &Operation, _id: Option<&str>, _input: Input) -> FhirResult<Response> {
-    Err(FhirError::NotFound(format!("the operation ${}", op.name)))
+/// Categories a grant may have, and what the grantee may be.
+const CATEGORIES: &[&str] = &["proxy-read", "proxy-act", "prescriptions-only", "doctor-history", "parent-access"];
+
+/// How long a one-time access code is valid, and what it gives.
+const CODE_MINUTES: i64 = 10;
+const CODE_ACCESS_HOURS: i64 = 24;
+/// Where the hash of a pending one-time code is kept on its Consent.
+const CODE_HASH_SYSTEM: &str = "https://ikp.example.org/fhir/sid/access-code-hash";
+const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
+const CONSENT_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLConsent";
+
+pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+    match (op.name, id) {
+        ("grant-access", Some(patient)) => grant(fhir, patient, &input).await,
+        ("revoke", Some(consent)) => revoke(fhir, consent).await,
+        ("access-code", Some(patient)) => access_code(fhir, patient).await,
+        ("redeem-access-code", None) => redeem(fhir, &input).await,
+        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
+    }
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+/// The caller's FHIR user reference (`Patient/1`), required.
+fn caller_user(fhir: &Fhir) -> FhirResult<String> {
+    fhir.caller
+        .as_ref()
+        .and_then(|c| c.principal.fhir_user.clone())
+        .ok_or_else(|| FhirError::Forbidden("authorisations are granted by a patient or a parent".into()))
+}
+
+/// Checks that the caller may grant or revoke access to `patient`'s record: the adult patient,
+/// or their parent or guardian while they are a minor. Without authorization on, anyone may.
+async fn may_authorise(fhir: &Fhir, patient: &str) -> FhirResult<Option<String>> {
+    fhir.check_read("Patient", patient).await?;
+    let Some(caller) = &fhir.caller else { return Ok(None) };
+    let user = caller.principal.fhir_user.clone();
+    let ent = entitlements::entitlements(&fhir.unconfined(), user.as_deref()).await?;
+    let own = ent.own_patient.as_deref() == Some(patient) && ent.adult;
+    let parent = ent.children.iter().any(|c| c == patient);
+    if own || parent {
+        Ok(user)
+    } else {
+        Err(FhirError::Forbidden(format!(
+            "only the adult patient, or a parent of a minor, may grant or revoke access to Patient/{patient}"
+        )))
+    }
+}
+
+async fn grant(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
+    let granter = may_authorise(fhir, patient).await?;
+    let category = input.text("category")?;
+    if !CATEGORIES.contains(&category) {
+        return Err(FhirError::bad_request(format!("category must be one of {}", CATEGORIES.join(", "))));
+    }
+    let grantee = grantee(fhir, input).await?;
+    if grantee == format!("Patient/{patient}") {
+        return Err(FhirError::bad_request("a patient needs no authorisation for their own record"));
+    }
+    let kind = grantee.split('/').next().unwrap_or_default();
+    let allowed_kinds: &[&str] = match category {
+        "proxy-read" | "proxy-act" | "parent-access" => &["Patient", "RelatedPerson"],
+        "prescriptions-only" => &["Practitioner", "PractitionerRole", "Organization"],
+        _ => &["Practitioner", "PractitionerRole", "Organization"],
+    };
+    if !allowed_kinds.contains(&kind) {
+        return Err(FhirError::bad_request(format!(
+            "a {category} authorisation is given to {}, not to a {kind}",
+            allowed_kinds.join(" or ")
+        )));
+    }
+    let now_text = instant(now());
+    let mut period = serde_json::Map::new();
+    period.insert("start".into(), json!(input.params.text("start").unwrap_or(&now_text)));
+    if let Some(end) = input.params.text("end") {
+        period.insert("end".into(), json!(end));
+    }
+    let mut provision = json!({
+        "type": "permit",
+        "period": period,
+        "actor": [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+            "reference": {"reference": grantee},
+        }],
+    });
+    let mut types: Vec<&str> = input.params.values("class").filter_map(Value::as_str).collect();
+    if types.is_empty() && category == "prescriptions-only" {
+        types = vec!["MedicationRequest", "MedicationDispense"];
+    }
+    let classes: Vec<Value> =
+        types.iter().map(|t| json!({"system": "http://hl7.org/fhir/resource-types", "code": t})).collect();
+    if !classes.is_empty() {
+        provision["class"] = Value::Array(classes);
+    }
+    let consent = consent_body(patient, category, granter.as_deref(), "active", provision);
+    create::create(fhir, "Consent", consent, None).await
+}
+
+fn consent_body(patient: &str, category: &str, granter: Option<&str>, status: &str, provision: Value) -> Value {
+    let mut consent = json!({
+        "resourceType": "Consent",
+        "meta": {"profile": [CONSENT_PROFILE]},
+        "status": status,
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": AUTHORIZATION_TYPES, "code": category}]}],
+        "patient": {"reference": format!("Patient/{patient}")},
+        "dateTime": instant(now()),
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": provision,
+    });
+    if let Some(g) = granter {
+        consent["performer"] = json!([{"reference": g}]);
+    }
+    consent
+}
+
+/// The grantee: a reference, or a PESEL and surname that must both match one person.
+async fn grantee(fhir: &Fhir, input: &Input) -> FhirResult<String> {
+    if let Some(reference) = input.params.text("grantee") {
+        let Some((t, id)) = reference.split_once('/') else {
+            return Err(FhirError::bad_request("grantee must be a reference such as Practitioner/123"));
+        };
+        // Existence only: the grantee need not be readable by the granter.
+        if fhir.store.read(t, id).await?.is_none_or(|v| v.is_deleted()) {
+            return Err(FhirError::bad_request(format!("{reference} does not exist")));
+        }
+        return Ok(format!("{t}/{id}"));
+    }
+    let pesel = input.text("granteePesel")?;
+    let family = input.text("granteeFamily")?;
+    let server = fhir.unconfined();
+    for t in ["Patient", "Practitioner"] {
+        let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
+        for person in found(search(&server, Scope::Type(t.into()), &pairs, true).await?)? {
+            let matches = person["name"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|n| n["family"].as_str().is_some_and(|f| f.to_lowercase() == family.to_lowercase()));
+            if matches && let Some(id) = person["id"].as_str() {
+                return Ok(format!("{t}/{id}"));
+            }
+        }
+    }
+    Err(FhirError::bad_request("no person with this PESEL and surname"))
+}
+
+fn found(response: Response) -> FhirResult<Vec<Value>> {
+    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
+    bundle.entries.iter().filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
+}
+
+async fn read_value(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    let stored = fhir
+        .store
+        .read(resource_type, id)
+        .await?
+        .filter(|v| !v.is_deleted())
+        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
+    let value: Value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
+        .map_err(|e| FhirError::Internal(e.to_string()))?;
+    Ok((value, stored.version))
+}
+
+async fn revoke(fhir: &Fhir, consent_id: &str) -> FhirResult<Response> {
+    fhir.check_read("Consent", consent_id).await?;
+    let (mut consent, version) = read_value(fhir, "Consent", consent_id).await?;
+    let patient = consent
+        .pointer("/patient/reference")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("Patient/"))
+        .map(str::to_string)
+        .ok_or_else(|| FhirError::bad_request("the Consent names no patient"))?;
+    may_authorise(fhir, &patient).await?;
+    if consent["status"] != "active" {
+        return Err(FhirError::Conflict(format!("Consent/{consent_id} is not active")));
+    }
+    consent["status"] = json!("inactive");
+    consent["provision"]["period"]["end"] = json!(instant(now()));
+    update::update(fhir, "Consent", consent_id, consent, Some(version)).await
+}
+
+/// A fresh one-time code for the patient's record, as a pending Consent holding its hash.
+async fn access_code(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
+    let granter = may_authorise(fhir, patient).await?;
+    let code = random_code()?;
+    let expires = now() + CODE_MINUTES * 60 * 1_000_000;
+    let provision = json!({"type": "permit", "period": {"start": instant(now()), "end": instant(expires)}});
+    let mut consent = consent_body(patient, "doctor-24h", granter.as_deref(), "proposed", provision);
+    let id = crate::interaction::write::new_id();
+    consent["id"] = json!(id);
+    // Pending, with no grantee yet: not a complete PLConsent until a doctor redeems the code.
+    if let Some(o) = consent.as_object_mut() {
+        o.remove("meta");
+    }
+    consent["identifier"] = json!([{"system": CODE_HASH_SYSTEM, "value": code_hash(&id, &code)}]);
+    update::update(fhir, "Consent", &id, consent, None).await?;
+    let body = crate::interaction::terminology::parameters(vec![
+        json!({"name": "code", "valueString": code}),
+        json!({"name": "expires", "valueInstant": instant(expires)}),
+    ]);
+    Ok(Response::resource(200, body))
+}
+
+/// A doctor presents the code: the pending Consent becomes 24 hours of access for them.
+async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+    let doctor = caller_user(fhir)?;
+    if !doctor.starts_with("Practitioner/") {
+        return Err(FhirError::Forbidden("one-time access codes are redeemed by doctors and nurses".into()));
+    }
+    let pesel = input.text("pesel")?;
+    let code = input.text("code")?;
+    let refused = || FhirError::NotFound("no pending access code for this PESEL".into());
+    let server = fhir.unconfined();
+    let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
+    let patients = found(search(&server, Scope::Type("Patient".into()), &pairs, true).await?)?;
+    let [patient] = patients.as_slice() else { return Err(refused()) };
+    let patient_id = patient["id"].as_str().ok_or_else(refused)?.to_string();
+    let pairs =
+        vec![("patient".to_string(), format!("Patient/{patient_id}")), ("status".to_string(), "proposed".into())];
+    let now_text = instant(now());
+    for pending in found(search(&server, Scope::Type("Consent".into()), &pairs, true).await?)? {
+        let Some(id) = pending["id"].as_str().map(str::to_string) else { continue };
+        let Some(hash) = pending["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["system"] == CODE_HASH_SYSTEM)
+            .and_then(|i| i["value"].as_str())
+        else {
+            continue;
+        };
+        let (mut consent, version) = read_value(&server, "Consent", &id).await?;
+        let expired =
+            pending.pointer("/provision/period/end").and_then(Value::as_str).is_none_or(|end| *end < *now_text);
+        let right = crate::auth::same_secret(hash, &code_hash(&id, code));
+        if expired || !right {
+            // One guess per code: a wrong or late code voids it.
+            consent["status"] = json!("rejected");
+            update::update(&server, "Consent", &id, consent, Some(version)).await?;
+            continue;
+        }
+        let from = now();
+        let until = from + CODE_ACCESS_HOURS * 3600 * 1_000_000;
+        consent["status"] = json!("active");
+        consent["meta"] = json!({"profile": [CONSENT_PROFILE]});
+        if let Some(o) = consent.as_object_mut() {
+            o.remove("identifier");
+        }
+        consent["provision"] = json!({
+            "type": "permit",
+            "period": {"start": instant(from), "end": instant(until)},
+            "actor": [{
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+                "reference": {"reference": doctor},
+            }],
+        });
+        // The code is the patient's authorisation: the doctor writes the Consent as its grantee.
+        let granted = fhir.widened(crate::search::reach::Visible {
+            comp_type: "Patient".into(),
+            comp_id: patient_id.clone(),
+            types: Some(vec!["Consent".into()]),
+            write: true,
+        });
+        return update::update(&granted, "Consent", &id, consent, Some(version)).await;
+    }
+    Err(refused())
+}
+
+fn random_code() -> FhirResult<String> {
+    let mut bytes = [0u8; 8];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| FhirError::Internal(e.to_string()))?;
+    Ok(format!("{:08}", u64::from_le_bytes(bytes) % 100_000_000))
+}
+
+/// The stored form of a code: bound to its Consent, so a hash is useless elsewhere.
+fn code_hash(consent_id: &str, code: &str) -> String {
+    let digest = openssl::sha::sha256(format!("{consent_id}:{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Demo authorisations: Jan lets Krystyna act for him; Anna, who registered Zofia, lets Zofia's
+/// father Tomasz in (until Zofia turns 18).
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    let authorisation = |id: &str, patient: &str, category: &str, granter: &str, grantee: &str| {
+        let mut consent = consent_body(
+            patient,
+            category,
+            Some(granter),
+            "active",
+            json!({
+                "type": "permit",
+                "period": {"start": "2026-01-01T00:00:00+01:00"},
+                "actor": [{
+                    "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+                    "reference": {"reference": grantee},
+                }],
+            }),
+        );
+        consent["id"] = json!(id);
+        consent["dateTime"] = json!("2026-01-01T00:00:00+01:00");
+        consent
+    };
+    vec![
+        authorisation(
+            "demo-jan-authorises-krystyna",
+            "demo-jan-kowalski",
+            "proxy-act",
+            "Patient/demo-jan-kowalski",
+            "Patient/demo-krystyna-nowak",
+        ),
+        authorisation(
+            "demo-anna-lets-tomasz-see-zofia",
+            "demo-zofia-kowalska",
+            "parent-access",
+            "RelatedPerson/demo-anna-mother-of-zofia",
+            "Patient/demo-tomasz-kowalski",
+        ),
+    ]
 }

@@ -37,3 +37,26 @@ pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::outcome::Severity;
+
+    /// Every demo resource passes the checks every write gets (a failing one would stop
+    /// `ikp serve --demo` from starting): all findings listed at once.
+    #[test]
+    fn demo_population_is_valid() {
+        let model = crate::model::r4().expect("model");
+        let profiles = crate::validation::profiles::ProfileSet::built_in().expect("profiles");
+        let codes = crate::interaction::BuiltinCodes(&crate::terminology::builtin::BUILTIN);
+        let mut problems = Vec::new();
+        for resource in super::resources().iter().chain(crate::auth::demo::resources().iter()) {
+            let findings = crate::validation::validate(model, &profiles, &codes, resource, &[]);
+            for issue in findings.structure.iter().chain(findings.rules.iter()).filter(|i| i.severity == Severity::Error)
+            {
+                problems.push(format!("{}/{}: {}", resource["resourceType"], resource["id"], issue.message));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

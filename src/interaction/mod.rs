@@ -192,7 +192,7 @@ pub fn parse_version(text: &str) -> FhirResult<i64> {
 
 /// Value-set membership from the built-in terminology, which is parsed only when a binding
 /// actually needs it.
-pub struct BuiltinCodes(&'static crate::terminology::builtin::BuiltinTerminology);
+pub struct BuiltinCodes(pub &'static crate::terminology::builtin::BuiltinTerminology);
 
 impl crate::validation::profile::Codes for BuiltinCodes {
     fn contains(&self, value_set: &str, system: Option<&str>, code: &str) -> Option<bool> {
