@@ -7,11 +7,12 @@
 mod common;
 
 use common::TestServer;
+use common::browser::{browser, form, location, pkce, post_form, query_param};
 use ikp::auth::clients::{ClientType, NewClient};
 use ikp::auth::jose::{self, Algorithm, Unverified};
 use ikp::cli::{AuthMode, ServeArgs};
 use openssl::pkey::{PKey, Private};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 const APP: &str = "test-app";
@@ -40,40 +41,6 @@ on_both_backends_configured!(crate::smart_on;
     key_rotation,
 );
 
-fn browser() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-async fn post_form(http: &Client, url: &str, pairs: &[(&str, &str)]) -> Response {
-    http.post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("post")
-}
-
-fn location(r: &Response) -> String {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-}
-
-fn query_of(url: &str) -> Vec<(String, String)> {
-    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    query_of(url).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
 async fn register(server: &TestServer, client_id: &str, client_type: ClientType, extra: impl FnOnce(&mut NewClient)) {
     let mut client = NewClient {
         client_id: client_id.to_string(),
@@ -87,13 +54,6 @@ async fn register(server: &TestServer, client_id: &str, client_type: ClientType,
     };
     extra(&mut client);
     ikp::auth::clients::add(server.state().fhir.store.as_ref(), &client).await.expect("register client");
-}
-
-/// A PKCE verifier and its S256 challenge.
-fn pkce() -> (String, String) {
-    let verifier = format!("verifier-{}-{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let challenge = jose::b64(&openssl::sha::sha256(verifier.as_bytes()));
-    (verifier, challenge)
 }
 
 fn authorize_params<'a>(server: &'a TestServer, scope: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {

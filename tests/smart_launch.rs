@@ -8,11 +8,12 @@
 mod common;
 
 use common::TestServer;
+use common::browser::{browser, form, location, pkce, post_form, query_param};
 use ikp::auth::clients::{ClientType, NewClient};
 use ikp::auth::jose::{self, Algorithm};
 use ikp::cli::{AuthMode, ServeArgs};
 use openssl::pkey::{PKey, Private};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 const APP: &str = "launch-app";
@@ -26,26 +27,6 @@ const ZOFIA: &str = "16272107822";
 const JAN_ID: &str = "demo-jan-kowalski";
 const ZOFIA_ID: &str = "demo-zofia-kowalska";
 const EHR_SCOPE: &str = "launch openid fhirUser patient/*.rs";
-
-/// `<scenario>::sqlite` and `<scenario>::postgres` on a server configured by `$configure`.
-macro_rules! scenarios {
-    ($configure:path => $($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let server = $crate::common::TestServer::sqlite_configured($configure).await;
-                super::$name(&server).await;
-                server.stop().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(server) = $crate::common::TestServer::postgres_configured($configure).await else { return };
-                super::$name(&server).await;
-                server.stop().await;
-            }
-        }
-    )* };
-}
 
 pub fn smart_on(args: &mut ServeArgs) {
     args.auth = Some(AuthMode::On);
@@ -62,7 +43,7 @@ pub fn backend_registration(args: &mut ServeArgs) {
     args.dynamic_registration_system_scopes = true;
 }
 
-scenarios!(crate::smart_on =>
+on_both_backends_configured!(crate::smart_on;
     discovery_advertises_launch_and_registration,
     ehr_launch,
     ehr_launch_with_encounter,
@@ -74,38 +55,8 @@ scenarios!(crate::smart_on =>
     register_asymmetric_client,
     registration_refusals,
 );
-scenarios!(crate::registration_off => registration_switched_off);
-scenarios!(crate::backend_registration => register_backend_client_when_allowed);
-
-fn browser() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-async fn post_form(http: &Client, url: &str, pairs: &[(&str, &str)]) -> Response {
-    http.post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("post")
-}
-
-fn location(r: &Response) -> String {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
+on_both_backends_configured!(crate::registration_off; registration_switched_off);
+on_both_backends_configured!(crate::backend_registration; register_backend_client_when_allowed);
 
 async fn register(server: &TestServer, client_id: &str, redirect: &str, launch_uri: Option<&str>) {
     let client = NewClient {
@@ -119,12 +70,6 @@ async fn register(server: &TestServer, client_id: &str, redirect: &str, launch_u
         scopes: None,
     };
     ikp::auth::clients::add(server.state().fhir.store.as_ref(), &client).await.expect("register client");
-}
-
-fn pkce() -> (String, String) {
-    let verifier = format!("verifier-{}-{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let challenge = jose::b64(&openssl::sha::sha256(verifier.as_bytes()));
-    (verifier, challenge)
 }
 
 /// Opens `client_id` for `patient` from the launch page as the user `pesel`.

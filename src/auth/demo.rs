@@ -135,17 +135,7 @@ pub fn resources() -> Vec<Value> {
 
 /// Stores the demo resources that are not there yet (an existing one is left as it is).
 pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
-    for resource in resources() {
-        let (Some(t), Some(id)) =
-            (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
-        else {
-            continue;
-        };
-        if fhir.store.read(&t, &id).await?.is_none() {
-            crate::interaction::update::update(fhir, &t, &id, resource, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("storing demo {t}/{id}: {e}"))?;
-        }
-    }
-    Ok(())
+    crate::interaction::ingest::store_missing(fhir, resources())
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the demo users: {e}"))
 }

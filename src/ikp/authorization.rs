@@ -199,21 +199,9 @@ fn found(response: Response) -> FhirResult<Vec<Value>> {
     bundle.entries.iter().filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
 }
 
-async fn read_value(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
-    let stored = fhir
-        .store
-        .read(resource_type, id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-    let value: Value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
-        .map_err(|e| FhirError::Internal(e.to_string()))?;
-    Ok((value, stored.version))
-}
-
 async fn revoke(fhir: &Fhir, consent_id: &str) -> FhirResult<Response> {
     fhir.check_read("Consent", consent_id).await?;
-    let (mut consent, version) = read_value(fhir, "Consent", consent_id).await?;
+    let (mut consent, version) = super::current(fhir, "Consent", consent_id).await?;
     let patient = consent
         .pointer("/patient/reference")
         .and_then(Value::as_str)
@@ -279,7 +267,7 @@ async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         else {
             continue;
         };
-        let (mut consent, version) = read_value(&server, "Consent", &id).await?;
+        let (mut consent, version) = super::current(&server, "Consent", &id).await?;
         let expired =
             pending.pointer("/provision/period/end").and_then(Value::as_str).is_none_or(|end| *end < *now_text);
         let right = crate::auth::same_secret(hash, &code_hash(&id, code));

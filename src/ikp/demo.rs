@@ -23,19 +23,9 @@ pub fn resources() -> Vec<Value> {
 /// Stores the demo resources that are not there yet (existing ones are left as they are, so a
 /// demo database keeps what its users did).
 pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
-    for resource in resources() {
-        let (Some(t), Some(id)) =
-            (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
-        else {
-            continue;
-        };
-        if fhir.store.read(&t, &id).await?.is_none() {
-            crate::interaction::update::update(fhir, &t, &id, resource, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("storing demo {t}/{id}: {e}"))?;
-        }
-    }
-    Ok(())
+    crate::interaction::ingest::store_missing(fhir, resources())
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the demo population: {e}"))
 }
 
 #[cfg(test)]
@@ -52,7 +42,8 @@ mod tests {
         let mut problems = Vec::new();
         for resource in super::resources().iter().chain(crate::auth::demo::resources().iter()) {
             let findings = crate::validation::validate(model, &profiles, &codes, resource, &[]);
-            for issue in findings.structure.iter().chain(findings.rules.iter()).filter(|i| i.severity == Severity::Error)
+            for issue in
+                findings.structure.iter().chain(findings.rules.iter()).filter(|i| i.severity == Severity::Error)
             {
                 problems.push(format!("{}/{}: {}", resource["resourceType"], resource["id"], issue.message));
             }

@@ -117,14 +117,7 @@ async fn advance(fhir: &Fhir, task_id: &str, input: &Input) -> FhirResult<Respon
     }
     fhir.grant("Task", Interaction::Update)?;
     let next = input.text("status")?;
-    let stored = fhir
-        .store
-        .read("Task", task_id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("Task/{task_id}")))?;
-    let mut task: Value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
-        .map_err(|e| FhirError::Internal(e.to_string()))?;
+    let (mut task, version) = super::current(fhir, "Task", task_id).await?;
     if task.pointer("/code/coding/0/code").and_then(Value::as_str) != Some("ehic-application") {
         return Err(FhirError::bad_request(format!("Task/{task_id} is not an EKUZ application")));
     }
@@ -151,7 +144,7 @@ async fn advance(fhir: &Fhir, task_id: &str, input: &Input) -> FhirResult<Respon
             }
         }
     }
-    update::update(fhir, "Task", task_id, task, Some(stored.version)).await
+    update::update(fhir, "Task", task_id, task, Some(version)).await
 }
 
 /// Demo: the NFZ branch; Anna's application under review; Jan's insurance, three months of

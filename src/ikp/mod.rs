@@ -71,6 +71,20 @@ impl Input {
     }
 }
 
+/// The current version of a resource, parsed, with its version number (for `ifMatch`); 404 when
+/// absent or deleted. Reads the store directly: callers check access first.
+pub async fn current(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    let stored = fhir
+        .store
+        .read(resource_type, id)
+        .await?
+        .filter(|v| !v.is_deleted())
+        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
+    let value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
+        .map_err(|e| FhirError::Internal(format!("{resource_type}/{id} is stored unreadable: {e}")))?;
+    Ok((value, stored.version))
+}
+
 /// Every national operation (for routing and the CapabilityStatement).
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
     [

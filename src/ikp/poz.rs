@@ -69,14 +69,7 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         .ok_or_else(|| FhirError::bad_request("practitionerRole must be a PractitionerRole reference"))?;
     // The patient's record must be one the caller may act for (checked again on write).
     fhir.check_read("Patient", patient_id).await?;
-    let stored = fhir
-        .store
-        .read("Patient", patient_id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("Patient/{patient_id}")))?;
-    let mut patient: Value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
-        .map_err(|e| FhirError::Internal(e.to_string()))?;
+    let (mut patient, patient_version) = super::current(fhir, "Patient", patient_id).await?;
     let role_resource = fhir
         .store
         .read("PractitionerRole", chosen_id)
@@ -191,7 +184,7 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
     patient["generalPractitioner"] = Value::Array(practitioners);
     entries.push(json!({
         "resource": patient,
-        "request": {"method": "PUT", "url": format!("Patient/{patient_id}"), "ifMatch": format!("W/\"{}\"", stored.version)},
+        "request": {"method": "PUT", "url": format!("Patient/{patient_id}"), "ifMatch": format!("W/\"{patient_version}\"")},
     }));
     let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
     let response = transaction::transaction(fhir, &bundle).await.map_err(|e| match e {
@@ -246,7 +239,13 @@ pub fn demo() -> Vec<Value> {
             "name": [{"family": "Zielińska", "given": ["Maria"], "prefix": ["piel."]}],
             "gender": "female",
         }),
-        role("demo-piotr-nowak-poz", "demo-piotr-nowak", "LEK", "Lekarz", ("urn:oid:2.16.840.1.113883.3.4424.1.6.2", "1234567")),
+        role(
+            "demo-piotr-nowak-poz",
+            "demo-piotr-nowak",
+            "LEK",
+            "Lekarz",
+            ("urn:oid:2.16.840.1.113883.3.4424.1.6.2", "1234567"),
+        ),
         role(
             "demo-maria-zielinska-poz",
             "demo-maria-zielinska",

@@ -243,3 +243,27 @@ fn stable_id(entry: &Value, resource: &Value) -> String {
     let digest = openssl::sha::sha256(resource.to_string().as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
+
+/// Stores, one by one and validated like any write, those of `resources` whose type and id are
+/// not stored yet; existing ones are left as they are (seeding demo data).
+pub async fn store_missing(fhir: &Fhir, resources: Vec<Value>) -> FhirResult<()> {
+    for resource in resources {
+        let (Some(t), Some(id)) =
+            (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
+        else {
+            continue;
+        };
+        if fhir.store.read(&t, &id).await?.is_none() {
+            super::update::update(fhir, &t, &id, resource, None).await.map_err(|e| match e {
+                FhirError::Unprocessable(mut issues) | FhirError::BadRequest(mut issues) => {
+                    for issue in &mut issues {
+                        issue.message = format!("{t}/{id}: {}", issue.message);
+                    }
+                    FhirError::Unprocessable(issues)
+                }
+                other => other,
+            })?;
+        }
+    }
+    Ok(())
+}
