@@ -226,7 +226,7 @@ pub(crate) fn widened_for(fhir: &Fhir, patient: &str, resource_type: &str) -> Fh
     fhir.widened(Visible {
         comp_type: "Patient".into(),
         comp_id: patient.into(),
-        types: Some(vec![resource_type.to_string(), "DeviceUseStatement".into(), "Appointment".into()]),
+        types: Some(vec![resource_type.to_string(), "Task".into(), "Appointment".into()]),
         write: true,
     })
 }
