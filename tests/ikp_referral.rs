@@ -172,7 +172,6 @@ async fn demo_referrals(server: &TestServer) {
     let ids: Vec<&str> =
         bundle["entry"].as_array().expect("entries").iter().filter_map(|e| e["resource"]["id"].as_str()).collect();
     assert!(ids.contains(&"demo-skierowanie-kardiolog") && ids.contains(&"demo-skierowanie-okulista"), "{ids:?}");
-    let r =
-        post(server, &performer, &format!("ServiceRequest/demo-skierowanie-ortopeda/$complete?code=3456"), None).await;
+    let r = post(server, &performer, "ServiceRequest/demo-skierowanie-ortopeda/$complete?code=3456", None).await;
     assert_eq!(r.status(), 409, "already completed");
 }

@@ -432,6 +432,9 @@ fn demo_encounter(
     })
 }
 
+/// A demo document: id, patient, class, date, encounter, text.
+type DemoDocument = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, &'static str);
+
 /// Demo data (stored once by `ikp serve --demo`): a hospital and a surgery, conditions, four
 /// visits (Jan at primary care and in hospital, Anna at primary care, Zofia at the allergist;
 /// with a procedure), and one document of each of the nine classes (each as Composition +
@@ -514,7 +517,7 @@ pub fn demo() -> Vec<Value> {
                "encounter": {"reference": "Encounter/demo-pobyt-jan-szpital"},
                "performedDateTime": "2026-10-10T15:00:00+02:00"}),
     ];
-    let docs: [(&str, &str, &str, &str, Option<&str>, &str); 9] = [
+    let docs: [DemoDocument; 9] = [
         (
             "demo-dok-karta-wypisowa-jan",
             "demo-jan-kowalski",
