@@ -163,6 +163,35 @@ async fn submit_and_document(server: &TestServer) {
     let admin = server.admin_token().await;
     assert_eq!(get(server, &admin, "Bundle/wynik-crp-jan").await.status(), 200);
 
+    // Resubmitting replaces it (same ids, new versions); another document's id cannot be taken
+    // by someone who may not write it, and a Bundle that is not a document of that id is kept.
+    let mut again = document("wynik-crp-jan");
+    again["identifier"]["value"] = json!("urn:uuid:00000000-0000-4000-8000-000000000001");
+    let r =
+        server.send(Method::POST, "Bundle/$submit-document", &again).bearer_auth(&doctor).send().await.expect("post");
+    assert_eq!(r.status(), 201);
+    let doc = json(get(server, &jan, "Composition/wynik-crp-jan/$document").await).await;
+    assert_eq!(doc["identifier"]["value"], "urn:uuid:00000000-0000-4000-8000-000000000001");
+    let other = json!({"resourceType": "Bundle", "id": "someone-elses", "type": "collection"});
+    let r = server.send(Method::PUT, "Bundle/someone-elses", &other).bearer_auth(&admin).send().await.expect("put");
+    assert!(r.status().is_success());
+    let r = server
+        .send(Method::POST, "Bundle/$submit-document", &document("someone-elses"))
+        .bearer_auth(&doctor)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 409);
+    assert_eq!(json(get(server, &admin, "Bundle/someone-elses").await).await["type"], "collection");
+    let mut annas = document("dokument-anny");
+    annas["entry"][0]["resource"]["subject"] = json!({"reference": "Patient/demo-anna-kowalska"});
+    annas["entry"][0]["resource"]["author"] = json!([{"reference": "Practitioner/someone-else"}]);
+    annas["entry"][0]["resource"]["attester"][0]["party"] = json!({"reference": "Practitioner/someone-else"});
+    let r =
+        server.send(Method::POST, "Bundle/$submit-document", &annas).bearer_auth(&doctor).send().await.expect("post");
+    assert_eq!(r.status(), 403, "not the author and not Anna's doctor");
+    assert_eq!(get(server, &admin, "Bundle/dokument-anny").await.status(), 404, "nothing stored");
+
     // Not a document / no Composition first: 400.
     let bad = json!({"resourceType": "Bundle", "type": "collection", "entry": []});
     let r = server.send(Method::POST, "Bundle/$submit-document", &bad).bearer_auth(&doctor).send().await.expect("post");

@@ -175,6 +175,15 @@ async fn submit(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         .map(str::to_string)
         .unwrap_or_else(crate::interaction::write::new_id);
     composition["id"] = json!(id);
+    // `Bundle/[id]` may only hold this document's earlier version, never anything else.
+    if let Some(existing) = fhir.store.read("Bundle", &id).await?.filter(|v| !v.is_deleted()) {
+        let ours =
+            body_value(Response::version(fhir, 200, existing))?.pointer("/entry/0/resource/id").and_then(Value::as_str)
+                == Some(id.as_str());
+        if !ours || fhir.store.read("Composition", &id).await?.is_none_or(|v| v.is_deleted()) {
+            return Err(FhirError::Conflict(format!("Bundle/{id} exists and is not this document's")));
+        }
+    }
     let reference = index_entry(fhir, &bundle, &composition, &id)?;
     // The caller's writes (policy-checked and audited), in one transaction.
     let transaction = json!({
