@@ -29,8 +29,8 @@
 use serde_json::{Value, json};
 
 use super::referral::{
-    acting_handle, body_value, caller_user, identifier, issuer, new_number, random_digits, read, retrieve_by_code,
-    subject_id, today,
+    acting_handle, body_value, caller_user, identifier, issuer, new_number, read, retrieve_by_code, subject_id, today,
+    unique_code,
 };
 use super::{Input, Operation};
 use crate::error::{FhirError, FhirResult};
@@ -172,7 +172,8 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         .filter(|i| i["system"] != NUMBER && i["system"] != ACCESS_CODE)
         .collect();
     ids.push(json!({"system": NUMBER, "value": new_number()}));
-    ids.push(json!({"system": ACCESS_CODE, "value": random_digits(4)}));
+    let patient = subject_id(&order).unwrap_or_default().to_string();
+    ids.push(json!({"system": ACCESS_CODE, "value": unique_code(fhir, "DeviceRequest", ACCESS_CODE, &patient).await?}));
     order["identifier"] = Value::Array(ids);
     order["status"] = json!("active");
     order["intent"] = json!("order");

@@ -124,6 +124,25 @@ pub(crate) fn random_digits(digits: u32) -> String {
     format!("{n:0width$}", width = digits as usize)
 }
 
+/// A 4-digit access code no other `resource_type` of the patient has (so that code + PESEL
+/// always finds exactly one).
+pub(crate) async fn unique_code(fhir: &Fhir, resource_type: &str, system: &str, patient: &str) -> FhirResult<String> {
+    let unconfined = fhir.unconfined();
+    for _ in 0..20 {
+        let code = random_digits(4);
+        let taken = find(
+            &unconfined,
+            resource_type,
+            &[("identifier", format!("{system}|{code}")), ("subject", format!("Patient/{patient}"))],
+        )
+        .await?;
+        if taken.is_empty() {
+            return Ok(code);
+        }
+    }
+    Err(FhirError::Conflict("no free access code for this patient; try again".into()))
+}
+
 /// A new document / order number: date + random digits.
 pub(crate) fn new_number() -> String {
     let d = time::OffsetDateTime::now_utc().date();
@@ -277,7 +296,9 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
     if subject_id(&referral).is_none() {
         return Err(FhirError::bad_request("a referral needs subject = Patient/[id]"));
     }
-    stamp_new(&mut referral, issuer.as_deref());
+    let patient = subject_id(&referral).unwrap_or_default().to_string();
+    let code = unique_code(fhir, "ServiceRequest", ACCESS_CODE, &patient).await?;
+    stamp_new(&mut referral, issuer.as_deref(), code);
     if let Some(o) = referral.as_object_mut() {
         o.remove("id");
     }
@@ -285,7 +306,7 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
 }
 
 /// Number, access code and key, status and dates of a new referral.
-fn stamp_new(referral: &mut Value, issuer: Option<&str>) {
+fn stamp_new(referral: &mut Value, issuer: Option<&str>, code: String) {
     let mut ids: Vec<Value> = referral["identifier"]
         .as_array()
         .cloned()
@@ -294,7 +315,7 @@ fn stamp_new(referral: &mut Value, issuer: Option<&str>) {
         .filter(|i| ![NUMBER, ACCESS_CODE, ACCESS_KEY].contains(&i["system"].as_str().unwrap_or("")))
         .collect();
     ids.push(json!({"system": NUMBER, "value": new_number()}));
-    ids.push(json!({"system": ACCESS_CODE, "value": random_digits(4)}));
+    ids.push(json!({"system": ACCESS_CODE, "value": code}));
     ids.push(json!({"system": ACCESS_KEY, "value": uuid::Uuid::new_v4().to_string()}));
     referral["identifier"] = Value::Array(ids);
     referral["status"] = json!("active");
