@@ -1,18 +1,648 @@
-//! (being built)
+//! Medical documents (EDM) the patient account shows, visit history, and the International
+//! Patient Summary.
+//!
+//! The nine IKP documents and how they are indexed ([`CLASSES`]: P1 class
+//! `urn:oid:2.16.840.1.113883.3.4424.11.1.32` + LOINC): discharge summary (00.20), information
+//! for the referring doctor (08.90), refusal of admission (00.65), lab result with description
+//! (06.10), diagnostic test description (06.00), individual care plan (IPOM; no P1 class: local
+//! code `IPOM`), e-prescription (04.01), e-referral (02.10/02.11), e-order (02.81).
+//!
+//! Operations:
+//! - `POST Bundle/$submit-document` (body: a `document` Bundle whose first entry is the
+//!   Composition; a practitioner or a backend service): stores the Composition (as
+//!   `Composition/[id]`, policy-checked and audited as the caller's write, so the author must
+//!   be allowed to act on the patient's record or be the Composition's author) together with
+//!   its index entry `DocumentReference/[id]` (same id; `type` = LOINC + P1 class, `category` =
+//!   P1 class, `date`, `author`, `subject`, `custodian`, `masterIdentifier` = the Bundle's
+//!   identifier, content: the stored Bundle and `Composition/[id]/$document`), then the Bundle
+//!   itself as `Bundle/[id]` (the signed original, unchanged). Resubmitting a document with the
+//!   same Composition id replaces it (a new version). Returns the DocumentReference.
+//! - `GET Composition/[id]/$document` (R4 standard; `persist` must be false): the document as a
+//!   Bundle: the stored original when it was submitted, else assembled from the Composition and
+//!   the resources it references (those the caller may read).
+//! - `GET Patient/[id]/$summary`: an IPS document Bundle (Composition LOINC 60591-5, sections:
+//!   problems, medications, allergies, immunizations, results, procedures, encounters) built from
+//!   what the caller may read of the patient's record; 404 for a patient they may not read.
+//!
+//! Stored `Bundle`s are in no compartment, so confined callers (patients, parents, doctors)
+//! cannot read `Bundle/[id]` directly: they list `DocumentReference?patient=..&type=..&date=..`
+//! (in the Patient compartment; `type` takes the P1 class `urn:oid:2.16.840.1.113883.3.4424.11.1.32|00.20`
+//! or the LOINC code; `category` the P1 class) and get the document with
+//! `Composition/[id]/$document`, which applies the policy to the Composition.
+//!
+//! Visits are `Encounter`s (PLEncounter) with `diagnosis` and `serviceProvider`/`location`,
+//! searched with the standard `Encounter?patient=..&date=..&service-provider=..&location=..
+//! &type=..&class=..`; procedures done during a visit are `Procedure?encounter=..`.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::referral::{body_value, caller_user, find, issuer, read, subject_id};
 use super::{Input, Operation};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::{Fhir, Response};
 
-pub const OPERATIONS: &[Operation] = &[];
+/// P1 document classes.
+pub const P1_CLASS: &str = "urn:oid:2.16.840.1.113883.3.4424.11.1.32";
+pub const LOINC: &str = "http://loinc.org";
+/// Local document types (the IPOM care plan has no P1 class).
+pub const LOCAL_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-document-type-local";
+const PL: &str = "https://ikp.example.org/fhir/StructureDefinition/";
 
-pub async fn run(_fhir: &Fhir, op: &Operation, _id: Option<&str>, _input: Input) -> FhirResult<Response> {
-    Err(FhirError::NotFound(format!("the operation ${}", op.name)))
+/// The nine IKP documents: (P1 class or local code, LOINC, display).
+pub const CLASSES: &[(&str, &str, &str)] = &[
+    ("00.20", "18842-5", "Karta informacyjna leczenia szpitalnego"),
+    ("08.90", "34133-9", "Informacja dla lekarza kierującego/POZ"),
+    ("00.65", "34105-7", "Informacja o odmowie przyjęcia"),
+    ("06.10", "11502-2", "Wynik badania laboratoryjnego"),
+    ("06.00", "18748-4", "Opis badania diagnostycznego"),
+    ("IPOM", "18776-5", "Indywidualny plan opieki medycznej"),
+    ("04.01", "57833-6", "Recepta"),
+    ("02.10", "57133-1", "Skierowanie"),
+    ("02.81", "57832-8", "Zlecenie na wyroby medyczne"),
+];
+
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        resource_type: "Bundle",
+        name: "submit-document",
+        instance: false,
+        description: "EDM: store a document Bundle and index it with a DocumentReference",
+    },
+    Operation {
+        resource_type: "Composition",
+        name: "document",
+        instance: true,
+        description: "The document Bundle of a Composition (the stored original, or assembled)",
+    },
+    Operation {
+        resource_type: "Patient",
+        name: "summary",
+        instance: true,
+        description: "International Patient Summary (IPS) of the patient's record",
+    },
+];
+
+pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+    match (op.name, id) {
+        ("submit-document", None) => submit(fhir, &input).await,
+        ("document", Some(id)) => document(fhir, id, &input).await,
+        ("summary", Some(id)) => summary(fhir, id).await,
+        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
+    }
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+/// The P1 class (or local code) of a Composition.
+fn class_of(composition: &Value) -> Option<(&str, &str)> {
+    composition["category"].as_array()?.iter().flat_map(|c| c["coding"].as_array().into_iter().flatten()).find_map(
+        |c| match (c["system"].as_str(), c["code"].as_str()) {
+            (Some(s @ (P1_CLASS | LOCAL_TYPE)), Some(code)) => Some((s, code)),
+            _ => None,
+        },
+    )
+}
+
+/// The index entry of a document.
+fn index_entry(fhir: &Fhir, bundle: &Value, composition: &Value, id: &str) -> FhirResult<Value> {
+    let (system, class) =
+        class_of(composition).ok_or_else(|| FhirError::bad_request("the Composition needs a category (P1 class)"))?;
+    let display = CLASSES.iter().find(|(c, _, _)| *c == class).map(|(_, _, d)| *d).unwrap_or(class);
+    let mut type_codings: Vec<Value> = composition
+        .pointer("/type/coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c["system"] == LOINC)
+        .take(1)
+        .cloned()
+        .collect();
+    type_codings.push(json!({"system": system, "code": class, "display": display}));
+    let date = composition["date"].as_str().ok_or_else(|| FhirError::bad_request("the Composition needs a date"))?;
+    let identifier = bundle.get("identifier").cloned().unwrap_or_else(
+        || json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::interaction::write::new_id())}),
+    );
+    let mut reference = json!({
+        "resourceType": "DocumentReference",
+        "id": id,
+        "masterIdentifier": identifier,
+        "identifier": [composition.get("identifier").cloned().unwrap_or_else(|| identifier.clone())],
+        "status": "current",
+        "type": {"coding": type_codings},
+        "category": [{"coding": [{"system": system, "code": class, "display": display}]}],
+        "subject": composition["subject"],
+        "date": date,
+        "author": composition.get("author").cloned().unwrap_or_else(|| json!([])),
+        "description": composition["title"].as_str().unwrap_or(display),
+        "content": [
+            {"attachment": {"contentType": "application/fhir+json", "url": fhir.resource_url("Bundle", id),
+                            "title": composition["title"].as_str().unwrap_or(display)},
+             "format": {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode", "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient"}},
+            {"attachment": {"contentType": "application/fhir+json",
+                            "url": format!("{}/Composition/{id}/$document", fhir.base_url)}},
+        ],
+    });
+    if let Some(custodian) = composition.get("custodian") {
+        reference["custodian"] = custodian.clone();
+    }
+    if let Some(encounter) = composition.get("encounter") {
+        reference["context"] = json!({"encounter": [encounter]});
+    }
+    if system == P1_CLASS && composition.get("custodian").is_some() {
+        reference["meta"] = json!({"profile": [format!("{PL}PLDocumentReference")]});
+    }
+    Ok(reference)
+}
+
+async fn submit(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+    issuer(fhir)?;
+    let bundle = input.resource("Bundle")?.clone();
+    if bundle["type"] != "document" {
+        return Err(FhirError::bad_request("the Bundle must be a document"));
+    }
+    let mut composition =
+        bundle
+            .pointer("/entry/0/resource")
+            .filter(|r| r["resourceType"] == "Composition")
+            .cloned()
+            .ok_or_else(|| FhirError::bad_request("the first entry of a document must be its Composition"))?;
+    if subject_id(&composition).is_none() {
+        return Err(FhirError::bad_request("the Composition's subject must be Patient/[id]"));
+    }
+    let id = composition["id"]
+        .as_str()
+        .filter(|i| {
+            !i.is_empty() && i.len() <= 64 && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(crate::interaction::write::new_id);
+    composition["id"] = json!(id);
+    // `Bundle/[id]` may only hold this document's earlier version, never anything else.
+    if let Some(existing) = fhir.store.read("Bundle", &id).await?.filter(|v| !v.is_deleted()) {
+        let ours =
+            body_value(Response::version(fhir, 200, existing))?.pointer("/entry/0/resource/id").and_then(Value::as_str)
+                == Some(id.as_str());
+        if !ours || fhir.store.read("Composition", &id).await?.is_none_or(|v| v.is_deleted()) {
+            return Err(FhirError::Conflict(format!("Bundle/{id} exists and is not this document's")));
+        }
+    }
+    let reference = index_entry(fhir, &bundle, &composition, &id)?;
+    // The caller's writes (policy-checked and audited), in one transaction.
+    let transaction = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": fhir.resource_url("Composition", &id), "resource": composition,
+             "request": {"method": "PUT", "url": format!("Composition/{id}")}},
+            {"fullUrl": fhir.resource_url("DocumentReference", &id), "resource": reference,
+             "request": {"method": "PUT", "url": format!("DocumentReference/{id}")}},
+        ],
+    });
+    crate::interaction::transaction::transaction(fhir, &transaction).await?;
+    // The original, stored by the server (Bundles are in no compartment).
+    let mut original = bundle;
+    original["id"] = json!(id);
+    crate::interaction::update::update(&fhir.unconfined(), "Bundle", &id, original, None).await?;
+    let (stored, _) = read(fhir, "DocumentReference", &id).await?;
+    Ok(Response::resource(201, stored))
+}
+
+/// References in a resource (`Type/id` only).
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(o) => {
+            if let Some(r) = o.get("reference").and_then(Value::as_str) {
+                let parts: Vec<&str> = r.split('/').collect();
+                if parts.len() == 2 && !out.iter().any(|x| x == r) {
+                    out.push(r.to_string());
+                }
+            }
+            o.values().for_each(|v| references(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+fn document_bundle(fhir: &Fhir, id: &str, resources: Vec<Value>) -> Value {
+    let entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| {
+            let url = fhir.resource_url(r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+            json!({"fullUrl": url, "resource": r})
+        })
+        .collect();
+    json!({
+        "resourceType": "Bundle",
+        "meta": {"profile": [format!("{PL}PLDocumentBundle")]},
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::interaction::write::new_id())},
+        "type": "document",
+        "timestamp": crate::interaction::instant(crate::interaction::now()),
+        "id": id,
+        "entry": entries,
+    })
+}
+
+async fn document(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
+    if input.params.text("persist").is_some_and(|p| p == "true") || input.params.value("persist") == Some(&json!(true))
+    {
+        return Err(FhirError::NotImplemented(
+            "persist=true: documents are stored with Bundle/$submit-document".into(),
+        ));
+    }
+    let (composition, _) = read(fhir, "Composition", id).await?;
+    if let Some(original) = fhir.store.read("Bundle", id).await?.filter(|v| !v.is_deleted()) {
+        let value = body_value(Response::version(fhir, 200, original.clone()))?;
+        if value.pointer("/entry/0/resource/id").and_then(Value::as_str) == Some(id) {
+            fhir.record_access([&original]);
+            return Ok(Response::resource(200, value));
+        }
+    }
+    let mut refs = Vec::new();
+    references(&composition, &mut refs);
+    let mut resources = vec![composition];
+    for r in refs {
+        let Some((t, rid)) = r.split_once('/') else { continue };
+        if !fhir.model.is_resource_type(t) {
+            continue;
+        }
+        if let Ok((value, _)) = read(fhir, t, rid).await {
+            resources.push(value);
+        }
+    }
+    Ok(Response::resource(200, document_bundle(fhir, id, resources)))
+}
+
+/// An IPS section: (LOINC, title, resource types, search parameter for the patient).
+const IPS_SECTIONS: &[(&str, &str, &[&str])] = &[
+    ("11450-4", "Problem list", &["Condition"]),
+    ("10160-0", "History of medication use", &["MedicationStatement", "MedicationRequest"]),
+    ("48765-2", "Allergies and intolerances", &["AllergyIntolerance"]),
+    ("11369-6", "History of immunizations", &["Immunization"]),
+    ("30954-2", "Relevant diagnostic tests/laboratory data", &["Observation", "DiagnosticReport"]),
+    ("47519-4", "History of procedures", &["Procedure"]),
+    ("46240-8", "History of encounters", &["Encounter"]),
+];
+
+/// A short human-readable line for a resource in a section.
+fn line(r: &Value) -> String {
+    let text = |p: &str| r.pointer(p).and_then(Value::as_str);
+    let what = text("/code/text")
+        .or_else(|| text("/code/coding/0/display"))
+        .or_else(|| text("/code/coding/0/code"))
+        .or_else(|| text("/medicationCodeableConcept/text"))
+        .or_else(|| text("/medicationCodeableConcept/coding/0/display"))
+        .or_else(|| text("/vaccineCode/text"))
+        .or_else(|| text("/vaccineCode/coding/0/display"))
+        .or_else(|| text("/type/0/text"))
+        .or_else(|| text("/type/0/coding/0/display"))
+        .or_else(|| text("/diagnosis/0/condition/display"))
+        .unwrap_or("");
+    let when = text("/effectiveDateTime")
+        .or_else(|| text("/onsetDateTime"))
+        .or_else(|| text("/occurrenceDateTime"))
+        .or_else(|| text("/authoredOn"))
+        .or_else(|| text("/performedDateTime"))
+        .or_else(|| text("/period/start"))
+        .or_else(|| text("/recordedDate"))
+        .unwrap_or("");
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!("{} {} {}", r["resourceType"].as_str().unwrap_or(""), escape(what), escape(when))
+}
+
+async fn summary(fhir: &Fhir, id: &str) -> FhirResult<Response> {
+    let (patient, _) = read(fhir, "Patient", id).await?;
+    let mut sections = Vec::new();
+    let mut entries = vec![patient];
+    for (code, title, types) in IPS_SECTIONS {
+        let mut found = Vec::new();
+        for t in *types {
+            let param = if *t == "Immunization" || *t == "AllergyIntolerance" { "patient" } else { "subject" };
+            // Types the caller's scopes do not cover are left out rather than failing the summary.
+            if let Ok(list) = find(fhir, t, &[(param, format!("Patient/{id}"))]).await {
+                found.extend(list);
+            }
+        }
+        let mut section = json!({
+            "title": title,
+            "code": {"coding": [{"system": LOINC, "code": code, "display": title}]},
+        });
+        if found.is_empty() {
+            section["text"] = json!({"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">No information available</div>"});
+            section["emptyReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]});
+        } else {
+            let items: String = found.iter().map(|r| format!("<li>{}</li>", line(r))).collect();
+            section["text"] = json!({"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><ul>{items}</ul></div>")});
+            section["entry"] = Value::Array(
+                found
+                    .iter()
+                    .map(|r| json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))}))
+                    .collect(),
+            );
+        }
+        sections.push(section);
+        entries.extend(found);
+    }
+    let composition_id = crate::interaction::write::new_id();
+    let mut composition = json!({
+        "resourceType": "Composition",
+        "id": composition_id,
+        "status": "final",
+        "type": {"coding": [{"system": LOINC, "code": "60591-5", "display": "Patient summary Document"}]},
+        "subject": {"reference": format!("Patient/{id}")},
+        "date": crate::interaction::instant(crate::interaction::now()),
+        "author": [{"display": "ikp"}],
+        "title": "International Patient Summary",
+        "confidentiality": "N",
+        "section": sections,
+    });
+    if let Some(user) = caller_user(fhir) {
+        composition["author"] = json!([{"reference": user}]);
+    }
+    let mut resources = vec![composition];
+    resources.extend(entries);
+    let mut bundle = document_bundle(fhir, &composition_id, resources);
+    if let Some(o) = bundle.as_object_mut() {
+        o.remove("meta");
+        o.remove("id");
+    }
+    Ok(Response::resource(200, bundle))
+}
+
+// ---- demo data ----
+
+const DEMO_HOSPITAL: &str = "Organization/demo-szpital-wojewodzki";
+const DEMO_DOCTOR: &str = "Practitioner/demo-piotr-nowak";
+
+fn demo_composition(id: &str, patient: &str, class: &str, date: &str, encounter: Option<&str>, text: &str) -> Value {
+    let (_, loinc, display) = CLASSES.iter().find(|(c, _, _)| *c == class).copied().unwrap_or(CLASSES[0]);
+    let system = if class == "IPOM" { LOCAL_TYPE } else { P1_CLASS };
+    let mut c = json!({
+        "resourceType": "Composition",
+        "id": id,
+        "extension": [{"url": format!("{PL}PLDocumentVersion"), "valueString": "1"}],
+        "identifier": {"system": "urn:oid:2.16.840.1.113883.3.4424.2.7.9999.20.1", "value": format!("DOC-{id}")},
+        "status": "final",
+        "type": {"coding": [{"system": LOINC, "code": loinc}]},
+        "category": [{"coding": [{"system": system, "code": class, "display": display}]}],
+        "subject": {"reference": format!("Patient/{patient}")},
+        "date": date,
+        "author": [{"reference": DEMO_DOCTOR}],
+        "title": display,
+        "attester": [{"mode": "legal", "time": date, "party": {"reference": DEMO_DOCTOR}}],
+        "custodian": {"reference": DEMO_HOSPITAL},
+        "section": [{"title": display, "text": {"status": "generated",
+            "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{text}</div>")}}],
+    });
+    if class != "IPOM" {
+        c["meta"] = json!({"profile": [format!("{PL}PLComposition")]});
+    }
+    if let Some(e) = encounter {
+        c["encounter"] = json!({"reference": format!("Encounter/{e}")});
+    }
+    c
+}
+
+fn demo_condition(id: &str, patient: &str, code: &str, display: &str, onset: &str) -> Value {
+    json!({
+        "resourceType": "Condition",
+        "id": id,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "code": {"coding": [{"system": "urn:oid:2.16.840.1.113883.6.3", "code": code, "display": display}], "text": display},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "onsetDateTime": onset,
+        "recorder": {"reference": DEMO_DOCTOR},
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn demo_encounter(
+    id: &str,
+    patient: &str,
+    class: (&str, &str),
+    start: &str,
+    end: &str,
+    condition: &str,
+    provider: &str,
+    kind: &str,
+) -> Value {
+    json!({
+        "resourceType": "Encounter",
+        "id": id,
+        "meta": {"profile": [format!("{PL}PLEncounter")]},
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.2.7.9999.15.1", "value": id}],
+        "status": "finished",
+        "class": {"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.34", "code": class.0, "display": class.1},
+        "type": [{"text": kind}],
+        "subject": {"reference": format!("Patient/{patient}")},
+        "participant": [{"individual": {"reference": DEMO_DOCTOR}}],
+        "period": {"start": start, "end": end},
+        "diagnosis": [{"condition": {"reference": format!("Condition/{condition}")}, "rank": 1}],
+        "location": [{"location": {"reference": "Location/demo-gabinet-1"}}],
+        "serviceProvider": {"reference": provider},
+    })
+}
+
+/// A demo document: id, patient, class, date, encounter, text.
+type DemoDocument = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, &'static str);
+
+/// Demo data (stored once by `ikp serve --demo`): a hospital and a surgery, conditions, four
+/// visits (Jan at primary care and in hospital, Anna at primary care, Zofia at the allergist;
+/// with a procedure), and one document of each of the nine classes (each as Composition +
+/// DocumentReference + Bundle, same id `demo-dok-*`): Jan has the discharge summary,
+/// information for the referring doctor, refusal of admission, IPOM and e-prescription; Anna the
+/// lab result, diagnostic description and e-order; Zofia the e-referral.
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    let mut out = vec![
+        json!({"resourceType": "Organization", "id": "demo-szpital-wojewodzki", "active": true,
+               "name": "Szpital Wojewódzki (demo)"}),
+        json!({"resourceType": "Organization", "id": "demo-przychodnia-zdrowie", "active": true,
+               "name": "Przychodnia Zdrowie (demo)"}),
+        json!({"resourceType": "Location", "id": "demo-gabinet-1", "status": "active", "name": "Gabinet 1 (demo)",
+               "managingOrganization": {"reference": "Organization/demo-przychodnia-zdrowie"}}),
+        demo_condition(
+            "demo-nadcisnienie-jan",
+            "demo-jan-kowalski",
+            "I10",
+            "Samoistne (pierwotne) nadciśnienie",
+            "2024-03-01",
+        ),
+        demo_condition(
+            "demo-zapalenie-pluc-jan",
+            "demo-jan-kowalski",
+            "J18.9",
+            "Zapalenie płuc, nieokreślone",
+            "2026-10-10",
+        ),
+        demo_condition(
+            "demo-zapalenie-oskrzeli-anna",
+            "demo-anna-kowalska",
+            "J20.9",
+            "Ostre zapalenie oskrzeli",
+            "2026-11-02",
+        ),
+        demo_condition("demo-astma-zofia", "demo-zofia-kowalska", "J45.0", "Astma przeważnie alergiczna", "2025-05-01"),
+        demo_encounter(
+            "demo-wizyta-jan-poz",
+            "demo-jan-kowalski",
+            ("4", "Porada"),
+            "2026-09-15T09:00:00+02:00",
+            "2026-09-15T09:20:00+02:00",
+            "demo-nadcisnienie-jan",
+            "Organization/demo-przychodnia-zdrowie",
+            "Porada POZ",
+        ),
+        demo_encounter(
+            "demo-pobyt-jan-szpital",
+            "demo-jan-kowalski",
+            ("1", "Hospitalizacja"),
+            "2026-10-10T14:00:00+02:00",
+            "2026-10-17T11:00:00+02:00",
+            "demo-zapalenie-pluc-jan",
+            "Organization/demo-szpital-wojewodzki",
+            "Hospitalizacja",
+        ),
+        demo_encounter(
+            "demo-wizyta-anna-poz",
+            "demo-anna-kowalska",
+            ("4", "Porada"),
+            "2026-11-02T10:00:00+01:00",
+            "2026-11-02T10:15:00+01:00",
+            "demo-zapalenie-oskrzeli-anna",
+            "Organization/demo-przychodnia-zdrowie",
+            "Porada POZ",
+        ),
+        demo_encounter(
+            "demo-wizyta-zofia-alergolog",
+            "demo-zofia-kowalska",
+            ("4", "Porada"),
+            "2026-06-03T12:00:00+02:00",
+            "2026-06-03T12:30:00+02:00",
+            "demo-astma-zofia",
+            "Organization/demo-przychodnia-zdrowie",
+            "Porada specjalistyczna",
+        ),
+        json!({"resourceType": "Procedure", "id": "demo-rtg-jan", "status": "completed",
+               "code": {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.11.2.6", "code": "87.44", "display": "RTG klatki piersiowej"}], "text": "RTG klatki piersiowej"},
+               "subject": {"reference": "Patient/demo-jan-kowalski"},
+               "encounter": {"reference": "Encounter/demo-pobyt-jan-szpital"},
+               "performedDateTime": "2026-10-10T15:00:00+02:00"}),
+    ];
+    let docs: [DemoDocument; 9] = [
+        (
+            "demo-dok-karta-wypisowa-jan",
+            "demo-jan-kowalski",
+            "00.20",
+            "2026-10-17T11:00:00+02:00",
+            Some("demo-pobyt-jan-szpital"),
+            "Zapalenie płuc, wypisany do domu w stanie dobrym.",
+        ),
+        (
+            "demo-dok-informacja-jan",
+            "demo-jan-kowalski",
+            "08.90",
+            "2026-10-17T11:30:00+02:00",
+            Some("demo-pobyt-jan-szpital"),
+            "Informacja dla lekarza POZ: kontrola RTG za 6 tygodni.",
+        ),
+        (
+            "demo-dok-odmowa-jan",
+            "demo-jan-kowalski",
+            "00.65",
+            "2026-08-03T22:10:00+02:00",
+            Some("demo-wizyta-jan-poz"),
+            "Brak wskazań do hospitalizacji, leczenie ambulatoryjne.",
+        ),
+        (
+            "demo-dok-ipom-jan",
+            "demo-jan-kowalski",
+            "IPOM",
+            "2026-09-15T09:20:00+02:00",
+            None,
+            "IPOM: kontrola ciśnienia co 3 miesiące, dieta niskosodowa.",
+        ),
+        (
+            "demo-dok-recepta-jan",
+            "demo-jan-kowalski",
+            "04.01",
+            "2026-09-15T09:15:00+02:00",
+            None,
+            "Recepta: Amlodypina 5 mg, 1x dziennie.",
+        ),
+        (
+            "demo-dok-wynik-anna",
+            "demo-anna-kowalska",
+            "06.10",
+            "2026-11-03T08:00:00+01:00",
+            None,
+            "Morfologia: HGB 13,5 g/dl (w normie). Opis: bez odchyleń.",
+        ),
+        (
+            "demo-dok-opis-rtg-anna",
+            "demo-anna-kowalska",
+            "06.00",
+            "2026-11-04T12:00:00+01:00",
+            None,
+            "RTG klatki piersiowej: bez zmian ogniskowych.",
+        ),
+        (
+            "demo-dok-zlecenie-anna",
+            "demo-anna-kowalska",
+            "02.81",
+            "2026-11-05T10:00:00+01:00",
+            None,
+            "Zlecenie: stabilizator stawu kolanowego.",
+        ),
+        (
+            "demo-dok-skierowanie-zofia",
+            "demo-zofia-kowalska",
+            "02.10",
+            "2026-06-03T12:30:00+02:00",
+            Some("demo-wizyta-zofia-alergolog"),
+            "Skierowanie na testy alergiczne skórne.",
+        ),
+    ];
+    let demo_fhir_base = "urn:ikp-demo";
+    for (id, patient, class, date, encounter, text) in docs {
+        let composition = demo_composition(id, patient, class, date, encounter, text);
+        let bundle = json!({
+            "resourceType": "Bundle",
+            "id": id,
+            "meta": {"profile": [format!("{PL}PLDocumentBundle")]},
+            "identifier": {"system": "urn:oid:2.16.840.1.113883.3.4424.2.7.9999.20.2", "value": format!("BUNDLE-{id}")},
+            "type": "document",
+            "timestamp": date,
+            "entry": [{"fullUrl": format!("{demo_fhir_base}/Composition/{id}"), "resource": composition}],
+        });
+        let (system, display) = if class == "IPOM" {
+            (LOCAL_TYPE, "Indywidualny plan opieki medycznej")
+        } else {
+            (P1_CLASS, CLASSES.iter().find(|(c, _, _)| *c == class).map_or("", |(_, _, d)| *d))
+        };
+        let loinc = CLASSES.iter().find(|(c, _, _)| *c == class).map_or("", |(_, l, _)| *l);
+        let mut reference = json!({
+            "resourceType": "DocumentReference",
+            "id": id,
+            "masterIdentifier": bundle["identifier"],
+            "identifier": [composition["identifier"]],
+            "status": "current",
+            "type": {"coding": [{"system": LOINC, "code": loinc}, {"system": system, "code": class, "display": display}]},
+            "category": [{"coding": [{"system": system, "code": class, "display": display}]}],
+            "subject": {"reference": format!("Patient/{patient}")},
+            "date": date,
+            "author": [{"reference": DEMO_DOCTOR}],
+            "custodian": {"reference": DEMO_HOSPITAL},
+            "description": display,
+            "content": [{"attachment": {"contentType": "application/fhir+json", "url": format!("Bundle/{id}"), "title": display}},
+                        {"attachment": {"contentType": "application/fhir+json", "url": format!("Composition/{id}/$document")}}],
+        });
+        if class != "IPOM" {
+            reference["meta"] = json!({"profile": [format!("{PL}PLDocumentReference")]});
+        }
+        if let Some(e) = encounter {
+            reference["context"] = json!({"encounter": [{"reference": format!("Encounter/{e}")}]});
+        }
+        out.push(composition);
+        out.push(reference);
+        out.push(bundle);
+    }
+    out
 }

@@ -123,15 +123,21 @@ pub async fn operation(
         return Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}")));
     };
     match op.name {
-        n if prescription::OPERATIONS.iter().any(|o| o.name == n) => prescription::run(fhir, op, id, input).await,
-        n if crossborder::OPERATIONS.iter().any(|o| o.name == n) => crossborder::run(fhir, op, id, input).await,
-        n if referral::OPERATIONS.iter().any(|o| o.name == n) => referral::run(fhir, op, id, input).await,
-        n if order::OPERATIONS.iter().any(|o| o.name == n) => order::run(fhir, op, id, input).await,
-        n if documents::OPERATIONS.iter().any(|o| o.name == n) => documents::run(fhir, op, id, input).await,
-        n if booking::OPERATIONS.iter().any(|o| o.name == n) => booking::run(fhir, op, id, input).await,
-        n if poz::OPERATIONS.iter().any(|o| o.name == n) => poz::run(fhir, op, id, input).await,
-        n if ehic::OPERATIONS.iter().any(|o| o.name == n) => ehic::run(fhir, op, id, input).await,
-        n if authorization::OPERATIONS.iter().any(|o| o.name == n) => authorization::run(fhir, op, id, input).await,
+        _ if owns(prescription::OPERATIONS, op) => prescription::run(fhir, op, id, input).await,
+        _ if owns(crossborder::OPERATIONS, op) => crossborder::run(fhir, op, id, input).await,
+        _ if owns(referral::OPERATIONS, op) => referral::run(fhir, op, id, input).await,
+        _ if owns(order::OPERATIONS, op) => order::run(fhir, op, id, input).await,
+        _ if owns(documents::OPERATIONS, op) => documents::run(fhir, op, id, input).await,
+        _ if owns(booking::OPERATIONS, op) => booking::run(fhir, op, id, input).await,
+        _ if owns(poz::OPERATIONS, op) => poz::run(fhir, op, id, input).await,
+        _ if owns(ehic::OPERATIONS, op) => ehic::run(fhir, op, id, input).await,
+        _ if owns(authorization::OPERATIONS, op) => authorization::run(fhir, op, id, input).await,
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
     }
+}
+
+/// Whether `op` is one of `ops` (by type, level and name: two workflows may share a name, such as
+/// `ServiceRequest/$issue` and `DeviceRequest/$issue`).
+fn owns(ops: &[Operation], op: &Operation) -> bool {
+    ops.iter().any(|o| o.resource_type == op.resource_type && o.instance == op.instance && o.name == op.name)
 }

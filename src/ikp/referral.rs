@@ -1,18 +1,465 @@
-//! (being built)
+//! e-skierowanie (e-referral): a `ServiceRequest` in the PLServiceRequest profile, issued by a
+//! doctor and realised by another facility that the patient brings the access code to.
+//!
+//! Operations:
+//! - `POST ServiceRequest/$issue` (body: a ServiceRequest; a practitioner, or a backend
+//!   service): assigns the referral number (`identifier` system [`NUMBER`]), a random 4-digit
+//!   access code ([`ACCESS_CODE`], *kod skierowania*) and an access key ([`ACCESS_KEY`],
+//!   *klucz skierowania*), sets `status = active`, `intent = order`, `authoredOn` (when
+//!   missing) and `requester` (the issuing practitioner, when missing). Returns 201 + the
+//!   stored referral.
+//! - `GET|POST ServiceRequest/$retrieve?code=1234&pesel=...`: the performing facility's
+//!   practitioner finds the referral by access code + the patient's PESEL. A wrong code or PESEL
+//!   is a 404 that reveals nothing; the read is audited as the caller's.
+//! - `POST ServiceRequest/[id]/$book` (`appointment` = `Appointment/..` optional, `code` = the
+//!   access code when the caller could not otherwise act on the referral): records the booking.
+//! - `POST ServiceRequest/[id]/$complete` (`code` as for `$book`): the service was given.
+//! - `POST ServiceRequest/[id]/$cancel`: the issuer (the practitioner in `requester`) cancels.
+//!
+//! Status model (`ServiceRequest.status` + the extension [`BOOKING_STATUS`] with a code of
+//! [`BOOKING_SYSTEM`]):
+//!
+//! | state     | status      | booking extension                  | reached by             |
+//! |-----------|-------------|------------------------------------|------------------------|
+//! | issued    | `active`    | —                                  | `$issue`               |
+//! | booked    | `active`    | `booked` (+ [`APPOINTMENT`] ref)   | `$book` from issued    |
+//! | completed | `completed` | `completed`                        | `$complete` from issued/booked |
+//! | cancelled | `revoked`   | `cancelled`                        | `$cancel` from issued/booked   |
+//!
+//! Transitions out of `completed` or `cancelled` are refused (409). Every transition is an
+//! update with `If-Match` on the version read, so two concurrent transitions cannot both pass.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Input, Operation};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::bundle::EntryResource;
+use crate::interaction::read::ReadConditions;
+use crate::interaction::search::Scope;
+use crate::interaction::{Body, Fhir, Response};
+use crate::search::reach::Visible;
 
-pub const OPERATIONS: &[Operation] = &[];
+/// Referral number (*numer skierowania*).
+pub const NUMBER: &str = "https://ikp.example.org/fhir/sid/e-referral-number";
+/// The 4-digit access code the patient presents (*kod skierowania*).
+pub const ACCESS_CODE: &str = "https://ikp.example.org/fhir/sid/e-referral-access-code";
+/// The access key (*klucz skierowania*).
+pub const ACCESS_KEY: &str = "https://ikp.example.org/fhir/sid/e-referral-access-key";
+/// Extension with the workflow state beyond `status` (valueCoding of [`BOOKING_SYSTEM`]).
+pub const BOOKING_STATUS: &str = "https://ikp.example.org/fhir/StructureDefinition/referral-workflow-status";
+pub const BOOKING_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/referral-workflow-status";
+/// Extension with the booked Appointment (valueReference).
+pub const APPOINTMENT: &str = "https://ikp.example.org/fhir/StructureDefinition/referral-appointment";
+/// PESEL identifier system.
+pub const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 
-pub async fn run(_fhir: &Fhir, op: &Operation, _id: Option<&str>, _input: Input) -> FhirResult<Response> {
-    Err(FhirError::NotFound(format!("the operation ${}", op.name)))
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        resource_type: "ServiceRequest",
+        name: "issue",
+        instance: false,
+        description: "e-skierowanie: issue a referral (number, 4-digit access code and key assigned)",
+    },
+    Operation {
+        resource_type: "ServiceRequest",
+        name: "retrieve",
+        instance: false,
+        description: "e-skierowanie: the performing facility retrieves a referral by access code and PESEL",
+    },
+    Operation {
+        resource_type: "ServiceRequest",
+        name: "book",
+        instance: true,
+        description: "e-skierowanie: record the booking of a referral (optionally its Appointment)",
+    },
+    Operation {
+        resource_type: "ServiceRequest",
+        name: "complete",
+        instance: true,
+        description: "e-skierowanie: the referral was realised",
+    },
+    Operation {
+        resource_type: "ServiceRequest",
+        name: "cancel",
+        instance: true,
+        description: "e-skierowanie: the issuer cancels a referral that is not completed",
+    },
+];
+
+pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+    match (op.name, id) {
+        ("issue", None) => issue(fhir, &input).await,
+        ("retrieve", None) => {
+            let (fhir, found) = retrieve_by_code(fhir, "ServiceRequest", ACCESS_CODE, &input).await?;
+            crate::interaction::read::read(&fhir, "ServiceRequest", &found, ReadConditions::default()).await
+        }
+        ("book", Some(id)) => transition(fhir, id, "book", &input).await,
+        ("complete", Some(id)) => transition(fhir, id, "complete", &input).await,
+        ("cancel", Some(id)) => transition(fhir, id, "cancel", &input).await,
+        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
+    }
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+// ---- helpers shared by the workflow modules (referral, order, documents) ----
+
+/// The caller's FHIR user (`Practitioner/x`), when there is one.
+pub(crate) fn caller_user(fhir: &Fhir) -> Option<String> {
+    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
+}
+
+/// Issuing is for practitioners (and unconfined callers: backend services, the server).
+pub(crate) fn issuer(fhir: &Fhir) -> FhirResult<Option<String>> {
+    if !fhir.is_confined() {
+        return Ok(caller_user(fhir));
+    }
+    match caller_user(fhir) {
+        Some(u) if u.starts_with("Practitioner/") || u.starts_with("PractitionerRole/") => Ok(Some(u)),
+        _ => Err(FhirError::Forbidden("only a practitioner may issue this".into())),
+    }
+}
+
+/// A random decimal code of `digits` digits.
+pub(crate) fn random_digits(digits: u32) -> String {
+    let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes()) % 10u128.pow(digits);
+    format!("{n:0width$}", width = digits as usize)
+}
+
+/// A 4-digit access code no other `resource_type` of the patient has (so that code + PESEL
+/// always finds exactly one).
+pub(crate) async fn unique_code(fhir: &Fhir, resource_type: &str, system: &str, patient: &str) -> FhirResult<String> {
+    let unconfined = fhir.unconfined();
+    for _ in 0..20 {
+        let code = random_digits(4);
+        let taken = find(
+            &unconfined,
+            resource_type,
+            &[("identifier", format!("{system}|{code}")), ("subject", format!("Patient/{patient}"))],
+        )
+        .await?;
+        if taken.is_empty() {
+            return Ok(code);
+        }
+    }
+    Err(FhirError::Conflict("no free access code for this patient; try again".into()))
+}
+
+/// A new document / order number: date + random digits.
+pub(crate) fn new_number() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}{:02}{:02}{}", d.year(), u8::from(d.month()), d.day(), random_digits(14))
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub(crate) fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The resources a search through `fhir` finds (policy applied when `fhir` is confined).
+pub(crate) async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
+    let mut pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    pairs.push(("_count".into(), "1000".into()));
+    let response = crate::interaction::search::search(fhir, Scope::Type(resource_type.into()), &pairs, true).await?;
+    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for entry in &bundle.entries {
+        if entry.rest.get("search").and_then(|s| s.get("mode")).and_then(Value::as_str) == Some("include") {
+            continue;
+        }
+        if let Some(r) = &entry.resource {
+            out.push(r.to_value()?);
+        }
+    }
+    Ok(out)
+}
+
+/// A resource and its version, read through `fhir` (policy-checked and audited).
+pub(crate) async fn read(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    let response = crate::interaction::read::read(fhir, resource_type, id, ReadConditions::default()).await?;
+    let version = response.version.unwrap_or(1);
+    body_value(response).map(|v| (v, version))
+}
+
+/// The resource in a response.
+pub(crate) fn body_value(response: Response) -> FhirResult<Value> {
+    match response.body {
+        Some(Body::Stored(v)) => EntryResource::Stored(v).to_value(),
+        Some(Body::Resource(v)) => Ok(v),
+        _ => Err(FhirError::Internal("the interaction returned no resource".into())),
+    }
+}
+
+/// The value of the identifier of `system`.
+pub(crate) fn identifier<'a>(resource: &'a Value, system: &str) -> Option<&'a str> {
+    resource["identifier"]
+        .as_array()?
+        .iter()
+        .find(|i| i["system"].as_str() == Some(system))
+        .and_then(|i| i["value"].as_str())
+}
+
+/// The patient id in `subject`.
+pub(crate) fn subject_id(resource: &Value) -> Option<&str> {
+    resource.pointer("/subject/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("Patient/"))
+}
+
+/// Finds a request by access code + PESEL, without the caller's confinement, and returns a
+/// handle widened to that patient's `resource_type` (and what realising it writes) plus the id.
+/// Anything wrong is the same 404.
+pub(crate) async fn retrieve_by_code(
+    fhir: &Fhir,
+    resource_type: &str,
+    code_system: &str,
+    input: &Input,
+) -> FhirResult<(Fhir, String)> {
+    let code = input.text("code")?;
+    let pesel = input.text("pesel")?;
+    if fhir.is_confined() && !caller_user(fhir).is_some_and(|u| u.starts_with("Practitioner")) {
+        return Err(FhirError::Forbidden("only a practitioner of the performing facility may retrieve".into()));
+    }
+    let not_found = || FhirError::NotFound(format!("no {resource_type} for this access code and PESEL"));
+    if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_found());
+    }
+    let unconfined = fhir.unconfined();
+    let patients = find(&unconfined, "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
+    for patient in &patients {
+        let Some(pid) = patient["id"].as_str() else { continue };
+        let found = find(
+            &unconfined,
+            resource_type,
+            &[("identifier", format!("{code_system}|{code}")), ("subject", format!("Patient/{pid}"))],
+        )
+        .await?;
+        if let [one] = found.as_slice() {
+            let id = one["id"].as_str().ok_or_else(not_found)?.to_string();
+            let widened = widened_for(fhir, pid, resource_type);
+            return Ok((widened, id));
+        }
+    }
+    Err(not_found())
+}
+
+/// `fhir` with write access to `patient`'s `resource_type` (and the records realising it).
+pub(crate) fn widened_for(fhir: &Fhir, patient: &str, resource_type: &str) -> Fhir {
+    fhir.widened(Visible {
+        comp_type: "Patient".into(),
+        comp_id: patient.into(),
+        types: Some(vec![resource_type.to_string(), "Task".into(), "Appointment".into()]),
+        write: true,
+    })
+}
+
+/// The handle to act on `resource_type/id` with: the caller's own when the policy lets it read
+/// it, else (when the right access `code` is presented) one widened to the patient's record.
+pub(crate) async fn acting_handle(
+    fhir: &Fhir,
+    resource_type: &str,
+    id: &str,
+    code_system: &str,
+    input: &Input,
+) -> FhirResult<Fhir> {
+    if fhir.check_read(resource_type, id).await.is_ok() {
+        return Ok(fhir.clone());
+    }
+    let not_found = || FhirError::NotFound(format!("{resource_type}/{id}"));
+    let Some(code) = input.params.text("code") else { return Err(not_found()) };
+    let Some(current) = fhir.store.read(resource_type, id).await? else { return Err(not_found()) };
+    let content: Value = current.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).ok_or_else(not_found)?;
+    if identifier(&content, code_system) != Some(code) {
+        return Err(not_found());
+    }
+    let patient = subject_id(&content).ok_or_else(not_found)?;
+    Ok(widened_for(fhir, patient, resource_type))
+}
+
+/// Sets (replaces) the extension `url` on `resource`.
+pub(crate) fn set_extension(resource: &mut Value, url: &str, value: Value) {
+    if !resource["extension"].is_array() {
+        resource["extension"] = json!([]);
+    }
+    if let Some(list) = resource["extension"].as_array_mut() {
+        list.retain(|e| e["url"].as_str() != Some(url));
+        let mut ext = json!({"url": url});
+        if let (Some(e), Value::Object(v)) = (ext.as_object_mut(), value) {
+            e.extend(v);
+        }
+        list.push(ext);
+    }
+}
+
+// ---- the referral workflow ----
+
+async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+    let issuer = issuer(fhir)?;
+    let mut referral = input.resource("ServiceRequest")?.clone();
+    if subject_id(&referral).is_none() {
+        return Err(FhirError::bad_request("a referral needs subject = Patient/[id]"));
+    }
+    let patient = subject_id(&referral).unwrap_or_default().to_string();
+    let code = unique_code(fhir, "ServiceRequest", ACCESS_CODE, &patient).await?;
+    stamp_new(&mut referral, issuer.as_deref(), code);
+    if let Some(o) = referral.as_object_mut() {
+        o.remove("id");
+    }
+    crate::interaction::create::create(fhir, "ServiceRequest", referral, None).await
+}
+
+/// Number, access code and key, status and dates of a new referral.
+fn stamp_new(referral: &mut Value, issuer: Option<&str>, code: String) {
+    let mut ids: Vec<Value> = referral["identifier"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| ![NUMBER, ACCESS_CODE, ACCESS_KEY].contains(&i["system"].as_str().unwrap_or("")))
+        .collect();
+    ids.push(json!({"system": NUMBER, "value": new_number()}));
+    ids.push(json!({"system": ACCESS_CODE, "value": code}));
+    ids.push(json!({"system": ACCESS_KEY, "value": uuid::Uuid::new_v4().to_string()}));
+    referral["identifier"] = Value::Array(ids);
+    referral["status"] = json!("active");
+    referral["intent"] = json!("order");
+    if referral["authoredOn"].as_str().is_none() {
+        referral["authoredOn"] = json!(today());
+    }
+    if let (None, Some(issuer)) = (referral.get("requester"), issuer) {
+        referral["requester"] = json!({"reference": issuer});
+    }
+}
+
+/// The workflow state of a referral.
+pub fn state(referral: &Value) -> &str {
+    match referral["status"].as_str() {
+        Some("completed") => "completed",
+        Some("revoked") | Some("entered-in-error") => "cancelled",
+        _ => referral["extension"]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["url"].as_str() == Some(BOOKING_STATUS)))
+            .and_then(|e| e.pointer("/valueCoding/code"))
+            .and_then(Value::as_str)
+            .filter(|c| *c == "booked")
+            .unwrap_or("issued"),
+    }
+}
+
+async fn transition(fhir: &Fhir, id: &str, action: &str, input: &Input) -> FhirResult<Response> {
+    let handle = if action == "cancel" {
+        fhir.clone()
+    } else {
+        acting_handle(fhir, "ServiceRequest", id, ACCESS_CODE, input).await?
+    };
+    let (mut referral, version) = read(&handle, "ServiceRequest", id).await?;
+    let current = state(&referral).to_string();
+    if current == "completed" || current == "cancelled" {
+        return Err(FhirError::Conflict(format!("the referral is already {current}")));
+    }
+    let workflow = |code: &str| json!({"valueCoding": {"system": BOOKING_SYSTEM, "code": code}});
+    match action {
+        "book" => {
+            if current == "booked" && input.params.value("appointment").is_none() {
+                return Err(FhirError::Conflict("the referral is already booked".into()));
+            }
+            set_extension(&mut referral, BOOKING_STATUS, workflow("booked"));
+            if let Some(appointment) = input.params.value("appointment") {
+                let reference = match appointment {
+                    Value::String(s) => s.clone(),
+                    other => other["reference"].as_str().unwrap_or_default().to_string(),
+                };
+                if !reference.starts_with("Appointment/") {
+                    return Err(FhirError::bad_request("appointment must be a reference to an Appointment"));
+                }
+                set_extension(&mut referral, APPOINTMENT, json!({"valueReference": {"reference": reference}}));
+            }
+        }
+        "complete" => {
+            if fhir.is_confined() && !caller_user(fhir).is_some_and(|u| u.starts_with("Practitioner")) {
+                return Err(FhirError::Forbidden("only the performing practitioner may complete a referral".into()));
+            }
+            referral["status"] = json!("completed");
+            set_extension(&mut referral, BOOKING_STATUS, workflow("completed"));
+        }
+        _ => {
+            let requester = referral.pointer("/requester/reference").and_then(Value::as_str);
+            if fhir.is_confined() && (requester.is_none() || requester != caller_user(fhir).as_deref()) {
+                return Err(FhirError::Forbidden("only the issuer may cancel a referral".into()));
+            }
+            referral["status"] = json!("revoked");
+            set_extension(&mut referral, BOOKING_STATUS, workflow("cancelled"));
+        }
+    }
+    crate::interaction::update::update(&handle, "ServiceRequest", id, referral, Some(version)).await
+}
+
+/// A demo referral for `patient` in `state`, with a fixed access code.
+fn demo_referral(id: &str, patient: &str, code: &str, state: &str, text: &str) -> Value {
+    let mut r = json!({
+        "resourceType": "ServiceRequest",
+        "id": id,
+        "meta": {"profile": ["https://ikp.example.org/fhir/StructureDefinition/PLServiceRequest"]},
+        "identifier": [
+            {"system": NUMBER, "value": format!("2026112000000000{code}00")},
+            {"system": ACCESS_CODE, "value": code},
+            {"system": ACCESS_KEY, "value": format!("demo-key-{code}")},
+        ],
+        "status": "active",
+        "intent": "order",
+        "category": [{"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.32", "code": "02.11", "display": "Skierowanie na konsultację"}]}],
+        "code": {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.11.2.6", "code": "89.00", "display": "Porada lekarska, konsultacja, asysta"}], "text": text},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "authoredOn": "2026-11-20T10:00:00+01:00",
+        "requester": {"reference": "Practitioner/demo-piotr-nowak"},
+        "reasonCode": [{"coding": [{"system": "urn:oid:2.16.840.1.113883.6.3", "code": "I10", "display": "Samoistne (pierwotne) nadciśnienie"}]}],
+    });
+    let workflow = |code: &str| json!({"valueCoding": {"system": BOOKING_SYSTEM, "code": code}});
+    match state {
+        "booked" => set_extension(&mut r, BOOKING_STATUS, workflow("booked")),
+        "completed" => {
+            r["status"] = json!("completed");
+            set_extension(&mut r, BOOKING_STATUS, workflow("completed"));
+        }
+        "cancelled" => {
+            r["status"] = json!("revoked");
+            set_extension(&mut r, BOOKING_STATUS, workflow("cancelled"));
+        }
+        _ => {}
+    }
+    r
+}
+
+/// Demo referrals (stored once by `ikp serve --demo`): Jan's cardiology referral, active with
+/// access code 1234; booked (2345), completed (3456) and cancelled (4567) ones; Zofia's active
+/// referral to a paediatric allergist (5678). All issued by Practitioner/demo-piotr-nowak.
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    vec![
+        demo_referral(
+            "demo-skierowanie-kardiolog",
+            "demo-jan-kowalski",
+            "1234",
+            "issued",
+            "Konsultacja kardiologiczna",
+        ),
+        demo_referral("demo-skierowanie-okulista", "demo-jan-kowalski", "2345", "booked", "Konsultacja okulistyczna"),
+        demo_referral(
+            "demo-skierowanie-ortopeda",
+            "demo-anna-kowalska",
+            "3456",
+            "completed",
+            "Konsultacja ortopedyczna",
+        ),
+        demo_referral(
+            "demo-skierowanie-dermatolog",
+            "demo-anna-kowalska",
+            "4567",
+            "cancelled",
+            "Konsultacja dermatologiczna",
+        ),
+        demo_referral(
+            "demo-skierowanie-alergolog",
+            "demo-zofia-kowalska",
+            "5678",
+            "issued",
+            "Konsultacja alergologiczna",
+        ),
+    ]
 }
