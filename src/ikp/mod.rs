@@ -36,6 +36,18 @@ pub struct Operation {
     pub description: &'static str,
 }
 
+impl Operation {
+    /// The canonical URL of its OperationDefinition: the standard one where the operation is
+    /// standard, else a national one per type (two types may share an operation name).
+    pub fn definition(&self) -> String {
+        match (self.resource_type, self.name) {
+            ("Composition", "document") => "http://hl7.org/fhir/OperationDefinition/Composition-document".into(),
+            ("Patient", "summary") => "http://hl7.org/fhir/uv/ips/OperationDefinition/summary".into(),
+            (t, name) => format!("{OPERATION_BASE}/{t}-{name}"),
+        }
+    }
+}
+
 /// What an operation receives: query parameters and a Parameters body merged into `params`; any
 /// other body (a Bundle, a MedicationDispense...) as it was sent.
 #[derive(Debug, Default)]

@@ -42,7 +42,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                     .map(|(_, name, definition)| json!({"name": name, "definition": definition})),
             );
             operations.extend(crate::ikp::operations().filter(|o| o.resource_type == t).map(|o| {
-                json!({"name": o.name, "definition": format!("{}/{}", crate::ikp::OPERATION_BASE, o.name), "documentation": o.description})
+                json!({"name": o.name, "definition": o.definition(), "documentation": o.description})
             }));
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
