@@ -38,8 +38,13 @@ use crate::store::ResourceVersion;
 use crate::store::sql::Cell;
 use crate::synth::fhir::{NPWZ_PHARMACIST, PESEL};
 
-/// Prescription numbers (this server's national system; P1 uses an OID per issuer).
-pub const NUMBER_SYSTEM: &str = "https://ikp.example.org/fhir/sid/pl-prescription-number";
+/// Prescription numbers: PLMedicationRequest (pl-rx-6) wants them minted under a provider's node
+/// `urn:oid:2.16.840.1.113883.3.4424.2.7.{n}.2.1`; this server mints under one fixed node
+/// ([`ISSUER_NODE`]) rather than per provider (the package key and access code are under
+/// `https://ikp.example.org/fhir/sid/`).
+pub const NUMBER_SYSTEM: &str = "urn:oid:2.16.840.1.113883.3.4424.2.7.999999.2.1";
+/// The provider node this server mints prescription numbers under (invented; not a real node).
+pub const ISSUER_NODE: &str = "999999";
 /// The package key, in `groupIdentifier` (fixed by PLMedicationRequest).
 pub const PACKAGE_SYSTEM: &str = "https://ikp.example.org/fhir/sid/pl-prescription-package-key";
 /// The package's 4-digit access code (`kodPakietuRecept`), an identifier of each prescription.
@@ -399,7 +404,8 @@ async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         let number = format!("{}{}", format_date(day).replace('-', ""), random_digits(14));
         let mut identifiers = mr["identifier"].as_array().cloned().unwrap_or_default();
         identifiers.retain(|i| {
-            i["system"].as_str() != Some(ACCESS_CODE_SYSTEM) && i["system"].as_str() != Some(NUMBER_SYSTEM)
+            i["system"].as_str() != Some(ACCESS_CODE_SYSTEM)
+                && !i["system"].as_str().is_some_and(|s| s.starts_with("urn:oid:2.16.840.1.113883.3.4424.2.7."))
         });
         identifiers.push(json!({"system": NUMBER_SYSTEM, "value": number}));
         identifiers.push(json!({"system": ACCESS_CODE_SYSTEM, "value": code}));
@@ -770,6 +776,15 @@ fn demo_medication() -> Value {
     })
 }
 
+/// A stable 22-digit number for a demo prescription id.
+fn demo_number(id: &str) -> String {
+    let mut n: u64 = 1469598103934665603;
+    for b in id.bytes() {
+        n = (n ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    format!("20260101{:014}", n % 100_000_000_000_000)
+}
+
 /// A demo prescription (`start` days from today, `rule`, `quantity` packs, `status`).
 #[allow(clippy::too_many_arguments)]
 pub fn demo_prescription(
@@ -792,7 +807,7 @@ pub fn demo_prescription(
             {"url": AVAILABILITY, "valueCoding": {"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.25", "code": "Rp"}}
         ],
         "identifier": [
-            {"system": NUMBER_SYSTEM, "value": format!("DEMO{}", id.trim_start_matches("demo-rx-"))},
+            {"system": NUMBER_SYSTEM, "value": demo_number(id)},
             {"system": ACCESS_CODE_SYSTEM, "value": code}
         ],
         "intent": "order",
