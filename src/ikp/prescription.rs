@@ -151,8 +151,8 @@ pub fn validity_rule(mr: &Value) -> String {
         .to_string()
 }
 
-/// Days of validity from the realisation date for a rule. The last valid day is realisation date
-/// + these days (as the package example does: an antibiotic issued 26 Nov is valid to 3 Dec;
+/// Days of validity from the realisation date for a rule. The last valid day is the realisation
+/// date plus these days (as the package example does: an antibiotic issued 26 Nov is valid to 3 Dec;
 /// whether the regulation counts the issue day as day 1 is unverified).
 pub fn validity_days(rule: &str) -> Option<i64> {
     match rule {
