@@ -194,6 +194,11 @@ async fn issue_retrieve_dispense(server: &TestServer) {
     let mr = read(server, &format!("MedicationRequest/{id}")).await;
     assert_eq!(mr["status"], "active");
     assert_eq!(detail(&mr).as_deref(), Some("CZESCIOWO_ZREALIZOWANA"));
+    // The write is audited as the pharmacist's.
+    let admin = server.admin_token().await;
+    let md_id = md["id"].as_str().expect("id");
+    let audit = json(get(server, &admin, &format!("AuditEvent?entity=MedicationDispense/{md_id}")).await).await;
+    assert!(audit.to_string().contains(EWA), "{audit}");
     let r = post(
         server,
         &ewa,
@@ -340,6 +345,24 @@ async fn cancelling(server: &TestServer) {
 }
 
 async fn concurrent_dispensing(server: &TestServer) {
+    // A retried dispensation (same identifier) is stored once.
+    let (code, rx) = issue(server, JAN, &[("standard", 3.0)]).await;
+    let id = rx[0]["id"].as_str().expect("id").to_string();
+    let ewa = user(server, EWA).await;
+    let body = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": {"resourceType": "MedicationDispense",
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4424.2.7.5678.2.5", "value": "R-1"}],
+            "quantity": {"value": 1, "unit": "op."}}},
+        {"name": "code", "valueString": code}, {"name": "pesel", "valueString": JAN_PESEL}]});
+    let first = json(post(server, &ewa, &format!("MedicationRequest/{id}/$dispense"), &body).await).await;
+    let again = json(post(server, &ewa, &format!("MedicationRequest/{id}/$dispense"), &body).await).await;
+    assert_eq!(first["id"], again["id"], "{again}");
+    assert!(first["id"].is_string(), "{first}");
+    assert_eq!(
+        detail(&read(server, &format!("MedicationRequest/{id}")).await).as_deref(),
+        Some("CZESCIOWO_ZREALIZOWANA")
+    );
+
     let (code, rx) = issue(server, JAN, &[("standard", 2.0)]).await;
     let id = rx[0]["id"].as_str().expect("id").to_string();
     let ewa = user(server, EWA).await;

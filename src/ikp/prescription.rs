@@ -16,7 +16,8 @@
 //!   Parameters `quantity`, plus `code`+`pesel` unless a Consent authorises the pharmacist):
 //!   writes the MedicationDispense and the prescription's new status in one transaction guarded
 //!   by `ifMatch` on the prescription's version; a concurrent dispensing makes it re-read and
-//!   re-check (so a fully dispensed prescription answers 409, never twice).
+//!   re-check (so a fully dispensed prescription answers 409, never twice). A MedicationDispense
+//!   body with an `identifier` is idempotent: sending it again returns the stored one.
 //! - `POST MedicationRequest/[id]/$cancel` (the requester only): refused (409) once anything was
 //!   dispensed.
 //!
@@ -627,7 +628,23 @@ pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<R
         .and_then(Value::as_f64)
         .filter(|q| *q > 0.0)
         .ok_or_else(|| FhirError::bad_request("the quantity dispensed (a positive value) is required"))?;
+    // A client retrying a dispensation it identified gets the one already stored.
+    let retry_key = dispense["identifier"]
+        .as_array()
+        .and_then(|ids| ids.first())
+        .and_then(|i| Some(format!("{}|{}", i["system"].as_str()?, i["value"].as_str()?)));
     for _ in 0..DISPENSE_RETRIES {
+        if let Some(key) = &retry_key {
+            let done = find(
+                &fhir.unconfined(),
+                "MedicationDispense",
+                &[("identifier", key.clone()), ("prescription", format!("MedicationRequest/{id}"))],
+            )
+            .await?;
+            if let Some(existing) = done.into_iter().next() {
+                return Ok(existing);
+            }
+        }
         let current = fhir
             .store
             .read("MedicationRequest", id)
