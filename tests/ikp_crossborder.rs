@@ -218,6 +218,31 @@ async fn refusals(server: &TestServer) {
     assert_eq!(r.status(), 200);
     let listed = json(r).await;
     assert!(listed.to_string().contains("rx-anna-1"));
+    // Narcotic and psychotropic drugs (availability Rpw) are never offered abroad.
+    let mut narcotic = prescription::demo_prescription(
+        "rx-anna-rpw",
+        "demo-anna-kowalska",
+        "pkg-anna",
+        "1111",
+        0,
+        "standard",
+        1.0,
+        Status::Issued,
+    );
+    narcotic["extension"][1]["valueCoding"]["code"] = json!("Rpw");
+    let r = server
+        .send(Method::PUT, "MedicationRequest/rx-anna-rpw", &narcotic)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("put");
+    assert!(r.status().is_success());
+    let r = get(server, &conn, "Patient/demo-anna-kowalska/$crossborder-prescriptions?country=SK").await;
+    let listed = json(r).await.to_string();
+    assert!(listed.contains("rx-anna-1") && !listed.contains("rx-anna-rpw"), "{listed}");
+    let r =
+        post(server, &conn, "MedicationRequest/rx-anna-rpw/$crossborder-dispense?country=SK", &eu_dispense(1.0)).await;
+    common::outcome(r, 409).await;
     // A parent consents for a minor child.
     let r =
         post(server, &anna, "Patient/demo-zofia-kowalska/$crossborder-consent", &consent_params(true, &["CZ"])).await;

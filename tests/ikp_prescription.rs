@@ -394,6 +394,36 @@ async fn concurrent_dispensing(server: &TestServer) {
     let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
     assert_eq!(mds["total"], 1);
     assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
+
+    // 8 concurrent dispensings of 1 pack on 3 packs: exactly 3 succeed, after re-checking.
+    let (code, rx) = issue(server, JAN, &[("standard", 3.0)]).await;
+    let id = rx[0]["id"].as_str().expect("id").to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let client = server.client.clone();
+        let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
+        let body = serde_json::to_vec(&dispense_params(1.0, Some(&code), Some(JAN_PESEL))).expect("json");
+        let token = ewa.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/fhir+json")
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            r.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
+    assert_eq!(mds["total"], 3);
+    assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
 }
 
 async fn others_get_nothing(server: &TestServer) {
