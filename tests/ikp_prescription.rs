@@ -304,6 +304,27 @@ async fn validity_boundaries(server: &TestServer) {
     assert_eq!(r.status(), 201);
     let mr = read(server, "MedicationRequest/rx-day-after").await;
     assert_eq!(mr["status"], "active", "a refused dispensing changes nothing");
+
+    // 365-day prescriptions: need a duration; one dispensing covers at most 180 days.
+    let piotr = user(server, PIOTR).await;
+    let mut chronic = package(JAN, &[("chronic-365", 12.0)]);
+    common::outcome(post(server, &piotr, "MedicationRequest/$issue-package", &chronic).await, 400).await;
+    chronic["entry"][1]["resource"]["dispenseRequest"]["expectedSupplyDuration"] =
+        json!({"value": 360, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"});
+    let r = post(server, &piotr, "MedicationRequest/$issue-package", &chronic).await;
+    assert_eq!(r.status(), 201);
+    let issued = json(r).await;
+    let mr = &issued["entry"][0]["resource"];
+    assert_eq!(mr["dispenseRequest"]["validityPeriod"]["end"], prescription::days_from_today(365));
+    let id = mr["id"].as_str().expect("id");
+    let code = identifier(mr, ACCESS_CODE_SYSTEM).expect("code");
+    let path = format!("MedicationRequest/{id}/$dispense");
+    common::outcome(post(server, &ewa, &path, &dispense_params(7.0, Some(&code), Some(JAN_PESEL))).await, 409).await;
+    assert_eq!(post(server, &ewa, &path, &dispense_params(6.0, Some(&code), Some(JAN_PESEL))).await.status(), 201);
+    assert_eq!(
+        detail(&read(server, &format!("MedicationRequest/{id}")).await).as_deref(),
+        Some("CZESCIOWO_ZREALIZOWANA")
+    );
 }
 
 async fn cancelling(server: &TestServer) {

@@ -69,8 +69,8 @@ pub const IMMUNOLOGICAL_DAYS: i64 = 120;
 pub const CHRONIC_DAYS: i64 = 365;
 /// A 365-day prescription's first package must be dispensed within this many days (§3.4).
 pub const CHRONIC_FIRST_DISPENSE_DAYS: i64 = 30;
-/// One dispensing of a 365-day prescription covers at most this many days of therapy (§3.4;
-/// not enforced yet: needs the pack size to turn dosage into days).
+/// One dispensing of a 365-day prescription covers at most this many days of therapy (§3.4),
+/// computed from `dispenseRequest.expectedSupplyDuration` (see [`chronic_limit`]).
 pub const MAX_THERAPY_DAYS_PER_DISPENSING: i64 = 180;
 /// How often a dispensing re-reads and retries when another one changed the prescription.
 const DISPENSE_RETRIES: usize = 8;
@@ -189,6 +189,37 @@ pub fn valid_on(mr: &Value, day: time::Date, dispensed_before: bool) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Days of therapy one pack covers on a 365-day prescription: `expectedSupplyDuration` (days)
+/// divided by the prescribed quantity. `None` for other prescriptions or without a duration.
+pub fn days_per_pack(mr: &Value) -> Option<f64> {
+    if validity_rule(mr) != "chronic-365" {
+        return None;
+    }
+    let duration = &mr["dispenseRequest"]["expectedSupplyDuration"];
+    let days = duration["value"].as_f64()?;
+    let factor = match duration["code"].as_str().or(duration["unit"].as_str()) {
+        Some("d") | Some("day") | Some("days") => 1.0,
+        Some("wk") => 7.0,
+        Some("mo") => 30.0,
+        _ => return None,
+    };
+    let quantity = mr.pointer("/dispenseRequest/quantity/value").and_then(Value::as_f64)?;
+    (quantity > 0.0 && days > 0.0).then(|| days * factor / quantity)
+}
+
+/// The most packs one dispensing of a 365-day prescription may hand over on `day`: at most
+/// [`MAX_THERAPY_DAYS_PER_DISPENSING`] days of therapy, and pro rata to the days left in the
+/// validity period (our reading of "reduced pro rata to the days already elapsed", unverified).
+/// `None`: no such limit (not a 365-day prescription).
+pub fn chronic_limit(mr: &Value, day: time::Date) -> Option<f64> {
+    let per_pack = days_per_pack(mr)?;
+    let end = mr.pointer("/dispenseRequest/validityPeriod/end").and_then(Value::as_str).and_then(parse_date)?;
+    let days_left = ((end - day).whole_days() + 1).max(0) as f64;
+    let by_cap = (MAX_THERAPY_DAYS_PER_DISPENSING as f64 / per_pack + 1e-9).floor().max(1.0);
+    let by_time = (days_left / per_pack - 1e-9).ceil().max(0.0);
+    Some(by_cap.min(by_time))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +416,11 @@ async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         };
         if start < authored {
             return Err(bad("the realisation date cannot be before the issue date".into()));
+        }
+        if rule == "chronic-365" && days_per_pack(&mr).is_none() {
+            return Err(bad(
+                "a 365-day prescription needs dispenseRequest.expectedSupplyDuration (days of therapy)".into()
+            ));
         }
         let latest = start + time::Duration::days(days);
         let end = match text(&mr, "/dispenseRequest/validityPeriod/end") {
@@ -660,6 +696,14 @@ pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<R
         let already = dispensed_quantity(fhir, id).await?;
         valid_on(&mr, today(), already > 0.0).map_err(FhirError::Conflict)?;
         let remaining = prescribed_quantity(&mr) - already;
+        if let Some(limit) = chronic_limit(&mr, today())
+            && quantity > limit + 1e-9
+        {
+            return Err(FhirError::Conflict(format!(
+                "one dispensing of a 365-day prescription may cover at most {MAX_THERAPY_DAYS_PER_DISPENSING} days of \
+                 therapy and the days left in its validity: at most {limit} packs now"
+            )));
+        }
         if quantity > remaining + 1e-9 {
             return Err(FhirError::Conflict(format!(
                 "{quantity} exceeds the quantity remaining on the prescription ({remaining})"
@@ -914,6 +958,7 @@ pub fn demo() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn validity_boundaries_are_inclusive() {
@@ -926,6 +971,21 @@ mod tests {
         assert!(valid_on(&chronic, today(), true).is_ok(), "later packages until day 365");
         assert_eq!(validity_days("antibiotic"), Some(ANTIBIOTIC_DAYS));
         assert_eq!(validity_days("nope"), None);
+    }
+
+    #[test]
+    fn chronic_prescriptions_are_dispensed_pro_rata() {
+        // 12 packs for 360 days: 30 days a pack.
+        let mut mr = demo_prescription("demo-rx-c", "p", "k", "1", 0, "chronic-365", 12.0, Status::Issued);
+        mr["dispenseRequest"]["expectedSupplyDuration"] =
+            json!({"value": 360, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"});
+        assert_eq!(days_per_pack(&mr), Some(30.0));
+        assert_eq!(chronic_limit(&mr, today()), Some(6.0), "180 days per dispensing");
+        // 45 days left: 2 packs.
+        assert_eq!(chronic_limit(&mr, today() + time::Duration::days(CHRONIC_DAYS - 44)), Some(2.0));
+        assert_eq!(chronic_limit(&mr, today() + time::Duration::days(CHRONIC_DAYS + 1)), Some(0.0));
+        let standard = demo_prescription("demo-rx-s", "p", "k", "1", 0, "standard", 12.0, Status::Issued);
+        assert_eq!(chronic_limit(&standard, today()), None);
     }
 
     #[test]
