@@ -1,18 +1,1005 @@
-//! (being built)
+//! E-prescriptions (e-recepta): issuing a package, finding it in a pharmacy with the 4-digit
+//! access code and the patient's PESEL, dispensing (whole or in parts), cancelling.
+//!
+//! - `POST MedicationRequest/$issue-package` (prescriber): a Bundle of MedicationRequests (one
+//!   product each, one patient; Medications in the Bundle referenced by `urn:uuid:` are stored
+//!   `contained` in their prescription). Each prescription gets a number
+//!   ([`NUMBER_SYSTEM`]), the package key (`groupIdentifier`, [`PACKAGE_SYSTEM`]) and the
+//!   package's random 4-digit access code (an identifier in [`ACCESS_CODE_SYSTEM`]); the
+//!   validity period is computed from the realisation date ([`validity_days`]). Everything is
+//!   stored in one transaction, checked by the access policy (the requester must be the caller)
+//!   and audited. Returns a `collection` Bundle of the stored prescriptions.
+//! - `GET|POST MedicationRequest/$retrieve?code=1234&pesel=...` (pharmacist): the package's
+//!   prescriptions. Wrong code or PESEL: 404, nothing revealed. Without `code`: what a
+//!   prescriptions-only Consent lets the pharmacist see for that PESEL.
+//! - `POST MedicationRequest/[id]/$dispense` (pharmacist; body: a MedicationDispense or
+//!   Parameters `quantity`, plus `code`+`pesel` unless a Consent authorises the pharmacist):
+//!   writes the MedicationDispense and the prescription's new status in one transaction guarded
+//!   by `ifMatch` on the prescription's version; a concurrent dispensing makes it re-read and
+//!   re-check (so a fully dispensed prescription answers 409, never twice). A MedicationDispense
+//!   body with an `identifier` is idempotent: sending it again returns the stored one.
+//! - `POST MedicationRequest/[id]/$cancel` (the requester only): refused (409) once anything was
+//!   dispensed.
+//!
+//! Statuses: issued = `active` + status detail `WYSTAWIONA`; partially dispensed = `active` +
+//! `CZESCIOWO_ZREALIZOWANA`; dispensed = `completed` + `ZREALIZOWANA`; cancelled = `cancelled` +
+//! `ANULOWANA`; expired = `stopped` + `statusReason` `expired` ([`STATUS_REASON_SYSTEM`]; the
+//! national status value set has no code for it). Validity, last day inclusive, is
+//! `validityPeriod.end`; dates are UTC calendar days.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Input, Operation};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::bundle::EntryResource;
+use crate::interaction::{Body, Fhir, Response};
+use crate::search::parse::Parser;
+use crate::search::reach::Visible;
+use crate::store::ResourceVersion;
+use crate::store::sql::Cell;
+use crate::synth::fhir::{NPWZ_PHARMACIST, PESEL};
 
-pub const OPERATIONS: &[Operation] = &[];
+/// Prescription numbers: PLMedicationRequest (pl-rx-6) wants them minted under a provider's node
+/// `urn:oid:2.16.840.1.113883.3.4424.2.7.{n}.2.1`; this server mints under one fixed node
+/// ([`ISSUER_NODE`]) rather than per provider (the package key and access code are under
+/// `https://ikp.example.org/fhir/sid/`).
+pub const NUMBER_SYSTEM: &str = "urn:oid:2.16.840.1.113883.3.4424.2.7.999999.2.1";
+/// The provider node this server mints prescription numbers under (invented; not a real node).
+pub const ISSUER_NODE: &str = "999999";
+/// The package key, in `groupIdentifier` (fixed by PLMedicationRequest).
+pub const PACKAGE_SYSTEM: &str = "https://ikp.example.org/fhir/sid/pl-prescription-package-key";
+/// The package's 4-digit access code (`kodPakietuRecept`), an identifier of each prescription.
+pub const ACCESS_CODE_SYSTEM: &str = "https://ikp.example.org/fhir/sid/pl-prescription-package-code";
+pub const PL_MEDICATION_REQUEST: &str = "https://ikp.example.org/fhir/StructureDefinition/PLMedicationRequest";
+pub const PL_MEDICATION_DISPENSE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLMedicationDispense";
+pub const STATUS_DETAIL: &str = "https://ikp.example.org/fhir/StructureDefinition/PLPrescriptionStatusDetail";
+pub const STATUS_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-prescription-status";
+pub const VALIDITY_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-prescription-validity";
+pub const AVAILABILITY: &str = "https://ikp.example.org/fhir/StructureDefinition/PLAvailabilityCategory";
+/// `statusReason` of an expired prescription.
+pub const STATUS_REASON_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-prescription-status-reason";
 
-pub async fn run(_fhir: &Fhir, op: &Operation, _id: Option<&str>, _input: Input) -> FhirResult<Response> {
-    Err(FhirError::NotFound(format!("the operation ${}", op.name)))
+/// Default validity: 30 days from the realisation date (poland.md §3.4).
+pub const STANDARD_DAYS: i64 = 30;
+/// Antibiotics for internal/parenteral use: 7 days (poland.md §3.4).
+pub const ANTIBIOTIC_DAYS: i64 = 7;
+/// Immunological preparations made for a patient, and targeted imports: 120 days (§3.4).
+pub const IMMUNOLOGICAL_DAYS: i64 = 120;
+/// Chronic therapy marked by the prescriber: up to 365 days (§3.4).
+pub const CHRONIC_DAYS: i64 = 365;
+/// A 365-day prescription's first package must be dispensed within this many days (§3.4).
+pub const CHRONIC_FIRST_DISPENSE_DAYS: i64 = 30;
+/// One dispensing of a 365-day prescription covers at most this many days of therapy (§3.4),
+/// computed from `dispenseRequest.expectedSupplyDuration` (see [`chronic_limit`]).
+pub const MAX_THERAPY_DAYS_PER_DISPENSING: i64 = 180;
+/// How often a dispensing re-reads and retries when another one changed the prescription.
+const DISPENSE_RETRIES: usize = 8;
+
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        resource_type: "MedicationRequest",
+        name: "issue-package",
+        instance: false,
+        description: "Issue a package of e-prescriptions (one product each) with numbers, a package key and a 4-digit access code",
+    },
+    Operation {
+        resource_type: "MedicationRequest",
+        name: "retrieve",
+        instance: false,
+        description: "A pharmacist finds a package of e-prescriptions by its access code and the patient's PESEL",
+    },
+    Operation {
+        resource_type: "MedicationRequest",
+        name: "dispense",
+        instance: true,
+        description: "Dispense an e-prescription in full or in part (MedicationDispense or Parameters quantity; code+pesel)",
+    },
+    Operation {
+        resource_type: "MedicationRequest",
+        name: "cancel",
+        instance: true,
+        description: "The prescriber cancels an e-prescription nothing was dispensed on",
+    },
+];
+
+pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+    match (op.name, id) {
+        ("issue-package", None) => issue_package(fhir, &input).await,
+        ("retrieve", None) => retrieve(fhir, &input).await,
+        ("dispense", Some(id)) => dispense_operation(fhir, id, &input).await,
+        ("cancel", Some(id)) => cancel(fhir, id).await,
+        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
+    }
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+// ---------------------------------------------------------------------------------------------
+// Dates and validity
+
+/// Today (UTC).
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// `YYYY-MM-DD` (or the date part of a dateTime).
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    let mut parts = text.get(..10)?.split('-').map(|p| p.parse::<i32>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    time::Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
+}
+
+pub fn format_date(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+pub fn days_from_today(days: i64) -> String {
+    format_date(today() + time::Duration::days(days))
+}
+
+/// The validity rule (`category` in [`VALIDITY_SYSTEM`], default `standard`).
+pub fn validity_rule(mr: &Value) -> String {
+    mr["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["coding"].as_array())
+        .flatten()
+        .find(|c| c["system"].as_str() == Some(VALIDITY_SYSTEM))
+        .and_then(|c| c["code"].as_str())
+        .unwrap_or("standard")
+        .to_string()
+}
+
+/// Days of validity from the realisation date for a rule. The last valid day is the realisation
+/// date plus these days (as the package example does: an antibiotic issued 26 Nov is valid to 3 Dec;
+/// whether the regulation counts the issue day as day 1 is unverified).
+pub fn validity_days(rule: &str) -> Option<i64> {
+    match rule {
+        "standard" => Some(STANDARD_DAYS),
+        "antibiotic" => Some(ANTIBIOTIC_DAYS),
+        "immunological" | "targeted-import" => Some(IMMUNOLOGICAL_DAYS),
+        "chronic-365" => Some(CHRONIC_DAYS),
+        _ => None,
+    }
+}
+
+/// Whether the prescription may still be dispensed on `day`: within its validity period (both
+/// ends inclusive), and for 365-day prescriptions the first dispensing within 30 days.
+pub fn valid_on(mr: &Value, day: time::Date, dispensed_before: bool) -> Result<(), String> {
+    let period = &mr["dispenseRequest"]["validityPeriod"];
+    let start = period["start"].as_str().and_then(parse_date);
+    let end = period["end"].as_str().and_then(parse_date);
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err("the prescription has no readable validity period".into());
+    };
+    if day < start {
+        return Err(format!("the prescription may be dispensed from {}", format_date(start)));
+    }
+    if day > end {
+        return Err(format!("the prescription expired: its last valid day was {}", format_date(end)));
+    }
+    if validity_rule(mr) == "chronic-365"
+        && !dispensed_before
+        && day > start + time::Duration::days(CHRONIC_FIRST_DISPENSE_DAYS)
+    {
+        return Err(format!(
+            "the first package of a 365-day prescription must be dispensed within {CHRONIC_FIRST_DISPENSE_DAYS} days"
+        ));
+    }
+    Ok(())
+}
+
+/// Days of therapy one pack covers on a 365-day prescription: `expectedSupplyDuration` (days)
+/// divided by the prescribed quantity. `None` for other prescriptions or without a duration.
+pub fn days_per_pack(mr: &Value) -> Option<f64> {
+    if validity_rule(mr) != "chronic-365" {
+        return None;
+    }
+    let duration = &mr["dispenseRequest"]["expectedSupplyDuration"];
+    let days = duration["value"].as_f64()?;
+    let factor = match duration["code"].as_str().or(duration["unit"].as_str()) {
+        Some("d") | Some("day") | Some("days") => 1.0,
+        Some("wk") => 7.0,
+        Some("mo") => 30.0,
+        _ => return None,
+    };
+    let quantity = mr.pointer("/dispenseRequest/quantity/value").and_then(Value::as_f64)?;
+    (quantity > 0.0 && days > 0.0).then(|| days * factor / quantity)
+}
+
+/// The most packs one dispensing of a 365-day prescription may hand over on `day`: at most
+/// [`MAX_THERAPY_DAYS_PER_DISPENSING`] days of therapy, and pro rata to the days left in the
+/// validity period (our reading of "reduced pro rata to the days already elapsed", unverified).
+/// `None`: no such limit (not a 365-day prescription).
+pub fn chronic_limit(mr: &Value, day: time::Date) -> Option<f64> {
+    let per_pack = days_per_pack(mr)?;
+    let end = mr.pointer("/dispenseRequest/validityPeriod/end").and_then(Value::as_str).and_then(parse_date)?;
+    let days_left = ((end - day).whole_days() + 1).max(0) as f64;
+    let by_cap = (MAX_THERAPY_DAYS_PER_DISPENSING as f64 / per_pack + 1e-9).floor().max(1.0);
+    let by_time = (days_left / per_pack - 1e-9).ceil().max(0.0);
+    Some(by_cap.min(by_time))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Current resources of `resource_type` matching `pairs`, within `fhir`'s reach.
+pub async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<ResourceVersion>> {
+    if pairs.iter().any(|(_, v)| v.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let registry = fhir.registry.current();
+    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let query = parser.parse(vec![resource_type.to_string()], &pairs)?;
+    let (sql, columns) = fhir.planner().page(&query, 1000);
+    let rows = fhir.store.query(sql, &columns).await?;
+    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+    if rids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(fhir.store.fetch(&rids).await?.into_iter().map(|(_, v)| v).collect())
+}
+
+pub fn content(v: &ResourceVersion) -> FhirResult<Value> {
+    serde_json::from_str(v.content.as_deref().unwrap_or("{}"))
+        .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id)))
+}
+
+/// The caller's `fhirUser` (`Practitioner/x`), if any.
+pub fn caller_user(fhir: &Fhir) -> Option<String> {
+    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
+}
+
+/// The patient id of a PESEL (unconfined lookup: for the operation's own checks only).
+async fn patient_by_pesel(fhir: &Fhir, pesel: &str) -> FhirResult<Option<Value>> {
+    let found = find(&fhir.unconfined(), "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
+    found.first().map(content).transpose()
+}
+
+/// The handle for a pharmacy operation on `patient`'s prescriptions: the caller, with its reach
+/// widened to that patient's prescriptions and dispensations (reads and writes are audited as
+/// the caller's).
+pub fn for_prescriptions_of(fhir: &Fhir, patient: &str) -> Fhir {
+    fhir.widened(Visible {
+        comp_type: "Patient".into(),
+        comp_id: patient.into(),
+        types: Some(vec!["MedicationRequest".into(), "MedicationDispense".into(), "Medication".into()]),
+        write: true,
+    })
+}
+
+/// Refuses callers that are not pharmacists (a Practitioner with a pharmacist's NPWZ), except
+/// unconfined ones (backend services, authorization off).
+async fn require_pharmacist(fhir: &Fhir) -> FhirResult<()> {
+    if !fhir.is_confined() {
+        return Ok(());
+    }
+    let user = caller_user(fhir).unwrap_or_default();
+    if let Some(id) = user.strip_prefix("Practitioner/")
+        && let Some(p) = fhir.store.read("Practitioner", id).await?
+        && content(&p)?["identifier"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|i| i["system"].as_str() == Some(NPWZ_PHARMACIST)))
+    {
+        return Ok(());
+    }
+    Err(FhirError::Forbidden("only a pharmacist may retrieve or dispense prescriptions".into()))
+}
+
+fn stored_entries(response: &Response) -> Vec<ResourceVersion> {
+    match &response.body {
+        Some(Body::Bundle(b)) => b
+            .entries
+            .iter()
+            .filter_map(|e| match &e.resource {
+                Some(EntryResource::Stored(v)) => Some(v.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn collection(fhir: &Fhir, versions: &[ResourceVersion], extra: Option<(&str, Value)>) -> FhirResult<Value> {
+    let entries: Vec<Value> = versions
+        .iter()
+        .map(|v| Ok(json!({"fullUrl": fhir.resource_url(&v.resource_type, &v.id), "resource": content(v)?})))
+        .collect::<FhirResult<_>>()?;
+    let mut bundle = json!({"resourceType": "Bundle", "type": "collection", "total": entries.len(), "entry": entries});
+    if let Some((k, v)) = extra {
+        bundle[k] = v;
+    }
+    Ok(bundle)
+}
+
+fn random_digits(n: usize) -> String {
+    let mut out = String::new();
+    while out.len() < n {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        for b in bytes {
+            // 250 = 25 * 10: no bias.
+            if b < 250 && out.len() < n {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// $issue-package
+
+async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+    let bundle = input.resource("Bundle")?;
+    let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
+    let medications: Vec<(String, Value)> = entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Medication")
+        .filter_map(|e| Some((e["fullUrl"].as_str()?.to_string(), e["resource"].clone())))
+        .collect();
+    let requests: Vec<Value> =
+        entries.iter().map(|e| e["resource"].clone()).filter(|r| r["resourceType"] == "MedicationRequest").collect();
+    if requests.is_empty() {
+        return Err(FhirError::bad_request("the package has no MedicationRequest"));
+    }
+    if entries.len() != requests.len() + medications.len() {
+        return Err(FhirError::bad_request("a package holds only MedicationRequests and the Medications they name"));
+    }
+    let user = caller_user(fhir);
+    if fhir.is_confined() && !user.as_deref().is_some_and(|u| u.starts_with("Practitioner/")) {
+        return Err(FhirError::Forbidden("only a practitioner may issue prescriptions".into()));
+    }
+    let key = uuid::Uuid::new_v4().simple().to_string()[..20].to_string();
+    let code = random_digits(4);
+    let day = today();
+    let mut patient: Option<String> = None;
+    let mut tx_entries = Vec::new();
+    for (i, mut mr) in requests.into_iter().enumerate() {
+        let bad = |m: String| FhirError::bad_request(format!("prescription {i}: {m}"));
+        let subject = text(&mr, "/subject/reference").map(str::to_string).ok_or_else(|| bad("no subject".into()))?;
+        if !subject.starts_with("Patient/") {
+            return Err(bad("the subject must be a Patient".into()));
+        }
+        match &patient {
+            Some(p) if *p != subject => return Err(bad("all prescriptions of a package are for one patient".into())),
+            _ => patient = Some(subject.clone()),
+        }
+        // The requester is the caller.
+        match (text(&mr, "/requester/reference"), &user) {
+            (None, Some(u)) => mr["requester"] = json!({"reference": u}),
+            (Some(r), Some(u)) if fhir.is_confined() && r != u => {
+                return Err(FhirError::Forbidden("the requester of a prescription must be the caller".into()));
+            }
+            (None, None) => return Err(bad("no requester".into())),
+            _ => {}
+        }
+        // One product.
+        if mr.get("medicationCodeableConcept").is_some() == mr.get("medicationReference").is_some() {
+            return Err(bad("exactly one medication (medicationCodeableConcept or medicationReference)".into()));
+        }
+        if let Some(reference) = text(&mr, "/medicationReference/reference").map(str::to_string)
+            && let Some((_, med)) = medications.iter().find(|(url, _)| *url == reference)
+        {
+            let mut med = med.clone();
+            med["id"] = json!("med");
+            mr["contained"] = json!([med]);
+            mr["medicationReference"]["reference"] = json!("#med");
+        } else if text(&mr, "/medicationReference/reference").is_some_and(|r| r.starts_with("urn:")) {
+            return Err(bad("medicationReference names no Medication of the package".into()));
+        }
+        if mr["dosageInstruction"].as_array().is_none_or(Vec::is_empty) {
+            return Err(bad("dosageInstruction is required".into()));
+        }
+        if mr.pointer("/dispenseRequest/quantity/value").and_then(Value::as_f64).is_none_or(|q| q <= 0.0) {
+            return Err(bad("dispenseRequest.quantity with a positive value is required".into()));
+        }
+        // Dates and validity.
+        let authored = match text(&mr, "/authoredOn") {
+            Some(a) => parse_date(a).ok_or_else(|| bad("authoredOn is not a date".into()))?,
+            None => {
+                mr["authoredOn"] = json!(format_date(day));
+                day
+            }
+        };
+        let rule = validity_rule(&mr);
+        let days = validity_days(&rule).ok_or_else(|| bad(format!("unknown validity rule '{rule}'")))?;
+        let start = match text(&mr, "/dispenseRequest/validityPeriod/start") {
+            Some(s) => parse_date(s).ok_or_else(|| bad("validityPeriod.start is not a date".into()))?,
+            None => authored,
+        };
+        if start < authored {
+            return Err(bad("the realisation date cannot be before the issue date".into()));
+        }
+        if rule == "chronic-365" && days_per_pack(&mr).is_none() {
+            return Err(bad(
+                "a 365-day prescription needs dispenseRequest.expectedSupplyDuration (days of therapy)".into()
+            ));
+        }
+        let latest = start + time::Duration::days(days);
+        let end = match text(&mr, "/dispenseRequest/validityPeriod/end") {
+            Some(e) => parse_date(e).ok_or_else(|| bad("validityPeriod.end is not a date".into()))?,
+            None => latest,
+        };
+        if end > latest || end < start {
+            return Err(bad(format!(
+                "a '{rule}' prescription is valid at most {days} days from {}",
+                format_date(start)
+            )));
+        }
+        if end < day {
+            return Err(bad("the prescription would already be expired".into()));
+        }
+        mr["dispenseRequest"]["validityPeriod"] = json!({"start": format_date(start), "end": format_date(end)});
+        // Numbers, package, status.
+        let number = format!("{}{}", format_date(day).replace('-', ""), random_digits(14));
+        let mut identifiers = mr["identifier"].as_array().cloned().unwrap_or_default();
+        identifiers.retain(|i| {
+            i["system"].as_str() != Some(ACCESS_CODE_SYSTEM)
+                && !i["system"].as_str().is_some_and(|s| s.starts_with("urn:oid:2.16.840.1.113883.3.4424.2.7."))
+        });
+        identifiers.push(json!({"system": NUMBER_SYSTEM, "value": number}));
+        identifiers.push(json!({"system": ACCESS_CODE_SYSTEM, "value": code}));
+        mr["identifier"] = json!(identifiers);
+        mr["groupIdentifier"] = json!({"system": PACKAGE_SYSTEM, "value": key});
+        mr["intent"] = json!("order");
+        if !mr["category"].as_array().is_some_and(|c| {
+            c.iter().any(|c| text(c, "/coding/0/system") == Some("urn:oid:2.16.840.1.113883.3.4424.13.5.1"))
+        }) {
+            let mut categories = mr["category"].as_array().cloned().unwrap_or_default();
+            categories.push(json!({"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.13.5.1", "code": "ZW", "display": "zwykła"}]}));
+            mr["category"] = json!(categories);
+        }
+        set_status(&mut mr, Status::Issued);
+        let mut profiles = mr.pointer("/meta/profile").and_then(Value::as_array).cloned().unwrap_or_default();
+        if !profiles.iter().any(|p| p == PL_MEDICATION_REQUEST) {
+            profiles.push(json!(PL_MEDICATION_REQUEST));
+        }
+        mr["meta"] = json!({"profile": profiles});
+        if let Some(o) = mr.as_object_mut() {
+            o.remove("id");
+        }
+        tx_entries.push(json!({
+            "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            "resource": mr,
+            "request": {"method": "POST", "url": "MedicationRequest"},
+        }));
+    }
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": tx_entries});
+    let response = crate::interaction::transaction::transaction(fhir, &tx).await?;
+    let stored = stored_entries(&response);
+    fhir.record_access(&stored);
+    let package = collection(fhir, &stored, Some(("identifier", json!({"system": PACKAGE_SYSTEM, "value": key}))))?;
+    Ok(Response::resource(201, package))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Issued,
+    PartiallyDispensed,
+    Dispensed,
+    Cancelled,
+    Expired,
+}
+
+/// Sets `status`, the status detail extension and (for expired) `statusReason`.
+pub fn set_status(mr: &mut Value, status: Status) {
+    let (fhir_status, detail) = match status {
+        Status::Issued => ("active", Some(("WYSTAWIONA", "issued"))),
+        Status::PartiallyDispensed => ("active", Some(("CZESCIOWO_ZREALIZOWANA", "partially dispensed"))),
+        Status::Dispensed => ("completed", Some(("ZREALIZOWANA", "dispensed"))),
+        Status::Cancelled => ("cancelled", Some(("ANULOWANA", "cancelled"))),
+        Status::Expired => ("stopped", None),
+    };
+    mr["status"] = json!(fhir_status);
+    let mut extensions = mr["extension"].as_array().cloned().unwrap_or_default();
+    extensions.retain(|e| e["url"].as_str() != Some(STATUS_DETAIL));
+    if let Some((code, display)) = detail {
+        extensions.push(
+            json!({"url": STATUS_DETAIL, "valueCoding": {"system": STATUS_SYSTEM, "code": code, "display": display}}),
+        );
+    }
+    mr["extension"] = json!(extensions);
+    if let Some(o) = mr.as_object_mut() {
+        o.remove("statusReason");
+    }
+    if status == Status::Expired {
+        mr["statusReason"] = json!({"coding": [{"system": STATUS_REASON_SYSTEM, "code": "expired", "display": "expired"}], "text": "expired"});
+    }
+}
+
+/// Quantity already dispensed on a prescription (its completed MedicationDispenses).
+async fn dispensed_quantity(fhir: &Fhir, mr_id: &str) -> FhirResult<f64> {
+    let dispenses =
+        find(&fhir.unconfined(), "MedicationDispense", &[("prescription", format!("MedicationRequest/{mr_id}"))])
+            .await?;
+    let mut total = 0.0;
+    for d in &dispenses {
+        let d = content(d)?;
+        if d["status"] == "completed" {
+            total += d.pointer("/quantity/value").and_then(Value::as_f64).unwrap_or(0.0);
+        }
+    }
+    Ok(total)
+}
+
+fn prescribed_quantity(mr: &Value) -> f64 {
+    mr.pointer("/dispenseRequest/quantity/value").and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// The status after `dispensed` of the prescribed quantity.
+fn status_after(mr: &Value, dispensed: f64) -> Status {
+    if dispensed <= 0.0 {
+        Status::Issued
+    } else if dispensed + 1e-9 >= prescribed_quantity(mr) {
+        Status::Dispensed
+    } else {
+        Status::PartiallyDispensed
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// $retrieve
+
+/// Finds the prescriptions of the package with `code` for the patient with `pesel` (unconfined),
+/// returning the patient id and the prescriptions; `None` when nothing matches.
+async fn by_code(fhir: &Fhir, code: &str, pesel: &str) -> FhirResult<Option<(String, Vec<ResourceVersion>)>> {
+    let Some(patient) = patient_by_pesel(fhir, pesel).await? else { return Ok(None) };
+    let Some(pid) = patient["id"].as_str().map(str::to_string) else { return Ok(None) };
+    let found = find(
+        &fhir.unconfined(),
+        "MedicationRequest",
+        &[("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))],
+    )
+    .await?;
+    Ok(if found.is_empty() { None } else { Some((pid, found)) })
+}
+
+async fn retrieve(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+    require_pharmacist(fhir).await?;
+    let pesel = input.text("pesel")?;
+    let nothing = || FhirError::NotFound("no prescription package for this access code and PESEL".into());
+    let (handle, found) = match input.params.text("code") {
+        Some(code) => {
+            let (pid, _) = by_code(fhir, code, pesel).await?.ok_or_else(nothing)?;
+            let handle = for_prescriptions_of(fhir, &pid);
+            let found = find(
+                &handle,
+                "MedicationRequest",
+                &[("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))],
+            )
+            .await?;
+            (handle, found)
+        }
+        None => {
+            // Authorised by a Consent: what the caller's own reach shows for that PESEL.
+            let pid = patient_by_pesel(fhir, pesel)
+                .await?
+                .and_then(|p| p["id"].as_str().map(str::to_string))
+                .ok_or_else(nothing)?;
+            let found = find(fhir, "MedicationRequest", &[("subject", format!("Patient/{pid}"))]).await?;
+            (fhir.clone(), found)
+        }
+    };
+    if found.is_empty() {
+        return Err(nothing());
+    }
+    handle.record_access(&found);
+    Ok(Response::resource(200, collection(fhir, &found, None)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// $dispense
+
+/// The handle a dispensing of prescription `id` acts through: widened by a valid access code and
+/// PESEL, or the caller's own reach when a Consent lets it read the prescription. 404 otherwise.
+async fn dispensing_handle(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Fhir> {
+    let not_found = || FhirError::NotFound(format!("MedicationRequest/{id}"));
+    match (input.params.text("code"), input.params.text("pesel")) {
+        (Some(code), Some(pesel)) => {
+            let (pid, found) = by_code(fhir, code, pesel).await?.ok_or_else(not_found)?;
+            if !found.iter().any(|v| v.id == id) {
+                return Err(not_found());
+            }
+            Ok(for_prescriptions_of(fhir, &pid))
+        }
+        _ => {
+            fhir.check_read("MedicationRequest", id).await?;
+            let mr = fhir.store.read("MedicationRequest", id).await?.ok_or_else(not_found)?;
+            let pid = text(&content(&mr)?, "/subject/reference")
+                .and_then(|s| s.strip_prefix("Patient/"))
+                .map(str::to_string)
+                .ok_or_else(not_found)?;
+            // Reading it under a Consent (prescriptions-only) is what lets a pharmacist dispense.
+            Ok(for_prescriptions_of(fhir, &pid))
+        }
+    }
+}
+
+async fn dispense_operation(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
+    require_pharmacist(fhir).await?;
+    let handle = dispensing_handle(fhir, id, input).await?;
+    let mut dispense = match (&input.body, input.params.value("resource")) {
+        (Some(b), _) if b["resourceType"] == "MedicationDispense" => b.clone(),
+        (_, Some(r)) if r["resourceType"] == "MedicationDispense" => r.clone(),
+        _ => json!({"resourceType": "MedicationDispense"}),
+    };
+    if let Some(q) = input.params.value("quantity") {
+        let value = match q {
+            Value::String(s) => s.parse::<f64>().ok(),
+            Value::Object(o) => o.get("value").and_then(Value::as_f64),
+            other => other.as_f64(),
+        }
+        .ok_or_else(|| FhirError::bad_request("'quantity' must be a number"))?;
+        dispense["quantity"] = json!({"value": value, "unit": "op."});
+    }
+    if dispense.pointer("/meta/profile").is_none() {
+        dispense["meta"] = json!({"profile": [PL_MEDICATION_DISPENSE]});
+    }
+    if dispense["performer"].as_array().is_none_or(Vec::is_empty)
+        && let Some(u) = caller_user(fhir)
+    {
+        dispense["performer"] = json!([{"actor": {"reference": u}}]);
+    }
+    let created = dispense_on(&handle, id, dispense).await?;
+    Ok(Response::resource(201, content(&created)?))
+}
+
+/// Dispenses on prescription `id` through `fhir`: completes `dispense` from the prescription
+/// (subject, authorizingPrescription, medication, dates), checks validity and the remaining
+/// quantity, and writes it with the prescription's new status in one transaction guarded by
+/// the prescription's version. Returns the stored MedicationDispense.
+pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<ResourceVersion> {
+    let quantity = dispense
+        .pointer("/quantity/value")
+        .and_then(Value::as_f64)
+        .filter(|q| *q > 0.0)
+        .ok_or_else(|| FhirError::bad_request("the quantity dispensed (a positive value) is required"))?;
+    // A client retrying a dispensation it identified gets the one already stored.
+    let retry_key = dispense["identifier"]
+        .as_array()
+        .and_then(|ids| ids.first())
+        .and_then(|i| Some(format!("{}|{}", i["system"].as_str()?, i["value"].as_str()?)));
+    for _ in 0..DISPENSE_RETRIES {
+        if let Some(key) = &retry_key {
+            let done = find(
+                &fhir.unconfined(),
+                "MedicationDispense",
+                &[("identifier", key.clone()), ("prescription", format!("MedicationRequest/{id}"))],
+            )
+            .await?;
+            if let Some(existing) = done.into_iter().next() {
+                return Ok(existing);
+            }
+        }
+        let current = fhir
+            .store
+            .read("MedicationRequest", id)
+            .await?
+            .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
+        let mut mr = content(&current)?;
+        match mr["status"].as_str() {
+            Some("active") => {}
+            Some("completed") => return Err(FhirError::Conflict("the prescription has been dispensed".into())),
+            Some(other) => return Err(FhirError::Conflict(format!("the prescription is {other}"))),
+            None => return Err(FhirError::Conflict("the prescription has no status".into())),
+        }
+        let already = dispensed_quantity(fhir, id).await?;
+        valid_on(&mr, today(), already > 0.0).map_err(FhirError::Conflict)?;
+        let remaining = prescribed_quantity(&mr) - already;
+        if let Some(limit) = chronic_limit(&mr, today())
+            && quantity > limit + 1e-9
+        {
+            return Err(FhirError::Conflict(format!(
+                "one dispensing of a 365-day prescription may cover at most {MAX_THERAPY_DAYS_PER_DISPENSING} days of \
+                 therapy and the days left in its validity: at most {limit} packs now"
+            )));
+        }
+        if quantity > remaining + 1e-9 {
+            return Err(FhirError::Conflict(format!(
+                "{quantity} exceeds the quantity remaining on the prescription ({remaining})"
+            )));
+        }
+        let next = status_after(&mr, already + quantity);
+        set_status(&mut mr, next);
+        let mut md = dispense.clone();
+        md["status"] = json!(if md["status"].is_string() { md["status"].clone() } else { json!("completed") });
+        md["subject"] = mr["subject"].clone();
+        md["authorizingPrescription"] = json!([{"reference": format!("MedicationRequest/{id}")}]);
+        if md.get("medicationReference").is_none() && md.get("medicationCodeableConcept").is_none() {
+            if let Some(contained) = mr["contained"].as_array().filter(|c| !c.is_empty()) {
+                md["contained"] = json!(contained);
+                md["medicationReference"] = mr["medicationReference"].clone();
+            } else if let Some(r) = mr.get("medicationReference") {
+                md["medicationReference"] = r.clone();
+            } else if let Some(c) = mr.get("medicationCodeableConcept") {
+                md["medicationCodeableConcept"] = c.clone();
+            }
+        }
+        if md.get("dosageInstruction").is_none() {
+            md["dosageInstruction"] = mr["dosageInstruction"].clone();
+        }
+        let now = crate::interaction::instant(crate::interaction::now());
+        if md.get("whenHandedOver").is_none() {
+            md["whenHandedOver"] = json!(now);
+        }
+        if let Some(o) = md.as_object_mut() {
+            o.remove("id");
+        }
+        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": md,
+             "request": {"method": "POST", "url": "MedicationDispense"}},
+            {"resource": mr, "request": {"method": "PUT", "url": format!("MedicationRequest/{id}"),
+             "ifMatch": format!("W/\"{}\"", current.version)}},
+        ]});
+        match crate::interaction::transaction::transaction(fhir, &tx).await {
+            Ok(response) => {
+                return stored_entries(&response)
+                    .into_iter()
+                    .find(|v| v.resource_type == "MedicationDispense")
+                    .ok_or_else(|| FhirError::Internal("the dispensation was not stored".into()));
+            }
+            // Someone else changed the prescription meanwhile: look again.
+            Err(FhirError::PreconditionFailed(_) | FhirError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(FhirError::Conflict("the prescription is being dispensed elsewhere; try again".into()))
+}
+
+/// Recomputes the status of prescription `id` from its completed dispensations (after one was
+/// rolled back) and returns the new prescription content, for a caller's transaction.
+pub async fn recomputed(fhir: &Fhir, id: &str, excluding: &str) -> FhirResult<(Value, i64)> {
+    let current = fhir
+        .store
+        .read("MedicationRequest", id)
+        .await?
+        .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
+    let mut mr = content(&current)?;
+    let dispenses =
+        find(&fhir.unconfined(), "MedicationDispense", &[("prescription", format!("MedicationRequest/{id}"))]).await?;
+    let mut total = 0.0;
+    for d in dispenses.iter().filter(|d| d.id != excluding) {
+        let d = content(d)?;
+        if d["status"] == "completed" {
+            total += d.pointer("/quantity/value").and_then(Value::as_f64).unwrap_or(0.0);
+        }
+    }
+    if matches!(mr["status"].as_str(), Some("active" | "completed")) {
+        let next = status_after(&mr, total);
+        set_status(&mut mr, next);
+    }
+    Ok((mr, current.version))
+}
+
+// ---------------------------------------------------------------------------------------------
+// $cancel
+
+async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
+    fhir.check_read("MedicationRequest", id).await?;
+    let current = fhir
+        .store
+        .read("MedicationRequest", id)
+        .await?
+        .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
+    let mut mr = content(&current)?;
+    if fhir.is_confined() && caller_user(fhir).as_deref() != text(&mr, "/requester/reference") {
+        return Err(FhirError::Forbidden("only the prescriber may cancel a prescription".into()));
+    }
+    if mr["status"] != "active" {
+        return Err(FhirError::Conflict(format!("the prescription is {}", mr["status"].as_str().unwrap_or("unknown"))));
+    }
+    if dispensed_quantity(fhir, id).await? > 0.0 {
+        return Err(FhirError::Conflict("something was dispensed on the prescription; it cannot be cancelled".into()));
+    }
+    set_status(&mut mr, Status::Cancelled);
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": mr, "request": {"method": "PUT", "url": format!("MedicationRequest/{id}"),
+         "ifMatch": format!("W/\"{}\"", current.version)}},
+    ]});
+    let response = crate::interaction::transaction::transaction(fhir, &tx).await.map_err(|e| match e {
+        FhirError::PreconditionFailed(_) => FhirError::Conflict("the prescription changed meanwhile; try again".into()),
+        other => other,
+    })?;
+    let stored =
+        stored_entries(&response).into_iter().next().ok_or_else(|| FhirError::Internal("not stored".into()))?;
+    Ok(Response::resource(200, content(&stored)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo
+
+/// Jan Kowalski's demo package access code.
+pub const DEMO_JAN_CODE: &str = "1234";
+/// Zofia Kowalska's demo package access code.
+pub const DEMO_ZOFIA_CODE: &str = "4321";
+
+fn demo_medication() -> Value {
+    json!({
+        "resourceType": "Medication", "id": "med",
+        "code": {"coding": [
+            {"system": "urn:oid:2.16.840.1.113883.3.4424.6.1", "code": "100071560", "display": "Metformax 500 mg tabletki"},
+            {"system": "urn:oid:1.3.160", "code": "05909990335312", "display": "Metformax 500 mg, 60 tabl."}
+        ], "text": "Metformax 500 mg, 60 tabletek"},
+        "form": {"coding": [{"system": "urn:oid:0.4.0.127.0.16.1.1.2.1", "code": "10219000", "display": "Tablet"}]},
+        "ingredient": [{"itemCodeableConcept": {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.6.3", "code": "1702", "display": "Metforminum"}]},
+            "isActive": true,
+            "strength": {"numerator": {"value": 500, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}, "denominator": {"value": 1, "unit": "tabl."}}}]
+    })
+}
+
+/// A stable 22-digit number for a demo prescription id.
+fn demo_number(id: &str) -> String {
+    let mut n: u64 = 1469598103934665603;
+    for b in id.bytes() {
+        n = (n ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    format!("20260101{:014}", n % 100_000_000_000_000)
+}
+
+/// A demo prescription (`start` days from today, `rule`, `quantity` packs, `status`).
+#[allow(clippy::too_many_arguments)]
+pub fn demo_prescription(
+    id: &str,
+    patient: &str,
+    package: &str,
+    code: &str,
+    start: i64,
+    rule: &str,
+    quantity: f64,
+    status: Status,
+) -> Value {
+    let days = validity_days(rule).unwrap_or(STANDARD_DAYS);
+    let mut mr = json!({
+        "resourceType": "MedicationRequest", "id": id,
+        "meta": {"profile": [PL_MEDICATION_REQUEST]},
+        "contained": [demo_medication()],
+        "extension": [
+            {"url": "https://ikp.example.org/fhir/StructureDefinition/PLPaymentLevel", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.1", "code": "30%"}},
+            {"url": AVAILABILITY, "valueCoding": {"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.25", "code": "Rp"}}
+        ],
+        "identifier": [
+            {"system": NUMBER_SYSTEM, "value": demo_number(id)},
+            {"system": ACCESS_CODE_SYSTEM, "value": code}
+        ],
+        "intent": "order",
+        "category": [
+            {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.13.5.1", "code": "ZW", "display": "zwykła"}]},
+            {"coding": [{"system": VALIDITY_SYSTEM, "code": rule}]}
+        ],
+        "medicationReference": {"reference": "#med", "display": "Metformax 500 mg, 60 tabl."},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "authoredOn": days_from_today(start),
+        "requester": {"reference": "Practitioner/demo-piotr-nowak"},
+        "groupIdentifier": {"system": PACKAGE_SYSTEM, "value": package},
+        "dosageInstruction": [{"text": "1 tabletka 2 razy dziennie",
+            "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tabl."}}]}],
+        "dispenseRequest": {
+            "validityPeriod": {"start": days_from_today(start), "end": days_from_today(start + days)},
+            "quantity": {"value": quantity, "unit": "op."}
+        },
+        "substitution": {"allowedBoolean": true}
+    });
+    set_status(&mut mr, status);
+    mr
+}
+
+/// A demo dispensation of `quantity` on prescription `rx`.
+pub fn demo_dispense(id: &str, rx: &str, patient: &str, quantity: f64, days_ago: i64) -> Value {
+    json!({
+        "resourceType": "MedicationDispense", "id": id,
+        "meta": {"profile": [PL_MEDICATION_DISPENSE]},
+        "contained": [demo_medication()],
+        "status": "completed",
+        "medicationReference": {"reference": "#med"},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "performer": [{"actor": {"reference": "Practitioner/demo-ewa-wisniewska"}}],
+        "authorizingPrescription": [{"reference": format!("MedicationRequest/{rx}")}],
+        "quantity": {"value": quantity, "unit": "op."},
+        "whenHandedOver": days_from_today(-days_ago),
+    })
+}
+
+/// Demo resources of this workflow (stored once by `ikp serve --demo`): Jan's package (access
+/// code [`DEMO_JAN_CODE`]) with a prescription in every status, and Zofia's antibiotic
+/// (code [`DEMO_ZOFIA_CODE`]). Dates are relative to the day the demo is seeded.
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    let jan = "demo-jan-kowalski";
+    let pkg = "demo-package-jan";
+    vec![
+        demo_prescription("demo-rx-jan-issued", jan, pkg, DEMO_JAN_CODE, -2, "standard", 2.0, Status::Issued),
+        demo_prescription(
+            "demo-rx-jan-partial",
+            jan,
+            pkg,
+            DEMO_JAN_CODE,
+            -2,
+            "standard",
+            3.0,
+            Status::PartiallyDispensed,
+        ),
+        demo_dispense("demo-md-jan-partial", "demo-rx-jan-partial", jan, 1.0, 1),
+        demo_prescription("demo-rx-jan-dispensed", jan, pkg, DEMO_JAN_CODE, -2, "standard", 1.0, Status::Dispensed),
+        demo_dispense("demo-md-jan-dispensed", "demo-rx-jan-dispensed", jan, 1.0, 1),
+        demo_prescription(
+            "demo-rx-jan-expired",
+            jan,
+            "demo-package-jan-old",
+            "9876",
+            -60,
+            "standard",
+            1.0,
+            Status::Expired,
+        ),
+        demo_prescription("demo-rx-jan-cancelled", jan, pkg, DEMO_JAN_CODE, -2, "standard", 1.0, Status::Cancelled),
+        demo_prescription(
+            "demo-rx-zofia-antibiotic",
+            "demo-zofia-kowalska",
+            "demo-package-zofia",
+            DEMO_ZOFIA_CODE,
+            0,
+            "antibiotic",
+            1.0,
+            Status::Issued,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn validity_boundaries_are_inclusive() {
+        let mr = demo_prescription("demo-rx-t", "p", "k", "1", -STANDARD_DAYS, "standard", 1.0, Status::Issued);
+        assert!(valid_on(&mr, today(), false).is_ok(), "the last day is valid");
+        assert!(valid_on(&mr, today() + time::Duration::days(1), false).is_err(), "the day after is not");
+        assert!(valid_on(&mr, today() - time::Duration::days(STANDARD_DAYS + 1), false).is_err(), "before start");
+        let chronic = demo_prescription("demo-rx-c", "p", "k", "1", -31, "chronic-365", 1.0, Status::Issued);
+        assert!(valid_on(&chronic, today(), false).is_err(), "first package after 30 days");
+        assert!(valid_on(&chronic, today(), true).is_ok(), "later packages until day 365");
+        assert_eq!(validity_days("antibiotic"), Some(ANTIBIOTIC_DAYS));
+        assert_eq!(validity_days("nope"), None);
+    }
+
+    #[test]
+    fn chronic_prescriptions_are_dispensed_pro_rata() {
+        // 12 packs for 360 days: 30 days a pack.
+        let mut mr = demo_prescription("demo-rx-c", "p", "k", "1", 0, "chronic-365", 12.0, Status::Issued);
+        mr["dispenseRequest"]["expectedSupplyDuration"] =
+            json!({"value": 360, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"});
+        assert_eq!(days_per_pack(&mr), Some(30.0));
+        assert_eq!(chronic_limit(&mr, today()), Some(6.0), "180 days per dispensing");
+        // 45 days left: 2 packs.
+        assert_eq!(chronic_limit(&mr, today() + time::Duration::days(CHRONIC_DAYS - 44)), Some(2.0));
+        assert_eq!(chronic_limit(&mr, today() + time::Duration::days(CHRONIC_DAYS + 1)), Some(0.0));
+        let standard = demo_prescription("demo-rx-s", "p", "k", "1", 0, "standard", 12.0, Status::Issued);
+        assert_eq!(chronic_limit(&standard, today()), None);
+    }
+
+    #[test]
+    fn statuses_map_to_fhir() {
+        let mut mr = demo_prescription("demo-rx-t", "p", "k", "1", 0, "standard", 2.0, Status::Issued);
+        assert_eq!(status_after(&mr, 1.0), Status::PartiallyDispensed);
+        assert_eq!(status_after(&mr, 2.0), Status::Dispensed);
+        set_status(&mut mr, Status::Expired);
+        assert_eq!(mr["status"], "stopped");
+        assert_eq!(mr["statusReason"]["coding"][0]["code"], "expired");
+        set_status(&mut mr, Status::PartiallyDispensed);
+        assert_eq!(mr["status"], "active");
+        assert!(mr.get("statusReason").is_none());
+        assert_eq!(random_digits(4).len(), 4);
+        assert_eq!(parse_date("2026-02-30"), None);
+    }
 }
