@@ -109,15 +109,33 @@ pub async fn operation(
         return Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}")));
     };
     match op.name {
-        n if prescription::OPERATIONS.iter().any(|o| o.name == n) => prescription::run(fhir, op, id, input).await,
-        n if crossborder::OPERATIONS.iter().any(|o| o.name == n) => crossborder::run(fhir, op, id, input).await,
-        n if referral::OPERATIONS.iter().any(|o| o.name == n) => referral::run(fhir, op, id, input).await,
-        n if order::OPERATIONS.iter().any(|o| o.name == n) => order::run(fhir, op, id, input).await,
-        n if documents::OPERATIONS.iter().any(|o| o.name == n) => documents::run(fhir, op, id, input).await,
-        n if booking::OPERATIONS.iter().any(|o| o.name == n) => booking::run(fhir, op, id, input).await,
-        n if poz::OPERATIONS.iter().any(|o| o.name == n) => poz::run(fhir, op, id, input).await,
-        n if ehic::OPERATIONS.iter().any(|o| o.name == n) => ehic::run(fhir, op, id, input).await,
-        n if authorization::OPERATIONS.iter().any(|o| o.name == n) => authorization::run(fhir, op, id, input).await,
+        n if prescription::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            prescription::run(fhir, op, id, input).await
+        }
+        n if crossborder::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            crossborder::run(fhir, op, id, input).await
+        }
+        n if referral::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            referral::run(fhir, op, id, input).await
+        }
+        n if order::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            order::run(fhir, op, id, input).await
+        }
+        n if documents::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            documents::run(fhir, op, id, input).await
+        }
+        n if booking::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            booking::run(fhir, op, id, input).await
+        }
+        n if poz::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            poz::run(fhir, op, id, input).await
+        }
+        n if ehic::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            ehic::run(fhir, op, id, input).await
+        }
+        n if authorization::OPERATIONS.iter().any(|o| o.name == n && o.resource_type == resource_type) => {
+            authorization::run(fhir, op, id, input).await
+        }
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
     }
 }
