@@ -184,7 +184,7 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
 }
 
 fn unprocessable(message: impl Into<String>) -> FhirError {
-    FhirError::Unprocessable(vec![Issue::error(IssueType::BusinessRule, message)])
+    FhirError::Unprocessable(vec![Issue::error(IssueType::Processing, message)])
 }
 
 fn backend_only(fhir: &Fhir) -> FhirResult<()> {
