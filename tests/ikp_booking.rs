@@ -241,6 +241,8 @@ async fn booking_rules(server: &TestServer) {
     let history = read(server, &anna, "Immunization?patient=Patient/demo-zofia-kowalska").await;
     assert_eq!(history["resourceType"], "Bundle");
     assert!(history["entry"].as_array().is_some_and(|e| !e.is_empty()), "{history}");
+    let recommendation = read(server, &anna, "ImmunizationRecommendation/demo-rekomendacja-hpv-zofia").await;
+    assert_eq!(recommendation["patient"]["reference"], "Patient/demo-zofia-kowalska", "{recommendation}");
     let (status, _) = book(server, &woman, &hpv[2], "demo-zofia-kowalska").await;
     assert_eq!(status, 404);
 

@@ -787,7 +787,123 @@ async fn publish(fhir: &Fhir, schedule_id: &str, input: &Input) -> FhirResult<Re
     Ok(Response::resource(201, json!({"resourceType": "Parameters", "parameter": parameter})))
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+/// Demo resources of this workflow (stored once by `ikp serve --demo`): a facility with
+/// schedules for each CeR service and slots two weeks from the seeding day, Jan's booked COVID-19
+/// vaccination, Anna's waiting-list entry for cytology, and vaccination history plus an HPV
+/// recommendation for Zofia.
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    let tag = json!({"tag": [{"system": "http://ikp.example/tags", "code": "demo", "display": "demo data"}]});
+    let with_profile = |profile: &str| {
+        let mut meta = tag.clone();
+        meta["profile"] = json!([format!("https://ikp.example.org/fhir/StructureDefinition/{profile}")]);
+        meta
+    };
+    let today = today();
+    let day = today.plus(14);
+    let mut out = vec![
+        json!({"resourceType": "Organization", "id": "demo-cer-przychodnia", "meta": tag, "active": true,
+               "name": "Przychodnia Specjalistyczna Demo (CeR)"}),
+        json!({"resourceType": "Location", "id": "demo-cer-poradnia", "meta": tag, "status": "active",
+               "name": "Poradnia Specjalistyczna Demo, ul. Przykładowa 1, Warszawa",
+               "managingOrganization": {"reference": "Organization/demo-cer-przychodnia"}}),
+    ];
+    let schedules = [
+        ("mammografia", "mammography", 2),
+        ("kardiologia", "cardiology-first", 2),
+        ("szczepienia-covid", "covid19-vaccination", 3),
+        ("szczepienia-hpv", "hpv-vaccination", 2),
+    ];
+    for (name, code, count) in schedules {
+        let Some(service) = SERVICES.iter().find(|s| s.code == code) else { continue };
+        out.push(json!({
+            "resourceType": "Schedule", "id": format!("demo-cer-{name}"), "meta": with_profile("PLSchedule"),
+            "active": true, "serviceType": service_type(service),
+            "actor": [{"reference": "Location/demo-cer-poradnia"}],
+            "planningHorizon": {"start": today.to_string(), "end": today.plus(90).to_string()},
+        }));
+        for i in 0..count {
+            let busy = code == "covid19-vaccination" && i == 0;
+            out.push(json!({
+                "resourceType": "Slot", "id": format!("demo-cer-{name}-{}", i + 1), "meta": with_profile("PLSlot"),
+                "schedule": {"reference": format!("Schedule/demo-cer-{name}")},
+                "serviceType": service_type(service),
+                "status": if busy { "busy" } else { "free" },
+                "start": format!("{day}T{:02}:00:00Z", 8 + i), "end": format!("{day}T{:02}:20:00Z", 8 + i),
+            }));
+        }
+    }
+    let covid = SERVICES.iter().find(|s| s.code == "covid19-vaccination");
+    if let Some(covid) = covid {
+        out.push(json!({
+            "resourceType": "Appointment", "id": "demo-cer-szczepienie-covid-jan", "meta": with_profile("PLAppointment"),
+            "status": "booked", "serviceType": service_type(covid),
+            "slot": [{"reference": "Slot/demo-cer-szczepienia-covid-1"}],
+            "start": format!("{day}T08:00:00Z"), "end": format!("{day}T08:20:00Z"),
+            "created": today.to_string(),
+            "participant": [
+                {"actor": {"reference": "Patient/demo-jan-kowalski"}, "status": "accepted"},
+                {"actor": {"reference": "Location/demo-cer-poradnia"}, "status": "accepted"},
+                {"actor": {"reference": "Practitioner/demo-piotr-nowak"}, "status": "accepted"},
+            ],
+        }));
+    }
+    out.push(json!({
+        "resourceType": "Task", "id": "demo-cer-poczekalnia-anna", "meta": tag,
+        "status": "requested", "businessStatus": {"text": "waiting for a slot"},
+        "intent": "order", "priority": "routine",
+        "code": {"coding": [{"system": TASK_SYSTEM, "code": "waiting-list", "display": "Poczekalnia CeR"}]},
+        "for": {"reference": "Patient/demo-anna-kowalska"},
+        "requester": {"reference": "Patient/demo-anna-kowalska"},
+        "authoredOn": format!("{today}T08:00:00Z"),
+        "restriction": {"period": {"start": today.to_string(), "end": today.plus(WINDOW_TEST_DAYS).to_string()}},
+        "location": {"reference": "Location/demo-cer-poradnia"},
+        "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": "cytology", "display": "Cytologia / test HPV (CeR)"}}],
+    }));
+    let immunization = |id: &str, patient: &str, vaccine: &str, date: &str, lot: &str| {
+        json!({
+            "resourceType": "Immunization", "id": id, "meta": with_profile("PLImmunization"),
+            "status": "completed", "vaccineCode": {"text": vaccine},
+            "patient": {"reference": format!("Patient/{patient}")},
+            "occurrenceDateTime": date, "primarySource": true, "lotNumber": lot,
+            "performer": [{"actor": {"reference": "Practitioner/demo-piotr-nowak"}}],
+        })
+    };
+    out.push(immunization(
+        "demo-szczepienie-zofia-mmr",
+        "demo-zofia-kowalska",
+        "M-M-RvaxPro (odra, świnka, różyczka)",
+        "2017-10-02T10:00:00+02:00",
+        "MMR1701",
+    ));
+    out.push(immunization(
+        "demo-szczepienie-zofia-mmr-2",
+        "demo-zofia-kowalska",
+        "M-M-RvaxPro (odra, świnka, różyczka), dawka 2",
+        "2022-09-12T10:00:00+02:00",
+        "MMR2209",
+    ));
+    out.push(immunization(
+        "demo-szczepienie-jan-covid",
+        "demo-jan-kowalski",
+        "Comirnaty (COVID-19)",
+        "2025-10-20T12:00:00+02:00",
+        "CMT2510",
+    ));
+    out.push(json!({
+        "resourceType": "ImmunizationRecommendation", "id": "demo-rekomendacja-hpv-zofia", "meta": tag,
+        "patient": {"reference": "Patient/demo-zofia-kowalska"},
+        "date": format!("{today}T08:00:00Z"),
+        "authority": {"reference": "Organization/demo-cer-przychodnia"},
+        "recommendation": [{
+            "vaccineCode": [{"text": "Szczepionka przeciw HPV (Cervarix / Gardasil 9)"}],
+            "targetDisease": {"text": "Zakażenie wirusem brodawczaka ludzkiego (HPV)"},
+            "forecastStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status", "code": "due", "display": "Due"}]},
+            "dateCriterion": [{
+                "code": {"coding": [{"system": "http://loinc.org", "code": "30980-7", "display": "Date vaccine due"}]},
+                "value": format!("{}T00:00:00Z", today.plus(30)),
+            }],
+            "description": "Bezpłatne szczepienie HPV dla dzieci 9–13 lat; zapisuje rodzic (Slot/$book, usługa hpv-vaccination).",
+        }],
+    }));
+    out
 }
