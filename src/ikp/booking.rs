@@ -277,15 +277,15 @@ fn caller_user(fhir: &Fhir) -> Option<String> {
 /// The caller may act (write) for the patient: 404 when they may not even see them.
 async fn check_acts_for(fhir: &Fhir, patient: &str) -> FhirResult<()> {
     fhir.check_read("Patient", patient).await?;
-    if let Some(caller) = &fhir.caller {
-        if !caller.grant("Appointment", crate::auth::scopes::Interaction::Create)?.is_empty() {
-            return Err(FhirError::Forbidden("granular scopes allow reads and searches only".into()));
-        }
+    if let Some(caller) = &fhir.caller
+        && !caller.grant("Appointment", crate::auth::scopes::Interaction::Create)?.is_empty()
+    {
+        return Err(FhirError::Forbidden("granular scopes allow reads and searches only".into()));
     }
-    if let Some(reach) = fhir.reach() {
-        if !reach.admits("Appointment", &[("Patient".to_string(), patient.to_string())], true) {
-            return Err(FhirError::Forbidden(format!("you may see Patient/{patient} but not act for them")));
-        }
+    if let Some(reach) = fhir.reach()
+        && !reach.admits("Appointment", &[("Patient".to_string(), patient.to_string())], true)
+    {
+        return Err(FhirError::Forbidden(format!("you may see Patient/{patient} but not act for them")));
     }
     Ok(())
 }
