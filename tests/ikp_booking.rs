@@ -109,6 +109,18 @@ async fn patient(server: &TestServer, admin: &str, id: &str, birth: Day, serial:
     server.token(Some(&format!("Patient/{id}")), None, "user/*.cruds").await
 }
 
+fn consent(id: &str, grantor: &str, grantee: &str, category: &str) -> Value {
+    json!({
+        "resourceType": "Consent", "id": id, "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type", "code": category}]}],
+        "patient": {"reference": format!("Patient/{grantor}")},
+        "provision": {"type": "permit", "period": {"start": "2000-01-01T00:00:00Z", "end": "2999-01-01T00:00:00Z"}, "actor": [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
+            "reference": {"reference": grantee}}]},
+    })
+}
+
 fn patient_param(id: &str) -> Value {
     json!([{"name": "patient", "valueReference": {"reference": format!("Patient/{id}")}}])
 }
@@ -168,9 +180,22 @@ async fn booking_rules(server: &TestServer) {
     assert!(status == 403 || status == 404, "{status}");
     assert_eq!(slot_status(server, &admin, &mammo[6]).await, "free");
 
-    // Cancel frees the slot; the other patient cannot cancel it.
+    // A proxy with a proxy-act authorisation may book for her; a read-only proxy may not.
+    put(server, &admin, &consent("bk-proxy-act", "bk-woman", "Patient/demo-jan-kowalski", "proxy-act")).await;
+    put(server, &admin, &consent("bk-proxy-read", "bk-woman", "Patient/bk-man", "proxy-read")).await;
+    let (status, body) = book(server, &man, &mammo[7], "bk-woman").await;
+    assert_eq!(status, 403, "read-only proxy: {body}");
+    let jan = server.token(Some("Patient/demo-jan-kowalski"), None, "user/*.cruds").await;
+    let (status, body) = book(server, &jan, &mammo[7], "bk-woman").await;
+    assert_eq!(status, 201, "proxy-act: {body}");
+    assert_eq!(slot_status(server, &admin, &mammo[7]).await, "busy");
+
+    // Cancel frees the slot; the read-only proxy sees it but cannot cancel it, a stranger does not see it.
     let appt_id = appt["id"].as_str().expect("id");
     let (status, _) = post(server, &man, &format!("Appointment/{appt_id}/$cancel"), json!([])).await;
+    assert_eq!(status, 403);
+    let child_token = server.token(Some("Patient/demo-zofia-kowalska"), None, "user/*.cruds").await;
+    let (status, _) = post(server, &child_token, &format!("Appointment/{appt_id}/$cancel"), json!([])).await;
     assert_eq!(status, 404);
     let (status, cancelled) = post(server, &woman, &format!("Appointment/{appt_id}/$cancel"), json!([])).await;
     assert_eq!(status, 200, "{cancelled}");
@@ -196,7 +221,6 @@ async fn booking_rules(server: &TestServer) {
 
     // Cardiology first visit: refused without an e-referral, allowed with one.
     let cardio = slots(server, &admin, "a-cardiology-first", day, 2).await;
-    let jan = server.token(Some("Patient/demo-jan-kowalski"), None, "user/*.cruds").await;
     let (status, body) = book(server, &jan, &cardio[0], "demo-jan-kowalski").await;
     assert_eq!(status, 422, "{body}");
     put(
@@ -210,6 +234,8 @@ async fn booking_rules(server: &TestServer) {
     let (status, body) = book(server, &jan, &cardio[0], "demo-jan-kowalski").await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["basedOn"][0]["reference"], "ServiceRequest/bk-referral-jan");
+    let (status, body) = book(server, &jan, &cardio[1], "demo-jan-kowalski").await;
+    assert_eq!(status, 422, "one e-referral, one booked first visit: {body}");
 
     // HPV: the mother books for her child (aged 9–13); the child herself and Jan cannot.
     let hpv = slots(server, &admin, "a-hpv-vaccination", day, 3).await;
@@ -373,9 +399,24 @@ async fn waiting_list(server: &TestServer) {
     let appt = read(server, &other, task["output"][0]["valueReference"]["reference"].as_str().expect("ref")).await;
     assert_eq!(appt["basedOn"][0]["reference"], "ServiceRequest/wl-referral");
 
+    // An entry whose window has passed fails on the next matching run.
+    put(
+        server,
+        &admin,
+        &json!({"resourceType": "Task", "id": "wl-expired", "status": "requested", "intent": "order",
+                "code": {"coding": [{"system": "https://ikp.example.org/fhir/CodeSystem/pl-cer-task", "code": "waiting-list"}]},
+                "for": {"reference": "Patient/wl-woman"}, "authoredOn": format!("{}T08:00:00Z", today.plus(-100)),
+                "restriction": {"period": {"start": today.plus(-100).to_string(), "end": today.plus(-10).to_string()}},
+                "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE, "code": "mammography"}}]}),
+    )
+    .await;
+
     // Explicit matching is for backend services only.
     let (status, _) = post(server, &other, "Slot/$match-waiting-list", json!([])).await;
     assert_eq!(status, 403);
     let (status, _) = post(server, &admin, "Slot/$match-waiting-list", json!([])).await;
     assert_eq!(status, 200);
+    let expired = read(server, &admin, "Task/wl-expired").await;
+    assert_eq!(expired["status"], "failed", "{expired}");
+    assert_eq!(slot_status(server, &admin, &far[0]).await, "free");
 }

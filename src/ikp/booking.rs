@@ -330,8 +330,14 @@ fn is_cardiology_referral(sr: &Value) -> bool {
         && (has(&sr["code"]) || sr["performerType"].is_object() && has(&sr["performerType"]))
 }
 
-/// An active cardiology e-referral of the patient (the one named, when given).
-async fn find_referral(fhir: &Fhir, patient: &str, named: Option<&str>) -> FhirResult<Option<String>> {
+/// An active cardiology e-referral of the patient (the one named, when given) that no other booked
+/// appointment (than `except`, the one being rescheduled) is based on.
+async fn find_referral(
+    fhir: &Fhir,
+    patient: &str,
+    named: Option<&str>,
+    except: Option<&str>,
+) -> FhirResult<Option<String>> {
     let found =
         find(fhir, "ServiceRequest", &[("subject", format!("Patient/{patient}")), ("status", "active".into())]).await?;
     let mut ids: Vec<String> = found
@@ -341,7 +347,15 @@ async fn find_referral(fhir: &Fhir, patient: &str, named: Option<&str>) -> FhirR
         .filter(|id| named.is_none_or(|n| n == id))
         .collect();
     ids.sort();
-    Ok(ids.into_iter().next())
+    for id in ids {
+        let used =
+            find(fhir, "Appointment", &[("based-on", format!("ServiceRequest/{id}")), ("status", "booked".into())])
+                .await?;
+        if used.iter().all(|(a, _)| except.is_some() && a["id"].as_str() == except) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// The eligibility rule of `service` for `patient` on `day`.
@@ -492,7 +506,7 @@ async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response>
     check_acts_for(fhir, &patient).await?;
     let b = bookable(fhir, slot_id).await?;
     let referral = reference_param(input, "referral", "ServiceRequest");
-    let referral = check_rules(fhir, &b, &patient, referral.as_deref()).await?;
+    let referral = check_rules(fhir, &b, &patient, referral.as_deref(), None).await?;
     let id = new_id();
     let appt = appointment(&id, &b, &patient, referral.as_deref());
     let slot = with_status(b.slot.clone(), "busy");
@@ -502,7 +516,13 @@ async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response>
 }
 
 /// The service's rules for this patient and booker; the referral used, if any.
-async fn check_rules(fhir: &Fhir, b: &Booking, patient: &str, referral: Option<&str>) -> FhirResult<Option<String>> {
+async fn check_rules(
+    fhir: &Fhir,
+    b: &Booking,
+    patient: &str,
+    referral: Option<&str>,
+    except: Option<&str>,
+) -> FhirResult<Option<String>> {
     let (p, _) = load(fhir, "Patient", patient).await?;
     check_eligible(b.service, &p, b.day)?;
     if b.service.by_parent
@@ -511,9 +531,12 @@ async fn check_rules(fhir: &Fhir, b: &Booking, patient: &str, referral: Option<&
         return Err(unprocessable(format!("{} is registered by a parent or guardian", b.service.display)));
     }
     if b.service.referral {
-        let found = find_referral(fhir, patient, referral).await?;
+        let found = find_referral(fhir, patient, referral, except).await?;
         if found.is_none() {
-            return Err(unprocessable(format!("{} needs an active e-referral to cardiology", b.service.display)));
+            return Err(unprocessable(format!(
+                "{} needs an active e-referral to cardiology not used by another booked visit",
+                b.service.display
+            )));
         }
         return Ok(found);
     }
@@ -572,7 +595,7 @@ async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response
     }
     let referral =
         appt.pointer("/basedOn/0/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("ServiceRequest/"));
-    let referral = check_rules(fhir, &b, &patient, referral).await?;
+    let referral = check_rules(fhir, &b, &patient, referral, Some(id)).await?;
     let mut moved = appointment(id, &b, &patient, referral.as_deref());
     moved["created"] = appt["created"].clone();
     let mut entries = vec![put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version))];
@@ -598,7 +621,7 @@ async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response>
     let referral =
         if service.referral {
             let named = reference_param(input, "referral", "ServiceRequest");
-            Some(find_referral(fhir, patient, named.as_deref()).await?.ok_or_else(|| {
+            Some(find_referral(fhir, patient, named.as_deref(), None).await?.ok_or_else(|| {
                 unprocessable(format!("{} needs an active e-referral to cardiology", service.display))
             })?)
         } else {
