@@ -156,6 +156,17 @@ async fn booking_rules(server: &TestServer) {
     assert_eq!(slot_status(server, &woman, &mammo[0]).await, "busy");
     let (status, _) = book(server, &woman, &mammo[0], "bk-woman").await;
     assert_eq!(status, 409, "a busy slot cannot be booked again");
+    // The booking is in the audit trail, as done by the patient.
+    let audit =
+        read(server, &admin, &format!("AuditEvent?entity=Appointment/{}", appt["id"].as_str().expect("id"))).await;
+    let events = audit["entry"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["resource"]["subtype"][0]["code"] == "$book"
+            && e["resource"]["agent"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["who"]["reference"] == "Patient/bk-woman"))),
+        "{audit}"
+    );
 
     // A man is refused mammography.
     let man = patient(server, &admin, "bk-man", day.add_years(-50), 12, Sex::Male).await;

@@ -215,6 +215,18 @@ async fn load(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, 
     Ok((value, version.version))
 }
 
+/// The stored resource as the operation's answer (with its ETag and Location), noted for the audit
+/// trail of what the caller was handed.
+async fn answer(fhir: &Fhir, resource_type: &str, id: &str, status: u16) -> FhirResult<Response> {
+    let version = fhir
+        .store
+        .read(resource_type, id)
+        .await?
+        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
+    fhir.record_access([&version]);
+    Ok(Response::version(fhir, status, version))
+}
+
 /// Current resources of `resource_type` matching `pairs`, unconfined (the server's own lookups).
 async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
     let registry = fhir.registry.current();
@@ -511,8 +523,7 @@ async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response>
     let appt = appointment(&id, &b, &patient, referral.as_deref());
     let slot = with_status(b.slot.clone(), "busy");
     write_all(fhir, vec![put(&slot, Some(b.slot_version)), put(&appt, None)], &patient, "$book").await?;
-    let (stored, _) = load(fhir, "Appointment", &id).await?;
-    Ok(Response::resource(201, stored))
+    answer(fhir, "Appointment", &id, 201).await
 }
 
 /// The service's rules for this patient and booker; the referral used, if any.
@@ -579,8 +590,7 @@ async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
     entries.extend(freed_slot_entry(fhir, &appt).await?);
     write_all(fhir, entries, &patient, "$cancel").await?;
     match_waiting_list(&fhir.unconfined()).await?;
-    let (stored, _) = load(fhir, "Appointment", id).await?;
-    Ok(Response::resource(200, stored))
+    answer(fhir, "Appointment", id, 200).await
 }
 
 async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
@@ -603,8 +613,7 @@ async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response
     entries.push(put(&moved, Some(version)));
     write_all(fhir, entries, &patient, "$reschedule").await?;
     match_waiting_list(&fhir.unconfined()).await?;
-    let (stored, _) = load(fhir, "Appointment", id).await?;
-    Ok(Response::resource(200, stored))
+    answer(fhir, "Appointment", id, 200).await
 }
 
 async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
@@ -653,8 +662,7 @@ async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response>
     }
     write_all(fhir, vec![put(&task, None)], patient, "$join-waiting-list").await?;
     match_waiting_list(&fhir.unconfined()).await?;
-    let (stored, _) = load(fhir, "Task", &id).await?;
-    Ok(Response::resource(201, stored))
+    answer(fhir, "Task", &id, 201).await
 }
 
 fn priority_rank(task: &Value) -> u8 {
@@ -679,11 +687,34 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
             b["id"].as_str(),
         ))
     });
-    let mut slots = find(&fhir, "Slot", &[("status", "free".into())]).await?;
-    slots.retain(|(s, _)| s["start"].as_str().and_then(micros).is_some_and(|t| t > now()));
-    slots.sort_by(|(a, _), (b, _)| {
-        (a["start"].as_str().and_then(micros), a["id"].as_str())
-            .cmp(&(b["start"].as_str().and_then(micros), b["id"].as_str()))
+    let horizon = tasks
+        .iter()
+        .filter_map(|(t, _)| {
+            t.pointer("/restriction/period/end").and_then(Value::as_str)?.get(..10).and_then(Day::parse)
+        })
+        .max();
+    let Some(horizon) = horizon else { return Ok(Vec::new()) };
+    // Free future slots up to the furthest window, earliest first (at most 1,000 per run).
+    let slots = find(
+        &fhir,
+        "Slot",
+        &[
+            ("status", "free".into()),
+            ("start", format!("gt{}", instant(now()))),
+            ("start", format!("lt{}", horizon.plus(1))),
+            ("_sort", "start".into()),
+        ],
+    )
+    .await?;
+    let mut candidates = Vec::new();
+    for (slot, _) in &slots {
+        if let Some(b) = slot["id"].as_str().map(|id| bookable(&fhir, id)) {
+            candidates.extend(b.await.ok());
+        }
+    }
+    candidates.sort_by(|a, b| {
+        (a.slot["start"].as_str().and_then(micros), &a.slot_id)
+            .cmp(&(b.slot["start"].as_str().and_then(micros), &b.slot_id))
     });
     let mut booked = Vec::new();
     let mut taken: Vec<String> = Vec::new();
@@ -727,12 +758,11 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("ServiceRequest/"))
             .map(str::to_string);
-        for (slot, _) in &slots {
-            let Some(slot_id) = slot["id"].as_str() else { continue };
+        for b in &candidates {
+            let slot_id = b.slot_id.as_str();
             if taken.iter().any(|t| t == slot_id) {
                 continue;
             }
-            let Ok(b) = bookable(&fhir, slot_id).await else { continue };
             if b.service.code != service.code || b.day > deadline || check_eligible(service, &p, b.day).is_err() {
                 continue;
             }
@@ -740,7 +770,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
                 continue;
             }
             let appt_id = new_id();
-            let appt = appointment(&appt_id, &b, &patient, referral.as_deref());
+            let appt = appointment(&appt_id, b, &patient, referral.as_deref());
             let mut done = with_status(task.clone(), "completed");
             done["businessStatus"] = json!({"text": "booked"});
             done["output"] = json!([{"type": {"text": "appointment"}, "valueReference": {"reference": format!("Appointment/{appt_id}")}}]);
