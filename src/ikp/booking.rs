@@ -1,25 +1,45 @@
-//! Slot booking, central e-registration (CeR) with its waiting list, and registration for
-//! vaccinations.
+//! Slot booking, central e-registration (CeR) with its waiting list ("poczekalnia"), and
+//! registration for vaccinations.
 //!
-//! Facilities publish `Schedule`s (with `serviceType` from [`SERVICE_SYSTEM`]) and free `Slot`s by
-//! plain FHIR writes, or with `Schedule/[id]/$publish-slots`. Patients (a parent for a child, a
-//! proxy with a `proxy-act` Consent, or a backend service) book with `Slot/[id]/$book`; the
-//! service's eligibility rules ([`SERVICES`]) are checked against `Patient.gender` and the age on
-//! the slot's date. Booking is one database transaction: the Slot is updated to `busy` with
-//! `If-Match` on the version that was checked, and the `Appointment` is created with it, so two
-//! concurrent bookings of one slot cannot both succeed (the loser gets 409).
+//! **Publishing.** A facility (a backend service) publishes `Schedule`s whose `serviceType` has a
+//! code of [`SERVICE_SYSTEM`] (`https://ikp.example.org/fhir/CodeSystem/pl-cer-service`) and free
+//! `Slot`s for them, by plain FHIR writes or with `POST Schedule/[id]/$publish-slots` (`start`,
+//! `count`, `minutes`), which also runs waiting-list matching. Services and their rules (ages
+//! inclusive, on the slot's date; constants in [`SERVICES`]):
 //!
-//! The waiting list ("poczekalnia") is a `Task` (`code` = [`TASK_SYSTEM`]`|waiting-list`,
-//! `status` requested → completed or failed) whose `restriction.period.end` is the end of the
-//! search window (40 days for visits, 90 for tests). Matching runs when a slot is freed (`$cancel`,
-//! `$reschedule`), when slots are published, when someone joins, and on `Slot/$match-waiting-list`:
-//! entries in order of priority, then submission (`authoredOn`, then id), each gets the earliest
-//! free slot of its service (at its preferred `location`, when given) starting before its window
-//! ends; the server books it, completes the Task with the Appointment as `output`, and notifies
-//! the patient with a `Communication`.
+//! | code | rule | waiting-list window |
+//! |---|---|---|
+//! | `mammography` | women 45–74 | 90 days (test) |
+//! | `cytology` | women 25–64 | 90 days (test) |
+//! | `cardiology-first` | an active e-referral to cardiology (`ServiceRequest` with `performerType` or `code` = `urn:oid:2.16.840.1.113883.3.4424.11.2.4#1100`), one booked first visit per referral | 40 days (visit) |
+//! | `covid19-vaccination` | aged 5 or more (**unverified**) | 40 days |
+//! | `hpv-vaccination` | aged 9–13, registered by a parent or guardian (a `RelatedPerson` with the caller's PESEL and a parental relationship) or by a backend service, never by the child (**unverified**) | 40 days |
 //!
-//! Unverified rules (made constants here): COVID-19 vaccination age limit; the e-referral being
-//! recognised by `performerType`/`code` = specialty 1100; HPV vaccination 9–13 booked by a parent.
+//! **Booking.** `POST Slot/[id]/$book` (`patient`, optional `referral`; default patient: the
+//! caller) by the patient, a parent for a minor child, a proxy with a `proxy-act` Consent, or a
+//! backend service: 404 when the caller cannot see the patient, 403 when they may only read, 422
+//! when a rule is not met, 409 when the slot is not free. One database transaction updates the Slot
+//! to `busy` with `If-Match` on the version that was checked and creates the `Appointment`
+//! (`booked`, participants: the patient and the Schedule's actors, `basedOn`: the e-referral), so of
+//! concurrent bookings of one slot exactly one succeeds. `POST Appointment/[id]/$cancel` cancels
+//! and frees the slot; `POST Appointment/[id]/$reschedule` (`slot`) moves the appointment to a
+//! free slot of the same service, freeing the old one, in one transaction. The caller's
+//! AuditEvents (subtype `$book`, `$cancel`...) are written in the same transaction.
+//!
+//! **Waiting list.** `POST Patient/[id]/$join-waiting-list` (`service`, optional `referral`,
+//! optional preferred `location`) checks the same rules and creates a `Task`
+//! (`code` = [`TASK_SYSTEM`]`#waiting-list`, `status` `requested`, `restriction.period.end` = the
+//! end of the window). Matching runs on joining, on publishing, after `$cancel`/`$reschedule`
+//! free a slot, and on `POST Slot/$match-waiting-list` (backend services only): entries by
+//! `priority`, then `authoredOn`, then id; each gets the earliest free slot of its service (at its
+//! location, if given) whose date is within its window. The server books it, sets the Task
+//! `completed` with the Appointment in `output`, and notifies the patient with a `Communication`
+//! (`category` = `waiting-list-booked`, `about` the Appointment and the Task). Entries past their
+//! window become `failed`.
+//!
+//! **Vaccinations.** History is plain `Immunization` search (policy-filtered, so a parent sees a
+//! child's); `ImmunizationRecommendation` carries what is due; registration is `$book` on a
+//! vaccination slot.
 
 use serde_json::{Value, json};
 
@@ -959,4 +979,40 @@ pub fn demo() -> Vec<Value> {
         }],
     }));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str) -> &'static Service {
+        SERVICES.iter().find(|s| s.code == code).expect("service")
+    }
+
+    #[test]
+    fn eligibility_by_sex_and_age_on_the_slot_date() {
+        let on = Day::from_ymd(2027, 3, 10).expect("day");
+        let woman = |birth: &str| json!({"gender": "female", "birthDate": birth});
+        let mammography = service("mammography");
+        assert!(check_eligible(mammography, &woman("1982-03-10"), on).is_ok(), "45 on the day");
+        assert!(check_eligible(mammography, &woman("1982-03-11"), on).is_err(), "44 on the day");
+        assert!(check_eligible(mammography, &woman("1952-03-11"), on).is_ok(), "74 on the day");
+        assert!(check_eligible(mammography, &woman("1952-03-10"), on).is_err(), "75 on the day");
+        assert!(check_eligible(mammography, &json!({"gender": "male", "birthDate": "1970-01-01"}), on).is_err());
+        assert!(check_eligible(mammography, &json!({"gender": "female"}), on).is_err(), "no birth date");
+        assert!(check_eligible(service("cardiology-first"), &json!({}), on).is_ok());
+        assert!(check_eligible(service("hpv-vaccination"), &woman("2014-03-10"), on).is_ok());
+        assert!(check_eligible(service("hpv-vaccination"), &woman("2013-03-10"), on).is_err(), "14");
+    }
+
+    #[test]
+    fn referrals_to_cardiology() {
+        let by_type =
+            json!({"status": "active", "performerType": {"coding": [{"system": SPECIALTY_SYSTEM, "code": "1100"}]}});
+        assert!(is_cardiology_referral(&by_type));
+        let mut done = by_type.clone();
+        done["status"] = json!("completed");
+        assert!(!is_cardiology_referral(&done));
+        assert!(!is_cardiology_referral(&json!({"status": "active", "code": {"text": "kardiologia"}})));
+    }
 }
