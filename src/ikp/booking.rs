@@ -1,18 +1,1018 @@
-//! (being built)
+//! Slot booking, central e-registration (CeR) with its waiting list ("poczekalnia"), and
+//! registration for vaccinations.
+//!
+//! **Publishing.** A facility (a backend service) publishes `Schedule`s whose `serviceType` has a
+//! code of [`SERVICE_SYSTEM`] (`https://ikp.example.org/fhir/CodeSystem/pl-cer-service`) and free
+//! `Slot`s for them, by plain FHIR writes or with `POST Schedule/[id]/$publish-slots` (`start`,
+//! `count`, `minutes`), which also runs waiting-list matching. Services and their rules (ages
+//! inclusive, on the slot's date; constants in [`SERVICES`]):
+//!
+//! | code | rule | waiting-list window |
+//! |---|---|---|
+//! | `mammography` | women 45–74 | 90 days (test) |
+//! | `cytology` | women 25–64 | 90 days (test) |
+//! | `cardiology-first` | an active e-referral to cardiology (`ServiceRequest` with `performerType` or `code` = `urn:oid:2.16.840.1.113883.3.4424.11.2.4#1100`), one booked first visit per referral | 40 days (visit) |
+//! | `covid19-vaccination` | aged 5 or more (**unverified**) | 40 days |
+//! | `hpv-vaccination` | aged 9–13, registered by a parent or guardian (a `RelatedPerson` with the caller's PESEL and a parental relationship) or by a backend service, never by the child (**unverified**) | 40 days |
+//!
+//! **Booking.** `POST Slot/[id]/$book` (`patient`, optional `referral`; default patient: the
+//! caller) by the patient, a parent for a minor child, a proxy with a `proxy-act` Consent, or a
+//! backend service: 404 when the caller cannot see the patient, 403 when they may only read, 422
+//! when a rule is not met, 409 when the slot is not free. One database transaction updates the Slot
+//! to `busy` with `If-Match` on the version that was checked and creates the `Appointment`
+//! (`booked`, participants: the patient and the Schedule's actors, `basedOn`: the e-referral), so of
+//! concurrent bookings of one slot exactly one succeeds. `POST Appointment/[id]/$cancel` cancels
+//! and frees the slot; `POST Appointment/[id]/$reschedule` (`slot`) moves the appointment to a
+//! free slot of the same service, freeing the old one, in one transaction. The caller's
+//! AuditEvents (subtype `$book`, `$cancel`...) are written in the same transaction.
+//!
+//! **Waiting list.** `POST Patient/[id]/$join-waiting-list` (`service`, optional `referral`,
+//! optional preferred `location`) checks the same rules and creates a `Task`
+//! (`code` = [`TASK_SYSTEM`]`#waiting-list`, `status` `requested`, `restriction.period.end` = the
+//! end of the window). Matching runs on joining, on publishing, after `$cancel`/`$reschedule`
+//! free a slot, and on `POST Slot/$match-waiting-list` (backend services only): entries by
+//! `priority`, then `authoredOn`, then id; each gets the earliest free slot of its service (at its
+//! location, if given) whose date is within its window. The server books it, sets the Task
+//! `completed` with the Appointment in `output`, and notifies the patient with a `Communication`
+//! (`category` = `waiting-list-booked`, `about` the Appointment and the Task). Entries past their
+//! window become `failed`.
+//!
+//! **Vaccinations.** History is plain `Immunization` search (policy-filtered, so a parent sees a
+//! child's); `ImmunizationRecommendation` carries what is due; registration is `$book` on a
+//! vaccination slot.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::audit::{self, Access, Action, Agent};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::{Fhir, Response, instant, now, write::new_id};
+use crate::outcome::{Issue, IssueType};
+use crate::search::parse::Parser;
+use crate::search::plan::Planner;
+use crate::store::sql::Cell;
+use crate::synth::calendar::Day;
 
-pub const OPERATIONS: &[Operation] = &[];
+/// The CeR services (Schedule.serviceType / Slot.serviceType / Appointment.serviceType).
+pub const SERVICE_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-cer-service";
+/// Waiting-list Tasks (`Task.code`) and the notification's category.
+pub const TASK_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-cer-task";
+/// Cell specialty codes (VIII part of the departmental code); 1100 is the cardiology clinic.
+pub const SPECIALTY_SYSTEM: &str = "urn:oid:2.16.840.1.113883.3.4424.11.2.4";
+pub const CARDIOLOGY_SPECIALTY: &str = "1100";
+/// Waiting-list search windows, in days from joining.
+pub const WINDOW_VISIT_DAYS: i64 = 40;
+pub const WINDOW_TEST_DAYS: i64 = 90;
 
-pub async fn run(_fhir: &Fhir, op: &Operation, _id: Option<&str>, _input: Input) -> FhirResult<Response> {
-    Err(FhirError::NotFound(format!("the operation ${}", op.name)))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Visit,
+    Test,
 }
 
-/// Demo resources of this workflow (stored once by `ikp serve --demo`).
+/// One bookable service and its eligibility rule (ages inclusive, on the slot's date).
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    pub code: &'static str,
+    pub display: &'static str,
+    pub kind: Kind,
+    pub female_only: bool,
+    pub min_age: Option<i32>,
+    pub max_age: Option<i32>,
+    /// An active e-referral to cardiology is needed.
+    pub referral: bool,
+    /// Must be booked by a parent or guardian (or a backend service), not by the child.
+    pub by_parent: bool,
+}
+
+pub const SERVICES: &[Service] = &[
+    Service {
+        code: "mammography",
+        display: "Mammografia (CeR)",
+        kind: Kind::Test,
+        female_only: true,
+        min_age: Some(45),
+        max_age: Some(74),
+        referral: false,
+        by_parent: false,
+    },
+    Service {
+        code: "cytology",
+        display: "Cytologia / test HPV (CeR)",
+        kind: Kind::Test,
+        female_only: true,
+        min_age: Some(25),
+        max_age: Some(64),
+        referral: false,
+        by_parent: false,
+    },
+    Service {
+        code: "cardiology-first",
+        display: "Pierwsza wizyta w poradni kardiologicznej (CeR)",
+        kind: Kind::Visit,
+        female_only: false,
+        min_age: None,
+        max_age: None,
+        referral: true,
+        by_parent: false,
+    },
+    // Unverified: the age limit of COVID-19 vaccination registration.
+    Service {
+        code: "covid19-vaccination",
+        display: "Szczepienie przeciw COVID-19",
+        kind: Kind::Visit,
+        female_only: false,
+        min_age: Some(5),
+        max_age: None,
+        referral: false,
+        by_parent: false,
+    },
+    // Unverified: the national HPV programme's ages and who may register.
+    Service {
+        code: "hpv-vaccination",
+        display: "Szczepienie przeciw HPV",
+        kind: Kind::Visit,
+        female_only: false,
+        min_age: Some(9),
+        max_age: Some(13),
+        referral: false,
+        by_parent: true,
+    },
+];
+
+/// Relationship codes (v3 RoleCode) of a parent or guardian.
+const PARENTAL: &[&str] = &["PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "GUARD", "STPPRN", "STPMTH", "STPFTH"];
+const PESEL: &str = crate::synth::fhir::PESEL;
+
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        resource_type: "Slot",
+        name: "book",
+        instance: true,
+        description: "Books the slot for `patient` (eligibility per service; the slot becomes busy; 409 when taken)",
+    },
+    Operation {
+        resource_type: "Appointment",
+        name: "cancel",
+        instance: true,
+        description: "Cancels the appointment, frees its slot and offers it to the waiting list",
+    },
+    Operation {
+        resource_type: "Appointment",
+        name: "reschedule",
+        instance: true,
+        description: "Moves the appointment to another free `slot` of the same service, atomically",
+    },
+    Operation {
+        resource_type: "Patient",
+        name: "join-waiting-list",
+        instance: true,
+        description: "Puts the patient on the CeR waiting list for `service` (40 days visits, 90 days tests)",
+    },
+    Operation {
+        resource_type: "Slot",
+        name: "match-waiting-list",
+        instance: false,
+        description: "Books free slots for waiting-list entries (backend services only)",
+    },
+    Operation {
+        resource_type: "Schedule",
+        name: "publish-slots",
+        instance: true,
+        description: "Creates `count` free slots of `minutes` from `start` and runs waiting-list matching",
+    },
+];
+
+pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+    let id = id.unwrap_or_default();
+    match (op.resource_type, op.name) {
+        ("Slot", "book") => book(fhir, id, &input).await,
+        ("Appointment", "cancel") => cancel(fhir, id).await,
+        ("Appointment", "reschedule") => reschedule(fhir, id, &input).await,
+        ("Patient", "join-waiting-list") => join(fhir, id, &input).await,
+        ("Slot", "match-waiting-list") => {
+            backend_only(fhir)?;
+            let booked = match_waiting_list(fhir).await?;
+            Ok(Response::resource(
+                200,
+                json!({"resourceType": "Parameters", "parameter": booked.iter().map(|a| json!({"name": "appointment", "valueReference": {"reference": format!("Appointment/{a}")}})).collect::<Vec<_>>()}),
+            ))
+        }
+        ("Schedule", "publish-slots") => publish(fhir, id, &input).await,
+        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
+    }
+}
+
+fn unprocessable(message: impl Into<String>) -> FhirError {
+    FhirError::Unprocessable(vec![Issue::error(IssueType::Processing, message)])
+}
+
+fn backend_only(fhir: &Fhir) -> FhirResult<()> {
+    if fhir.is_confined() {
+        return Err(FhirError::Forbidden("this is for the facility's or CeR's backend services".into()));
+    }
+    Ok(())
+}
+
+/// A reference parameter given as a string or a `valueReference`; the id after `Type/`.
+fn reference_param(input: &Input, name: &str, resource_type: &str) -> Option<String> {
+    let value = input.params.value(name)?;
+    let text = value.as_str().or_else(|| value.get("reference").and_then(Value::as_str))?;
+    let id = text.rsplit_once(&format!("{resource_type}/")).map_or(text, |(_, id)| id);
+    let id = id.split('/').next().unwrap_or_default();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+async fn load(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    let version = fhir
+        .store
+        .read(resource_type, id)
+        .await?
+        .filter(|v| !v.is_deleted())
+        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
+    let value = serde_json::from_str(version.content.as_deref().unwrap_or_default())
+        .map_err(|e| FhirError::Internal(format!("stored {resource_type}/{id} is not JSON: {e}")))?;
+    Ok((value, version.version))
+}
+
+/// The stored resource as the operation's answer (with its ETag and Location), noted for the audit
+/// trail of what the caller was handed.
+async fn answer(fhir: &Fhir, resource_type: &str, id: &str, status: u16) -> FhirResult<Response> {
+    let version = fhir
+        .store
+        .read(resource_type, id)
+        .await?
+        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
+    fhir.record_access([&version]);
+    Ok(Response::version(fhir, status, version))
+}
+
+/// Current resources of `resource_type` matching `pairs`, unconfined (the server's own lookups).
+async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
+    let registry = fhir.registry.current();
+    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let query = parser.parse(vec![resource_type.to_string()], &pairs)?;
+    let (sql, columns) = Planner::new(fhir.dialect()).page(&query, 1000);
+    let rows = fhir.store.query(sql, &columns).await?;
+    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+    if rids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(fhir
+        .store
+        .fetch(&rids)
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| {
+            let version = v.version;
+            v.content.and_then(|c| serde_json::from_str(&c).ok()).map(|c| (c, version))
+        })
+        .collect())
+}
+
+fn today() -> Day {
+    Day((now() / 86_400_000_000) as i32)
+}
+
+fn micros(text: &str) -> Option<i64> {
+    crate::model::datetime::parse(text, crate::model::datetime::DateKind::DateTime).ok().map(|d| d.start_micros())
+}
+
+/// The service a slot offers: its own serviceType, else its Schedule's.
+fn service_of(resources: &[&Value]) -> Option<&'static Service> {
+    resources.iter().find_map(|r| {
+        r["serviceType"].as_array()?.iter().filter_map(|c| c["coding"].as_array()).flatten().find_map(|c| {
+            (c["system"].as_str() == Some(SERVICE_SYSTEM))
+                .then(|| c["code"].as_str())
+                .flatten()
+                .and_then(|code| SERVICES.iter().find(|s| s.code == code))
+        })
+    })
+}
+
+fn service_by_code(code: &str) -> FhirResult<&'static Service> {
+    let code = code.rsplit('|').next().unwrap_or(code);
+    SERVICES.iter().find(|s| s.code == code).ok_or_else(|| {
+        FhirError::bad_request(format!(
+            "unknown service '{code}'; known: {}",
+            SERVICES.iter().map(|s| s.code).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// Who is booking, for the parent rule: the caller's own FHIR reference.
+fn caller_user(fhir: &Fhir) -> Option<String> {
+    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
+}
+
+/// The caller may act (write) for the patient: 404 when they may not even see them.
+async fn check_acts_for(fhir: &Fhir, patient: &str) -> FhirResult<()> {
+    fhir.check_read("Patient", patient).await?;
+    if let Some(caller) = &fhir.caller
+        && !caller.grant("Appointment", crate::auth::scopes::Interaction::Create)?.is_empty()
+    {
+        return Err(FhirError::Forbidden("granular scopes allow reads and searches only".into()));
+    }
+    if let Some(reach) = fhir.reach()
+        && !reach.admits("Appointment", &[("Patient".to_string(), patient.to_string())], true)
+    {
+        return Err(FhirError::Forbidden(format!("you may see Patient/{patient} but not act for them")));
+    }
+    Ok(())
+}
+
+/// Whether the caller is a parent or guardian of `child` (a RelatedPerson with the caller's PESEL).
+async fn is_parent(fhir: &Fhir, child: &str) -> FhirResult<bool> {
+    let Some(user) = caller_user(fhir) else { return Ok(!fhir.is_confined()) };
+    let Some((t, id)) = user.split_once('/') else { return Ok(false) };
+    let Ok((person, _)) = load(fhir, t, id).await else { return Ok(false) };
+    let Some(pesel) = person["identifier"]
+        .as_array()
+        .and_then(|ids| ids.iter().find(|i| i["system"].as_str() == Some(PESEL)))
+        .and_then(|i| i["value"].as_str())
+    else {
+        return Ok(false);
+    };
+    let related = find(
+        fhir,
+        "RelatedPerson",
+        &[("patient", format!("Patient/{child}")), ("identifier", format!("{PESEL}|{pesel}"))],
+    )
+    .await?;
+    Ok(related.iter().any(|(r, _)| {
+        r["relationship"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .filter_map(|c| c["coding"].as_array())
+                .flatten()
+                .any(|c| c["code"].as_str().is_some_and(|code| PARENTAL.contains(&code)))
+        })
+    }))
+}
+
+fn is_cardiology_referral(sr: &Value) -> bool {
+    let has = |v: &Value| {
+        v["coding"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["system"].as_str() == Some(SPECIALTY_SYSTEM) && c["code"].as_str() == Some(CARDIOLOGY_SPECIALTY)
+            })
+        })
+    };
+    sr["status"].as_str() == Some("active")
+        && (has(&sr["code"]) || sr["performerType"].is_object() && has(&sr["performerType"]))
+}
+
+/// An active cardiology e-referral of the patient (the one named, when given) that no other booked
+/// appointment (than `except`, the one being rescheduled) is based on.
+async fn find_referral(
+    fhir: &Fhir,
+    patient: &str,
+    named: Option<&str>,
+    except: Option<&str>,
+) -> FhirResult<Option<String>> {
+    let found =
+        find(fhir, "ServiceRequest", &[("subject", format!("Patient/{patient}")), ("status", "active".into())]).await?;
+    let mut ids: Vec<String> = found
+        .iter()
+        .filter(|(sr, _)| is_cardiology_referral(sr))
+        .filter_map(|(sr, _)| sr["id"].as_str().map(str::to_string))
+        .filter(|id| named.is_none_or(|n| n == id))
+        .collect();
+    ids.sort();
+    for id in ids {
+        let used =
+            find(fhir, "Appointment", &[("based-on", format!("ServiceRequest/{id}")), ("status", "booked".into())])
+                .await?;
+        if used.iter().all(|(a, _)| except.is_some() && a["id"].as_str() == except) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// The eligibility rule of `service` for `patient` on `day`.
+fn check_eligible(service: &Service, patient: &Value, day: Day) -> FhirResult<()> {
+    if service.female_only && patient["gender"].as_str() != Some("female") {
+        return Err(unprocessable(format!("{} is for women only", service.display)));
+    }
+    if service.min_age.is_some() || service.max_age.is_some() {
+        let birth = patient["birthDate"]
+            .as_str()
+            .and_then(Day::parse)
+            .ok_or_else(|| unprocessable("the patient's full birth date is needed for this service"))?;
+        let age = birth.age_on(day);
+        if service.min_age.is_some_and(|min| age < min) || service.max_age.is_some_and(|max| age > max) {
+            return Err(unprocessable(format!(
+                "{} is for ages {}–{}; the patient is {age} on {day}",
+                service.display,
+                service.min_age.map_or("0".into(), |a| a.to_string()),
+                service.max_age.map_or("".into(), |a| a.to_string()),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Everything `$book` checks, for the caller or for the server (waiting list).
+struct Booking {
+    slot_id: String,
+    slot: Value,
+    slot_version: i64,
+    service: &'static Service,
+    actors: Vec<Value>,
+    day: Day,
+}
+
+async fn bookable(fhir: &Fhir, slot_id: &str) -> FhirResult<Booking> {
+    let (slot, slot_version) = load(fhir, "Slot", slot_id).await?;
+    if slot["status"].as_str() != Some("free") {
+        return Err(FhirError::Conflict(format!("Slot/{slot_id} is not free")));
+    }
+    let schedule_id = slot
+        .pointer("/schedule/reference")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("Schedule/"))
+        .ok_or_else(|| unprocessable(format!("Slot/{slot_id} names no Schedule")))?;
+    let (schedule, _) = load(fhir, "Schedule", schedule_id).await?;
+    let service = service_of(&[&slot, &schedule])
+        .ok_or_else(|| unprocessable(format!("Slot/{slot_id} offers no service of {SERVICE_SYSTEM}")))?;
+    let start = slot["start"].as_str().unwrap_or_default();
+    if micros(start).is_none_or(|s| s <= now()) {
+        return Err(unprocessable(format!("Slot/{slot_id} is in the past")));
+    }
+    let day = start.get(..10).and_then(Day::parse).ok_or_else(|| unprocessable("the slot has no start date"))?;
+    let actors = schedule["actor"].as_array().cloned().unwrap_or_default();
+    Ok(Booking { slot_id: slot_id.to_string(), slot, slot_version, service, actors, day })
+}
+
+fn service_type(service: &Service) -> Value {
+    let mut codings = vec![json!({"system": SERVICE_SYSTEM, "code": service.code, "display": service.display})];
+    if service.referral {
+        codings.push(
+            json!({"system": SPECIALTY_SYSTEM, "code": CARDIOLOGY_SPECIALTY, "display": "Poradnia kardiologiczna"}),
+        );
+    }
+    json!([{"coding": codings}])
+}
+
+fn appointment(id: &str, b: &Booking, patient: &str, referral: Option<&str>) -> Value {
+    let mut participants = vec![json!({"actor": {"reference": format!("Patient/{patient}")}, "status": "accepted"})];
+    participants.extend(b.actors.iter().map(|a| json!({"actor": a, "status": "accepted"})));
+    let mut appt = json!({
+        "resourceType": "Appointment",
+        "id": id,
+        "meta": {"profile": ["https://ikp.example.org/fhir/StructureDefinition/PLAppointment"]},
+        "status": "booked",
+        "serviceType": service_type(b.service),
+        "slot": [{"reference": format!("Slot/{}", b.slot_id)}],
+        "start": b.slot["start"],
+        "end": b.slot["end"],
+        "created": instant(now()).get(..10).unwrap_or_default(),
+        "participant": participants,
+    });
+    if let Some(r) = referral {
+        appt["basedOn"] = json!([{"reference": format!("ServiceRequest/{r}")}]);
+    }
+    appt
+}
+
+fn with_status(mut resource: Value, status: &str) -> Value {
+    resource["status"] = json!(status);
+    resource
+}
+
+fn put(resource: &Value, if_match: Option<i64>) -> Value {
+    let t = resource["resourceType"].as_str().unwrap_or_default();
+    let id = resource["id"].as_str().unwrap_or_default();
+    let mut request = json!({"method": "PUT", "url": format!("{t}/{id}")});
+    if let Some(v) = if_match {
+        request["ifMatch"] = json!(format!("W/\"{v}\""));
+    }
+    json!({"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": resource, "request": request})
+}
+
+/// Writes `entries` in one transaction. The policy was checked by the operation (the caller may act
+/// for the patient; slots are the server's to change), so the writes go unconfined, with the
+/// caller's AuditEvents added to the same transaction. A version that moved meanwhile (a slot
+/// someone else booked) is a 409.
+async fn write_all(fhir: &Fhir, mut entries: Vec<Value>, patient: &str, subtype: &str) -> FhirResult<()> {
+    if let Some(caller) = &fhir.caller {
+        let entities: Vec<(String, String)> = entries
+            .iter()
+            .filter_map(|e| {
+                let r = &e["resource"];
+                Some((r["resourceType"].as_str()?.to_string(), r["id"].as_str()?.to_string()))
+            })
+            .collect();
+        let access = Access {
+            agent: Agent::of(caller),
+            action: Action::Execute,
+            subtype: subtype.to_string(),
+            query: None,
+            status: 200,
+            entities,
+            recorded: now(),
+        };
+        let patient = patient.to_string();
+        for mut event in audit::events(&access, |(t, _)| {
+            if t == "Slot" || t == "Schedule" || patient.is_empty() { Vec::new() } else { vec![patient.clone()] }
+        }) {
+            event["id"] = json!(new_id());
+            entries.push(put(&event, None));
+        }
+    }
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+    match crate::interaction::transaction::transaction(&fhir.unconfined(), &bundle).await {
+        Ok(_) => Ok(()),
+        Err(FhirError::PreconditionFailed(what)) => {
+            Err(FhirError::Conflict(format!("changed meanwhile, try again: {what}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response> {
+    let patient = reference_param(input, "patient", "Patient")
+        .or_else(|| caller_user(fhir).and_then(|u| u.strip_prefix("Patient/").map(str::to_string)))
+        .ok_or_else(|| FhirError::bad_request("the parameter 'patient' is required"))?;
+    check_acts_for(fhir, &patient).await?;
+    let b = bookable(fhir, slot_id).await?;
+    let referral = reference_param(input, "referral", "ServiceRequest");
+    let referral = check_rules(fhir, &b, &patient, referral.as_deref(), None).await?;
+    let id = new_id();
+    let appt = appointment(&id, &b, &patient, referral.as_deref());
+    let slot = with_status(b.slot.clone(), "busy");
+    write_all(fhir, vec![put(&slot, Some(b.slot_version)), put(&appt, None)], &patient, "$book").await?;
+    answer(fhir, "Appointment", &id, 201).await
+}
+
+/// The service's rules for this patient and booker; the referral used, if any.
+async fn check_rules(
+    fhir: &Fhir,
+    b: &Booking,
+    patient: &str,
+    referral: Option<&str>,
+    except: Option<&str>,
+) -> FhirResult<Option<String>> {
+    let (p, _) = load(fhir, "Patient", patient).await?;
+    check_eligible(b.service, &p, b.day)?;
+    if b.service.by_parent
+        && (caller_user(fhir).as_deref() == Some(&format!("Patient/{patient}")) || !is_parent(fhir, patient).await?)
+    {
+        return Err(unprocessable(format!("{} is registered by a parent or guardian", b.service.display)));
+    }
+    if b.service.referral {
+        let found = find_referral(fhir, patient, referral, except).await?;
+        if found.is_none() {
+            return Err(unprocessable(format!(
+                "{} needs an active e-referral to cardiology not used by another booked visit",
+                b.service.display
+            )));
+        }
+        return Ok(found);
+    }
+    Ok(None)
+}
+
+/// The appointment, checked for the caller: visible (else 404) and theirs to act on.
+async fn own_appointment(fhir: &Fhir, id: &str) -> FhirResult<(Value, i64, String)> {
+    fhir.check_read("Appointment", id).await?;
+    let (appt, version) = load(fhir, "Appointment", id).await?;
+    let patient = appt["participant"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter().find_map(|p| p.pointer("/actor/reference").and_then(Value::as_str)?.strip_prefix("Patient/"))
+        })
+        .map(str::to_string)
+        .ok_or_else(|| unprocessable(format!("Appointment/{id} has no patient")))?;
+    check_acts_for(fhir, &patient).await?;
+    if appt["status"].as_str() != Some("booked") {
+        return Err(FhirError::Conflict(format!("Appointment/{id} is not booked")));
+    }
+    Ok((appt, version, patient))
+}
+
+fn slot_of(appt: &Value) -> Option<String> {
+    appt.pointer("/slot/0/reference").and_then(Value::as_str)?.strip_prefix("Slot/").map(str::to_string)
+}
+
+async fn freed_slot_entry(fhir: &Fhir, appt: &Value) -> FhirResult<Option<Value>> {
+    let Some(slot_id) = slot_of(appt) else { return Ok(None) };
+    let Ok((slot, version)) = load(fhir, "Slot", &slot_id).await else { return Ok(None) };
+    Ok(Some(put(&with_status(slot, "free"), Some(version))))
+}
+
+async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
+    let (appt, version, patient) = own_appointment(fhir, id).await?;
+    let mut cancelled = with_status(appt.clone(), "cancelled");
+    cancelled["cancelationReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat", "display": "Patient"}]});
+    let mut entries = vec![put(&cancelled, Some(version))];
+    entries.extend(freed_slot_entry(fhir, &appt).await?);
+    write_all(fhir, entries, &patient, "$cancel").await?;
+    match_waiting_list(&fhir.unconfined()).await?;
+    answer(fhir, "Appointment", id, 200).await
+}
+
+async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
+    let (appt, version, patient) = own_appointment(fhir, id).await?;
+    let new_slot = reference_param(input, "slot", "Slot")
+        .ok_or_else(|| FhirError::bad_request("the parameter 'slot' is required"))?;
+    let b = bookable(fhir, &new_slot).await?;
+    let (old_service, _) = load(fhir, "Slot", &slot_of(&appt).unwrap_or_default()).await.unwrap_or((json!({}), 0));
+    let same = service_of(&[&appt]).or_else(|| service_of(&[&old_service])).is_none_or(|s| s.code == b.service.code);
+    if !same {
+        return Err(unprocessable("the new slot is for another service"));
+    }
+    let referral =
+        appt.pointer("/basedOn/0/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("ServiceRequest/"));
+    let referral = check_rules(fhir, &b, &patient, referral, Some(id)).await?;
+    let mut moved = appointment(id, &b, &patient, referral.as_deref());
+    moved["created"] = appt["created"].clone();
+    let mut entries = vec![put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version))];
+    entries.extend(freed_slot_entry(fhir, &appt).await?);
+    entries.push(put(&moved, Some(version)));
+    write_all(fhir, entries, &patient, "$reschedule").await?;
+    match_waiting_list(&fhir.unconfined()).await?;
+    answer(fhir, "Appointment", id, 200).await
+}
+
+async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
+    check_acts_for(fhir, patient).await?;
+    let service = service_by_code(input.text("service")?)?;
+    let (p, _) = load(fhir, "Patient", patient).await?;
+    let today = today();
+    check_eligible(service, &p, today)?;
+    if service.by_parent
+        && (caller_user(fhir).as_deref() == Some(&format!("Patient/{patient}")) || !is_parent(fhir, patient).await?)
+    {
+        return Err(unprocessable(format!("{} is registered by a parent or guardian", service.display)));
+    }
+    let referral =
+        if service.referral {
+            let named = reference_param(input, "referral", "ServiceRequest");
+            Some(find_referral(fhir, patient, named.as_deref(), None).await?.ok_or_else(|| {
+                unprocessable(format!("{} needs an active e-referral to cardiology", service.display))
+            })?)
+        } else {
+            None
+        };
+    let window = if service.kind == Kind::Test { WINDOW_TEST_DAYS } else { WINDOW_VISIT_DAYS };
+    let id = new_id();
+    let mut task = json!({
+        "resourceType": "Task",
+        "id": id,
+        "status": "requested",
+        "businessStatus": {"text": "waiting for a slot"},
+        "intent": "order",
+        "priority": "routine",
+        "code": {"coding": [{"system": TASK_SYSTEM, "code": "waiting-list", "display": "Poczekalnia CeR"}]},
+        "for": {"reference": format!("Patient/{patient}")},
+        "authoredOn": instant(now()),
+        "restriction": {"period": {"start": today.to_string(), "end": today.plus(window).to_string()}},
+        "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": service.code, "display": service.display}}],
+    });
+    if let Some(user) = caller_user(fhir) {
+        task["requester"] = json!({"reference": user});
+    }
+    if let Some(r) = &referral {
+        task["basedOn"] = json!([{"reference": format!("ServiceRequest/{r}")}]);
+    }
+    if let Some(location) = reference_param(input, "location", "Location") {
+        task["location"] = json!({"reference": format!("Location/{location}")});
+    }
+    write_all(fhir, vec![put(&task, None)], patient, "$join-waiting-list").await?;
+    match_waiting_list(&fhir.unconfined()).await?;
+    answer(fhir, "Task", &id, 201).await
+}
+
+fn priority_rank(task: &Value) -> u8 {
+    match task["priority"].as_str() {
+        Some("stat") => 0,
+        Some("asap") => 1,
+        Some("urgent") => 2,
+        _ => 3,
+    }
+}
+
+/// Books free slots for waiting entries (see the module documentation); the Appointments made.
+/// `fhir` is the server's own (unconfined) handle.
+pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
+    let fhir = fhir.unconfined();
+    let mut tasks =
+        find(&fhir, "Task", &[("code", format!("{TASK_SYSTEM}|waiting-list")), ("status", "requested".into())]).await?;
+    tasks.sort_by(|(a, _), (b, _)| {
+        (priority_rank(a), a["authoredOn"].as_str(), a["id"].as_str()).cmp(&(
+            priority_rank(b),
+            b["authoredOn"].as_str(),
+            b["id"].as_str(),
+        ))
+    });
+    let horizon = tasks
+        .iter()
+        .filter_map(|(t, _)| {
+            t.pointer("/restriction/period/end").and_then(Value::as_str)?.get(..10).and_then(Day::parse)
+        })
+        .max();
+    let Some(horizon) = horizon else { return Ok(Vec::new()) };
+    // Free future slots up to the furthest window, earliest first (at most 1,000 per run).
+    let slots = find(
+        &fhir,
+        "Slot",
+        &[
+            ("status", "free".into()),
+            ("start", format!("gt{}", instant(now()))),
+            ("start", format!("lt{}", horizon.plus(1))),
+            ("_sort", "start".into()),
+        ],
+    )
+    .await?;
+    let mut candidates = Vec::new();
+    for (slot, _) in &slots {
+        if let Some(b) = slot["id"].as_str().map(|id| bookable(&fhir, id)) {
+            candidates.extend(b.await.ok());
+        }
+    }
+    candidates.sort_by(|a, b| {
+        (a.slot["start"].as_str().and_then(micros), &a.slot_id)
+            .cmp(&(b.slot["start"].as_str().and_then(micros), &b.slot_id))
+    });
+    let mut booked = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let today = today();
+    for (task, task_version) in tasks {
+        let Some(deadline) = task
+            .pointer("/restriction/period/end")
+            .and_then(Value::as_str)
+            .and_then(|d| d.get(..10))
+            .and_then(Day::parse)
+        else {
+            continue;
+        };
+        let task_id = task["id"].as_str().unwrap_or_default().to_string();
+        if deadline < today {
+            let mut failed = with_status(task.clone(), "failed");
+            failed["businessStatus"] = json!({"text": "no slot within the search window"});
+            // Someone else may have changed it meanwhile: then the next run decides.
+            let _ = write_all(&fhir, vec![put(&failed, Some(task_version))], "", "$match-waiting-list").await;
+            continue;
+        }
+        let Some(service) = task["input"]
+            .as_array()
+            .and_then(|inputs| inputs.iter().find_map(|i| i.pointer("/valueCoding/code").and_then(Value::as_str)))
+            .and_then(|c| SERVICES.iter().find(|s| s.code == c))
+        else {
+            continue;
+        };
+        let Some(patient) = task
+            .pointer("/for/reference")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("Patient/"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let Ok((p, _)) = load(&fhir, "Patient", &patient).await else { continue };
+        let location = task.pointer("/location/reference").and_then(Value::as_str);
+        let referral = task
+            .pointer("/basedOn/0/reference")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("ServiceRequest/"))
+            .map(str::to_string);
+        for b in &candidates {
+            let slot_id = b.slot_id.as_str();
+            if taken.iter().any(|t| t == slot_id) {
+                continue;
+            }
+            if b.service.code != service.code || b.day > deadline || check_eligible(service, &p, b.day).is_err() {
+                continue;
+            }
+            if location.is_some_and(|l| !b.actors.iter().any(|a| a["reference"].as_str() == Some(l))) {
+                continue;
+            }
+            let appt_id = new_id();
+            let appt = appointment(&appt_id, b, &patient, referral.as_deref());
+            let mut done = with_status(task.clone(), "completed");
+            done["businessStatus"] = json!({"text": "booked"});
+            done["output"] = json!([{"type": {"text": "appointment"}, "valueReference": {"reference": format!("Appointment/{appt_id}")}}]);
+            let note = json!({
+                "resourceType": "Communication",
+                "id": new_id(),
+                "status": "completed",
+                "category": [{"coding": [{"system": TASK_SYSTEM, "code": "waiting-list-booked", "display": "Termin z poczekalni CeR"}]}],
+                "subject": {"reference": format!("Patient/{patient}")},
+                "recipient": [{"reference": format!("Patient/{patient}")}],
+                "about": [{"reference": format!("Appointment/{appt_id}")}, {"reference": format!("Task/{task_id}")}],
+                "sent": instant(now()),
+                "payload": [{"contentString": format!("{}: booked for {} (from the waiting list).", service.display, b.slot["start"].as_str().unwrap_or_default())}],
+            });
+            let entries = vec![
+                put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version)),
+                put(&appt, None),
+                put(&done, Some(task_version)),
+                put(&note, None),
+            ];
+            taken.push(slot_id.to_string());
+            if write_all(&fhir, entries, &patient, "$match-waiting-list").await.is_ok() {
+                booked.push(appt_id);
+                break;
+            }
+        }
+    }
+    Ok(booked)
+}
+
+async fn publish(fhir: &Fhir, schedule_id: &str, input: &Input) -> FhirResult<Response> {
+    backend_only(fhir)?;
+    let (schedule, _) = load(fhir, "Schedule", schedule_id).await?;
+    let start = input.text("start")?;
+    let start_at = micros(start).ok_or_else(|| FhirError::bad_request("'start' must be a dateTime"))?;
+    let count = input.params.count("count")?.unwrap_or(1).clamp(1, 200);
+    let minutes = input.params.count("minutes")?.unwrap_or(20).clamp(5, 480) as i64;
+    let mut entries = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..count as i64 {
+        let from = start_at + i * minutes * 60_000_000;
+        let id = new_id();
+        let mut slot = json!({
+            "resourceType": "Slot",
+            "id": id,
+            "meta": {"profile": ["https://ikp.example.org/fhir/StructureDefinition/PLSlot"]},
+            "schedule": {"reference": format!("Schedule/{schedule_id}")},
+            "status": "free",
+            "start": instant(from),
+            "end": instant(from + minutes * 60_000_000),
+        });
+        if let Some(st) = schedule.get("serviceType") {
+            slot["serviceType"] = st.clone();
+        }
+        ids.push(id);
+        entries.push(put(&slot, None));
+    }
+    write_all(fhir, entries, "", "$publish-slots").await?;
+    let booked = match_waiting_list(fhir).await?;
+    let mut parameter: Vec<Value> =
+        ids.iter().map(|id| json!({"name": "slot", "valueReference": {"reference": format!("Slot/{id}")}})).collect();
+    parameter.extend(
+        booked
+            .iter()
+            .map(|a| json!({"name": "appointment", "valueReference": {"reference": format!("Appointment/{a}")}})),
+    );
+    Ok(Response::resource(201, json!({"resourceType": "Parameters", "parameter": parameter})))
+}
+
+/// Demo resources of this workflow (stored once by `ikp serve --demo`): a facility with
+/// schedules for each CeR service and slots two weeks from the seeding day, Jan's booked COVID-19
+/// vaccination, Anna's waiting-list entry for cytology, and vaccination history plus an HPV
+/// recommendation for Zofia.
 pub fn demo() -> Vec<Value> {
-    Vec::new()
+    let tag = json!({"tag": [{"system": "http://ikp.example/tags", "code": "demo", "display": "demo data"}]});
+    let with_profile = |profile: &str| {
+        let mut meta = tag.clone();
+        meta["profile"] = json!([format!("https://ikp.example.org/fhir/StructureDefinition/{profile}")]);
+        meta
+    };
+    let today = today();
+    let day = today.plus(14);
+    let mut out = vec![
+        json!({"resourceType": "Organization", "id": "demo-cer-przychodnia", "meta": tag, "active": true,
+               "name": "Przychodnia Specjalistyczna Demo (CeR)"}),
+        json!({"resourceType": "Location", "id": "demo-cer-poradnia", "meta": tag, "status": "active",
+               "name": "Poradnia Specjalistyczna Demo, ul. Przykładowa 1, Warszawa",
+               "managingOrganization": {"reference": "Organization/demo-cer-przychodnia"}}),
+    ];
+    let schedules = [
+        ("mammografia", "mammography", 2),
+        ("kardiologia", "cardiology-first", 2),
+        ("szczepienia-covid", "covid19-vaccination", 3),
+        ("szczepienia-hpv", "hpv-vaccination", 2),
+    ];
+    for (name, code, count) in schedules {
+        let Some(service) = SERVICES.iter().find(|s| s.code == code) else { continue };
+        out.push(json!({
+            "resourceType": "Schedule", "id": format!("demo-cer-{name}"), "meta": with_profile("PLSchedule"),
+            "active": true, "serviceType": service_type(service),
+            "actor": [{"reference": "Location/demo-cer-poradnia"}],
+            "planningHorizon": {"start": today.to_string(), "end": today.plus(90).to_string()},
+        }));
+        for i in 0..count {
+            let busy = code == "covid19-vaccination" && i == 0;
+            out.push(json!({
+                "resourceType": "Slot", "id": format!("demo-cer-{name}-{}", i + 1), "meta": with_profile("PLSlot"),
+                "schedule": {"reference": format!("Schedule/demo-cer-{name}")},
+                "serviceType": service_type(service),
+                "status": if busy { "busy" } else { "free" },
+                "start": format!("{day}T{:02}:00:00Z", 8 + i), "end": format!("{day}T{:02}:20:00Z", 8 + i),
+            }));
+        }
+    }
+    let covid = SERVICES.iter().find(|s| s.code == "covid19-vaccination");
+    if let Some(covid) = covid {
+        out.push(json!({
+            "resourceType": "Appointment", "id": "demo-cer-szczepienie-covid-jan", "meta": with_profile("PLAppointment"),
+            "status": "booked", "serviceType": service_type(covid),
+            "slot": [{"reference": "Slot/demo-cer-szczepienia-covid-1"}],
+            "start": format!("{day}T08:00:00Z"), "end": format!("{day}T08:20:00Z"),
+            "created": today.to_string(),
+            "participant": [
+                {"actor": {"reference": "Patient/demo-jan-kowalski"}, "status": "accepted"},
+                {"actor": {"reference": "Location/demo-cer-poradnia"}, "status": "accepted"},
+                {"actor": {"reference": "Practitioner/demo-piotr-nowak"}, "status": "accepted"},
+            ],
+        }));
+    }
+    out.push(json!({
+        "resourceType": "Task", "id": "demo-cer-poczekalnia-anna", "meta": tag,
+        "status": "requested", "businessStatus": {"text": "waiting for a slot"},
+        "intent": "order", "priority": "routine",
+        "code": {"coding": [{"system": TASK_SYSTEM, "code": "waiting-list", "display": "Poczekalnia CeR"}]},
+        "for": {"reference": "Patient/demo-anna-kowalska"},
+        "requester": {"reference": "Patient/demo-anna-kowalska"},
+        "authoredOn": format!("{today}T08:00:00Z"),
+        "restriction": {"period": {"start": today.to_string(), "end": today.plus(WINDOW_TEST_DAYS).to_string()}},
+        "location": {"reference": "Location/demo-cer-poradnia"},
+        "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": "cytology", "display": "Cytologia / test HPV (CeR)"}}],
+    }));
+    let immunization = |id: &str, patient: &str, vaccine: &str, date: &str, lot: &str| {
+        json!({
+            "resourceType": "Immunization", "id": id, "meta": with_profile("PLImmunization"),
+            "status": "completed", "vaccineCode": {"text": vaccine},
+            "patient": {"reference": format!("Patient/{patient}")},
+            "occurrenceDateTime": date, "primarySource": true, "lotNumber": lot,
+            "performer": [{"actor": {"reference": "Practitioner/demo-piotr-nowak"}}],
+        })
+    };
+    out.push(immunization(
+        "demo-szczepienie-zofia-mmr",
+        "demo-zofia-kowalska",
+        "M-M-RvaxPro (odra, świnka, różyczka)",
+        "2017-10-02T10:00:00+02:00",
+        "MMR1701",
+    ));
+    out.push(immunization(
+        "demo-szczepienie-zofia-mmr-2",
+        "demo-zofia-kowalska",
+        "M-M-RvaxPro (odra, świnka, różyczka), dawka 2",
+        "2022-09-12T10:00:00+02:00",
+        "MMR2209",
+    ));
+    out.push(immunization(
+        "demo-szczepienie-jan-covid",
+        "demo-jan-kowalski",
+        "Comirnaty (COVID-19)",
+        "2025-10-20T12:00:00+02:00",
+        "CMT2510",
+    ));
+    out.push(json!({
+        "resourceType": "ImmunizationRecommendation", "id": "demo-rekomendacja-hpv-zofia", "meta": tag,
+        "patient": {"reference": "Patient/demo-zofia-kowalska"},
+        "date": format!("{today}T08:00:00Z"),
+        "authority": {"reference": "Organization/demo-cer-przychodnia"},
+        "recommendation": [{
+            "vaccineCode": [{"text": "Szczepionka przeciw HPV (Cervarix / Gardasil 9)"}],
+            "targetDisease": {"text": "Zakażenie wirusem brodawczaka ludzkiego (HPV)"},
+            "forecastStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status", "code": "due", "display": "Due"}]},
+            "dateCriterion": [{
+                "code": {"coding": [{"system": "http://loinc.org", "code": "30980-7", "display": "Date vaccine due"}]},
+                "value": format!("{}T00:00:00Z", today.plus(30)),
+            }],
+            "description": "Bezpłatne szczepienie HPV dla dzieci 9–13 lat; zapisuje rodzic (Slot/$book, usługa hpv-vaccination).",
+        }],
+    }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str) -> &'static Service {
+        SERVICES.iter().find(|s| s.code == code).expect("service")
+    }
+
+    #[test]
+    fn eligibility_by_sex_and_age_on_the_slot_date() {
+        let on = Day::from_ymd(2027, 3, 10).expect("day");
+        let woman = |birth: &str| json!({"gender": "female", "birthDate": birth});
+        let mammography = service("mammography");
+        assert!(check_eligible(mammography, &woman("1982-03-10"), on).is_ok(), "45 on the day");
+        assert!(check_eligible(mammography, &woman("1982-03-11"), on).is_err(), "44 on the day");
+        assert!(check_eligible(mammography, &woman("1952-03-11"), on).is_ok(), "74 on the day");
+        assert!(check_eligible(mammography, &woman("1952-03-10"), on).is_err(), "75 on the day");
+        assert!(check_eligible(mammography, &json!({"gender": "male", "birthDate": "1970-01-01"}), on).is_err());
+        assert!(check_eligible(mammography, &json!({"gender": "female"}), on).is_err(), "no birth date");
+        assert!(check_eligible(service("cardiology-first"), &json!({}), on).is_ok());
+        assert!(check_eligible(service("hpv-vaccination"), &woman("2014-03-10"), on).is_ok());
+        assert!(check_eligible(service("hpv-vaccination"), &woman("2013-03-10"), on).is_err(), "14");
+    }
+
+    #[test]
+    fn referrals_to_cardiology() {
+        let by_type =
+            json!({"status": "active", "performerType": {"coding": [{"system": SPECIALTY_SYSTEM, "code": "1100"}]}});
+        assert!(is_cardiology_referral(&by_type));
+        let mut done = by_type.clone();
+        done["status"] = json!("completed");
+        assert!(!is_cardiology_referral(&done));
+        assert!(!is_cardiology_referral(&json!({"status": "active", "code": {"text": "kardiologia"}})));
+    }
 }
