@@ -17,10 +17,7 @@ use serde_json::Value;
 
 use crate::error::FhirResult;
 use crate::interaction::Fhir;
-use crate::search::parse::Parser;
-use crate::search::plan::Planner;
 use crate::search::reach::{Reach, Visible};
-use crate::store::sql::Cell;
 use crate::synth::fhir::PESEL;
 
 /// Age from which a parent's access to a child's record ends.
@@ -249,23 +246,8 @@ async fn find(fhir: &Fhir, types: &[&str], pairs: &[(&str, String)]) -> FhirResu
     if pairs.iter().any(|(_, v)| v.is_empty()) {
         return Ok(Vec::new());
     }
-    let registry = fhir.registry.current();
-    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let query = parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)?;
-    let (sql, columns) = Planner::new(fhir.dialect()).page(&query, 1000);
-    let rows = fhir.store.query(sql, &columns).await?;
-    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
-    if rids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(fhir
-        .store
-        .fetch(&rids)
-        .await?
-        .into_iter()
-        .filter_map(|(_, v)| v.content.and_then(|c| serde_json::from_str(&c).ok()))
-        .collect())
+    let found = crate::interaction::search::find(&fhir.unconfined(), types, pairs, 1000).await?;
+    Ok(found.into_iter().filter_map(|v| v.content.and_then(|c| serde_json::from_str(&c).ok())).collect())
 }
 
 #[cfg(test)]

@@ -48,9 +48,6 @@ use crate::audit::{self, Access, Action, Agent};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::{Fhir, Response, instant, now, write::new_id};
 use crate::outcome::{Issue, IssueType};
-use crate::search::parse::Parser;
-use crate::search::plan::Planner;
-use crate::store::sql::Cell;
 use crate::synth::calendar::Day;
 
 /// The CeR services (Schedule.serviceType / Slot.serviceType / Appointment.serviceType).
@@ -249,22 +246,10 @@ async fn answer(fhir: &Fhir, resource_type: &str, id: &str, status: u16) -> Fhir
 
 /// Current resources of `resource_type` matching `pairs`, unconfined (the server's own lookups).
 async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
-    let registry = fhir.registry.current();
-    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let query = parser.parse(vec![resource_type.to_string()], &pairs)?;
-    let (sql, columns) = Planner::new(fhir.dialect()).page(&query, 1000);
-    let rows = fhir.store.query(sql, &columns).await?;
-    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
-    if rids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(fhir
-        .store
-        .fetch(&rids)
-        .await?
+    let found = crate::interaction::search::find(&fhir.unconfined(), &[resource_type], pairs, 1000).await?;
+    Ok(found
         .into_iter()
-        .filter_map(|(_, v)| {
+        .filter_map(|v| {
             let version = v.version;
             v.content.and_then(|c| serde_json::from_str(&c).ok()).map(|c| (c, version))
         })

@@ -33,10 +33,8 @@ use super::{Input, Operation};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::bundle::EntryResource;
 use crate::interaction::{Body, Fhir, Response};
-use crate::search::parse::Parser;
 use crate::search::reach::Visible;
 use crate::store::ResourceVersion;
-use crate::store::sql::Cell;
 use crate::synth::fhir::{NPWZ_PHARMACIST, PESEL};
 
 /// Prescription numbers: PLMedicationRequest (pl-rx-6) wants them minted under a provider's node
@@ -234,17 +232,7 @@ pub async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) ->
     if pairs.iter().any(|(_, v)| v.is_empty()) {
         return Ok(Vec::new());
     }
-    let registry = fhir.registry.current();
-    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let query = parser.parse(vec![resource_type.to_string()], &pairs)?;
-    let (sql, columns) = fhir.planner().page(&query, 1000);
-    let rows = fhir.store.query(sql, &columns).await?;
-    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
-    if rids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(fhir.store.fetch(&rids).await?.into_iter().map(|(_, v)| v).collect())
+    crate::interaction::search::find(fhir, &[resource_type], pairs, 1000).await
 }
 
 pub fn content(v: &ResourceVersion) -> FhirResult<Value> {

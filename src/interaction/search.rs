@@ -99,6 +99,25 @@ pub async fn search(fhir: &Fhir, scope: Scope, pairs: &[(String, String)], stric
     execute(fhir, query, &path, pairs).await
 }
 
+/// Current resources of `types` matching `pairs`, at most `limit`, within `fhir`'s reach (pass
+/// `fhir.unconfined()` for the server's own lookups). No scope check, paging or audit: for
+/// operations' internal use, never an answer to a caller as such.
+pub async fn find(
+    fhir: &Fhir,
+    types: &[&str],
+    pairs: &[(&str, String)],
+    limit: usize,
+) -> FhirResult<Vec<ResourceVersion>> {
+    let registry = fhir.registry.current();
+    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let query = parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)?;
+    let (sql, columns) = fhir.planner().page(&query, limit);
+    let rows = fhir.store.query(sql, &columns).await?;
+    let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+    Ok(fetch_in_order(fhir, &rids).await?.into_iter().map(|(_, v)| v).collect())
+}
+
 /// Runs a parsed search: the page, totals, includes, paging links and the Bundle. `path` and
 /// `pairs` are the request's, for links and for binding cursors to the query.
 pub async fn execute(
