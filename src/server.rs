@@ -100,8 +100,11 @@ impl Workers {
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let config =
             worker::WorkerConfig { file_size: args.export_file_size.max(1), ..worker::WorkerConfig::default() };
-        let tasks =
+        let mut tasks: Vec<tokio::task::JoinHandle<()>> =
             (0..args.export_workers).map(|_| worker::spawn(fhir.clone(), config.clone(), stop.clone())).collect();
+        if args.sweep_seconds > 0 {
+            tasks.push(tokio::spawn(sweeper(fhir.clone(), Duration::from_secs(args.sweep_seconds), stop.clone())));
+        }
         Workers { shutdown, tasks }
     }
 
@@ -110,6 +113,21 @@ impl Workers {
         self.shutdown.send(true).ok();
         for task in self.tasks {
             task.await.ok();
+        }
+    }
+}
+
+/// Runs the workflow sweep (`crate::ikp::sweep`) every `every` until asked to stop.
+async fn sweeper(fhir: Fhir, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match crate::ikp::sweep::run(&fhir).await {
+            Ok(swept) if swept != crate::ikp::sweep::Swept::default() => tracing::info!(?swept, "workflow sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the workflow sweep failed; it runs again later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Background workers running Bulk Data export jobs on this node (0: this node only queues).
     #[arg(long, env = "IKP_EXPORT_WORKERS", default_value_t = 1)]
     pub export_workers: usize,
+    /// Seconds between sweeps that expire prescriptions and match the e-registration waiting
+    /// list (0: this node does not sweep).
+    #[arg(long, env = "IKP_SWEEP_SECONDS", default_value_t = 300)]
+    pub sweep_seconds: u64,
     /// Validate every resource of a type against a profile, declared or not: `Type=profile-url`
     /// (repeatable, e.g. `Patient=https://ikp.example.org/fhir/StructureDefinition/PLPatient`).
     #[arg(long = "require-profile", env = "IKP_REQUIRE_PROFILE", value_delimiter = ',')]
@@ -110,6 +114,7 @@ impl ServeArgs {
             base_url: None,
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
+            sweep_seconds: 0,
             export_file_size: 10_000,
             store_terminology: true,
             require_profile: Vec::new(),

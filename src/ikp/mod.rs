@@ -15,6 +15,7 @@ pub mod order;
 pub mod poz;
 pub mod prescription;
 pub mod referral;
+pub mod sweep;
 
 use serde_json::Value;
 

@@ -496,9 +496,14 @@ pub fn set_status(mr: &mut Value, status: Status) {
             json!({"url": STATUS_DETAIL, "valueCoding": {"system": STATUS_SYSTEM, "code": code, "display": display}}),
         );
     }
-    mr["extension"] = json!(extensions);
     if let Some(o) = mr.as_object_mut() {
         o.remove("statusReason");
+        // FHIR forbids empty arrays: no extension left means no `extension` element.
+        if extensions.is_empty() {
+            o.remove("extension");
+        } else {
+            o.insert("extension".into(), Value::Array(extensions));
+        }
     }
     if status == Status::Expired {
         mr["statusReason"] = json!({"coding": [{"system": STATUS_REASON_SYSTEM, "code": "expired", "display": "expired"}], "text": "expired"});

@@ -90,6 +90,24 @@ pub const COLUMN_PARAMETERS: &[&str] = &["_id", "_lastUpdated"];
 const NATIONAL_COMPARTMENT_ADDITIONS: &[(&str, &str, &[&str])] =
     &[("Patient", "Task", &["patient", "requester"]), ("Patient", "Device", &["patient"])];
 
+/// Search parameters the national workflows need and R4 lacks, built in like the base ones.
+fn national_parameters() -> Vec<Value> {
+    let date = |resource: &str, code: &str, expression: &str, description: &str| {
+        serde_json::json!({
+            "resourceType": "SearchParameter",
+            "url": format!("https://ikp.example.org/fhir/SearchParameter/{resource}-{code}"),
+            "name": code, "status": "active", "code": code, "base": [resource], "type": "date",
+            "expression": expression, "description": description,
+        })
+    };
+    vec![date(
+        "MedicationRequest",
+        "validity-end",
+        "MedicationRequest.dispenseRequest.validityPeriod.end",
+        "The last day a prescription may be dispensed (finds prescriptions that have expired)",
+    )]
+}
+
 pub const COMPARTMENTS: &[&str] = &["Patient", "Encounter", "RelatedPerson", "Practitioner", "Device"];
 
 pub struct Registry {
@@ -104,6 +122,7 @@ impl Registry {
     pub fn build(model: &Model, custom: &[Value]) -> Result<Registry, ConformanceError> {
         let bundle: DefinitionBundle<Value> = Definitions::SearchParameters.parse()?;
         let mut definitions: Vec<Value> = bundle.entry.into_iter().map(|e| e.resource).collect();
+        definitions.extend(national_parameters());
         definitions.extend(custom.iter().cloned());
         let mut registry = Registry { by_type: HashMap::new(), compartments: HashMap::new() };
         let by_url: HashMap<String, ParamIn> = definitions
