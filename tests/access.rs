@@ -407,6 +407,19 @@ async fn audit_trail(server: &TestServer) {
     assert_eq!(event["agent"][0]["who"]["reference"], format!("Patient/{ANNA}"));
     assert_eq!(event["agent"][1]["who"]["identifier"]["value"], CLIENT);
     assert!(event["agent"][0]["network"]["address"].is_string(), "the source address is recorded");
+    // A count names no resources, but it is still about the patient it names.
+    assert_eq!(status(server, &anna, &format!("Observation?patient={ZOFIA}&_summary=count")).await, 200);
+    let mut recorded = false;
+    for _ in 0..50 {
+        let events =
+            get_json(server, &anna, &format!("AuditEvent?patient={ZOFIA}&subtype=search-type&_count=100")).await;
+        if events.to_string().contains(&format!("Observation?patient={ZOFIA}&_summary=count")) {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recorded, "the count query is recorded in Zofia's trail");
     // A change is audited in its own transaction: visible at once.
     let mut new = observation("x", ZOFIA);
     new.as_object_mut().map(|o| o.remove("id"));

@@ -48,6 +48,7 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
     let fhir = state.fhir.with_caller(Caller::new(principal, entitled, source));
     let method = request.method().clone();
     let target = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let request_query = request.uri().query().map(str::to_string);
     request.extensions_mut().insert(fhir.clone());
     let mut response = next.run(request).await;
 
@@ -58,7 +59,11 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ikp\", error=\"insufficient_scope\""));
     }
     if let Some(caller) = &fhir.caller {
-        let entities = caller.accessed();
+        let mut entities = caller.accessed();
+        if entities.is_empty() {
+            // A count, or a search that found nothing, is still about the patients it names.
+            entities = patients_named(&rest, request_query.as_deref().unwrap_or_default());
+        }
         let (action, subtype) = interaction(&method, &rest);
         // Successful changes are audited in their own transaction; everything else is here.
         let audited_in_transaction = action != Action::Read && status < 400 && entities.is_empty();
@@ -75,6 +80,33 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
         }
     }
     response
+}
+
+/// The patients a request names in its path (`Patient/1/...`) or its patient parameters.
+fn patients_named(rest: &str, query: &str) -> Vec<(String, String)> {
+    let mut named: Vec<(String, String)> = Vec::new();
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if let ["Patient", id, ..] = segments.as_slice()
+        && !id.starts_with('$')
+        && !id.starts_with('_')
+    {
+        named.push(("Patient".into(), id.to_string()));
+    }
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let name = k.split(':').next().unwrap_or_default();
+        if !matches!(name, "patient" | "subject" | "beneficiary") {
+            continue;
+        }
+        for value in v.split(',') {
+            let id = value.rsplit_once("Patient/").map_or(value, |(_, id)| id);
+            if !id.is_empty() && (name == "patient" || value.contains("Patient/")) {
+                named.push(("Patient".into(), id.to_string()));
+            }
+        }
+    }
+    named.sort();
+    named.dedup();
+    named
 }
 
 fn is_public(rest: &str) -> bool {
