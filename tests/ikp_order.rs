@@ -27,27 +27,6 @@ fn month(offset: i32) -> String {
     format!("{:04}-{:02}", total / 12, total % 12 + 1)
 }
 
-fn code_of(r: &Value) -> String {
-    r["identifier"]
-        .as_array()
-        .and_then(|l| l.iter().find(|i| i["system"] == CODE))
-        .and_then(|i| i["value"].as_str())
-        .expect("access code")
-        .to_string()
-}
-
-async fn post(server: &TestServer, token: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
-    let r = match body {
-        Some(b) => server.send(Method::POST, path, b),
-        None => server.request(Method::POST, path),
-    };
-    r.bearer_auth(token).send().await.expect("post")
-}
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server.get(path).bearer_auth(token).send().await.expect("get")
-}
-
 fn order(extra: Value) -> Value {
     let mut o = json!({
         "resourceType": "DeviceRequest",
@@ -74,16 +53,16 @@ async fn tokens(server: &TestServer) -> (String, String, String) {
 }
 
 async fn issue(server: &TestServer, doctor: &str) -> (String, String, Value) {
-    let r = post(server, doctor, "DeviceRequest/$issue", Some(&order(json!({})))).await;
+    let r = server.post_as(doctor, "DeviceRequest/$issue", Some(&order(json!({})))).await;
     let status = r.status();
     let body = json(r).await;
     assert_eq!(status, 201, "{body}");
-    (body["id"].as_str().expect("id").to_string(), code_of(&body), body)
+    (body["id"].as_str().expect("id").to_string(), access_code(&body), body)
 }
 
 async fn realize(server: &TestServer, token: &str, id: &str, code: &str, month: &str, quantity: u32) -> u16 {
     let path = format!("DeviceRequest/{id}/$realize?code={code}&month={month}&quantity={quantity}");
-    post(server, token, &path, None).await.status().as_u16()
+    server.post_as(token, &path, None).await.status().as_u16()
 }
 
 async fn order_workflow(server: &TestServer) {
@@ -100,18 +79,18 @@ async fn order_workflow(server: &TestServer) {
     // More than 12 months is refused; so is an order without a monthly quantity; and patients.
     let too_long =
         order(json!({"occurrencePeriod": {"start": format!("{}-01", month(0)), "end": format!("{}-01", month(14))}}));
-    assert_eq!(post(server, &doctor, "DeviceRequest/$issue", Some(&too_long)).await.status(), 422);
+    assert_eq!(server.post_as(&doctor, "DeviceRequest/$issue", Some(&too_long)).await.status(), 422);
     let mut no_quantity = order(json!({}));
     no_quantity.as_object_mut().expect("object").remove("parameter");
-    assert_eq!(post(server, &doctor, "DeviceRequest/$issue", Some(&no_quantity)).await.status(), 400);
-    assert_eq!(post(server, &jan, "DeviceRequest/$issue", Some(&order(json!({})))).await.status(), 403);
+    assert_eq!(server.post_as(&doctor, "DeviceRequest/$issue", Some(&no_quantity)).await.status(), 400);
+    assert_eq!(server.post_as(&jan, "DeviceRequest/$issue", Some(&order(json!({})))).await.status(), 403);
 
     // Retrieval by code + PESEL.
-    let r = get(server, &pharmacist, &format!("DeviceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&pharmacist, &format!("DeviceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["id"], id);
     let wrong = if code == "0000" { "0001" } else { "0000" };
-    let r = get(server, &pharmacist, &format!("DeviceRequest/$retrieve?code={wrong}&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&pharmacist, &format!("DeviceRequest/$retrieve?code={wrong}&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 404);
     assert_eq!(realize(server, &pharmacist, &id, wrong, &month(0), 10).await, 404, "wrong code");
 
@@ -134,13 +113,13 @@ async fn order_workflow(server: &TestServer) {
     assert_eq!(realize(server, &jan, &id, "", &month(2), 1).await, 403);
 
     // Realisations are listed, for the patient too.
-    let bundle = json(get(server, &jan, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
+    let bundle = json(server.get_as(&jan, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
     let tasks = bundle["entry"].as_array().cloned().unwrap_or_default();
     assert_eq!(tasks.len(), 3, "{bundle}");
     assert!(tasks.iter().all(|t| t["resource"]["owner"]["reference"] == "Practitioner/demo-ewa-wisniewska"));
     let anna = server.token(Some("Patient/demo-anna-kowalska"), None, "user/*.cruds").await;
-    assert_eq!(get(server, &anna, &format!("DeviceRequest/{id}")).await.status(), 404);
-    let bundle = json(get(server, &anna, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
+    assert_eq!(server.get_as(&anna, &format!("DeviceRequest/{id}")).await.status(), 404);
+    let bundle = json(server.get_as(&anna, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
     assert!(bundle["entry"].as_array().is_none_or(|e| e.is_empty()));
 }
 
@@ -163,7 +142,7 @@ async fn concurrent_realisations(server: &TestServer) {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 422 || *s == 409), "{statuses:?}");
     let admin = server.admin_token().await;
-    let bundle = json(get(server, &admin, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
+    let bundle = json(server.get_as(&admin, &format!("Task?based-on=DeviceRequest/{id}")).await).await;
     assert_eq!(bundle["entry"].as_array().map_or(0, Vec::len), 1);
 }
 
@@ -191,10 +170,14 @@ async fn expired_and_demo(server: &TestServer) {
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
     assert_eq!(realize(server, &pharmacist, "expired-order", "1111", "2025-12", 1).await, 422);
 
-    let r = get(server, &pharmacist, &format!("DeviceRequest/$retrieve?code=7890&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&pharmacist, &format!("DeviceRequest/$retrieve?code=7890&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 200);
     let demo = json(r).await;
     assert_eq!(demo["id"], "demo-zlecenie-pieluchomajtki");
-    let bundle = json(get(server, &jan, "Task?based-on=DeviceRequest/demo-zlecenie-pieluchomajtki").await).await;
+    let bundle = json(server.get_as(&jan, "Task?based-on=DeviceRequest/demo-zlecenie-pieluchomajtki").await).await;
     assert_eq!(bundle["entry"].as_array().map_or(0, Vec::len), 1, "{bundle}");
+}
+
+fn access_code(r: &Value) -> String {
+    common::identifier_value(r, CODE).expect("access code")
 }

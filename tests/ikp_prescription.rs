@@ -387,28 +387,7 @@ async fn concurrent_dispensing(server: &TestServer) {
     let (code, rx) = issue(server, JAN, &[("standard", 2.0)]).await;
     let id = rx[0]["id"].as_str().expect("id").to_string();
     let ewa = user(server, EWA).await;
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let client = server.client.clone();
-        let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
-        let body = serde_json::to_vec(&dispense_params(2.0, Some(&code), Some(JAN_PESEL))).expect("json");
-        let token = ewa.clone();
-        tasks.push(tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .header("content-type", "application/fhir+json")
-                .bearer_auth(token)
-                .body(body)
-                .send()
-                .await
-                .expect("send");
-            r.status().as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = dispense_race(server, &ewa, &id, &code, 2.0, 8).await;
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| [201, 409, 412].contains(s)), "{statuses:?}");
     let admin = server.admin_token().await;
@@ -419,32 +398,31 @@ async fn concurrent_dispensing(server: &TestServer) {
     // 8 concurrent dispensings of 1 pack on 3 packs: exactly 3 succeed, after re-checking.
     let (code, rx) = issue(server, JAN, &[("standard", 3.0)]).await;
     let id = rx[0]["id"].as_str().expect("id").to_string();
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let client = server.client.clone();
-        let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
-        let body = serde_json::to_vec(&dispense_params(1.0, Some(&code), Some(JAN_PESEL))).expect("json");
-        let token = ewa.clone();
-        tasks.push(tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .header("content-type", "application/fhir+json")
-                .bearer_auth(token)
-                .body(body)
-                .send()
-                .await
-                .expect("send");
-            r.status().as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = dispense_race(server, &ewa, &id, &code, 1.0, 8).await;
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
     let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
     assert_eq!(mds["total"], 3);
     assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
+}
+
+/// `n` pharmacists' `$dispense` of `packs` at the same moment; their HTTP statuses.
+async fn dispense_race(server: &TestServer, token: &str, id: &str, code: &str, packs: f64, n: usize) -> Vec<u16> {
+    let body = serde_json::to_vec(&dispense_params(packs, Some(code), Some(JAN_PESEL))).expect("json");
+    let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (client, url, body, token) = (server.client.clone(), url.clone(), body.clone(), token.to_string());
+            tokio::spawn(async move {
+                let request = client.post(url).header("content-type", "application/fhir+json").bearer_auth(token);
+                request.body(body).send().await.expect("send").status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    statuses
 }
 
 async fn others_get_nothing(server: &TestServer) {

@@ -21,27 +21,6 @@ const CODE: &str = "https://ikp.example.org/fhir/sid/e-referral-access-code";
 const JAN_PESEL: &str = "80051412351";
 const ANNA_PESEL: &str = "85030204565";
 
-fn code_of(r: &Value) -> String {
-    r["identifier"]
-        .as_array()
-        .and_then(|l| l.iter().find(|i| i["system"] == CODE))
-        .and_then(|i| i["value"].as_str())
-        .expect("access code")
-        .to_string()
-}
-
-async fn post(server: &TestServer, token: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
-    let r = match body {
-        Some(b) => server.send(Method::POST, path, b),
-        None => server.request(Method::POST, path),
-    };
-    r.bearer_auth(token).send().await.expect("post")
-}
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server.get(path).bearer_auth(token).send().await.expect("get")
-}
-
 fn referral(patient: &str) -> Value {
     json!({
         "resourceType": "ServiceRequest",
@@ -73,16 +52,16 @@ async fn referral_workflow(server: &TestServer) {
     let (doctor, performer, jan, anna) = setup(server).await;
 
     // A patient may not issue.
-    let r = post(server, &jan, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
+    let r = server.post_as(&jan, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
     assert_eq!(r.status(), 403);
 
-    let r = post(server, &doctor, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
+    let r = server.post_as(&doctor, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
     assert_eq!(r.status(), 201);
     let issued = json(r).await;
     let id = issued["id"].as_str().expect("id").to_string();
     assert_eq!(issued["status"], "active");
     assert_eq!(issued["requester"]["reference"], "Practitioner/demo-piotr-nowak");
-    let code = code_of(&issued);
+    let code = access_code(&issued);
     assert_eq!(code.len(), 4);
     assert!(code.bytes().all(|b| b.is_ascii_digit()));
     let systems: Vec<&str> =
@@ -91,34 +70,34 @@ async fn referral_workflow(server: &TestServer) {
     assert!(systems.contains(&"https://ikp.example.org/fhir/sid/e-referral-access-key"));
 
     // The performer cannot see it before presenting the code.
-    assert_eq!(get(server, &performer, &format!("ServiceRequest/{id}")).await.status(), 404);
+    assert_eq!(server.get_as(&performer, &format!("ServiceRequest/{id}")).await.status(), 404);
     // Wrong code, wrong PESEL, malformed code: the same 404.
     let wrong = if code == "0000" { "0001" } else { "0000" };
     for (c, p) in [(wrong, JAN_PESEL), (code.as_str(), ANNA_PESEL), ("12a4", JAN_PESEL)] {
-        let r = get(server, &performer, &format!("ServiceRequest/$retrieve?code={c}&pesel={p}")).await;
+        let r = server.get_as(&performer, &format!("ServiceRequest/$retrieve?code={c}&pesel={p}")).await;
         assert_eq!(r.status(), 404, "code {c} pesel {p}");
         let body = json(r).await;
         assert!(!body.to_string().contains(&id), "a 404 reveals nothing");
     }
     // A patient may not retrieve by code.
-    let r = get(server, &anna, &format!("ServiceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&anna, &format!("ServiceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 403);
-    let r = get(server, &performer, &format!("ServiceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&performer, &format!("ServiceRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["id"], id);
     // POST with a Parameters body works the same.
     let params = json!({"resourceType": "Parameters", "parameter": [
         {"name": "code", "valueString": code}, {"name": "pesel", "valueString": JAN_PESEL}]});
-    let r = post(server, &performer, "ServiceRequest/$retrieve", Some(&params)).await;
+    let r = server.post_as(&performer, "ServiceRequest/$retrieve", Some(&params)).await;
     assert_eq!(r.status(), 200);
 
     // Booking without the code: nothing to see; with it: booked with the appointment.
-    assert_eq!(post(server, &performer, &format!("ServiceRequest/{id}/$book"), None).await.status(), 404);
-    let r = post(server, &performer, &format!("ServiceRequest/{id}/$book?code={wrong}"), None).await;
+    assert_eq!(server.post_as(&performer, &format!("ServiceRequest/{id}/$book"), None).await.status(), 404);
+    let r = server.post_as(&performer, &format!("ServiceRequest/{id}/$book?code={wrong}"), None).await;
     assert_eq!(r.status(), 404);
-    let r =
-        post(server, &performer, &format!("ServiceRequest/{id}/$book?code={code}&appointment=Appointment/a1"), None)
-            .await;
+    let r = server
+        .post_as(&performer, &format!("ServiceRequest/{id}/$book?code={code}&appointment=Appointment/a1"), None)
+        .await;
     assert_eq!(r.status(), 200);
     let booked = json(r).await;
     let ext = booked["extension"].to_string();
@@ -126,52 +105,56 @@ async fn referral_workflow(server: &TestServer) {
     assert_eq!(booked["status"], "active");
 
     // A patient cannot complete; the performer can; then nobody can cancel.
-    let r = post(server, &jan, &format!("ServiceRequest/{id}/$complete"), None).await;
+    let r = server.post_as(&jan, &format!("ServiceRequest/{id}/$complete"), None).await;
     assert_eq!(r.status(), 403);
-    let r = post(server, &performer, &format!("ServiceRequest/{id}/$complete?code={code}"), None).await;
+    let r = server.post_as(&performer, &format!("ServiceRequest/{id}/$complete?code={code}"), None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["status"], "completed");
-    assert_eq!(post(server, &doctor, &format!("ServiceRequest/{id}/$cancel"), None).await.status(), 409);
-    assert_eq!(post(server, &performer, &format!("ServiceRequest/{id}/$book?code={code}"), None).await.status(), 409);
+    assert_eq!(server.post_as(&doctor, &format!("ServiceRequest/{id}/$cancel"), None).await.status(), 409);
+    assert_eq!(server.post_as(&performer, &format!("ServiceRequest/{id}/$book?code={code}"), None).await.status(), 409);
 
     // A second referral: only the issuer cancels; then it cannot be booked.
-    let r = post(server, &doctor, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
+    let r = server.post_as(&doctor, "ServiceRequest/$issue", Some(&referral("demo-jan-kowalski"))).await;
     let second = json(r).await;
     let id2 = second["id"].as_str().expect("id").to_string();
-    let r = post(server, &performer, &format!("ServiceRequest/{id2}/$cancel"), None).await;
+    let r = server.post_as(&performer, &format!("ServiceRequest/{id2}/$cancel"), None).await;
     assert_eq!(r.status(), 404, "the performer cannot even see it");
-    let r = post(server, &jan, &format!("ServiceRequest/{id2}/$cancel"), None).await;
+    let r = server.post_as(&jan, &format!("ServiceRequest/{id2}/$cancel"), None).await;
     assert_eq!(r.status(), 403, "the patient sees it but may not cancel");
-    let r = post(server, &doctor, &format!("ServiceRequest/{id2}/$cancel"), None).await;
+    let r = server.post_as(&doctor, &format!("ServiceRequest/{id2}/$cancel"), None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["status"], "revoked");
-    let r = post(server, &jan, &format!("ServiceRequest/{id2}/$book"), None).await;
+    let r = server.post_as(&jan, &format!("ServiceRequest/{id2}/$book"), None).await;
     assert_eq!(r.status(), 409);
 
     // The patient sees their referrals; another patient gets nothing.
-    assert_eq!(get(server, &jan, &format!("ServiceRequest/{id}")).await.status(), 200);
-    assert_eq!(get(server, &anna, &format!("ServiceRequest/{id}")).await.status(), 404);
-    let bundle = json(get(server, &anna, "ServiceRequest?subject=Patient/demo-jan-kowalski").await).await;
+    assert_eq!(server.get_as(&jan, &format!("ServiceRequest/{id}")).await.status(), 200);
+    assert_eq!(server.get_as(&anna, &format!("ServiceRequest/{id}")).await.status(), 404);
+    let bundle = json(server.get_as(&anna, "ServiceRequest?subject=Patient/demo-jan-kowalski").await).await;
     assert_eq!(bundle["total"].as_u64().unwrap_or(0), 0, "{bundle}");
     let bundle =
-        json(get(server, &jan, "ServiceRequest?subject=Patient/demo-jan-kowalski&status=completed").await).await;
+        json(server.get_as(&jan, "ServiceRequest?subject=Patient/demo-jan-kowalski&status=completed").await).await;
     assert!(bundle["entry"].as_array().expect("entries").iter().any(|e| e["resource"]["id"] == id));
 
     // The retrieval was audited as the performer.
     let admin = server.admin_token().await;
-    let audit = json(get(server, &admin, &format!("AuditEvent?entity=ServiceRequest/{id}&_count=100")).await).await;
+    let audit = json(server.get_as(&admin, &format!("AuditEvent?entity=ServiceRequest/{id}&_count=100")).await).await;
     assert!(audit.to_string().contains("maria-kardiolog"), "retrieval audited as the performer");
 }
 
 async fn demo_referrals(server: &TestServer) {
     let (_, performer, jan, _) = setup(server).await;
-    let r = get(server, &performer, &format!("ServiceRequest/$retrieve?code=1234&pesel={JAN_PESEL}")).await;
+    let r = server.get_as(&performer, &format!("ServiceRequest/$retrieve?code=1234&pesel={JAN_PESEL}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["id"], "demo-skierowanie-kardiolog");
-    let bundle = json(get(server, &jan, "ServiceRequest?subject=Patient/demo-jan-kowalski").await).await;
+    let bundle = json(server.get_as(&jan, "ServiceRequest?subject=Patient/demo-jan-kowalski").await).await;
     let ids: Vec<&str> =
         bundle["entry"].as_array().expect("entries").iter().filter_map(|e| e["resource"]["id"].as_str()).collect();
     assert!(ids.contains(&"demo-skierowanie-kardiolog") && ids.contains(&"demo-skierowanie-okulista"), "{ids:?}");
-    let r = post(server, &performer, "ServiceRequest/demo-skierowanie-ortopeda/$complete?code=3456", None).await;
+    let r = server.post_as(&performer, "ServiceRequest/demo-skierowanie-ortopeda/$complete?code=3456", None).await;
     assert_eq!(r.status(), 409, "already completed");
+}
+
+fn access_code(r: &Value) -> String {
+    common::identifier_value(r, CODE).expect("access code")
 }

@@ -268,6 +268,20 @@ impl TestServer {
         grants::issue(store, &grant, TokenKind::Access, &scopes, 3600).await.expect("token")
     }
 
+    /// POST (a JSON body, or none) with a bearer token.
+    pub async fn post_as(&self, token: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let r = match body {
+            Some(b) => self.send(Method::POST, path, b),
+            None => self.request(Method::POST, path),
+        };
+        r.bearer_auth(token).send().await.expect("post")
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.get(path).bearer_auth(token).send().await.expect("get")
+    }
+
     /// A backend service's token with every permission.
     pub async fn admin_token(&self) -> String {
         self.token(None, None, "system/*.cruds").await
@@ -311,4 +325,14 @@ pub async fn outcome(r: reqwest::Response, status: u16) -> Vec<Value> {
 pub fn fixture(path: &str) -> Value {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
     serde_json::from_str(&std::fs::read_to_string(&full).expect("fixture")).expect("fixture json")
+}
+
+/// The value of a resource's identifier in `system`.
+pub fn identifier_value(resource: &Value, system: &str) -> Option<String> {
+    resource["identifier"]
+        .as_array()?
+        .iter()
+        .find(|i| i["system"] == system)
+        .and_then(|i| i["value"].as_str())
+        .map(str::to_string)
 }
