@@ -420,6 +420,21 @@ async fn audit_trail(server: &TestServer) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(recorded, "the count query is recorded in Zofia's trail");
+    // Acting for the child (a patient-context token): the trail says for whom.
+    let for_zofia =
+        token(server, Some("RelatedPerson/demo-anna-mother-of-zofia"), Some(ZOFIA), "launch/patient patient/*.rs")
+            .await;
+    assert_eq!(status(server, &for_zofia, "Observation/obs-zofia").await, 200);
+    let mut on_behalf = false;
+    for _ in 0..50 {
+        let events = get_json(server, &admin, "AuditEvent?agent=RelatedPerson/demo-anna-mother-of-zofia").await;
+        if events.to_string().contains(&format!("\"valueReference\":{{\"reference\":\"Patient/{ZOFIA}\"}}")) {
+            on_behalf = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(on_behalf, "the event records that Anna acted for Zofia");
     // A change is audited in its own transaction: visible at once.
     let mut new = observation("x", ZOFIA);
     new.as_object_mut().map(|o| o.remove("id"));

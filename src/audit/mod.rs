@@ -18,6 +18,10 @@ use crate::access::Caller;
 use crate::interaction::instant;
 use crate::store::{Method, Micros, NewVersion};
 
+/// On whose behalf the user acted (the patient in the token's context), as R4 has no
+/// `agent.onBehalfOf`.
+pub const ON_BEHALF_OF: &str = "https://ikp.example.org/fhir/StructureDefinition/audit-on-behalf-of";
+
 /// The client id of the app, as an identifier.
 pub const CLIENT_ID_SYSTEM: &str = "https://ikp.example.org/fhir/sid/smart-client-id";
 
@@ -113,10 +117,17 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
         },
         "requestor": true,
     })];
-    if let Some(address) = &access.agent.source
-        && let Some(first) = agents.first_mut()
-    {
-        first["network"] = json!({"address": address, "type": "2"});
+    if let Some(first) = agents.first_mut() {
+        if let Some(address) = &access.agent.source {
+            first["network"] = json!({"address": address, "type": "2"});
+        }
+        // A parent or proxy acting for a patient: who they acted for.
+        if let Some(patient) = &access.agent.patient_in_context {
+            let reference = format!("Patient/{patient}");
+            if access.agent.who.as_deref() != Some(reference.as_str()) {
+                first["extension"] = json!([{"url": ON_BEHALF_OF, "valueReference": {"reference": reference}}]);
+            }
+        }
     }
     agents.push(json!({
         "type": {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110150", "display": "Application"}]},
