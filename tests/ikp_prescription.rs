@@ -179,13 +179,7 @@ async fn issue_retrieve_dispense(server: &TestServer) {
     )
     .await;
     common::outcome(r, 404).await;
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, id, 1.0, &code).await;
     assert_eq!(r.status(), 201);
     let md = json(r).await;
     assert_eq!(md["resourceType"], "MedicationDispense");
@@ -199,32 +193,14 @@ async fn issue_retrieve_dispense(server: &TestServer) {
     let md_id = md["id"].as_str().expect("id");
     let audit = json(get(server, &admin, &format!("AuditEvent?entity=MedicationDispense/{md_id}")).await).await;
     assert!(audit.to_string().contains(EWA), "{audit}");
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(2.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, id, 2.0, &code).await;
     common::outcome(r, 409).await;
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, id, 1.0, &code).await;
     assert_eq!(r.status(), 201);
     let mr = read(server, &format!("MedicationRequest/{id}")).await;
     assert_eq!(mr["status"], "completed");
     assert_eq!(detail(&mr).as_deref(), Some("ZREALIZOWANA"));
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, id, 1.0, &code).await;
     common::outcome(r, 409).await;
     // The patient sees the dispensations.
     let mds = json(get(server, &jan, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
@@ -344,22 +320,10 @@ async fn cancelling(server: &TestServer) {
     assert_eq!(mr["status"], "cancelled");
     assert_eq!(detail(&mr).as_deref(), Some("ANULOWANA"));
     // A cancelled prescription cannot be dispensed.
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{b}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, b, 1.0, &code).await;
     common::outcome(r, 409).await;
     // Once something was dispensed, it cannot be cancelled.
-    let r = post(
-        server,
-        &ewa,
-        &format!("MedicationRequest/{a}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &ewa, a, 1.0, &code).await;
     assert_eq!(r.status(), 201);
     common::outcome(post(server, &piotr, &format!("MedicationRequest/{a}/$cancel"), &empty).await, 409).await;
     assert_eq!(read(server, &format!("MedicationRequest/{a}")).await["status"], "active");
@@ -405,6 +369,12 @@ async fn concurrent_dispensing(server: &TestServer) {
     assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
 }
 
+/// A pharmacist's `$dispense` of `packs` with the package code and Jan's PESEL.
+async fn dispense(server: &TestServer, token: &str, id: &str, packs: f64, code: &str) -> reqwest::Response {
+    let params = dispense_params(packs, Some(code), Some(JAN_PESEL));
+    post(server, token, &format!("MedicationRequest/{id}/$dispense"), &params).await
+}
+
 /// `n` pharmacists' `$dispense` of `packs` at the same moment; their HTTP statuses.
 async fn dispense_race(server: &TestServer, token: &str, id: &str, code: &str, packs: f64, n: usize) -> Vec<u16> {
     let body = serde_json::to_vec(&dispense_params(packs, Some(code), Some(JAN_PESEL))).expect("json");
@@ -435,13 +405,7 @@ async fn others_get_nothing(server: &TestServer) {
     assert_eq!(get(server, &anna, &format!("MedicationRequest/{id}")).await.status(), 404);
     let r = get(server, &anna, &format!("MedicationRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
     common::outcome(r, 403).await;
-    let r = post(
-        server,
-        &anna,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &anna, id, 1.0, &code).await;
     common::outcome(r, 403).await;
     let r =
         post(server, &anna, &format!("MedicationRequest/{id}/$cancel"), &json!({"resourceType": "Parameters"})).await;
@@ -452,13 +416,7 @@ async fn others_get_nothing(server: &TestServer) {
     )
     .await;
     // The patient cannot dispense their own prescription, and a physician is not a pharmacist.
-    let r = post(
-        server,
-        &jan,
-        &format!("MedicationRequest/{id}/$dispense"),
-        &dispense_params(1.0, Some(&code), Some(JAN_PESEL)),
-    )
-    .await;
+    let r = dispense(server, &jan, id, 1.0, &code).await;
     common::outcome(r, 403).await;
     let r = get(server, &piotr, &format!("MedicationRequest/$retrieve?code={code}&pesel={JAN_PESEL}")).await;
     common::outcome(r, 403).await;

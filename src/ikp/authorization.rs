@@ -25,7 +25,7 @@ use super::{Input, Operation};
 use crate::access::entitlements::{self, AUTHORIZATION_TYPES};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::search::{Scope, search};
-use crate::interaction::{Body, Fhir, Response, create, instant, now, update};
+use crate::interaction::{Fhir, Response, create, instant, now, update};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -71,10 +71,8 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
 }
 
 /// The caller's FHIR user reference (`Patient/1`), required.
-fn caller_user(fhir: &Fhir) -> FhirResult<String> {
-    fhir.caller
-        .as_ref()
-        .and_then(|c| c.principal.fhir_user.clone())
+fn required_user(fhir: &Fhir) -> FhirResult<String> {
+    super::caller_user(fhir)
         .ok_or_else(|| FhirError::Forbidden("authorisations are granted by a patient or a parent".into()))
 }
 
@@ -180,7 +178,7 @@ async fn grantee(fhir: &Fhir, input: &Input) -> FhirResult<String> {
     let server = fhir.unconfined();
     for t in ["Patient", "Practitioner"] {
         let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
-        for person in found(search(&server, Scope::Type(t.into()), &pairs, true).await?)? {
+        for person in super::matches(search(&server, Scope::Type(t.into()), &pairs, true).await?)? {
             let matches = person["name"]
                 .as_array()
                 .into_iter()
@@ -192,11 +190,6 @@ async fn grantee(fhir: &Fhir, input: &Input) -> FhirResult<String> {
         }
     }
     Err(FhirError::bad_request("no person with this PESEL and surname"))
-}
-
-fn found(response: Response) -> FhirResult<Vec<Value>> {
-    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
-    bundle.entries.iter().filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
 }
 
 async fn revoke(fhir: &Fhir, consent_id: &str) -> FhirResult<Response> {
@@ -241,7 +234,7 @@ async fn access_code(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
 
 /// A doctor presents the code: the pending Consent becomes 24 hours of access for them.
 async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    let doctor = caller_user(fhir)?;
+    let doctor = required_user(fhir)?;
     if !doctor.starts_with("Practitioner/") {
         return Err(FhirError::Forbidden("one-time access codes are redeemed by doctors and nurses".into()));
     }
@@ -250,13 +243,13 @@ async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
     let refused = || FhirError::NotFound("no pending access code for this PESEL".into());
     let server = fhir.unconfined();
     let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
-    let patients = found(search(&server, Scope::Type("Patient".into()), &pairs, true).await?)?;
+    let patients = super::matches(search(&server, Scope::Type("Patient".into()), &pairs, true).await?)?;
     let [patient] = patients.as_slice() else { return Err(refused()) };
     let patient_id = patient["id"].as_str().ok_or_else(refused)?.to_string();
     let pairs =
         vec![("patient".to_string(), format!("Patient/{patient_id}")), ("status".to_string(), "proposed".into())];
     let now_text = instant(now());
-    for pending in found(search(&server, Scope::Type("Consent".into()), &pairs, true).await?)? {
+    for pending in super::matches(search(&server, Scope::Type("Consent".into()), &pairs, true).await?)? {
         let Some(id) = pending["id"].as_str().map(str::to_string) else { continue };
         let Some(hash) = pending["identifier"]
             .as_array()

@@ -43,7 +43,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
+use super::{Input, Operation, caller_user};
 use crate::audit::{self, Access, Action, Agent};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::{Fhir, Response, instant, now, write::new_id};
@@ -284,11 +284,6 @@ fn service_by_code(code: &str) -> FhirResult<&'static Service> {
             SERVICES.iter().map(|s| s.code).collect::<Vec<_>>().join(", ")
         ))
     })
-}
-
-/// Who is booking, for the parent rule: the caller's own FHIR reference.
-fn caller_user(fhir: &Fhir) -> Option<String> {
-    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
 }
 
 /// The caller may act (write) for the patient: 404 when they may not even see them.

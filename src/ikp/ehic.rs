@@ -23,7 +23,7 @@ use super::{Input, Operation};
 use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::search::{Scope, search};
-use crate::interaction::{Body, Fhir, Response, create, instant, now, update};
+use crate::interaction::{Fhir, Response, create, instant, now, update};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -74,11 +74,7 @@ async fn apply(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
         ("patient".to_string(), format!("Patient/{patient}")),
         ("code".to_string(), format!("{TASK_TYPE}|ehic-application")),
     ];
-    let Some(Body::Bundle(bundle)) = search(fhir, Scope::Type("Task".into()), &pairs, true).await?.body else {
-        return Err(FhirError::Internal("no search result".into()));
-    };
-    for entry in bundle.entries.iter().filter_map(|e| e.resource.as_ref()) {
-        let task = entry.to_value()?;
+    for task in super::matches(search(fhir, Scope::Type("Task".into()), &pairs, true).await?)? {
         if !matches!(state_of(&task), Some("sent" | "rejected")) {
             return Err(FhirError::Conflict(format!(
                 "an EKUZ application is already open (Task/{})",
@@ -88,11 +84,7 @@ async fn apply(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
     }
     let stamp = instant(now());
     let case = format!("EKUZ/07/{}/{}", &stamp[..4], &crate::interaction::write::new_id()[..8].to_uppercase());
-    let requester = fhir
-        .caller
-        .as_ref()
-        .and_then(|c| c.principal.fhir_user.clone())
-        .unwrap_or_else(|| format!("Patient/{patient}"));
+    let requester = super::caller_user(fhir).unwrap_or_else(|| format!("Patient/{patient}"));
     let task = json!({
         "resourceType": "Task",
         "meta": {"profile": [TASK_PROFILE]},

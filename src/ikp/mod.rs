@@ -98,6 +98,39 @@ pub async fn current(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(
     Ok((value, stored.version))
 }
 
+/// The caller's `fhirUser` reference (`Practitioner/x`), when there is one.
+pub fn caller_user(fhir: &Fhir) -> Option<String> {
+    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
+}
+
+/// The matched resources of a search response, as JSON.
+pub fn matches(response: Response) -> FhirResult<Vec<Value>> {
+    let Some(crate::interaction::Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
+    let matched = |e: &&crate::interaction::bundle::Entry| {
+        e.rest.get("search").and_then(|s| s.get("mode")).and_then(Value::as_str) == Some("match")
+    };
+    bundle.entries.iter().filter(matched).filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
+}
+
+/// Today (UTC).
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// `YYYY-MM-DD` (or the date part of a dateTime).
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    let mut parts = text.get(..10)?.split('-').map(|p| p.parse::<i32>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    time::Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
+}
+
+pub fn format_date(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 /// Every national operation (for routing and the CapabilityStatement).
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
     [

@@ -47,11 +47,6 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
     }
 }
 
-fn values(response: Response) -> FhirResult<Vec<Value>> {
-    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
-    bundle.entries.iter().filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
-}
-
 async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Response> {
     let role = input.text("role")?;
     if !ROLES.contains(&role) {
@@ -89,7 +84,7 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         ("code".to_string(), format!("{TASK_TYPE}|{role}")),
         ("_count".to_string(), "1000".to_string()),
     ];
-    let declarations = values(search(fhir, Scope::Type("Task".into()), &pairs, true).await?)?;
+    let declarations = super::matches(search(fhir, Scope::Type("Task".into()), &pairs, true).await?)?;
     let current = declarations.iter().find(|t| t.pointer("/executionPeriod/end").is_none());
     if current.and_then(|t| t.pointer("/focus/reference")).and_then(Value::as_str) == Some(chosen) {
         return Err(FhirError::Conflict(format!("{chosen} is already the patient's {role}")));
@@ -125,10 +120,7 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
     if paid {
         inputs.push(json!({"type": input_of("fee"), "valueMoney": {"value": CHANGE_FEE_PLN, "currency": "PLN"}}));
     }
-    let requester = fhir
-        .caller
-        .as_ref()
-        .and_then(|c| c.principal.fhir_user.clone())
+    let requester = super::caller_user(fhir)
         .filter(|u| u.starts_with("Patient/") || u.starts_with("RelatedPerson/"))
         .unwrap_or_else(|| format!("Patient/{patient_id}"));
     let mut task = json!({

@@ -113,24 +113,7 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
 // ---------------------------------------------------------------------------------------------
 // Dates and validity
 
-/// Today (UTC).
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// `YYYY-MM-DD` (or the date part of a dateTime).
-pub fn parse_date(text: &str) -> Option<time::Date> {
-    let mut parts = text.get(..10)?.split('-').map(|p| p.parse::<i32>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
-    time::Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
-}
-
-pub fn format_date(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
+pub use super::{caller_user, format_date, parse_date, today};
 
 pub fn days_from_today(days: i64) -> String {
     format_date(today() + time::Duration::days(days))
@@ -238,11 +221,6 @@ pub async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) ->
 pub fn content(v: &ResourceVersion) -> FhirResult<Value> {
     serde_json::from_str(v.content.as_deref().unwrap_or("{}"))
         .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id)))
-}
-
-/// The caller's `fhirUser` (`Practitioner/x`), if any.
-pub fn caller_user(fhir: &Fhir) -> Option<String> {
-    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
 }
 
 /// The patient id of a PESEL (unconfined lookup: for the operation's own checks only).

@@ -102,10 +102,7 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
 
 // ---- helpers shared by the workflow modules (referral, order, documents) ----
 
-/// The caller's FHIR user (`Practitioner/x`), when there is one.
-pub(crate) fn caller_user(fhir: &Fhir) -> Option<String> {
-    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
-}
+pub(crate) use super::caller_user;
 
 /// Issuing is for practitioners (and unconfined callers: backend services, the server).
 pub(crate) fn issuer(fhir: &Fhir) -> FhirResult<Option<String>> {
@@ -151,8 +148,7 @@ pub(crate) fn new_number() -> String {
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub(crate) fn today() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    super::format_date(super::today())
 }
 
 /// The resources a search through `fhir` finds (policy applied when `fhir` is confined).

@@ -30,7 +30,7 @@ pub async fn run(fhir: &Fhir) -> FhirResult<Swept> {
 
 /// Active prescriptions whose validity ended before today become `stopped` + expired.
 async fn expire_prescriptions(fhir: &Fhir) -> FhirResult<usize> {
-    let today = prescription::format_date(prescription::today());
+    let today = super::format_date(super::today());
     let pairs = [("status", "active".to_string()), ("validity-end", format!("lt{today}"))];
     let mut expired = 0;
     loop {
