@@ -45,8 +45,9 @@ pub struct Entitlements {
     pub own_patient: Option<String>,
     /// Whether that patient is an adult (18 or older, or of unknown age).
     pub adult: bool,
-    /// Minor children the person is the parent or guardian of (by RelatedPerson, not by Consent).
-    pub children: Vec<String>,
+    /// Minor children the person is the parent or guardian of (by RelatedPerson, not by Consent):
+    /// (child's Patient id, the RelatedPerson id the person acts as).
+    pub children: Vec<(String, String)>,
 }
 
 /// Age from which patients log in to their own account (with limited functions until 18).
@@ -67,7 +68,7 @@ pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<En
     }
     let mut visible = Vec::new();
     let mut actors: Vec<String> = Vec::new();
-    let mut children: Vec<String> = Vec::new();
+    let mut children: Vec<(String, String)> = Vec::new();
     let mut practitioners: Vec<String> = Vec::new();
     for person in &persons {
         let (Some(t), Some(id)) = (person["resourceType"].as_str(), person["id"].as_str()) else { continue };
@@ -86,7 +87,7 @@ pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<En
             }
             "RelatedPerson" if is_parental(person) => {
                 if let Some(child) = person.pointer("/patient/reference").and_then(Value::as_str) {
-                    children.extend(child.strip_prefix("Patient/").map(str::to_string));
+                    children.extend(child.strip_prefix("Patient/").map(|c| (c.to_string(), id.to_string())));
                 }
             }
             _ => {}
@@ -107,12 +108,12 @@ pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<En
     let consents = find(fhir, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
     let granted: Vec<(String, Grant)> = consents.iter().filter_map(consent_grant).collect();
     // A parent's own access, and the other parent's by Consent, end at the child's 18th birthday.
-    let mut minors_needed: Vec<String> = children.clone();
+    let mut minors_needed: Vec<String> = children.iter().map(|(c, _)| c.clone()).collect();
     minors_needed.extend(granted.iter().filter(|(_, g)| g.parental).map(|(p, _)| p.clone()));
     let minors = minors(fhir, &minors_needed).await?;
-    for child in children.iter().filter(|c| minors.get(*c) == Some(&true)) {
-        visible.push(all_of("Patient", child, true));
-        out.children.push(child.clone());
+    for (child, related) in children.into_iter().filter(|(c, _)| minors.get(c) == Some(&true)) {
+        visible.push(all_of("Patient", &child, true));
+        out.children.push((child, related));
     }
     for (patient, grant) in granted {
         if grant.parental && minors.get(&patient) != Some(&true) {

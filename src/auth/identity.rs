@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AuthError, AuthServer};
-use crate::access::entitlements::{ADULT_AGE, OWN_ACCOUNT_AGE, age_in_years};
+use crate::access::entitlements::{OWN_ACCOUNT_AGE, age_in_years};
 use crate::interaction::Body;
 use crate::interaction::search::{Scope, search};
 use crate::synth::fhir::PESEL;
@@ -97,53 +97,21 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
             "patients under {OWN_ACCOUNT_AGE} use the account through a parent or guardian"
         )));
     }
-    let mut choices = Vec::new();
-    let mut fhir_user = None;
-    if let Some(own) = patients.first().and_then(|p| id_of(p).map(|id| (id, display_name(p)))) {
-        fhir_user = Some(format!("Patient/{}", own.0));
-        choices.push(PatientChoice {
-            patient_id: own.0.clone(),
-            display: own.1,
-            acting_as: format!("Patient/{}", own.0),
-        });
-    } else if let Some(id) = find(auth, "Practitioner", &by_pesel).await?.first().and_then(id_of) {
-        fhir_user = Some(format!("Practitioner/{id}"));
-    }
-    for related in find(auth, "RelatedPerson", &by_pesel).await? {
-        let (Some(rp_id), Some(reference)) =
-            (id_of(&related), related.pointer("/patient/reference").and_then(Value::as_str))
-        else {
-            continue;
-        };
-        let Some(child_id) = reference.strip_prefix("Patient/") else { continue };
-        let Ok(Some(stored)) = auth.fhir.store.read("Patient", child_id).await else { continue };
-        let Some(child) = stored.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
-            continue;
-        };
-        let minor =
-            child.get("birthDate").and_then(Value::as_str).and_then(age_in_years).is_some_and(|a| a < ADULT_AGE);
-        if minor {
-            choices.push(PatientChoice {
-                patient_id: child_id.to_string(),
-                display: display_name(&child),
-                acting_as: format!("RelatedPerson/{rp_id}"),
-            });
-        }
+    // Who the user is: their Patient, else their Practitioner, else a RelatedPerson they are.
+    let mut fhir_user = patients.first().and_then(id_of).map(|id| format!("Patient/{id}"));
+    for t in ["Practitioner", "RelatedPerson"] {
         if fhir_user.is_none() {
-            fhir_user = Some(format!("RelatedPerson/{rp_id}"));
+            fhir_user = find(auth, t, &by_pesel).await?.first().and_then(id_of).map(|id| format!("{t}/{id}"));
         }
     }
-    // Everyone else whose whole record the access policy opens to this user: patients who
-    // authorised them (a proxy, the other parent, a doctor) and a doctor's primary-care patients.
-    let reach = crate::access::entitlements::entitled(&auth.fhir, fhir_user.as_deref())
+    // The picker offers exactly the patients whose whole record the access policy opens: self,
+    // minor children (acting as the parent's RelatedPerson), those who authorised the user, a
+    // doctor's primary-care patients.
+    let ent = crate::access::entitlements::entitlements(&auth.fhir, fhir_user.as_deref())
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let whole_record =
-        |id: &str| reach.visible.iter().any(|v| v.comp_type == "Patient" && v.comp_id == id && v.types.is_none());
-    // The picker offers exactly what the policy will allow (a RelatedPerson that is not a parent
-    // or guardian gives nothing).
-    choices.retain(|c| whole_record(&c.patient_id));
-    for visible in reach.visible.iter().filter(|v| v.comp_type == "Patient" && v.types.is_none()) {
+    let mut choices: Vec<PatientChoice> = Vec::new();
+    for visible in ent.reach.visible.iter().filter(|v| v.comp_type == "Patient" && v.types.is_none()) {
         if choices.iter().any(|c| c.patient_id == visible.comp_id) {
             continue;
         }
@@ -151,11 +119,14 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
         let Some(patient) = stored.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
             continue;
         };
-        choices.push(PatientChoice {
-            patient_id: visible.comp_id.clone(),
-            display: display_name(&patient),
-            acting_as: fhir_user.clone().unwrap_or_default(),
-        });
+        let acting_as = if ent.own_patient.as_deref() == Some(visible.comp_id.as_str()) {
+            format!("Patient/{}", visible.comp_id)
+        } else if let Some((_, related)) = ent.children.iter().find(|(c, _)| *c == visible.comp_id) {
+            format!("RelatedPerson/{related}")
+        } else {
+            fhir_user.clone().unwrap_or_default()
+        };
+        choices.push(PatientChoice { patient_id: visible.comp_id.clone(), display: display_name(&patient), acting_as });
     }
     Ok(Account { subject: auth.subject_for(&identity.pesel), fhir_user, choices })
 }

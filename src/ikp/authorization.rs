@@ -84,7 +84,7 @@ async fn may_authorise(fhir: &Fhir, patient: &str) -> FhirResult<Option<String>>
     let user = caller.principal.fhir_user.clone();
     let ent = entitlements::entitlements(&fhir.unconfined(), user.as_deref()).await?;
     let own = ent.own_patient.as_deref() == Some(patient) && ent.adult;
-    let parent = ent.children.iter().any(|c| c == patient);
+    let parent = ent.children.iter().any(|(c, _)| c == patient);
     if own || parent {
         Ok(user)
     } else {
