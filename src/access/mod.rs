@@ -30,6 +30,11 @@ pub struct Caller {
     pub source: Option<String>,
     /// The resources this request has read so far, for the audit trail.
     accessed: Arc<Mutex<Vec<(String, String)>>>,
+    /// The operation being run (`$book`), named in the audit trail of its changes.
+    pub operation: Option<String>,
+    /// Set by an operation that decided the policy itself (a booking changes the facility's
+    /// Slot): its writes skip the write check but are still audited as the caller's.
+    pub vouched: bool,
 }
 
 impl Caller {
@@ -49,7 +54,7 @@ impl Caller {
                 entitled.visible.into_iter().filter(|v| v.comp_type == "Patient" && v.comp_id == patient).collect();
             Some(Arc::new(Reach { visible }))
         };
-        Caller { principal, reach, source, accessed: Arc::default() }
+        Caller { principal, reach, source, accessed: Arc::default(), operation: None, vouched: false }
     }
 
     /// Notes resources handed to the caller.

@@ -215,7 +215,8 @@ pub fn write_events(
         let access = Access {
             agent: Agent::of(caller),
             action,
-            subtype: subtype.to_string(),
+            // A change made by an operation is recorded as that operation.
+            subtype: caller.operation.clone().unwrap_or_else(|| subtype.to_string()),
             query: None,
             status: 200,
             entities: group.iter().map(|v| (v.resource_type.clone(), v.id.clone())).collect(),

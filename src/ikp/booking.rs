@@ -44,7 +44,6 @@
 use serde_json::{Value, json};
 
 use super::{Input, Operation, caller_user};
-use crate::audit::{self, Access, Action, Agent};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::{Fhir, Response, instant, now, write::new_id};
 use crate::outcome::{Issue, IssueType};
@@ -471,38 +470,13 @@ fn put(resource: &Value, if_match: Option<i64>) -> Value {
     json!({"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": resource, "request": request})
 }
 
-/// Writes `entries` in one transaction. The policy was checked by the operation (the caller may act
-/// for the patient; slots are the server's to change), so the writes go unconfined, with the
-/// caller's AuditEvents added to the same transaction. A version that moved meanwhile (a slot
-/// someone else booked) is a 409.
-async fn write_all(fhir: &Fhir, mut entries: Vec<Value>, patient: &str, subtype: &str) -> FhirResult<()> {
-    if let Some(caller) = &fhir.caller {
-        let entities: Vec<(String, String)> = entries
-            .iter()
-            .filter_map(|e| {
-                let r = &e["resource"];
-                Some((r["resourceType"].as_str()?.to_string(), r["id"].as_str()?.to_string()))
-            })
-            .collect();
-        let access = Access {
-            agent: Agent::of(caller),
-            action: Action::Execute,
-            subtype: subtype.to_string(),
-            query: None,
-            status: 200,
-            entities,
-            recorded: now(),
-        };
-        let patient = patient.to_string();
-        for mut event in audit::events(&access, |(t, _)| {
-            if t == "Slot" || t == "Schedule" || patient.is_empty() { Vec::new() } else { vec![patient.clone()] }
-        }) {
-            event["id"] = json!(new_id());
-            entries.push(put(&event, None));
-        }
-    }
+/// Writes `entries` in one transaction. The operation has checked that the caller may act for
+/// the patient (slots are the facility's, which the general write check would refuse), so the
+/// writes go through a vouched handle: audited as the caller's in the same transaction. A
+/// version that moved meanwhile (a slot someone else booked) is a 409.
+async fn write_all(fhir: &Fhir, entries: Vec<Value>) -> FhirResult<()> {
     let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-    match crate::interaction::transaction::transaction(&fhir.unconfined(), &bundle).await {
+    match crate::interaction::transaction::transaction(&fhir.vouched(), &bundle).await {
         Ok(_) => Ok(()),
         Err(FhirError::PreconditionFailed(what)) => {
             Err(FhirError::Conflict(format!("changed meanwhile, try again: {what}")))
@@ -522,7 +496,7 @@ async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response>
     let id = new_id();
     let appt = appointment(&id, &b, &patient, referral.as_deref());
     let slot = with_status(b.slot.clone(), "busy");
-    write_all(fhir, vec![put(&slot, Some(b.slot_version)), put(&appt, None)], &patient, "$book").await?;
+    write_all(fhir, vec![put(&slot, Some(b.slot_version)), put(&appt, None)]).await?;
     answer(fhir, "Appointment", &id, 201).await
 }
 
@@ -583,12 +557,12 @@ async fn freed_slot_entry(fhir: &Fhir, appt: &Value) -> FhirResult<Option<Value>
 }
 
 async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
-    let (appt, version, patient) = own_appointment(fhir, id).await?;
+    let (appt, version, _) = own_appointment(fhir, id).await?;
     let mut cancelled = with_status(appt.clone(), "cancelled");
     cancelled["cancelationReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat", "display": "Patient"}]});
     let mut entries = vec![put(&cancelled, Some(version))];
     entries.extend(freed_slot_entry(fhir, &appt).await?);
-    write_all(fhir, entries, &patient, "$cancel").await?;
+    write_all(fhir, entries).await?;
     match_waiting_list(&fhir.unconfined()).await?;
     answer(fhir, "Appointment", id, 200).await
 }
@@ -611,7 +585,7 @@ async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response
     let mut entries = vec![put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version))];
     entries.extend(freed_slot_entry(fhir, &appt).await?);
     entries.push(put(&moved, Some(version)));
-    write_all(fhir, entries, &patient, "$reschedule").await?;
+    write_all(fhir, entries).await?;
     match_waiting_list(&fhir.unconfined()).await?;
     answer(fhir, "Appointment", id, 200).await
 }
@@ -660,7 +634,7 @@ async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response>
     if let Some(location) = reference_param(input, "location", "Location") {
         task["location"] = json!({"reference": format!("Location/{location}")});
     }
-    write_all(fhir, vec![put(&task, None)], patient, "$join-waiting-list").await?;
+    write_all(fhir, vec![put(&task, None)]).await?;
     match_waiting_list(&fhir.unconfined()).await?;
     answer(fhir, "Task", &id, 201).await
 }
@@ -733,7 +707,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
             let mut failed = with_status(task.clone(), "failed");
             failed["businessStatus"] = json!({"text": "no slot within the search window"});
             // Someone else may have changed it meanwhile: then the next run decides.
-            let _ = write_all(&fhir, vec![put(&failed, Some(task_version))], "", "$match-waiting-list").await;
+            let _ = write_all(&fhir, vec![put(&failed, Some(task_version))]).await;
             continue;
         }
         let Some(service) = task["input"]
@@ -792,7 +766,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
                 put(&note, None),
             ];
             taken.push(slot_id.to_string());
-            if write_all(&fhir, entries, &patient, "$match-waiting-list").await.is_ok() {
+            if write_all(&fhir, entries).await.is_ok() {
                 booked.push(appt_id);
                 break;
             }
@@ -828,7 +802,7 @@ async fn publish(fhir: &Fhir, schedule_id: &str, input: &Input) -> FhirResult<Re
         ids.push(id);
         entries.push(put(&slot, None));
     }
-    write_all(fhir, entries, "", "$publish-slots").await?;
+    write_all(fhir, entries).await?;
     let booked = match_waiting_list(fhir).await?;
     let mut parameter: Vec<Value> =
         ids.iter().map(|id| json!({"name": "slot", "valueReference": {"reference": format!("Slot/{id}")}})).collect();

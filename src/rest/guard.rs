@@ -45,8 +45,10 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
         Err(e) => return respond::error(&state.fhir, Output::default(), &e),
     };
     let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let fhir = state.fhir.with_caller(Caller::new(principal, entitled, source));
     let method = request.method().clone();
+    let mut caller = Caller::new(principal, entitled, source);
+    caller.operation = rest.split('/').find(|s| s.starts_with('$')).map(str::to_string);
+    let fhir = state.fhir.with_caller(caller);
     let target = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let request_query = request.uri().query().map(str::to_string);
     request.extensions_mut().insert(fhir.clone());
