@@ -7,40 +7,46 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
-use crate::interaction::Fhir;
+use crate::context::Fhir;
 use crate::interaction::export::worker;
 use crate::rest::{self, AppState};
 use crate::search::cursor::CursorSigner;
 use crate::search::registry::{Registry, SharedRegistry};
-use crate::store;
+use crate::session::Session;
+use crate::store::{self, Store};
 use crate::validation::profiles::ProfileSet;
 
 /// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
-/// parameters (including custom ones stored on the server).
-pub async fn fhir(database_url: &str, base_url: &str) -> anyhow::Result<Fhir> {
+/// parameters (including custom ones stored on the server); the server's own session over it.
+pub async fn open(database_url: &str, base_url: &str) -> anyhow::Result<Session> {
+    Ok(open_with_store(database_url, base_url).await?.0)
+}
+
+/// [`open`], also handing back the store itself (for the authorization server's own tables).
+pub async fn open_with_store(database_url: &str, base_url: &str) -> anyhow::Result<(Session, Arc<dyn Store>)> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let store = store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
-        store,
         model,
         registry: Arc::new(SharedRegistry::new(registry)),
         cursors: CursorSigner::new(secret),
         base_url: base_url.trim_end_matches('/').to_string(),
         profiles: Arc::new(ProfileSet::built_in().context("loading the built-in profiles")?),
         terminology: &crate::terminology::builtin::BUILTIN,
-        caller: None,
     };
+    let session = Session::new(fhir, store.clone());
     // Custom SearchParameters stored earlier apply again after a restart.
-    crate::interaction::reindex::reload_registry(&fhir).await.context("loading custom search parameters")?;
+    crate::interaction::reindex::reload_registry(&session).await.context("loading custom search parameters")?;
     // Profiles stored on the server are enforced like the built-in ones.
-    for definition in fhir.all_of_type("StructureDefinition").await.context("loading stored profiles")? {
-        if let Err(e) = fhir.profiles.insert(&definition) {
+    let stored = session.lookup().all_of_type("StructureDefinition").await.context("loading stored profiles")?;
+    for definition in stored {
+        if let Err(e) = session.profiles.insert(&definition) {
             tracing::warn!(error = %e, "a stored profile cannot be enforced");
         }
     }
-    Ok(fhir)
+    Ok((session, store))
 }
 
 /// Builds the application state for `ikp serve`.
@@ -52,7 +58,8 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         }
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
-    let fhir = fhir(&args.database_url, &args.base_url()).await?;
+    let (session, store) = open_with_store(&args.database_url, &args.base_url()).await?;
+    let fhir = &session;
     for requirement in &args.require_profile {
         let Some((resource_type, url)) = requirement.split_once('=') else {
             anyhow::bail!("--require-profile wants Type=profile-url, not '{requirement}'");
@@ -66,26 +73,32 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     if args.store_terminology {
         // Built-in CodeSystems, ValueSets, ConceptMaps, NamingSystems and the national profiles
         // become readable and searchable like any stored resource.
-        crate::interaction::terminology::load::store_builtin(&fhir)
-            .await
-            .context("storing the built-in terminology")?;
-        crate::interaction::terminology::load::store_profiles(&fhir).await.context("storing the national profiles")?;
+        crate::interaction::terminology::load::store_builtin(fhir).await.context("storing the built-in terminology")?;
+        crate::interaction::terminology::load::store_profiles(fhir).await.context("storing the national profiles")?;
     }
     let demo = args.demo_enabled();
     if demo {
         tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");
-        crate::auth::demo::seed(&fhir).await.context("storing the demo users")?;
-        crate::ikp::demo::seed(&fhir).await.context("storing the demo population")?;
+        crate::auth::demo::seed(fhir).await.context("storing the demo users")?;
+        crate::ikp::demo::seed(fhir).await.context("storing the demo population")?;
     }
-    let mut auth = crate::auth::AuthServer::new(fhir.clone(), demo, args.upstream.config()?)
+    let mut auth = crate::auth::AuthServer::new(session.clone(), store, demo, args.upstream.config()?)
         .await
         .context("starting the authorization server")?;
     auth.registration = args.registration_policy();
     if auth.registration.enabled {
         tracing::info!(system_scopes = auth.registration.system_scopes, "dynamic client registration is on");
     }
-    let audit = crate::audit::queue::AuditQueue::start(fhir.clone());
-    Ok(Arc::new(AppState { fhir, max_body_bytes: args.max_body_bytes, auth, enforce_auth, audit }))
+    let audit = crate::session::AuditQueue::start(&session);
+    Ok(Arc::new(AppState {
+        session,
+        max_body_bytes: args.max_body_bytes,
+        auth,
+        enforce_auth,
+        audit,
+        callers: crate::access::cache::CallerCache::default(),
+        expose_statements: args.expose_statements,
+    }))
 }
 
 /// The background tasks of a server node.
@@ -96,14 +109,16 @@ pub struct Workers {
 
 impl Workers {
     /// Starts the background workers `args` asks for.
-    pub fn start(fhir: &Fhir, args: &ServeArgs) -> Workers {
+    pub fn start(session: &Session, args: &ServeArgs) -> Workers {
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let config =
             worker::WorkerConfig { file_size: args.export_file_size.max(1), ..worker::WorkerConfig::default() };
-        let mut tasks: Vec<tokio::task::JoinHandle<()>> =
-            (0..args.export_workers).map(|_| worker::spawn(fhir.clone(), config.clone(), stop.clone())).collect();
+        let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..args.export_workers)
+            .map(|_| worker::spawn(session.export_worker(), config.clone(), stop.clone()))
+            .collect();
         if args.sweep_seconds > 0 {
-            tasks.push(tokio::spawn(sweeper(fhir.clone(), Duration::from_secs(args.sweep_seconds), stop.clone())));
+            let sweep = session.system("the workflow sweep");
+            tasks.push(tokio::spawn(sweeper(sweep, Duration::from_secs(args.sweep_seconds), stop.clone())));
         }
         Workers { shutdown, tasks }
     }
@@ -118,9 +133,9 @@ impl Workers {
 }
 
 /// Runs the workflow sweep (`crate::ikp::sweep`) every `every` until asked to stop.
-async fn sweeper(fhir: Fhir, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match crate::ikp::sweep::run(&fhir).await {
+        match crate::ikp::sweep::run(&session).await {
             Ok(swept) if swept != crate::ikp::sweep::Swept::default() => tracing::info!(?swept, "workflow sweep"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the workflow sweep failed; it runs again later"),
@@ -135,12 +150,12 @@ async fn sweeper(fhir: Fhir, every: Duration, mut stop: tokio::sync::watch::Rece
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = state(&args).await?;
-    let workers = Workers::start(&state.fhir, &args);
+    let workers = Workers::start(&state.session, &args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(
         listen = %args.listen,
-        base_url = %state.fhir.base_url,
-        backend = state.fhir.store.backend(),
+        base_url = %state.session.base_url,
+        backend = ?state.session.dialect(),
         auth = if state.enforce_auth { "on" } else { "OFF" },
         demo = state.auth.demo,
         "ikp FHIR server ready"
@@ -152,7 +167,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(30), workers.stop()).await.ok();
     // Every read audited so far is stored before the database closes.
     tokio::time::timeout(Duration::from_secs(30), state.audit.stop()).await.ok();
-    tokio::time::timeout(Duration::from_secs(30), state.fhir.store.close()).await.ok();
+    tokio::time::timeout(Duration::from_secs(30), state.session.close()).await.ok();
     Ok(())
 }
 

@@ -30,6 +30,8 @@ on_both_backends_configured!(crate::auth_on;
     families_and_proxies,
     clinicians_and_pharmacists,
     writes_stay_within_reach,
+    writes_reveal_nothing,
+    versions_judged_one_by_one,
     audit_trail,
     randomized_leak_test,
 );
@@ -302,8 +304,14 @@ async fn clinicians_and_pharmacists(server: &TestServer) {
     // What the doctor writes for a patient is his to read, even without an authorisation.
     let mut own = observation("by-doctor", ZOFIA);
     own["performer"] = json!([{"reference": format!("Practitioner/{PIOTR}")}]);
-    assert_eq!(put(server, &doctor, &own).await, 201);
-    assert_eq!(status(server, &doctor, "Observation/by-doctor").await, 200);
+    // Confined callers create with server-assigned ids: choosing one is refused like an unknown id.
+    assert_eq!(put(server, &doctor, &own).await, 404);
+    own.as_object_mut().map(|o| o.remove("id"));
+    let r = server.send(Method::POST, "Observation", &own).bearer_auth(&doctor).send().await.expect("post");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let by_doctor = format!("Observation/{}", created["id"].as_str().expect("id"));
+    assert_eq!(status(server, &doctor, &by_doctor).await, 200);
     assert_eq!(status(server, &doctor, "Observation/obs-zofia").await, 404);
 
     // A pharmacist with a prescriptions-only authorisation sees prescriptions, nothing else.
@@ -360,13 +368,18 @@ async fn writes_stay_within_reach(server: &TestServer) {
     // Moving her own resource into Jan's record is refused.
     assert_eq!(put(server, &anna, &observation("obs-anna", JAN)).await, 403);
     // A transaction is all or nothing under the policy too.
+    let mut mine = observation("tx-1", ANNA);
+    mine["identifier"] = json!([{"system": "urn:test", "value": "tx-1"}]);
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": observation("tx-1", ANNA), "request": {"method": "PUT", "url": "Observation/tx-1"}},
-        {"resource": observation("tx-2", JAN), "request": {"method": "PUT", "url": "Observation/tx-2"}},
+        {"fullUrl": "urn:uuid:7c0c1a6e-0000-4000-8000-000000000001", "resource": mine,
+         "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "urn:uuid:7c0c1a6e-0000-4000-8000-000000000002", "resource": observation("tx-2", JAN),
+         "request": {"method": "POST", "url": "Observation"}},
     ]});
     let r = post_bundle(server, &anna, &tx).await;
     assert_eq!(r.status(), 403, "{}", r.text().await.unwrap_or_default());
-    assert_eq!(status(server, &admin, "Observation/tx-1").await, 404, "nothing of the transaction was written");
+    let written = get_json(server, &admin, "Observation?identifier=urn:test|tx-1&_summary=count").await;
+    assert_eq!(written["total"], 0, "nothing of the transaction was written");
     // Conditional create does not reveal matches outside her reach.
     let mut cond = observation("x", ANNA);
     cond.as_object_mut().map(|o| o.remove("id"));
@@ -378,6 +391,148 @@ async fn writes_stay_within_reach(server: &TestServer) {
         .await
         .expect("conditional");
     assert_eq!(r.status(), 201, "obs-jan is invisible, so nothing matched");
+}
+
+/// A request's answer with the ids it names replaced, to compare answers about different ids.
+async fn answer(request: reqwest::RequestBuilder, ids: &[&str]) -> (u16, String) {
+    let r = request.send().await.expect("request");
+    let status = r.status().as_u16();
+    let mut text = r.text().await.unwrap_or_default();
+    // A response Bundle's own id and time differ from one answer to the next.
+    if let Ok(mut body) = serde_json::from_str::<Value>(&text)
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("id");
+        o.remove("meta");
+        text = body.to_string();
+    }
+    for id in ids {
+        text = text.replace(id, "{id}");
+    }
+    (status, text)
+}
+
+/// The writes a confined caller may try on `Observation/{id}`: every one must answer the same
+/// for a resource it may not see as for one that does not exist.
+async fn write_attempts(server: &TestServer, token: &str, id: &str) -> Vec<(u16, String)> {
+    let path = format!("Observation/{id}");
+    let patch = |guess: &str| {
+        let ops = json!([{"op": "test", "path": "/status", "value": guess}, {"op": "replace", "path": "/status", "value": "amended"}]);
+        server
+            .request(Method::PATCH, &path)
+            .header("content-type", "application/json-patch+json")
+            .bearer_auth(token)
+            .body(ops.to_string())
+    };
+    let fhirpath_patch = json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Observation.status.where($this = 'final')"},
+        {"name": "value", "valueCode": "amended"}]}]});
+    let mine = observation(id, ANNA);
+    let tx = |method: &str, resource: Option<Value>| {
+        let mut entry = json!({"request": {"method": method, "url": path, "ifMatch": "W/\"1\""}});
+        if let Some(r) = resource {
+            entry["resource"] = r;
+        }
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    };
+    let binary_patch = json!({"resourceType": "Binary", "contentType": "application/json-patch+json",
+        "data": base64_of(&json!([{"op": "test", "path": "/status", "value": "final"}]).to_string())});
+    let ids = [id];
+    vec![
+        answer(server.send(Method::PUT, &path, &mine).header("if-match", "W/\"1\"").bearer_auth(token), &ids).await,
+        answer(server.send(Method::PUT, &path, &mine).bearer_auth(token), &ids).await,
+        answer(patch("final"), &ids).await,
+        answer(patch("preliminary"), &ids).await,
+        answer(server.send(Method::PATCH, &path, &fhirpath_patch).bearer_auth(token), &ids).await,
+        answer(server.request(Method::DELETE, &path).header("if-match", "W/\"1\"").bearer_auth(token), &ids).await,
+        answer(server.request(Method::DELETE, &path).bearer_auth(token), &ids).await,
+        answer(server.send(Method::POST, "", &tx("PUT", Some(mine.clone()))).bearer_auth(token), &ids).await,
+        answer(server.send(Method::POST, "", &tx("PATCH", Some(binary_patch))).bearer_auth(token), &ids).await,
+        answer(server.send(Method::POST, "", &tx("DELETE", None)).bearer_auth(token), &ids).await,
+        answer(server.get(&format!("{path}/_history")).bearer_auth(token), &ids).await,
+        answer(server.get(&format!("{path}/_history/1")).bearer_auth(token), &ids).await,
+    ]
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Writes on what the caller may not see (someone else's live or deleted resource, an id once
+/// used in someone else's record) answer exactly as on an id that never existed: nothing about
+/// the target leaks through preconditions, patch tests or validation, alone or in transactions.
+async fn writes_reveal_nothing(server: &TestServer) {
+    let admin = admin(server).await;
+    seed_family(server, &admin).await;
+    seed(server, &admin, &[observation("obs-jan-gone", JAN)]).await;
+    let r = server.request(Method::DELETE, "Observation/obs-jan-gone").bearer_auth(&admin).send().await.expect("del");
+    assert_eq!(r.status(), 204);
+    let anna = token(server, Some(&format!("Patient/{ANNA}")), None, "user/*.cruds").await;
+    let missing = write_attempts(server, &anna, "obs-never-was").await;
+    for (i, (status, _)) in missing.iter().enumerate() {
+        assert!(matches!(status, 200 | 404), "attempt {i} on a missing id answered {status}");
+    }
+    for hidden in ["obs-jan", "obs-jan-gone"] {
+        let answers = write_attempts(server, &anna, hidden).await;
+        for (i, (got, expected)) in answers.iter().zip(&missing).enumerate() {
+            assert_eq!(got, expected, "attempt {i} on {hidden} differs from one on an unknown id");
+        }
+    }
+    // Nothing changed: Jan's observation is as it was, the deleted one still deleted.
+    let jan = get_json(server, &admin, "Observation/obs-jan").await;
+    assert_eq!((jan["status"].as_str(), jan["meta"]["versionId"].as_str()), (Some("final"), Some("1")));
+    assert_eq!(status(server, &admin, "Observation/obs-jan-gone").await, 410);
+    // What the caller may see answers as usual: If-Match and patch tests are evaluated.
+    let own = observation("obs-anna", ANNA);
+    let r = server.send(Method::PUT, "Observation/obs-anna", &own).header("if-match", "W/\"9\"").bearer_auth(&anna);
+    assert_eq!(r.send().await.expect("put").status(), 412);
+    let wrong = json!([{"op": "test", "path": "/status", "value": "preliminary"}]);
+    let r = server
+        .request(Method::PATCH, "Observation/obs-anna")
+        .header("content-type", "application/json-patch+json")
+        .bearer_auth(&anna)
+        .body(wrong.to_string());
+    assert_eq!(r.send().await.expect("patch").status(), 422);
+}
+
+/// Every version is judged on its own compartments: a resource a backend moved from one patient
+/// to another, or deleted and created again for someone else under the same id, shows each
+/// patient only their own versions.
+async fn versions_judged_one_by_one(server: &TestServer) {
+    let admin = admin(server).await;
+    let anna = token(server, Some(&format!("Patient/{ANNA}")), None, "user/*.rs").await;
+    let jan = token(server, Some(&format!("Patient/{JAN}")), None, "user/*.rs").await;
+    seed(server, &admin, &[observation("moved", JAN)]).await;
+    seed(server, &admin, &[observation("moved", ANNA)]).await;
+    seed(server, &admin, &[observation("reused", JAN)]).await;
+    let r = server.request(Method::DELETE, "Observation/reused").bearer_auth(&admin).send().await.expect("del");
+    assert_eq!(r.status(), 204);
+    seed(server, &admin, &[observation("reused", ANNA)]).await;
+    let versions = |bundle: Value| -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["response"]["etag"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // Moved: v1 Jan's, v2 Anna's.
+    assert_eq!(status(server, &anna, "Observation/moved").await, 200);
+    assert_eq!(status(server, &anna, "Observation/moved/_history/1").await, 404);
+    assert_eq!(status(server, &anna, "Observation/moved/_history/2").await, 200);
+    assert_eq!(versions(get_json(server, &anna, "Observation/moved/_history").await), vec!["W/\"2\""]);
+    assert_eq!(status(server, &jan, "Observation/moved").await, 404);
+    assert_eq!(status(server, &jan, "Observation/moved/_history/1").await, 200);
+    assert_eq!(status(server, &jan, "Observation/moved/_history/2").await, 404);
+    assert_eq!(versions(get_json(server, &jan, "Observation/moved/_history").await), vec!["W/\"1\""]);
+    // Reused: v1 Jan's, v2 the tombstone of Jan's, v3 Anna's.
+    assert_eq!(versions(get_json(server, &anna, "Observation/reused/_history").await), vec!["W/\"3\""]);
+    assert_eq!(status(server, &anna, "Observation/reused/_history/1").await, 404);
+    assert_eq!(status(server, &anna, "Observation/reused/_history/2").await, 404);
+    assert_eq!(versions(get_json(server, &jan, "Observation/reused/_history").await), vec!["W/\"2\"", "W/\"1\""]);
+    assert_eq!(status(server, &jan, "Observation/reused/_history/2").await, 410, "his deletion, a tombstone");
+    assert_eq!(status(server, &jan, "Observation/reused").await, 404, "the current version is Anna's");
 }
 
 /// Polls until `url` (searched with `token`) has at least one match.

@@ -41,7 +41,7 @@ async fn expired_prescriptions_are_swept(server: &TestServer) {
             .expect("put");
         assert!(r.status().is_success());
     }
-    let swept = ikp::ikp::sweep::run(&server.state().fhir).await.expect("sweep");
+    let swept = ikp::ikp::sweep::run(&server.state().session).await.expect("sweep");
     assert!(swept.expired_prescriptions >= 1, "{swept:?}");
     let jan = server.token(Some("Patient/demo-jan-kowalski"), None, "user/*.rs").await;
     let read = |id: &'static str| {
@@ -55,6 +55,6 @@ async fn expired_prescriptions_are_swept(server: &TestServer) {
     assert_eq!(expired["status"], "stopped");
     assert_eq!(expired["statusReason"]["coding"][0]["code"], "expired");
     assert_eq!(read("sweep-today").await["status"], "active", "the last valid day is still valid");
-    let again = ikp::ikp::sweep::run(&server.state().fhir).await.expect("sweep");
+    let again = ikp::ikp::sweep::run(&server.state().session).await.expect("sweep");
     assert_eq!(again.expired_prescriptions, 0);
 }

@@ -69,7 +69,7 @@ async fn register(server: &TestServer, client_id: &str, redirect: &str, launch_u
         jwks_url: None,
         scopes: None,
     };
-    ikp::auth::clients::add(server.state().fhir.store.as_ref(), &client).await.expect("register client");
+    ikp::auth::clients::add(server.state().auth.store(), &client).await.expect("register client");
 }
 
 /// Opens `client_id` for `patient` from the launch page as the user `pesel`.
@@ -247,7 +247,9 @@ async fn store_encounter(server: &TestServer, id: &str, patient: &str) {
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
         "subject": {"reference": format!("Patient/{patient}")},
     });
-    ikp::interaction::update::update(&server.state().fhir, "Encounter", id, encounter, None).await.expect("encounter");
+    ikp::interaction::update::update(&server.state().session, "Encounter", id, encounter, None)
+        .await
+        .expect("encounter");
 }
 
 async fn ehr_launch_with_encounter(server: &TestServer) {
@@ -316,8 +318,8 @@ async fn launch_page_refusals(server: &TestServer) {
     // Nothing was stored by the refusals.
     let rows = server
         .state()
-        .fhir
-        .store
+        .auth
+        .store()
         .query(ikp::store::sql::Sql::new("SELECT id_hash FROM auth_launch"), &[ikp::store::sql::Column::Text])
         .await
         .expect("query");
@@ -344,7 +346,7 @@ async fn foreign_unknown_expired_and_used_launches(server: &TestServer) {
     let mut sql = ikp::store::sql::Sql::new("UPDATE auth_launch SET expires_at = ");
     sql.bind(ikp::store::sql::Bind::Int(time::OffsetDateTime::now_utc().unix_timestamp() - 1))
         .push(" WHERE used_at IS NULL");
-    assert_eq!(server.state().fhir.store.execute(sql).await.expect("expire"), 1);
+    assert_eq!(server.state().auth.store().execute(sql).await.expect("expire"), 1);
     let expired = Authorization { client_id: APP, redirect: REDIRECT, scope: EHR_SCOPE, launch: Some(&launch) };
     assert_eq!(refused_with(server, &expired).await, "invalid_request");
 }
@@ -433,7 +435,7 @@ async fn register_public_client_and_launch(server: &TestServer) {
     assert_eq!(body["launch_uri"], LAUNCH_URI);
     let client_id = body["client_id"].as_str().expect("client_id").to_string();
     // Stored like `ikp client add` would.
-    let stored = ikp::auth::clients::get(server.state().fhir.store.as_ref(), &client_id)
+    let stored = ikp::auth::clients::get(server.state().auth.store(), &client_id)
         .await
         .expect("get")
         .expect("the client is stored");
@@ -483,8 +485,7 @@ async fn register_symmetric_client(server: &TestServer) {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.expect("json")["active"], false);
     assert_eq!(introspect(format!("{secret}x")).await.expect("introspect").status(), 401);
-    let stored =
-        ikp::auth::clients::get(server.state().fhir.store.as_ref(), client_id).await.expect("get").expect("stored");
+    let stored = ikp::auth::clients::get(server.state().auth.store(), client_id).await.expect("get").expect("stored");
     assert_eq!(stored.client_type, ClientType::Symmetric);
 }
 
@@ -519,8 +520,7 @@ async fn register_asymmetric_client(server: &TestServer) {
     assert!(body.get("client_secret").is_none());
     assert_eq!(body["jwks"]["keys"][0]["kid"], "k1");
     let client_id = body["client_id"].as_str().expect("client_id");
-    let stored =
-        ikp::auth::clients::get(server.state().fhir.store.as_ref(), client_id).await.expect("get").expect("stored");
+    let stored = ikp::auth::clients::get(server.state().auth.store(), client_id).await.expect("get").expect("stored");
     assert_eq!(stored.client_type, ClientType::Asymmetric);
     // It authenticates with a signed assertion.
     let token_url = format!("{}/auth/token", server.base);
@@ -681,7 +681,7 @@ async fn registration_refusals(server: &TestServer) {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.expect("json")["error"], "invalid_client_metadata");
     // None of the refused registrations left a client behind.
-    let clients = ikp::auth::clients::list(server.state().fhir.store.as_ref()).await.expect("list");
+    let clients = ikp::auth::clients::list(server.state().auth.store()).await.expect("list");
     assert!(clients.is_empty(), "{:?}", clients.iter().map(|c| &c.client_id).collect::<Vec<_>>());
 }
 
@@ -692,7 +692,7 @@ async fn registration_switched_off(server: &TestServer) {
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"], "access_denied");
     assert!(body["error_description"].is_string());
-    assert!(ikp::auth::clients::list(server.state().fhir.store.as_ref()).await.expect("list").is_empty());
+    assert!(ikp::auth::clients::list(server.state().auth.store()).await.expect("list").is_empty());
     for path in [".well-known/smart-configuration", ".well-known/openid-configuration"] {
         let config: Value = server.get(path).send().await.expect("get").json().await.expect("json");
         assert!(config.get("registration_endpoint").is_none(), "{path}");

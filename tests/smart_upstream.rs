@@ -186,7 +186,7 @@ async fn upstream_login(server: &TestServer, mock: &MockProvider) {
         jwks_url: None,
         scopes: None,
     };
-    ikp::auth::clients::add(server.state().fhir.store.as_ref(), &client).await.expect("register");
+    ikp::auth::clients::add(server.state().auth.store(), &client).await.expect("register");
 
     let r = upstream_round(server, mock, Spoil::Nothing).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "a valid upstream login");

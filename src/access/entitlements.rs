@@ -15,9 +15,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::clock::{Micros, age_in_years, instant_micros, now, start_of_day_after, today};
 use crate::error::FhirResult;
-use crate::interaction::Fhir;
 use crate::search::reach::{Reach, Visible};
+use crate::session::Session;
 use crate::synth::fhir::PESEL;
 
 /// Age from which a parent's access to a child's record ends.
@@ -32,11 +33,6 @@ pub const AUTHORIZATION_TYPES: &str = "https://ikp.example.org/fhir/CodeSystem/p
 /// Types a prescriptions-only authorisation reaches.
 const PRESCRIPTION_TYPES: &[&str] = &["MedicationRequest", "MedicationDispense", "MedicationStatement"];
 
-/// Everything the person behind `fhir_user` (`Patient/123`) may see. `fhir` must be unconfined.
-pub async fn entitled(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Reach> {
-    Ok(entitlements(fhir, fhir_user).await?.reach)
-}
-
 /// A person's entitlements, with the relationships behind them (who may grant access for whom).
 #[derive(Debug, Clone, Default)]
 pub struct Entitlements {
@@ -48,22 +44,27 @@ pub struct Entitlements {
     /// Minor children the person is the parent or guardian of (by RelatedPerson, not by Consent):
     /// (child's Patient id, the RelatedPerson id the person acts as).
     pub children: Vec<(String, String)>,
+    /// Until when these entitlements hold by themselves: the next change of date (ages, and so
+    /// a parent's access, change at midnight UTC) or the next start or end of a Consent's period.
+    /// Changes to the data that decides them advance the policy generation instead.
+    pub valid_until: Micros,
 }
 
 /// Age from which patients log in to their own account (with limited functions until 18).
 pub const OWN_ACCOUNT_AGE: i32 = 16;
 
-/// The entitlements of the person behind `fhir_user`. `fhir` must be unconfined.
-pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<Entitlements> {
-    let mut out = Entitlements::default();
+/// The entitlements of the person behind `fhir_user` (`Patient/123`), worked out with the
+/// server's own look-ups.
+pub async fn entitlements(session: &Session, fhir_user: Option<&str>) -> FhirResult<Entitlements> {
+    let mut out = Entitlements { valid_until: start_of_day_after(today()), ..Entitlements::default() };
     let Some((user_type, user_id)) = fhir_user.and_then(|r| r.split_once('/')) else {
         return Ok(out);
     };
-    let mut persons = find(fhir, &[user_type], &[("_id", user_id.to_string())]).await?;
+    let mut persons = find(session, &[user_type], &[("_id", user_id.to_string())]).await?;
     // The same person may be a Patient, a Practitioner and several RelatedPersons: one PESEL.
     if let Some(pesel) = persons.first().and_then(pesel_of) {
         persons =
-            find(fhir, &["Patient", "Practitioner", "RelatedPerson"], &[("identifier", format!("{PESEL}|{pesel}"))])
+            find(session, &["Patient", "Practitioner", "RelatedPerson"], &[("identifier", format!("{PESEL}|{pesel}"))])
                 .await?;
     }
     let mut visible = Vec::new();
@@ -94,23 +95,35 @@ pub async fn entitlements(fhir: &Fhir, fhir_user: Option<&str>) -> FhirResult<En
         }
     }
     if !practitioners.is_empty() {
-        let roles = find(fhir, &["PractitionerRole"], &[("practitioner", practitioners.join(","))]).await?;
+        let roles = find(session, &["PractitionerRole"], &[("practitioner", practitioners.join(","))]).await?;
         for role in &roles {
             actors.extend(role["id"].as_str().map(|id| format!("PractitionerRole/{id}")));
             actors.extend(role.pointer("/organization/reference").and_then(Value::as_str).map(str::to_string));
         }
         let mut carers: Vec<String> = practitioners.iter().map(|p| format!("Practitioner/{p}")).collect();
         carers.extend(roles.iter().filter_map(|r| r["id"].as_str()).map(|id| format!("PractitionerRole/{id}")));
-        for patient in find(fhir, &["Patient"], &[("general-practitioner", carers.join(","))]).await? {
+        for patient in find(session, &["Patient"], &[("general-practitioner", carers.join(","))]).await? {
             visible.extend(patient["id"].as_str().map(|id| all_of("Patient", id, true)));
         }
     }
-    let consents = find(fhir, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
-    let granted: Vec<(String, Grant)> = consents.iter().filter_map(consent_grant).collect();
+    let consents = find(session, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
+    let at = now();
+    for consent in &consents {
+        // A Consent's period starting or ending changes what it grants.
+        for bound in ["start", "end"] {
+            if let Some(moment) = consent.pointer(&format!("/provision/period/{bound}")).and_then(Value::as_str)
+                && let Some(micros) = instant_micros(moment)
+                && micros > at
+            {
+                out.valid_until = out.valid_until.min(micros);
+            }
+        }
+    }
+    let granted: Vec<(String, Grant)> = consents.iter().filter_map(|c| consent_grant(c, at)).collect();
     // A parent's own access, and the other parent's by Consent, end at the child's 18th birthday.
     let mut minors_needed: Vec<String> = children.iter().map(|(c, _)| c.clone()).collect();
     minors_needed.extend(granted.iter().filter(|(_, g)| g.parental).map(|(p, _)| p.clone()));
-    let minors = minors(fhir, &minors_needed).await?;
+    let minors = minors(session, &minors_needed).await?;
     for (child, related) in children.into_iter().filter(|(c, _)| minors.get(c) == Some(&true)) {
         visible.push(all_of("Patient", &child, true));
         out.children.push((child, related));
@@ -158,15 +171,15 @@ struct Grant {
 
 /// The patient and the grant of an active Consent that is in force now; `None` for Consents that
 /// grant no access (a denial, a cross-border dispensing consent, outside its period).
-fn consent_grant(consent: &Value) -> Option<(String, Grant)> {
+fn consent_grant(consent: &Value, at: Micros) -> Option<(String, Grant)> {
     let provision = &consent["provision"];
     if provision["type"].as_str().is_some_and(|t| t != "permit") {
         return None;
     }
-    let now = crate::interaction::instant(crate::interaction::now());
+    // An unreadable bound grants nothing.
     let period = &provision["period"];
-    if period["start"].as_str().is_some_and(|s| !before_or_at(s, &now))
-        || period["end"].as_str().is_some_and(|e| !before_or_at(&now, e))
+    if period["start"].as_str().is_some_and(|s| instant_micros(s).is_none_or(|start| start > at))
+        || period["end"].as_str().is_some_and(|e| instant_micros(e).is_none_or(|end| at > end))
     {
         return None;
     }
@@ -198,25 +211,12 @@ fn consent_grant(consent: &Value) -> Option<(String, Grant)> {
     Some((patient, Grant { types, write, parental }))
 }
 
-/// Compares two FHIR dateTimes as instants (a date alone counts from its first moment).
-fn before_or_at(a: &str, b: &str) -> bool {
-    match (instant_micros(a), instant_micros(b)) {
-        (Some(a), Some(b)) => a <= b,
-        // An unreadable bound grants nothing.
-        _ => false,
-    }
-}
-
-fn instant_micros(text: &str) -> Option<i64> {
-    crate::model::datetime::parse(text, crate::model::datetime::DateKind::DateTime).ok().map(|d| d.start_micros())
-}
-
 /// Which of these patients are minors today (by `birthDate`).
-async fn minors(fhir: &Fhir, ids: &[String]) -> FhirResult<HashMap<String, bool>> {
+async fn minors(session: &Session, ids: &[String]) -> FhirResult<HashMap<String, bool>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let patients = find(fhir, &["Patient"], &[("_id", ids.join(","))]).await?;
+    let patients = find(session, &["Patient"], &[("_id", ids.join(","))]).await?;
     Ok(patients
         .iter()
         .filter_map(|p| {
@@ -227,28 +227,12 @@ async fn minors(fhir: &Fhir, ids: &[String]) -> FhirResult<HashMap<String, bool>
         .collect())
 }
 
-/// Whole years between a FHIR date (`YYYY-MM-DD`) and today.
-pub fn age_in_years(birth_date: &str) -> Option<i32> {
-    let mut parts = birth_date.split('-').map(|p| p.parse::<i32>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let today = time::OffsetDateTime::now_utc().date();
-    let mut age = today.year() - y;
-    if (i32::from(u8::from(today.month())), i32::from(today.day())) < (m, d) {
-        age -= 1;
-    }
-    Some(age)
-}
-
-/// Current resources of `types` matching `pairs`, unconfined (at most 1,000: entitlements are
-/// per person, never that many).
-async fn find(fhir: &Fhir, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
-    if pairs.iter().any(|(_, v)| v.is_empty()) {
-        return Ok(Vec::new());
-    }
-    let found = crate::interaction::search::find(&fhir.unconfined(), types, pairs, 1000).await?;
-    Ok(found.into_iter().filter_map(|v| v.content.and_then(|c| serde_json::from_str(&c).ok())).collect())
+/// Current resources of `types` matching `pairs`, whoever's they are (at most 1,000:
+/// entitlements are per person, never that many). Policy code reads them to decide; they are not
+/// handed to anyone.
+async fn find(session: &Session, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
+    let found = session.lookup().find(types, pairs, 1000).await?;
+    Ok(found.iter().map(|sealed| sealed.content().clone()).collect())
 }
 
 #[cfg(test)]
@@ -267,28 +251,21 @@ mod tests {
 
     #[test]
     fn consents_grant_by_category_and_period() {
-        let (p, g) = consent_grant(&consent("proxy-read", "2000-01-01", "2999-01-01")).expect("in force");
+        let (p, g) = consent_grant(&consent("proxy-read", "2000-01-01", "2999-01-01"), now()).expect("in force");
         assert_eq!(p, "p");
         assert!(g.types.is_none() && !g.write);
-        let (_, g) = consent_grant(&consent("prescriptions-only", "2000-01-01", "2999-01-01")).expect("in force");
+        let (_, g) =
+            consent_grant(&consent("prescriptions-only", "2000-01-01", "2999-01-01"), now()).expect("in force");
         assert_eq!(g.types.as_deref().map(<[String]>::len), Some(PRESCRIPTION_TYPES.len()));
-        assert!(consent_grant(&consent("proxy-act", "2000-01-01", "2001-01-01")).is_none(), "expired");
-        assert!(consent_grant(&consent("proxy-act", "2998-01-01", "2999-01-01")).is_none(), "not yet");
-        assert!(consent_grant(&consent("cross-border", "2000-01-01", "2999-01-01")).is_none(), "no access");
+        assert!(consent_grant(&consent("proxy-act", "2000-01-01", "2001-01-01"), now()).is_none(), "expired");
+        assert!(consent_grant(&consent("proxy-act", "2998-01-01", "2999-01-01"), now()).is_none(), "not yet");
+        assert!(consent_grant(&consent("cross-border", "2000-01-01", "2999-01-01"), now()).is_none(), "no access");
         let mut denial = consent("proxy-read", "2000-01-01", "2999-01-01");
         denial["provision"]["type"] = json!("deny");
-        assert!(consent_grant(&denial).is_none());
+        assert!(consent_grant(&denial, now()).is_none());
         let mut narrowed = consent("proxy-read", "2000-01-01", "2999-01-01");
         narrowed["provision"]["class"] =
             json!([{"system": "http://hl7.org/fhir/resource-types", "code": "Immunization"}]);
-        assert_eq!(consent_grant(&narrowed).and_then(|(_, g)| g.types), Some(vec!["Immunization".to_string()]));
-    }
-
-    #[test]
-    fn ages_count_whole_years() {
-        let today = time::OffsetDateTime::now_utc().date();
-        let eighteen = format!("{:04}-{:02}-{:02}", today.year() - 18, u8::from(today.month()), today.day());
-        assert_eq!(age_in_years(&eighteen), Some(18), "the 18th birthday itself counts as adult");
-        assert_eq!(age_in_years("not a date"), None);
+        assert_eq!(consent_grant(&narrowed, now()).and_then(|(_, g)| g.types), Some(vec!["Immunization".to_string()]));
     }
 }

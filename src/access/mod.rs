@@ -8,17 +8,20 @@
 //! (matches, totals, includes, chains, `_has`, `$everything`, conditional writes) is narrowed in
 //! the database rather than filtered afterwards.
 
+pub mod cache;
 pub mod entitlements;
 pub mod scopes;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::auth::principal::{Actor, Principal};
 use crate::auth::scopes::{Context, Interaction};
 use crate::error::{FhirError, FhirResult};
 use crate::search::reach::Reach;
 
-/// Who is calling, and what they may reach. Built per request by the REST guard.
+/// Who is calling, and what they may reach. Worked out once per token (and policy generation)
+/// by the REST guard and shared by every request made with that token, so it holds nothing about
+/// one request (that is the session's trail).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
@@ -26,20 +29,23 @@ pub struct Caller {
     /// `system/` scopes). With `user/` scopes this is everything the user is entitled to; with
     /// only `patient/` scopes, the in-context patient's part of it.
     pub reach: Option<Arc<Reach>>,
-    /// The client's network address, for the audit trail.
-    pub source: Option<String>,
-    /// The resources this request has read so far, for the audit trail.
-    accessed: Arc<Mutex<Vec<(String, String)>>>,
-    /// The operation being run (`$book`), named in the audit trail of its changes.
-    pub operation: Option<String>,
-    /// Set by an operation that decided the policy itself (a booking changes the facility's
-    /// Slot): its writes skip the write check but are still audited as the caller's.
-    pub vouched: bool,
 }
+
+/// Why an operation widened the policy for one request (a pharmacist who presented an access
+/// code, a booking that changes a facility's Slot): recorded in the AuditEvents of the request
+/// (`purposeOfEvent`), so every exception to the general policy is visible in the trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub code: &'static str,
+    pub display: &'static str,
+}
+
+/// Where the codes of [`Reason`]s are defined.
+pub const REASON_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/access-reason";
 
 impl Caller {
     /// Confines a verified principal by its entitlements and the token's contexts.
-    pub fn new(principal: Principal, entitled: Reach, source: Option<String>) -> Caller {
+    pub fn new(principal: Principal, entitled: Reach) -> Caller {
         let backend = principal.actor == Actor::Client && principal.scopes.has_context(Context::System);
         let reach = if backend {
             None
@@ -54,22 +60,7 @@ impl Caller {
                 entitled.visible.into_iter().filter(|v| v.comp_type == "Patient" && v.comp_id == patient).collect();
             Some(Arc::new(Reach { visible }))
         };
-        Caller { principal, reach, source, accessed: Arc::default(), operation: None, vouched: false }
-    }
-
-    /// Notes resources handed to the caller.
-    pub fn record(&self, keys: impl IntoIterator<Item = (String, String)>) {
-        if let Ok(mut accessed) = self.accessed.lock() {
-            accessed.extend(keys);
-        }
-    }
-
-    /// The resources handed to the caller so far (each once).
-    pub fn accessed(&self) -> Vec<(String, String)> {
-        let mut keys = self.accessed.lock().map(|a| a.clone()).unwrap_or_default();
-        keys.sort();
-        keys.dedup();
-        keys
+        Caller { principal, reach }
     }
 
     /// The granular filter the scopes impose on `interaction` over `resource_type` (empty when

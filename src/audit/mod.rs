@@ -6,17 +6,15 @@
 //! Events are split per patient, as BALP asks: an event names at most one patient, so a patient
 //! searching "who looked at my records" (the AuditEvents in their compartment) never learns about
 //! anybody else. Changes are audited in the write's own transaction ([`write_events`], used by
-//! the interactions' commit); reads go through a durable queue ([`queue`]).
+//! the session's commit); reads go through a queue (`crate::session::AuditQueue`).
 
-pub mod queue;
-
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::access::Caller;
-use crate::interaction::instant;
-use crate::store::{Method, Micros, NewVersion};
+use crate::access::{Caller, REASON_SYSTEM, Reason};
+use crate::clock::{Micros, instant};
+use crate::store::{Compartments, Method, NewVersion};
 
 /// On whose behalf the user acted (the patient in the token's context), as R4 has no
 /// `agent.onBehalfOf`.
@@ -60,6 +58,8 @@ pub struct Access {
     pub status: u16,
     /// The resources returned or changed.
     pub entities: Vec<(String, String)>,
+    /// Why an operation allowed more than the general policy (`purposeOfEvent`).
+    pub reasons: Vec<Reason>,
     pub recorded: Micros,
 }
 
@@ -73,11 +73,12 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn of(caller: &Caller) -> Agent {
+    /// The caller, calling from `source` (its network address).
+    pub fn of(caller: &Caller, source: Option<&str>) -> Agent {
         Agent {
             who: caller.principal.fhir_user.clone(),
             client_id: caller.principal.client_id.clone(),
-            source: caller.source.clone(),
+            source: source.map(str::to_string),
             patient_in_context: caller.principal.patient.clone(),
         }
     }
@@ -172,7 +173,7 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
     } else {
         "http://hl7.org/fhir/restful-interaction"
     };
-    json!({
+    let mut event = json!({
         "resourceType": "AuditEvent",
         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
         "subtype": [{"system": subtype_system, "code": access.subtype}],
@@ -185,15 +186,28 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
             "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server"}],
         },
         "entity": entity_list,
-    })
+    });
+    if !access.reasons.is_empty() {
+        // Every exception an operation made to the general policy, with its reason.
+        event["purposeOfEvent"] = Value::Array(
+            access
+                .reasons
+                .iter()
+                .map(|r| json!({"coding": [{"system": REASON_SYSTEM, "code": r.code, "display": r.display}]}))
+                .collect(),
+        );
+    }
+    event
 }
 
 /// The AuditEvents of a write. The patients are those of the new versions and of the versions
 /// they replace (`before`: compartments by resource), so a deletion is audited for its patient.
 pub fn write_events(
-    caller: &Caller,
+    agent: &Agent,
+    operation: Option<&str>,
+    reasons: &[Reason],
     versions: &[NewVersion],
-    before: &HashMap<(String, String), Vec<(String, String)>>,
+    before: &Compartments,
     at: Micros,
 ) -> Vec<Value> {
     let mut groups: BTreeMap<&'static str, Vec<&NewVersion>> = BTreeMap::new();
@@ -213,13 +227,14 @@ pub fn write_events(
             _ => Action::Update,
         };
         let access = Access {
-            agent: Agent::of(caller),
+            agent: agent.clone(),
             action,
             // A change made by an operation is recorded as that operation.
-            subtype: caller.operation.clone().unwrap_or_else(|| subtype.to_string()),
+            subtype: operation.map_or_else(|| subtype.to_string(), str::to_string),
             query: None,
             status: 200,
             entities: group.iter().map(|v| (v.resource_type.clone(), v.id.clone())).collect(),
+            reasons: reasons.to_vec(),
             recorded: at,
         };
         let patients_of = |key: &(String, String)| -> Vec<String> {

@@ -198,5 +198,7 @@ pub async fn remove(store: &dyn Store, client_id: &str) -> Result<bool, AuthErro
         .push(" WHERE revoked_at IS NULL AND client_id = ")
         .bind(Bind::Text(client_id.to_string()));
     store.execute(revoke).await?;
+    // Its tokens may be cached on any node: move the policy generation on.
+    store.advance_policy_generation().await?;
     Ok(removed)
 }

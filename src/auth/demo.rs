@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::identity::VerifiedIdentity;
 use super::{AuthError, same_secret};
-use crate::interaction::Fhir;
+use crate::session::Session;
 use crate::synth::fhir::{NPWZ_PHARMACIST, NPWZ_PHYSICIAN, PESEL};
 
 /// The one password of every demo user.
@@ -134,8 +134,6 @@ pub fn resources() -> Vec<Value> {
 }
 
 /// Stores the demo resources that are not there yet (an existing one is left as it is).
-pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
-    crate::interaction::ingest::store_missing(fhir, resources())
-        .await
-        .map_err(|e| anyhow::anyhow!("storing the demo users: {e}"))
+pub async fn seed(session: &Session) -> anyhow::Result<()> {
+    session.store_missing(resources()).await.map_err(|e| anyhow::anyhow!("storing the demo users: {e}"))
 }

@@ -94,10 +94,13 @@ pub async fn create_grant(
     Ok(Grant { id, client_id: client_id.to_string(), subject, fhir_user, patient, encounter, scopes: scopes.clone() })
 }
 
+/// Revokes a grant and every token of it. Tokens are cached per policy generation on every node,
+/// so the generation moves on: the next request with any of them is refused everywhere.
 pub async fn revoke_grant(store: &dyn Store, grant_id: &str) -> Result<(), AuthError> {
     let mut sql = Sql::new("UPDATE auth_grant SET revoked_at = ");
     sql.bind(Bind::Int(now_seconds())).push(" WHERE revoked_at IS NULL AND id = ").bind(Bind::Text(grant_id.into()));
     store.execute(sql).await?;
+    store.advance_policy_generation().await?;
     Ok(())
 }
 
@@ -311,5 +314,7 @@ pub async fn revoke_token(store: &dyn Store, token: &str, client_id: &str) -> Re
     let mut sql = Sql::new("UPDATE auth_token SET revoked_at = ");
     sql.bind(Bind::Int(now_seconds())).push(" WHERE token_hash = ").bind(Bind::Text(token_hash(token)));
     store.execute(sql).await?;
+    // Cached tokens are checked against the policy generation: this one stops working now.
+    store.advance_policy_generation().await?;
     Ok(())
 }

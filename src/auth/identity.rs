@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AuthError, AuthServer};
-use crate::access::entitlements::{OWN_ACCOUNT_AGE, age_in_years};
-use crate::interaction::Body;
-use crate::interaction::search::{Scope, search};
+use crate::access::entitlements::OWN_ACCOUNT_AGE;
+use crate::clock::age_in_years;
 use crate::synth::fhir::PESEL;
 
 /// An identity an identity provider vouches for.
@@ -51,18 +50,11 @@ pub fn valid_pesel(pesel: &str) -> bool {
     crate::validation::rules::pesel(pesel).is_ok()
 }
 
+/// Resources matching `pairs`, found with the server's own look-up (a login is before any policy).
 async fn find(auth: &AuthServer, resource_type: &str, pairs: &[(&str, String)]) -> Result<Vec<Value>, AuthError> {
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let response = search(&auth.fhir, Scope::Type(resource_type.to_string()), &pairs, true)
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
-    bundle
-        .entries
-        .iter()
-        .filter_map(|e| e.resource.as_ref())
-        .map(|r| r.to_value().map_err(|e| AuthError::Internal(e.to_string())))
-        .collect()
+    let found = auth.session.lookup().find(&[resource_type], pairs, 1000).await;
+    let found = found.map_err(|e| AuthError::Internal(e.to_string()))?;
+    Ok(found.iter().map(|sealed| sealed.content().clone()).collect())
 }
 
 fn id_of(resource: &Value) -> Option<String> {
@@ -107,7 +99,7 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
     // The picker offers exactly the patients whose whole record the access policy opens: self,
     // minor children (acting as the parent's RelatedPerson), those who authorised the user, a
     // doctor's primary-care patients.
-    let ent = crate::access::entitlements::entitlements(&auth.fhir, fhir_user.as_deref())
+    let ent = crate::access::entitlements::entitlements(&auth.session, fhir_user.as_deref())
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;
     let mut choices: Vec<PatientChoice> = Vec::new();
@@ -115,10 +107,8 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
         if choices.iter().any(|c| c.patient_id == visible.comp_id) {
             continue;
         }
-        let Ok(Some(stored)) = auth.fhir.store.read("Patient", &visible.comp_id).await else { continue };
-        let Some(patient) = stored.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
-            continue;
-        };
+        let Ok(Some(stored)) = auth.session.lookup().read("Patient", &visible.comp_id).await else { continue };
+        let patient = stored.content();
         let acting_as = if ent.own_patient.as_deref() == Some(visible.comp_id.as_str()) {
             format!("Patient/{}", visible.comp_id)
         } else if let Some((_, related)) = ent.children.iter().find(|(c, _)| *c == visible.comp_id) {
@@ -126,7 +116,7 @@ pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> 
         } else {
             fhir_user.clone().unwrap_or_default()
         };
-        choices.push(PatientChoice { patient_id: visible.comp_id.clone(), display: display_name(&patient), acting_as });
+        choices.push(PatientChoice { patient_id: visible.comp_id.clone(), display: display_name(patient), acting_as });
     }
     Ok(Account { subject: auth.subject_for(&identity.pesel), fhir_user, choices })
 }

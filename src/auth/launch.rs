@@ -89,9 +89,9 @@ pub async fn start(auth: &AuthServer, account: &Account, request: &LaunchRequest
 /// The encounter must exist and be the patient's.
 async fn check_encounter(auth: &AuthServer, encounter: &str, patient: &str) -> Result<(), AuthError> {
     let unknown = || AuthError::InvalidRequest("the encounter is not one of this patient's".into());
-    let stored = auth.fhir.store.read("Encounter", encounter).await?.ok_or_else(unknown)?;
-    let resource: Value = stored.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).ok_or_else(unknown)?;
-    let subject = resource.pointer("/subject/reference").and_then(Value::as_str);
+    let found = auth.session.lookup().read("Encounter", encounter).await;
+    let stored = found.map_err(|e| AuthError::Internal(e.to_string()))?.ok_or_else(unknown)?;
+    let subject = stored.content().pointer("/subject/reference").and_then(Value::as_str);
     if subject != Some(format!("Patient/{patient}").as_str()) {
         return Err(unknown());
     }

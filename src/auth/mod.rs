@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 pub use error::AuthError;
 
-use crate::interaction::Fhir;
+use crate::session::Session;
 use crate::store::sql::{Cell, Column, Sql};
 use crate::store::{Store, StoreResult};
 
@@ -46,7 +46,11 @@ pub const SKEW_SECONDS: i64 = 60;
 /// The authorization server's state, shared by all requests.
 #[derive(Clone)]
 pub struct AuthServer {
-    pub fhir: Fhir,
+    /// The server's own session over the FHIR data: users are found by PESEL, and their
+    /// entitlements worked out, with its look-ups.
+    pub session: Session,
+    /// The authorization server's own tables (clients, grants, codes, tokens, keys).
+    store: Arc<dyn Store>,
     /// Our issuer: the FHIR base URL (id_tokens' `iss`, and where discovery lives).
     pub issuer: String,
     /// Keyed hash for opaque, stable subject ids (never the PESEL itself).
@@ -60,16 +64,22 @@ pub struct AuthServer {
 }
 
 impl AuthServer {
-    pub async fn new(fhir: Fhir, demo: bool, upstream: Option<oidc::UpstreamConfig>) -> Result<AuthServer, AuthError> {
-        let subject_key = crate::store::shared_secret(fhir.store.as_ref(), "auth-subject").await?;
-        keys::ensure_signing_key(fhir.store.as_ref()).await?;
+    pub async fn new(
+        session: Session,
+        store: Arc<dyn Store>,
+        demo: bool,
+        upstream: Option<oidc::UpstreamConfig>,
+    ) -> Result<AuthServer, AuthError> {
+        let subject_key = crate::store::shared_secret(store.as_ref(), "auth-subject").await?;
+        keys::ensure_signing_key(store.as_ref()).await?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(AuthServer {
-            issuer: fhir.base_url.clone(),
-            fhir,
+            issuer: session.base_url.clone(),
+            session: session.system("the authorization server"),
+            store,
             subject_key: Arc::new(subject_key),
             demo,
             upstream: upstream.map(|config| Arc::new(oidc::UpstreamProvider::new(config))),
@@ -79,7 +89,7 @@ impl AuthServer {
     }
 
     pub fn store(&self) -> &dyn Store {
-        self.fhir.store.as_ref()
+        self.store.as_ref()
     }
 
     pub fn endpoint(&self, path: &str) -> String {

@@ -19,7 +19,8 @@ pub struct ExplainArgs {
 }
 
 pub async fn run(args: &ExplainArgs) -> anyhow::Result<()> {
-    let fhir = crate::server::fhir(&args.database_url, &args.base_url).await?;
+    let session = crate::server::open(&args.database_url, &args.base_url).await?;
+    let fhir = &session;
     let (resource_type, query) = args.search.split_once('?').unwrap_or((args.search.as_str(), ""));
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -34,12 +35,13 @@ pub async fn run(args: &ExplainArgs) -> anyhow::Result<()> {
         Dialect::Postgres => ("EXPLAIN ", vec![Column::Text]),
     };
     let explain = Sql { text: format!("{prefix}{}", sql.text), binds: sql.binds };
-    for row in fhir.store.query(explain, &columns).await? {
+    let all = session.unconfined(crate::auth::scopes::Interaction::Search).map_err(|e| anyhow!("{e}"))?;
+    for row in all.store().query(explain, &columns).await? {
         if let Some(line) = row.last().and_then(Cell::as_text) {
             println!("{line}");
         }
     }
-    fhir.store.close().await;
+    session.close().await;
     Ok(())
 }
 

@@ -10,9 +10,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use crate::context::Fhir;
 use crate::error::FhirError;
-use crate::interaction::Fhir;
-use crate::interaction::ingest::{self, Report};
+use crate::search::plan::Dialect;
+use crate::session::ingest::{self, Report};
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
@@ -127,7 +128,7 @@ fn produce(
 }
 
 pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
-    let fhir: Fhir = crate::server::fhir(&args.database_url, &args.base_url).await?;
+    let session = crate::server::open(&args.database_url, &args.base_url).await?;
     let files = files(&args.paths)?;
     let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = ProgressBar::new(total_bytes);
@@ -141,14 +142,14 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
     // written, so the database never waits for the CPU work and vice versa.
     let (sender, mut batches) = tokio::sync::mpsc::channel::<anyhow::Result<Batch>>(2);
     let producer = {
-        let fhir = fhir.clone();
+        let fhir = session.fhir().clone();
         let batch_size = args.batch.max(1);
         tokio::task::spawn_blocking(move || produce(&fhir, &files, batch_size, &sender))
     };
     // Several batches are written at once where the database can use it (PostgreSQL runs each
     // transaction on its own backend); a batch that collides with a concurrent one on the same
     // resource is written again once the others are done.
-    let jobs = args.jobs.unwrap_or(if fhir.store.backend() == "postgres" { 2 } else { 1 }).max(1);
+    let jobs = args.jobs.unwrap_or(if session.dialect() == Dialect::Postgres { 2 } else { 1 }).max(1);
     let mut writing = tokio::task::JoinSet::new();
     let mut retry = Vec::new();
     let mut finish = |done: Result<Written, tokio::task::JoinError>, report: &mut Report| -> anyhow::Result<()> {
@@ -170,17 +171,17 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
                 finish(done, &mut report)?;
             }
         }
-        let fhir = fhir.clone();
+        let session = session.clone();
         writing.spawn(async move {
             let kept = (jobs > 1).then(|| checked.clone());
-            (ingest::write_checked(&fhir, checked).await, kept, bytes)
+            (session.ingest(checked).await, kept, bytes)
         });
     }
     while let Some(done) = writing.join_next().await {
         finish(done, &mut report)?;
     }
     for checked in retry {
-        report.add(ingest::write_checked(&fhir, checked).await?);
+        report.add(session.ingest(checked).await?);
     }
     let file_count = producer.await.context("the reader thread failed")?;
     progress(&bar, &report, started);
@@ -202,7 +203,7 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
             .unwrap_or_default();
         eprintln!("rejected {origin}: {first}");
     }
-    fhir.store.close().await;
+    session.close().await;
     Ok(report)
 }
 

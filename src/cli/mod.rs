@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// The terminology operations work either way.
     #[arg(long, env = "IKP_STORE_TERMINOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
     pub store_terminology: bool,
+    /// Send back, with every response, the number of SQL statements the request ran
+    /// (`x-ikp-statements`): a diagnostic for tests and benchmarks, never for production (the
+    /// count of a refused request could differ with data the caller may not see).
+    #[arg(long, env = "IKP_EXPOSE_STATEMENTS", hide = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub expose_statements: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,6 +128,7 @@ impl ServeArgs {
             upstream: auth::UpstreamArgs::default(),
             dynamic_registration: None,
             dynamic_registration_system_scopes: false,
+            expose_statements: false,
         }
     }
 

@@ -22,10 +22,17 @@
 use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::access::Reason;
 use crate::access::entitlements::{self, AUTHORIZATION_TYPES};
+use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::search::{Scope, search};
-use crate::interaction::{Fhir, Response, create, instant, now, update};
+use crate::interaction::{Response, create, update};
+use crate::session::{Session, Write};
+
+/// A doctor who presents the patient's one-time code (or a wrong one, which voids it) writes the
+/// pending Consent the code belongs to.
+pub const ONE_TIME_CODE: Reason =
+    Reason { code: "one-time-access-code", display: "the doctor presented the patient's one-time access code" };
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -60,29 +67,30 @@ const CODE_HASH_SYSTEM: &str = "https://ikp.example.org/fhir/sid/access-code-has
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 const CONSENT_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLConsent";
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("grant-access", Some(patient)) => grant(fhir, patient, &input).await,
-        ("revoke", Some(consent)) => revoke(fhir, consent).await,
-        ("access-code", Some(patient)) => access_code(fhir, patient).await,
-        ("redeem-access-code", None) => redeem(fhir, &input).await,
+        ("grant-access", Some(patient)) => grant(session, patient, &input).await,
+        ("revoke", Some(consent)) => revoke(session, consent).await,
+        ("access-code", Some(patient)) => access_code(session, patient).await,
+        ("redeem-access-code", None) => redeem(session, &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
 
 /// The caller's FHIR user reference (`Patient/1`), required.
-fn required_user(fhir: &Fhir) -> FhirResult<String> {
-    super::caller_user(fhir)
+fn required_user(session: &Session) -> FhirResult<String> {
+    session
+        .caller_user()
         .ok_or_else(|| FhirError::Forbidden("authorisations are granted by a patient or a parent".into()))
 }
 
 /// Checks that the caller may grant or revoke access to `patient`'s record: the adult patient,
 /// or their parent or guardian while they are a minor. Without authorization on, anyone may.
-async fn may_authorise(fhir: &Fhir, patient: &str) -> FhirResult<Option<String>> {
-    fhir.check_read("Patient", patient).await?;
-    let Some(caller) = &fhir.caller else { return Ok(None) };
+async fn may_authorise(session: &Session, patient: &str) -> FhirResult<Option<String>> {
+    super::current(session, "Patient", patient).await?;
+    let Some(caller) = session.caller() else { return Ok(None) };
     let user = caller.principal.fhir_user.clone();
-    let ent = entitlements::entitlements(&fhir.unconfined(), user.as_deref()).await?;
+    let ent = entitlements::entitlements(session, user.as_deref()).await?;
     let own = ent.own_patient.as_deref() == Some(patient) && ent.adult;
     let parent = ent.children.iter().any(|(c, _)| c == patient);
     if own || parent {
@@ -94,13 +102,13 @@ async fn may_authorise(fhir: &Fhir, patient: &str) -> FhirResult<Option<String>>
     }
 }
 
-async fn grant(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
-    let granter = may_authorise(fhir, patient).await?;
+async fn grant(session: &Session, patient: &str, input: &Input) -> FhirResult<Response> {
+    let granter = may_authorise(session, patient).await?;
     let category = input.text("category")?;
     if !CATEGORIES.contains(&category) {
         return Err(FhirError::bad_request(format!("category must be one of {}", CATEGORIES.join(", "))));
     }
-    let grantee = grantee(fhir, input).await?;
+    let grantee = grantee(session, input).await?;
     if grantee == format!("Patient/{patient}") {
         return Err(FhirError::bad_request("a patient needs no authorisation for their own record"));
     }
@@ -140,7 +148,7 @@ async fn grant(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response
         provision["class"] = Value::Array(classes);
     }
     let consent = consent_body(patient, category, granter.as_deref(), "active", provision);
-    create::create(fhir, "Consent", consent, None).await
+    create::create(session, "Consent", consent, None).await
 }
 
 fn consent_body(patient: &str, category: &str, granter: Option<&str>, status: &str, provision: Value) -> Value {
@@ -162,23 +170,23 @@ fn consent_body(patient: &str, category: &str, granter: Option<&str>, status: &s
 }
 
 /// The grantee: a reference, or a PESEL and surname that must both match one person.
-async fn grantee(fhir: &Fhir, input: &Input) -> FhirResult<String> {
+async fn grantee(session: &Session, input: &Input) -> FhirResult<String> {
     if let Some(reference) = input.params.text("grantee") {
         let Some((t, id)) = reference.split_once('/') else {
             return Err(FhirError::bad_request("grantee must be a reference such as Practitioner/123"));
         };
         // Existence only: the grantee need not be readable by the granter.
-        if fhir.store.read(t, id).await?.is_none_or(|v| v.is_deleted()) {
+        if !session.lookup().exists(t, id).await? {
             return Err(FhirError::bad_request(format!("{reference} does not exist")));
         }
         return Ok(format!("{t}/{id}"));
     }
     let pesel = input.text("granteePesel")?;
     let family = input.text("granteeFamily")?;
-    let server = fhir.unconfined();
     for t in ["Patient", "Practitioner"] {
-        let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
-        for person in super::matches(search(&server, Scope::Type(t.into()), &pairs, true).await?)? {
+        let same_pesel = [("identifier", format!("{PESEL}|{pesel}"))];
+        for found in session.lookup().find(&[t], &same_pesel, 1000).await? {
+            let person = found.content();
             let matches = person["name"]
                 .as_array()
                 .into_iter()
@@ -192,39 +200,39 @@ async fn grantee(fhir: &Fhir, input: &Input) -> FhirResult<String> {
     Err(FhirError::bad_request("no person with this PESEL and surname"))
 }
 
-async fn revoke(fhir: &Fhir, consent_id: &str) -> FhirResult<Response> {
-    fhir.check_read("Consent", consent_id).await?;
-    let (mut consent, version) = super::current(fhir, "Consent", consent_id).await?;
+async fn revoke(session: &Session, consent_id: &str) -> FhirResult<Response> {
+    let (mut consent, version) = super::current(session, "Consent", consent_id).await?;
     let patient = consent
         .pointer("/patient/reference")
         .and_then(Value::as_str)
         .and_then(|r| r.strip_prefix("Patient/"))
         .map(str::to_string)
         .ok_or_else(|| FhirError::bad_request("the Consent names no patient"))?;
-    may_authorise(fhir, &patient).await?;
+    may_authorise(session, &patient).await?;
     if consent["status"] != "active" {
         return Err(FhirError::Conflict(format!("Consent/{consent_id} is not active")));
     }
     consent["status"] = json!("inactive");
     consent["provision"]["period"]["end"] = json!(instant(now()));
-    update::update(fhir, "Consent", consent_id, consent, Some(version)).await
+    update::update(session, "Consent", consent_id, consent, Some(version)).await
 }
 
 /// A fresh one-time code for the patient's record, as a pending Consent holding its hash.
-async fn access_code(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
-    let granter = may_authorise(fhir, patient).await?;
+async fn access_code(session: &Session, patient: &str) -> FhirResult<Response> {
+    let granter = may_authorise(session, patient).await?;
     let code = random_code()?;
     let expires = now() + CODE_MINUTES * 60 * 1_000_000;
     let provision = json!({"type": "permit", "period": {"start": instant(now()), "end": instant(expires)}});
     let mut consent = consent_body(patient, "doctor-24h", granter.as_deref(), "proposed", provision);
-    let id = crate::interaction::write::new_id();
+    // The id is assigned here, as the code's hash is bound to it.
+    let id = crate::session::prepare::new_id();
     consent["id"] = json!(id);
     // Pending, with no grantee yet: not a complete PLConsent until a doctor redeems the code.
     if let Some(o) = consent.as_object_mut() {
         o.remove("meta");
     }
     consent["identifier"] = json!([{"system": CODE_HASH_SYSTEM, "value": code_hash(&id, &code)}]);
-    update::update(fhir, "Consent", &id, consent, None).await?;
+    session.commit(Write::put_assigned("Consent", &id, consent)).await?;
     let body = crate::interaction::terminology::parameters(vec![
         json!({"name": "code", "valueString": code}),
         json!({"name": "expires", "valueInstant": instant(expires)}),
@@ -233,24 +241,25 @@ async fn access_code(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
 }
 
 /// A doctor presents the code: the pending Consent becomes 24 hours of access for them.
-async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    let doctor = required_user(fhir)?;
+async fn redeem(session: &Session, input: &Input) -> FhirResult<Response> {
+    let doctor = required_user(session)?;
     if !doctor.starts_with("Practitioner/") {
         return Err(FhirError::Forbidden("one-time access codes are redeemed by doctors and nurses".into()));
     }
     let pesel = input.text("pesel")?;
     let code = input.text("code")?;
     let refused = || FhirError::NotFound("no pending access code for this PESEL".into());
-    let server = fhir.unconfined();
-    let pairs = vec![("identifier".to_string(), format!("{PESEL}|{pesel}"))];
-    let patients = super::matches(search(&server, Scope::Type("Patient".into()), &pairs, true).await?)?;
+    let lookup = session.lookup();
+    let patients = lookup.find(&["Patient"], &[("identifier", format!("{PESEL}|{pesel}"))], 2).await?;
     let [patient] = patients.as_slice() else { return Err(refused()) };
-    let patient_id = patient["id"].as_str().ok_or_else(refused)?.to_string();
-    let pairs =
-        vec![("patient".to_string(), format!("Patient/{patient_id}")), ("status".to_string(), "proposed".into())];
+    let patient_id = patient.id().to_string();
+    let pending_codes = [("patient", format!("Patient/{patient_id}")), ("status", "proposed".to_string())];
     let now_text = instant(now());
-    for pending in super::matches(search(&server, Scope::Type("Consent".into()), &pairs, true).await?)? {
-        let Some(id) = pending["id"].as_str().map(str::to_string) else { continue };
+    for found in lookup.find(&["Consent"], &pending_codes, 1000).await? {
+        let pending = found.content();
+        let id = found.id().to_string();
+        let version = found.version();
+        let mut consent = pending.clone();
         let Some(hash) = pending["identifier"]
             .as_array()
             .into_iter()
@@ -260,14 +269,13 @@ async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         else {
             continue;
         };
-        let (mut consent, version) = super::current(&server, "Consent", &id).await?;
         let expired =
             pending.pointer("/provision/period/end").and_then(Value::as_str).is_none_or(|end| *end < *now_text);
         let right = crate::auth::same_secret(hash, &code_hash(&id, code));
         if expired || !right {
             // One guess per code: a wrong or late code voids it.
             consent["status"] = json!("rejected");
-            update::update(&server, "Consent", &id, consent, Some(version)).await?;
+            session.commit(Write::update("Consent", &id, consent, Some(version)).vouched_by(ONE_TIME_CODE)).await?;
             continue;
         }
         let from = now();
@@ -286,13 +294,9 @@ async fn redeem(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
             }],
         });
         // The code is the patient's authorisation: the doctor writes the Consent as its grantee.
-        let granted = fhir.widened(crate::search::reach::Visible {
-            comp_type: "Patient".into(),
-            comp_id: patient_id.clone(),
-            types: Some(vec!["Consent".into()]),
-            write: true,
-        });
-        return update::update(&granted, "Consent", &id, consent, Some(version)).await;
+        let granted = Write::update("Consent", &id, consent, Some(version)).vouched_by(ONE_TIME_CODE);
+        let written = session.commit(granted).await?.remove(0);
+        return Ok(Response::written(session, written));
     }
     Err(refused())
 }

@@ -43,11 +43,19 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation, caller_user};
+use super::{Input, Operation};
+use crate::access::Reason;
+use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response, instant, now, write::new_id};
+use crate::interaction::Response;
 use crate::outcome::{Issue, IssueType};
+use crate::session::{Current, Session, Write, WriteSet, Written, not_found};
 use crate::synth::calendar::Day;
+
+/// Booking, cancelling or moving a visit changes the facility's Slot, which the patient (or
+/// parent, or proxy) booking it could not change otherwise.
+pub const SLOT_OF_BOOKING: Reason =
+    Reason { code: "booking-slot", display: "a booking, cancellation or change of visit updates the facility's Slot" };
 
 /// The CeR services (Schedule.serviceType / Slot.serviceType / Appointment.serviceType).
 pub const SERVICE_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-cer-service";
@@ -179,22 +187,22 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     let id = id.unwrap_or_default();
     match (op.resource_type, op.name) {
-        ("Slot", "book") => book(fhir, id, &input).await,
-        ("Appointment", "cancel") => cancel(fhir, id).await,
-        ("Appointment", "reschedule") => reschedule(fhir, id, &input).await,
-        ("Patient", "join-waiting-list") => join(fhir, id, &input).await,
+        ("Slot", "book") => book(session, id, &input).await,
+        ("Appointment", "cancel") => cancel(session, id).await,
+        ("Appointment", "reschedule") => reschedule(session, id, &input).await,
+        ("Patient", "join-waiting-list") => join(session, id, &input).await,
         ("Slot", "match-waiting-list") => {
-            backend_only(fhir)?;
-            let booked = match_waiting_list(fhir).await?;
+            backend_only(session)?;
+            let booked = match_waiting_list(session).await?;
             Ok(Response::resource(
                 200,
                 json!({"resourceType": "Parameters", "parameter": booked.iter().map(|a| json!({"name": "appointment", "valueReference": {"reference": format!("Appointment/{a}")}})).collect::<Vec<_>>()}),
             ))
         }
-        ("Schedule", "publish-slots") => publish(fhir, id, &input).await,
+        ("Schedule", "publish-slots") => publish(session, id, &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -203,8 +211,8 @@ fn unprocessable(message: impl Into<String>) -> FhirError {
     FhirError::Unprocessable(vec![Issue::error(IssueType::Processing, message)])
 }
 
-fn backend_only(fhir: &Fhir) -> FhirResult<()> {
-    if fhir.is_confined() {
+fn backend_only(session: &Session) -> FhirResult<()> {
+    if session.is_confined() {
         return Err(FhirError::Forbidden("this is for the facility's or CeR's backend services".into()));
     }
     Ok(())
@@ -219,40 +227,26 @@ fn reference_param(input: &Input, name: &str, resource_type: &str) -> Option<Str
     (!id.is_empty()).then(|| id.to_string())
 }
 
-async fn load(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
-    let version = fhir
-        .store
-        .read(resource_type, id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-    let value = serde_json::from_str(version.content.as_deref().unwrap_or_default())
-        .map_err(|e| FhirError::Internal(format!("stored {resource_type}/{id} is not JSON: {e}")))?;
-    Ok((value, version.version))
+/// A resource for the operation's own checks (slots, schedules, the patient booked for), with
+/// its version: the server's look-up, never handed to the caller as such.
+async fn load(session: &Session, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    let found = session.lookup().read(resource_type, id).await?.ok_or_else(|| not_found(resource_type, id))?;
+    Ok((found.content().clone(), found.version()))
 }
 
-/// The stored resource as the operation's answer (with its ETag and Location), noted for the audit
-/// trail of what the caller was handed.
-async fn answer(fhir: &Fhir, resource_type: &str, id: &str, status: u16) -> FhirResult<Response> {
-    let version = fhir
-        .store
-        .read(resource_type, id)
-        .await?
-        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-    fhir.record_access([&version]);
-    Ok(Response::version(fhir, status, version))
+/// The stored resource as the operation's answer (with its ETag and Location), read as the caller.
+async fn answer(session: &Session, resource_type: &str, id: &str, status: u16) -> FhirResult<Response> {
+    match session.current(resource_type, id).await? {
+        Some(Current::Live(version)) => Ok(Response::version(session, status, version)),
+        _ => Err(not_found(resource_type, id)),
+    }
 }
 
-/// Current resources of `resource_type` matching `pairs`, unconfined (the server's own lookups).
-async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
-    let found = crate::interaction::search::find(&fhir.unconfined(), &[resource_type], pairs, 1000).await?;
-    Ok(found
-        .into_iter()
-        .filter_map(|v| {
-            let version = v.version;
-            v.content.and_then(|c| serde_json::from_str(&c).ok()).map(|c| (c, version))
-        })
-        .collect())
+/// Current resources of `resource_type` matching `pairs` (the server's own look-ups), with
+/// their versions.
+async fn find(session: &Session, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
+    let found = session.lookup().find(&[resource_type], pairs, 1000).await?;
+    Ok(found.into_iter().map(|f| (f.content().clone(), f.version())).collect())
 }
 
 fn today() -> Day {
@@ -286,14 +280,14 @@ fn service_by_code(code: &str) -> FhirResult<&'static Service> {
 }
 
 /// The caller may act (write) for the patient: 404 when they may not even see them.
-async fn check_acts_for(fhir: &Fhir, patient: &str) -> FhirResult<()> {
-    fhir.check_read("Patient", patient).await?;
-    if let Some(caller) = &fhir.caller
+async fn check_acts_for(session: &Session, patient: &str) -> FhirResult<()> {
+    super::current(session, "Patient", patient).await?;
+    if let Some(caller) = session.caller()
         && !caller.grant("Appointment", crate::auth::scopes::Interaction::Create)?.is_empty()
     {
         return Err(FhirError::Forbidden("granular scopes allow reads and searches only".into()));
     }
-    if let Some(reach) = fhir.reach()
+    if let Some(reach) = session.reach()
         && !reach.admits("Appointment", &[("Patient".to_string(), patient.to_string())], true)
     {
         return Err(FhirError::Forbidden(format!("you may see Patient/{patient} but not act for them")));
@@ -302,10 +296,10 @@ async fn check_acts_for(fhir: &Fhir, patient: &str) -> FhirResult<()> {
 }
 
 /// Whether the caller is a parent or guardian of `child` (a RelatedPerson with the caller's PESEL).
-async fn is_parent(fhir: &Fhir, child: &str) -> FhirResult<bool> {
-    let Some(user) = caller_user(fhir) else { return Ok(!fhir.is_confined()) };
+async fn is_parent(session: &Session, child: &str) -> FhirResult<bool> {
+    let Some(user) = session.caller_user() else { return Ok(!session.is_confined()) };
     let Some((t, id)) = user.split_once('/') else { return Ok(false) };
-    let Ok((person, _)) = load(fhir, t, id).await else { return Ok(false) };
+    let Ok((person, _)) = load(session, t, id).await else { return Ok(false) };
     let Some(pesel) = person["identifier"]
         .as_array()
         .and_then(|ids| ids.iter().find(|i| i["system"].as_str() == Some(PESEL)))
@@ -314,7 +308,7 @@ async fn is_parent(fhir: &Fhir, child: &str) -> FhirResult<bool> {
         return Ok(false);
     };
     let related = find(
-        fhir,
+        session,
         "RelatedPerson",
         &[("patient", format!("Patient/{child}")), ("identifier", format!("{PESEL}|{pesel}"))],
     )
@@ -344,13 +338,14 @@ fn is_cardiology_referral(sr: &Value) -> bool {
 /// An active cardiology e-referral of the patient (the one named, when given) that no other booked
 /// appointment (than `except`, the one being rescheduled) is based on.
 async fn find_referral(
-    fhir: &Fhir,
+    session: &Session,
     patient: &str,
     named: Option<&str>,
     except: Option<&str>,
 ) -> FhirResult<Option<String>> {
     let found =
-        find(fhir, "ServiceRequest", &[("subject", format!("Patient/{patient}")), ("status", "active".into())]).await?;
+        find(session, "ServiceRequest", &[("subject", format!("Patient/{patient}")), ("status", "active".into())])
+            .await?;
     let mut ids: Vec<String> = found
         .iter()
         .filter(|(sr, _)| is_cardiology_referral(sr))
@@ -360,7 +355,7 @@ async fn find_referral(
     ids.sort();
     for id in ids {
         let used =
-            find(fhir, "Appointment", &[("based-on", format!("ServiceRequest/{id}")), ("status", "booked".into())])
+            find(session, "Appointment", &[("based-on", format!("ServiceRequest/{id}")), ("status", "booked".into())])
                 .await?;
         if used.iter().all(|(a, _)| except.is_some() && a["id"].as_str() == except) {
             return Ok(Some(id));
@@ -402,8 +397,8 @@ struct Booking {
     day: Day,
 }
 
-async fn bookable(fhir: &Fhir, slot_id: &str) -> FhirResult<Booking> {
-    let (slot, slot_version) = load(fhir, "Slot", slot_id).await?;
+async fn bookable(session: &Session, slot_id: &str) -> FhirResult<Booking> {
+    let (slot, slot_version) = load(session, "Slot", slot_id).await?;
     if slot["status"].as_str() != Some("free") {
         return Err(FhirError::Conflict(format!("Slot/{slot_id} is not free")));
     }
@@ -412,7 +407,7 @@ async fn bookable(fhir: &Fhir, slot_id: &str) -> FhirResult<Booking> {
         .and_then(Value::as_str)
         .and_then(|r| r.strip_prefix("Schedule/"))
         .ok_or_else(|| unprocessable(format!("Slot/{slot_id} names no Schedule")))?;
-    let (schedule, _) = load(fhir, "Schedule", schedule_id).await?;
+    let (schedule, _) = load(session, "Schedule", schedule_id).await?;
     let service = service_of(&[&slot, &schedule])
         .ok_or_else(|| unprocessable(format!("Slot/{slot_id} offers no service of {SERVICE_SYSTEM}")))?;
     let start = slot["start"].as_str().unwrap_or_default();
@@ -434,12 +429,12 @@ fn service_type(service: &Service) -> Value {
     json!([{"coding": codings}])
 }
 
-fn appointment(id: &str, b: &Booking, patient: &str, referral: Option<&str>) -> Value {
+/// An Appointment for a booking (`id`: the one it replaces, when moving a visit).
+fn appointment(id: Option<&str>, b: &Booking, patient: &str, referral: Option<&str>) -> Value {
     let mut participants = vec![json!({"actor": {"reference": format!("Patient/{patient}")}, "status": "accepted"})];
     participants.extend(b.actors.iter().map(|a| json!({"actor": a, "status": "accepted"})));
     let mut appt = json!({
         "resourceType": "Appointment",
-        "id": id,
         "meta": {"profile": ["https://ikp.example.org/fhir/StructureDefinition/PLAppointment"]},
         "status": "booked",
         "serviceType": service_type(b.service),
@@ -452,6 +447,9 @@ fn appointment(id: &str, b: &Booking, patient: &str, referral: Option<&str>) -> 
     if let Some(r) = referral {
         appt["basedOn"] = json!([{"reference": format!("ServiceRequest/{r}")}]);
     }
+    if let Some(id) = id {
+        appt["id"] = json!(id);
+    }
     appt
 }
 
@@ -460,63 +458,77 @@ fn with_status(mut resource: Value, status: &str) -> Value {
     resource
 }
 
-fn put(resource: &Value, if_match: Option<i64>) -> Value {
-    let t = resource["resourceType"].as_str().unwrap_or_default();
-    let id = resource["id"].as_str().unwrap_or_default();
-    let mut request = json!({"method": "PUT", "url": format!("{t}/{id}")});
-    if let Some(v) = if_match {
-        request["ifMatch"] = json!(format!("W/\"{v}\""));
-    }
-    json!({"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": resource, "request": request})
+/// The next version of a stored resource (its `resourceType` and `id` name it), expected at
+/// `version`.
+fn put(resource: Value, version: i64) -> Write {
+    let t = resource["resourceType"].as_str().unwrap_or_default().to_string();
+    let id = resource["id"].as_str().unwrap_or_default().to_string();
+    Write::update(&t, &id, resource, Some(version))
 }
 
-/// Writes `entries` in one transaction. The operation has checked that the caller may act for
-/// the patient (slots are the facility's, which the general write check would refuse), so the
-/// writes go through a vouched handle: audited as the caller's in the same transaction. A
-/// version that moved meanwhile (a slot someone else booked) is a 409.
-async fn write_all(fhir: &Fhir, entries: Vec<Value>) -> FhirResult<()> {
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-    match crate::interaction::transaction::transaction(&fhir.vouched(), &bundle).await {
-        Ok(_) => Ok(()),
+/// A Slot's next version: the facility's, which the general policy would not let the booking
+/// patient change, so the write is vouched for by the operation (which checked that the caller
+/// may act for the patient).
+fn put_slot(slot: Value, version: i64) -> Write {
+    put(slot, version).vouched_by(SLOT_OF_BOOKING)
+}
+
+/// Writes in one transaction, audited as the caller's. A version that moved meanwhile (a slot
+/// someone else booked) is a 409.
+async fn write_all(session: &Session, writes: Vec<Write>) -> FhirResult<Vec<Written>> {
+    let mut set = WriteSet::new();
+    for w in writes {
+        set.push(w);
+    }
+    match session.commit(set).await {
         Err(FhirError::PreconditionFailed(what)) => {
             Err(FhirError::Conflict(format!("changed meanwhile, try again: {what}")))
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
-async fn book(fhir: &Fhir, slot_id: &str, input: &Input) -> FhirResult<Response> {
+/// The id given to the new `resource_type` of a write set.
+fn created_id(written: &[Written], resource_type: &str) -> FhirResult<String> {
+    written
+        .iter()
+        .find(|w| w.resource_type == resource_type && w.status == 201)
+        .map(|w| w.id.clone())
+        .ok_or_else(|| FhirError::Internal(format!("the {resource_type} was not stored")))
+}
+
+async fn book(session: &Session, slot_id: &str, input: &Input) -> FhirResult<Response> {
     let patient = reference_param(input, "patient", "Patient")
-        .or_else(|| caller_user(fhir).and_then(|u| u.strip_prefix("Patient/").map(str::to_string)))
+        .or_else(|| session.caller_user().and_then(|u| u.strip_prefix("Patient/").map(str::to_string)))
         .ok_or_else(|| FhirError::bad_request("the parameter 'patient' is required"))?;
-    check_acts_for(fhir, &patient).await?;
-    let b = bookable(fhir, slot_id).await?;
+    check_acts_for(session, &patient).await?;
+    let b = bookable(session, slot_id).await?;
     let referral = reference_param(input, "referral", "ServiceRequest");
-    let referral = check_rules(fhir, &b, &patient, referral.as_deref(), None).await?;
-    let id = new_id();
-    let appt = appointment(&id, &b, &patient, referral.as_deref());
+    let referral = check_rules(session, &b, &patient, referral.as_deref(), None).await?;
+    let appt = appointment(None, &b, &patient, referral.as_deref());
     let slot = with_status(b.slot.clone(), "busy");
-    write_all(fhir, vec![put(&slot, Some(b.slot_version)), put(&appt, None)]).await?;
-    answer(fhir, "Appointment", &id, 201).await
+    let written = write_all(session, vec![put_slot(slot, b.slot_version), Write::create("Appointment", appt)]).await?;
+    answer(session, "Appointment", &created_id(&written, "Appointment")?, 201).await
 }
 
 /// The service's rules for this patient and booker; the referral used, if any.
 async fn check_rules(
-    fhir: &Fhir,
+    session: &Session,
     b: &Booking,
     patient: &str,
     referral: Option<&str>,
     except: Option<&str>,
 ) -> FhirResult<Option<String>> {
-    let (p, _) = load(fhir, "Patient", patient).await?;
+    let (p, _) = load(session, "Patient", patient).await?;
     check_eligible(b.service, &p, b.day)?;
     if b.service.by_parent
-        && (caller_user(fhir).as_deref() == Some(&format!("Patient/{patient}")) || !is_parent(fhir, patient).await?)
+        && (session.caller_user().as_deref() == Some(&format!("Patient/{patient}"))
+            || !is_parent(session, patient).await?)
     {
         return Err(unprocessable(format!("{} is registered by a parent or guardian", b.service.display)));
     }
     if b.service.referral {
-        let found = find_referral(fhir, patient, referral, except).await?;
+        let found = find_referral(session, patient, referral, except).await?;
         if found.is_none() {
             return Err(unprocessable(format!(
                 "{} needs an active e-referral to cardiology not used by another booked visit",
@@ -529,9 +541,8 @@ async fn check_rules(
 }
 
 /// The appointment, checked for the caller: visible (else 404) and theirs to act on.
-async fn own_appointment(fhir: &Fhir, id: &str) -> FhirResult<(Value, i64, String)> {
-    fhir.check_read("Appointment", id).await?;
-    let (appt, version) = load(fhir, "Appointment", id).await?;
+async fn own_appointment(session: &Session, id: &str) -> FhirResult<(Value, i64, String)> {
+    let (appt, version) = super::current(session, "Appointment", id).await?;
     let patient = appt["participant"]
         .as_array()
         .and_then(|ps| {
@@ -539,7 +550,7 @@ async fn own_appointment(fhir: &Fhir, id: &str) -> FhirResult<(Value, i64, Strin
         })
         .map(str::to_string)
         .ok_or_else(|| unprocessable(format!("Appointment/{id} has no patient")))?;
-    check_acts_for(fhir, &patient).await?;
+    check_acts_for(session, &patient).await?;
     if appt["status"].as_str() != Some("booked") {
         return Err(FhirError::Conflict(format!("Appointment/{id} is not booked")));
     }
@@ -550,71 +561,70 @@ fn slot_of(appt: &Value) -> Option<String> {
     appt.pointer("/slot/0/reference").and_then(Value::as_str)?.strip_prefix("Slot/").map(str::to_string)
 }
 
-async fn freed_slot_entry(fhir: &Fhir, appt: &Value) -> FhirResult<Option<Value>> {
+async fn freed_slot(session: &Session, appt: &Value) -> FhirResult<Option<Write>> {
     let Some(slot_id) = slot_of(appt) else { return Ok(None) };
-    let Ok((slot, version)) = load(fhir, "Slot", &slot_id).await else { return Ok(None) };
-    Ok(Some(put(&with_status(slot, "free"), Some(version))))
+    let Ok((slot, version)) = load(session, "Slot", &slot_id).await else { return Ok(None) };
+    Ok(Some(put_slot(with_status(slot, "free"), version)))
 }
 
-async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
-    let (appt, version, _) = own_appointment(fhir, id).await?;
+async fn cancel(session: &Session, id: &str) -> FhirResult<Response> {
+    let (appt, version, _) = own_appointment(session, id).await?;
     let mut cancelled = with_status(appt.clone(), "cancelled");
     cancelled["cancelationReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat", "display": "Patient"}]});
-    let mut entries = vec![put(&cancelled, Some(version))];
-    entries.extend(freed_slot_entry(fhir, &appt).await?);
-    write_all(fhir, entries).await?;
-    match_waiting_list(&fhir.unconfined()).await?;
-    answer(fhir, "Appointment", id, 200).await
+    let mut writes = vec![put(cancelled, version)];
+    writes.extend(freed_slot(session, &appt).await?);
+    write_all(session, writes).await?;
+    match_waiting_list(session).await?;
+    answer(session, "Appointment", id, 200).await
 }
 
-async fn reschedule(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
-    let (appt, version, patient) = own_appointment(fhir, id).await?;
+async fn reschedule(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
+    let (appt, version, patient) = own_appointment(session, id).await?;
     let new_slot = reference_param(input, "slot", "Slot")
         .ok_or_else(|| FhirError::bad_request("the parameter 'slot' is required"))?;
-    let b = bookable(fhir, &new_slot).await?;
-    let (old_service, _) = load(fhir, "Slot", &slot_of(&appt).unwrap_or_default()).await.unwrap_or((json!({}), 0));
+    let b = bookable(session, &new_slot).await?;
+    let (old_service, _) = load(session, "Slot", &slot_of(&appt).unwrap_or_default()).await.unwrap_or((json!({}), 0));
     let same = service_of(&[&appt]).or_else(|| service_of(&[&old_service])).is_none_or(|s| s.code == b.service.code);
     if !same {
         return Err(unprocessable("the new slot is for another service"));
     }
     let referral =
         appt.pointer("/basedOn/0/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("ServiceRequest/"));
-    let referral = check_rules(fhir, &b, &patient, referral, Some(id)).await?;
-    let mut moved = appointment(id, &b, &patient, referral.as_deref());
+    let referral = check_rules(session, &b, &patient, referral, Some(id)).await?;
+    let mut moved = appointment(Some(id), &b, &patient, referral.as_deref());
     moved["created"] = appt["created"].clone();
-    let mut entries = vec![put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version))];
-    entries.extend(freed_slot_entry(fhir, &appt).await?);
-    entries.push(put(&moved, Some(version)));
-    write_all(fhir, entries).await?;
-    match_waiting_list(&fhir.unconfined()).await?;
-    answer(fhir, "Appointment", id, 200).await
+    let mut writes = vec![put_slot(with_status(b.slot.clone(), "busy"), b.slot_version)];
+    writes.extend(freed_slot(session, &appt).await?);
+    writes.push(put(moved, version));
+    write_all(session, writes).await?;
+    match_waiting_list(session).await?;
+    answer(session, "Appointment", id, 200).await
 }
 
-async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
-    check_acts_for(fhir, patient).await?;
+async fn join(session: &Session, patient: &str, input: &Input) -> FhirResult<Response> {
+    check_acts_for(session, patient).await?;
     let service = service_by_code(input.text("service")?)?;
-    let (p, _) = load(fhir, "Patient", patient).await?;
+    let (p, _) = load(session, "Patient", patient).await?;
     let today = today();
     check_eligible(service, &p, today)?;
     if service.by_parent
-        && (caller_user(fhir).as_deref() == Some(&format!("Patient/{patient}")) || !is_parent(fhir, patient).await?)
+        && (session.caller_user().as_deref() == Some(&format!("Patient/{patient}"))
+            || !is_parent(session, patient).await?)
     {
         return Err(unprocessable(format!("{} is registered by a parent or guardian", service.display)));
     }
     let referral =
         if service.referral {
             let named = reference_param(input, "referral", "ServiceRequest");
-            Some(find_referral(fhir, patient, named.as_deref(), None).await?.ok_or_else(|| {
+            Some(find_referral(session, patient, named.as_deref(), None).await?.ok_or_else(|| {
                 unprocessable(format!("{} needs an active e-referral to cardiology", service.display))
             })?)
         } else {
             None
         };
     let window = if service.kind == Kind::Test { WINDOW_TEST_DAYS } else { WINDOW_VISIT_DAYS };
-    let id = new_id();
     let mut task = json!({
         "resourceType": "Task",
-        "id": id,
         "status": "requested",
         "businessStatus": {"text": "waiting for a slot"},
         "intent": "order",
@@ -625,7 +635,7 @@ async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response>
         "restriction": {"period": {"start": today.to_string(), "end": today.plus(window).to_string()}},
         "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": service.code, "display": service.display}}],
     });
-    if let Some(user) = caller_user(fhir) {
+    if let Some(user) = session.caller_user() {
         task["requester"] = json!({"reference": user});
     }
     if let Some(r) = &referral {
@@ -634,9 +644,9 @@ async fn join(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response>
     if let Some(location) = reference_param(input, "location", "Location") {
         task["location"] = json!({"reference": format!("Location/{location}")});
     }
-    write_all(fhir, vec![put(&task, None)]).await?;
-    match_waiting_list(&fhir.unconfined()).await?;
-    answer(fhir, "Task", &id, 201).await
+    let written = write_all(session, vec![Write::create("Task", task)]).await?;
+    match_waiting_list(session).await?;
+    answer(session, "Task", &created_id(&written, "Task")?, 201).await
 }
 
 fn priority_rank(task: &Value) -> u8 {
@@ -649,11 +659,12 @@ fn priority_rank(task: &Value) -> u8 {
 }
 
 /// Books free slots for waiting entries (see the module documentation); the Appointments made.
-/// `fhir` is the server's own (unconfined) handle.
-pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
-    let fhir = fhir.unconfined();
+/// The server's own work, whoever's request set it off.
+pub async fn match_waiting_list(session: &Session) -> FhirResult<Vec<String>> {
+    let server = session.system("the CeR waiting list");
     let mut tasks =
-        find(&fhir, "Task", &[("code", format!("{TASK_SYSTEM}|waiting-list")), ("status", "requested".into())]).await?;
+        find(&server, "Task", &[("code", format!("{TASK_SYSTEM}|waiting-list")), ("status", "requested".into())])
+            .await?;
     tasks.sort_by(|(a, _), (b, _)| {
         (priority_rank(a), a["authoredOn"].as_str(), a["id"].as_str()).cmp(&(
             priority_rank(b),
@@ -670,7 +681,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
     let Some(horizon) = horizon else { return Ok(Vec::new()) };
     // Free future slots up to the furthest window, earliest first (at most 1,000 per run).
     let slots = find(
-        &fhir,
+        &server,
         "Slot",
         &[
             ("status", "free".into()),
@@ -682,7 +693,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
     .await?;
     let mut candidates = Vec::new();
     for (slot, _) in &slots {
-        if let Some(b) = slot["id"].as_str().map(|id| bookable(&fhir, id)) {
+        if let Some(b) = slot["id"].as_str().map(|id| bookable(&server, id)) {
             candidates.extend(b.await.ok());
         }
     }
@@ -707,7 +718,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
             let mut failed = with_status(task.clone(), "failed");
             failed["businessStatus"] = json!({"text": "no slot within the search window"});
             // Someone else may have changed it meanwhile: then the next run decides.
-            let _ = write_all(&fhir, vec![put(&failed, Some(task_version))]).await;
+            let _ = write_all(&server, vec![put(failed, task_version)]).await;
             continue;
         }
         let Some(service) = task["input"]
@@ -725,7 +736,7 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
         else {
             continue;
         };
-        let Ok((p, _)) = load(&fhir, "Patient", &patient).await else { continue };
+        let Ok((p, _)) = load(&server, "Patient", &patient).await else { continue };
         let location = task.pointer("/location/reference").and_then(Value::as_str);
         let referral = task
             .pointer("/basedOn/0/reference")
@@ -743,31 +754,31 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
             if location.is_some_and(|l| !b.actors.iter().any(|a| a["reference"].as_str() == Some(l))) {
                 continue;
             }
-            let appt_id = new_id();
-            let appt = appointment(&appt_id, b, &patient, referral.as_deref());
+            // The new Appointment is named by this until it is stored.
+            let appt_url = format!("urn:uuid:{}", crate::session::prepare::new_id());
+            let appt = appointment(None, b, &patient, referral.as_deref());
             let mut done = with_status(task.clone(), "completed");
             done["businessStatus"] = json!({"text": "booked"});
-            done["output"] = json!([{"type": {"text": "appointment"}, "valueReference": {"reference": format!("Appointment/{appt_id}")}}]);
+            done["output"] = json!([{"type": {"text": "appointment"}, "valueReference": {"reference": appt_url}}]);
             let note = json!({
                 "resourceType": "Communication",
-                "id": new_id(),
                 "status": "completed",
                 "category": [{"coding": [{"system": TASK_SYSTEM, "code": "waiting-list-booked", "display": "Termin z poczekalni CeR"}]}],
                 "subject": {"reference": format!("Patient/{patient}")},
                 "recipient": [{"reference": format!("Patient/{patient}")}],
-                "about": [{"reference": format!("Appointment/{appt_id}")}, {"reference": format!("Task/{task_id}")}],
+                "about": [{"reference": appt_url}, {"reference": format!("Task/{task_id}")}],
                 "sent": instant(now()),
                 "payload": [{"contentString": format!("{}: booked for {} (from the waiting list).", service.display, b.slot["start"].as_str().unwrap_or_default())}],
             });
-            let entries = vec![
-                put(&with_status(b.slot.clone(), "busy"), Some(b.slot_version)),
-                put(&appt, None),
-                put(&done, Some(task_version)),
-                put(&note, None),
+            let writes = vec![
+                put_slot(with_status(b.slot.clone(), "busy"), b.slot_version),
+                Write::create("Appointment", appt).with_full_url(appt_url),
+                put(done, task_version),
+                Write::create("Communication", note),
             ];
             taken.push(slot_id.to_string());
-            if write_all(&fhir, entries).await.is_ok() {
-                booked.push(appt_id);
+            if let Ok(written) = write_all(&server, writes).await {
+                booked.extend(created_id(&written, "Appointment"));
                 break;
             }
         }
@@ -775,21 +786,18 @@ pub async fn match_waiting_list(fhir: &Fhir) -> FhirResult<Vec<String>> {
     Ok(booked)
 }
 
-async fn publish(fhir: &Fhir, schedule_id: &str, input: &Input) -> FhirResult<Response> {
-    backend_only(fhir)?;
-    let (schedule, _) = load(fhir, "Schedule", schedule_id).await?;
+async fn publish(session: &Session, schedule_id: &str, input: &Input) -> FhirResult<Response> {
+    backend_only(session)?;
+    let (schedule, _) = load(session, "Schedule", schedule_id).await?;
     let start = input.text("start")?;
     let start_at = micros(start).ok_or_else(|| FhirError::bad_request("'start' must be a dateTime"))?;
     let count = input.params.count("count")?.unwrap_or(1).clamp(1, 200);
     let minutes = input.params.count("minutes")?.unwrap_or(20).clamp(5, 480) as i64;
-    let mut entries = Vec::new();
-    let mut ids = Vec::new();
+    let mut writes = Vec::new();
     for i in 0..count as i64 {
         let from = start_at + i * minutes * 60_000_000;
-        let id = new_id();
         let mut slot = json!({
             "resourceType": "Slot",
-            "id": id,
             "meta": {"profile": ["https://ikp.example.org/fhir/StructureDefinition/PLSlot"]},
             "schedule": {"reference": format!("Schedule/{schedule_id}")},
             "status": "free",
@@ -799,11 +807,10 @@ async fn publish(fhir: &Fhir, schedule_id: &str, input: &Input) -> FhirResult<Re
         if let Some(st) = schedule.get("serviceType") {
             slot["serviceType"] = st.clone();
         }
-        ids.push(id);
-        entries.push(put(&slot, None));
+        writes.push(Write::create("Slot", slot));
     }
-    write_all(fhir, entries).await?;
-    let booked = match_waiting_list(fhir).await?;
+    let ids: Vec<String> = write_all(session, writes).await?.into_iter().map(|w| w.id).collect();
+    let booked = match_waiting_list(session).await?;
     let mut parameter: Vec<Value> =
         ids.iter().map(|id| json!({"name": "slot", "valueReference": {"reference": format!("Slot/{id}")}})).collect();
     parameter.extend(

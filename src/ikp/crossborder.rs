@@ -25,11 +25,14 @@
 
 use serde_json::{Value, json};
 
-use super::prescription::{self, content, find, for_prescriptions_of};
-use super::{Input, Operation};
-use crate::access::entitlements::{AUTHORIZATION_TYPES, age_in_years};
+use super::prescription::{self, content};
+use super::{Input, Operation, current};
+use crate::access::entitlements::AUTHORIZATION_TYPES;
+use crate::clock::{age_in_years, format_date, today};
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::Response;
+use crate::session::{Sealed, Session, Write, WriteSet, not_found};
 use crate::synth::fhir::PESEL;
 
 pub const EU_MEDICATION_REQUEST: &str = "https://ikp.example.org/fhir/StructureDefinition/EUMedicationRequest";
@@ -77,13 +80,13 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("crossborder-consent", Some(id)) => consent(fhir, id, &input).await,
-        ("crossborder-identify", None) => identify(fhir, &input).await,
-        ("crossborder-prescriptions", Some(id)) => prescriptions(fhir, id, &input).await,
-        ("crossborder-dispense", Some(id)) => dispense(fhir, id, &input).await,
-        ("crossborder-cancel", Some(id)) => cancel(fhir, id).await,
+        ("crossborder-consent", Some(id)) => consent(session, id, &input).await,
+        ("crossborder-identify", None) => identify(session, &input).await,
+        ("crossborder-prescriptions", Some(id)) => prescriptions(session, id, &input).await,
+        ("crossborder-dispense", Some(id)) => dispense(session, id, &input).await,
+        ("crossborder-cancel", Some(id)) => cancel(session, id).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -93,8 +96,8 @@ fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
 }
 
 /// Only a backend service (no personal reach) acts as a country-B connector.
-fn require_connector(fhir: &Fhir) -> FhirResult<()> {
-    if fhir.is_confined() {
+fn require_connector(session: &Session) -> FhirResult<()> {
+    if session.is_confined() {
         Err(FhirError::Forbidden("cross-border operations are for a national contact point's backend service".into()))
     } else {
         Ok(())
@@ -129,25 +132,22 @@ fn countries(input: &Input) -> FhirResult<Vec<String>> {
     Ok(out)
 }
 
-/// The patient's cross-border Consents (unconfined).
-async fn consents_of(fhir: &Fhir, patient: &str) -> FhirResult<Vec<crate::store::ResourceVersion>> {
-    find(
-        &fhir.unconfined(),
-        "Consent",
-        &[("patient", format!("Patient/{patient}")), ("category", format!("{AUTHORIZATION_TYPES}|cross-border"))],
-    )
-    .await
+/// The patient's cross-border Consents (the server's own look-up).
+async fn consents_of(session: &Session, patient: &str) -> FhirResult<Vec<Sealed>> {
+    let cross_border =
+        [("patient", format!("Patient/{patient}")), ("category", format!("{AUTHORIZATION_TYPES}|cross-border"))];
+    session.lookup().find(&["Consent"], &cross_border, 1000).await
 }
 
 /// Whether an active cross-border Consent of the patient names `country` and is in force.
-pub async fn consented(fhir: &Fhir, patient: &str, country: &str) -> FhirResult<bool> {
-    let today = prescription::format_date(prescription::today());
-    for c in consents_of(fhir, patient).await? {
-        let c = content(&c)?;
+pub async fn consented(session: &Session, patient: &str, country: &str) -> FhirResult<bool> {
+    let today = format_date(today());
+    for found in consents_of(session, patient).await? {
+        let c = found.content();
         let in_force = c["status"] == "active"
             && c["provision"]["type"].as_str().is_none_or(|t| t == "permit")
-            && text(&c, "/provision/period/start").is_none_or(|s| s.get(..10).is_some_and(|s| s <= today.as_str()))
-            && text(&c, "/provision/period/end").is_none_or(|e| e.get(..10).is_some_and(|e| e >= today.as_str()));
+            && text(c, "/provision/period/start").is_none_or(|s| s.get(..10).is_some_and(|s| s <= today.as_str()))
+            && text(c, "/provision/period/end").is_none_or(|e| e.get(..10).is_some_and(|e| e >= today.as_str()));
         let names = c["provision"]["actor"].as_array().is_some_and(|actors| {
             actors.iter().any(|a| {
                 text(a, "/reference/identifier/system") == Some(COUNTRY_SYSTEM)
@@ -167,7 +167,7 @@ fn no_consent(country: &str) -> FhirError {
 
 /// A cross-border Consent.
 pub fn consent_resource(id: &str, patient: &str, performer: &str, countries: &[String], enabled: bool) -> Value {
-    let now = crate::interaction::instant(crate::interaction::now());
+    let now = crate::clock::instant(crate::clock::now());
     let actors: Vec<Value> = countries
         .iter()
         .map(|c| {
@@ -192,12 +192,12 @@ pub fn consent_resource(id: &str, patient: &str, performer: &str, countries: &[S
 }
 
 /// The patient themself, or a parent of a minor patient (or an unconfined caller).
-async fn require_patient_or_parent(fhir: &Fhir, patient: &str) -> FhirResult<()> {
-    fhir.check_read("Patient", patient).await?;
-    if !fhir.is_confined() {
+async fn require_patient_or_parent(session: &Session, patient: &str) -> FhirResult<()> {
+    current(session, "Patient", patient).await?;
+    if !session.is_confined() {
         return Ok(());
     }
-    let user = prescription::caller_user(fhir).unwrap_or_default();
+    let user = session.caller_user().unwrap_or_default();
     if user == format!("Patient/{patient}") {
         return Ok(());
     }
@@ -206,22 +206,19 @@ async fn require_patient_or_parent(fhir: &Fhir, patient: &str) -> FhirResult<()>
     if t != "Patient" && t != "RelatedPerson" {
         return Err(refused());
     }
-    let me = fhir.unconfined().store.read(t, id).await?.ok_or_else(refused)?;
-    let pesel = content(&me)?["identifier"]
+    let lookup = session.lookup();
+    let me = lookup.read(t, id).await?.ok_or_else(refused)?;
+    let pesel = me.content()["identifier"]
         .as_array()
         .and_then(|ids| ids.iter().find(|i| i["system"].as_str() == Some(PESEL)))
         .and_then(|i| i["value"].as_str())
         .map(str::to_string)
         .ok_or_else(refused)?;
-    let child = fhir.unconfined().store.read("Patient", patient).await?.ok_or_else(refused)?;
-    let minor = text(&content(&child)?, "/birthDate").and_then(age_in_years).is_some_and(|a| a < 18);
-    let parents = find(
-        &fhir.unconfined(),
-        "RelatedPerson",
-        &[("patient", format!("Patient/{patient}")), ("identifier", format!("{PESEL}|{pesel}"))],
-    )
-    .await?;
-    let parental = parents.iter().filter_map(|p| content(p).ok()).any(|p| {
+    let child = lookup.read("Patient", patient).await?.ok_or_else(refused)?;
+    let minor = text(child.content(), "/birthDate").and_then(age_in_years).is_some_and(|a| a < 18);
+    let same_pesel = [("patient", format!("Patient/{patient}")), ("identifier", format!("{PESEL}|{pesel}"))];
+    let parents = lookup.find(&["RelatedPerson"], &same_pesel, 1000).await?;
+    let parental = parents.iter().map(Sealed::content).any(|p| {
         p["relationship"].as_array().is_some_and(|r| {
             r.iter().filter_map(|c| c["coding"].as_array()).flatten().any(|c| {
                 c["code"]
@@ -233,16 +230,16 @@ async fn require_patient_or_parent(fhir: &Fhir, patient: &str) -> FhirResult<()>
     if minor && parental { Ok(()) } else { Err(refused()) }
 }
 
-async fn consent(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
-    require_patient_or_parent(fhir, patient).await?;
+async fn consent(session: &Session, patient: &str, input: &Input) -> FhirResult<Response> {
+    require_patient_or_parent(session, patient).await?;
     let enabled = input.params.boolean("enabled")?.ok_or_else(|| FhirError::bad_request("'enabled' is required"))?;
     let list = countries(input)?;
     if enabled && list.is_empty() {
         return Err(FhirError::bad_request("name at least one country"));
     }
-    let existing = consents_of(fhir, patient).await?;
+    let existing = consents_of(session, patient).await?;
     let (id, version, previous) = match existing.first() {
-        Some(v) => (v.id.clone(), Some(v.version), Some(content(v)?)),
+        Some(v) => (v.id().to_string(), Some(v.version()), Some(v.content().clone())),
         None => (format!("crossborder-{patient}"), None, None),
     };
     // Switching off keeps the countries that were named, for the record.
@@ -257,28 +254,23 @@ async fn consent(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Respon
     } else {
         list
     };
-    let performer = prescription::caller_user(fhir).unwrap_or_else(|| format!("Patient/{patient}"));
+    let performer = session.caller_user().unwrap_or_else(|| format!("Patient/{patient}"));
     let resource = consent_resource(&id, patient, &performer, &list, enabled);
-    let mut request = json!({"method": "PUT", "url": format!("Consent/{id}")});
-    if let Some(v) = version {
-        request["ifMatch"] = json!(format!("W/\"{v}\""));
-    }
-    let tx =
-        json!({"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": resource, "request": request}]});
-    crate::interaction::transaction::transaction(fhir, &tx).await?;
-    let stored = fhir.store.read("Consent", &id).await?.ok_or_else(|| FhirError::Internal("not stored".into()))?;
-    Ok(Response::resource(200, content(&stored)?))
+    // One cross-border Consent per patient, under an id this operation assigns.
+    let written = session.commit(Write::update("Consent", &id, resource, version).assigned()).await?;
+    let stored = written.first().and_then(|w| w.content()).ok_or_else(|| FhirError::Internal("not stored".into()))?;
+    Ok(Response::resource(200, stored))
 }
 
-async fn identify(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    require_connector(fhir)?;
+async fn identify(session: &Session, input: &Input) -> FhirResult<Response> {
+    require_connector(session)?;
     let pesel = input.text("pesel")?;
     let birthdate = input.text("birthdate")?;
     let family = input.text("family")?;
     let nobody = || FhirError::NotFound("no patient matches these demographics".into());
-    let found = find(fhir, "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
-    let version = found.first().ok_or_else(nobody)?;
-    let patient = content(version)?;
+    let found = session.lookup().find(&["Patient"], &[("identifier", format!("{PESEL}|{pesel}"))], 1).await?;
+    let sealed = found.first().ok_or_else(nobody)?;
+    let patient = sealed.content().clone();
     let same_birth = patient["birthDate"].as_str() == Some(birthdate);
     let same_family = patient["name"].as_array().is_some_and(|names| {
         names.iter().any(|n| n["family"].as_str().is_some_and(|f| f.to_lowercase() == family.trim().to_lowercase()))
@@ -286,7 +278,7 @@ async fn identify(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
     if !(same_birth && same_family) {
         return Err(nobody());
     }
-    fhir.record_access([version]);
+    session.reveal(sealed)?;
     Ok(Response::resource(200, patient))
 }
 
@@ -305,7 +297,7 @@ fn eligible(mr: &Value) -> bool {
     });
     mr["status"] == "active"
         && !EXCLUDED_CATEGORIES.contains(&category)
-        && prescription::valid_on(mr, prescription::today(), partial).is_ok()
+        && prescription::valid_on(mr, today(), partial).is_ok()
 }
 
 /// The Polish prescription as an EUMedicationRequest and its EUMedication.
@@ -361,54 +353,46 @@ fn check_eu(fhir: &Fhir, resource: &Value) -> FhirResult<()> {
     Ok(())
 }
 
-async fn prescriptions(fhir: &Fhir, patient: &str, input: &Input) -> FhirResult<Response> {
-    require_connector(fhir)?;
+async fn prescriptions(session: &Session, patient: &str, input: &Input) -> FhirResult<Response> {
+    require_connector(session)?;
     let country = country(input)?;
-    if fhir.store.read("Patient", patient).await?.is_none_or(|p| p.is_deleted()) {
-        return Err(FhirError::NotFound(format!("Patient/{patient}")));
+    if !session.lookup().exists("Patient", patient).await? {
+        return Err(not_found("Patient", patient));
     }
-    if !consented(fhir, patient, &country).await? {
+    if !consented(session, patient, &country).await? {
         return Err(no_consent(&country));
     }
-    let found =
-        find(fhir, "MedicationRequest", &[("subject", format!("Patient/{patient}")), ("status", "active".into())])
-            .await?;
+    let active = [("subject", format!("Patient/{patient}")), ("status", "active".to_string())];
+    let found = session.lookup().find(&["MedicationRequest"], &active, 1000).await?;
     let mut entries = Vec::new();
-    let mut handed = Vec::new();
-    for v in &found {
-        let mr = content(v)?;
-        if !eligible(&mr) {
+    let mut handed = 0;
+    for sealed in &found {
+        let mr = sealed.content();
+        if !eligible(mr) {
             continue;
         }
-        let (request, medication) = to_eu(fhir, &mr);
-        check_eu(fhir, &request)?;
-        check_eu(fhir, &medication)?;
-        entries.push(json!({"fullUrl": fhir.resource_url("MedicationRequest", &v.id), "resource": request}));
-        entries.push(json!({"fullUrl": medication["id"].as_str().map(|m| fhir.resource_url("Medication", m)), "resource": medication}));
-        handed.push(v.clone());
+        let (request, medication) = to_eu(session, mr);
+        check_eu(session, &request)?;
+        check_eu(session, &medication)?;
+        session.reveal(sealed)?;
+        entries.push(json!({"fullUrl": session.resource_url("MedicationRequest", sealed.id()), "resource": request}));
+        entries.push(json!({"fullUrl": medication["id"].as_str().map(|m| session.resource_url("Medication", m)), "resource": medication}));
+        handed += 1;
     }
-    fhir.record_access(&handed);
     Ok(Response::resource(
         200,
-        json!({"resourceType": "Bundle", "type": "collection", "total": handed.len(), "entry": entries}),
+        json!({"resourceType": "Bundle", "type": "collection", "total": handed, "entry": entries}),
     ))
 }
 
-async fn dispense(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
-    require_connector(fhir)?;
+async fn dispense(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
+    require_connector(session)?;
     let country = country(input)?;
     let mut md = input.resource("MedicationDispense")?.clone();
-    let mr = fhir
-        .unconfined()
-        .store
-        .read("MedicationRequest", id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
-    let mr = content(&mr)?;
+    let (mr, _) = current(session, "MedicationRequest", id).await?;
     let patient =
         text(&mr, "/subject/reference").and_then(|s| s.strip_prefix("Patient/")).unwrap_or_default().to_string();
-    if !consented(fhir, &patient, &country).await? {
+    if !consented(session, &patient, &country).await? {
         return Err(no_consent(&country));
     }
     if !eligible(&mr) && mr["status"] == "active" {
@@ -419,24 +403,19 @@ async fn dispense(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> 
         md["extension"].as_array().is_some_and(|e| e.iter().any(|e| e["url"].as_str() == Some(RECORDED)));
     if !has_recorded {
         let mut ext = md["extension"].as_array().cloned().unwrap_or_default();
-        ext.push(json!({"url": RECORDED, "valueDateTime": crate::interaction::instant(crate::interaction::now())}));
+        ext.push(json!({"url": RECORDED, "valueDateTime": crate::clock::instant(crate::clock::now())}));
         md["extension"] = json!(ext);
     }
     md["status"] = json!("completed");
-    let stored = prescription::dispense_on(&for_prescriptions_of(fhir, &patient), id, md).await?;
+    // The connector is a backend service: nothing to widen.
+    let stored = prescription::dispense_on(session, id, md).await?;
     Ok(Response::resource(201, content(&stored)?))
 }
 
-async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
-    require_connector(fhir)?;
+async fn cancel(session: &Session, id: &str) -> FhirResult<Response> {
+    require_connector(session)?;
     for _ in 0..8 {
-        let current = fhir
-            .store
-            .read("MedicationDispense", id)
-            .await?
-            .filter(|v| !v.is_deleted())
-            .ok_or_else(|| FhirError::NotFound(format!("MedicationDispense/{id}")))?;
-        let mut md = content(&current)?;
+        let (mut md, md_version) = current(session, "MedicationDispense", id).await?;
         let abroad = md["meta"]["tag"]
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t["system"].as_str() == Some(CROSSBORDER_TAG)));
@@ -453,20 +432,18 @@ async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
             .and_then(|r| r.strip_prefix("MedicationRequest/"))
             .map(str::to_string)
             .ok_or_else(|| FhirError::Conflict("the dispensation names no prescription".into()))?;
-        let (mr, mr_version) = prescription::recomputed(fhir, &rx, id).await?;
+        let (mr, mr_version) = prescription::recomputed(session, &rx, id).await?;
         md["status"] = json!("entered-in-error");
-        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            {"resource": md, "request": {"method": "PUT", "url": format!("MedicationDispense/{id}"), "ifMatch": format!("W/\"{}\"", current.version)}},
-            {"resource": mr, "request": {"method": "PUT", "url": format!("MedicationRequest/{rx}"), "ifMatch": format!("W/\"{mr_version}\"")}},
-        ]});
-        match crate::interaction::transaction::transaction(fhir, &tx).await {
-            Ok(_) => {
-                let stored = fhir
-                    .store
-                    .read("MedicationDispense", id)
-                    .await?
+        let mut writes = WriteSet::new();
+        writes.push(Write::update("MedicationDispense", id, md, Some(md_version)));
+        writes.push(Write::update("MedicationRequest", &rx, mr, Some(mr_version)));
+        match session.commit(writes).await {
+            Ok(written) => {
+                let stored = written
+                    .first()
+                    .and_then(|w| w.content())
                     .ok_or_else(|| FhirError::Internal("not stored".into()))?;
-                return Ok(Response::resource(200, content(&stored)?));
+                return Ok(Response::resource(200, stored));
             }
             Err(FhirError::PreconditionFailed(_)) => continue,
             Err(e) => return Err(e),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::interaction::Fhir;
+use crate::session::Session;
 
 /// Every workflow's demo resources, in an order that stores referenced resources first.
 pub fn resources() -> Vec<Value> {
@@ -22,10 +22,8 @@ pub fn resources() -> Vec<Value> {
 
 /// Stores the demo resources that are not there yet (existing ones are left as they are, so a
 /// demo database keeps what its users did).
-pub async fn seed(fhir: &Fhir) -> anyhow::Result<()> {
-    crate::interaction::ingest::store_missing(fhir, resources())
-        .await
-        .map_err(|e| anyhow::anyhow!("storing the demo population: {e}"))
+pub async fn seed(session: &Session) -> anyhow::Result<()> {
+    session.store_missing(resources()).await.map_err(|e| anyhow::anyhow!("storing the demo population: {e}"))
 }
 
 #[cfg(test)]
@@ -38,7 +36,7 @@ mod tests {
     fn demo_population_is_valid() {
         let model = crate::model::r4().expect("model");
         let profiles = crate::validation::profiles::ProfileSet::built_in().expect("profiles");
-        let codes = crate::interaction::BuiltinCodes(&crate::terminology::builtin::BUILTIN);
+        let codes = crate::context::BuiltinCodes(&crate::terminology::builtin::BUILTIN);
         let mut problems = Vec::new();
         for resource in super::resources().iter().chain(crate::auth::demo::resources().iter()) {
             let findings = crate::validation::validate(model, &profiles, &codes, resource, &[]);

@@ -36,10 +36,21 @@
 
 use serde_json::{Value, json};
 
-use super::referral::{body_value, caller_user, find, issuer, read, subject_id};
-use super::{Input, Operation};
+use super::referral::{find, issuer, subject_id};
+use super::{Input, Operation, current};
+use crate::access::Reason;
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, Response};
+use crate::interaction::Response;
+use crate::session::{Session, Write, WriteSet};
+
+/// The server keeps the original of every submitted document as a Bundle (in no patient's
+/// compartment, so outside the general policy): written on the submitter's behalf, and shown to
+/// whoever may read the document's Composition.
+pub const ORIGINAL_DOCUMENT: Reason = Reason {
+    code: "document-original",
+    display: "the original of a submitted document, kept by the server and shown with its Composition",
+};
 
 /// P1 document classes.
 pub const P1_CLASS: &str = "urn:oid:2.16.840.1.113883.3.4424.11.1.32";
@@ -82,11 +93,11 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("submit-document", None) => submit(fhir, &input).await,
-        ("document", Some(id)) => document(fhir, id, &input).await,
-        ("summary", Some(id)) => summary(fhir, id).await,
+        ("submit-document", None) => submit(session, &input).await,
+        ("document", Some(id)) => document(session, id, &input).await,
+        ("summary", Some(id)) => summary(session, id).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -118,7 +129,7 @@ fn index_entry(fhir: &Fhir, bundle: &Value, composition: &Value, id: &str) -> Fh
     type_codings.push(json!({"system": system, "code": class, "display": display}));
     let date = composition["date"].as_str().ok_or_else(|| FhirError::bad_request("the Composition needs a date"))?;
     let identifier = bundle.get("identifier").cloned().unwrap_or_else(
-        || json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::interaction::write::new_id())}),
+        || json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::session::prepare::new_id())}),
     );
     let mut reference = json!({
         "resourceType": "DocumentReference",
@@ -152,8 +163,8 @@ fn index_entry(fhir: &Fhir, bundle: &Value, composition: &Value, id: &str) -> Fh
     Ok(reference)
 }
 
-async fn submit(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    issuer(fhir)?;
+async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
+    issuer(session)?;
     let bundle = input.resource("Bundle")?.clone();
     if bundle["type"] != "document" {
         return Err(FhirError::bad_request("the Bundle must be a document"));
@@ -173,35 +184,27 @@ async fn submit(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
             !i.is_empty() && i.len() <= 64 && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         })
         .map(str::to_string)
-        .unwrap_or_else(crate::interaction::write::new_id);
+        .unwrap_or_else(crate::session::prepare::new_id);
     composition["id"] = json!(id);
     // `Bundle/[id]` may only hold this document's earlier version, never anything else.
-    if let Some(existing) = fhir.store.read("Bundle", &id).await?.filter(|v| !v.is_deleted()) {
-        let ours =
-            body_value(Response::version(fhir, 200, existing))?.pointer("/entry/0/resource/id").and_then(Value::as_str)
-                == Some(id.as_str());
-        if !ours || fhir.store.read("Composition", &id).await?.is_none_or(|v| v.is_deleted()) {
+    let lookup = session.lookup();
+    if let Some(existing) = lookup.read("Bundle", &id).await? {
+        let ours = existing.content().pointer("/entry/0/resource/id").and_then(Value::as_str) == Some(id.as_str());
+        if !ours || !lookup.exists("Composition", &id).await? {
             return Err(FhirError::Conflict(format!("Bundle/{id} exists and is not this document's")));
         }
     }
-    let reference = index_entry(fhir, &bundle, &composition, &id)?;
-    // The caller's writes (policy-checked and audited), in one transaction.
-    let transaction = json!({
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"fullUrl": fhir.resource_url("Composition", &id), "resource": composition,
-             "request": {"method": "PUT", "url": format!("Composition/{id}")}},
-            {"fullUrl": fhir.resource_url("DocumentReference", &id), "resource": reference,
-             "request": {"method": "PUT", "url": format!("DocumentReference/{id}")}},
-        ],
-    });
-    crate::interaction::transaction::transaction(fhir, &transaction).await?;
-    // The original, stored by the server (Bundles are in no compartment).
+    let reference = index_entry(session, &bundle, &composition, &id)?;
+    // The document keeps its id: the Composition and its index entry are the caller's writes
+    // (judged and audited); the original is kept by the server, all in one transaction.
     let mut original = bundle;
     original["id"] = json!(id);
-    crate::interaction::update::update(&fhir.unconfined(), "Bundle", &id, original, None).await?;
-    let (stored, _) = read(fhir, "DocumentReference", &id).await?;
+    let mut writes = WriteSet::new();
+    writes.push(Write::put_assigned("Composition", &id, composition));
+    writes.push(Write::put_assigned("DocumentReference", &id, reference));
+    writes.push(Write::put_assigned("Bundle", &id, original).vouched_by(ORIGINAL_DOCUMENT));
+    let written = session.commit(writes).await?;
+    let stored = written.get(1).and_then(|w| w.content()).ok_or_else(|| FhirError::Internal("not stored".into()))?;
     Ok(Response::resource(201, stored))
 }
 
@@ -233,42 +236,42 @@ fn document_bundle(fhir: &Fhir, id: &str, resources: Vec<Value>) -> Value {
     json!({
         "resourceType": "Bundle",
         "meta": {"profile": [format!("{PL}PLDocumentBundle")]},
-        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::interaction::write::new_id())},
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{}", crate::session::prepare::new_id())},
         "type": "document",
-        "timestamp": crate::interaction::instant(crate::interaction::now()),
+        "timestamp": crate::clock::instant(crate::clock::now()),
         "id": id,
         "entry": entries,
     })
 }
 
-async fn document(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
+async fn document(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
     if input.params.text("persist").is_some_and(|p| p == "true") || input.params.value("persist") == Some(&json!(true))
     {
         return Err(FhirError::NotImplemented(
             "persist=true: documents are stored with Bundle/$submit-document".into(),
         ));
     }
-    let (composition, _) = read(fhir, "Composition", id).await?;
-    if let Some(original) = fhir.store.read("Bundle", id).await?.filter(|v| !v.is_deleted()) {
-        let value = body_value(Response::version(fhir, 200, original.clone()))?;
-        if value.pointer("/entry/0/resource/id").and_then(Value::as_str) == Some(id) {
-            fhir.record_access([&original]);
-            return Ok(Response::resource(200, value));
-        }
+    let (composition, _) = current(session, "Composition", id).await?;
+    // The original is shown to whoever may see its Composition.
+    if let Some(original) = session.lookup().read("Bundle", id).await?
+        && original.content().pointer("/entry/0/resource/id").and_then(Value::as_str) == Some(id)
+    {
+        session.disclose(&original, ORIGINAL_DOCUMENT);
+        return Ok(Response::resource(200, original.content().clone()));
     }
     let mut refs = Vec::new();
     references(&composition, &mut refs);
     let mut resources = vec![composition];
     for r in refs {
         let Some((t, rid)) = r.split_once('/') else { continue };
-        if !fhir.model.is_resource_type(t) {
+        if !session.model.is_resource_type(t) {
             continue;
         }
-        if let Ok((value, _)) = read(fhir, t, rid).await {
+        if let Ok((value, _)) = current(session, t, rid).await {
             resources.push(value);
         }
     }
-    Ok(Response::resource(200, document_bundle(fhir, id, resources)))
+    Ok(Response::resource(200, document_bundle(session, id, resources)))
 }
 
 /// An IPS section: (LOINC, title, resource types, search parameter for the patient).
@@ -308,8 +311,8 @@ fn line(r: &Value) -> String {
     format!("{} {} {}", r["resourceType"].as_str().unwrap_or(""), escape(what), escape(when))
 }
 
-async fn summary(fhir: &Fhir, id: &str) -> FhirResult<Response> {
-    let (patient, _) = read(fhir, "Patient", id).await?;
+async fn summary(session: &Session, id: &str) -> FhirResult<Response> {
+    let (patient, _) = current(session, "Patient", id).await?;
     let mut sections = Vec::new();
     let mut entries = vec![patient];
     for (code, title, types) in IPS_SECTIONS {
@@ -317,7 +320,7 @@ async fn summary(fhir: &Fhir, id: &str) -> FhirResult<Response> {
         for t in *types {
             let param = if *t == "Immunization" || *t == "AllergyIntolerance" { "patient" } else { "subject" };
             // Types the caller's scopes do not cover are left out rather than failing the summary.
-            if let Ok(list) = find(fhir, t, &[(param, format!("Patient/{id}"))]).await {
+            if let Ok(list) = find(session, t, &[(param, format!("Patient/{id}"))]).await {
                 found.extend(list);
             }
         }
@@ -341,25 +344,25 @@ async fn summary(fhir: &Fhir, id: &str) -> FhirResult<Response> {
         sections.push(section);
         entries.extend(found);
     }
-    let composition_id = crate::interaction::write::new_id();
+    let composition_id = crate::session::prepare::new_id();
     let mut composition = json!({
         "resourceType": "Composition",
         "id": composition_id,
         "status": "final",
         "type": {"coding": [{"system": LOINC, "code": "60591-5", "display": "Patient summary Document"}]},
         "subject": {"reference": format!("Patient/{id}")},
-        "date": crate::interaction::instant(crate::interaction::now()),
+        "date": crate::clock::instant(crate::clock::now()),
         "author": [{"display": "ikp"}],
         "title": "International Patient Summary",
         "confidentiality": "N",
         "section": sections,
     });
-    if let Some(user) = caller_user(fhir) {
+    if let Some(user) = session.caller_user() {
         composition["author"] = json!([{"reference": user}]);
     }
     let mut resources = vec![composition];
     resources.extend(entries);
-    let mut bundle = document_bundle(fhir, &composition_id, resources);
+    let mut bundle = document_bundle(session, &composition_id, resources);
     if let Some(o) = bundle.as_object_mut() {
         o.remove("meta");
         o.remove("id");

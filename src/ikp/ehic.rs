@@ -21,9 +21,11 @@ use serde_json::{Value, json};
 
 use super::{Input, Operation};
 use crate::auth::scopes::Interaction;
+use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::search::{Scope, search};
-use crate::interaction::{Fhir, Response, create, instant, now, update};
+use crate::interaction::{Response, create, update};
+use crate::session::Session;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -56,10 +58,10 @@ const STATES: &[(&str, &str, &[&str])] = &[
     ("rejected", "rejected", &[]),
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("apply-ehic", Some(patient)) => apply(fhir, patient).await,
-        ("ehic-status", Some(task)) => advance(fhir, task, &input).await,
+        ("apply-ehic", Some(patient)) => apply(session, patient).await,
+        ("ehic-status", Some(task)) => advance(session, task, &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -68,13 +70,13 @@ fn state_of(task: &Value) -> Option<&str> {
     task.pointer("/businessStatus/coding/0/code").and_then(Value::as_str)
 }
 
-async fn apply(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
-    fhir.check_read("Patient", patient).await?;
+async fn apply(session: &Session, patient: &str) -> FhirResult<Response> {
+    super::current(session, "Patient", patient).await?;
     let pairs = vec![
         ("patient".to_string(), format!("Patient/{patient}")),
         ("code".to_string(), format!("{TASK_TYPE}|ehic-application")),
     ];
-    for task in super::matches(search(fhir, Scope::Type("Task".into()), &pairs, true).await?)? {
+    for task in super::matches(search(session, Scope::Type("Task".into()), &pairs, true).await?)? {
         if !matches!(state_of(&task), Some("sent" | "rejected")) {
             return Err(FhirError::Conflict(format!(
                 "an EKUZ application is already open (Task/{})",
@@ -83,8 +85,8 @@ async fn apply(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
         }
     }
     let stamp = instant(now());
-    let case = format!("EKUZ/07/{}/{}", &stamp[..4], &crate::interaction::write::new_id()[..8].to_uppercase());
-    let requester = super::caller_user(fhir).unwrap_or_else(|| format!("Patient/{patient}"));
+    let case = format!("EKUZ/07/{}/{}", &stamp[..4], &crate::session::prepare::new_id()[..8].to_uppercase());
+    let requester = session.caller_user().unwrap_or_else(|| format!("Patient/{patient}"));
     let task = json!({
         "resourceType": "Task",
         "meta": {"profile": [TASK_PROFILE]},
@@ -99,17 +101,17 @@ async fn apply(fhir: &Fhir, patient: &str) -> FhirResult<Response> {
         "lastModified": stamp,
         "owner": {"reference": NFZ_BRANCH},
     });
-    create::create(fhir, "Task", task, None).await
+    create::create(session, "Task", task, None).await
 }
 
-async fn advance(fhir: &Fhir, task_id: &str, input: &Input) -> FhirResult<Response> {
+async fn advance(session: &Session, task_id: &str, input: &Input) -> FhirResult<Response> {
     // Only the NFZ's system moves applications on: an unconfined caller with a Task write scope.
-    if fhir.is_confined() {
+    if session.is_confined() {
         return Err(FhirError::Forbidden("EKUZ applications are processed by the NFZ's system".into()));
     }
-    fhir.grant("Task", Interaction::Update)?;
+    session.grant("Task", Interaction::Update)?;
     let next = input.text("status")?;
-    let (mut task, version) = super::current(fhir, "Task", task_id).await?;
+    let (mut task, version) = super::current(session, "Task", task_id).await?;
     if task.pointer("/code/coding/0/code").and_then(Value::as_str) != Some("ehic-application") {
         return Err(FhirError::bad_request(format!("Task/{task_id} is not an EKUZ application")));
     }
@@ -136,7 +138,7 @@ async fn advance(fhir: &Fhir, task_id: &str, input: &Input) -> FhirResult<Respon
             }
         }
     }
-    update::update(fhir, "Task", task_id, task, Some(version)).await
+    update::update(session, "Task", task_id, task, Some(version)).await
 }
 
 /// Demo: the NFZ branch; Anna's application under review; Jan's insurance, three months of

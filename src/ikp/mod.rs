@@ -20,8 +20,9 @@ pub mod sweep;
 use serde_json::Value;
 
 use crate::error::{FhirError, FhirResult};
+use crate::interaction::Response;
 use crate::interaction::terminology::Params;
-use crate::interaction::{Fhir, Response};
+use crate::session::{Session, not_found};
 
 /// Canonical base of the national OperationDefinitions.
 pub const OPERATION_BASE: &str = "https://ikp.example.org/fhir/OperationDefinition";
@@ -84,23 +85,10 @@ impl Input {
     }
 }
 
-/// The current version of a resource, parsed, with its version number (for `ifMatch`); 404 when
-/// absent or deleted. Reads the store directly: callers check access first.
-pub async fn current(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
-    let stored = fhir
-        .store
-        .read(resource_type, id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-    let value = serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
-        .map_err(|e| FhirError::Internal(format!("{resource_type}/{id} is stored unreadable: {e}")))?;
-    Ok((value, stored.version))
-}
-
-/// The caller's `fhirUser` reference (`Practitioner/x`), when there is one.
-pub fn caller_user(fhir: &Fhir) -> Option<String> {
-    fhir.caller.as_ref().and_then(|c| c.principal.fhir_user.clone())
+/// The current version of a resource the caller may see, parsed, with its version number (for
+/// `ifMatch`); 404 when absent, deleted or outside the caller's reach.
+pub async fn current(session: &Session, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
+    session.live(resource_type, id).await?.ok_or_else(|| not_found(resource_type, id))
 }
 
 /// The matched resources of a search response, as JSON.
@@ -112,23 +100,21 @@ pub fn matches(response: Response) -> FhirResult<Vec<Value>> {
     bundle.entries.iter().filter(matched).filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
 }
 
-/// Today (UTC).
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// `YYYY-MM-DD` (or the date part of a dateTime).
-pub fn parse_date(text: &str) -> Option<time::Date> {
-    let mut parts = text.get(..10)?.split('-').map(|p| p.parse::<i32>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
-    time::Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
-}
-
-pub fn format_date(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+/// A uniformly random decimal code of `digits` digits (access codes, document numbers): bytes of
+/// fresh random UUIDs (all but the two that carry the version and variant), rejection-sampled so
+/// that no digit is more likely than another.
+pub fn random_digits(digits: usize) -> String {
+    let mut out = String::with_capacity(digits);
+    while out.len() < digits {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        for (i, b) in bytes.into_iter().enumerate() {
+            // 250 = 25 * 10: bytes from 250 up would favour 0-5.
+            if i != 6 && i != 8 && b < 250 && out.len() < digits {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    out
 }
 
 /// Every national operation (for routing and the CapabilityStatement).
@@ -156,7 +142,7 @@ pub fn handles(resource_type: &str, instance: bool, operation: &str) -> bool {
 
 /// Runs a national operation (see [`handles`]).
 pub async fn operation(
-    fhir: &Fhir,
+    session: &Session,
     resource_type: &str,
     id: Option<&str>,
     operation: &str,
@@ -169,15 +155,15 @@ pub async fn operation(
         return Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}")));
     };
     match op.name {
-        _ if owns(prescription::OPERATIONS, op) => prescription::run(fhir, op, id, input).await,
-        _ if owns(crossborder::OPERATIONS, op) => crossborder::run(fhir, op, id, input).await,
-        _ if owns(referral::OPERATIONS, op) => referral::run(fhir, op, id, input).await,
-        _ if owns(order::OPERATIONS, op) => order::run(fhir, op, id, input).await,
-        _ if owns(documents::OPERATIONS, op) => documents::run(fhir, op, id, input).await,
-        _ if owns(booking::OPERATIONS, op) => booking::run(fhir, op, id, input).await,
-        _ if owns(poz::OPERATIONS, op) => poz::run(fhir, op, id, input).await,
-        _ if owns(ehic::OPERATIONS, op) => ehic::run(fhir, op, id, input).await,
-        _ if owns(authorization::OPERATIONS, op) => authorization::run(fhir, op, id, input).await,
+        _ if owns(prescription::OPERATIONS, op) => prescription::run(session, op, id, input).await,
+        _ if owns(crossborder::OPERATIONS, op) => crossborder::run(session, op, id, input).await,
+        _ if owns(referral::OPERATIONS, op) => referral::run(session, op, id, input).await,
+        _ if owns(order::OPERATIONS, op) => order::run(session, op, id, input).await,
+        _ if owns(documents::OPERATIONS, op) => documents::run(session, op, id, input).await,
+        _ if owns(booking::OPERATIONS, op) => booking::run(session, op, id, input).await,
+        _ if owns(poz::OPERATIONS, op) => poz::run(session, op, id, input).await,
+        _ if owns(ehic::OPERATIONS, op) => ehic::run(session, op, id, input).await,
+        _ if owns(authorization::OPERATIONS, op) => authorization::run(session, op, id, input).await,
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
     }
 }

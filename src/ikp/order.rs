@@ -28,14 +28,13 @@
 
 use serde_json::{Value, json};
 
-use super::referral::{
-    acting_handle, body_value, caller_user, identifier, issuer, new_number, read, retrieve_by_code, subject_id, today,
-    unique_code,
-};
+use super::referral::{acting_session, identifier, issuer, new_number, retrieve_by_code, subject_id, unique_code};
 use super::{Input, Operation};
+use crate::clock::{format_date, today};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Body, Fhir, Response};
+use crate::interaction::Response;
 use crate::outcome::{Issue, IssueType};
+use crate::session::{Session, Write, WriteSet};
 
 /// Order number (*numer zlecenia*).
 pub const NUMBER: &str = "https://ikp.example.org/fhir/sid/e-order-number";
@@ -67,20 +66,20 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("issue", None) => issue(fhir, &input).await,
+        ("issue", None) => issue(session, &input).await,
         ("retrieve", None) => {
-            let (fhir, found) = retrieve_by_code(fhir, "DeviceRequest", ACCESS_CODE, &input).await?;
+            let (widened, found) = retrieve_by_code(session, "DeviceRequest", ACCESS_CODE, &input).await?;
             crate::interaction::read::read(
-                &fhir,
+                &widened,
                 "DeviceRequest",
                 &found,
                 crate::interaction::read::ReadConditions::default(),
             )
             .await
         }
-        ("realize", Some(id)) => realize(fhir, id, &input).await,
+        ("realize", Some(id)) => realize(session, id, &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -146,8 +145,8 @@ pub fn realised(order: &Value, month: &str) -> f64 {
         .sum()
 }
 
-async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    let issuer = issuer(fhir)?;
+async fn issue(session: &Session, input: &Input) -> FhirResult<Response> {
+    let issuer = issuer(session)?;
     let mut order = input.resource("DeviceRequest")?.clone();
     if subject_id(&order).is_none() {
         return Err(FhirError::bad_request("an order needs subject = Patient/[id]"));
@@ -157,7 +156,7 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
             "an order needs a positive monthly quantity (parameter {PARAMETER_SYSTEM}|monthly-quantity, valueQuantity)"
         )));
     }
-    let authored = order["authoredOn"].as_str().map(str::to_string).unwrap_or_else(today);
+    let authored = order["authoredOn"].as_str().map(str::to_string).unwrap_or_else(|| format_date(today()));
     let start = order.pointer("/occurrencePeriod/start").and_then(Value::as_str).unwrap_or(&authored).to_string();
     let latest = validity_end(&authored).ok_or_else(|| FhirError::bad_request("authoredOn is not a date"))?;
     let end = order.pointer("/occurrencePeriod/end").and_then(Value::as_str).unwrap_or(&latest).to_string();
@@ -173,7 +172,9 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         .collect();
     ids.push(json!({"system": NUMBER, "value": new_number()}));
     let patient = subject_id(&order).unwrap_or_default().to_string();
-    ids.push(json!({"system": ACCESS_CODE, "value": unique_code(fhir, "DeviceRequest", ACCESS_CODE, &patient).await?}));
+    ids.push(
+        json!({"system": ACCESS_CODE, "value": unique_code(session, "DeviceRequest", ACCESS_CODE, &patient).await?}),
+    );
     order["identifier"] = Value::Array(ids);
     order["status"] = json!("active");
     order["intent"] = json!("order");
@@ -187,10 +188,10 @@ async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         o.remove("occurrenceDateTime");
         o.remove("occurrenceTiming");
     }
-    crate::interaction::create::create(fhir, "DeviceRequest", order, None).await
+    crate::interaction::create::create(session, "DeviceRequest", order, None).await
 }
 
-async fn realize(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
+async fn realize(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
     let month = input.text("month")?.to_string();
     if parse_month(&month).is_none() {
         return Err(FhirError::bad_request("month must be YYYY-MM"));
@@ -203,13 +204,13 @@ async fn realize(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
     }
     .filter(|q| q.is_finite() && *q > 0.0)
     .ok_or_else(|| FhirError::bad_request("quantity must be a positive number"))?;
-    let handle = acting_handle(fhir, "DeviceRequest", id, ACCESS_CODE, input).await?;
-    if handle.is_confined() && !caller_user(&handle).is_some_and(|u| u.starts_with("Practitioner")) {
+    let handle = acting_session(session, "DeviceRequest", id, ACCESS_CODE, input).await?;
+    if handle.is_confined() && !handle.caller_user().is_some_and(|u| u.starts_with("Practitioner")) {
         return Err(FhirError::Forbidden("only a pharmacy's or medical shop's practitioner may realise".into()));
     }
     let mut attempt = 0;
     loop {
-        let (order, version) = read(&handle, "DeviceRequest", id).await?;
+        let (order, version) = super::current(&handle, "DeviceRequest", id).await?;
         check(&order, &month, quantity)?;
         match write_realisation(&handle, order, id, version, &month, quantity).await {
             Err(FhirError::PreconditionFailed(_)) | Err(FhirError::Conflict(_)) if attempt < 3 => attempt += 1,
@@ -236,11 +237,11 @@ fn check(order: &Value, month: &str, quantity: f64) -> FhirResult<()> {
     if month < start || month > end {
         return Err(rule(format!("{month} is outside the order's validity ({start} to {end})")));
     }
-    let today = today();
-    if today.as_str() > end_date.get(..10).unwrap_or(end_date) {
+    let day = format_date(today());
+    if day.as_str() > end_date.get(..10).unwrap_or(end_date) {
         return Err(rule(format!("the order expired on {end_date}")));
     }
-    if month < &today[..7] {
+    if month < &day[..7] {
         return Err(rule(format!("{month} is past: past months cannot be realised")));
     }
     let limit = monthly_limit(order).ok_or_else(|| rule("the order has no monthly quantity"))?;
@@ -255,16 +256,16 @@ fn check(order: &Value, month: &str, quantity: f64) -> FhirResult<()> {
 }
 
 async fn write_realisation(
-    fhir: &Fhir,
+    session: &Session,
     mut order: Value,
     id: &str,
     version: i64,
     month: &str,
     quantity: f64,
 ) -> FhirResult<Response> {
-    let task_id = crate::interaction::write::new_id();
+    // The Task gets its id when stored; the order's extension names it by this until then.
+    let task_url = format!("urn:uuid:{}", crate::session::prepare::new_id());
     let patient = subject_id(&order).unwrap_or_default().to_string();
-    let owner = caller_user(fhir);
     if !order["extension"].is_array() {
         order["extension"] = json!([]);
     }
@@ -272,43 +273,32 @@ async fn write_realisation(
         list.push(json!({"url": REALISATION, "extension": [
             {"url": "month", "valueString": month},
             {"url": "quantity", "valueDecimal": quantity},
-            {"url": "task", "valueReference": {"reference": format!("Task/{task_id}")}},
+            {"url": "task", "valueReference": {"reference": task_url}},
         ]}));
     }
     let mut task = json!({
         "resourceType": "Task",
-        "id": task_id,
         "status": "completed",
         "intent": "order",
         "code": {"coding": [{"system": PARAMETER_SYSTEM, "code": "realisation", "display": "Realizacja e-zlecenia"}]},
         "basedOn": [{"reference": format!("DeviceRequest/{id}")}],
         "focus": {"reference": format!("DeviceRequest/{id}")},
         "for": {"reference": format!("Patient/{patient}")},
-        "authoredOn": crate::interaction::instant(crate::interaction::now()),
+        "authoredOn": crate::clock::instant(crate::clock::now()),
         "input": [
             {"type": {"text": "month"}, "valueString": month},
             {"type": {"text": "quantity"}, "valueDecimal": quantity},
         ],
     });
-    if let Some(owner) = owner {
+    if let Some(owner) = session.caller_user() {
         task["owner"] = json!({"reference": owner});
     }
-    let bundle = json!({
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"fullUrl": fhir.resource_url("DeviceRequest", id), "resource": order,
-             "request": {"method": "PUT", "url": format!("DeviceRequest/{id}"), "ifMatch": format!("W/\"{version}\"")}},
-            {"fullUrl": fhir.resource_url("Task", &task_id), "resource": task,
-             "request": {"method": "PUT", "url": format!("Task/{task_id}")}},
-        ],
-    });
-    let response = crate::interaction::transaction::transaction(fhir, &bundle).await?;
-    if let Some(Body::Bundle(_)) = &response.body {
-        let (order, _) = read(fhir, "DeviceRequest", id).await?;
-        return Ok(Response::resource(200, order));
-    }
-    body_value(response).map(|v| Response::resource(200, v))
+    let mut writes = WriteSet::new();
+    writes.push(Write::update("DeviceRequest", id, order, Some(version)));
+    writes.push(Write::create("Task", task).with_full_url(task_url));
+    let written = session.commit(writes).await?;
+    let order = written.first().and_then(|w| w.content()).ok_or_else(|| FhirError::Internal("not stored".into()))?;
+    Ok(Response::resource(200, order))
 }
 
 /// The access code of an order.

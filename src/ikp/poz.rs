@@ -17,10 +17,11 @@
 use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::bundle::Bundle;
+use crate::interaction::Response;
 use crate::interaction::search::{Scope, search};
-use crate::interaction::{Body, Fhir, Response, instant, now, transaction};
+use crate::session::{Session, Write, WriteSet};
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     resource_type: "Patient",
@@ -40,14 +41,14 @@ const TASK_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-task-type";
 const TASK_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLTaskPrimaryCareDeclaration";
 const INPUT_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-poz-declaration-input";
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("choose-primary-care", Some(patient)) => choose(fhir, patient, &input).await,
+        ("choose-primary-care", Some(patient)) => choose(session, patient, &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
 
-async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Response> {
+async fn choose(session: &Session, patient_id: &str, input: &Input) -> FhirResult<Response> {
     let role = input.text("role")?;
     if !ROLES.contains(&role) {
         return Err(FhirError::bad_request(format!("role must be one of {}", ROLES.join(", "))));
@@ -63,14 +64,12 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         .strip_prefix("PractitionerRole/")
         .ok_or_else(|| FhirError::bad_request("practitionerRole must be a PractitionerRole reference"))?;
     // The patient's record must be one the caller may act for (checked again on write).
-    fhir.check_read("Patient", patient_id).await?;
-    let (mut patient, patient_version) = super::current(fhir, "Patient", patient_id).await?;
-    let role_resource = fhir
-        .store
+    let (mut patient, patient_version) = super::current(session, "Patient", patient_id).await?;
+    let role_resource = session
+        .lookup()
         .read("PractitionerRole", chosen_id)
         .await?
-        .and_then(|v| v.content)
-        .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+        .map(|found| found.content().clone())
         .ok_or_else(|| FhirError::bad_request(format!("{chosen} does not exist")))?;
     let organization = role_resource
         .pointer("/organization/reference")
@@ -84,7 +83,7 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         ("code".to_string(), format!("{TASK_TYPE}|{role}")),
         ("_count".to_string(), "1000".to_string()),
     ];
-    let declarations = super::matches(search(fhir, Scope::Type("Task".into()), &pairs, true).await?)?;
+    let declarations = super::matches(search(session, Scope::Type("Task".into()), &pairs, true).await?)?;
     let current = declarations.iter().find(|t| t.pointer("/executionPeriod/end").is_none());
     if current.and_then(|t| t.pointer("/focus/reference")).and_then(Value::as_str) == Some(chosen) {
         return Err(FhirError::Conflict(format!("{chosen} is already the patient's {role}")));
@@ -120,7 +119,8 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
     if paid {
         inputs.push(json!({"type": input_of("fee"), "valueMoney": {"value": CHANGE_FEE_PLN, "currency": "PLN"}}));
     }
-    let requester = super::caller_user(fhir)
+    let requester = session
+        .caller_user()
         .filter(|u| u.starts_with("Patient/") || u.starts_with("RelatedPerson/"))
         .unwrap_or_else(|| format!("Patient/{patient_id}"));
     let mut task = json!({
@@ -140,20 +140,14 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         task["input"] = Value::Array(inputs);
     }
 
-    let mut entries = vec![json!({
-        "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001",
-        "resource": task,
-        "request": {"method": "POST", "url": "Task"},
-    })];
+    let mut writes = WriteSet::new();
+    writes.push(Write::create("Task", task));
     if let Some(previous) = current {
         let mut ended = previous.clone();
         ended["executionPeriod"]["end"] = json!(today);
         let id = previous["id"].as_str().unwrap_or_default();
-        let version = previous.pointer("/meta/versionId").and_then(Value::as_str).unwrap_or("1");
-        entries.push(json!({
-            "resource": ended,
-            "request": {"method": "PUT", "url": format!("Task/{id}"), "ifMatch": format!("W/\"{version}\"")},
-        }));
+        let version = previous.pointer("/meta/versionId").and_then(Value::as_str).and_then(|v| v.parse().ok());
+        writes.push(Write::update("Task", id, ended, Some(version.unwrap_or(1))));
     }
     // generalPractitioner: the other roles' current choices, this one, and the doctor's facility.
     let mut practitioners: Vec<Value> = patient["generalPractitioner"]
@@ -174,26 +168,19 @@ async fn choose(fhir: &Fhir, patient_id: &str, input: &Input) -> FhirResult<Resp
         practitioners.push(json!({"reference": organization}));
     }
     patient["generalPractitioner"] = Value::Array(practitioners);
-    entries.push(json!({
-        "resource": patient,
-        "request": {"method": "PUT", "url": format!("Patient/{patient_id}"), "ifMatch": format!("W/\"{patient_version}\"")},
-    }));
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-    let response = transaction::transaction(fhir, &bundle).await.map_err(|e| match e {
+    writes.push(Write::update("Patient", patient_id, patient, Some(patient_version)));
+    let written = session.commit(writes).await.map_err(|e| match e {
         FhirError::PreconditionFailed(m) => {
             FhirError::Conflict(format!("another declaration was made at the same time; try again ({m})"))
         }
         other => other,
     })?;
     // The answer is the new declaration.
-    let Some(Body::Bundle(Bundle { entries, .. })) = response.body else {
-        return Err(FhirError::Internal("the transaction gave no bundle".into()));
-    };
-    let created = entries
-        .into_iter()
-        .find_map(|e| e.resource)
-        .ok_or_else(|| FhirError::Internal("the declaration was not returned".into()))?;
-    Ok(Response::resource(201, created.to_value()?))
+    let created = written
+        .first()
+        .and_then(|w| w.content())
+        .ok_or_else(|| FhirError::Internal("the declaration was not stored".into()))?;
+    Ok(Response::resource(201, created))
 }
 
 /// Demo: the facility and its primary-care team; Krystyna has chosen dr Nowak (her Patient

@@ -30,12 +30,28 @@
 use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::access::Reason;
+use crate::clock::{format_date, parse_date, today};
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::bundle::EntryResource;
-use crate::interaction::{Body, Fhir, Response};
+use crate::interaction::Response;
 use crate::search::reach::Visible;
+use crate::session::{Sealed, Session, Write, WriteSet, not_found};
 use crate::store::ResourceVersion;
 use crate::synth::fhir::{NPWZ_PHARMACIST, PESEL};
+
+/// A pharmacist who presents a package's access code and the patient's PESEL may see and
+/// dispense that package's prescriptions.
+pub const BY_ACCESS_CODE: Reason = Reason {
+    code: "prescription-access-code",
+    display: "the pharmacist presented the package's access code and the patient's PESEL",
+};
+/// A pharmacy or pharmacist the patient authorised (prescriptions-only) may dispense what it
+/// may read.
+pub const BY_AUTHORISATION: Reason = Reason {
+    code: "prescription-authorisation",
+    display: "the patient authorised the pharmacy to see and dispense their prescriptions",
+};
 
 /// Prescription numbers: PLMedicationRequest (pl-rx-6) wants them minted under a provider's node
 /// `urn:oid:2.16.840.1.113883.3.4424.2.7.{n}.2.1`; this server mints under one fixed node
@@ -100,12 +116,12 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("issue-package", None) => issue_package(fhir, &input).await,
-        ("retrieve", None) => retrieve(fhir, &input).await,
-        ("dispense", Some(id)) => dispense_operation(fhir, id, &input).await,
-        ("cancel", Some(id)) => cancel(fhir, id).await,
+        ("issue-package", None) => issue_package(session, &input).await,
+        ("retrieve", None) => retrieve(session, &input).await,
+        ("dispense", Some(id)) => dispense_operation(session, id, &input).await,
+        ("cancel", Some(id)) => cancel(session, id).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
@@ -113,11 +129,7 @@ pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) ->
 // ---------------------------------------------------------------------------------------------
 // Dates and validity
 
-pub use super::{caller_user, format_date, parse_date, today};
-
-pub fn days_from_today(days: i64) -> String {
-    format_date(today() + time::Duration::days(days))
-}
+pub use crate::clock::days_from_today;
 
 /// The validity rule (`category` in [`VALIDITY_SYSTEM`], default `standard`).
 pub fn validity_rule(mr: &Value) -> String {
@@ -210,12 +222,16 @@ fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
-/// Current resources of `resource_type` matching `pairs`, within `fhir`'s reach.
-pub async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<ResourceVersion>> {
+/// Current resources of `resource_type` matching `pairs`, within the caller's reach.
+pub async fn find(
+    session: &Session,
+    resource_type: &str,
+    pairs: &[(&str, String)],
+) -> FhirResult<Vec<ResourceVersion>> {
     if pairs.iter().any(|(_, v)| v.is_empty()) {
         return Ok(Vec::new());
     }
-    crate::interaction::search::find(fhir, &[resource_type], pairs, 1000).await
+    session.find(&[resource_type], pairs, 1000).await
 }
 
 pub fn content(v: &ResourceVersion) -> FhirResult<Value> {
@@ -223,54 +239,41 @@ pub fn content(v: &ResourceVersion) -> FhirResult<Value> {
         .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id)))
 }
 
-/// The patient id of a PESEL (unconfined lookup: for the operation's own checks only).
-async fn patient_by_pesel(fhir: &Fhir, pesel: &str) -> FhirResult<Option<Value>> {
-    let found = find(&fhir.unconfined(), "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
-    found.first().map(content).transpose()
+/// The patient with a PESEL (the server's own look-up: for the operation's checks only).
+async fn patient_by_pesel(session: &Session, pesel: &str) -> FhirResult<Option<Sealed>> {
+    let found = session.lookup().find(&["Patient"], &[("identifier", format!("{PESEL}|{pesel}"))], 1).await?;
+    Ok(found.into_iter().next())
 }
 
-/// The handle for a pharmacy operation on `patient`'s prescriptions: the caller, with its reach
-/// widened to that patient's prescriptions and dispensations (reads and writes are audited as
-/// the caller's).
-pub fn for_prescriptions_of(fhir: &Fhir, patient: &str) -> Fhir {
-    fhir.widened(Visible {
+/// The session for a pharmacy operation on `patient`'s prescriptions: the caller, with its reach
+/// widened to that patient's prescriptions and dispensations for `reason` (reads and writes are
+/// audited as the caller's, with the reason).
+pub fn for_prescriptions_of(session: &Session, patient: &str, reason: Reason) -> Session {
+    let prescriptions = Visible {
         comp_type: "Patient".into(),
         comp_id: patient.into(),
         types: Some(vec!["MedicationRequest".into(), "MedicationDispense".into(), "Medication".into()]),
         write: true,
-    })
+    };
+    session.widen(prescriptions, reason)
 }
 
 /// Refuses callers that are not pharmacists (a Practitioner with a pharmacist's NPWZ), except
 /// unconfined ones (backend services, authorization off).
-async fn require_pharmacist(fhir: &Fhir) -> FhirResult<()> {
-    if !fhir.is_confined() {
+async fn require_pharmacist(session: &Session) -> FhirResult<()> {
+    if !session.is_confined() {
         return Ok(());
     }
-    let user = caller_user(fhir).unwrap_or_default();
+    let user = session.caller_user().unwrap_or_default();
     if let Some(id) = user.strip_prefix("Practitioner/")
-        && let Some(p) = fhir.store.read("Practitioner", id).await?
-        && content(&p)?["identifier"]
+        && let Some(p) = session.lookup().read("Practitioner", id).await?
+        && p.content()["identifier"]
             .as_array()
             .is_some_and(|ids| ids.iter().any(|i| i["system"].as_str() == Some(NPWZ_PHARMACIST)))
     {
         return Ok(());
     }
     Err(FhirError::Forbidden("only a pharmacist may retrieve or dispense prescriptions".into()))
-}
-
-fn stored_entries(response: &Response) -> Vec<ResourceVersion> {
-    match &response.body {
-        Some(Body::Bundle(b)) => b
-            .entries
-            .iter()
-            .filter_map(|e| match &e.resource {
-                Some(EntryResource::Stored(v)) => Some(v.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn collection(fhir: &Fhir, versions: &[ResourceVersion], extra: Option<(&str, Value)>) -> FhirResult<Value> {
@@ -285,24 +288,12 @@ fn collection(fhir: &Fhir, versions: &[ResourceVersion], extra: Option<(&str, Va
     Ok(bundle)
 }
 
-fn random_digits(n: usize) -> String {
-    let mut out = String::new();
-    while out.len() < n {
-        let bytes = uuid::Uuid::new_v4().into_bytes();
-        for b in bytes {
-            // 250 = 25 * 10: no bias.
-            if b < 250 && out.len() < n {
-                out.push(char::from(b'0' + b % 10));
-            }
-        }
-    }
-    out
-}
+pub use super::random_digits;
 
 // ---------------------------------------------------------------------------------------------
 // $issue-package
 
-async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
+async fn issue_package(session: &Session, input: &Input) -> FhirResult<Response> {
     let bundle = input.resource("Bundle")?;
     let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
     let medications: Vec<(String, Value)> = entries
@@ -318,15 +309,15 @@ async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
     if entries.len() != requests.len() + medications.len() {
         return Err(FhirError::bad_request("a package holds only MedicationRequests and the Medications they name"));
     }
-    let user = caller_user(fhir);
-    if fhir.is_confined() && !user.as_deref().is_some_and(|u| u.starts_with("Practitioner/")) {
+    let user = session.caller_user();
+    if session.is_confined() && !user.as_deref().is_some_and(|u| u.starts_with("Practitioner/")) {
         return Err(FhirError::Forbidden("only a practitioner may issue prescriptions".into()));
     }
     let key = uuid::Uuid::new_v4().simple().to_string()[..20].to_string();
     let code = random_digits(4);
     let day = today();
     let mut patient: Option<String> = None;
-    let mut tx_entries = Vec::new();
+    let mut writes = WriteSet::new();
     for (i, mut mr) in requests.into_iter().enumerate() {
         let bad = |m: String| FhirError::bad_request(format!("prescription {i}: {m}"));
         let subject = text(&mr, "/subject/reference").map(str::to_string).ok_or_else(|| bad("no subject".into()))?;
@@ -340,7 +331,7 @@ async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         // The requester is the caller.
         match (text(&mr, "/requester/reference"), &user) {
             (None, Some(u)) => mr["requester"] = json!({"reference": u}),
-            (Some(r), Some(u)) if fhir.is_confined() && r != u => {
+            (Some(r), Some(u)) if session.is_confined() && r != u => {
                 return Err(FhirError::Forbidden("the requester of a prescription must be the caller".into()));
             }
             (None, None) => return Err(bad("no requester".into())),
@@ -431,17 +422,10 @@ async fn issue_package(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
         if let Some(o) = mr.as_object_mut() {
             o.remove("id");
         }
-        tx_entries.push(json!({
-            "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()),
-            "resource": mr,
-            "request": {"method": "POST", "url": "MedicationRequest"},
-        }));
+        writes.push(Write::create("MedicationRequest", mr));
     }
-    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": tx_entries});
-    let response = crate::interaction::transaction::transaction(fhir, &tx).await?;
-    let stored = stored_entries(&response);
-    fhir.record_access(&stored);
-    let package = collection(fhir, &stored, Some(("identifier", json!({"system": PACKAGE_SYSTEM, "value": key}))))?;
+    let stored: Vec<ResourceVersion> = session.commit(writes).await?.into_iter().filter_map(|w| w.version).collect();
+    let package = collection(session, &stored, Some(("identifier", json!({"system": PACKAGE_SYSTEM, "value": key}))))?;
     Ok(Response::resource(201, package))
 }
 
@@ -488,19 +472,18 @@ pub fn set_status(mr: &mut Value, status: Status) {
     }
 }
 
-/// Quantity already dispensed on a prescription (its completed MedicationDispenses).
-async fn dispensed_quantity(fhir: &Fhir, mr_id: &str) -> FhirResult<f64> {
-    let dispenses =
-        find(&fhir.unconfined(), "MedicationDispense", &[("prescription", format!("MedicationRequest/{mr_id}"))])
-            .await?;
-    let mut total = 0.0;
-    for d in &dispenses {
-        let d = content(d)?;
-        if d["status"] == "completed" {
-            total += d.pointer("/quantity/value").and_then(Value::as_f64).unwrap_or(0.0);
-        }
-    }
-    Ok(total)
+/// Quantity already dispensed on a prescription (its completed MedicationDispenses, whoever
+/// dispensed them), leaving out the dispensation `excluding`.
+async fn dispensed_quantity(session: &Session, mr_id: &str, excluding: Option<&str>) -> FhirResult<f64> {
+    let prescription = [("prescription", format!("MedicationRequest/{mr_id}"))];
+    let dispenses = session.lookup().find(&["MedicationDispense"], &prescription, 1000).await?;
+    Ok(dispenses
+        .iter()
+        .filter(|d| Some(d.id()) != excluding)
+        .map(Sealed::content)
+        .filter(|d| d["status"] == "completed")
+        .map(|d| d.pointer("/quantity/value").and_then(Value::as_f64).unwrap_or(0.0))
+        .sum())
 }
 
 fn prescribed_quantity(mr: &Value) -> f64 {
@@ -521,84 +504,70 @@ fn status_after(mr: &Value, dispensed: f64) -> Status {
 // ---------------------------------------------------------------------------------------------
 // $retrieve
 
-/// Finds the prescriptions of the package with `code` for the patient with `pesel` (unconfined),
-/// returning the patient id and the prescriptions; `None` when nothing matches.
-async fn by_code(fhir: &Fhir, code: &str, pesel: &str) -> FhirResult<Option<(String, Vec<ResourceVersion>)>> {
-    let Some(patient) = patient_by_pesel(fhir, pesel).await? else { return Ok(None) };
-    let Some(pid) = patient["id"].as_str().map(str::to_string) else { return Ok(None) };
-    let found = find(
-        &fhir.unconfined(),
-        "MedicationRequest",
-        &[("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))],
-    )
-    .await?;
+/// Finds the prescriptions of the package with `code` for the patient with `pesel` (the server's
+/// own look-up), returning the patient id and the prescriptions; `None` when nothing matches.
+async fn by_code(session: &Session, code: &str, pesel: &str) -> FhirResult<Option<(String, Vec<Sealed>)>> {
+    let Some(patient) = patient_by_pesel(session, pesel).await? else { return Ok(None) };
+    let pid = patient.id().to_string();
+    let package = [("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))];
+    let found = session.lookup().find(&["MedicationRequest"], &package, 1000).await?;
     Ok(if found.is_empty() { None } else { Some((pid, found)) })
 }
 
-async fn retrieve(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    require_pharmacist(fhir).await?;
+async fn retrieve(session: &Session, input: &Input) -> FhirResult<Response> {
+    require_pharmacist(session).await?;
     let pesel = input.text("pesel")?;
     let nothing = || FhirError::NotFound("no prescription package for this access code and PESEL".into());
-    let (handle, found) = match input.params.text("code") {
+    let found = match input.params.text("code") {
         Some(code) => {
-            let (pid, _) = by_code(fhir, code, pesel).await?.ok_or_else(nothing)?;
-            let handle = for_prescriptions_of(fhir, &pid);
-            let found = find(
-                &handle,
-                "MedicationRequest",
-                &[("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))],
-            )
-            .await?;
-            (handle, found)
+            let (pid, _) = by_code(session, code, pesel).await?.ok_or_else(nothing)?;
+            let handle = for_prescriptions_of(session, &pid, BY_ACCESS_CODE);
+            let package =
+                [("identifier", format!("{ACCESS_CODE_SYSTEM}|{code}")), ("subject", format!("Patient/{pid}"))];
+            find(&handle, "MedicationRequest", &package).await?
         }
         None => {
             // Authorised by a Consent: what the caller's own reach shows for that PESEL.
-            let pid = patient_by_pesel(fhir, pesel)
-                .await?
-                .and_then(|p| p["id"].as_str().map(str::to_string))
-                .ok_or_else(nothing)?;
-            let found = find(fhir, "MedicationRequest", &[("subject", format!("Patient/{pid}"))]).await?;
-            (fhir.clone(), found)
+            let pid = patient_by_pesel(session, pesel).await?.map(|p| p.id().to_string()).ok_or_else(nothing)?;
+            find(session, "MedicationRequest", &[("subject", format!("Patient/{pid}"))]).await?
         }
     };
     if found.is_empty() {
         return Err(nothing());
     }
-    handle.record_access(&found);
-    Ok(Response::resource(200, collection(fhir, &found, None)?))
+    Ok(Response::resource(200, collection(session, &found, None)?))
 }
 
 // ---------------------------------------------------------------------------------------------
 // $dispense
 
-/// The handle a dispensing of prescription `id` acts through: widened by a valid access code and
-/// PESEL, or the caller's own reach when a Consent lets it read the prescription. 404 otherwise.
-async fn dispensing_handle(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Fhir> {
-    let not_found = || FhirError::NotFound(format!("MedicationRequest/{id}"));
+/// The session a dispensing of prescription `id` acts through: widened by a valid access code
+/// and PESEL, or by the caller's own right to read the prescription (a Consent). 404 otherwise.
+async fn dispensing_session(session: &Session, id: &str, input: &Input) -> FhirResult<Session> {
+    let missing = || not_found("MedicationRequest", id);
     match (input.params.text("code"), input.params.text("pesel")) {
         (Some(code), Some(pesel)) => {
-            let (pid, found) = by_code(fhir, code, pesel).await?.ok_or_else(not_found)?;
-            if !found.iter().any(|v| v.id == id) {
-                return Err(not_found());
+            let (pid, found) = by_code(session, code, pesel).await?.ok_or_else(missing)?;
+            if !found.iter().any(|v| v.id() == id) {
+                return Err(missing());
             }
-            Ok(for_prescriptions_of(fhir, &pid))
+            Ok(for_prescriptions_of(session, &pid, BY_ACCESS_CODE))
         }
         _ => {
-            fhir.check_read("MedicationRequest", id).await?;
-            let mr = fhir.store.read("MedicationRequest", id).await?.ok_or_else(not_found)?;
-            let pid = text(&content(&mr)?, "/subject/reference")
+            let (mr, _) = super::current(session, "MedicationRequest", id).await?;
+            let pid = text(&mr, "/subject/reference")
                 .and_then(|s| s.strip_prefix("Patient/"))
                 .map(str::to_string)
-                .ok_or_else(not_found)?;
+                .ok_or_else(missing)?;
             // Reading it under a Consent (prescriptions-only) is what lets a pharmacist dispense.
-            Ok(for_prescriptions_of(fhir, &pid))
+            Ok(for_prescriptions_of(session, &pid, BY_AUTHORISATION))
         }
     }
 }
 
-async fn dispense_operation(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<Response> {
-    require_pharmacist(fhir).await?;
-    let handle = dispensing_handle(fhir, id, input).await?;
+async fn dispense_operation(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
+    require_pharmacist(session).await?;
+    let handle = dispensing_session(session, id, input).await?;
     let mut dispense = match (&input.body, input.params.value("resource")) {
         (Some(b), _) if b["resourceType"] == "MedicationDispense" => b.clone(),
         (_, Some(r)) if r["resourceType"] == "MedicationDispense" => r.clone(),
@@ -617,7 +586,7 @@ async fn dispense_operation(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<
         dispense["meta"] = json!({"profile": [PL_MEDICATION_DISPENSE]});
     }
     if dispense["performer"].as_array().is_none_or(Vec::is_empty)
-        && let Some(u) = caller_user(fhir)
+        && let Some(u) = session.caller_user()
     {
         dispense["performer"] = json!([{"actor": {"reference": u}}]);
     }
@@ -625,11 +594,11 @@ async fn dispense_operation(fhir: &Fhir, id: &str, input: &Input) -> FhirResult<
     Ok(Response::resource(201, content(&created)?))
 }
 
-/// Dispenses on prescription `id` through `fhir`: completes `dispense` from the prescription
+/// Dispenses on prescription `id` through `session`: completes `dispense` from the prescription
 /// (subject, authorizingPrescription, medication, dates), checks validity and the remaining
 /// quantity, and writes it with the prescription's new status in one transaction guarded by
 /// the prescription's version. Returns the stored MedicationDispense.
-pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<ResourceVersion> {
+pub async fn dispense_on(session: &Session, id: &str, dispense: Value) -> FhirResult<ResourceVersion> {
     let quantity = dispense
         .pointer("/quantity/value")
         .and_then(Value::as_f64)
@@ -642,29 +611,20 @@ pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<R
         .and_then(|i| Some(format!("{}|{}", i["system"].as_str()?, i["value"].as_str()?)));
     for _ in 0..DISPENSE_RETRIES {
         if let Some(key) = &retry_key {
-            let done = find(
-                &fhir.unconfined(),
-                "MedicationDispense",
-                &[("identifier", key.clone()), ("prescription", format!("MedicationRequest/{id}"))],
-            )
-            .await?;
-            if let Some(existing) = done.into_iter().next() {
-                return Ok(existing);
+            let retried = [("identifier", key.clone()), ("prescription", format!("MedicationRequest/{id}"))];
+            let done = session.lookup().find(&["MedicationDispense"], &retried, 1).await?;
+            if let Some(existing) = done.first() {
+                return session.reveal(existing);
             }
         }
-        let current = fhir
-            .store
-            .read("MedicationRequest", id)
-            .await?
-            .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
-        let mut mr = content(&current)?;
+        let (mut mr, version) = super::current(session, "MedicationRequest", id).await?;
         match mr["status"].as_str() {
             Some("active") => {}
             Some("completed") => return Err(FhirError::Conflict("the prescription has been dispensed".into())),
             Some(other) => return Err(FhirError::Conflict(format!("the prescription is {other}"))),
             None => return Err(FhirError::Conflict("the prescription has no status".into())),
         }
-        let already = dispensed_quantity(fhir, id).await?;
+        let already = dispensed_quantity(session, id, None).await?;
         valid_on(&mr, today(), already > 0.0).map_err(FhirError::Conflict)?;
         let remaining = prescribed_quantity(&mr) - already;
         if let Some(limit) = chronic_limit(&mr, today())
@@ -699,24 +659,21 @@ pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<R
         if md.get("dosageInstruction").is_none() {
             md["dosageInstruction"] = mr["dosageInstruction"].clone();
         }
-        let now = crate::interaction::instant(crate::interaction::now());
         if md.get("whenHandedOver").is_none() {
-            md["whenHandedOver"] = json!(now);
+            md["whenHandedOver"] = json!(crate::clock::instant(crate::clock::now()));
         }
         if let Some(o) = md.as_object_mut() {
             o.remove("id");
         }
-        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-            {"fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": md,
-             "request": {"method": "POST", "url": "MedicationDispense"}},
-            {"resource": mr, "request": {"method": "PUT", "url": format!("MedicationRequest/{id}"),
-             "ifMatch": format!("W/\"{}\"", current.version)}},
-        ]});
-        match crate::interaction::transaction::transaction(fhir, &tx).await {
-            Ok(response) => {
-                return stored_entries(&response)
+        let mut writes = WriteSet::new();
+        writes.push(Write::create("MedicationDispense", md));
+        writes.push(Write::update("MedicationRequest", id, mr, Some(version)));
+        match session.commit(writes).await {
+            Ok(written) => {
+                return written
                     .into_iter()
-                    .find(|v| v.resource_type == "MedicationDispense")
+                    .find(|w| w.resource_type == "MedicationDispense")
+                    .and_then(|w| w.version)
                     .ok_or_else(|| FhirError::Internal("the dispensation was not stored".into()));
             }
             // Someone else changed the prescription meanwhile: look again.
@@ -727,63 +684,45 @@ pub async fn dispense_on(fhir: &Fhir, id: &str, dispense: Value) -> FhirResult<R
     Err(FhirError::Conflict("the prescription is being dispensed elsewhere; try again".into()))
 }
 
-/// Recomputes the status of prescription `id` from its completed dispensations (after one was
-/// rolled back) and returns the new prescription content, for a caller's transaction.
-pub async fn recomputed(fhir: &Fhir, id: &str, excluding: &str) -> FhirResult<(Value, i64)> {
-    let current = fhir
-        .store
-        .read("MedicationRequest", id)
-        .await?
-        .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
-    let mut mr = content(&current)?;
-    let dispenses =
-        find(&fhir.unconfined(), "MedicationDispense", &[("prescription", format!("MedicationRequest/{id}"))]).await?;
-    let mut total = 0.0;
-    for d in dispenses.iter().filter(|d| d.id != excluding) {
-        let d = content(d)?;
-        if d["status"] == "completed" {
-            total += d.pointer("/quantity/value").and_then(Value::as_f64).unwrap_or(0.0);
-        }
-    }
+/// Recomputes the status of prescription `id` from its completed dispensations (after the one
+/// `excluding` was rolled back) and returns the new prescription content with the version it
+/// replaces, for the caller's own write set (which the policy judges).
+pub async fn recomputed(session: &Session, id: &str, excluding: &str) -> FhirResult<(Value, i64)> {
+    let current =
+        session.lookup().read("MedicationRequest", id).await?.ok_or_else(|| not_found("MedicationRequest", id))?;
+    let mut mr = current.content().clone();
+    let total = dispensed_quantity(session, id, Some(excluding)).await?;
     if matches!(mr["status"].as_str(), Some("active" | "completed")) {
         let next = status_after(&mr, total);
         set_status(&mut mr, next);
     }
-    Ok((mr, current.version))
+    Ok((mr, current.version()))
 }
 
 // ---------------------------------------------------------------------------------------------
 // $cancel
 
-async fn cancel(fhir: &Fhir, id: &str) -> FhirResult<Response> {
-    fhir.check_read("MedicationRequest", id).await?;
-    let current = fhir
-        .store
-        .read("MedicationRequest", id)
-        .await?
-        .ok_or_else(|| FhirError::NotFound(format!("MedicationRequest/{id}")))?;
-    let mut mr = content(&current)?;
-    if fhir.is_confined() && caller_user(fhir).as_deref() != text(&mr, "/requester/reference") {
+async fn cancel(session: &Session, id: &str) -> FhirResult<Response> {
+    let (mut mr, version) = super::current(session, "MedicationRequest", id).await?;
+    if session.is_confined() && session.caller_user().as_deref() != text(&mr, "/requester/reference") {
         return Err(FhirError::Forbidden("only the prescriber may cancel a prescription".into()));
     }
     if mr["status"] != "active" {
         return Err(FhirError::Conflict(format!("the prescription is {}", mr["status"].as_str().unwrap_or("unknown"))));
     }
-    if dispensed_quantity(fhir, id).await? > 0.0 {
+    if dispensed_quantity(session, id, None).await? > 0.0 {
         return Err(FhirError::Conflict("something was dispensed on the prescription; it cannot be cancelled".into()));
     }
     set_status(&mut mr, Status::Cancelled);
-    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": mr, "request": {"method": "PUT", "url": format!("MedicationRequest/{id}"),
-         "ifMatch": format!("W/\"{}\"", current.version)}},
-    ]});
-    let response = crate::interaction::transaction::transaction(fhir, &tx).await.map_err(|e| match e {
-        FhirError::PreconditionFailed(_) => FhirError::Conflict("the prescription changed meanwhile; try again".into()),
-        other => other,
-    })?;
-    let stored =
-        stored_entries(&response).into_iter().next().ok_or_else(|| FhirError::Internal("not stored".into()))?;
-    Ok(Response::resource(200, content(&stored)?))
+    let written =
+        session.commit(Write::update("MedicationRequest", id, mr, Some(version))).await.map_err(|e| match e {
+            FhirError::PreconditionFailed(_) => {
+                FhirError::Conflict("the prescription changed meanwhile; try again".into())
+            }
+            other => other,
+        })?;
+    let stored = written.first().and_then(|w| w.content()).ok_or_else(|| FhirError::Internal("not stored".into()))?;
+    Ok(Response::resource(200, stored))
 }
 
 // ---------------------------------------------------------------------------------------------

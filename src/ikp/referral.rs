@@ -32,12 +32,19 @@
 use serde_json::{Value, json};
 
 use super::{Input, Operation};
+use crate::access::Reason;
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::bundle::EntryResource;
+use crate::interaction::Response;
 use crate::interaction::read::ReadConditions;
-use crate::interaction::search::Scope;
-use crate::interaction::{Body, Fhir, Response};
 use crate::search::reach::Visible;
+use crate::session::{Current, Session, not_found};
+
+/// A practitioner of the performing facility who presents a referral's or order's access code
+/// and the patient's PESEL may see and realise it.
+pub const BY_ACCESS_CODE: Reason = Reason {
+    code: "request-access-code",
+    display: "the performing facility presented the access code and the patient's PESEL",
+};
 
 /// Referral number (*numer skierowania*).
 pub const NUMBER: &str = "https://ikp.example.org/fhir/sid/e-referral-number";
@@ -86,54 +93,45 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-pub async fn run(fhir: &Fhir, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
+pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
     match (op.name, id) {
-        ("issue", None) => issue(fhir, &input).await,
+        ("issue", None) => issue(session, &input).await,
         ("retrieve", None) => {
-            let (fhir, found) = retrieve_by_code(fhir, "ServiceRequest", ACCESS_CODE, &input).await?;
-            crate::interaction::read::read(&fhir, "ServiceRequest", &found, ReadConditions::default()).await
+            let (widened, found) = retrieve_by_code(session, "ServiceRequest", ACCESS_CODE, &input).await?;
+            crate::interaction::read::read(&widened, "ServiceRequest", &found, ReadConditions::default()).await
         }
-        ("book", Some(id)) => transition(fhir, id, "book", &input).await,
-        ("complete", Some(id)) => transition(fhir, id, "complete", &input).await,
-        ("cancel", Some(id)) => transition(fhir, id, "cancel", &input).await,
+        ("book", Some(id)) => transition(session, id, "book", &input).await,
+        ("complete", Some(id)) => transition(session, id, "complete", &input).await,
+        ("cancel", Some(id)) => transition(session, id, "cancel", &input).await,
         _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
     }
 }
 
 // ---- helpers shared by the workflow modules (referral, order, documents) ----
 
-pub(crate) use super::caller_user;
-
 /// Issuing is for practitioners (and unconfined callers: backend services, the server).
-pub(crate) fn issuer(fhir: &Fhir) -> FhirResult<Option<String>> {
-    if !fhir.is_confined() {
-        return Ok(caller_user(fhir));
+pub(crate) fn issuer(session: &Session) -> FhirResult<Option<String>> {
+    if !session.is_confined() {
+        return Ok(session.caller_user());
     }
-    match caller_user(fhir) {
+    match session.caller_user() {
         Some(u) if u.starts_with("Practitioner/") || u.starts_with("PractitionerRole/") => Ok(Some(u)),
         _ => Err(FhirError::Forbidden("only a practitioner may issue this".into())),
     }
 }
 
-/// A random decimal code of `digits` digits.
-pub(crate) fn random_digits(digits: u32) -> String {
-    let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes()) % 10u128.pow(digits);
-    format!("{n:0width$}", width = digits as usize)
-}
-
 /// A 4-digit access code no other `resource_type` of the patient has (so that code + PESEL
 /// always finds exactly one).
-pub(crate) async fn unique_code(fhir: &Fhir, resource_type: &str, system: &str, patient: &str) -> FhirResult<String> {
-    let unconfined = fhir.unconfined();
+pub(crate) async fn unique_code(
+    session: &Session,
+    resource_type: &str,
+    system: &str,
+    patient: &str,
+) -> FhirResult<String> {
     for _ in 0..20 {
-        let code = random_digits(4);
-        let taken = find(
-            &unconfined,
-            resource_type,
-            &[("identifier", format!("{system}|{code}")), ("subject", format!("Patient/{patient}"))],
-        )
-        .await?;
-        if taken.is_empty() {
+        let code = super::random_digits(4);
+        let same = [("identifier", format!("{system}|{code}")), ("subject", format!("Patient/{patient}"))];
+        if session.lookup().find(&[resource_type], &same, 1).await?.is_empty() {
             return Ok(code);
         }
     }
@@ -142,47 +140,17 @@ pub(crate) async fn unique_code(fhir: &Fhir, resource_type: &str, system: &str, 
 
 /// A new document / order number: date + random digits.
 pub(crate) fn new_number() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}{:02}{:02}{}", d.year(), u8::from(d.month()), d.day(), random_digits(14))
+    format!("{}{}", crate::clock::format_date(crate::clock::today()).replace('-', ""), super::random_digits(14))
 }
 
-/// Today's date (UTC) as `YYYY-MM-DD`.
-pub(crate) fn today() -> String {
-    super::format_date(super::today())
-}
-
-/// The resources a search through `fhir` finds (policy applied when `fhir` is confined).
-pub(crate) async fn find(fhir: &Fhir, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
+/// The resources of `resource_type` matching `pairs`, searched as the caller (scopes, granular
+/// filters and reach applied, the access audited), as JSON.
+pub(crate) async fn find(session: &Session, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
     let mut pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     pairs.push(("_count".into(), "1000".into()));
-    let response = crate::interaction::search::search(fhir, Scope::Type(resource_type.into()), &pairs, true).await?;
-    let Some(Body::Bundle(bundle)) = response.body else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for entry in &bundle.entries {
-        if entry.rest.get("search").and_then(|s| s.get("mode")).and_then(Value::as_str) == Some("include") {
-            continue;
-        }
-        if let Some(r) = &entry.resource {
-            out.push(r.to_value()?);
-        }
-    }
-    Ok(out)
-}
-
-/// A resource and its version, read through `fhir` (policy-checked and audited).
-pub(crate) async fn read(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<(Value, i64)> {
-    let response = crate::interaction::read::read(fhir, resource_type, id, ReadConditions::default()).await?;
-    let version = response.version.unwrap_or(1);
-    body_value(response).map(|v| (v, version))
-}
-
-/// The resource in a response.
-pub(crate) fn body_value(response: Response) -> FhirResult<Value> {
-    match response.body {
-        Some(Body::Stored(v)) => EntryResource::Stored(v).to_value(),
-        Some(Body::Resource(v)) => Ok(v),
-        _ => Err(FhirError::Internal("the interaction returned no resource".into())),
-    }
+    let scope = crate::interaction::search::Scope::Type(resource_type.into());
+    let response = crate::interaction::search::search(session, scope, &pairs, true).await?;
+    super::matches(response)
 }
 
 /// The value of the identifier of `system`.
@@ -199,74 +167,68 @@ pub(crate) fn subject_id(resource: &Value) -> Option<&str> {
     resource.pointer("/subject/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("Patient/"))
 }
 
-/// Finds a request by access code + PESEL, without the caller's confinement, and returns a
-/// handle widened to that patient's `resource_type` (and what realising it writes) plus the id.
-/// Anything wrong is the same 404.
+/// Finds a request by access code + PESEL with the server's own look-up, and returns the
+/// caller's session widened to that patient's `resource_type` (and what realising it writes)
+/// plus the id. Anything wrong is the same 404.
 pub(crate) async fn retrieve_by_code(
-    fhir: &Fhir,
+    session: &Session,
     resource_type: &str,
     code_system: &str,
     input: &Input,
-) -> FhirResult<(Fhir, String)> {
+) -> FhirResult<(Session, String)> {
     let code = input.text("code")?;
     let pesel = input.text("pesel")?;
-    if fhir.is_confined() && !caller_user(fhir).is_some_and(|u| u.starts_with("Practitioner")) {
+    if session.is_confined() && !session.caller_user().is_some_and(|u| u.starts_with("Practitioner")) {
         return Err(FhirError::Forbidden("only a practitioner of the performing facility may retrieve".into()));
     }
-    let not_found = || FhirError::NotFound(format!("no {resource_type} for this access code and PESEL"));
+    let nothing = || FhirError::NotFound(format!("no {resource_type} for this access code and PESEL"));
     if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(not_found());
+        return Err(nothing());
     }
-    let unconfined = fhir.unconfined();
-    let patients = find(&unconfined, "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
+    let lookup = session.lookup();
+    let patients = lookup.find(&["Patient"], &[("identifier", format!("{PESEL}|{pesel}"))], 1000).await?;
     for patient in &patients {
-        let Some(pid) = patient["id"].as_str() else { continue };
-        let found = find(
-            &unconfined,
-            resource_type,
-            &[("identifier", format!("{code_system}|{code}")), ("subject", format!("Patient/{pid}"))],
-        )
-        .await?;
-        if let [one] = found.as_slice() {
-            let id = one["id"].as_str().ok_or_else(not_found)?.to_string();
-            let widened = widened_for(fhir, pid, resource_type);
-            return Ok((widened, id));
+        let pid = patient.id();
+        let request = [("identifier", format!("{code_system}|{code}")), ("subject", format!("Patient/{pid}"))];
+        if let [one] = lookup.find(&[resource_type], &request, 2).await?.as_slice() {
+            return Ok((widened_for(session, pid, resource_type), one.id().to_string()));
         }
     }
-    Err(not_found())
+    Err(nothing())
 }
 
-/// `fhir` with write access to `patient`'s `resource_type` (and the records realising it).
-pub(crate) fn widened_for(fhir: &Fhir, patient: &str, resource_type: &str) -> Fhir {
-    fhir.widened(Visible {
+/// The caller's session with write access to `patient`'s `resource_type` (and the records
+/// realising it), for one who presented its access code.
+pub(crate) fn widened_for(session: &Session, patient: &str, resource_type: &str) -> Session {
+    let request = Visible {
         comp_type: "Patient".into(),
         comp_id: patient.into(),
         types: Some(vec![resource_type.to_string(), "Task".into(), "Appointment".into()]),
         write: true,
-    })
+    };
+    session.widen(request, BY_ACCESS_CODE)
 }
 
-/// The handle to act on `resource_type/id` with: the caller's own when the policy lets it read
+/// The session to act on `resource_type/id` with: the caller's own when the policy lets it see
 /// it, else (when the right access `code` is presented) one widened to the patient's record.
-pub(crate) async fn acting_handle(
-    fhir: &Fhir,
+pub(crate) async fn acting_session(
+    session: &Session,
     resource_type: &str,
     id: &str,
     code_system: &str,
     input: &Input,
-) -> FhirResult<Fhir> {
-    if fhir.check_read(resource_type, id).await.is_ok() {
-        return Ok(fhir.clone());
+) -> FhirResult<Session> {
+    if let Some(Current::Live(_)) = session.current(resource_type, id).await? {
+        return Ok(session.clone());
     }
-    let not_found = || FhirError::NotFound(format!("{resource_type}/{id}"));
-    let Some(code) = input.params.text("code") else { return Err(not_found()) };
-    let Some(current) = fhir.store.read(resource_type, id).await? else { return Err(not_found()) };
-    let content: Value = current.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).ok_or_else(not_found)?;
-    if identifier(&content, code_system) != Some(code) {
-        return Err(not_found());
+    let missing = || not_found(resource_type, id);
+    let Some(code) = input.params.text("code") else { return Err(missing()) };
+    let Some(current) = session.lookup().read(resource_type, id).await? else { return Err(missing()) };
+    if identifier(current.content(), code_system) != Some(code) {
+        return Err(missing());
     }
-    let patient = subject_id(&content).ok_or_else(not_found)?;
-    Ok(widened_for(fhir, patient, resource_type))
+    let patient = subject_id(current.content()).ok_or_else(missing)?;
+    Ok(widened_for(session, patient, resource_type))
 }
 
 /// Sets (replaces) the extension `url` on `resource`.
@@ -286,19 +248,19 @@ pub(crate) fn set_extension(resource: &mut Value, url: &str, value: Value) {
 
 // ---- the referral workflow ----
 
-async fn issue(fhir: &Fhir, input: &Input) -> FhirResult<Response> {
-    let issuer = issuer(fhir)?;
+async fn issue(session: &Session, input: &Input) -> FhirResult<Response> {
+    let issuer = issuer(session)?;
     let mut referral = input.resource("ServiceRequest")?.clone();
     if subject_id(&referral).is_none() {
         return Err(FhirError::bad_request("a referral needs subject = Patient/[id]"));
     }
     let patient = subject_id(&referral).unwrap_or_default().to_string();
-    let code = unique_code(fhir, "ServiceRequest", ACCESS_CODE, &patient).await?;
+    let code = unique_code(session, "ServiceRequest", ACCESS_CODE, &patient).await?;
     stamp_new(&mut referral, issuer.as_deref(), code);
     if let Some(o) = referral.as_object_mut() {
         o.remove("id");
     }
-    crate::interaction::create::create(fhir, "ServiceRequest", referral, None).await
+    crate::interaction::create::create(session, "ServiceRequest", referral, None).await
 }
 
 /// Number, access code and key, status and dates of a new referral.
@@ -317,7 +279,7 @@ fn stamp_new(referral: &mut Value, issuer: Option<&str>, code: String) {
     referral["status"] = json!("active");
     referral["intent"] = json!("order");
     if referral["authoredOn"].as_str().is_none() {
-        referral["authoredOn"] = json!(today());
+        referral["authoredOn"] = json!(crate::clock::format_date(crate::clock::today()));
     }
     if let (None, Some(issuer)) = (referral.get("requester"), issuer) {
         referral["requester"] = json!({"reference": issuer});
@@ -339,13 +301,13 @@ pub fn state(referral: &Value) -> &str {
     }
 }
 
-async fn transition(fhir: &Fhir, id: &str, action: &str, input: &Input) -> FhirResult<Response> {
+async fn transition(session: &Session, id: &str, action: &str, input: &Input) -> FhirResult<Response> {
     let handle = if action == "cancel" {
-        fhir.clone()
+        session.clone()
     } else {
-        acting_handle(fhir, "ServiceRequest", id, ACCESS_CODE, input).await?
+        acting_session(session, "ServiceRequest", id, ACCESS_CODE, input).await?
     };
-    let (mut referral, version) = read(&handle, "ServiceRequest", id).await?;
+    let (mut referral, version) = super::current(&handle, "ServiceRequest", id).await?;
     let current = state(&referral).to_string();
     if current == "completed" || current == "cancelled" {
         return Err(FhirError::Conflict(format!("the referral is already {current}")));
@@ -369,7 +331,7 @@ async fn transition(fhir: &Fhir, id: &str, action: &str, input: &Input) -> FhirR
             }
         }
         "complete" => {
-            if fhir.is_confined() && !caller_user(fhir).is_some_and(|u| u.starts_with("Practitioner")) {
+            if session.is_confined() && !session.caller_user().is_some_and(|u| u.starts_with("Practitioner")) {
                 return Err(FhirError::Forbidden("only the performing practitioner may complete a referral".into()));
             }
             referral["status"] = json!("completed");
@@ -377,7 +339,7 @@ async fn transition(fhir: &Fhir, id: &str, action: &str, input: &Input) -> FhirR
         }
         _ => {
             let requester = referral.pointer("/requester/reference").and_then(Value::as_str);
-            if fhir.is_confined() && (requester.is_none() || requester != caller_user(fhir).as_deref()) {
+            if session.is_confined() && (requester.is_none() || requester != session.caller_user().as_deref()) {
                 return Err(FhirError::Forbidden("only the issuer may cancel a referral".into()));
             }
             referral["status"] = json!("revoked");

@@ -7,8 +7,10 @@
 use serde_json::Value;
 
 use super::prescription::{self, Status};
+use crate::clock::{format_date, today};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Fhir, update};
+use crate::interaction::update;
+use crate::session::Session;
 
 /// Prescriptions expired per batch (the sweep repeats until none is left).
 const BATCH: usize = 500;
@@ -21,25 +23,24 @@ pub struct Swept {
 }
 
 /// One sweep, as the server itself (no caller).
-pub async fn run(fhir: &Fhir) -> FhirResult<Swept> {
-    let server = fhir.unconfined();
+pub async fn run(session: &Session) -> FhirResult<Swept> {
+    let server = session.system("the workflow sweep");
     let expired_prescriptions = expire_prescriptions(&server).await?;
     let waiting_list_bookings = super::booking::match_waiting_list(&server).await?.len();
     Ok(Swept { expired_prescriptions, waiting_list_bookings })
 }
 
 /// Active prescriptions whose validity ended before today become `stopped` + expired.
-async fn expire_prescriptions(fhir: &Fhir) -> FhirResult<usize> {
-    let today = super::format_date(super::today());
-    let pairs = [("status", "active".to_string()), ("validity-end", format!("lt{today}"))];
+async fn expire_prescriptions(session: &Session) -> FhirResult<usize> {
+    let pairs = [("status", "active".to_string()), ("validity-end", format!("lt{}", format_date(today())))];
     let mut expired = 0;
     loop {
-        let due = crate::interaction::search::find(fhir, &["MedicationRequest"], &pairs, BATCH).await?;
+        let due = session.find(&["MedicationRequest"], &pairs, BATCH).await?;
         let mut changed = 0;
         for version in &due {
             let mut mr: Value = prescription::content(version)?;
             prescription::set_status(&mut mr, Status::Expired);
-            match update::update(fhir, "MedicationRequest", &version.id, mr, Some(version.version)).await {
+            match update::update(session, "MedicationRequest", &version.id, mr, Some(version.version)).await {
                 Ok(_) => changed += 1,
                 // Dispensed or cancelled meanwhile, or another node was first.
                 Err(FhirError::PreconditionFailed(_) | FhirError::Conflict(_)) => {}

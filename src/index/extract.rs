@@ -113,6 +113,37 @@ impl Extractor<'_> {
         rows
     }
 
+    /// Only the compartment rows of [`Self::extract`], evaluating only the parameters that
+    /// define compartment membership: what the access policy needs to judge a version.
+    pub fn compartments_only(&self, resource: &Value) -> Vec<CompartmentRow> {
+        let mut rows = IndexRows::default();
+        let (Some(resource_type), Some(id)) =
+            (resource.get("resourceType").and_then(Value::as_str), resource.get("id").and_then(Value::as_str))
+        else {
+            return Vec::new();
+        };
+        let env = Environment::new().with_model(self.model);
+        let mut wanted: Vec<&str> = COMPARTMENTS
+            .iter()
+            .flat_map(|c| self.registry.compartment_params(c, resource_type).iter().map(String::as_str))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for param in self.registry.params(resource_type) {
+            if param.kind != ParamType::Reference || wanted.binary_search(&param.code.as_str()).is_err() {
+                continue;
+            }
+            let Some(expression) = &param.expression else { continue };
+            if let Ok(items) = expression.evaluate(&env, resource) {
+                for item in &items {
+                    self.add(&mut rows, &param.code, param.kind, item, None);
+                }
+            }
+        }
+        self.compartments(&mut rows, resource_type, id);
+        rows.compartments
+    }
+
     fn compartments(&self, rows: &mut IndexRows, resource_type: &str, id: &str) {
         for &compartment in COMPARTMENTS {
             if resource_type == compartment {
@@ -573,5 +604,28 @@ mod tests {
         );
         assert_eq!(parse_reference("#c1", base), Some(ReferenceTarget::Contained("c1".into())));
         assert!(matches!(parse_reference("urn:uuid:abc", base), Some(ReferenceTarget::Url(_))));
+    }
+
+    /// The access policy judges past versions by `compartments_only` and current ones by the
+    /// stored index rows: both must name the same compartments for every official example.
+    #[test]
+    fn compartments_only_agree_with_full_extraction() {
+        let model = crate::model::r4().expect("model");
+        let registry = Registry::build(model, &[]).expect("registry");
+        let extractor = Extractor { registry: &registry, model, base_url: "http://h/fhir" };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/r4-examples");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            let resource: Value = serde_json::from_str(&text).expect("json");
+            let mut full = extractor.extract(&resource).compartments;
+            let mut only = extractor.compartments_only(&resource);
+            let key = |c: &CompartmentRow| (c.comp_type.clone(), c.comp_id.clone());
+            full.sort_by_key(key);
+            only.sort_by_key(key);
+            assert_eq!(full, only, "{}/{}", resource["resourceType"], resource["id"]);
+            checked += 1;
+        }
+        assert!(checked > 700, "only {checked} examples");
     }
 }

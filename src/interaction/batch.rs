@@ -7,16 +7,20 @@ use super::bundle::{Bundle, Entry, EntryResource};
 use super::read::ReadConditions;
 use super::search::Scope;
 use super::transaction::{Request, requests};
-use super::{Body, Fhir, Response, create, delete, instant, patch, read, search, update, write::new_id};
+use super::{Body, Response, create, delete, patch, read, search, update};
+use crate::clock::instant;
+use crate::context::Fhir;
 use crate::error::FhirError;
 use crate::outcome::operation_outcome;
+use crate::session::Session;
+use crate::session::prepare::new_id;
 
-pub async fn batch(fhir: &Fhir, bundle: &Value) -> crate::error::FhirResult<Response> {
+pub async fn batch(session: &Session, bundle: &Value) -> crate::error::FhirResult<Response> {
     let mut entries = Vec::new();
-    for r in requests(fhir, bundle)? {
+    for r in requests(session, bundle)? {
         let entry = match r.method.as_str() {
-            "GET" | "HEAD" => read_entry(fhir, &r).await,
-            _ => to_entry(fhir, write(fhir, &r).await),
+            "GET" | "HEAD" => read_entry(session, &r).await,
+            _ => to_entry(session, write(session, &r).await),
         };
         entries.push(entry);
     }
@@ -24,28 +28,28 @@ pub async fn batch(fhir: &Fhir, bundle: &Value) -> crate::error::FhirResult<Resp
     head.insert("resourceType".into(), json!("Bundle"));
     head.insert("id".into(), json!(new_id()));
     head.insert("type".into(), json!("batch-response"));
-    head.insert("link".into(), json!([{"relation": "self", "url": fhir.base_url}]));
+    head.insert("link".into(), json!([{"relation": "self", "url": session.base_url}]));
     Ok(Response::bundle(Bundle { head, entries }))
 }
 
-async fn write(fhir: &Fhir, r: &Request) -> Result<Response, FhirError> {
+async fn write(session: &Session, r: &Request) -> Result<Response, FhirError> {
     let (path, query) = r.url.split_once('?').map_or((r.url.as_str(), None), |(p, q)| (p, Some(q)));
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let body = || r.resource.clone().ok_or_else(|| FhirError::bad_request("the entry has no resource"));
     match (r.method.as_str(), segments.as_slice(), query) {
-        ("POST", [t], _) => create::create(fhir, t, body()?, r.if_none_exist.as_deref()).await,
-        ("PUT", [t, id], None) => update::update(fhir, t, id, body()?, r.if_match).await,
-        ("PUT", [t], Some(q)) => update::conditional_update(fhir, t, q, body()?, r.if_match).await,
-        ("PATCH", [t, id], None) => patch::patch(fhir, t, id, &body()?, r.if_match).await,
-        ("PATCH", [t], Some(q)) => patch::conditional_patch(fhir, t, q, &body()?, r.if_match).await,
-        ("DELETE", [t, id], None) => delete::delete(fhir, t, id, r.if_match).await,
-        ("DELETE", [t], Some(q)) => delete::conditional_delete(fhir, t, q).await,
+        ("POST", [t], _) => create::create(session, t, body()?, r.if_none_exist.as_deref()).await,
+        ("PUT", [t, id], None) => update::update(session, t, id, body()?, r.if_match).await,
+        ("PUT", [t], Some(q)) => update::conditional_update(session, t, q, body()?, r.if_match).await,
+        ("PATCH", [t, id], None) => patch::patch(session, t, id, &body()?, r.if_match).await,
+        ("PATCH", [t], Some(q)) => patch::conditional_patch(session, t, q, &body()?, r.if_match).await,
+        ("DELETE", [t, id], None) => delete::delete(session, t, id, r.if_match).await,
+        ("DELETE", [t], Some(q)) => delete::conditional_delete(session, t, q).await,
         _ => Err(FhirError::bad_request(format!("'{} {}' is not a valid batch request", r.method, r.url))),
     }
 }
 
 /// A GET entry: read, vread, search or capabilities.
-pub async fn read_entry(fhir: &Fhir, r: &Request) -> Entry {
+pub async fn read_entry(session: &Session, r: &Request) -> Entry {
     let (path, query) = r.url.split_once('?').map_or((r.url.as_str(), ""), |(p, q)| (p, q));
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -55,12 +59,12 @@ pub async fn read_entry(fhir: &Fhir, r: &Request) -> Entry {
         if_modified_since: None,
     };
     let result = match segments.as_slice() {
-        [] => search::search(fhir, Scope::System, &pairs, false).await,
-        ["metadata"] => Ok(super::capabilities::capabilities(fhir)),
-        [t] => search::search(fhir, Scope::Type(t.to_string()), &pairs, false).await,
-        [t, id] => read::read(fhir, t, id, conditions).await,
+        [] => search::search(session, Scope::System, &pairs, false).await,
+        ["metadata"] => Ok(super::capabilities::capabilities(session)),
+        [t] => search::search(session, Scope::Type(t.to_string()), &pairs, false).await,
+        [t, id] => read::read(session, t, id, conditions).await,
         [t, id, "_history", v] => match super::parse_version(v) {
-            Ok(v) => read::vread(fhir, t, id, v).await,
+            Ok(v) => read::vread(session, t, id, v).await,
             Err(e) => Err(e),
         },
         [c, id, t] => {
@@ -69,11 +73,11 @@ pub async fn read_entry(fhir: &Fhir, r: &Request) -> Entry {
                 compartment_id: id.to_string(),
                 resource_type: t.to_string(),
             };
-            search::search(fhir, scope, &pairs, false).await
+            search::search(session, scope, &pairs, false).await
         }
         _ => Err(FhirError::bad_request(format!("'GET {}' is not a valid request", r.url))),
     };
-    to_entry(fhir, result)
+    to_entry(session, result)
 }
 
 /// An interaction's outcome as a response entry.

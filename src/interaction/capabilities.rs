@@ -2,8 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Fhir, Response, instant, now, terminology};
+use super::{Response, terminology};
+use crate::clock::{instant, now};
 use crate::conformance::FHIR_VERSION;
+use crate::context::Fhir;
 use crate::search::registry::{COLUMN_PARAMETERS, ParamType};
 
 /// Interactions every resource type supports.

@@ -2,24 +2,28 @@
 //! plus what those resources reference (practitioners, organizations, medications, locations...),
 //! with `start`/`end` (care dates), `_since`, `_type`, `_count` and cursor paging.
 
+use super::Response;
 use super::search::execute;
-use super::{Fhir, Response};
 use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::parse::{DEFAULT_COUNT, MAX_COUNT, date_range};
 use crate::search::query::{Condition, Filter, FilterKind, Include, Prefix, SearchQuery, Total};
 use crate::search::registry::ParamType;
+use crate::session::{Current, Session, not_found};
 
-pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String, String)]) -> FhirResult<Response> {
-    let registry = fhir.registry.current();
-    if let Some(id) = patient_id {
-        fhir.check_read("Patient", id).await?;
-        if fhir.store.read("Patient", id).await?.is_none_or(|v| v.is_deleted()) {
-            return Err(FhirError::NotFound(format!("Patient/{id}")));
-        }
+pub async fn everything(
+    session: &Session,
+    patient_id: Option<&str>,
+    pairs: &[(String, String)],
+) -> FhirResult<Response> {
+    let registry = session.registry.current();
+    if let Some(id) = patient_id
+        && !matches!(session.current("Patient", id).await?, Some(Current::Live(_)))
+    {
+        return Err(not_found("Patient", id));
     }
     let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let mut types: Vec<String> = fhir
+    let mut types: Vec<String> = session
         .model
         .resource_types()
         .iter()
@@ -27,13 +31,13 @@ pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String,
         // The audit trail is about the record, not part of it: it is searched on its own.
         .filter(|t| *t != "AuditEvent" || value("_type").is_some())
         // Only the types the token may search, unfiltered (granular filters are per type search).
-        .filter(|t| fhir.grant(t, Interaction::Search).is_ok_and(|f| f.is_empty()))
+        .filter(|t| session.grant(t, Interaction::Search).is_ok_and(|f| f.is_empty()))
         .cloned()
         .collect();
     if let Some(wanted) = value("_type") {
         let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
         for t in &wanted {
-            fhir.check_type(t)?;
+            session.check_type(t)?;
         }
         types.retain(|t| wanted.contains(&t.as_str()));
     }
@@ -89,8 +93,8 @@ pub async fn everything(fhir: &Fhir, patient_id: Option<&str>, pairs: &[(String,
         ignored: Vec::new(),
     };
     let path = match patient_id {
-        Some(id) => format!("{}/Patient/{id}/$everything", fhir.base_url),
-        None => format!("{}/Patient/$everything", fhir.base_url),
+        Some(id) => format!("{}/Patient/{id}/$everything", session.base_url),
+        None => format!("{}/Patient/$everything", session.base_url),
     };
-    execute(fhir, query, &path, pairs).await
+    execute(session, query, &path, pairs).await
 }

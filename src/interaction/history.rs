@@ -3,11 +3,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Fhir, Response, instant};
+use super::Response;
 use crate::auth::scopes::Interaction;
+use crate::clock::instant;
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::model::datetime::{self, DateKind};
 use crate::outcome::{Issue, IssueType};
+use crate::session::{Session, not_found};
 use crate::store::{HistoryQuery, HistoryScope, Method, ResourceVersion};
 
 pub const DEFAULT_COUNT: usize = 50;
@@ -42,23 +45,21 @@ fn invalid(param: &str, message: String) -> FhirError {
     FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, message).at(param)])
 }
 
-pub async fn history(fhir: &Fhir, scope: HistoryScope, params: &HistoryParams) -> FhirResult<Response> {
+pub async fn history(session: &Session, scope: HistoryScope, params: &HistoryParams) -> FhirResult<Response> {
     match &scope {
-        HistoryScope::System => fhir.grant_system(Interaction::Search)?,
+        HistoryScope::System => session.grant_system(Interaction::Search)?,
         HistoryScope::Type(t) => {
-            fhir.check_type(t)?;
-            // Past versions have no search index to narrow by: confined callers see the history
-            // of single resources they may read.
-            if fhir.is_confined() || !fhir.grant(t, Interaction::Search)?.is_empty() {
+            session.check_type(t)?;
+            // Every version is judged on its own compartments; across a whole type that could
+            // mean judging the type's entire history for one page, so confined callers (and
+            // granular scopes) ask for one resource's history.
+            if session.is_confined() || !session.grant(t, Interaction::Search)?.is_empty() {
                 return Err(FhirError::Forbidden(format!(
                     "the history of all {t} resources is for unconfined callers; ask for one resource's history"
                 )));
             }
         }
-        HistoryScope::Instance(t, id) => {
-            fhir.check_type(t)?;
-            fhir.check_read(t, id).await?;
-        }
+        HistoryScope::Instance(t, _) => session.check_type(t)?,
     }
     let since = params
         .since
@@ -91,27 +92,25 @@ pub async fn history(fhir: &Fhir, scope: HistoryScope, params: &HistoryParams) -
         .map(|c| c.parse::<i64>().map_err(|_| invalid("_cursor", format!("'{c}' is not a history cursor"))))
         .transpose()?;
 
-    let mut versions = if count == 0 {
-        Vec::new()
+    let (versions, next) = if count == 0 {
+        (Vec::new(), None)
     } else {
-        fhir.store.history(&HistoryQuery { scope: scope.clone(), since, at, before_seq, limit: count + 1 }).await?
+        session.history(&HistoryQuery { scope: scope.clone(), since, at, before_seq, limit: count }).await?
     };
-    let has_more = versions.len() > count;
-    versions.truncate(count);
-    fhir.record_access(versions.iter());
 
+    // No version the caller may see: the resource does not exist for them.
     if let HistoryScope::Instance(t, id) = &scope
         && versions.is_empty()
         && before_seq.is_none()
-        && fhir.store.read(t, id).await?.is_none()
+        && !session.any_version_visible(t, id).await?
     {
-        return Err(FhirError::NotFound(format!("{t}/{id}")));
+        return Err(not_found(t, id));
     }
 
     let path = match &scope {
-        HistoryScope::System => format!("{}/_history", fhir.base_url),
-        HistoryScope::Type(t) => format!("{}/{t}/_history", fhir.base_url),
-        HistoryScope::Instance(t, id) => format!("{}/{t}/{id}/_history", fhir.base_url),
+        HistoryScope::System => format!("{}/_history", session.base_url),
+        HistoryScope::Type(t) => format!("{}/{t}/_history", session.base_url),
+        HistoryScope::Instance(t, id) => format!("{}/{t}/{id}/_history", session.base_url),
     };
     let link = |cursor: Option<i64>| {
         let mut q = form_urlencoded::Serializer::new(String::new());
@@ -128,14 +127,14 @@ pub async fn history(fhir: &Fhir, scope: HistoryScope, params: &HistoryParams) -
         format!("{path}?{}", q.finish())
     };
     let mut links = vec![json!({"relation": "self", "url": link(before_seq)})];
-    if has_more && let Some(last) = versions.last() {
-        links.push(json!({"relation": "next", "url": link(Some(last.seq))}));
+    if let Some(next) = next {
+        links.push(json!({"relation": "next", "url": link(Some(next))}));
     }
-    let entries = versions.iter().map(|v| entry(fhir, v)).collect::<FhirResult<Vec<Value>>>()?;
+    let entries = versions.iter().map(|v| entry(session, v)).collect::<FhirResult<Vec<Value>>>()?;
     let mut bundle = Map::new();
     bundle.insert("resourceType".into(), json!("Bundle"));
-    bundle.insert("id".into(), json!(super::write::new_id()));
-    bundle.insert("meta".into(), json!({"lastUpdated": instant(super::now())}));
+    bundle.insert("id".into(), json!(crate::session::prepare::new_id()));
+    bundle.insert("meta".into(), json!({"lastUpdated": instant(crate::clock::now())}));
     bundle.insert("type".into(), json!("history"));
     bundle.insert("link".into(), Value::Array(links));
     if !entries.is_empty() {

@@ -1,9 +1,11 @@
 //! read and vread: `GET [base]/[type]/[id]` and `GET [base]/[type]/[id]/_history/[vid]`, with
-//! conditional read (`If-None-Match`, `If-Modified-Since` → 304).
+//! conditional read (`If-None-Match`, `If-Modified-Since` → 304). What the caller may not see
+//! answers 404, as what does not exist.
 
-use super::{Fhir, Response};
+use super::Response;
+use crate::clock::Micros;
 use crate::error::{FhirError, FhirResult};
-use crate::store::Micros;
+use crate::session::{Current, Session, not_found};
 
 /// Preconditions of a conditional read.
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,37 +16,37 @@ pub struct ReadConditions {
     pub if_modified_since: Option<Micros>,
 }
 
-pub async fn read(fhir: &Fhir, resource_type: &str, id: &str, conditions: ReadConditions) -> FhirResult<Response> {
-    fhir.check_type(resource_type)?;
-    fhir.check_read(resource_type, id).await?;
-    let Some(current) = fhir.store.read(resource_type, id).await? else {
-        return Err(FhirError::NotFound(format!("{resource_type}/{id}")));
+pub async fn read(
+    session: &Session,
+    resource_type: &str,
+    id: &str,
+    conditions: ReadConditions,
+) -> FhirResult<Response> {
+    session.check_type(resource_type)?;
+    let current = match session.current(resource_type, id).await? {
+        None => return Err(not_found(resource_type, id)),
+        Some(Current::Deleted(_)) => return Err(FhirError::Gone(format!("{resource_type}/{id}"))),
+        Some(Current::Live(v)) => v,
     };
-    if current.is_deleted() {
-        return Err(FhirError::Gone(format!("{resource_type}/{id}")));
-    }
     let unchanged_version = conditions.if_none_match == Some(current.version);
     // HTTP dates have whole seconds: compare at that precision.
     let unchanged_since =
         conditions.if_modified_since.is_some_and(|t| current.last_updated / 1_000_000 <= t / 1_000_000);
     if unchanged_version || unchanged_since {
-        let mut response = Response::version(fhir, 304, current);
+        let mut response = Response::version(session, 304, current);
         response.body = None;
         return Ok(response);
     }
-    fhir.record_access([&current]);
-    Ok(Response::version(fhir, 200, current))
+    Ok(Response::version(session, 200, current))
 }
 
-pub async fn vread(fhir: &Fhir, resource_type: &str, id: &str, version: i64) -> FhirResult<Response> {
-    fhir.check_type(resource_type)?;
-    fhir.check_read(resource_type, id).await?;
-    let Some(found) = fhir.store.vread(resource_type, id, version).await? else {
+pub async fn vread(session: &Session, resource_type: &str, id: &str, version: i64) -> FhirResult<Response> {
+    session.check_type(resource_type)?;
+    let Some(found) = session.vread(resource_type, id, version).await? else {
         return Err(FhirError::NotFound(format!("{resource_type}/{id}/_history/{version}")));
     };
     if found.is_deleted() {
         return Err(FhirError::Gone(format!("{resource_type}/{id}/_history/{version}")));
     }
-    fhir.record_access([&found]);
-    Ok(Response::version(fhir, 200, found))
+    Ok(Response::version(session, 200, found))
 }

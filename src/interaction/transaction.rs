@@ -1,20 +1,19 @@
 //! transaction: `POST [base]` with a `transaction` Bundle. All entries succeed together or nothing
-//! is written: one database transaction, entries processed DELETE → POST → PUT/PATCH → GET, ids
-//! assigned and `urn:uuid:`/`urn:oid:` references (and conditional references) resolved across the
-//! Bundle, every version and index row written in batches at the end.
-
-use std::collections::{HashMap, HashSet};
+//! is written: the entries become one write set, committed in one database transaction under the
+//! policy (DELETE → POST → PUT/PATCH, then the GETs), with ids assigned and `urn:uuid:`/`urn:oid:`
+//! references (and conditional references) resolved across the Bundle.
 
 use serde_json::{Map, Value, json};
 
 use super::bundle::{Bundle, Entry, EntryResource};
-use super::patch;
-use super::write::{Target, check_body, new_id, stamp, tombstone, written};
-use super::{Fhir, Response, instant, now, parse_version};
+use super::{Response, parse_version};
+use crate::clock::instant;
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::{Issue, IssueType};
 use crate::search::criteria;
-use crate::store::{Current, Method, NewVersion, StoreError, StoreTx};
+use crate::session::prepare::new_id;
+use crate::session::write::Action;
+use crate::session::{Session, Target, Write, WriteSet, Written, entry_error};
 
 /// One parsed Bundle entry.
 #[derive(Debug, Clone)]
@@ -30,41 +29,8 @@ pub struct Request {
     pub if_none_match: Option<String>,
 }
 
-fn entry_error(index: usize, e: FhirError) -> FhirError {
-    let at = format!("Bundle.entry[{index}]");
-    let relocate = |issues: Vec<Issue>| -> Vec<Issue> {
-        issues
-            .into_iter()
-            .map(|mut i| {
-                i.expression = Some(match i.expression.take() {
-                    // An issue inside the entry's resource keeps its path, under the entry.
-                    Some(inner) => match inner.split_once('.') {
-                        Some((_, rest)) => format!("{at}.resource.{rest}"),
-                        None => format!("{at}.resource"),
-                    },
-                    None => at.clone(),
-                });
-                i.message = format!("entry {index}: {}", i.message);
-                i
-            })
-            .collect()
-    };
-    match e {
-        FhirError::BadRequest(issues) => FhirError::BadRequest(relocate(issues)),
-        FhirError::Unprocessable(issues) => FhirError::Unprocessable(relocate(issues)),
-        FhirError::NotFound(what) => FhirError::NotFound(format!("{what} (entry {index})")),
-        FhirError::Gone(what) => FhirError::Gone(format!("{what} (entry {index})")),
-        FhirError::PreconditionFailed(what) => FhirError::PreconditionFailed(format!("entry {index}: {what}")),
-        FhirError::Conflict(what) => FhirError::Conflict(format!("entry {index}: {what}")),
-        FhirError::UnknownType(t) => FhirError::BadRequest(vec![
-            Issue::error(IssueType::NotSupported, format!("entry {index}: unknown resource type '{t}'")).at(at),
-        ]),
-        other => other,
-    }
-}
-
 /// Reads the entries of a batch or transaction Bundle.
-pub fn requests(fhir: &Fhir, bundle: &Value) -> FhirResult<Vec<Request>> {
+pub fn requests(session: &Session, bundle: &Value) -> FhirResult<Vec<Request>> {
     let entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
     entries
         .iter()
@@ -79,7 +45,7 @@ pub fn requests(fhir: &Fhir, bundle: &Value) -> FhirResult<Vec<Request>> {
             let text = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
             let method = text("method").unwrap_or_default();
             let url = text("url").unwrap_or_default();
-            let url = url.strip_prefix(&format!("{}/", fhir.base_url)).map(str::to_string).unwrap_or(url);
+            let url = url.strip_prefix(&format!("{}/", session.base_url)).map(str::to_string).unwrap_or(url);
             let if_match = text("ifMatch").map(|v| parse_version(&v)).transpose().map_err(|e| entry_error(index, e))?;
             Ok(Request {
                 index,
@@ -95,15 +61,50 @@ pub fn requests(fhir: &Fhir, bundle: &Value) -> FhirResult<Vec<Request>> {
         .collect()
 }
 
-/// What a write entry resolved to.
-struct Resolved {
-    request: Request,
-    resource_type: String,
-    id: String,
-    /// The version written, or `None` when nothing was written (matched If-None-Exist, deleting
-    /// what does not exist).
-    version: Option<NewVersion>,
-    status: &'static str,
+impl Request {
+    /// The write this entry asks for, or `None` for a read (GET, HEAD).
+    pub fn write(&self, session: &Session) -> FhirResult<Option<Write>> {
+        let (path, query) = self.url.split_once('?').map_or((self.url.as_str(), None), |(p, q)| (p, Some(q)));
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let resource_type = segments.first().copied().unwrap_or_default();
+        if matches!(self.method.as_str(), "GET" | "HEAD") {
+            return Ok(None);
+        }
+        if !matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+            return Err(FhirError::bad_request(format!("unsupported request method '{}'", self.method)));
+        }
+        session.check_type(resource_type)?;
+        let criteria = |q: &str| criteria::parse(&session.registry.current(), &session.base_url, resource_type, q);
+        let target = match (segments.as_slice(), query) {
+            ([_, id], None) if self.method != "POST" => Target::Id(id.to_string()),
+            ([_], Some(q)) if self.method != "POST" => Target::Matching(Box::new(criteria(q)?)),
+            ([_], _) if self.method == "POST" => Target::Id(String::new()),
+            _ => {
+                return Err(FhirError::bad_request(format!("'{} {}' is not a valid request", self.method, self.url)));
+            }
+        };
+        let resource = || self.resource.clone().ok_or_else(|| FhirError::bad_request("the entry has no resource"));
+        let action = match self.method.as_str() {
+            "POST" => Action::Create {
+                resource: resource()?,
+                if_none_exist: self.if_none_exist.as_deref().map(criteria).transpose()?.map(Box::new),
+            },
+            "PUT" => Action::Update { target, resource: resource()?, if_match: self.if_match },
+            "PATCH" => Action::Patch {
+                target,
+                document: self
+                    .resource
+                    .clone()
+                    .ok_or_else(|| FhirError::bad_request("a PATCH entry needs a resource (Binary or Parameters)"))?,
+                if_match: self.if_match,
+            },
+            _ => Action::Delete { target, if_match: self.if_match },
+        };
+        let mut write = Write::new(resource_type, action);
+        write.full_url = self.full_url.clone();
+        write.entry = Some(self.index);
+        Ok(Some(write))
+    }
 }
 
 /// The processing order of the transaction rules.
@@ -116,327 +117,63 @@ fn rank(method: &str) -> u8 {
     }
 }
 
-pub async fn transaction(fhir: &Fhir, bundle: &Value) -> FhirResult<Response> {
-    let mut requests = requests(fhir, bundle)?;
+pub async fn transaction(session: &Session, bundle: &Value) -> FhirResult<Response> {
+    let mut requests = requests(session, bundle)?;
     requests.sort_by_key(|r| (rank(&r.method), r.index));
-    let mut attempt = 0;
-    loop {
-        let tx = fhir.store.begin().await?;
-        match run(fhir, tx, requests.clone()).await {
-            // Another writer created one of our new ids first: run the whole transaction again.
-            Err(FhirError::Store(StoreError::Conflict(_))) if attempt < super::write::RETRIES => attempt += 1,
-            Err(FhirError::Store(StoreError::Conflict(what))) => return Err(FhirError::Conflict(what)),
-            other => return other,
-        }
-    }
-}
-
-async fn run(fhir: &Fhir, mut tx: Box<dyn StoreTx>, requests: Vec<Request>) -> FhirResult<Response> {
-    let at = now();
-    // 1. Identities: where each entry writes, and what its fullUrl stands for.
-    let mut targets: Vec<(Request, String, Option<String>)> = Vec::new(); // (request, type, id or none for POST)
+    let mut writes = Vec::new();
+    let mut write_requests = Vec::new();
     let mut gets = Vec::new();
     for r in requests {
-        let (path, query) = r.url.split_once('?').map_or((r.url.as_str(), None), |(p, q)| (p, Some(q)));
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let resource_type = segments.first().copied().unwrap_or_default().to_string();
-        match r.method.as_str() {
-            "GET" | "HEAD" => {
-                gets.push(r);
-                continue;
+        match r.write(session).map_err(|e| entry_error(r.index, e))? {
+            Some(write) => {
+                writes.push(write);
+                write_requests.push(r);
             }
-            "POST" | "PUT" | "PATCH" | "DELETE" => {}
-            other => {
-                return Err(entry_error(
-                    r.index,
-                    FhirError::bad_request(format!("unsupported request method '{other}'")),
-                ));
-            }
-        }
-        fhir.check_type(&resource_type).map_err(|e| entry_error(r.index, e))?;
-        let id = match (r.method.as_str(), segments.as_slice(), query) {
-            ("POST", [_], _) => None,
-            (_, [_, id], None) if r.method != "POST" => Some(id.to_string()),
-            (_, [_], Some(q)) if r.method != "POST" => {
-                let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, &resource_type, q)
-                    .map_err(|e| entry_error(r.index, e))?;
-                tx.lock_key(&conditions.key).await?;
-                let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
-                match (found.as_slice(), r.method.as_str()) {
-                    ([one], _) => Some(one.clone()),
-                    ([], "PUT") => Some(
-                        r.resource
-                            .as_ref()
-                            .and_then(|b| b.get("id"))
-                            .and_then(Value::as_str)
-                            .map_or_else(new_id, str::to_string),
-                    ),
-                    ([], "DELETE") => Some(String::new()),
-                    ([], _) => {
-                        return Err(entry_error(
-                            r.index,
-                            FhirError::NotFound(format!("no {resource_type} matches {q}")),
-                        ));
-                    }
-                    _ => {
-                        return Err(entry_error(
-                            r.index,
-                            FhirError::PreconditionFailed(format!(
-                                "the criteria '{q}' match more than one {resource_type}"
-                            )),
-                        ));
-                    }
-                }
-            }
-            _ => {
-                return Err(entry_error(
-                    r.index,
-                    FhirError::bad_request(format!("'{} {}' is not a valid transaction request", r.method, r.url)),
-                ));
-            }
-        };
-        targets.push((r, resource_type, id));
-    }
-
-    // POST: If-None-Exist, then new ids.
-    let mut map: HashMap<String, String> = HashMap::new();
-    let mut matched_existing: HashSet<usize> = HashSet::new();
-    for (r, resource_type, id) in targets.iter_mut() {
-        if r.method == "POST" {
-            if let Some(q) = &r.if_none_exist {
-                let conditions = criteria::parse(&fhir.registry.current(), &fhir.base_url, resource_type, q)
-                    .map_err(|e| entry_error(r.index, e))?;
-                tx.lock_key(&conditions.key).await?;
-                let found = criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?;
-                match found.as_slice() {
-                    [] => {}
-                    [one] => {
-                        *id = Some(one.clone());
-                        matched_existing.insert(r.index);
-                    }
-                    _ => {
-                        return Err(entry_error(
-                            r.index,
-                            FhirError::PreconditionFailed("If-None-Exist matches more than one resource".into()),
-                        ));
-                    }
-                }
-            }
-            if id.is_none() {
-                *id = Some(new_id());
-            }
-        }
-        let target = format!("{resource_type}/{}", id.as_deref().unwrap_or_default());
-        if let Some(full) = &r.full_url {
-            map.insert(full.clone(), target.clone());
-        }
-        if let Some(body_id) = r.resource.as_ref().and_then(|b| b.get("id")).and_then(Value::as_str)
-            && r.method == "PUT"
-        {
-            map.insert(format!("{}/{resource_type}/{body_id}", fhir.base_url), target);
+            None => gets.push(r),
         }
     }
+    let written = session.commit(WriteSet::transaction(writes)).await?;
 
-    // Conditional references (`Patient?identifier=...`) resolve to exactly one resource.
-    for (r, _, _) in &targets {
-        let mut found = Vec::new();
-        if let Some(body) = &r.resource {
-            conditional_references(body, &mut found);
-        }
-        for reference in found {
-            if map.contains_key(&reference) {
-                continue;
-            }
-            let Some((t, q)) = reference.split_once('?') else { continue };
-            let conditions =
-                criteria::parse(&fhir.registry.current(), &fhir.base_url, t, q).map_err(|e| entry_error(r.index, e))?;
-            match criteria::matching(tx.as_mut(), fhir.planner(), &conditions, 2).await?.as_slice() {
-                [one] => {
-                    map.insert(reference.clone(), format!("{t}/{one}"));
-                }
-                [] => {
-                    return Err(entry_error(
-                        r.index,
-                        FhirError::NotFound(format!("the conditional reference '{reference}' matches nothing")),
-                    ));
-                }
-                _ => {
-                    return Err(entry_error(
-                        r.index,
-                        FhirError::PreconditionFailed(format!(
-                            "the conditional reference '{reference}' matches more than one resource"
-                        )),
-                    ));
-                }
-            }
-        }
-    }
-
-    // 2. The same resource may not be written twice.
-    let mut seen = HashSet::new();
-    for (r, t, id) in &targets {
-        if let Some(id) = id.as_ref().filter(|i| !i.is_empty())
-            && !seen.insert((t.clone(), id.clone()))
-        {
-            return Err(entry_error(
-                r.index,
-                FhirError::bad_request(format!("{t}/{id} is the target of more than one entry")),
-            ));
-        }
-    }
-
-    // 3. Current state of everything written, locked.
-    let keys: Vec<(String, String)> = targets
-        .iter()
-        .filter_map(|(_, t, id)| id.as_ref().filter(|i| !i.is_empty()).map(|id| (t.clone(), id.clone())))
-        .collect();
-    let current: HashMap<(String, String), Current> = tx.lock_current_many(&keys).await?;
-    let patched_bases = patch_bases(fhir, tx.as_mut(), &targets, &current).await?;
-
-    // 4. Each entry's new version.
-    let rewriter = crate::references::Rewriter::new(map);
-    let mut resolved = Vec::with_capacity(targets.len());
-    for (r, resource_type, id) in targets {
-        let id = id.unwrap_or_default();
-        let key = (resource_type.clone(), id.clone());
-        let state = current.get(&key).copied();
-        let live = state.is_some_and(|c| !c.deleted);
-        if let Some(expected) = r.if_match
-            && !(live && state.is_some_and(|c| c.version == expected))
-        {
-            return Err(entry_error(
-                r.index,
-                FhirError::PreconditionFailed(format!("{resource_type}/{id} is not at version {expected}")),
-            ));
-        }
-        let next = state.map_or(1, |c| c.version + 1);
-        let outcome = match r.method.as_str() {
-            "DELETE" => {
-                if live {
-                    (Some(tombstone(&resource_type, &id, next, at)), "204 No Content")
-                } else {
-                    (None, "204 No Content")
-                }
-            }
-            "POST" if matched_existing.contains(&r.index) => (None, "200 OK"),
-            _ => {
-                let mut body = match r.method.as_str() {
-                    "PATCH" => patched_bases
-                        .get(&r.index)
-                        .cloned()
-                        .ok_or_else(|| entry_error(r.index, FhirError::NotFound(format!("{resource_type}/{id}"))))?,
-                    _ => r
-                        .resource
-                        .clone()
-                        .ok_or_else(|| entry_error(r.index, FhirError::bad_request("the entry has no resource")))?,
-                };
-                rewriter.rewrite(&mut body);
-                if let Value::Object(o) = &mut body {
-                    o.insert("id".into(), Value::String(id.clone()));
-                }
-                check_body(fhir, &resource_type, &body).map_err(|e| entry_error(r.index, e))?;
-                let method = if r.method == "POST" { Method::Create } else { Method::Update };
-                let target = Target { resource_type: &resource_type, id: &id, version: next, replaces_index: live };
-                let version = stamp(fhir, body, target, at, method).map_err(|e| entry_error(r.index, e))?;
-                (Some(version), if live { "200 OK" } else { "201 Created" })
-            }
-        };
-        resolved.push(Resolved { request: r, resource_type, id, version: outcome.0, status: outcome.1 });
-    }
-
-    // 5. Write everything at once, then commit.
-    let versions: Vec<NewVersion> = resolved.iter().filter_map(|r| r.version.clone()).collect();
-    super::commit::commit(fhir, tx, versions).await?;
-
-    // 6. Reads, after the writes.
-    let mut results: Vec<(usize, Entry)> = Vec::with_capacity(resolved.len() + gets.len());
-    for r in resolved {
-        results.push((r.request.index, write_entry(fhir, &r, at).await?));
+    // Reads, after the writes.
+    let mut results: Vec<(usize, Entry)> = Vec::with_capacity(written.len() + gets.len());
+    for (r, w) in write_requests.iter().zip(written) {
+        results.push((r.index, write_entry(session, r, w)));
     }
     for g in gets {
-        results.push((g.index, super::batch::read_entry(fhir, &g).await));
+        results.push((g.index, super::batch::read_entry(session, &g).await));
     }
     results.sort_by_key(|(i, _)| *i);
     let mut head = Map::new();
     head.insert("resourceType".into(), json!("Bundle"));
     head.insert("id".into(), json!(new_id()));
     head.insert("type".into(), json!("transaction-response"));
-    head.insert("link".into(), json!([{"relation": "self", "url": fhir.base_url}]));
+    head.insert("link".into(), json!([{"relation": "self", "url": session.base_url}]));
     Ok(Response::bundle(Bundle { head, entries: results.into_iter().map(|(_, e)| e).collect() }))
 }
 
-/// The current resources that PATCH entries start from, with their patches applied.
-async fn patch_bases(
-    fhir: &Fhir,
-    tx: &mut dyn StoreTx,
-    targets: &[(Request, String, Option<String>)],
-    current: &HashMap<(String, String), Current>,
-) -> FhirResult<HashMap<usize, Value>> {
-    let mut out = HashMap::new();
-    for (r, t, id) in targets.iter().filter(|(r, _, _)| r.method == "PATCH") {
-        let id = id.clone().unwrap_or_default();
-        if current.get(&(t.clone(), id.clone())).is_none_or(|c| c.deleted) {
-            return Err(entry_error(r.index, FhirError::NotFound(format!("{t}/{id}"))));
-        }
-        let base = super::ingest::current_content(tx, t, &id)
-            .await?
-            .ok_or_else(|| entry_error(r.index, FhirError::NotFound(format!("{t}/{id}"))))?;
-        let patch = r.resource.as_ref().ok_or_else(|| {
-            entry_error(r.index, FhirError::bad_request("a PATCH entry needs a resource (Binary or Parameters)"))
-        })?;
-        let patched = patch::apply_entry(fhir, base, patch).map_err(|e| entry_error(r.index, e))?;
-        out.insert(r.index, patched);
-    }
-    Ok(out)
-}
-
-async fn write_entry(fhir: &Fhir, r: &Resolved, at: i64) -> FhirResult<Entry> {
+/// The response entry of a write: status, location, ETag and the resource written (or matched).
+fn write_entry(session: &Session, r: &Request, w: Written) -> Entry {
     let mut response = Map::new();
-    response.insert("status".into(), json!(r.status));
+    let status = match w.status {
+        201 => "201 Created",
+        204 => "204 No Content",
+        _ => "200 OK",
+    };
+    response.insert("status".into(), json!(status));
     let mut entry = Entry { full_url: None, resource: None, rest: Map::new() };
-    match &r.version {
-        Some(v) => {
-            if v.content.is_some() {
-                response
-                    .insert("location".into(), json!(format!("{}/{}/_history/{}", r.resource_type, r.id, v.version)));
-                entry.full_url = Some(fhir.resource_url(&r.resource_type, &r.id));
-                entry.resource = Some(EntryResource::Stored(written(v.clone())));
-            }
-            response.insert("etag".into(), json!(format!("W/\"{}\"", v.version)));
-            response.insert("lastModified".into(), json!(instant(at)));
+    if let Some(v) = w.version {
+        if v.content.is_some() {
+            response.insert("location".into(), json!(format!("{}/{}/_history/{}", w.resource_type, w.id, v.version)));
+            entry.full_url = Some(session.resource_url(&w.resource_type, &w.id));
         }
-        None if r.request.method == "POST" => {
-            // If-None-Exist matched: the existing resource.
-            if let Some(existing) = fhir.store.read(&r.resource_type, &r.id).await? {
-                response.insert(
-                    "location".into(),
-                    json!(format!("{}/{}/_history/{}", r.resource_type, r.id, existing.version)),
-                );
-                response.insert("etag".into(), json!(format!("W/\"{}\"", existing.version)));
-                entry.full_url = Some(fhir.resource_url(&r.resource_type, &r.id));
-                entry.resource = Some(EntryResource::Stored(existing));
-            }
+        response.insert("etag".into(), json!(format!("W/\"{}\"", v.version)));
+        if r.method != "POST" || w.status == 201 {
+            response.insert("lastModified".into(), json!(instant(v.last_updated)));
         }
-        None => {}
+        if v.content.is_some() {
+            entry.resource = Some(EntryResource::Stored(v));
+        }
     }
     entry.rest.insert("response".into(), Value::Object(response));
-    Ok(entry)
-}
-
-/// Reference values of the form `Type?criteria`.
-fn conditional_references(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(o) => {
-            if let Some(Value::String(r)) = o.get("reference")
-                && r.contains('?')
-                && r.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && !out.contains(r)
-            {
-                out.push(r.clone());
-            }
-            o.values().for_each(|v| conditional_references(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| conditional_references(v, out)),
-        _ => {}
-    }
+    entry
 }

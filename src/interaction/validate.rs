@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
-use super::{Fhir, Response};
+use super::Response;
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::operation_outcome;
+use crate::session::{Current, Session, not_found};
 
 /// The operation's inputs from a Parameters body, or a bare resource.
 struct Inputs {
@@ -37,13 +38,13 @@ fn inputs(body: Option<Value>) -> FhirResult<Inputs> {
 }
 
 pub async fn validate(
-    fhir: &Fhir,
+    session: &Session,
     resource_type: &str,
     id: Option<&str>,
     body: Option<Value>,
     query: &[(String, String)],
 ) -> FhirResult<Response> {
-    fhir.check_type(resource_type)?;
+    session.check_type(resource_type)?;
     let mut inputs = inputs(body)?;
     if let Some((_, p)) = query.iter().find(|(k, _)| k == "profile") {
         inputs.profile = Some(p.clone());
@@ -62,11 +63,11 @@ pub async fn validate(
     let resource = match (inputs.resource, id) {
         (Some(r), _) => r,
         (None, Some(id)) => {
-            fhir.check_read(resource_type, id).await?;
-            let stored = fhir.store.read(resource_type, id).await?;
-            let content =
-                stored.and_then(|v| v.content).ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-            serde_json::from_str(&content).map_err(|e| FhirError::Internal(e.to_string()))?
+            let Some(Current::Live(stored)) = session.current(resource_type, id).await? else {
+                return Err(not_found(resource_type, id));
+            };
+            serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
+                .map_err(|e| FhirError::Internal(e.to_string()))?
         }
         (None, None) => return Err(FhirError::bad_request("$validate needs a resource to validate")),
     };
@@ -87,11 +88,12 @@ pub async fn validate(
     }
     let extra: Vec<&str> = inputs.profile.as_deref().into_iter().collect();
     if let Some(url) = inputs.profile.as_deref()
-        && fhir.profiles.get(url).is_none()
+        && session.profiles.get(url).is_none()
         && !url.starts_with("http://hl7.org/fhir/StructureDefinition/")
     {
         return Err(FhirError::NotFound(format!("the profile {url}")));
     }
-    let findings = crate::validation::validate_deep(fhir.model, &fhir.profiles, &fhir.codes(), &resource, &extra);
+    let findings =
+        crate::validation::validate_deep(session.model, &session.profiles, &session.codes(), &resource, &extra);
     Ok(Response::resource(200, operation_outcome(&findings.all())))
 }

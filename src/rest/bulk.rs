@@ -56,7 +56,7 @@ async fn kickoff(
     level: Level,
     group: Option<String>,
 ) -> HttpResponse {
-    let fhir = &req.fhir;
+    let session = &req.session;
     let result = async {
         if !req.prefer.respond_async {
             return Err(FhirError::bad_request("$export runs asynchronously: send the header Prefer: respond-async"));
@@ -71,22 +71,22 @@ async fn kickoff(
             _ => "$export".to_string(),
         };
         let query = if req.raw_query.is_empty() { String::new() } else { format!("?{}", req.raw_query) };
-        let request_url = format!("{}/{path}{query}", fhir.base_url);
+        let request_url = format!("{}/{path}{query}", session.base_url);
         let strict = req.prefer.handling == Handling::Strict;
-        let location = export::kickoff(fhir, level, group.as_deref(), &pairs, &request_url, strict).await?;
+        let location = export::kickoff(session, level, group.as_deref(), &pairs, &request_url, strict).await?;
         built(
             HttpResponse::builder().status(StatusCode::ACCEPTED).header(CONTENT_LOCATION, location),
             HttpBody::empty(),
         )
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
+    result.unwrap_or_else(|e| respond::error(session, Output::default(), &e))
 }
 
 async fn status(AxumState(state): AxumState<State>, Segments(job): Segments<String>, req: Req) -> HttpResponse {
-    let fhir = &req.fhir;
+    let session = &req.session;
     let result = async {
-        match export::status(fhir, &job, state.enforce_auth).await? {
+        match export::status(session, &job, state.enforce_auth).await? {
             ExportStatus::InProgress { progress } => built(
                 HttpResponse::builder()
                     .status(StatusCode::ACCEPTED)
@@ -102,33 +102,34 @@ async fn status(AxumState(state): AxumState<State>, Segments(job): Segments<Stri
         }
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
+    result.unwrap_or_else(|e| respond::error(session, Output::default(), &e))
 }
 
 async fn cancel(Segments(job): Segments<String>, req: Req) -> HttpResponse {
-    let fhir = &req.fhir;
+    let session = &req.session;
     let result = async {
-        export::cancel(fhir, &job).await?;
+        export::cancel(session, &job).await?;
         built(HttpResponse::builder().status(StatusCode::ACCEPTED), HttpBody::empty())
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
+    result.unwrap_or_else(|e| respond::error(session, Output::default(), &e))
 }
 
 async fn file(
     AxumState(state): AxumState<State>,
-    caller: Option<axum::Extension<crate::interaction::Fhir>>,
+    caller: Option<axum::Extension<crate::session::Session>>,
     Segments((job, seq)): Segments<(String, String)>,
 ) -> HttpResponse {
     // The NDJSON download takes no FHIR content negotiation, hence no `Req`.
-    let fhir = caller.as_ref().map_or(&state.fhir, |c| &c.0);
+    let session = caller.map_or_else(|| state.session.unconfined_request(), |c| c.0);
+    let session = &session;
     let result = async {
-        let content = export::file(fhir, &job, &seq).await?;
+        let content = export::file(session, &job, &seq).await?;
         built(
             HttpResponse::builder().status(StatusCode::OK).header(CONTENT_TYPE, "application/fhir+ndjson"),
             HttpBody::from(content),
         )
     }
     .await;
-    result.unwrap_or_else(|e| respond::error(fhir, Output::default(), &e))
+    result.unwrap_or_else(|e| respond::error(session, Output::default(), &e))
 }

@@ -1,10 +1,14 @@
-//! Bearer-token protection of the FHIR API, in front of every route. It verifies the token,
-//! works out the caller's entitlements (`crate::access`), and hands the handlers a FHIR handle
-//! acting for that caller: the interactions enforce the policy themselves, so every path (batch
-//! entries, includes, operations) meets the same rules. Afterwards it audits what was read, and
-//! any refusal. Discovery, `/metadata` and the authorization endpoints stay public.
+//! Bearer-token protection of the FHIR API, in front of every route. It verifies the token and
+//! works out the caller's entitlements (`crate::access`) once per token and policy generation,
+//! then hands the handlers a session confined to that caller: the session applies the policy
+//! itself on every path (batch entries, includes, operations). Afterwards it audits what was
+//! read, and any refusal. Discovery, `/metadata` and the authorization endpoints stay public.
+//!
+//! Every request, authenticated or not, runs with its SQL statements counted (logged, and sent
+//! back as `x-ikp-statements` when the server is configured to expose them).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::header::WWW_AUTHENTICATE;
@@ -15,15 +19,26 @@ use axum::response::Response as HttpResponse;
 use super::State;
 use super::negotiate::Output;
 use super::respond;
-use crate::access::{Caller, entitlements};
-use crate::audit::{Access, Action, Agent};
+use crate::access::Caller;
+use crate::audit::{Access, Action};
 use crate::auth::principal;
-use crate::error::FhirError;
+use crate::clock::now;
+use crate::error::{FhirError, FhirResult};
 
 /// Where the FHIR API is mounted.
 const FHIR_PREFIX: &str = "/fhir";
 
-pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> HttpResponse {
+pub async fn guard(AxumState(state): AxumState<State>, request: Request, next: Next) -> HttpResponse {
+    let expose = state.expose_statements;
+    let (mut response, statements) = crate::store::counted::counting(guarded(state, request, next)).await;
+    tracing::debug!(statements, "request finished");
+    if expose && let Ok(value) = HeaderValue::from_str(&statements.to_string()) {
+        response.headers_mut().insert("x-ikp-statements", value);
+    }
+    response
+}
+
+async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse {
     if !state.enforce_auth || request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
@@ -36,22 +51,22 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
     let Some(token) = super::auth::bearer_token(request.headers()) else {
         return challenge(&state, FhirError::Unauthorized("a bearer token is required".into()), None);
     };
-    let principal = match principal::verify_bearer(&state.auth, token).await {
-        Ok(p) => p,
-        Err(e) => return challenge(&state, FhirError::Unauthorized(e.description()), Some("invalid_token")),
-    };
-    let entitled = match entitlements::entitled(&state.fhir, principal.fhir_user.as_deref()).await {
-        Ok(reach) => reach,
-        Err(e) => return respond::error(&state.fhir, Output::default(), &e),
+    let caller = match caller(&state, token).await {
+        Ok(Ok(caller)) => caller,
+        Ok(Err(description)) => {
+            return challenge(&state, FhirError::Unauthorized(description), Some("invalid_token"));
+        }
+        Err(e) => return respond::error(&state.session, Output::default(), &e),
     };
     let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let method = request.method().clone();
-    let mut caller = Caller::new(principal, entitled, source);
-    caller.operation = rest.split('/').find(|s| s.starts_with('$')).map(str::to_string);
-    let fhir = state.fhir.with_caller(caller);
+    let mut session = state.session.for_caller(caller, source.as_deref());
+    if let Some(operation) = rest.split('/').find(|s| s.starts_with('$')) {
+        session = session.running(operation);
+    }
     let target = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let request_query = request.uri().query().map(str::to_string);
-    request.extensions_mut().insert(fhir.clone());
+    request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
 
     let status = response.status().as_u16();
@@ -60,8 +75,8 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
             .headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ikp\", error=\"insufficient_scope\""));
     }
-    if let Some(caller) = &fhir.caller {
-        let mut entities = caller.accessed();
+    if let Some(agent) = session.agent() {
+        let mut entities = session.trail().accessed();
         if entities.is_empty() {
             // A count, or a search that found nothing, is still about the patients it names.
             entities = patients_named(&rest, request_query.as_deref().unwrap_or_default());
@@ -71,17 +86,41 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
         let audited_in_transaction = action != Action::Read && status < 400 && entities.is_empty();
         if !audited_in_transaction {
             state.audit.send(Access {
-                agent: Agent::of(caller),
+                agent,
                 action: if entities.is_empty() { action } else { Action::Read },
                 subtype,
                 query: Some(format!("{method} {target}")),
                 status,
                 entities,
-                recorded: crate::interaction::now(),
+                reasons: session.trail().reasons(),
+                recorded: now(),
             });
         }
     }
     response
+}
+
+/// The caller behind a token: kept from an earlier request while the policy generation is the
+/// same and it has not expired, else verified and worked out anew. The inner error is why the
+/// token is refused (401).
+async fn caller(state: &State, token: &str) -> FhirResult<Result<Arc<Caller>, String>> {
+    // Read before anything is worked out, so a change committed meanwhile invalidates the entry.
+    let generation = state.session.policy_generation().await?;
+    let key = crate::auth::token_hash(token);
+    let at = now();
+    if let Some(caller) = state.callers.get(&key, generation, at) {
+        return Ok(Ok(caller));
+    }
+    let principal = match principal::verify_bearer(&state.auth, token).await {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e.description())),
+    };
+    let entitlements =
+        crate::access::entitlements::entitlements(&state.session, principal.fhir_user.as_deref()).await?;
+    let expires = principal.expires_at.saturating_mul(1_000_000);
+    let caller = Arc::new(Caller::new(principal, entitlements.reach));
+    state.callers.put(key, caller.clone(), generation, entitlements.valid_until.min(expires), at);
+    Ok(Ok(caller))
 }
 
 /// The patients a request names in its path (`Patient/1/...`) or its patient parameters.
@@ -117,7 +156,7 @@ fn is_public(rest: &str) -> bool {
 
 /// A 401 as an OperationOutcome with the RFC 6750 challenge.
 fn challenge(state: &State, e: FhirError, error: Option<&str>) -> HttpResponse {
-    let mut response = respond::error(&state.fhir, Output::default(), &e);
+    let mut response = respond::error(&state.session, Output::default(), &e);
     let value = match error {
         Some(code) => format!("Bearer realm=\"ikp\", error=\"{code}\""),
         None => "Bearer realm=\"ikp\"".to_string(),

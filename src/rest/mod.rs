@@ -20,12 +20,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::error::FhirError;
-use crate::interaction::Fhir;
+use crate::session::Session;
 use negotiate::{Output, Prefer};
 
 /// Shared state of the HTTP layer.
 pub struct AppState {
-    pub fhir: Fhir,
+    /// The server's own session: requests get theirs from it (confined to their caller).
+    pub session: Session,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// The SMART authorization server.
@@ -33,7 +34,13 @@ pub struct AppState {
     /// Whether the FHIR API requires bearer tokens.
     pub enforce_auth: bool,
     /// Where reads are audited.
-    pub audit: crate::audit::queue::AuditQueue,
+    pub audit: crate::session::AuditQueue,
+    /// Callers worked out per token, kept per policy generation.
+    pub callers: crate::access::cache::CallerCache,
+    /// Whether responses carry `x-ikp-statements` (the SQL statements the request ran), for the
+    /// tests that hold requests to their budget. Off by default: the count could tell a caller
+    /// something about data it may not see.
+    pub expose_statements: bool,
 }
 
 pub type State = Arc<AppState>;
@@ -71,8 +78,8 @@ pub struct Req {
     pub headers: HeaderMap,
     pub output: Output,
     pub prefer: Prefer,
-    /// The FHIR handle for this request: acting for the authenticated caller when there is one.
-    pub fhir: Fhir,
+    /// The session of this request: confined to the authenticated caller when there is one.
+    pub session: Session,
 }
 
 /// A negotiation failure, answered before any handler runs.
@@ -80,7 +87,7 @@ pub struct Rejection(FhirError, State);
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> HttpResponse {
-        respond::error(&self.1.fhir, Output::default(), &self.0)
+        respond::error(&self.1.session, Output::default(), &self.0)
     }
 }
 
@@ -92,14 +99,17 @@ impl FromRequestParts<State> for Req {
         let query: Vec<(String, String)> =
             form_urlencoded::parse(raw_query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let output = negotiate::output(&query, &parts.headers).map_err(|e| Rejection(e, state.clone()))?;
-        let fhir = parts.extensions.get::<Fhir>().cloned().unwrap_or_else(|| state.fhir.clone());
+        let session = match parts.extensions.get::<Session>() {
+            Some(session) => session.clone(),
+            None => state.session.unconfined_request(),
+        };
         Ok(Req {
             prefer: negotiate::prefer(&parts.headers),
             raw_query,
             query,
             headers: parts.headers.clone(),
             output,
-            fhir,
+            session,
         })
     }
 }

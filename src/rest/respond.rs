@@ -8,10 +8,11 @@ use axum::response::Response as HttpResponse;
 use serde_json::Value;
 
 use super::negotiate::{Output, Return};
+use crate::context::Fhir;
 use crate::error::FhirError;
 use crate::format::subset::{self, Subset};
 use crate::format::{self, Format};
-use crate::interaction::{Body, Fhir, Response};
+use crate::interaction::{Body, Response};
 use crate::outcome::operation_outcome;
 
 /// How the client asked for the result to be shaped.

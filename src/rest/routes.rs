@@ -81,7 +81,7 @@ fn reply(
 ) -> HttpResponse {
     match shape {
         Ok(shape) => result(shape),
-        Err(e) => respond::error(&state.fhir, output, &e),
+        Err(e) => respond::error(&state.session, output, &e),
     }
 }
 
@@ -121,7 +121,7 @@ async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<O
         return Ok(None);
     }
     let format = negotiate::input(&req.headers, &bytes)?;
-    format::parse(state.fhir.model, format, &bytes).map(Some)
+    format::parse(state.session.model, format, &bytes).map(Some)
 }
 
 fn header_str<K: axum::http::header::AsHeaderName>(req: &Req, name: K) -> Option<&str> {
@@ -136,12 +136,12 @@ fn if_match(req: &Req) -> FhirResult<Option<i64>> {
 }
 
 async fn metadata(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
-    let fhir = &state.fhir;
-    let mut statement = capabilities::capabilities(fhir);
+    let session = &state.session;
+    let mut statement = capabilities::capabilities(session);
     if let Some(Body::Resource(resource)) = &mut statement.body {
         crate::auth::discovery::announce_registration(&state.auth, resource);
     }
-    reply(&state, read_shape(&req), req.output, |shape| respond::render(fhir, &shape, Ok(statement)))
+    reply(&state, read_shape(&req), req.output, |shape| respond::render(session, &shape, Ok(statement)))
 }
 
 async fn read(
@@ -160,8 +160,8 @@ async fn read(
             .map(|d| d.as_micros() as i64),
     };
     let shape = read_shape(&req);
-    let result = read::read(&req.fhir, &t, &id, conditions).await;
-    reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    let result = read::read(&req.session, &t, &id, conditions).await;
+    reply(&state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 async fn vread(
@@ -171,10 +171,10 @@ async fn vread(
 ) -> HttpResponse {
     let shape = read_shape(&req);
     let result = match parse_version(&vid) {
-        Ok(v) => read::vread(&req.fhir, &t, &id, v).await,
+        Ok(v) => read::vread(&req.session, &t, &id, v).await,
         Err(_) => Err(FhirError::NotFound(format!("{t}/{id}/_history/{vid}"))),
     };
-    reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    reply(&state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 async fn create(
@@ -184,13 +184,13 @@ async fn create(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        req.fhir.check_type(&t)?;
+        req.session.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
         let if_none_exist = header_str(&req, "if-none-exist");
-        create::create(&req.fhir, &t, resource, if_none_exist).await
+        create::create(&req.session, &t, resource, if_none_exist).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 /// Parameters of an operation: the query string, plus a Parameters resource when one is posted.
@@ -217,22 +217,22 @@ async fn type_operation(
     if terminology::is_operation(&t, &operation) {
         let shape = read_shape(&req);
         let result = match operation_params(&state, &req, Some(body)).await {
-            Ok(params) => terminology::operation(&req.fhir, &t, None, &operation, &params).await,
+            Ok(params) => terminology::operation(&req.session, &t, None, &operation, &params).await,
             Err(e) => Err(e),
         };
-        return reply(&state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result));
+        return reply(&state, shape, req.output, |shape| respond::render(&req.session, &shape, result));
     }
     let result = match operation.strip_prefix('$') {
         Some("validate") => match optional_body(&state, &req, body).await {
-            Ok(resource) => validate::validate(&req.fhir, &t, None, resource, &req.query).await,
+            Ok(resource) => validate::validate(&req.session, &t, None, resource, &req.query).await,
             Err(e) => Err(e),
         },
-        Some("reindex") => reindex::reindex(&req.fhir, Some(&t)).await,
-        Some("everything") if t == "Patient" => everything::everything(&req.fhir, None, &req.query).await,
+        Some("reindex") => reindex::reindex(&req.session, Some(&t)).await,
+        Some("everything") if t == "Patient" => everything::everything(&req.session, None, &req.query).await,
         Some(other) => Err(FhirError::NotFound(format!("the operation ${other} on {t}"))),
         None => Err(FhirError::MethodNotAllowed(format!("POST {t}/{operation}"))),
     };
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn update(
@@ -242,12 +242,12 @@ async fn update(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        req.fhir.check_type(&t)?;
+        req.session.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
-        update::update(&req.fhir, &t, &id, resource, if_match(&req)?).await
+        update::update(&req.session, &t, &id, resource, if_match(&req)?).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn conditional_update(
@@ -257,28 +257,29 @@ async fn conditional_update(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        req.fhir.check_type(&t)?;
+        req.session.check_type(&t)?;
         let resource = resource_body(&state, &req, body).await?;
-        update::conditional_update(&req.fhir, &t, &req.raw_query, resource, if_match(&req)?).await
+        update::conditional_update(&req.session, &t, &req.raw_query, resource, if_match(&req)?).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn delete(Segments((t, id)): Segments<(String, String)>, req: Req) -> HttpResponse {
-    let result = async { delete::delete(&req.fhir, &t, &id, if_match(&req)?).await }.await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    let result = async { delete::delete(&req.session, &t, &id, if_match(&req)?).await }.await;
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn conditional_delete(Segments(t): Segments<String>, req: Req) -> HttpResponse {
-    let result = delete::conditional_delete(&req.fhir, &t, &req.raw_query).await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    let result = delete::conditional_delete(&req.session, &t, &req.raw_query).await;
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn run_history(state: &State, req: &Req, scope: HistoryScope) -> HttpResponse {
     let shape = read_shape(req);
-    let result: FhirResult<Response> = history::history(&req.fhir, scope, &HistoryParams::from_query(&req.query)).await;
-    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    let result: FhirResult<Response> =
+        history::history(&req.session, scope, &HistoryParams::from_query(&req.query)).await;
+    reply(state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 async fn history_system(AxumState(state): AxumState<State>, req: Req) -> HttpResponse {
@@ -300,8 +301,8 @@ async fn history_instance(
 async fn run_search(state: &State, req: &Req, scope: Scope, pairs: &[(String, String)]) -> HttpResponse {
     let shape = read_shape(req);
     let strict = req.prefer.handling == Handling::Strict;
-    let result = search::search(&req.fhir, scope, pairs, strict).await;
-    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    let result = search::search(&req.session, scope, pairs, strict).await;
+    reply(state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 /// `POST .../_search`: parameters from the URL and the form body together.
@@ -331,14 +332,14 @@ async fn type_operation_get(state: &State, req: &Req, t: &str, operation: &str) 
     }
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&req.fhir, None, &req.query).await,
+        ("Patient", "$everything") => everything::everything(&req.session, None, &req.query).await,
         _ if terminology::is_operation(t, operation) => {
             let params = terminology::Params::from_query(&req.query);
-            terminology::operation(&req.fhir, t, None, operation, &params).await
+            terminology::operation(&req.session, t, None, operation, &params).await
         }
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
-    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    reply(state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 async fn search_type_post(
@@ -349,7 +350,7 @@ async fn search_type_post(
 ) -> HttpResponse {
     match form_parameters(&state, &req, body).await {
         Ok(pairs) => run_search(&state, &req, Scope::Type(t), &pairs).await,
-        Err(e) => respond::error(&req.fhir, req.output, &e),
+        Err(e) => respond::error(&req.session, req.output, &e),
     }
 }
 
@@ -360,7 +361,7 @@ async fn search_system(AxumState(state): AxumState<State>, req: Req) -> HttpResp
 async fn search_system_post(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> HttpResponse {
     match form_parameters(&state, &req, body).await {
         Ok(pairs) => run_search(&state, &req, Scope::System, &pairs).await,
-        Err(e) => respond::error(&req.fhir, req.output, &e),
+        Err(e) => respond::error(&req.session, req.output, &e),
     }
 }
 
@@ -384,10 +385,10 @@ async fn instance_operation_post(
 ) -> HttpResponse {
     if operation == "$validate" {
         let result = match optional_body(&state, &req, body).await {
-            Ok(resource) => validate::validate(&req.fhir, &t, Some(&id), resource, &req.query).await,
+            Ok(resource) => validate::validate(&req.session, &t, Some(&id), resource, &req.query).await,
             Err(e) => Err(e),
         };
-        return respond::render(&req.fhir, &write_shape(&req), result);
+        return respond::render(&req.session, &write_shape(&req), result);
     }
     instance_operation(&state, &req, &t, &id, &operation, Some(body)).await
 }
@@ -406,15 +407,15 @@ async fn instance_operation(
     }
     let shape = read_shape(req);
     let result = match (t, operation) {
-        ("Patient", "$everything") => everything::everything(&req.fhir, Some(id), &req.query).await,
-        (_, "$validate") => validate::validate(&req.fhir, t, Some(id), None, &req.query).await,
+        ("Patient", "$everything") => everything::everything(&req.session, Some(id), &req.query).await,
+        (_, "$validate") => validate::validate(&req.session, t, Some(id), None, &req.query).await,
         _ if terminology::is_operation(t, operation) => match operation_params(state, req, body).await {
-            Ok(params) => terminology::operation(&req.fhir, t, Some(id), operation, &params).await,
+            Ok(params) => terminology::operation(&req.session, t, Some(id), operation, &params).await,
             Err(e) => Err(e),
         },
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {t}"))),
     };
-    reply(state, shape, req.output, |shape| respond::render(&req.fhir, &shape, result))
+    reply(state, shape, req.output, |shape| respond::render(&req.session, &shape, result))
 }
 
 /// A national (IKP) operation: query parameters and the body (a Parameters resource or any other).
@@ -432,10 +433,10 @@ async fn national_operation(
             None => None,
         };
         let input = crate::ikp::Input::new(&req.query, body)?;
-        crate::ikp::operation(&req.fhir, t, id, operation, input).await
+        crate::ikp::operation(&req.session, t, id, operation, input).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(req), result)
+    respond::render(&req.session, &write_shape(req), result)
 }
 
 /// `POST [base]`: a batch or transaction Bundle.
@@ -446,15 +447,15 @@ async fn bundle(AxumState(state): AxumState<State>, req: Req, body: HttpBody) ->
             return Err(FhirError::bad_request("POST to the base URL takes a batch or transaction Bundle"));
         }
         match bundle.get("type").and_then(Value::as_str) {
-            Some("transaction") => transaction::transaction(&req.fhir, &bundle).await,
-            Some("batch") => batch::batch(&req.fhir, &bundle).await,
+            Some("transaction") => transaction::transaction(&req.session, &bundle).await,
+            Some("batch") => batch::batch(&req.session, &bundle).await,
             other => Err(FhirError::bad_request(format!(
                 "a Bundle of type {other:?} cannot be processed; use batch or transaction"
             ))),
         }
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 /// A PATCH body: JSON Patch (`application/json-patch+json`) or a FHIRPath Patch Parameters resource.
@@ -477,12 +478,12 @@ async fn patch(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        req.fhir.check_type(&t)?;
+        req.session.check_type(&t)?;
         let document = patch_body(&state, &req, body).await?;
-        patch::patch(&req.fhir, &t, &id, &document, if_match(&req)?).await
+        patch::patch(&req.session, &t, &id, &document, if_match(&req)?).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn conditional_patch(
@@ -492,20 +493,20 @@ async fn conditional_patch(
     body: HttpBody,
 ) -> HttpResponse {
     let result = async {
-        req.fhir.check_type(&t)?;
+        req.session.check_type(&t)?;
         let document = patch_body(&state, &req, body).await?;
-        patch::conditional_patch(&req.fhir, &t, &req.raw_query, &document, if_match(&req)?).await
+        patch::conditional_patch(&req.session, &t, &req.raw_query, &document, if_match(&req)?).await
     }
     .await;
-    respond::render(&req.fhir, &write_shape(&req), result)
+    respond::render(&req.session, &write_shape(&req), result)
 }
 
 async fn method_not_allowed(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {
     let e = FhirError::MethodNotAllowed(format!("{} {}", req.method(), req.uri().path()));
-    respond::error(&state.fhir, Output::default(), &e)
+    respond::error(&state.session, Output::default(), &e)
 }
 
 pub async fn not_found(AxumState(state): AxumState<State>, req: axum::extract::Request) -> HttpResponse {
     let e = FhirError::NotFound(format!("the path {}", req.uri().path()));
-    respond::error(&state.fhir, Output::default(), &e)
+    respond::error(&state.session, Output::default(), &e)
 }

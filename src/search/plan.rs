@@ -775,7 +775,7 @@ fn range_predicate(sql: &mut Sql, prefix: Prefix, tlo: &str, thi: &str, lo: i64,
         }
         Prefix::Ap => {
             // Within 10% of the distance to now, at least a day.
-            let now = crate::interaction::now();
+            let now = crate::clock::now();
             let span = ((now - lo).abs() / 10).max(86_400_000_000);
             sql.push(&format!("({tlo} < ")).bind(Bind::Int(hi.saturating_add(span)));
             sql.push(&format!(" AND {thi} > ")).bind(Bind::Int(lo.saturating_sub(span))).push(")");

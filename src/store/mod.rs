@@ -5,6 +5,7 @@
 //! [`StoreTx`], so a single resource update and a thousand-entry transaction bundle take the same
 //! path: lock what is read, write in batches, commit once.
 
+pub mod counted;
 mod index_sql;
 pub mod postgres;
 pub mod sql;
@@ -170,6 +171,32 @@ pub trait Store: Send + Sync {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+
+    /// The current version of a resource (possibly a tombstone) with the compartments its index
+    /// rows put it in (none for a tombstone), in one statement.
+    async fn read_with_compartments(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> StoreResult<Option<(ResourceVersion, Vec<(String, String)>)>> {
+        let sql = sql::read_with_compartments(self.backend(), resource_type, id);
+        let rows = self.query(sql, &sql::VERSION_AND_COMPARTMENTS).await?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let version = sql::version_from_cells(row)?;
+        let compartments = row.get(7).and_then(sql::Cell::as_text).map(sql::split_compartments).unwrap_or_default();
+        Ok(Some((version, compartments)))
+    }
+
+    /// The policy generation (see migration 0011): one indexed read.
+    async fn policy_generation(&self) -> StoreResult<i64> {
+        let rows = self.query(sql::Sql::new(sql::POLICY_GENERATION), &[sql::Column::Int]).await?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(sql::Cell::as_int).unwrap_or(0))
+    }
+
+    /// Advances the policy generation on its own (a revoked token, a removed client).
+    async fn advance_policy_generation(&self) -> StoreResult<()> {
+        self.execute(sql::advance_policy_generation()).await.map(|_| ())
+    }
 }
 
 #[async_trait]
@@ -189,7 +216,55 @@ pub trait StoreTx: Send {
     /// Replaces the search-index rows of existing resources (`$reindex`).
     async fn replace_index(&mut self, rows: Vec<(i64, String, IndexRows)>) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Runs a generated statement inside the transaction.
+    async fn execute_in(&mut self, sql: sql::Sql) -> StoreResult<u64>;
+
+    /// Advances the policy generation, visible exactly when this transaction commits.
+    async fn advance_policy_generation(&mut self) -> StoreResult<()> {
+        self.execute_in(sql::advance_policy_generation()).await.map(|_| ())
+    }
+
+    /// The compartments the current (live) versions of these resources belong to, by their
+    /// index rows.
+    async fn current_compartments(&mut self, keys: &[(String, String)]) -> StoreResult<Compartments> {
+        let mut found = Compartments::new();
+        for chunk in keys.chunks(sql::CHUNK / 2) {
+            let rows = self.query(sql::compartments_of_current(chunk), &[sql::Column::Text; 4]).await?;
+            for row in rows {
+                let text = |i: usize| row.get(i).and_then(sql::Cell::as_text).unwrap_or_default().to_string();
+                found.entry((text(0), text(1))).or_default().push((text(2), text(3)));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Versions by `(type, id, version)`, read inside the transaction.
+    async fn versions(&mut self, keys: &[(String, String, i64)]) -> StoreResult<Vec<ResourceVersion>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(sql::CHUNK / 3) {
+            for row in self.query(sql::versions_by_key(chunk), &sql::VERSION_CELLS).await? {
+                out.push(sql::version_from_cells(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current versions of these resources (tombstones included), read inside the
+    /// transaction.
+    async fn current_versions(&mut self, keys: &[(String, String)]) -> StoreResult<Vec<ResourceVersion>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(sql::CHUNK / 2) {
+            for row in self.query(sql::current_versions(chunk), &sql::VERSION_CELLS).await? {
+                out.push(sql::version_from_cells(&row)?);
+            }
+        }
+        Ok(out)
+    }
 }
+
+/// Resources' compartments: (type, id) → [(compartment type, compartment id)].
+pub type Compartments = HashMap<(String, String), Vec<(String, String)>>;
 
 /// A named secret shared by all server nodes: created (random, 32 bytes) by whichever node asks
 /// first, read by the rest.
@@ -216,9 +291,9 @@ pub async fn shared_secret(store: &dyn Store, name: &str) -> StoreResult<Vec<u8>
 /// Opens the store a database URL names, running its migrations.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(counted::Counted(sqlite::SqliteStore::open(url).await?)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
+        Ok(Arc::new(counted::Counted(postgres::PgStore::open(url).await?)))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

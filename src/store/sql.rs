@@ -194,6 +194,136 @@ impl Sql {
 /// Columns selected for a [`super::ResourceVersion`], from `resource_version v`.
 pub const VERSION_COLUMNS: &str = "v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq";
 
+/// Cells of [`VERSION_COLUMNS`].
+pub const VERSION_CELLS: [Column; 7] =
+    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Text, Column::Int];
+
+/// Cells of [`read_with_compartments`]: a version and its compartments.
+pub const VERSION_AND_COMPARTMENTS: [Column; 8] =
+    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Text, Column::Int, Column::Text];
+
+/// Decodes cells selected with [`VERSION_COLUMNS`] (first seven).
+pub fn version_from_cells(row: &[Cell]) -> Result<super::ResourceVersion, super::StoreError> {
+    let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
+    let int = |i: usize| row.get(i).and_then(Cell::as_int);
+    let corrupt = || super::StoreError::Corrupt("a version row lacks its key columns".into());
+    Ok(super::ResourceVersion {
+        resource_type: text(0).ok_or_else(corrupt)?,
+        id: text(1).ok_or_else(corrupt)?,
+        version: int(2).ok_or_else(corrupt)?,
+        last_updated: int(3).ok_or_else(corrupt)?,
+        method: super::Method::from_http(text(4).as_deref().unwrap_or_default())?,
+        content: text(5),
+        seq: int(6).ok_or_else(corrupt)?,
+    })
+}
+
+/// Separates compartments in an aggregated column (ids and types cannot contain it).
+const COMPARTMENT_SEPARATOR: char = '\u{1f}';
+
+/// The current version of a resource and its compartments, aggregated into one column.
+pub fn read_with_compartments(backend: &str, resource_type: &str, id: &str) -> Sql {
+    let aggregate = match backend {
+        "postgres" => "string_agg(c.comp_type || '/' || c.comp_id, chr(31))",
+        _ => "group_concat(c.comp_type || '/' || c.comp_id, char(31))",
+    };
+    let mut sql = Sql::new(&format!(
+        "SELECT {VERSION_COLUMNS}, (SELECT {aggregate} FROM compartment c WHERE c.rid = r.rid) \
+         FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.res_type = "
+    ));
+    sql.bind(Bind::Text(resource_type.to_string())).push(" AND r.res_id = ").bind(Bind::Text(id.to_string()));
+    sql
+}
+
+/// `Type/id` compartments from an aggregated column.
+pub fn split_compartments(text: &str) -> Vec<(String, String)> {
+    text.split(COMPARTMENT_SEPARATOR)
+        .filter_map(|c| c.split_once('/'))
+        .map(|(t, id)| (t.to_string(), id.to_string()))
+        .collect()
+}
+
+/// Compartments of the current versions of resources: `(type, id, comp_type, comp_id)` rows.
+pub fn compartments_of_current(keys: &[(String, String)]) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT r.res_type, r.res_id, c.comp_type, c.comp_id FROM resource r JOIN compartment c ON c.rid = r.rid WHERE ",
+    );
+    push_keys(&mut sql, "r.res_type", "r.res_id", keys);
+    sql
+}
+
+/// Versions by `(type, id, version)`.
+pub fn versions_by_key(keys: &[(String, String, i64)]) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT {VERSION_COLUMNS} FROM resource_version v WHERE (v.res_type, v.res_id, v.version) IN (VALUES "
+    ));
+    for (i, (t, id, version)) in keys.iter().enumerate() {
+        sql.push(if i > 0 { ", (" } else { "(" });
+        sql.bind(Bind::Text(t.clone())).push(", ").bind(Bind::Text(id.clone())).push(", ").bind(Bind::Int(*version));
+        sql.push(")");
+    }
+    sql.push(")");
+    sql
+}
+
+/// The current versions of resources (tombstones included).
+pub fn current_versions(keys: &[(String, String)]) -> Sql {
+    let mut sql =
+        Sql::new(&format!("SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE "));
+    push_keys(&mut sql, "r.res_type", "r.res_id", keys);
+    sql
+}
+
+/// The content of every live resource of a type.
+pub fn live_contents_of_type(resource_type: &str) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.res_type = ",
+    );
+    sql.bind(Bind::Text(resource_type.to_string()));
+    sql
+}
+
+/// `(rid, content)` of live resources (of one type, or all) after a key, in key order.
+pub fn live_contents_after(after: i64, resource_type: Option<&str>, limit: usize) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT r.rid, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.rid > ",
+    );
+    sql.bind(Bind::Int(after));
+    if let Some(t) = resource_type {
+        sql.push(" AND r.res_type = ").bind(Bind::Text(t.to_string()));
+    }
+    sql.push(" ORDER BY r.rid LIMIT ").bind(Bind::Int(limit as i64));
+    sql
+}
+
+/// The newest live resource of a type whose `url` search parameter is `url`.
+pub fn newest_by_url(resource_type: &str, url: &str) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT {VERSION_COLUMNS} FROM search_uri u JOIN resource r ON r.rid = u.rid \
+         JOIN resource_version v ON v.seq = r.seq WHERE u.param = 'url' AND u.grp IS NULL AND u.res_type = "
+    ));
+    sql.bind(Bind::Text(resource_type.to_string()))
+        .push(" AND u.value = ")
+        .bind(Bind::Text(url.to_string()))
+        .push(" AND r.deleted = FALSE ORDER BY r.last_updated DESC LIMIT 1");
+    sql
+}
+
+/// The policy generation: the sum of its slots.
+pub const POLICY_GENERATION: &str = "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM policy_generation";
+
+/// Slots of the policy generation (see migration 0011).
+const POLICY_SLOTS: u64 = 8;
+
+/// Advances one slot of the policy generation, chosen at random so concurrent writers rarely
+/// wait for the same row.
+pub fn advance_policy_generation() -> Sql {
+    let slot = (uuid::Uuid::new_v4().as_u128() as u64) % POLICY_SLOTS;
+    let mut sql = Sql::new("UPDATE policy_generation SET value = value + 1 WHERE slot = ");
+    sql.bind(Bind::Int(slot as i64));
+    sql
+}
+
 pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
      FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.res_type = $1 AND r.res_id = $2";
 

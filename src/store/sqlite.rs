@@ -202,6 +202,10 @@ impl StoreTx for SqliteTx {
         write::replace_index(self, rows).await
     }
 
+    async fn execute_in(&mut self, sql: Sql) -> StoreResult<u64> {
+        Exec::execute(self, sql).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         Ok(self.tx.commit().await?)
     }

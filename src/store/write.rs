@@ -15,6 +15,18 @@ pub trait Exec: Send {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64>;
     /// Runs a statement returning rows of (text, text, integer).
     async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>>;
+
+    /// [`Exec::execute`], counted (see `super::counted`).
+    async fn run(&mut self, sql: Sql) -> StoreResult<u64> {
+        super::counted::one();
+        self.execute(sql).await
+    }
+
+    /// [`Exec::fetch_keyed`], counted.
+    async fn run_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
+        super::counted::one();
+        self.fetch_keyed(sql).await
+    }
 }
 
 /// Replaces the index rows of existing resources (reindexing), without new versions.
@@ -22,13 +34,13 @@ pub async fn replace_index(exec: &mut dyn Exec, rows: Vec<(i64, String, crate::i
     let rids: Vec<i64> = rows.iter().map(|(rid, _, _)| *rid).collect();
     for chunk in rids.chunks(sql::CHUNK) {
         for table in sql::INDEX_TABLES {
-            exec.execute(sql::delete_index(table, chunk)).await?;
+            exec.run(sql::delete_index(table, chunk)).await?;
         }
     }
     let owned: Vec<Owned> =
         rows.iter().map(|(rid, t, index)| Owned { rid: *rid, resource_type: t, rows: index }).collect();
     for statement in index_sql::inserts(&owned) {
-        exec.execute(statement).await?;
+        exec.run(statement).await?;
     }
     Ok(())
 }
@@ -42,7 +54,7 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
     let mut seqs: HashMap<(String, String), i64> = HashMap::new();
     let all: Vec<&NewVersion> = versions.iter().collect();
     for chunk in all.chunks(sql::CHUNK) {
-        for (t, id, seq) in exec.fetch_keyed(sql::insert_versions(chunk)).await? {
+        for (t, id, seq) in exec.run_keyed(sql::insert_versions(chunk)).await? {
             let slot = seqs.entry((t, id)).or_insert(seq);
             *slot = (*slot).max(seq);
         }
@@ -59,7 +71,7 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
     let current: Vec<&NewVersion> = latest.into_values().collect();
     let mut rids: HashMap<(String, String), i64> = HashMap::new();
     for chunk in current.chunks(sql::CHUNK) {
-        let rows = exec.fetch_keyed(sql::upsert_current(chunk, &seqs)).await?;
+        let rows = exec.run_keyed(sql::upsert_current(chunk, &seqs)).await?;
         if rows.len() != chunk.len() {
             let moved: Vec<String> = chunk
                 .iter()
@@ -82,7 +94,7 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
         .collect();
     for chunk in stale.chunks(sql::CHUNK) {
         for table in sql::INDEX_TABLES {
-            exec.execute(sql::delete_index(table, chunk)).await?;
+            exec.run(sql::delete_index(table, chunk)).await?;
         }
     }
     let owned: Vec<Owned> = current
@@ -94,7 +106,7 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
         })
         .collect();
     for statement in index_sql::inserts(&owned) {
-        exec.execute(statement).await?;
+        exec.run(statement).await?;
     }
     Ok(())
 }

@@ -183,7 +183,7 @@ impl TestServer {
         let args = ServeArgs { listen: addr, ..args };
         let database_url = args.database_url.clone();
         let state = ikp::server::state(&args).await.expect("server state");
-        let workers = ikp::server::Workers::start(&state.fhir, &args);
+        let workers = ikp::server::Workers::start(&state.session, &args);
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -218,7 +218,7 @@ impl TestServer {
         if let Some(workers) = self.workers.take() {
             workers.stop().await;
         }
-        self.state.fhir.store.close().await;
+        self.state.session.close().await;
         if let Some((admin, schema)) = self.cleanup.take() {
             drop_postgres_schema(&admin, &schema).await;
         }
@@ -243,7 +243,7 @@ impl TestServer {
         use ikp::auth::clients::{ClientType, NewClient};
         use ikp::auth::grants::{self, GrantContext, TokenKind};
         const CLIENT: &str = "test-tokens";
-        let store = self.state().fhir.store.as_ref();
+        let store = self.state().auth.store();
         if ikp::auth::clients::get(store, CLIENT).await.expect("client").is_none() {
             let client = NewClient {
                 client_id: CLIENT.into(),

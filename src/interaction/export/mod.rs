@@ -6,12 +6,14 @@ pub mod worker;
 use crate::auth::scopes::Interaction;
 use serde_json::{Value, json};
 
-use super::{Fhir, instant, now};
+use crate::clock::{instant, now};
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::export::jobs::{self, Status};
 use crate::export::{ExportSpec, Level, TypeFilter};
 use crate::outcome::{Issue, IssueType};
 use crate::search::parse::{Parser, date_range};
+use crate::session::{Session, Unconfined};
 
 /// Output formats a client may ask for; all mean FHIR NDJSON.
 const NDJSON_FORMATS: &[&str] = &["application/fhir+ndjson", "application/ndjson", "ndjson"];
@@ -66,7 +68,7 @@ pub fn parameters_to_pairs(parameters: &Value) -> FhirResult<Vec<(String, String
 
 /// Validates a kick-off and queues the job; returns the status URL.
 pub async fn kickoff(
-    fhir: &Fhir,
+    session: &Session,
     level: Level,
     group_id: Option<&str>,
     pairs: &[(String, String)],
@@ -74,7 +76,7 @@ pub async fn kickoff(
     strict: bool,
 ) -> FhirResult<String> {
     // Jobs are not owned by a client: export is for backend services with system-wide scopes.
-    fhir.grant_system(Interaction::Search)?;
+    let all = session.unconfined(Interaction::Search)?;
     let values = |name: &'static str| pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str());
     if let Some(format) = values("_outputFormat").next()
         && !NDJSON_FORMATS.contains(&format)
@@ -88,9 +90,9 @@ pub async fn kickoff(
         )]));
     }
 
-    let registry = fhir.registry.current();
+    let registry = session.registry.current();
     let in_patient_compartment = |t: &str| t == "Patient" || !registry.compartment_params("Patient", t).is_empty();
-    let mut types: Vec<String> = fhir
+    let mut types: Vec<String> = session
         .model
         .resource_types()
         .iter()
@@ -100,7 +102,7 @@ pub async fn kickoff(
     let wanted: Vec<String> =
         values("_type").flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
     for t in &wanted {
-        if !fhir.model.is_resource_type(t) {
+        if !session.model.is_resource_type(t) {
             return Err(bad(format!("_type names '{t}', which is not an R4 resource type")));
         }
         if !types.contains(t) {
@@ -126,25 +128,26 @@ pub async fn kickoff(
         // Parse now so that a bad filter fails the kick-off, not the job.
         let parsed: Vec<(String, String)> =
             form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        Parser { registry: &registry, base_url: &fhir.base_url, strict: true }.parse(vec![t.to_string()], &parsed)?;
+        Parser { registry: &registry, base_url: &session.base_url, strict: true }
+            .parse(vec![t.to_string()], &parsed)?;
         type_filters.push(TypeFilter { resource_type: t.to_string(), query: query.to_string() });
     }
 
-    let mut patients: Vec<String> = values("patient").map(|r| reference_id(fhir, r)).collect::<FhirResult<_>>()?;
+    let mut patients: Vec<String> = values("patient").map(|r| reference_id(session, r)).collect::<FhirResult<_>>()?;
     if level == Level::System && !patients.is_empty() {
         return Err(bad("the patient parameter applies to Patient- and Group-level exports"));
     }
     if let Some(group_id) = group_id {
-        let members = group_members(fhir, group_id).await?;
+        let members = group_members(session, &all, group_id).await?;
         patients =
             if patients.is_empty() { members } else { patients.into_iter().filter(|p| members.contains(p)).collect() };
     }
 
     let spec = ExportSpec { level, patients, types, since, type_filters };
-    let id = super::write::new_id();
-    jobs::create(fhir.store.as_ref(), &id, request_url, &spec, now()).await?;
+    let id = crate::session::prepare::new_id();
+    jobs::create(all.store(), &id, request_url, &spec, now()).await?;
     tracing::info!(job = %id, ?level, types = spec.types.len(), "export queued");
-    Ok(status_url(fhir, &id))
+    Ok(status_url(session, &id))
 }
 
 /// `_typeFilter` values may list several queries separated by commas; a comma inside a query is
@@ -163,8 +166,8 @@ fn reference_id(fhir: &Fhir, reference: &str) -> FhirResult<String> {
 }
 
 /// The active Patient members of a Group.
-async fn group_members(fhir: &Fhir, group_id: &str) -> FhirResult<Vec<String>> {
-    let group = fhir.store.read("Group", group_id).await?;
+async fn group_members(fhir: &Fhir, all: &Unconfined, group_id: &str) -> FhirResult<Vec<String>> {
+    let group = all.store().read("Group", group_id).await?;
     let Some(content) = group.as_ref().and_then(|g| g.content.as_deref()) else {
         return Err(FhirError::NotFound(format!("Group/{group_id}")));
     };
@@ -181,9 +184,9 @@ async fn group_members(fhir: &Fhir, group_id: &str) -> FhirResult<Vec<String>> {
 }
 
 /// The state of a job: progress, the manifest, or why it failed.
-pub async fn status(fhir: &Fhir, job_id: &str, requires_access_token: bool) -> FhirResult<ExportStatus> {
-    fhir.grant_system(Interaction::Search)?;
-    let Some(job) = jobs::get(fhir.store.as_ref(), job_id).await? else {
+pub async fn status(session: &Session, job_id: &str, requires_access_token: bool) -> FhirResult<ExportStatus> {
+    let all = session.unconfined(Interaction::Search)?;
+    let Some(job) = jobs::get(all.store(), job_id).await? else {
         return Err(FhirError::NotFound(format!("the export job {job_id}")));
     };
     Ok(match job.status {
@@ -194,10 +197,10 @@ pub async fn status(fhir: &Fhir, job_id: &str, requires_access_token: bool) -> F
             ExportStatus::Failed { message: job.error.unwrap_or_else(|| "the export failed".to_string()) }
         }
         Status::Completed => {
-            let output: Vec<Value> = jobs::files(fhir.store.as_ref(), job_id)
+            let output: Vec<Value> = jobs::files(all.store(), job_id)
                 .await?
                 .iter()
-                .map(|f| json!({"type": f.resource_type, "url": file_url(fhir, job_id, f.seq), "count": f.count}))
+                .map(|f| json!({"type": f.resource_type, "url": file_url(session, job_id, f.seq), "count": f.count}))
                 .collect();
             ExportStatus::Complete {
                 manifest: json!({
@@ -214,9 +217,9 @@ pub async fn status(fhir: &Fhir, job_id: &str, requires_access_token: bool) -> F
 }
 
 /// Cancels a job (running or finished), deleting its files.
-pub async fn cancel(fhir: &Fhir, job_id: &str) -> FhirResult<()> {
-    fhir.grant_system(Interaction::Search)?;
-    if jobs::delete(fhir.store.as_ref(), job_id).await? {
+pub async fn cancel(session: &Session, job_id: &str) -> FhirResult<()> {
+    let all = session.unconfined(Interaction::Search)?;
+    if jobs::delete(all.store(), job_id).await? {
         tracing::info!(job = %job_id, "export cancelled");
         Ok(())
     } else {
@@ -225,9 +228,9 @@ pub async fn cancel(fhir: &Fhir, job_id: &str) -> FhirResult<()> {
 }
 
 /// One NDJSON output file.
-pub async fn file(fhir: &Fhir, job_id: &str, seq: &str) -> FhirResult<String> {
-    fhir.grant_system(Interaction::Search)?;
+pub async fn file(session: &Session, job_id: &str, seq: &str) -> FhirResult<String> {
+    let all = session.unconfined(Interaction::Search)?;
     let missing = || FhirError::NotFound(format!("the export file {job_id}/{seq}"));
     let seq: i64 = seq.parse().map_err(|_| missing())?;
-    jobs::file_content(fhir.store.as_ref(), job_id, seq).await?.ok_or_else(missing)
+    jobs::file_content(all.store(), job_id, seq).await?.ok_or_else(missing)
 }

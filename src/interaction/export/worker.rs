@@ -10,14 +10,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::now;
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::export::jobs::{self, FileInfo, Job, Status};
 use crate::export::{ExportSpec, Level, Resume};
-use crate::interaction::{Fhir, now};
 use crate::search::cursor::{Cursor, Towards};
 use crate::search::parse::Parser;
 use crate::search::plan::Planner;
 use crate::search::query::{Condition, Filter, FilterKind, Prefix, SearchQuery, Total};
+use crate::session::Unconfined;
 use crate::store::sql::Cell;
 
 /// How the worker paces itself.
@@ -48,28 +50,28 @@ impl Default for WorkerConfig {
 }
 
 /// Starts a worker; it stops when `shutdown` turns true, giving back the job it holds.
-pub fn spawn(fhir: Fhir, config: WorkerConfig, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(run(fhir, config, shutdown))
+pub fn spawn(all: Unconfined, config: WorkerConfig, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(run(all, config, shutdown))
 }
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-async fn run(fhir: Fhir, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+async fn run(all: Unconfined, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
     let mut last_purge = 0;
     while !*shutdown.borrow() {
         let at = now();
         if at - last_purge > micros(Duration::from_secs(3600)) {
             last_purge = at;
-            match jobs::purge_finished(fhir.store.as_ref(), at - micros(config.retention)).await {
+            match jobs::purge_finished(all.store(), at - micros(config.retention)).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "expired export jobs deleted"),
                 Err(e) => tracing::warn!(error = %e, "cannot delete expired export jobs"),
             }
         }
-        match jobs::claim(fhir.store.as_ref(), at, at + micros(config.lease)).await {
-            Ok(Some(job)) => run_job(&fhir, &config, job, &shutdown).await,
+        match jobs::claim(all.store(), at, at + micros(config.lease)).await {
+            Ok(Some(job)) => run_job(&all, &config, job, &shutdown).await,
             Ok(None) => {
                 tokio::select! {
                     _ = tokio::time::sleep(config.poll) => {}
@@ -91,11 +93,11 @@ enum Ended {
     Interrupted,
 }
 
-async fn run_job(fhir: &Fhir, config: &WorkerConfig, job: Job, shutdown: &watch::Receiver<bool>) {
+async fn run_job(all: &Unconfined, config: &WorkerConfig, job: Job, shutdown: &watch::Receiver<bool>) {
     let id = job.id.clone();
     tracing::info!(job = %id, resume = ?job.resume, "export started");
-    let store = fhir.store.as_ref();
-    let result = export(fhir, config, &job, shutdown).await;
+    let store = all.store();
+    let result = export(all, config, &job, shutdown).await;
     let finished = match result {
         Ok(Ended::Done(exported)) => {
             tracing::info!(job = %id, exported, "export completed");
@@ -160,14 +162,19 @@ fn progress_text(spec: &ExportSpec, at: &Resume) -> String {
     format!("{percent}% ({} resources; {current})", at.exported)
 }
 
-async fn export(fhir: &Fhir, config: &WorkerConfig, job: &Job, shutdown: &watch::Receiver<bool>) -> FhirResult<Ended> {
+async fn export(
+    all: &Unconfined,
+    config: &WorkerConfig,
+    job: &Job,
+    shutdown: &watch::Receiver<bool>,
+) -> FhirResult<Ended> {
     let spec = &job.spec;
-    let store = fhir.store.as_ref();
+    let store = all.store();
     let mut at = job.resume.clone();
     if spec.level == Level::Group && spec.patients.is_empty() {
         return Ok(Ended::Done(0));
     }
-    let planner = Planner::new(fhir.dialect());
+    let planner = Planner::new(all.session().dialect());
     let chunk = config.chunk.min(config.file_size).max(1);
     let lease = || now() + micros(config.lease);
     while let Some(resource_type) = spec.types.get(at.type_index) {
@@ -179,7 +186,7 @@ async fn export(fhir: &Fhir, config: &WorkerConfig, job: &Job, shutdown: &watch:
         let mut buffer = String::new();
         let mut in_file: i64 = 0;
         while let Some(filter) = queries.get(at.filter_index) {
-            let query = type_query(fhir, spec, resource_type, *filter, job.transaction_time)?;
+            let query = type_query(all.session(), spec, resource_type, *filter, job.transaction_time)?;
             loop {
                 if *shutdown.borrow() {
                     return Ok(Ended::Interrupted);
@@ -205,7 +212,7 @@ async fn export(fhir: &Fhir, config: &WorkerConfig, job: &Job, shutdown: &watch:
                 }
                 at.after_rid = last;
                 if in_file >= config.file_size as i64 {
-                    if !flush(fhir, job, resource_type, &mut buffer, &mut in_file, &mut at, lease()).await? {
+                    if !flush(all, job, resource_type, &mut buffer, &mut in_file, &mut at, lease()).await? {
                         return Ok(Ended::Cancelled);
                     }
                 } else if !jobs::heartbeat(store, &job.id, &progress_text(spec, &at), lease()).await? {
@@ -220,7 +227,7 @@ async fn export(fhir: &Fhir, config: &WorkerConfig, job: &Job, shutdown: &watch:
         }
         at.type_index += 1;
         at.filter_index = 0;
-        if in_file > 0 && !flush(fhir, job, resource_type, &mut buffer, &mut in_file, &mut at, lease()).await? {
+        if in_file > 0 && !flush(all, job, resource_type, &mut buffer, &mut in_file, &mut at, lease()).await? {
             return Ok(Ended::Cancelled);
         }
     }
@@ -229,7 +236,7 @@ async fn export(fhir: &Fhir, config: &WorkerConfig, job: &Job, shutdown: &watch:
 
 /// Writes the buffered resources as the job's next file, with the point to resume from.
 async fn flush(
-    fhir: &Fhir,
+    all: &Unconfined,
     job: &Job,
     resource_type: &str,
     buffer: &mut String,
@@ -242,10 +249,9 @@ async fn flush(
     next.next_file += 1;
     next.exported += *in_file;
     let progress = progress_text(&job.spec, &next);
-    let written =
-        jobs::write_file(fhir.store.as_ref(), &job.id, &file, std::mem::take(buffer), &next, &progress, lease_until)
-            .await
-            .map_err(FhirError::from)?;
+    let written = jobs::write_file(all.store(), &job.id, &file, std::mem::take(buffer), &next, &progress, lease_until)
+        .await
+        .map_err(FhirError::from)?;
     if written {
         *at = next;
         *in_file = 0;

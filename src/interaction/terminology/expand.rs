@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Fhir, Params, with_workspace};
+use super::{Params, with_workspace};
+use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::{Response, instant, now};
+use crate::interaction::Response;
+use crate::session::Session;
 use crate::terminology::{Entry, ExpandOptions};
 
 /// The value set an operation concerns: the instance, an inline `valueSet`, or one by `url`
@@ -40,7 +42,7 @@ impl Target {
     }
 }
 
-pub async fn expand(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
+pub async fn expand(session: &Session, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
     let target = Target::from_params(params, instance)?;
     let options = ExpandOptions {
         filter: params.text("filter").map(str::to_string),
@@ -51,7 +53,7 @@ pub async fn expand(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> F
     let count = params.count("count")?;
     let designations = params.boolean("includeDesignations")?.unwrap_or(false);
     let given = target.given();
-    let (value_set, entries) = with_workspace(fhir, &given, |ws| {
+    let (value_set, entries) = with_workspace(session, &given, |ws| {
         let value_set = match &target {
             Target::Resource(r) => r.clone(),
             Target::Url(url) => ws.value_set(url)?.clone(),

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
-use crate::interaction::Fhir;
-use crate::interaction::ingest::put_all;
+use crate::session::Session;
 use crate::store::sql::{Bind, Cell, Column, Sql};
 
 /// The `builtin_content` rows of the terminology and of the national profiles.
@@ -17,48 +17,48 @@ const PROFILES: &str = "profiles";
 /// Resources per database transaction.
 const BATCH: usize = 500;
 
-async fn stored_hash(fhir: &Fhir, name: &str) -> FhirResult<Option<String>> {
+async fn stored_hash(session: &Session, name: &str) -> FhirResult<Option<String>> {
     let mut sql = Sql::new("SELECT content_hash FROM builtin_content WHERE name = ");
     sql.bind(Bind::Text(name.to_string()));
-    let rows = fhir.store.query(sql, &[Column::Text]).await?;
+    let rows = session.unconfined(Interaction::Read)?.store().query(sql, &[Column::Text]).await?;
     Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).map(str::to_string))
 }
 
-async fn record_hash(fhir: &Fhir, name: &str, hash: &str) -> FhirResult<()> {
+async fn record_hash(session: &Session, name: &str, hash: &str) -> FhirResult<()> {
     let mut sql = Sql::new("INSERT INTO builtin_content (name, content_hash) VALUES (");
     sql.bind(Bind::Text(name.to_string()))
         .push(", ")
         .bind(Bind::Text(hash.to_string()))
         .push(") ON CONFLICT (name) DO UPDATE SET content_hash = excluded.content_hash");
-    fhir.store.execute(sql).await?;
+    session.unconfined(Interaction::Update)?.store().execute(sql).await?;
     Ok(())
 }
 
 /// Stores every built-in CodeSystem, ValueSet, ConceptMap and NamingSystem unless this exact set
 /// was stored before.
-pub async fn store_builtin(fhir: &Fhir) -> FhirResult<()> {
-    let hash = fhir.terminology.content_hash();
-    if stored_hash(fhir, TERMINOLOGY).await?.as_deref() == Some(hash) {
+pub async fn store_builtin(session: &Session) -> FhirResult<()> {
+    let hash = session.terminology.content_hash();
+    if stored_hash(session, TERMINOLOGY).await?.as_deref() == Some(hash) {
         return Ok(());
     }
-    let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
-    store_set(fhir, TERMINOLOGY, hash, &builtin.resources).await
+    let builtin = session.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
+    store_set(session, TERMINOLOGY, hash, &builtin.resources).await
 }
 
 /// Stores the national profiles (StructureDefinitions) and the code systems and value sets they
 /// bind to, unless this exact set was stored before.
-pub async fn store_profiles(fhir: &Fhir) -> FhirResult<()> {
-    let hash = fhir.profiles.content_hash();
-    if stored_hash(fhir, PROFILES).await?.as_deref() == Some(hash.as_str()) {
+pub async fn store_profiles(session: &Session) -> FhirResult<()> {
+    let hash = session.profiles.content_hash();
+    if stored_hash(session, PROFILES).await?.as_deref() == Some(hash.as_str()) {
         return Ok(());
     }
     let resources: Vec<Value> =
-        fhir.profiles.definitions().iter().chain(fhir.profiles.terminology()).cloned().collect();
-    store_set(fhir, PROFILES, &hash, &resources).await
+        session.profiles.definitions().iter().chain(session.profiles.terminology()).cloned().collect();
+    store_set(session, PROFILES, &hash, &resources).await
 }
 
 /// Stores a set of built-in resources in batches and records its fingerprint.
-async fn store_set(fhir: &Fhir, name: &str, hash: &str, resources: &[Value]) -> FhirResult<()> {
+async fn store_set(session: &Session, name: &str, hash: &str, resources: &[Value]) -> FhirResult<()> {
     let started = Instant::now();
     let mut created = 0;
     let mut rejected = 0;
@@ -71,7 +71,7 @@ async fn store_set(fhir: &Fhir, name: &str, hash: &str, resources: &[Value]) -> 
                 (format!("built-in {t}/{id}"), r.clone())
             })
             .collect();
-        let report = put_all(fhir, batch).await?;
+        let report = session.put_all(batch).await?;
         created += report.created + report.updated;
         for (origin, issues) in &report.rejected {
             rejected += 1;
@@ -79,7 +79,7 @@ async fn store_set(fhir: &Fhir, name: &str, hash: &str, resources: &[Value]) -> 
             tracing::warn!(%origin, problem = first, "built-in resource not stored");
         }
     }
-    record_hash(fhir, name, hash).await?;
+    record_hash(session, name, hash).await?;
     tracing::info!(
         set = name,
         stored = created,

@@ -3,12 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::{Fhir, Params, parameters, system_of, with_workspace};
+use super::{Params, parameters, system_of, with_workspace};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::session::Session;
 use crate::terminology::code_system::property_value_text;
 
-pub async fn lookup(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
+pub async fn lookup(session: &Session, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
     let coding = params
         .coding("coding", "system", "code", "display")
         .ok_or_else(|| FhirError::bad_request("$lookup needs a code and a system, or a coding"))?;
@@ -17,7 +18,7 @@ pub async fn lookup(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> F
     let wanted: Vec<String> = params.values("property").filter_map(Value::as_str).map(str::to_string).collect();
     let shown = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let given: Vec<Value> = instance.cloned().into_iter().collect();
-    let out = with_workspace(fhir, &given, |ws| {
+    let out = with_workspace(session, &given, |ws| {
         let (cs, index) = ws.concept(&system, &coding.code)?;
         let concept = &cs.concepts[index];
         let mut out = vec![json!({"name": "name", "valueString": cs.name.clone().or(cs.title.clone()).unwrap_or(cs.url.clone())})];

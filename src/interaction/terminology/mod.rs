@@ -13,9 +13,9 @@ pub mod validate_code;
 
 use serde_json::{Map, Value, json};
 
-use super::{Fhir, Response};
+use super::Response;
 use crate::error::{FhirError, FhirResult};
-use crate::store::sql::{Bind, Cell, Column, Sql};
+use crate::session::{Session, not_found};
 use crate::terminology::{TerminologyError, TerminologyResult, Workspace};
 
 /// Definitions fetched from the store per request, at most (a guard against import chains).
@@ -38,38 +38,31 @@ pub fn is_operation(resource_type: &str, operation: &str) -> bool {
 
 /// Runs a terminology operation (see [`is_operation`]); `id` is set for instance-level calls.
 pub async fn operation(
-    fhir: &Fhir,
+    session: &Session,
     resource_type: &str,
     id: Option<&str>,
     operation: &str,
     params: &Params,
 ) -> FhirResult<Response> {
     let instance = match id {
-        Some(id) => Some(instance(fhir, resource_type, id).await?),
+        Some(id) => Some(instance(session, resource_type, id).await?),
         None => None,
     };
     let instance = instance.as_ref();
     match (resource_type, operation.trim_start_matches('$')) {
-        ("CodeSystem", "lookup") => lookup::lookup(fhir, params, instance).await,
-        ("CodeSystem", "validate-code") => validate_code::in_code_system(fhir, params, instance).await,
-        ("CodeSystem", "subsumes") => subsumes::subsumes(fhir, params, instance).await,
-        ("ValueSet", "expand") => expand::expand(fhir, params, instance).await,
-        ("ValueSet", "validate-code") => validate_code::in_value_set(fhir, params, instance).await,
-        ("ConceptMap", "translate") => translate::translate(fhir, params, instance).await,
+        ("CodeSystem", "lookup") => lookup::lookup(session, params, instance).await,
+        ("CodeSystem", "validate-code") => validate_code::in_code_system(session, params, instance).await,
+        ("CodeSystem", "subsumes") => subsumes::subsumes(session, params, instance).await,
+        ("ValueSet", "expand") => expand::expand(session, params, instance).await,
+        ("ValueSet", "validate-code") => validate_code::in_value_set(session, params, instance).await,
+        ("ConceptMap", "translate") => translate::translate(session, params, instance).await,
         _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
     }
 }
 
 /// The resource an instance-level operation works on.
-async fn instance(fhir: &Fhir, resource_type: &str, id: &str) -> FhirResult<Value> {
-    let version = fhir
-        .store
-        .read(resource_type, id)
-        .await?
-        .filter(|v| !v.is_deleted())
-        .ok_or_else(|| FhirError::NotFound(format!("{resource_type}/{id}")))?;
-    serde_json::from_str(version.content.as_deref().unwrap_or_default())
-        .map_err(|e| FhirError::Internal(format!("stored {resource_type}/{id} is not JSON: {e}")))
+async fn instance(session: &Session, resource_type: &str, id: &str) -> FhirResult<Value> {
+    session.live(resource_type, id).await?.map(|(content, _)| content).ok_or_else(|| not_found(resource_type, id))
 }
 
 /// Operation parameters from a query string (`GET`) or a Parameters resource (`POST`).
@@ -187,43 +180,34 @@ pub fn parameters(parameter: Vec<Value>) -> Value {
     json!({"resourceType": "Parameters", "parameter": parameter})
 }
 
-/// The current stored resource of a type with a canonical URL, if any.
-pub async fn stored_by_url(fhir: &Fhir, resource_type: &str, url: &str) -> FhirResult<Option<Value>> {
-    let mut sql = Sql::new(
-        "SELECT v.content FROM search_uri u JOIN resource r ON r.rid = u.rid JOIN resource_version v ON v.seq = r.seq \
-         WHERE u.param = 'url' AND u.grp IS NULL AND u.res_type = ",
-    );
-    sql.bind(Bind::Text(resource_type.to_string()))
-        .push(" AND u.value = ")
-        .bind(Bind::Text(url.to_string()))
-        .push(" AND r.deleted = FALSE ORDER BY r.last_updated DESC LIMIT 1");
-    let rows = fhir.store.query(sql, &[Column::Text]).await?;
-    Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).and_then(|t| serde_json::from_str(t).ok()))
+/// The current stored resource of a type with a canonical URL, if any (definitions are public).
+pub async fn stored_by_url(session: &Session, resource_type: &str, url: &str) -> FhirResult<Option<Value>> {
+    Ok(session.lookup().by_url(resource_type, url).await?.map(|found| found.content().clone()))
 }
 
 /// Every stored ConceptMap (for `$translate` without a named map).
-pub async fn stored_concept_maps(fhir: &Fhir) -> FhirResult<Vec<Value>> {
-    fhir.all_of_type("ConceptMap").await
+pub async fn stored_concept_maps(session: &Session) -> FhirResult<Vec<Value>> {
+    session.lookup().all_of_type("ConceptMap").await
 }
 
 /// Runs `work` over the built-in terminology plus `given` definitions; when it needs a definition
 /// neither holds, that definition is fetched from the store by canonical URL and `work` runs again.
 pub async fn with_workspace<T>(
-    fhir: &Fhir,
+    session: &Session,
     given: &[Value],
     work: impl Fn(&Workspace) -> TerminologyResult<T>,
 ) -> FhirResult<T> {
-    Ok(with_workspace_outcome(fhir, given, work).await??)
+    Ok(with_workspace_outcome(session, given, work).await??)
 }
 
 /// Like [`with_workspace`], keeping the terminology outcome apart from storage failures (for
 /// callers that answer some terminology errors rather than fail).
 pub async fn with_workspace_outcome<T>(
-    fhir: &Fhir,
+    session: &Session,
     given: &[Value],
     work: impl Fn(&Workspace) -> TerminologyResult<T>,
 ) -> FhirResult<TerminologyResult<T>> {
-    let builtin = fhir.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
+    let builtin = session.terminology.get().map_err(|e| FhirError::Internal(e.to_string()))?;
     let mut fetched: Vec<Value> = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     loop {
@@ -241,7 +225,7 @@ pub async fn with_workspace_outcome<T>(
             return Ok(Err(error));
         }
         tried.push(url.clone());
-        match stored_by_url(fhir, resource_type, &url).await? {
+        match stored_by_url(session, resource_type, &url).await? {
             Some(resource) => fetched.push(resource),
             None => return Ok(Err(error)),
         }

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use super::{Fhir, with_workspace_outcome};
+use super::with_workspace_outcome;
 use crate::error::{FhirError, FhirResult};
 use crate::search::query::{CodeSet, Condition, Filter, FilterKind, SearchQuery};
+use crate::session::Session;
 use crate::terminology::expand::codes_by_system;
 use crate::terminology::{ExpandOptions, TerminologyError};
 
@@ -14,7 +15,7 @@ use crate::terminology::{ExpandOptions, TerminologyError};
 pub const MAX_SEARCH_CODES: usize = 10_000;
 
 /// Resolves every terminology condition of a query (chains and `_has` included).
-pub async fn resolve(fhir: &Fhir, query: &mut SearchQuery) -> FhirResult<()> {
+pub async fn resolve(session: &Session, query: &mut SearchQuery) -> FhirResult<()> {
     let mut wanted = Vec::new();
     for f in &query.filters {
         collect(f, &mut wanted);
@@ -29,7 +30,7 @@ pub async fn resolve(fhir: &Fhir, query: &mut SearchQuery) -> FhirResult<()> {
         }
         // In a search, an unknown value set or code is a malformed parameter (400), not a
         // missing page (404).
-        let codes = with_workspace_outcome(fhir, &[], |ws| codes_of(ws, &set)).await?.map_err(|e| {
+        let codes = with_workspace_outcome(session, &[], |ws| codes_of(ws, &set)).await?.map_err(|e| {
             if e.missing_canonical().is_some() || matches!(e, TerminologyError::UnknownCode { .. }) {
                 FhirError::bad_request(e.to_string())
             } else {

@@ -3,12 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::{Coding, Fhir, Params, parameters, stored_concept_maps, with_workspace};
+use super::{Coding, Params, parameters, stored_concept_maps, with_workspace};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::session::Session;
 use crate::terminology::concept_map::{Match, TranslateRequest, translate_with};
 
-pub async fn translate(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
+pub async fn translate(session: &Session, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
     let coding = params
         .coding("coding", "system", "code", "")
         .or_else(|| params.value("codeableConcept").and_then(|cc| cc.pointer("/coding/0")).map(Coding::from_value))
@@ -31,11 +32,11 @@ pub async fn translate(fhir: &Fhir, params: &Params, instance: Option<&Value>) -
     let matches: Vec<Match> = match (named, url) {
         (Some(map), _) => translate_with(&map, &request),
         (None, Some(url)) => {
-            with_workspace(fhir, &[], |ws| Ok(translate_with(ws.concept_map(&url)?, &request))).await?
+            with_workspace(session, &[], |ws| Ok(translate_with(ws.concept_map(&url)?, &request))).await?
         }
         (None, None) => {
-            let stored = stored_concept_maps(fhir).await?;
-            with_workspace(fhir, &stored, |ws| Ok(ws.translate_any(&request))).await?
+            let stored = stored_concept_maps(session).await?;
+            with_workspace(session, &stored, |ws| Ok(ws.translate_any(&request))).await?
         }
     };
     let positive = matches.iter().any(Match::is_positive);

@@ -4,9 +4,10 @@
 use serde_json::{Value, json};
 
 use super::expand::Target;
-use super::{Coding, Fhir, Params, is_unknown, parameters, system_of, with_workspace, with_workspace_outcome};
+use super::{Coding, Params, is_unknown, parameters, system_of, with_workspace, with_workspace_outcome};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::session::Session;
 use crate::terminology::{Entry, ExpandOptions, TerminologyError};
 
 /// The verdict on one coding.
@@ -76,11 +77,11 @@ fn unknown(e: &TerminologyError) -> Verdict {
     Verdict { result: false, message: Some(e.to_string()), display: None }
 }
 
-pub async fn in_value_set(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
+pub async fn in_value_set(session: &Session, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
     let target = Target::from_params(params, instance)?;
     let codings = codings(params, "system")?;
     let given = target.given();
-    let verdicts = with_workspace_outcome(fhir, &given, |ws| {
+    let verdicts = with_workspace_outcome(session, &given, |ws| {
         let value_set = match &target {
             Target::Resource(r) => r,
             Target::Url(url) => ws.value_set(url)?,
@@ -116,10 +117,10 @@ pub async fn in_value_set(fhir: &Fhir, params: &Params, instance: Option<&Value>
     }
 }
 
-pub async fn in_code_system(fhir: &Fhir, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
+pub async fn in_code_system(session: &Session, params: &Params, instance: Option<&Value>) -> FhirResult<Response> {
     let codings = codings(params, "url")?;
     let given: Vec<Value> = instance.cloned().into_iter().collect();
-    let verdicts = with_workspace(fhir, &given, |ws| {
+    let verdicts = with_workspace(session, &given, |ws| {
         let mut out = Vec::new();
         for c in &codings {
             let Some(system) = system_of(instance, c.system.clone()) else {

@@ -6,18 +6,17 @@
 //! transaction and never depend on this queue).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{Access, events};
+use super::prepare::{NextVersion, new_id, stamp};
+use crate::audit::{Access, events};
+use crate::context::Fhir;
 use crate::error::FhirResult;
-use crate::interaction::Fhir;
-use crate::interaction::write::{Target, new_id, stamp};
-use crate::store::Method;
-use crate::store::sql::{Bind, Cell, Column, Sql, push_keys};
+use crate::store::{Method, Store};
 
 const BATCH: usize = 1000;
 const WINDOW: Duration = Duration::from_millis(100);
@@ -28,11 +27,12 @@ pub struct AuditQueue {
 }
 
 impl AuditQueue {
-    /// Starts the writer task.
-    pub fn start(fhir: Fhir) -> AuditQueue {
+    /// Starts the writer task over the session's store.
+    pub fn start(session: &super::Session) -> AuditQueue {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
-        let handle = tokio::spawn(run(fhir, receiver, stop_rx));
+        let writer = Writer { fhir: session.fhir().clone(), store: session.shared.store.clone() };
+        let handle = tokio::spawn(run(writer, receiver, stop_rx));
         AuditQueue { sender, stop: Mutex::new(Some((stop_tx, handle))) }
     }
 
@@ -52,7 +52,13 @@ impl AuditQueue {
     }
 }
 
-async fn run(fhir: Fhir, mut receiver: mpsc::UnboundedReceiver<Access>, mut stop: oneshot::Receiver<()>) {
+/// What the writer task holds: the server's context and the database.
+struct Writer {
+    fhir: Fhir,
+    store: Arc<dyn Store>,
+}
+
+async fn run(writer: Writer, mut receiver: mpsc::UnboundedReceiver<Access>, mut stop: oneshot::Receiver<()>) {
     let mut stopping = false;
     loop {
         let first = if stopping {
@@ -78,7 +84,7 @@ async fn run(fhir: Fhir, mut receiver: mpsc::UnboundedReceiver<Access>, mut stop
             }
         }
         let mut attempt = 0;
-        while let Err(e) = store(&fhir, &batch).await {
+        while let Err(e) = store(&writer, &batch).await {
             attempt += 1;
             if attempt >= 5 {
                 tracing::error!(error = %e, events = batch.len(), "audit events could not be stored");
@@ -91,39 +97,25 @@ async fn run(fhir: Fhir, mut receiver: mpsc::UnboundedReceiver<Access>, mut stop
 }
 
 /// Stores a batch: patients looked up once, events split per patient, one transaction.
-async fn store(fhir: &Fhir, batch: &[Access]) -> FhirResult<()> {
+async fn store(writer: &Writer, batch: &[Access]) -> FhirResult<()> {
     let mut keys: Vec<(String, String)> = batch.iter().flat_map(|a| a.entities.iter().cloned()).collect();
     keys.sort();
     keys.dedup();
-    let patients = patients_of(fhir, &keys).await?;
+    let mut tx = writer.store.begin().await?;
+    let mut patients: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for (key, compartments) in tx.current_compartments(&keys).await? {
+        let ids: Vec<String> = compartments.into_iter().filter(|(t, _)| t == "Patient").map(|(_, id)| id).collect();
+        patients.insert(key, ids);
+    }
     let mut versions = Vec::new();
     for access in batch {
         for event in events(access, |key| patients.get(key).cloned().unwrap_or_default()) {
             let id = new_id();
-            let target = Target { resource_type: "AuditEvent", id: &id, version: 1, replaces_index: false };
-            versions.push(stamp(fhir, event, target, access.recorded, Method::Create)?);
+            let target = NextVersion { resource_type: "AuditEvent", id: &id, version: 1, replaces_index: false };
+            versions.push(stamp(&writer.fhir, event, target, access.recorded, Method::Create)?);
         }
     }
-    let mut tx = fhir.store.begin().await?;
     tx.put(versions).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The patients (Patient compartments) of current resources.
-async fn patients_of(fhir: &Fhir, keys: &[(String, String)]) -> FhirResult<HashMap<(String, String), Vec<String>>> {
-    let mut found: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for chunk in keys.chunks(crate::store::sql::CHUNK / 2) {
-        let mut sql = Sql::new(
-            "SELECT r.res_type, r.res_id, c.comp_id FROM resource r JOIN compartment c ON c.rid = r.rid \
-             WHERE c.comp_type = ",
-        );
-        sql.bind(Bind::Text("Patient".into())).push(" AND ");
-        push_keys(&mut sql, "r.res_type", "r.res_id", chunk);
-        for row in fhir.store.query(sql, &[Column::Text, Column::Text, Column::Text]).await? {
-            let text = |i: usize| row.get(i).and_then(Cell::as_text).unwrap_or_default().to_string();
-            found.entry((text(0), text(1))).or_default().push(text(2));
-        }
-    }
-    Ok(found)
 }

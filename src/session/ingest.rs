@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::write::{Target, check_body, stamp};
-use super::{Fhir, now};
-
+use super::Session;
+use super::prepare::{NextVersion, check_body, stamp};
+use crate::clock::{Micros, now};
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::Issue;
-use crate::store::sql::{Cell, Column, Sql};
-use crate::store::{Method, Micros, NewVersion};
+use crate::store::{Method, NewVersion};
 
 /// What a batch did.
 #[derive(Debug, Default, Clone)]
@@ -85,7 +85,7 @@ pub fn check_all(fhir: &Fhir, resources: Vec<(String, Value)>, report: &mut Repo
                 }
             };
         let prepared = fhir.check_type(&key.0).and_then(|_| check_body(fhir, &key.0, &resource)).and_then(|()| {
-            let target = Target { resource_type: &key.0, id: &key.1, version: 1, replaces_index: false };
+            let target = NextVersion { resource_type: &key.0, id: &key.1, version: 1, replaces_index: false };
             let first = stamp(fhir, resource.clone(), target, checked.at, Method::Update)?;
             Ok(Prepared { resource, first })
         });
@@ -104,89 +104,93 @@ pub fn check_all(fhir: &Fhir, resources: Vec<(String, Value)>, report: &mut Repo
     checked
 }
 
-/// Stores `(origin, resource)` pairs with PUT semantics in one transaction. Invalid resources are
-/// reported and skipped; the rest are written together.
-pub async fn put_all(fhir: &Fhir, resources: Vec<(String, Value)>) -> FhirResult<Report> {
-    let mut report = Report::default();
-    let checked = check_all(fhir, resources, &mut report);
-    report.add(write_checked(fhir, checked).await?);
-    Ok(report)
-}
-
-/// Writes checked resources with PUT semantics in one transaction: one query per table, and an
-/// unchanged resource (ignoring `meta`) gets no new version.
-pub async fn write_checked(fhir: &Fhir, checked: Checked) -> FhirResult<Report> {
-    let mut report = Report::default();
-    let Checked { order, resources: mut accepted, at } = checked;
-    if order.is_empty() {
-        return Ok(report);
+impl Session {
+    /// Stores `(origin, resource)` pairs with PUT semantics in one transaction. Invalid resources
+    /// are reported and skipped; the rest are written together.
+    pub async fn put_all(&self, resources: Vec<(String, Value)>) -> FhirResult<Report> {
+        let mut report = Report::default();
+        let checked = check_all(self, resources, &mut report);
+        report.add(self.ingest(checked).await?);
+        Ok(report)
     }
-    let mut tx = fhir.store.begin().await?;
-    let current = tx.lock_current_many(&order).await?;
-    let live: Vec<(String, String)> =
-        order.iter().filter(|k| current.get(*k).is_some_and(|c| !c.deleted)).cloned().collect();
-    let stored = contents(tx.as_mut(), &live).await?;
-    let mut versions = Vec::with_capacity(order.len());
-    for key in &order {
-        let Some(Prepared { resource, first }) = accepted.remove(key) else { continue };
-        let state = current.get(key);
-        if state.is_none() {
-            versions.push(first);
-            report.created += 1;
-            continue;
-        }
-        let is_live = state.is_some_and(|c| !c.deleted);
-        if is_live && stored.get(key).is_some_and(|old| without_meta(old) == without_meta(&resource)) {
-            report.unchanged += 1;
-            continue;
-        }
-        let version = state.map_or(1, |c| c.version + 1);
-        let target = Target { resource_type: &key.0, id: &key.1, version, replaces_index: is_live };
-        versions.push(stamp(fhir, resource, target, at, Method::Update)?);
-        if is_live {
-            report.updated += 1;
-        } else {
-            report.created += 1;
-        }
-    }
-    tx.put(versions).await?;
-    tx.commit().await?;
-    Ok(report)
-}
 
-/// The current content of one live resource, read inside the transaction.
-pub async fn current_content(
-    tx: &mut dyn crate::store::StoreTx,
-    resource_type: &str,
-    id: &str,
-) -> FhirResult<Option<Value>> {
-    let key = (resource_type.to_string(), id.to_string());
-    Ok(contents(tx, std::slice::from_ref(&key)).await?.remove(&key))
-}
-
-/// Current contents of live resources, read inside the transaction.
-async fn contents(
-    tx: &mut dyn crate::store::StoreTx,
-    keys: &[(String, String)],
-) -> FhirResult<HashMap<(String, String), Value>> {
-    let mut out = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(crate::store::sql::CHUNK) {
-        let mut sql = Sql::new(
-            "SELECT r.res_type, r.res_id, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE ",
-        );
-        crate::store::sql::push_keys(&mut sql, "r.res_type", "r.res_id", chunk);
-        for row in tx.query(sql, &[Column::Text, Column::Text, Column::Text]).await? {
-            if let (Some(t), Some(id), Some(text)) = (
-                row.first().and_then(Cell::as_text),
-                row.get(1).and_then(Cell::as_text),
-                row.get(2).and_then(Cell::as_text),
-            ) && let Ok(v) = serde_json::from_str::<Value>(text)
-            {
-                out.insert((t.to_string(), id.to_string()), v);
+    /// Writes checked resources with PUT semantics in one transaction: one query per table, and
+    /// an unchanged resource (ignoring `meta`) gets no new version. The server's own bulk work
+    /// (import, built-in content): not for requests, so nothing is judged or audited.
+    pub async fn ingest(&self, checked: Checked) -> FhirResult<Report> {
+        if self.caller().is_some() {
+            return Err(FhirError::Forbidden("bulk ingest is the server's own work".into()));
+        }
+        let mut report = Report::default();
+        let Checked { order, resources: mut accepted, at } = checked;
+        if order.is_empty() {
+            return Ok(report);
+        }
+        let mut tx = self.store().begin().await?;
+        let current = tx.lock_current_many(&order).await?;
+        let live: Vec<(String, String)> =
+            order.iter().filter(|k| current.get(*k).is_some_and(|c| !c.deleted)).cloned().collect();
+        let mut stored: HashMap<(String, String), Value> = HashMap::new();
+        for v in tx.current_versions(&live).await? {
+            if let Some(value) = v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()) {
+                stored.insert((v.resource_type, v.id), value);
             }
         }
+        let mut versions = Vec::with_capacity(order.len());
+        for key in &order {
+            let Some(Prepared { resource, first }) = accepted.remove(key) else { continue };
+            let state = current.get(key);
+            if state.is_none() {
+                versions.push(first);
+                report.created += 1;
+                continue;
+            }
+            let is_live = state.is_some_and(|c| !c.deleted);
+            if is_live && stored.get(key).is_some_and(|old| without_meta(old) == without_meta(&resource)) {
+                report.unchanged += 1;
+                continue;
+            }
+            let version = state.map_or(1, |c| c.version + 1);
+            let target = NextVersion { resource_type: &key.0, id: &key.1, version, replaces_index: is_live };
+            versions.push(stamp(self, resource, target, at, Method::Update)?);
+            if is_live {
+                report.updated += 1;
+            } else {
+                report.created += 1;
+            }
+        }
+        if versions.iter().any(|v| super::commit::POLICY_TYPES.contains(&v.resource_type.as_str())) {
+            tx.advance_policy_generation().await?;
+        }
+        tx.put(versions).await?;
+        tx.commit().await?;
+        Ok(report)
     }
-    Ok(out)
+
+    /// Stores, one by one and validated like any write, those of `resources` whose type and id
+    /// are not stored yet; existing ones are left as they are (seeding demo data).
+    pub async fn store_missing(&self, resources: Vec<Value>) -> FhirResult<()> {
+        for resource in resources {
+            let (Some(t), Some(id)) =
+                (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
+            else {
+                continue;
+            };
+            if self.store().read(&t, &id).await?.is_some() {
+                continue;
+            }
+            self.commit(super::Write::update(&t, &id, resource, None)).await.map_err(|e| match e {
+                FhirError::Unprocessable(mut issues) | FhirError::BadRequest(mut issues) => {
+                    for issue in &mut issues {
+                        issue.message = format!("{t}/{id}: {}", issue.message);
+                    }
+                    FhirError::Unprocessable(issues)
+                }
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The resources of a Bundle for import, each with a stable id, and `urn:uuid:`/`urn:oid:`
@@ -242,28 +246,4 @@ fn stable_id(entry: &Value, resource: &Value) -> String {
     }
     let digest = openssl::sha::sha256(resource.to_string().as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Stores, one by one and validated like any write, those of `resources` whose type and id are
-/// not stored yet; existing ones are left as they are (seeding demo data).
-pub async fn store_missing(fhir: &Fhir, resources: Vec<Value>) -> FhirResult<()> {
-    for resource in resources {
-        let (Some(t), Some(id)) =
-            (resource["resourceType"].as_str().map(str::to_string), resource["id"].as_str().map(str::to_string))
-        else {
-            continue;
-        };
-        if fhir.store.read(&t, &id).await?.is_none() {
-            super::update::update(fhir, &t, &id, resource, None).await.map_err(|e| match e {
-                FhirError::Unprocessable(mut issues) | FhirError::BadRequest(mut issues) => {
-                    for issue in &mut issues {
-                        issue.message = format!("{t}/{id}: {}", issue.message);
-                    }
-                    FhirError::Unprocessable(issues)
-                }
-                other => other,
-            })?;
-        }
-    }
-    Ok(())
 }

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Fhir, instant};
+use crate::clock::instant;
+use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::index::IndexRows;
 use crate::outcome::{Issue, IssueType, Severity};
@@ -57,8 +58,8 @@ pub fn check_body_id(resource_type: &str, id: &str, body: &Value) -> FhirResult<
 
 /// Builds the stored form of a new version: `resourceType`, `id` and `meta` first (with the
 /// server's versionId and lastUpdated), everything else as the client sent it.
-pub fn stamp(fhir: &Fhir, body: Value, target: Target, at: Micros, method: Method) -> FhirResult<NewVersion> {
-    let Target { resource_type, id, version, replaces_index } = target;
+pub fn stamp(fhir: &Fhir, body: Value, target: NextVersion, at: Micros, method: Method) -> FhirResult<NewVersion> {
+    let NextVersion { resource_type, id, version, replaces_index } = target;
     let Value::Object(fields) = body else {
         return Err(FhirError::bad_request("a resource must be a JSON object"));
     };
@@ -104,7 +105,7 @@ pub fn stamp(fhir: &Fhir, body: Value, target: Target, at: Micros, method: Metho
 }
 
 /// Which version of which resource a write produces.
-pub struct Target<'a> {
+pub struct NextVersion<'a> {
     pub resource_type: &'a str,
     pub id: &'a str,
     pub version: i64,
@@ -143,9 +144,6 @@ pub fn written(v: NewVersion) -> ResourceVersion {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
-
-/// Writers retry a lost race this many times before reporting the conflict.
-pub const RETRIES: usize = 3;
 
 /// A stored constraining StructureDefinition is enforced from now on (on this node; other nodes
 /// load it at their next start).
