@@ -6,6 +6,7 @@
 //! `model`, `format`, `validation` and `index` are libraries the others call.
 
 pub mod access;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bench;

@@ -75,6 +75,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         // become readable and searchable like any stored resource.
         crate::interaction::terminology::load::store_builtin(fhir).await.context("storing the built-in terminology")?;
         crate::interaction::terminology::load::store_profiles(fhir).await.context("storing the national profiles")?;
+        let operations = crate::api::operations::definitions();
+        crate::interaction::terminology::load::store_operations(fhir, operations)
+            .await
+            .context("storing the OperationDefinitions")?;
     }
     let demo = args.demo_enabled();
     if demo {

@@ -12,7 +12,9 @@ on_both_backends!(
     transaction_conditional_entries,
     transaction_order_and_reads,
     batch_entries_are_independent,
+    batch_gets_do_what_plain_gets_do,
     concurrent_transactions_do_not_interleave,
+    operations_come_from_one_registry,
 );
 
 async fn post_bundle(s: &TestServer, bundle: &Value) -> reqwest::Response {
@@ -172,4 +174,74 @@ async fn concurrent_transactions_do_not_interleave(s: &TestServer) {
     assert_eq!(a["code"]["text"], b["code"]["text"], "both from the same transaction");
     assert_eq!(a["meta"]["versionId"], "13");
     assert_eq!(b["meta"]["versionId"], "13");
+}
+
+/// A batch (or transaction) GET entry is routed like a plain GET: history at every level, vread,
+/// compartments, metadata and read-only operations answer as they would alone.
+async fn batch_gets_do_what_plain_gets_do(s: &TestServer) {
+    let patient = json(
+        s.send(Method::POST, "Patient", &json!({"resourceType": "Patient", "name": [{"family": "B"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = patient["id"].as_str().unwrap().to_string();
+    let observation = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+        "subject": {"reference": format!("Patient/{id}")}});
+    assert_eq!(s.send(Method::POST, "Observation", &observation).send().await.unwrap().status(), 201);
+    let urls = [
+        format!("Patient/{id}/_history"),
+        "Patient/_history".to_string(),
+        "_history?_count=1".to_string(),
+        format!("Patient/{id}/_history/1"),
+        format!("Patient/{id}/Observation"),
+        "metadata".to_string(),
+        format!("Patient/{id}/$everything"),
+        format!("Patient/{id}/$validate"),
+        format!("Patient?_id={id}"),
+    ];
+    for kind in ["batch", "transaction"] {
+        let entries: Vec<Value> = urls.iter().map(|u| json!({"request": {"method": "GET", "url": u}})).collect();
+        let r = post_bundle(s, &json!({"resourceType": "Bundle", "type": kind, "entry": entries})).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        for (url, entry) in urls.iter().zip(body["entry"].as_array().unwrap()) {
+            assert_eq!(entry["response"]["status"], "200 OK", "{kind} GET {url}: {entry}");
+            let alone = s.get(url).send().await.unwrap();
+            assert_eq!(alone.status(), 200, "GET {url}");
+            let alone: Value = alone.json().await.unwrap();
+            assert_eq!(entry["resource"]["resourceType"], alone["resourceType"], "{kind} GET {url}");
+        }
+    }
+    // What a plain request may not do, an entry may not either.
+    let entries = json!([{"request": {"method": "GET", "url": "Patient/x/$dispense"}},
+        {"request": {"method": "POST", "url": "MedicationRequest/x/$cancel"}}]);
+    let r = post_bundle(s, &json!({"resourceType": "Bundle", "type": "batch", "entry": entries})).await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(statuses(&body), vec!["404 Not Found", "404 Not Found"]);
+}
+
+/// Operations are routed from the one registry at every level, refused with GET when they change
+/// data, and listed in the CapabilityStatement where they are defined.
+async fn operations_come_from_one_registry(s: &TestServer) {
+    let r = s.request(Method::POST, "$reindex").send().await.unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "system-level $reindex: {body}");
+    assert_eq!(body["parameter"][0]["valueString"], "*");
+    let r = s.get("MedicationRequest/anything/$dispense").send().await.unwrap();
+    assert_eq!(r.status(), 405, "$dispense changes data: GET is refused");
+    assert_eq!(s.get("Patient/$nope").send().await.unwrap().status(), 404);
+    let metadata = json(s.get("metadata").send().await.unwrap()).await;
+    let rest = &metadata["rest"][0];
+    let system: Vec<&str> = rest["operation"].as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+    assert!(system.contains(&"reindex") && system.contains(&"export"), "{system:?}");
+    let request = rest["resource"].as_array().unwrap().iter().find(|r| r["type"] == "MedicationRequest").unwrap();
+    let dispense = request["operation"].as_array().unwrap().iter().find(|o| o["name"] == "dispense").unwrap();
+    assert_eq!(dispense["definition"], "https://ikp.example.org/fhir/OperationDefinition/MedicationRequest-dispense");
+    let observation = rest["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Observation").unwrap();
+    let names: Vec<&str> =
+        observation["operation"].as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+    assert!(names.contains(&"validate") && !names.contains(&"dispense"), "{names:?}");
 }

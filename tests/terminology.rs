@@ -407,6 +407,12 @@ async fn builtin_terminology_is_readable_and_searchable(s: &TestServer) {
     assert_eq!(pesel["entry"][0]["resource"]["id"], "pesel");
     let map = get_ok(s, "ConceptMap?url=http://hl7.org/fhir/ConceptMap/cm-administrative-gender-v3").await;
     assert_eq!(map["total"], 1);
+    // The OperationDefinitions of the server's own operations are published from the registry.
+    let dispense = get_ok(s, "OperationDefinition/MedicationRequest-dispense").await;
+    assert_eq!(dispense["url"], "https://ikp.example.org/fhir/OperationDefinition/MedicationRequest-dispense");
+    assert_eq!((dispense["instance"].as_bool(), dispense["affectsState"].as_bool()), (Some(true), Some(true)));
+    let by_url = get_ok(s, "OperationDefinition?url=https://ikp.example.org/fhir/OperationDefinition/reindex").await;
+    assert_eq!(by_url["total"], 1);
     // Instance-level operations work on the stored built-ins.
     let expanded = get_ok(s, "ValueSet/administrative-gender/$expand").await;
     assert_eq!(expanded["expansion"]["total"], 4);

@@ -21,11 +21,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::access::Reason;
 use crate::access::entitlements::{self, AUTHORIZATION_TYPES};
 use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
+use crate::interaction::operation::{Call, Input};
 use crate::interaction::{Response, create, update};
 use crate::session::{Session, Write};
 
@@ -33,28 +33,6 @@ use crate::session::{Session, Write};
 /// pending Consent the code belongs to.
 pub const ONE_TIME_CODE: Reason =
     Reason { code: "one-time-access-code", display: "the doctor presented the patient's one-time access code" };
-
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "Patient",
-        name: "grant-access",
-        instance: true,
-        description: "Grant access to the patient's record (a Consent of an IKP authorisation category)",
-    },
-    Operation { resource_type: "Consent", name: "revoke", instance: true, description: "Revoke an authorisation now" },
-    Operation {
-        resource_type: "Patient",
-        name: "access-code",
-        instance: true,
-        description: "A one-time code (10 minutes) that gives the doctor who presents it 24 hours of access",
-    },
-    Operation {
-        resource_type: "Patient",
-        name: "redeem-access-code",
-        instance: false,
-        description: "A doctor presents the patient's PESEL and one-time code for 24 hours of access",
-    },
-];
 
 /// Categories a grant may have, and what the grantee may be.
 const CATEGORIES: &[&str] = &["proxy-read", "proxy-act", "prescriptions-only", "doctor-history", "parent-access"];
@@ -67,14 +45,24 @@ const CODE_HASH_SYSTEM: &str = "https://ikp.example.org/fhir/sid/access-code-has
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 const CONSENT_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLConsent";
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("grant-access", Some(patient)) => grant(session, patient, &input).await,
-        ("revoke", Some(consent)) => revoke(session, consent).await,
-        ("access-code", Some(patient)) => access_code(session, patient).await,
-        ("redeem-access-code", None) => redeem(session, &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Patient/[id]/$grant-access`.
+pub async fn grant_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    grant(session, call.id(), &call.input).await
+}
+
+/// `Consent/[id]/$revoke`.
+pub async fn revoke_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    revoke(session, call.id()).await
+}
+
+/// `Patient/[id]/$access-code`.
+pub async fn access_code_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    access_code(session, call.id()).await
+}
+
+/// `Patient/$redeem-access-code`.
+pub async fn redeem_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    redeem(session, &call.input).await
 }
 
 /// The caller's FHIR user reference (`Patient/1`), required.

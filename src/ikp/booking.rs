@@ -43,11 +43,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::access::Reason;
 use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::outcome::{Issue, IssueType};
 use crate::session::{Current, Session, Write, WriteSet, Written, not_found};
 use crate::synth::calendar::Day;
@@ -148,63 +148,40 @@ pub const SERVICES: &[Service] = &[
 const PARENTAL: &[&str] = &["PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "GUARD", "STPPRN", "STPMTH", "STPFTH"];
 const PESEL: &str = crate::synth::fhir::PESEL;
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "Slot",
-        name: "book",
-        instance: true,
-        description: "Books the slot for `patient` (eligibility per service; the slot becomes busy; 409 when taken)",
-    },
-    Operation {
-        resource_type: "Appointment",
-        name: "cancel",
-        instance: true,
-        description: "Cancels the appointment, frees its slot and offers it to the waiting list",
-    },
-    Operation {
-        resource_type: "Appointment",
-        name: "reschedule",
-        instance: true,
-        description: "Moves the appointment to another free `slot` of the same service, atomically",
-    },
-    Operation {
-        resource_type: "Patient",
-        name: "join-waiting-list",
-        instance: true,
-        description: "Puts the patient on the CeR waiting list for `service` (40 days visits, 90 days tests)",
-    },
-    Operation {
-        resource_type: "Slot",
-        name: "match-waiting-list",
-        instance: false,
-        description: "Books free slots for waiting-list entries (backend services only)",
-    },
-    Operation {
-        resource_type: "Schedule",
-        name: "publish-slots",
-        instance: true,
-        description: "Creates `count` free slots of `minutes` from `start` and runs waiting-list matching",
-    },
-];
+/// `Slot/[id]/$book`.
+pub async fn book_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    book(session, call.id(), &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    let id = id.unwrap_or_default();
-    match (op.resource_type, op.name) {
-        ("Slot", "book") => book(session, id, &input).await,
-        ("Appointment", "cancel") => cancel(session, id).await,
-        ("Appointment", "reschedule") => reschedule(session, id, &input).await,
-        ("Patient", "join-waiting-list") => join(session, id, &input).await,
-        ("Slot", "match-waiting-list") => {
-            backend_only(session)?;
-            let booked = match_waiting_list(session).await?;
-            Ok(Response::resource(
-                200,
-                json!({"resourceType": "Parameters", "parameter": booked.iter().map(|a| json!({"name": "appointment", "valueReference": {"reference": format!("Appointment/{a}")}})).collect::<Vec<_>>()}),
-            ))
-        }
-        ("Schedule", "publish-slots") => publish(session, id, &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Appointment/[id]/$cancel`.
+pub async fn cancel_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    cancel(session, call.id()).await
+}
+
+/// `Appointment/[id]/$reschedule`.
+pub async fn reschedule_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    reschedule(session, call.id(), &call.input).await
+}
+
+/// `Patient/[id]/$join-waiting-list`.
+pub async fn join_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    join(session, call.id(), &call.input).await
+}
+
+/// `Slot/$match-waiting-list` (backend services).
+pub async fn match_operation(session: &Session, _call: &Call) -> FhirResult<Response> {
+    backend_only(session)?;
+    let booked = match_waiting_list(session).await?;
+    let appointments: Vec<Value> = booked
+        .iter()
+        .map(|a| json!({"name": "appointment", "valueReference": {"reference": format!("Appointment/{a}")}}))
+        .collect();
+    Ok(Response::resource(200, json!({"resourceType": "Parameters", "parameter": appointments})))
+}
+
+/// `Schedule/[id]/$publish-slots`.
+pub async fn publish_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    publish(session, call.id(), &call.input).await
 }
 
 fn unprocessable(message: impl Into<String>) -> FhirError {

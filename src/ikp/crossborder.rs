@@ -25,13 +25,14 @@
 
 use serde_json::{Value, json};
 
+use super::current;
 use super::prescription::{self, content};
-use super::{Input, Operation, current};
 use crate::access::entitlements::AUTHORIZATION_TYPES;
 use crate::clock::{age_in_years, format_date, today};
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::session::{Sealed, Session, Write, WriteSet, not_found};
 use crate::synth::fhir::PESEL;
 
@@ -47,48 +48,29 @@ const RECORDED: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Me
 /// Availability categories never dispensed abroad (narcotic and psychotropic drugs).
 pub const EXCLUDED_CATEGORIES: &[&str] = &["Rpw"];
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "Patient",
-        name: "crossborder-consent",
-        instance: true,
-        description: "The patient (or a parent) switches cross-border dispensing on or off for listed countries",
-    },
-    Operation {
-        resource_type: "Patient",
-        name: "crossborder-identify",
-        instance: false,
-        description: "A country-B connector identifies a patient by PESEL, birth date and family name",
-    },
-    Operation {
-        resource_type: "Patient",
-        name: "crossborder-prescriptions",
-        instance: true,
-        description: "A country-B connector lists the patient's dispensable prescriptions as HL7 Europe MPD resources",
-    },
-    Operation {
-        resource_type: "MedicationRequest",
-        name: "crossborder-dispense",
-        instance: true,
-        description: "A country-B connector reports a dispensation (EU MedicationDispense)",
-    },
-    Operation {
-        resource_type: "MedicationDispense",
-        name: "crossborder-cancel",
-        instance: true,
-        description: "A country-B connector rolls back a dispensation it reported",
-    },
-];
+/// `Patient/[id]/$crossborder-consent`.
+pub async fn consent_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    consent(session, call.id(), &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("crossborder-consent", Some(id)) => consent(session, id, &input).await,
-        ("crossborder-identify", None) => identify(session, &input).await,
-        ("crossborder-prescriptions", Some(id)) => prescriptions(session, id, &input).await,
-        ("crossborder-dispense", Some(id)) => dispense(session, id, &input).await,
-        ("crossborder-cancel", Some(id)) => cancel(session, id).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Patient/$crossborder-identify`.
+pub async fn identify_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    identify(session, &call.input).await
+}
+
+/// `Patient/[id]/$crossborder-prescriptions`.
+pub async fn prescriptions_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    prescriptions(session, call.id(), &call.input).await
+}
+
+/// `MedicationRequest/[id]/$crossborder-dispense`.
+pub async fn dispense_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    dispense(session, call.id(), &call.input).await
+}
+
+/// `MedicationDispense/[id]/$crossborder-cancel`.
+pub async fn cancel_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    cancel(session, call.id()).await
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {

@@ -36,12 +36,13 @@
 
 use serde_json::{Value, json};
 
+use super::current;
 use super::referral::{find, issuer, subject_id};
-use super::{Input, Operation, current};
 use crate::access::Reason;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::session::{Session, Write, WriteSet};
 
 /// The server keeps the original of every submitted document as a Bundle (in no patient's
@@ -72,34 +73,19 @@ pub const CLASSES: &[(&str, &str, &str)] = &[
     ("02.81", "57832-8", "Zlecenie na wyroby medyczne"),
 ];
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "Bundle",
-        name: "submit-document",
-        instance: false,
-        description: "EDM: store a document Bundle and index it with a DocumentReference",
-    },
-    Operation {
-        resource_type: "Composition",
-        name: "document",
-        instance: true,
-        description: "The document Bundle of a Composition (the stored original, or assembled)",
-    },
-    Operation {
-        resource_type: "Patient",
-        name: "summary",
-        instance: true,
-        description: "International Patient Summary (IPS) of the patient's record",
-    },
-];
+/// `Bundle/$submit-document`.
+pub async fn submit_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    submit(session, &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("submit-document", None) => submit(session, &input).await,
-        ("document", Some(id)) => document(session, id, &input).await,
-        ("summary", Some(id)) => summary(session, id).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Composition/[id]/$document`.
+pub async fn document_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    document(session, call.id(), &call.input).await
+}
+
+/// `Patient/[id]/$summary`.
+pub async fn summary_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    summary(session, call.id()).await
 }
 
 /// The P1 class (or local code) of a Composition.

@@ -19,28 +19,13 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::auth::scopes::Interaction;
 use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
+use crate::interaction::operation::{Call, Input};
 use crate::interaction::search::{Scope, search};
 use crate::interaction::{Response, create, update};
 use crate::session::Session;
-
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "Patient",
-        name: "apply-ehic",
-        instance: true,
-        description: "Apply for a European Health Insurance Card (EKUZ)",
-    },
-    Operation {
-        resource_type: "Task",
-        name: "ehic-status",
-        instance: true,
-        description: "NFZ moves an EKUZ application to its next state",
-    },
-];
 
 const TASK_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-task-type";
 const STATUS_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ehic-status";
@@ -58,12 +43,14 @@ const STATES: &[(&str, &str, &[&str])] = &[
     ("rejected", "rejected", &[]),
 ];
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("apply-ehic", Some(patient)) => apply(session, patient).await,
-        ("ehic-status", Some(task)) => advance(session, task, &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Patient/[id]/$apply-ehic`.
+pub async fn apply_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    apply(session, call.id()).await
+}
+
+/// `Task/[id]/$ehic-status`.
+pub async fn status_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    advance(session, call.id(), &call.input).await
 }
 
 fn state_of(task: &Value) -> Option<&str> {

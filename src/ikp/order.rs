@@ -29,10 +29,10 @@
 use serde_json::{Value, json};
 
 use super::referral::{acting_session, identifier, issuer, new_number, retrieve_by_code, subject_id, unique_code};
-use super::{Input, Operation};
 use crate::clock::{format_date, today};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::outcome::{Issue, IssueType};
 use crate::session::{Session, Write, WriteSet};
 
@@ -45,43 +45,26 @@ pub const PARAMETER_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/e-or
 /// One realisation (sub-extensions `month`, `quantity`, `task`).
 pub const REALISATION: &str = "https://ikp.example.org/fhir/StructureDefinition/e-order-realisation";
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "DeviceRequest",
-        name: "issue",
-        instance: false,
-        description: "e-zlecenie: issue a medical-device order (number and access code, 12-month validity)",
-    },
-    Operation {
-        resource_type: "DeviceRequest",
-        name: "retrieve",
-        instance: false,
-        description: "e-zlecenie: retrieve an order by access code and PESEL",
-    },
-    Operation {
-        resource_type: "DeviceRequest",
-        name: "realize",
-        instance: true,
-        description: "e-zlecenie: realise (part of) a month's quantity",
-    },
-];
+/// `DeviceRequest/$issue`.
+pub async fn issue_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    issue(session, &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("issue", None) => issue(session, &input).await,
-        ("retrieve", None) => {
-            let (widened, found) = retrieve_by_code(session, "DeviceRequest", ACCESS_CODE, &input).await?;
-            crate::interaction::read::read(
-                &widened,
-                "DeviceRequest",
-                &found,
-                crate::interaction::read::ReadConditions::default(),
-            )
-            .await
-        }
-        ("realize", Some(id)) => realize(session, id, &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `DeviceRequest/$retrieve`.
+pub async fn retrieve_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let (widened, found) = retrieve_by_code(session, "DeviceRequest", ACCESS_CODE, &call.input).await?;
+    crate::interaction::read::read(
+        &widened,
+        "DeviceRequest",
+        &found,
+        crate::interaction::read::ReadConditions::default(),
+    )
+    .await
+}
+
+/// `DeviceRequest/[id]/$realize`.
+pub async fn realize_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    realize(session, call.id(), &call.input).await
 }
 
 fn rule(message: impl Into<String>) -> FhirError {

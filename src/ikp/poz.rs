@@ -16,19 +16,12 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::interaction::search::{Scope, search};
 use crate::session::{Session, Write, WriteSet};
-
-pub const OPERATIONS: &[Operation] = &[Operation {
-    resource_type: "Patient",
-    name: "choose-primary-care",
-    instance: true,
-    description: "Choose a primary-care doctor, nurse or midwife (two free changes per calendar year)",
-}];
 
 /// Free changes of each role per calendar year; further ones are paid.
 pub const FREE_CHANGES_PER_YEAR: usize = 2;
@@ -41,11 +34,9 @@ const TASK_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-task-type";
 const TASK_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLTaskPrimaryCareDeclaration";
 const INPUT_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-poz-declaration-input";
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("choose-primary-care", Some(patient)) => choose(session, patient, &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `Patient/[id]/$choose-primary-care`.
+pub async fn choose_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    choose(session, call.id(), &call.input).await
 }
 
 async fn choose(session: &Session, patient_id: &str, input: &Input) -> FhirResult<Response> {

@@ -29,12 +29,12 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::access::Reason;
 use crate::clock::{format_date, parse_date, today};
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::search::reach::Visible;
 use crate::session::{Sealed, Session, Write, WriteSet, not_found};
 use crate::store::ResourceVersion;
@@ -89,41 +89,24 @@ pub const MAX_THERAPY_DAYS_PER_DISPENSING: i64 = 180;
 /// How often a dispensing re-reads and retries when another one changed the prescription.
 const DISPENSE_RETRIES: usize = 8;
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "MedicationRequest",
-        name: "issue-package",
-        instance: false,
-        description: "Issue a package of e-prescriptions (one product each) with numbers, a package key and a 4-digit access code",
-    },
-    Operation {
-        resource_type: "MedicationRequest",
-        name: "retrieve",
-        instance: false,
-        description: "A pharmacist finds a package of e-prescriptions by its access code and the patient's PESEL",
-    },
-    Operation {
-        resource_type: "MedicationRequest",
-        name: "dispense",
-        instance: true,
-        description: "Dispense an e-prescription in full or in part (MedicationDispense or Parameters quantity; code+pesel)",
-    },
-    Operation {
-        resource_type: "MedicationRequest",
-        name: "cancel",
-        instance: true,
-        description: "The prescriber cancels an e-prescription nothing was dispensed on",
-    },
-];
+/// `MedicationRequest/$issue-package`.
+pub async fn issue_package_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    issue_package(session, &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("issue-package", None) => issue_package(session, &input).await,
-        ("retrieve", None) => retrieve(session, &input).await,
-        ("dispense", Some(id)) => dispense_operation(session, id, &input).await,
-        ("cancel", Some(id)) => cancel(session, id).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `MedicationRequest/$retrieve`.
+pub async fn retrieve_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    retrieve(session, &call.input).await
+}
+
+/// `MedicationRequest/[id]/$dispense`.
+pub async fn dispense_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    dispense(session, call.id(), &call.input).await
+}
+
+/// `MedicationRequest/[id]/$cancel`.
+pub async fn cancel_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    cancel(session, call.id()).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,7 +548,7 @@ async fn dispensing_session(session: &Session, id: &str, input: &Input) -> FhirR
     }
 }
 
-async fn dispense_operation(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
+async fn dispense(session: &Session, id: &str, input: &Input) -> FhirResult<Response> {
     require_pharmacist(session).await?;
     let handle = dispensing_session(session, id, input).await?;
     let mut dispense = match (&input.body, input.params.value("resource")) {

@@ -31,10 +31,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Input, Operation};
 use crate::access::Reason;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::operation::{Call, Input};
 use crate::interaction::read::ReadConditions;
 use crate::search::reach::Visible;
 use crate::session::{Current, Session, not_found};
@@ -60,51 +60,30 @@ pub const APPOINTMENT: &str = "https://ikp.example.org/fhir/StructureDefinition/
 /// PESEL identifier system.
 pub const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        resource_type: "ServiceRequest",
-        name: "issue",
-        instance: false,
-        description: "e-skierowanie: issue a referral (number, 4-digit access code and key assigned)",
-    },
-    Operation {
-        resource_type: "ServiceRequest",
-        name: "retrieve",
-        instance: false,
-        description: "e-skierowanie: the performing facility retrieves a referral by access code and PESEL",
-    },
-    Operation {
-        resource_type: "ServiceRequest",
-        name: "book",
-        instance: true,
-        description: "e-skierowanie: record the booking of a referral (optionally its Appointment)",
-    },
-    Operation {
-        resource_type: "ServiceRequest",
-        name: "complete",
-        instance: true,
-        description: "e-skierowanie: the referral was realised",
-    },
-    Operation {
-        resource_type: "ServiceRequest",
-        name: "cancel",
-        instance: true,
-        description: "e-skierowanie: the issuer cancels a referral that is not completed",
-    },
-];
+/// `ServiceRequest/$issue`.
+pub async fn issue_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    issue(session, &call.input).await
+}
 
-pub async fn run(session: &Session, op: &Operation, id: Option<&str>, input: Input) -> FhirResult<Response> {
-    match (op.name, id) {
-        ("issue", None) => issue(session, &input).await,
-        ("retrieve", None) => {
-            let (widened, found) = retrieve_by_code(session, "ServiceRequest", ACCESS_CODE, &input).await?;
-            crate::interaction::read::read(&widened, "ServiceRequest", &found, ReadConditions::default()).await
-        }
-        ("book", Some(id)) => transition(session, id, "book", &input).await,
-        ("complete", Some(id)) => transition(session, id, "complete", &input).await,
-        ("cancel", Some(id)) => transition(session, id, "cancel", &input).await,
-        _ => Err(FhirError::NotFound(format!("the operation ${}", op.name))),
-    }
+/// `ServiceRequest/$retrieve`.
+pub async fn retrieve_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let (widened, found) = retrieve_by_code(session, "ServiceRequest", ACCESS_CODE, &call.input).await?;
+    crate::interaction::read::read(&widened, "ServiceRequest", &found, ReadConditions::default()).await
+}
+
+/// `ServiceRequest/[id]/$book`.
+pub async fn book_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    transition(session, call.id(), "book", &call.input).await
+}
+
+/// `ServiceRequest/[id]/$complete`.
+pub async fn complete_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    transition(session, call.id(), "complete", &call.input).await
+}
+
+/// `ServiceRequest/[id]/$cancel`.
+pub async fn cancel_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    transition(session, call.id(), "cancel", &call.input).await
 }
 
 // ---- helpers shared by the workflow modules (referral, order, documents) ----

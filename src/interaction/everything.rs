@@ -11,6 +11,11 @@ use crate::search::query::{Condition, Filter, FilterKind, Include, Prefix, Searc
 use crate::search::registry::ParamType;
 use crate::session::{Current, Session, not_found};
 
+/// `Patient/$everything` and `Patient/[id]/$everything`.
+pub async fn operation(session: &Session, call: &super::operation::Call) -> FhirResult<Response> {
+    everything(session, call.id.as_deref(), &call.query).await
+}
+
 pub async fn everything(
     session: &Session,
     patient_id: Option<&str>,

@@ -1,20 +1,18 @@
 //! FHIR interactions, one module each. They speak in FHIR terms (resources, versions, bundles)
 //! and know nothing of HTTP beyond the status codes FHIR assigns to outcomes.
 
-pub mod batch;
 pub mod bundle;
-pub mod capabilities;
 pub mod create;
 pub mod delete;
 pub mod everything;
 pub mod export;
 pub mod history;
+pub mod operation;
 pub mod patch;
 pub mod read;
 pub mod reindex;
 pub mod search;
 pub mod terminology;
-pub mod transaction;
 pub mod update;
 pub mod validate;
 

@@ -29,6 +29,11 @@ pub async fn reload_registry(session: &Session) -> FhirResult<()> {
     Ok(())
 }
 
+/// `$reindex` and `[type]/$reindex`.
+pub async fn operation(session: &Session, call: &super::operation::Call) -> FhirResult<Response> {
+    reindex(session, call.resource_type.as_deref()).await
+}
+
 /// Re-extracts index rows for every resource of `resource_type` (all types when `None`).
 pub async fn reindex(session: &Session, resource_type: Option<&str>) -> FhirResult<Response> {
     let all = session.unconfined(Interaction::Update)?;

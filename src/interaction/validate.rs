@@ -37,6 +37,11 @@ fn inputs(body: Option<Value>) -> FhirResult<Inputs> {
     Ok(found)
 }
 
+/// `[type]/$validate` and `[type]/[id]/$validate`.
+pub async fn operation(session: &Session, call: &super::operation::Call) -> FhirResult<Response> {
+    validate(session, call.resource_type(), call.id.as_deref(), call.raw_body.clone(), &call.query).await
+}
+
 pub async fn validate(
     session: &Session,
     resource_type: &str,

@@ -20,6 +20,7 @@ use super::State;
 use super::negotiate::Output;
 use super::respond;
 use crate::access::Caller;
+use crate::api::Route;
 use crate::audit::{Access, Action};
 use crate::auth::principal;
 use crate::clock::now;
@@ -76,12 +77,16 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ikp\", error=\"insufficient_scope\""));
     }
     if let Some(agent) = session.agent() {
+        let route = route_of(&method, &rest);
         let mut entities = session.trail().accessed();
         if entities.is_empty() {
             // A count, or a search that found nothing, is still about the patients it names.
-            entities = patients_named(&rest, request_query.as_deref().unwrap_or_default());
+            entities = patients_named(route.as_ref(), request_query.as_deref().unwrap_or_default());
         }
-        let (action, subtype) = interaction(&method, &rest);
+        let (action, subtype) = match &route {
+            Some(route) => route.audit(crate::api::operations::affects_state),
+            None => (Action::Read, "unknown".to_string()),
+        };
         // Successful changes are audited in their own transaction; everything else is here.
         let audited_in_transaction = action != Action::Read && status < 400 && entities.is_empty();
         if !audited_in_transaction {
@@ -123,14 +128,17 @@ async fn caller(state: &State, token: &str) -> FhirResult<Result<Arc<Caller>, St
     Ok(Ok(caller))
 }
 
+/// The route of a request, by the API's one table (`None`: not a FHIR interaction).
+fn route_of(method: &Method, rest: &str) -> Option<Route> {
+    let method = crate::api::Method::parse(method.as_str())?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    Route::parse(method, &segments).ok()
+}
+
 /// The patients a request names in its path (`Patient/1/...`) or its patient parameters.
-fn patients_named(rest: &str, query: &str) -> Vec<(String, String)> {
+fn patients_named(route: Option<&Route>, query: &str) -> Vec<(String, String)> {
     let mut named: Vec<(String, String)> = Vec::new();
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    if let ["Patient", id, ..] = segments.as_slice()
-        && !id.starts_with('$')
-        && !id.starts_with('_')
-    {
+    if let Some(id) = route.and_then(Route::patient) {
         named.push(("Patient".into(), id.to_string()));
     }
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -165,32 +173,4 @@ fn challenge(state: &State, e: FhirError, error: Option<&str>) -> HttpResponse {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
-}
-
-/// The audit action and RESTful interaction (or operation) of a request.
-fn interaction(method: &Method, rest: &str) -> (Action, String) {
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    if let Some(op) = segments.iter().find(|s| s.starts_with('$')) {
-        let reading = *method == Method::GET || matches!(*op, "$everything" | "$validate");
-        return (if reading { Action::Read } else { Action::Execute }, op.to_string());
-    }
-    let name = match (method.as_str(), segments.as_slice()) {
-        ("GET" | "HEAD", ["_history"]) => "history-system",
-        ("GET" | "HEAD", []) => "search-system",
-        ("GET" | "HEAD", [_]) => "search-type",
-        ("GET" | "HEAD", [_, "_history"]) => "history-type",
-        ("GET" | "HEAD", [_, _, "_history"]) => "history-instance",
-        ("GET" | "HEAD", [_, _, "_history", _]) => "vread",
-        ("GET" | "HEAD", [_, _]) => "read",
-        ("GET" | "HEAD", [_, _, _]) => "search-type",
-        ("POST", []) => return (Action::Execute, "batch".into()),
-        ("POST", ["_search"]) => "search-system",
-        ("POST", [_, "_search"]) => "search-type",
-        ("POST", _) => return (Action::Create, "create".into()),
-        ("PUT", _) => return (Action::Update, "update".into()),
-        ("PATCH", _) => return (Action::Update, "patch".into()),
-        ("DELETE", _) => return (Action::Delete, "delete".into()),
-        _ => "operation",
-    };
-    (Action::Read, name.to_string())
 }

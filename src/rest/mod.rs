@@ -71,6 +71,9 @@ pub fn app(state: State) -> Router {
 
 /// What every FHIR handler reads from the request head.
 pub struct Req {
+    pub method: axum::http::Method,
+    /// The path below the FHIR base (`/Patient/1`).
+    pub path: String,
     /// Decoded query parameters, in order.
     pub query: Vec<(String, String)>,
     /// The raw query string (for conditional criteria).
@@ -104,6 +107,8 @@ impl FromRequestParts<State> for Req {
             None => state.session.unconfined_request(),
         };
         Ok(Req {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_string(),
             prefer: negotiate::prefer(&parts.headers),
             raw_query,
             query,

@@ -11,6 +11,8 @@ use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::export::jobs::{self, Status};
 use crate::export::{ExportSpec, Level, TypeFilter};
+use crate::interaction::Response;
+use crate::interaction::operation::Call;
 use crate::outcome::{Issue, IssueType};
 use crate::search::parse::{Parser, date_range};
 use crate::session::{Session, Unconfined};
@@ -64,6 +66,27 @@ pub fn parameters_to_pairs(parameters: &Value) -> FhirResult<Vec<(String, String
         }
     }
     Ok(pairs)
+}
+
+/// `$export`, `Patient/$export` and `Group/[id]/$export`: the kick-off of the asynchronous
+/// request pattern (202 with the status URL in Content-Location).
+pub async fn operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    if !call.respond_async {
+        return Err(bad("$export runs asynchronously: send the header Prefer: respond-async"));
+    }
+    let mut pairs = call.query.clone();
+    if let Some(body) = &call.raw_body {
+        pairs.extend(parameters_to_pairs(body)?);
+    }
+    let (level, group) = match (call.resource_type.as_deref(), call.id.as_deref()) {
+        (Some("Group"), Some(id)) => (Level::Group, Some(id)),
+        (Some("Patient"), None) => (Level::Patient, None),
+        _ => (Level::System, None),
+    };
+    let location = kickoff(session, level, group, &pairs, &call.request_url, call.strict).await?;
+    let mut response = Response::empty(202);
+    response.location = Some(location);
+    Ok(response)
 }
 
 /// Validates a kick-off and queues the job; returns the status URL.

@@ -14,6 +14,7 @@ use crate::store::sql::{Bind, Cell, Column, Sql};
 /// The `builtin_content` rows of the terminology and of the national profiles.
 const TERMINOLOGY: &str = "terminology";
 const PROFILES: &str = "profiles";
+const OPERATIONS: &str = "operations";
 /// Resources per database transaction.
 const BATCH: usize = 500;
 
@@ -55,6 +56,17 @@ pub async fn store_profiles(session: &Session) -> FhirResult<()> {
     let resources: Vec<Value> =
         session.profiles.definitions().iter().chain(session.profiles.terminology()).cloned().collect();
     store_set(session, PROFILES, &hash, &resources).await
+}
+
+/// Stores the OperationDefinitions of the operations this server defines (from the operation
+/// registry), unless this exact set was stored before.
+pub async fn store_operations(session: &Session, definitions: Vec<Value>) -> FhirResult<()> {
+    let text = serde_json::to_string(&definitions).map_err(|e| FhirError::Internal(e.to_string()))?;
+    let hash: String = openssl::sha::sha256(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    if stored_hash(session, OPERATIONS).await?.as_deref() == Some(hash.as_str()) {
+        return Ok(());
+    }
+    store_set(session, OPERATIONS, &hash, &definitions).await
 }
 
 /// Stores a set of built-in resources in batches and records its fingerprint.

@@ -14,6 +14,7 @@ pub mod validate_code;
 use serde_json::{Map, Value, json};
 
 use super::Response;
+use super::operation::Call;
 use crate::error::{FhirError, FhirResult};
 use crate::session::{Session, not_found};
 use crate::terminology::{TerminologyError, TerminologyResult, Workspace};
@@ -21,48 +22,47 @@ use crate::terminology::{TerminologyError, TerminologyResult, Workspace};
 /// Definitions fetched from the store per request, at most (a guard against import chains).
 const MAX_FETCHES: usize = 16;
 
-/// The terminology operations and the resource types they apply to.
-pub const OPERATIONS: &[(&str, &str, &str)] = &[
-    ("CodeSystem", "lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"),
-    ("CodeSystem", "validate-code", "http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code"),
-    ("CodeSystem", "subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"),
-    ("ValueSet", "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
-    ("ValueSet", "validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"),
-    ("ConceptMap", "translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
-];
-
-/// Whether `operation` (`$name`) on `resource_type` is a terminology operation.
-pub fn is_operation(resource_type: &str, operation: &str) -> bool {
-    operation.strip_prefix('$').is_some_and(|name| OPERATIONS.iter().any(|(t, n, _)| *t == resource_type && *n == name))
+/// `CodeSystem/$lookup` (type and instance).
+pub async fn lookup_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    lookup::lookup(session, &call.input.params, instance.as_ref()).await
 }
 
-/// Runs a terminology operation (see [`is_operation`]); `id` is set for instance-level calls.
-pub async fn operation(
-    session: &Session,
-    resource_type: &str,
-    id: Option<&str>,
-    operation: &str,
-    params: &Params,
-) -> FhirResult<Response> {
-    let instance = match id {
-        Some(id) => Some(instance(session, resource_type, id).await?),
-        None => None,
-    };
-    let instance = instance.as_ref();
-    match (resource_type, operation.trim_start_matches('$')) {
-        ("CodeSystem", "lookup") => lookup::lookup(session, params, instance).await,
-        ("CodeSystem", "validate-code") => validate_code::in_code_system(session, params, instance).await,
-        ("CodeSystem", "subsumes") => subsumes::subsumes(session, params, instance).await,
-        ("ValueSet", "expand") => expand::expand(session, params, instance).await,
-        ("ValueSet", "validate-code") => validate_code::in_value_set(session, params, instance).await,
-        ("ConceptMap", "translate") => translate::translate(session, params, instance).await,
-        _ => Err(FhirError::NotFound(format!("the operation {operation} on {resource_type}"))),
-    }
+/// `CodeSystem/$validate-code`.
+pub async fn validate_in_code_system(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    validate_code::in_code_system(session, &call.input.params, instance.as_ref()).await
 }
 
-/// The resource an instance-level operation works on.
-async fn instance(session: &Session, resource_type: &str, id: &str) -> FhirResult<Value> {
-    session.live(resource_type, id).await?.map(|(content, _)| content).ok_or_else(|| not_found(resource_type, id))
+/// `CodeSystem/$subsumes`.
+pub async fn subsumes_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    subsumes::subsumes(session, &call.input.params, instance.as_ref()).await
+}
+
+/// `ValueSet/$expand`.
+pub async fn expand_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    expand::expand(session, &call.input.params, instance.as_ref()).await
+}
+
+/// `ValueSet/$validate-code`.
+pub async fn validate_in_value_set(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    validate_code::in_value_set(session, &call.input.params, instance.as_ref()).await
+}
+
+/// `ConceptMap/$translate`.
+pub async fn translate_operation(session: &Session, call: &Call) -> FhirResult<Response> {
+    let instance = instance(session, call).await?;
+    translate::translate(session, &call.input.params, instance.as_ref()).await
+}
+
+/// The resource an instance-level operation works on (`None` at type level).
+async fn instance(session: &Session, call: &Call) -> FhirResult<Option<Value>> {
+    let Some(id) = call.id.as_deref() else { return Ok(None) };
+    let t = call.resource_type();
+    session.live(t, id).await?.map(|(content, _)| Some(content)).ok_or_else(|| not_found(t, id))
 }
 
 /// Operation parameters from a query string (`GET`) or a Parameters resource (`POST`).

@@ -2,10 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::{Response, terminology};
+use super::operations::OPERATIONS;
 use crate::clock::{instant, now};
 use crate::conformance::FHIR_VERSION;
 use crate::context::Fhir;
+use crate::interaction::Response;
+use crate::interaction::operation::Level;
 use crate::search::registry::{COLUMN_PARAMETERS, ParamType};
 
 /// Interactions every resource type supports.
@@ -26,26 +28,11 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 .filter(|p| p.kind != ParamType::Special || p.code == "near")
                 .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.name()}))
                 .collect();
-            let mut operations = vec![
-                json!({"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"}),
-                json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
-            ];
-            if t == "Patient" {
-                operations.push(json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}));
-                operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}));
-            }
-            if t == "Group" {
-                operations.push(json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}));
-            }
-            operations.extend(
-                terminology::OPERATIONS
-                    .iter()
-                    .filter(|(resource_type, _, _)| resource_type == t)
-                    .map(|(_, name, definition)| json!({"name": name, "definition": definition})),
-            );
-            operations.extend(crate::ikp::operations().filter(|o| o.resource_type == t).map(|o| {
-                json!({"name": o.name, "definition": o.definition(), "documentation": o.description})
-            }));
+            let operations: Vec<Value> = OPERATIONS
+                .iter()
+                .filter(|o| o.applies_to(t))
+                .map(|o| json!({"name": o.name, "definition": o.definition(Some(t)), "documentation": o.description}))
+                .collect();
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
                 .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));
@@ -67,6 +54,11 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 "operation": operations,
             })
         })
+        .collect();
+    let system_operations: Vec<Value> = OPERATIONS
+        .iter()
+        .filter(|o| o.levels.contains(&Level::System))
+        .map(|o| json!({"name": o.name, "definition": o.definition(None), "documentation": o.description}))
         .collect();
     json!({
         "resourceType": "CapabilityStatement",
@@ -92,10 +84,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             "security": crate::auth::discovery::capability_security(&fhir.base_url),
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
-            "operation": [
-                {"name": "reindex", "definition": "http://ikp.example/OperationDefinition/reindex"},
-                {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
-            ],
+            "operation": system_operations,
             "searchParam": [
                 {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                 {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bundle::{Bundle, Entry, EntryResource};
-use super::{Response, parse_version};
 use crate::clock::instant;
 use crate::error::{FhirError, FhirResult};
+use crate::interaction::bundle::{Bundle, Entry, EntryResource};
+use crate::interaction::{Response, parse_version};
 use crate::outcome::{Issue, IssueType};
 use crate::search::criteria;
 use crate::session::prepare::new_id;
@@ -62,49 +62,72 @@ pub fn requests(session: &Session, bundle: &Value) -> FhirResult<Vec<Request>> {
 }
 
 impl Request {
-    /// The write this entry asks for, or `None` for a read (GET, HEAD).
+    /// The write this entry asks for, or `None` for a read (GET, HEAD), routed by the API's one
+    /// table; anything else (an operation, a nested Bundle) is not a transaction entry.
     pub fn write(&self, session: &Session) -> FhirResult<Option<Write>> {
-        let (path, query) = self.url.split_once('?').map_or((self.url.as_str(), None), |(p, q)| (p, Some(q)));
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let resource_type = segments.first().copied().unwrap_or_default();
-        if matches!(self.method.as_str(), "GET" | "HEAD") {
+        let method = super::Method::parse(&self.method)
+            .ok_or_else(|| FhirError::bad_request(format!("unsupported request method '{}'", self.method)))?;
+        if matches!(method, super::Method::Get | super::Method::Head) {
             return Ok(None);
         }
-        if !matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
-            return Err(FhirError::bad_request(format!("unsupported request method '{}'", self.method)));
-        }
-        session.check_type(resource_type)?;
-        let criteria = |q: &str| criteria::parse(&session.registry.current(), &session.base_url, resource_type, q);
-        let target = match (segments.as_slice(), query) {
-            ([_, id], None) if self.method != "POST" => Target::Id(id.to_string()),
-            ([_], Some(q)) if self.method != "POST" => Target::Matching(Box::new(criteria(q)?)),
-            ([_], _) if self.method == "POST" => Target::Id(String::new()),
+        let (path, query) = self.url.split_once('?').map_or((self.url.as_str(), ""), |(p, q)| (p, q));
+        let segments: Vec<&str> = path.split('/').collect();
+        let route = super::Route::parse(method, &segments)?;
+        let criteria =
+            |t: &str| criteria::parse(&session.registry.current(), &session.base_url, t, query).map(Box::new);
+        let resource = || self.resource.clone().ok_or_else(|| FhirError::bad_request("the entry has no resource"));
+        let (resource_type, action) = match route {
+            super::Route::Create { resource_type } => {
+                let if_none_exist = self.if_none_exist.as_deref().map(|q| {
+                    criteria::parse(&session.registry.current(), &session.base_url, &resource_type, q).map(Box::new)
+                });
+                let action = Action::Create { resource: resource()?, if_none_exist: if_none_exist.transpose()? };
+                (resource_type, action)
+            }
+            super::Route::Update { resource_type, id } => {
+                let action = Action::Update { target: Target::Id(id), resource: resource()?, if_match: self.if_match };
+                (resource_type, action)
+            }
+            super::Route::ConditionalUpdate { resource_type } => {
+                let target = Target::Matching(criteria(&resource_type)?);
+                (resource_type, Action::Update { target, resource: resource()?, if_match: self.if_match })
+            }
+            super::Route::Patch { resource_type, id } => (
+                resource_type,
+                Action::Patch { target: Target::Id(id), document: patch_document(self)?, if_match: self.if_match },
+            ),
+            super::Route::ConditionalPatch { resource_type } => {
+                let target = Target::Matching(criteria(&resource_type)?);
+                (resource_type, Action::Patch { target, document: patch_document(self)?, if_match: self.if_match })
+            }
+            super::Route::Delete { resource_type, id } => {
+                (resource_type, Action::Delete { target: Target::Id(id), if_match: self.if_match })
+            }
+            super::Route::ConditionalDelete { resource_type } => {
+                let target = Target::Matching(criteria(&resource_type)?);
+                (resource_type, Action::Delete { target, if_match: self.if_match })
+            }
             _ => {
-                return Err(FhirError::bad_request(format!("'{} {}' is not a valid request", self.method, self.url)));
+                return Err(FhirError::bad_request(format!(
+                    "'{} {}' is not a valid transaction request",
+                    self.method, self.url
+                )));
             }
         };
-        let resource = || self.resource.clone().ok_or_else(|| FhirError::bad_request("the entry has no resource"));
-        let action = match self.method.as_str() {
-            "POST" => Action::Create {
-                resource: resource()?,
-                if_none_exist: self.if_none_exist.as_deref().map(criteria).transpose()?.map(Box::new),
-            },
-            "PUT" => Action::Update { target, resource: resource()?, if_match: self.if_match },
-            "PATCH" => Action::Patch {
-                target,
-                document: self
-                    .resource
-                    .clone()
-                    .ok_or_else(|| FhirError::bad_request("a PATCH entry needs a resource (Binary or Parameters)"))?,
-                if_match: self.if_match,
-            },
-            _ => Action::Delete { target, if_match: self.if_match },
-        };
-        let mut write = Write::new(resource_type, action);
+        session.check_type(&resource_type)?;
+        let mut write = Write::new(&resource_type, action);
         write.full_url = self.full_url.clone();
         write.entry = Some(self.index);
         Ok(Some(write))
     }
+}
+
+/// A PATCH entry's document: a Binary holding a JSON Patch, or a FHIRPath Patch Parameters.
+fn patch_document(entry: &Request) -> FhirResult<Value> {
+    entry
+        .resource
+        .clone()
+        .ok_or_else(|| FhirError::bad_request("a PATCH entry needs a resource (Binary or Parameters)"))
 }
 
 /// The processing order of the transaction rules.
@@ -140,7 +163,7 @@ pub async fn transaction(session: &Session, bundle: &Value) -> FhirResult<Respon
         results.push((r.index, write_entry(session, r, w)));
     }
     for g in gets {
-        results.push((g.index, super::batch::read_entry(session, &g).await));
+        results.push((g.index, super::batch::run_entry(session, &g).await));
     }
     results.sort_by_key(|(i, _)| *i);
     let mut head = Map::new();
