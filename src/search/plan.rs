@@ -15,7 +15,7 @@ use super::query::{
 };
 use super::reach::Reach;
 use super::registry::ParamType;
-use crate::store::sql::{Bind, Column, Sql};
+use crate::store::sql::{Bind, Column, Sql, VERSION_COLUMNS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -73,6 +73,23 @@ pub fn table(kind: ParamType) -> &'static str {
         ParamType::Uri => "search_uri",
         ParamType::Composite => "search_token",
     }
+}
+
+/// ` ORDER BY` of a sorted page over the keys `k0, k1...` and `rid` of `alias`: resources without
+/// a value sort last in either direction, and a page towards the previous one runs backwards.
+fn order_by(query: &SearchQuery, alias: &str) -> String {
+    let reverse = query.cursor.as_ref().is_some_and(|c| c.towards == Towards::Previous);
+    let mut text = String::from(" ORDER BY ");
+    for (i, key) in query.sort.iter().enumerate() {
+        let ascending = (key.direction == Direction::Ascending) != reverse;
+        text.push_str(&format!(
+            "({alias}.k{i} IS NULL) {}, {alias}.k{i} {}, ",
+            if reverse { "DESC" } else { "ASC" },
+            if ascending { "ASC" } else { "DESC" }
+        ));
+    }
+    text.push_str(&format!("{alias}.rid {}", if reverse { "DESC" } else { "ASC" }));
+    text
 }
 
 /// The largest character: appended to a prefix it bounds every string that starts with it.
@@ -566,18 +583,28 @@ impl Planner {
             sql.push(" WHERE ");
             keyset(&mut sql, query, c, &columns);
         }
-        sql.push(" ORDER BY ");
-        for (i, key) in query.sort.iter().enumerate() {
-            let ascending = (key.direction == Direction::Ascending) != reverse;
-            // Resources without a value sort last in either direction.
-            sql.push(&format!(
-                "(q.k{i} IS NULL) {}, q.k{i} {}, ",
-                if reverse { "DESC" } else { "ASC" },
-                if ascending { "ASC" } else { "DESC" }
-            ));
+        sql.push(&order_by(query, "q"));
+        sql.push(" LIMIT ").bind(Bind::Int(limit as i64));
+        (sql, columns)
+    }
+
+    /// The page query with each row's current version (its seven version columns after the
+    /// page's own), in one statement: the page is joined to the stored versions and ordered again.
+    pub fn page_with_versions(&self, query: &SearchQuery, limit: usize) -> (Sql, Vec<Column>) {
+        let (page, mut columns) = self.page(query, limit);
+        let mut sql = Sql::new(&format!(
+            "SELECT p.*, {VERSION_COLUMNS} FROM ({}) p JOIN resource pr ON pr.rid = p.rid \
+             JOIN resource_version v ON v.seq = pr.seq",
+            page.text
+        ));
+        sql.binds = page.binds;
+        if query.sort.is_empty() {
+            let reverse = query.cursor.as_ref().is_some_and(|c| c.towards == Towards::Previous);
+            sql.push(if reverse { " ORDER BY p.rid DESC" } else { " ORDER BY p.rid ASC" });
+        } else {
+            sql.push(&order_by(query, "p"));
         }
-        sql.push(if reverse { "q.rid DESC LIMIT " } else { "q.rid ASC LIMIT " });
-        sql.bind(Bind::Int(limit as i64));
+        columns.extend(crate::store::sql::VERSION_CELLS);
         (sql, columns)
     }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Session;
 use crate::auth::scopes::Interaction;
-use crate::error::FhirResult;
+use crate::error::{FhirError, FhirResult};
 use crate::search::parse::Parser;
 use crate::search::query::{Include, SearchQuery};
 use crate::store::ResourceVersion;
@@ -32,19 +32,19 @@ impl Session {
         if limit == 0 {
             return Ok(Page::default());
         }
-        let (sql, columns) = self.planner().page(query, limit + 1);
+        // The page and its resources in one statement.
+        let (sql, columns) = self.planner().page_with_versions(query, limit + 1);
+        let keys = columns.len() - crate::store::sql::VERSION_CELLS.len();
         let mut rows = self.store().query(sql, &columns).await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
-        let mut fetched = self.fetch(&rids).await?;
-        let matches: Vec<(Vec<Cell>, ResourceVersion)> = rows
-            .into_iter()
-            .filter_map(|row| {
-                let rid = row.first().and_then(Cell::as_int)?;
-                fetched.remove(&rid).map(|v| (row, v))
-            })
-            .collect();
+        let mut matches = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let cells = row.get(keys..).ok_or_else(|| FhirError::Internal("a page row lacks its version".into()))?;
+            let version = crate::store::sql::version_from_cells(cells)?;
+            row.truncate(keys);
+            matches.push((row, version));
+        }
         self.record_access(matches.iter().map(|(_, v)| v));
         Ok(Page { matches, more })
     }
