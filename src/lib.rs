@@ -1,9 +1,12 @@
 //! ikp: an HL7 FHIR R4 server with the Polish national patient-account workflows.
 //!
-//! Requests flow one way: `rest` (HTTP, formats, errors) → `interaction` (one module per FHIR
-//! interaction) → `store` (SQLite or PostgreSQL). `auth` is the SMART authorization server beside
-//! `interaction`; `access` is the policy the REST layer consults with the caller's `Principal`.
-//! `model`, `format`, `validation` and `index` are libraries the others call.
+//! Requests flow one way: `rest` (HTTP, formats, the guard that identifies the caller) → `api`
+//! (one routing table, one operation registry, batch and transaction) → `interaction` and `ikp`
+//! (one module per FHIR interaction or national operation) → `session` (the only way to data: every
+//! read is judged and every write committed under the caller's policy, with its audit events) →
+//! `store` (SQLite or PostgreSQL). `access` decides what a caller may reach; `auth` is the SMART
+//! authorization server. `model`, `format`, `search`, `validation`, `index`, `context` and `clock`
+//! are libraries the others call.
 
 pub mod access;
 pub mod api;

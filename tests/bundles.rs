@@ -220,6 +220,11 @@ async fn batch_gets_do_what_plain_gets_do(s: &TestServer) {
     let r = post_bundle(s, &json!({"resourceType": "Bundle", "type": "batch", "entry": entries})).await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(statuses(&body), vec!["404 Not Found", "404 Not Found"]);
+    // Clients that keep the base URL with a trailing slash post their bundles to `[base]/`.
+    let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "metadata"}}]});
+    let r = s.send(Method::POST, "", &bundle).send().await.unwrap();
+    assert_eq!(r.status(), 200, "POST {}/", s.base);
+    assert_eq!(statuses(&r.json().await.unwrap()), vec!["200 OK"]);
 }
 
 /// Operations are routed from the one registry at every level, refused with GET when they change

@@ -57,10 +57,32 @@ pub struct Access {
     /// The HTTP status of the answer.
     pub status: u16,
     /// The resources returned or changed.
-    pub entities: Vec<(String, String)>,
+    pub entities: Vec<Entity>,
     /// Why an operation allowed more than the general policy (`purposeOfEvent`).
     pub reasons: Vec<Reason>,
     pub recorded: Micros,
+}
+
+/// A resource an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entity {
+    pub resource_type: String,
+    pub id: String,
+    /// The patients of the version handed out or written, when known; `None`: those of the
+    /// current version, looked up when the event is stored. A past version is audited for the
+    /// patients it belonged to, never for where the resource lives now.
+    pub patients: Option<Vec<String>>,
+}
+
+impl Entity {
+    /// A resource whose current version's patients the event is about.
+    pub fn current(resource_type: impl Into<String>, id: impl Into<String>) -> Entity {
+        Entity { resource_type: resource_type.into(), id: id.into(), patients: None }
+    }
+
+    pub fn key(&self) -> (String, String) {
+        (self.resource_type.clone(), self.id.clone())
+    }
 }
 
 /// Who did it: the user's FHIR reference, the app, the address, the patient in context.
@@ -86,11 +108,15 @@ impl Agent {
 
 /// The AuditEvents of one request: one per patient whose data it touched, plus one for what
 /// belongs to no patient (or for a refused request that touched nothing).
-/// `patients_of` gives each entity's patients.
-pub fn events(access: &Access, patients_of: impl Fn(&(String, String)) -> Vec<String>) -> Vec<Value> {
-    let mut by_patient: BTreeMap<Option<String>, Vec<&(String, String)>> = BTreeMap::new();
+/// `current_patients` gives the patients of an entity's current version, where they are not
+/// known already.
+pub fn events(access: &Access, current_patients: impl Fn(&(String, String)) -> Vec<String>) -> Vec<Value> {
+    let mut by_patient: BTreeMap<Option<String>, Vec<&Entity>> = BTreeMap::new();
     for entity in &access.entities {
-        let patients = patients_of(entity);
+        let patients = match &entity.patients {
+            Some(known) => known.clone(),
+            None => current_patients(&entity.key()),
+        };
         if patients.is_empty() {
             by_patient.entry(None).or_default().push(entity);
         }
@@ -101,10 +127,17 @@ pub fn events(access: &Access, patients_of: impl Fn(&(String, String)) -> Vec<St
     if by_patient.is_empty() {
         by_patient.insert(None, Vec::new());
     }
-    by_patient.into_iter().map(|(patient, entities)| event(access, patient.as_deref(), &entities)).collect()
+    by_patient
+        .into_iter()
+        .map(|(patient, mut entities)| {
+            // One resource handed out in several versions is listed once.
+            entities.dedup_by(|a, b| a.resource_type == b.resource_type && a.id == b.id);
+            event(access, patient.as_deref(), &entities)
+        })
+        .collect()
 }
 
-fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)]) -> Value {
+fn event(access: &Access, patient: Option<&str>, entities: &[&Entity]) -> Value {
     let outcome = match access.status {
         s if s < 400 => "0",
         s if s < 500 => "4",
@@ -144,7 +177,7 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
         }));
     }
     // A search is recorded as its query (BALP); reads and changes name their resources.
-    let listed: &[&(String, String)] = if access.action == Action::Read && access.subtype.starts_with("search")
+    let listed: &[&Entity] = if access.action == Action::Read && access.subtype.starts_with("search")
         || access.subtype == "$everything"
         || access.subtype == "history-type"
     {
@@ -152,7 +185,7 @@ fn event(access: &Access, patient: Option<&str>, entities: &[&(String, String)])
     } else {
         entities
     };
-    for (t, id) in listed.iter().map(|e| (&e.0, &e.1)) {
+    for (t, id) in listed.iter().map(|e| (&e.resource_type, &e.id)) {
         if t == "Patient" && Some(id.as_str()) == patient {
             continue;
         }
@@ -233,24 +266,34 @@ pub fn write_events(
             subtype: operation.map_or_else(|| subtype.to_string(), str::to_string),
             query: None,
             status: 200,
-            entities: group.iter().map(|v| (v.resource_type.clone(), v.id.clone())).collect(),
+            entities: group
+                .iter()
+                .map(|v| {
+                    let key = (v.resource_type.clone(), v.id.clone());
+                    let mut patients: Vec<String> = v
+                        .index
+                        .compartments
+                        .iter()
+                        .filter(|c| c.comp_type == "Patient")
+                        .map(|c| c.comp_id.clone())
+                        .chain(
+                            before
+                                .get(&key)
+                                .into_iter()
+                                .flatten()
+                                .filter(|(t, _)| t == "Patient")
+                                .map(|(_, id)| id.clone()),
+                        )
+                        .collect();
+                    patients.sort();
+                    patients.dedup();
+                    Entity { resource_type: key.0, id: key.1, patients: Some(patients) }
+                })
+                .collect(),
             reasons: reasons.to_vec(),
             recorded: at,
         };
-        let patients_of = |key: &(String, String)| -> Vec<String> {
-            let mut patients: Vec<String> = group
-                .iter()
-                .filter(|v| v.resource_type == key.0 && v.id == key.1)
-                .flat_map(|v| v.index.compartments.iter())
-                .filter(|c| c.comp_type == "Patient")
-                .map(|c| c.comp_id.clone())
-                .chain(before.get(key).into_iter().flatten().filter(|(t, _)| t == "Patient").map(|(_, id)| id.clone()))
-                .collect();
-            patients.sort();
-            patients.dedup();
-            patients
-        };
-        out.extend(events(&access, patients_of));
+        out.extend(events(&access, |_| Vec::new()));
     }
     out
 }

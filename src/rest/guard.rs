@@ -21,7 +21,7 @@ use super::negotiate::Output;
 use super::respond;
 use crate::access::Caller;
 use crate::api::Route;
-use crate::audit::{Access, Action};
+use crate::audit::{Access, Action, Entity};
 use crate::auth::principal;
 use crate::clock::now;
 use crate::error::{FhirError, FhirResult};
@@ -29,7 +29,8 @@ use crate::error::{FhirError, FhirResult};
 /// Where the FHIR API is mounted.
 const FHIR_PREFIX: &str = "/fhir";
 
-pub async fn guard(AxumState(state): AxumState<State>, request: Request, next: Next) -> HttpResponse {
+pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> HttpResponse {
+    base_without_slash(&mut request);
     let expose = state.expose_statements;
     let (mut response, statements) = crate::store::counted::counting(guarded(state, request, next)).await;
     tracing::debug!(statements, "request finished");
@@ -136,10 +137,10 @@ fn route_of(method: &Method, rest: &str) -> Option<Route> {
 }
 
 /// The patients a request names in its path (`Patient/1/...`) or its patient parameters.
-fn patients_named(route: Option<&Route>, query: &str) -> Vec<(String, String)> {
-    let mut named: Vec<(String, String)> = Vec::new();
+fn patients_named(route: Option<&Route>, query: &str) -> Vec<Entity> {
+    let mut named: Vec<Entity> = Vec::new();
     if let Some(id) = route.and_then(Route::patient) {
-        named.push(("Patient".into(), id.to_string()));
+        named.push(Entity::current("Patient", id));
     }
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         let name = k.split(':').next().unwrap_or_default();
@@ -149,13 +150,28 @@ fn patients_named(route: Option<&Route>, query: &str) -> Vec<(String, String)> {
         for value in v.split(',') {
             let id = value.rsplit_once("Patient/").map_or(value, |(_, id)| id);
             if !id.is_empty() && (name == "patient" || value.contains("Patient/")) {
-                named.push(("Patient".into(), id.to_string()));
+                named.push(Entity::current("Patient", id));
             }
         }
     }
     named.sort();
     named.dedup();
     named
+}
+
+/// `[base]/` is the base itself (clients that keep the base URL with a trailing slash post
+/// their batches and transactions there).
+fn base_without_slash(request: &mut Request) {
+    if request.uri().path().strip_prefix(FHIR_PREFIX) != Some("/") {
+        return;
+    }
+    let rewritten = match request.uri().query() {
+        Some(query) => format!("{FHIR_PREFIX}?{query}"),
+        None => FHIR_PREFIX.to_string(),
+    };
+    if let Ok(uri) = rewritten.parse() {
+        *request.uri_mut() = uri;
+    }
 }
 
 fn is_public(rest: &str) -> bool {

@@ -83,12 +83,22 @@ pub struct SearchParam {
 /// Parameters handled on the `resource` table itself rather than through index rows.
 pub const COLUMN_PARAMETERS: &[&str] = &["_id", "_lastUpdated"];
 
-/// Compartment types the server indexes.
-/// Memberships R4's CompartmentDefinitions lack and a patient account needs: a patient's Tasks
-/// (EHIC applications, primary-care declarations) and devices are theirs to see, as in R5. Without
-/// them such resources would belong to no patient and be hidden from everyone confined.
-const NATIONAL_COMPARTMENT_ADDITIONS: &[(&str, &str, &[&str])] =
-    &[("Patient", "Task", &["patient", "requester"]), ("Patient", "Device", &["patient"])];
+/// Where a patient account's compartments differ from R4's CompartmentDefinitions (no
+/// parameters: not a member):
+/// - a patient's Tasks (EHIC applications, primary-care declarations) and devices are theirs to
+///   see, as in R5; without this they would belong to no patient and be hidden from everyone
+///   confined;
+/// - an AuditEvent belongs to the one patient it is about (`about-patient`), not to its agents:
+///   in R4 it is also in the compartment of whoever acted, so anyone who may see a parent's record
+///   would see what the parent did in a child's, and a caller's own refused attempts would tell
+///   an existing patient (named in the event) from a missing one.
+const NATIONAL_COMPARTMENT_CHANGES: &[(&str, &str, &[&str])] = &[
+    ("Patient", "Task", &["patient", "requester"]),
+    ("Patient", "Device", &["patient"]),
+    ("Patient", "AuditEvent", &["about-patient"]),
+    ("Practitioner", "AuditEvent", &[]),
+    ("Device", "AuditEvent", &[]),
+];
 
 /// Search parameters the national workflows need and R4 lacks, built in like the base ones.
 fn national_parameters() -> Vec<Value> {
@@ -100,12 +110,23 @@ fn national_parameters() -> Vec<Value> {
             "expression": expression, "description": description,
         })
     };
-    vec![date(
-        "MedicationRequest",
-        "validity-end",
-        "MedicationRequest.dispenseRequest.validityPeriod.end",
-        "The last day a prescription may be dispensed (finds prescriptions that have expired)",
-    )]
+    vec![
+        date(
+            "MedicationRequest",
+            "validity-end",
+            "MedicationRequest.dispenseRequest.validityPeriod.end",
+            "The last day a prescription may be dispensed (finds prescriptions that have expired)",
+        ),
+        serde_json::json!({
+            "resourceType": "SearchParameter",
+            "url": "https://ikp.example.org/fhir/SearchParameter/AuditEvent-about-patient",
+            "name": "about-patient", "status": "active", "code": "about-patient", "base": ["AuditEvent"],
+            "type": "reference", "target": ["Patient"],
+            "expression": "AuditEvent.entity.where(role.code = '1').what",
+            "description": "The patient an event is about (the entity in role 1, Patient); unlike `patient`, \
+                not the patient who acted",
+        }),
+    ]
 }
 
 pub const COMPARTMENTS: &[&str] = &["Patient", "Encounter", "RelatedPerson", "Practitioner", "Device"];
@@ -148,11 +169,13 @@ impl Registry {
                 }
             }
         }
-        for (compartment, resource_type, params) in NATIONAL_COMPARTMENT_ADDITIONS {
-            registry.compartments.insert(
-                (compartment.to_string(), resource_type.to_string()),
-                params.iter().map(|p| p.to_string()).collect(),
-            );
+        for (compartment, resource_type, params) in NATIONAL_COMPARTMENT_CHANGES {
+            let key = (compartment.to_string(), resource_type.to_string());
+            if params.is_empty() {
+                registry.compartments.remove(&key);
+            } else {
+                registry.compartments.insert(key, params.iter().map(|p| p.to_string()).collect());
+            }
         }
         Ok(registry)
     }

@@ -96,9 +96,10 @@ async fn run(writer: Writer, mut receiver: mpsc::UnboundedReceiver<Access>, mut 
     }
 }
 
-/// Stores a batch: patients looked up once, events split per patient, one transaction.
+/// Stores a batch: the patients of current versions looked up once, events split per patient, one transaction.
 async fn store(writer: &Writer, batch: &[Access]) -> FhirResult<()> {
-    let mut keys: Vec<(String, String)> = batch.iter().flat_map(|a| a.entities.iter().cloned()).collect();
+    let mut keys: Vec<(String, String)> =
+        batch.iter().flat_map(|a| a.entities.iter().filter(|e| e.patients.is_none()).map(|e| e.key())).collect();
     keys.sort();
     keys.dedup();
     let mut tx = writer.store.begin().await?;

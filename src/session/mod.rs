@@ -39,6 +39,7 @@ pub use search::Page;
 pub use write::{Action, Target, Write, WriteSet, Written};
 
 use crate::access::{Caller, Reason};
+use crate::audit::Entity;
 use crate::auth::scopes::Interaction;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
@@ -82,13 +83,13 @@ enum Policy {
 /// What one request was handed, and the reasons it was allowed more than the general policy.
 #[derive(Debug, Default)]
 pub struct Trail {
-    accessed: Mutex<Vec<(String, String)>>,
+    accessed: Mutex<Vec<Entity>>,
     reasons: Mutex<Vec<Reason>>,
 }
 
 impl Trail {
-    /// The resources handed to the caller so far (each once).
-    pub fn accessed(&self) -> Vec<(String, String)> {
+    /// The resources handed to the caller so far (each once per set of patients).
+    pub fn accessed(&self) -> Vec<Entity> {
         let mut keys = self.accessed.lock().map(|a| a.clone()).unwrap_or_default();
         keys.sort();
         keys.dedup();
@@ -100,9 +101,9 @@ impl Trail {
         self.reasons.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    fn record(&self, keys: impl IntoIterator<Item = (String, String)>) {
+    fn record(&self, entities: impl IntoIterator<Item = Entity>) {
         if let Ok(mut accessed) = self.accessed.lock() {
-            accessed.extend(keys);
+            accessed.extend(entities);
         }
     }
 
@@ -313,10 +314,30 @@ impl Session {
         Lookup::new(self)
     }
 
-    /// Notes resources handed to the caller, for the audit trail.
+    /// Notes current versions handed to the caller, for the audit trail (their patients are
+    /// looked up when the events are stored).
     fn record_access<'a>(&self, versions: impl IntoIterator<Item = &'a crate::store::ResourceVersion>) {
         if self.caller().is_some() {
-            self.trail.record(versions.into_iter().map(|v| (v.resource_type.clone(), v.id.clone())));
+            self.trail.record(versions.into_iter().map(|v| Entity::current(&v.resource_type, &v.id)));
+        }
+    }
+
+    /// Notes versions of any age handed to the caller (vread, history), each audited for the
+    /// patients of that version.
+    fn record_versions<'a>(&self, versions: impl IntoIterator<Item = &'a crate::store::ResourceVersion>) {
+        if self.caller().is_some() {
+            self.trail.record(versions.into_iter().map(|v| {
+                let mut patients: Vec<String> = self
+                    .version_compartments(v)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(t, _)| t == "Patient")
+                    .map(|(_, id)| id)
+                    .collect();
+                patients.sort();
+                patients.dedup();
+                Entity { resource_type: v.resource_type.clone(), id: v.id.clone(), patients: Some(patients) }
+            }));
         }
     }
 }

@@ -79,7 +79,7 @@ impl Session {
         };
         let visible = judged.is_some_and(|v| self.sees_version(&v, &filters));
         if visible && !found.is_deleted() {
-            self.record_access([&found]);
+            self.record_versions([&found]);
         }
         Ok(visible.then_some(found))
     }
@@ -91,7 +91,7 @@ impl Session {
     /// versions may follow.
     pub async fn history(&self, query: &HistoryQuery) -> FhirResult<(Vec<ResourceVersion>, Option<i64>)> {
         let (versions, next) = self.judged_history(query).await?;
-        self.record_access(versions.iter().filter(|v| !v.is_deleted()));
+        self.record_versions(versions.iter().filter(|v| !v.is_deleted()));
         Ok((versions, next))
     }
 
