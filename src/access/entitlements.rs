@@ -19,7 +19,7 @@ use crate::clock::{Micros, age_in_years, instant_micros, now, start_of_day_after
 use crate::error::FhirResult;
 use crate::search::reach::{Reach, Visible};
 use crate::session::Session;
-use crate::synth::fhir::PESEL;
+use crate::terminology::naming::PESEL;
 
 /// Age from which a parent's access to a child's record ends.
 pub const ADULT_AGE: i32 = 18;

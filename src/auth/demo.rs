@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::identity::VerifiedIdentity;
 use super::{AuthError, same_secret};
 use crate::session::Session;
-use crate::synth::fhir::{NPWZ_PHARMACIST, NPWZ_PHYSICIAN, PESEL};
+use crate::terminology::naming::{NPWZ_PHARMACIST, NPWZ_PHYSICIAN, PESEL};
 
 /// The one password of every demo user.
 pub const DEMO_PASSWORD: &str = "demo";

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{AuthError, AuthServer};
 use crate::access::entitlements::OWN_ACCOUNT_AGE;
 use crate::clock::age_in_years;
-use crate::synth::fhir::PESEL;
+use crate::terminology::naming::PESEL;
 
 /// An identity an identity provider vouches for.
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@ use crate::error::{FhirError, FhirResult};
 use crate::interaction::operation::{Call, Input};
 use crate::interaction::{Response, create, update};
 use crate::session::{Session, Write};
+use crate::terminology::naming::PESEL;
 
 /// A doctor who presents the patient's one-time code (or a wrong one, which voids it) writes the
 /// pending Consent the code belongs to.
@@ -42,7 +43,6 @@ const CODE_MINUTES: i64 = 10;
 const CODE_ACCESS_HOURS: i64 = 24;
 /// Where the hash of a pending one-time code is kept on its Consent.
 const CODE_HASH_SYSTEM: &str = "https://ikp.example.org/fhir/sid/access-code-hash";
-const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 const CONSENT_PROFILE: &str = "https://ikp.example.org/fhir/StructureDefinition/PLConsent";
 
 /// `Patient/[id]/$grant-access`.

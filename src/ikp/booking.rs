@@ -42,15 +42,16 @@
 //! vaccination slot.
 
 use serde_json::{Value, json};
+use time::{Date, Duration};
 
 use crate::access::Reason;
-use crate::clock::{instant, now};
+use crate::clock::{age_on, format_date, instant, now, parse_date, today};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
 use crate::interaction::operation::{Call, Input};
 use crate::outcome::{Issue, IssueType};
 use crate::session::{Current, Session, Write, WriteSet, Written, not_found};
-use crate::synth::calendar::Day;
+use crate::terminology::naming::PESEL;
 
 /// Booking, cancelling or moving a visit changes the facility's Slot, which the patient (or
 /// parent, or proxy) booking it could not change otherwise.
@@ -146,7 +147,6 @@ pub const SERVICES: &[Service] = &[
 
 /// Relationship codes (v3 RoleCode) of a parent or guardian.
 const PARENTAL: &[&str] = &["PRN", "MTH", "FTH", "NPRN", "NMTH", "NFTH", "GUARD", "STPPRN", "STPMTH", "STPFTH"];
-const PESEL: &str = crate::synth::fhir::PESEL;
 
 /// `Slot/[id]/$book`.
 pub async fn book_operation(session: &Session, call: &Call) -> FhirResult<Response> {
@@ -224,10 +224,6 @@ async fn answer(session: &Session, resource_type: &str, id: &str, status: u16) -
 async fn find(session: &Session, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Vec<(Value, i64)>> {
     let found = session.lookup().find(&[resource_type], pairs, 1000).await?;
     Ok(found.into_iter().map(|f| (f.content().clone(), f.version())).collect())
-}
-
-fn today() -> Day {
-    Day((now() / 86_400_000_000) as i32)
 }
 
 fn micros(text: &str) -> Option<i64> {
@@ -342,22 +338,23 @@ async fn find_referral(
 }
 
 /// The eligibility rule of `service` for `patient` on `day`.
-fn check_eligible(service: &Service, patient: &Value, day: Day) -> FhirResult<()> {
+fn check_eligible(service: &Service, patient: &Value, day: Date) -> FhirResult<()> {
     if service.female_only && patient["gender"].as_str() != Some("female") {
         return Err(unprocessable(format!("{} is for women only", service.display)));
     }
     if service.min_age.is_some() || service.max_age.is_some() {
-        let birth = patient["birthDate"]
+        let age = patient["birthDate"]
             .as_str()
-            .and_then(Day::parse)
+            .filter(|b| parse_date(b).is_some())
+            .and_then(|b| age_on(b, day))
             .ok_or_else(|| unprocessable("the patient's full birth date is needed for this service"))?;
-        let age = birth.age_on(day);
         if service.min_age.is_some_and(|min| age < min) || service.max_age.is_some_and(|max| age > max) {
             return Err(unprocessable(format!(
-                "{} is for ages {}–{}; the patient is {age} on {day}",
+                "{} is for ages {}–{}; the patient is {age} on {}",
                 service.display,
                 service.min_age.map_or("0".into(), |a| a.to_string()),
                 service.max_age.map_or("".into(), |a| a.to_string()),
+                format_date(day),
             )));
         }
     }
@@ -371,7 +368,7 @@ struct Booking {
     slot_version: i64,
     service: &'static Service,
     actors: Vec<Value>,
-    day: Day,
+    day: Date,
 }
 
 async fn bookable(session: &Session, slot_id: &str) -> FhirResult<Booking> {
@@ -391,7 +388,7 @@ async fn bookable(session: &Session, slot_id: &str) -> FhirResult<Booking> {
     if micros(start).is_none_or(|s| s <= now()) {
         return Err(unprocessable(format!("Slot/{slot_id} is in the past")));
     }
-    let day = start.get(..10).and_then(Day::parse).ok_or_else(|| unprocessable("the slot has no start date"))?;
+    let day = parse_date(start).ok_or_else(|| unprocessable("the slot has no start date"))?;
     let actors = schedule["actor"].as_array().cloned().unwrap_or_default();
     Ok(Booking { slot_id: slot_id.to_string(), slot, slot_version, service, actors, day })
 }
@@ -609,7 +606,7 @@ async fn join(session: &Session, patient: &str, input: &Input) -> FhirResult<Res
         "code": {"coding": [{"system": TASK_SYSTEM, "code": "waiting-list", "display": "Poczekalnia CeR"}]},
         "for": {"reference": format!("Patient/{patient}")},
         "authoredOn": instant(now()),
-        "restriction": {"period": {"start": today.to_string(), "end": today.plus(window).to_string()}},
+        "restriction": {"period": {"start": today.to_string(), "end": format_date(today + Duration::days(window))}},
         "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": service.code, "display": service.display}}],
     });
     if let Some(user) = session.caller_user() {
@@ -651,9 +648,7 @@ pub async fn match_waiting_list(session: &Session) -> FhirResult<Vec<String>> {
     });
     let horizon = tasks
         .iter()
-        .filter_map(|(t, _)| {
-            t.pointer("/restriction/period/end").and_then(Value::as_str)?.get(..10).and_then(Day::parse)
-        })
+        .filter_map(|(t, _)| t.pointer("/restriction/period/end").and_then(Value::as_str).and_then(parse_date))
         .max();
     let Some(horizon) = horizon else { return Ok(Vec::new()) };
     // Free future slots up to the furthest window, earliest first (at most 1,000 per run).
@@ -663,7 +658,7 @@ pub async fn match_waiting_list(session: &Session) -> FhirResult<Vec<String>> {
         &[
             ("status", "free".into()),
             ("start", format!("gt{}", instant(now()))),
-            ("start", format!("lt{}", horizon.plus(1))),
+            ("start", format!("lt{}", format_date(horizon + Duration::days(1)))),
             ("_sort", "start".into()),
         ],
     )
@@ -682,11 +677,7 @@ pub async fn match_waiting_list(session: &Session) -> FhirResult<Vec<String>> {
     let mut taken: Vec<String> = Vec::new();
     let today = today();
     for (task, task_version) in tasks {
-        let Some(deadline) = task
-            .pointer("/restriction/period/end")
-            .and_then(Value::as_str)
-            .and_then(|d| d.get(..10))
-            .and_then(Day::parse)
+        let Some(deadline) = task.pointer("/restriction/period/end").and_then(Value::as_str).and_then(parse_date)
         else {
             continue;
         };
@@ -810,7 +801,7 @@ pub fn demo() -> Vec<Value> {
         meta
     };
     let today = today();
-    let day = today.plus(14);
+    let day = today + Duration::days(14);
     let mut out = vec![
         json!({"resourceType": "Organization", "id": "demo-cer-przychodnia", "meta": tag, "active": true,
                "name": "Przychodnia Specjalistyczna Demo (CeR)"}),
@@ -830,7 +821,7 @@ pub fn demo() -> Vec<Value> {
             "resourceType": "Schedule", "id": format!("demo-cer-{name}"), "meta": with_profile("PLSchedule"),
             "active": true, "serviceType": service_type(service),
             "actor": [{"reference": "Location/demo-cer-poradnia"}],
-            "planningHorizon": {"start": today.to_string(), "end": today.plus(90).to_string()},
+            "planningHorizon": {"start": today.to_string(), "end": format_date(today + Duration::days(90))},
         }));
         for i in 0..count {
             let busy = code == "covid19-vaccination" && i == 0;
@@ -866,7 +857,7 @@ pub fn demo() -> Vec<Value> {
         "for": {"reference": "Patient/demo-anna-kowalska"},
         "requester": {"reference": "Patient/demo-anna-kowalska"},
         "authoredOn": format!("{today}T08:00:00Z"),
-        "restriction": {"period": {"start": today.to_string(), "end": today.plus(WINDOW_TEST_DAYS).to_string()}},
+        "restriction": {"period": {"start": today.to_string(), "end": format_date(today + Duration::days(WINDOW_TEST_DAYS))}},
         "location": {"reference": "Location/demo-cer-poradnia"},
         "input": [{"type": {"text": "service"}, "valueCoding": {"system": SERVICE_SYSTEM, "code": "cytology", "display": "Cytologia / test HPV (CeR)"}}],
     }));
@@ -911,7 +902,7 @@ pub fn demo() -> Vec<Value> {
             "forecastStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status", "code": "due", "display": "Due"}]},
             "dateCriterion": [{
                 "code": {"coding": [{"system": "http://loinc.org", "code": "30980-7", "display": "Date vaccine due"}]},
-                "value": format!("{}T00:00:00Z", today.plus(30)),
+                "value": format!("{}T00:00:00Z", today + Duration::days(30)),
             }],
             "description": "Bezpłatne szczepienie HPV dla dzieci 9–13 lat; zapisuje rodzic (Slot/$book, usługa hpv-vaccination).",
         }],
@@ -929,7 +920,7 @@ mod tests {
 
     #[test]
     fn eligibility_by_sex_and_age_on_the_slot_date() {
-        let on = Day::from_ymd(2027, 3, 10).expect("day");
+        let on = Date::from_calendar_date(2027, time::Month::March, 10).expect("day");
         let woman = |birth: &str| json!({"gender": "female", "birthDate": birth});
         let mammography = service("mammography");
         assert!(check_eligible(mammography, &woman("1982-03-10"), on).is_ok(), "45 on the day");

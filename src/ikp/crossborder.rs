@@ -34,7 +34,7 @@ use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
 use crate::interaction::operation::{Call, Input};
 use crate::session::{Sealed, Session, Write, WriteSet, not_found};
-use crate::synth::fhir::PESEL;
+use crate::terminology::naming::PESEL;
 
 pub const EU_MEDICATION_REQUEST: &str = "https://ikp.example.org/fhir/StructureDefinition/EUMedicationRequest";
 pub const EU_MEDICATION: &str = "https://ikp.example.org/fhir/StructureDefinition/EUMedication";

@@ -38,7 +38,7 @@ use crate::interaction::operation::{Call, Input};
 use crate::search::reach::Visible;
 use crate::session::{Sealed, Session, Write, WriteSet, not_found};
 use crate::store::ResourceVersion;
-use crate::synth::fhir::{NPWZ_PHARMACIST, PESEL};
+use crate::terminology::naming::{NPWZ_PHARMACIST, PESEL};
 
 /// A pharmacist who presents a package's access code and the patient's PESEL may see and
 /// dispense that package's prescriptions.

@@ -38,6 +38,7 @@ use crate::interaction::operation::{Call, Input};
 use crate::interaction::read::ReadConditions;
 use crate::search::reach::Visible;
 use crate::session::{Current, Session, not_found};
+use crate::terminology::naming::PESEL;
 
 /// A practitioner of the performing facility who presents a referral's or order's access code
 /// and the patient's PESEL may see and realise it.
@@ -57,8 +58,6 @@ pub const BOOKING_STATUS: &str = "https://ikp.example.org/fhir/StructureDefiniti
 pub const BOOKING_SYSTEM: &str = "https://ikp.example.org/fhir/CodeSystem/referral-workflow-status";
 /// Extension with the booked Appointment (valueReference).
 pub const APPOINTMENT: &str = "https://ikp.example.org/fhir/StructureDefinition/referral-appointment";
-/// PESEL identifier system.
-pub const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 
 /// `ServiceRequest/$issue`.
 pub async fn issue_operation(session: &Session, call: &Call) -> FhirResult<Response> {

@@ -455,7 +455,7 @@ impl Layout {
         } else {
             ids.push(identifier(fhir::MEDICAL_ENTITY, &f.register));
         }
-        ids.push(identifier(fhir::REGON9, &f.regon9));
+        ids.push(identifier(fhir::REGON_9, &f.regon9));
         ids.push(identifier(fhir::NIP, &f.nip));
         let email_name: String =
             f.name.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).take(20).collect();
@@ -488,7 +488,7 @@ impl Layout {
         let mut out = vec![obj!({
             "resourceType": "Location",
             "id": loc_id(i),
-            "identifier": [identifier(fhir::REGON14, &identifiers::regon14(&f.regon9, 1))],
+            "identifier": [identifier(fhir::REGON_14, &identifiers::regon14(&f.regon9, 1))],
             "status": "active",
             "name": f.name.as_str(),
             "mode": "instance",

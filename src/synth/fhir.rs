@@ -44,20 +44,10 @@ pub fn array() -> Vec<Value> {
     Vec::with_capacity(4)
 }
 
-pub const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
-pub const NPWZ_PHARMACIST: &str = "urn:oid:2.16.840.1.113883.3.4424.1.6.1";
-pub const NPWZ_PHYSICIAN: &str = "urn:oid:2.16.840.1.113883.3.4424.1.6.2";
-pub const NPWZ_NURSE: &str = "urn:oid:2.16.840.1.113883.3.4424.1.6.3";
-pub const NPWZ_LAB: &str = "urn:oid:2.16.840.1.113883.3.4424.1.6.4";
-pub const NIP: &str = "urn:oid:2.16.840.1.113883.3.4424.2.1";
-pub const REGON9: &str = "urn:oid:2.16.840.1.113883.3.4424.2.2.1";
-pub const REGON14: &str = "urn:oid:2.16.840.1.113883.3.4424.2.2.2";
-pub const MEDICAL_ENTITY: &str = "urn:oid:2.16.840.1.113883.3.4424.2.3.1";
-pub const ORG_CELL: &str = "urn:oid:2.16.840.1.113883.3.4424.2.3.3";
-pub const PHARMACY: &str = "urn:oid:2.16.840.1.113883.3.4424.2.6";
-pub const NFZ_BRANCH: &str = "urn:oid:2.16.840.1.113883.3.4424.3.1";
-/// Root of providers' local OID nodes (`{root}.{n}`), under which they mint document ids.
-pub const LOCAL_ROOT: &str = "2.16.840.1.113883.3.4424.2.7";
+pub use crate::terminology::naming::{
+    LOCAL_ROOT, MEDICAL_ENTITY, NFZ_BRANCH, NIP, NPWZ_LAB, NPWZ_NURSE, NPWZ_PHARMACIST, NPWZ_PHYSICIAN, ORG_CELL,
+    PESEL, PHARMACY, REGON_9, REGON_14,
+};
 
 pub const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 pub const ICD9PL: &str = "urn:oid:2.16.840.1.113883.3.4424.11.2.6";

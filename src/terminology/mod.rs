@@ -9,6 +9,7 @@ pub mod concept_map;
 pub mod error;
 pub mod expand;
 pub mod membership;
+pub mod naming;
 
 use std::collections::HashMap;
 use std::sync::Arc;

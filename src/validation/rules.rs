@@ -7,10 +7,7 @@ use serde_json::Value;
 
 use crate::outcome::{Issue, IssueType};
 
-pub const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
-pub const NIP: &str = "urn:oid:2.16.840.1.113883.3.4424.2.1";
-pub const REGON_9: &str = "urn:oid:2.16.840.1.113883.3.4424.2.2.1";
-pub const REGON_14: &str = "urn:oid:2.16.840.1.113883.3.4424.2.2.2";
+pub use crate::terminology::naming::{NIP, PESEL, REGON_9, REGON_14};
 
 /// What a PESEL encodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
