@@ -11,14 +11,13 @@ use std::collections::BTreeSet;
 
 use ikp::cli::{AuthMode, ServeArgs};
 use ikp::synth::calendar::Day;
-use ikp::synth::pesel::{self, Sex};
+use ikp::synth::pesel::Sex;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use common::TestServer;
+use common::people::{ALWAYS, EXPIRED, consent, parent_link, person, today};
 
-const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
-const AUTHORIZATION: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type";
 const CLIENT: &str = "test-tokens";
 
 pub fn auth_on(args: &mut ServeArgs) {
@@ -115,55 +114,6 @@ fn prescription(id: &str, patient: &str, requester: Option<&str>) -> Value {
     r
 }
 
-fn consent(id: &str, grantor: &str, grantee: &str, category: &str, period: (&str, &str), status: &str) -> Value {
-    json!({
-        "resourceType": "Consent", "id": id, "status": status,
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": AUTHORIZATION, "code": category}]}],
-        "patient": {"reference": format!("Patient/{grantor}")},
-        "provision": {"type": "permit", "period": {"start": period.0, "end": period.1}, "actor": [{
-            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
-            "reference": {"reference": grantee}}]},
-    })
-}
-
-const ALWAYS: (&str, &str) = ("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z");
-const EXPIRED: (&str, &str) = ("2000-01-01T00:00:00Z", "2001-01-01T00:00:00Z");
-
-fn today() -> Day {
-    let now = time::OffsetDateTime::now_utc().date();
-    Day::from_ymd(now.year(), u32::from(u8::from(now.month())), u32::from(now.day())).expect("today")
-}
-
-fn date(day: Day) -> String {
-    let (y, m, d) = day.ymd();
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// A patient born on `birth`, with a valid PESEL.
-fn person(resource_type: &str, id: &str, birth: Day, serial: u32, sex: Sex) -> Value {
-    let pesel = pesel::encode(birth, serial, sex).expect("pesel");
-    let mut r = json!({
-        "resourceType": resource_type, "id": id,
-        "identifier": [{"system": PESEL, "value": pesel}],
-        "name": [{"family": format!("Family-{id}"), "given": ["Test"]}],
-        "gender": sex.fhir(),
-    });
-    if resource_type == "Patient" {
-        r["birthDate"] = json!(date(birth));
-    }
-    r
-}
-
-fn parent_link(id: &str, parent: &Value, child: &str) -> Value {
-    json!({
-        "resourceType": "RelatedPerson", "id": id,
-        "identifier": parent["identifier"].clone(),
-        "patient": {"reference": format!("Patient/{child}")},
-        "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PRN"}]}],
-    })
-}
-
 const JAN: &str = "demo-jan-kowalski";
 const ANNA: &str = "demo-anna-kowalska";
 const ZOFIA: &str = "demo-zofia-kowalska";
@@ -236,7 +186,7 @@ async fn families_and_proxies(server: &TestServer) {
     assert_eq!(keys(&bundle, "match"), set(&["Observation/obs-zofia"]));
 
     // Jan authorises Anna to see his record (read only), then revokes it: effective at once.
-    let mut grant = consent("proxy-jan-anna", JAN, &format!("Patient/{ANNA}"), "proxy-read", ALWAYS, "active");
+    let mut grant = consent("proxy-jan-anna", JAN, &format!("Patient/{ANNA}"), "proxy-read", ALWAYS);
     seed(server, &admin, std::slice::from_ref(&grant)).await;
     assert_eq!(status(server, &anna, "Observation/obs-jan").await, 200);
     let bundle = get_json(server, &anna, "Observation").await;
@@ -249,7 +199,7 @@ async fn families_and_proxies(server: &TestServer) {
     seed(server, &admin, &[grant]).await;
     assert_eq!(status(server, &anna, "Observation/obs-jan").await, 404);
     // An expired authorisation grants nothing.
-    seed(server, &admin, &[consent("old", JAN, &format!("Patient/{ANNA}"), "proxy-act", EXPIRED, "active")]).await;
+    seed(server, &admin, &[consent("old", JAN, &format!("Patient/{ANNA}"), "proxy-act", EXPIRED)]).await;
     assert_eq!(status(server, &anna, "Observation/obs-jan").await, 404);
 
     // A parent's access ends on the child's 18th birthday: the day before, it still holds.
@@ -290,8 +240,7 @@ async fn clinicians_and_pharmacists(server: &TestServer) {
     assert_eq!(status(server, &doctor, "Observation/obs-jan").await, 200);
     assert_eq!(status(server, &doctor, "Observation/obs-anna").await, 404);
     // A 24-hour authorisation that has ended, then a current one.
-    let anna_consent =
-        |period| consent("anna-24h", ANNA, &format!("Practitioner/{PIOTR}"), "doctor-24h", period, "active");
+    let anna_consent = |period| consent("anna-24h", ANNA, &format!("Practitioner/{PIOTR}"), "doctor-24h", period);
     seed(server, &admin, &[anna_consent(EXPIRED)]).await;
     assert_eq!(status(server, &doctor, "Observation/obs-anna").await, 404);
     let now = time::OffsetDateTime::now_utc();
@@ -316,12 +265,7 @@ async fn clinicians_and_pharmacists(server: &TestServer) {
     // A pharmacist with a prescriptions-only authorisation sees prescriptions, nothing else.
     let pharmacist = token(server, Some(&format!("Practitioner/{EWA}")), None, "user/*.rs").await;
     assert_eq!(status(server, &pharmacist, "MedicationRequest/mr-jan").await, 404);
-    seed(
-        server,
-        &admin,
-        &[consent("rx-jan", JAN, &format!("Practitioner/{EWA}"), "prescriptions-only", ALWAYS, "active")],
-    )
-    .await;
+    seed(server, &admin, &[consent("rx-jan", JAN, &format!("Practitioner/{EWA}"), "prescriptions-only", ALWAYS)]).await;
     assert_eq!(status(server, &pharmacist, "MedicationRequest/mr-jan").await, 200);
     // (Jan also has the demo population's prescriptions.)
     let seen: BTreeSet<String> = keys(&get_json(server, &pharmacist, "MedicationRequest").await, "match")

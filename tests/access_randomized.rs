@@ -10,6 +10,20 @@
 //! own action may also name a patient it knows from a resource it sees), and the same requests
 //! about a hidden patient and about a missing one must leave the same events in its own trail.
 //!
+//! The national operations are in the mix too. Every instance-level operation (dispensing,
+//! cancelling, cross-border dispensing; booking, completing, cancelling a referral; realising an
+//! order; cancelling, moving a visit; booking a slot for a patient; moving an EHIC application;
+//! revoking a Consent; a document, a summary; granting access, choosing primary care, applying
+//! for an EHIC, a one-time code, the waiting list, cross-border consent, `$validate`) is called
+//! with plausible parameters on what the caller may not see and on an id that never existed,
+//! and must answer the same and change nothing; so must those naming such a resource in a
+//! parameter (a grantee, a referral, the patient booked for), and the type-level ones naming a
+//! hidden patient's PESEL with a wrong access code (or a one-time code, even while the patient
+//! has one pending) against a PESEL nobody has. On what the caller may see or act on, they must
+//! still work: documents and summaries within its reach, the workflow's own refusals (403, 409,
+//! 422) rather than 404, and the documented disclosure (the right access code and PESEL) showing
+//! exactly that package, referral or order.
+//!
 //! The seed is printed first (`seed N`); `IKP_LEAK_SEED=N` replays a run. What goes against the
 //! policy is collected, and the test fails at the end with every kind of finding and its first
 //! instance (caller, request, what was shown); `IKP_LEAK_FINDINGS=path` appends them all to a file.
@@ -26,6 +40,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use common::TestServer;
+use common::people::{ALWAYS, consent, date, parent_link, person, today};
 
 pub fn auth_on(args: &mut ServeArgs) {
     args.auth = Some(AuthMode::On);
@@ -35,7 +50,6 @@ pub fn auth_on(args: &mut ServeArgs) {
 on_both_backends_configured!(crate::auth_on; randomized_access);
 
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
-const AUTHORIZATION: &str = "https://ikp.example.org/fhir/CodeSystem/pl-ikp-authorization-type";
 /// The identifier system of the generated clinical resources (conditional writes match on it).
 const IDENT: &str = "urn:ikp-leak";
 
@@ -279,6 +293,8 @@ impl Who {
 }
 
 type Key = (String, String);
+/// Every version of a resource: its number and content (`None`: a deletion).
+type Versions = Vec<(i64, Option<Value>)>;
 
 /// One stored version: its content (`None`: a deletion) and the compartments it belongs to.
 struct Version {
@@ -461,6 +477,10 @@ struct Net<'a> {
     events: Cell<usize>,
     /// Answers compared between a hidden and a missing target.
     compared: Cell<usize>,
+    /// Of those, answers of operations (instance level, and type level naming a patient).
+    operations: Cell<usize>,
+    /// Operations on targets the caller may act on or see, judged.
+    visible_operations: Cell<usize>,
 }
 
 impl Net<'_> {
@@ -521,6 +541,17 @@ struct Ctx<'a> {
     base: String,
     /// What went against the policy, each with the caller, the request and what was shown.
     findings: RefCell<Vec<(&'static str, String)>>,
+    /// The tour (every route once per caller) is under way: operation probes try everything.
+    touring: Cell<bool>,
+    /// Adult patients who may authorise access to their own record, and their tokens (to issue
+    /// one-time access codes that callers then guess at).
+    owners: BTreeMap<String, String>,
+    /// Patients a caller was shown by an operation's own rule (an access code and a PESEL it
+    /// presented): its own AuditEvents may name them.
+    disclosed: RefCell<BTreeSet<(&'static str, String)>>,
+    /// Resources an operation changed, every version re-read by the backend service, for
+    /// `absorb` to take into the world.
+    resynced: RefCell<Vec<(Key, Versions)>>,
 }
 
 fn excerpt(text: &str) -> String {
@@ -530,6 +561,12 @@ fn excerpt(text: &str) -> String {
 impl Ctx<'_> {
     /// Takes what the probes created into the world.
     fn absorb(&mut self) {
+        for (key, versions) in self.resynced.take() {
+            self.world.resources.remove(&key);
+            for (n, content) in versions {
+                self.world.put(self.fhir, key.clone(), n, content);
+            }
+        }
         let created = self.net.created.take();
         for resource in created {
             let (Some(t), Some(id)) = (resource["resourceType"].as_str(), resource["id"].as_str()) else { continue };
@@ -645,7 +682,8 @@ impl Ctx<'_> {
             let known = || {
                 patient.is_some_and(|p| {
                     let member = ("Patient".to_string(), p.to_string());
-                    !self.world.visible(who, |_, _, m| m.contains(&member)).is_empty()
+                    self.disclosed.borrow().contains(&(who.name, p.to_string()))
+                        || !self.world.visible(who, |_, _, m| m.contains(&member)).is_empty()
                 })
             };
             let subtype = event["subtype"][0]["code"].as_str().unwrap_or_default();
@@ -748,6 +786,9 @@ enum Route {
     Create,
     Export,
     Audit,
+    Operations,
+    TypeOperations,
+    VisibleOperations,
 }
 
 const ROUTES: &[Route] = &[
@@ -777,11 +818,23 @@ const ROUTES: &[Route] = &[
     Route::Create,
     Route::Export,
     Route::Audit,
+    Route::Operations,
+    Route::TypeOperations,
+    Route::VisibleOperations,
 ];
 
-/// Routes that change data: not for the backend service (it could change anything).
+/// Routes that change data (or, for the operations, would if the policy failed): not for the
+/// backend service (it could change anything).
 fn writes(route: Route) -> bool {
-    matches!(route, Route::HiddenWrites | Route::SafeWrites | Route::Create)
+    matches!(
+        route,
+        Route::HiddenWrites
+            | Route::SafeWrites
+            | Route::Create
+            | Route::Operations
+            | Route::TypeOperations
+            | Route::VisibleOperations
+    )
 }
 
 async fn probe(ctx: &Ctx<'_>, who: &Who, route: Route, rng: &mut Rng) {
@@ -923,6 +976,9 @@ async fn probe(ctx: &Ctx<'_>, who: &Who, route: Route, rng: &mut Rng) {
         Route::Create => create(ctx, who, rng).await,
         Route::Export => export(ctx, who).await,
         Route::Audit => audit(ctx, who, rng).await,
+        Route::Operations => operations(ctx, who, rng).await,
+        Route::TypeOperations => type_operations(ctx, who, rng).await,
+        Route::VisibleOperations => visible_operations(ctx, who, rng).await,
     }
 }
 
@@ -1620,6 +1676,823 @@ async fn audit(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
     ctx.check(who, &path, &r.body);
 }
 
+// ---- operations ----------------------------------------------------------------------------
+
+/// The workflows' access-code systems (restated: changing them is a change to this test too).
+const RX_CODE: &str = "https://ikp.example.org/fhir/sid/pl-prescription-package-code";
+const REFERRAL_CODE: &str = "https://ikp.example.org/fhir/sid/e-referral-access-code";
+const ORDER_CODE: &str = "https://ikp.example.org/fhir/sid/e-order-access-code";
+/// Demo slots two weeks ahead: a free COVID-19 vaccination, the one Jan booked, and a free first
+/// cardiology visit (which needs an e-referral to cardiology; no demo referral is one).
+const FREE_SLOT: &str = "demo-cer-szczepienia-covid-2";
+const BUSY_SLOT: &str = "demo-cer-szczepienia-covid-1";
+const CARDIOLOGY_SLOT: &str = "demo-cer-kardiologia-1";
+/// Types whose instance-level operations are probed on hidden targets.
+const OPERATION_TYPES: &[&str] = &[
+    "MedicationRequest",
+    "ServiceRequest",
+    "DeviceRequest",
+    "Appointment",
+    "Task",
+    "Consent",
+    "Composition",
+    "Patient",
+    "Observation",
+    "MedicationDispense",
+    "Schedule",
+];
+const FHIR_JSON: &str = "application/fhir+json";
+
+/// A Parameters body: each parameter its name, the `value[x]` it uses and the value (no body
+/// when there are none).
+fn parameters(list: &[(&str, &str, Value)]) -> Body<'static> {
+    if list.is_empty() {
+        return None;
+    }
+    let parameter: Vec<Value> = list
+        .iter()
+        .map(|(name, key, value)| {
+            let mut p = json!({"name": name});
+            p[*key] = value.clone();
+            p
+        })
+        .collect();
+    Some((FHIR_JSON, json!({"resourceType": "Parameters", "parameter": parameter}).to_string()))
+}
+
+/// The patient a resource is about (`subject`, `patient`, `for`).
+fn subject_of(content: &Value) -> Option<&str> {
+    ["/subject/reference", "/patient/reference", "/for/reference"]
+        .iter()
+        .find_map(|p| reference_of(content, p))
+        .and_then(|r| r.strip_prefix("Patient/"))
+}
+
+/// The workflow state of a referral: `completed` and `cancelled` ones take no transition.
+fn referral_closed(referral: &Value) -> bool {
+    matches!(referral["status"].as_str(), Some("completed" | "revoked" | "entered-in-error"))
+}
+
+/// How the operations are called on a hidden target and on a missing one (the same way on both).
+struct OpPlan {
+    /// The access code and PESEL a dispensation presents: none, a wrong code with the target
+    /// patient's PESEL, or another package's right code with its patient's PESEL.
+    dispense: Option<(String, String)>,
+    /// The access code `$book` and `$complete` present (none, or one that is not the target's).
+    referral_code: Option<String>,
+    /// The access code `$realize` presents.
+    order_code: Option<String>,
+    /// The month `$realize` realises (this one).
+    month: String,
+    /// A patient the caller may not see, whom a submitted document is about (so that it is
+    /// refused whatever its id).
+    stranger: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// The latest content of a resource (before its deletion, for a deleted one).
+    fn content(&self, key: &Key) -> Option<&Value> {
+        self.world.resources.get(key)?.values().rev().find_map(|v| v.content.as_ref())
+    }
+
+    fn pesel(&self, patient: &str) -> Option<String> {
+        self.content(&("Patient".to_string(), patient.to_string())).and_then(|c| common::identifier_value(c, PESEL))
+    }
+
+    /// The access codes of `system` on live resources of `resource_type`: code, patient, id.
+    fn codes(&self, resource_type: &str, system: &str) -> Vec<(String, String, String)> {
+        self.world
+            .keys(|k, c| k.0 == resource_type && c.is_some())
+            .into_iter()
+            .filter_map(|k| {
+                let content = self.content(&k)?;
+                Some((common::identifier_value(content, system)?, subject_of(content)?.to_string(), k.1))
+            })
+            .collect()
+    }
+
+    /// A code of `system` that opens nothing of `patient`'s: another patient's right one, or a
+    /// random one.
+    fn wrong_code(&self, rng: &mut Rng, resource_type: &str, system: &str, patient: Option<&str>) -> String {
+        let codes = self.codes(resource_type, system);
+        let theirs: BTreeSet<&str> =
+            codes.iter().filter(|(_, p, _)| Some(p.as_str()) == patient).map(|(c, _, _)| c.as_str()).collect();
+        let others: Vec<&str> = codes.iter().map(|(c, _, _)| c.as_str()).filter(|c| !theirs.contains(c)).collect();
+        if !others.is_empty() && rng.chance(50) {
+            return rng.pick(&others).to_string();
+        }
+        loop {
+            let code = format!("{:04}", rng.below(10_000));
+            if !theirs.contains(code.as_str()) {
+                return code;
+            }
+        }
+    }
+
+    /// A valid PESEL nobody in the world has.
+    fn nobody_pesel(&self, rng: &mut Rng) -> String {
+        let taken: BTreeSet<String> = self
+            .world
+            .resources
+            .values()
+            .flat_map(|vs| vs.values())
+            .filter_map(|v| common::identifier_value(v.content.as_ref()?, PESEL))
+            .collect();
+        loop {
+            let birth = Day(today().0 - 20 * 365 - rng.below(50 * 365) as i32);
+            let sex = if rng.chance(50) { Sex::Female } else { Sex::Male };
+            let candidate = pesel::encode(birth, 700 + rng.below(2000) as u32, sex).expect("pesel");
+            if !taken.contains(&candidate) {
+                return candidate;
+            }
+        }
+    }
+
+    /// Resources of `resource_type` whose current version (or deletion) the caller may not see.
+    fn hidden_keys(&self, who: &Who, resource_type: &str) -> Vec<Key> {
+        self.world.keys(|k, _| {
+            k.0 == resource_type && self.world.current(k).is_some_and(|(n, _)| !self.world.version_visible(who, k, n))
+        })
+    }
+
+    /// Live resources of `resource_type` the caller sees that `keep` selects, with their content.
+    fn seen(&self, who: &Who, resource_type: &str, keep: impl Fn(&Value) -> bool) -> Vec<(String, Value)> {
+        self.world
+            .visible(who, |t, c, _| t == resource_type && keep(c))
+            .into_iter()
+            .filter_map(|k| {
+                let (_, id) = k.split_once('/')?;
+                let content = self.content(&(resource_type.to_string(), id.to_string()))?.clone();
+                Some((id.to_string(), content))
+            })
+            .collect()
+    }
+
+    fn op_plan(&self, who: &Who, key: &Key, rng: &mut Rng) -> OpPlan {
+        let patient = if key.0 == "Patient" {
+            Some(key.1.clone())
+        } else {
+            self.content(key).and_then(subject_of).map(str::to_string)
+        };
+        let patient = patient.as_deref();
+        let dispense = match rng.below(3) {
+            0 => None,
+            1 => patient
+                .and_then(|p| Some((self.wrong_code(rng, "MedicationRequest", RX_CODE, Some(p)), self.pesel(p)?))),
+            _ => {
+                let others: Vec<(String, String, String)> = self
+                    .codes("MedicationRequest", RX_CODE)
+                    .into_iter()
+                    .filter(|(_, p, _)| Some(p.as_str()) != patient)
+                    .collect();
+                (!others.is_empty()).then(|| rng.pick(&others).clone()).and_then(|(c, p, _)| Some((c, self.pesel(&p)?)))
+            }
+        };
+        let referral_code = rng.chance(60).then(|| self.wrong_code(rng, "ServiceRequest", REFERRAL_CODE, patient));
+        let order_code = rng.chance(60).then(|| self.wrong_code(rng, "DeviceRequest", ORDER_CODE, patient));
+        let strangers: Vec<String> = self
+            .world
+            .live_patients()
+            .into_iter()
+            .filter(|p| {
+                !who.patients.contains_key(p) && self.world.read_status(who, &("Patient".to_string(), p.clone())) == 404
+            })
+            .collect();
+        let stranger = (!strangers.is_empty()).then(|| rng.pick(&strangers).clone());
+        OpPlan { dispense, referral_code, order_code, month: date(today())[..7].to_string(), stranger }
+    }
+}
+
+/// Every instance-level operation a caller can try on `resource_type/id` (and those naming it
+/// in a parameter), with plausible parameters: what would get past parameter checking if the
+/// caller could act on the target.
+fn operation_tries(who: &Who, resource_type: &str, id: &str, plan: &OpPlan) -> Vec<Attempt<'static>> {
+    let t = resource_type;
+    let post = |label: &str, path: String, body: Body<'static>| (label.to_string(), Method::POST, path, body, vec![]);
+    let get = |label: &str, path: String| (label.to_string(), Method::GET, path, None, vec![]);
+    let code = |c: &Option<String>| c.iter().map(|c| ("code", "valueString", json!(c))).collect::<Vec<_>>();
+    let mut out: Vec<Attempt> = Vec::new();
+    match t {
+        "MedicationRequest" => {
+            let mut dispense = vec![("quantity", "valueDecimal", json!(1))];
+            if let Some((c, p)) = &plan.dispense {
+                dispense.push(("code", "valueString", json!(c)));
+                dispense.push(("pesel", "valueString", json!(p)));
+            }
+            out.push(post("$dispense", format!("{t}/{id}/$dispense"), parameters(&dispense)));
+            out.push(post("$cancel", format!("{t}/{id}/$cancel"), None));
+            let abroad = json!({"resourceType": "MedicationDispense", "status": "completed",
+                "medicationCodeableConcept": {"text": "Metformax 500 mg"},
+                "performer": [{"actor": {"display": "Lékárna U Anděla, Praha"}}],
+                "quantity": {"value": 1, "unit": "op."}, "whenHandedOver": "2026-11-27T10:00:00+01:00"});
+            out.push(post(
+                "$crossborder-dispense",
+                format!("{t}/{id}/$crossborder-dispense?country=CZ"),
+                Some((FHIR_JSON, abroad.to_string())),
+            ));
+        }
+        "ServiceRequest" => {
+            let mut book = vec![(
+                "appointment",
+                "valueReference",
+                json!({"reference": "Appointment/demo-cer-szczepienie-covid-jan"}),
+            )];
+            book.extend(code(&plan.referral_code));
+            out.push(post("$book", format!("{t}/{id}/$book"), parameters(&book)));
+            out.push(post("$complete", format!("{t}/{id}/$complete"), parameters(&code(&plan.referral_code))));
+            out.push(post("$cancel", format!("{t}/{id}/$cancel"), None));
+            // Booking a visit that needs an e-referral, with this one, for one's own patient.
+            if let Some(home) = &who.home {
+                let book = [
+                    ("patient", "valueReference", json!({"reference": format!("Patient/{home}")})),
+                    ("referral", "valueReference", json!({"reference": format!("ServiceRequest/{id}")})),
+                ];
+                out.push(post(
+                    "Slot $book with the referral",
+                    format!("Slot/{CARDIOLOGY_SLOT}/$book"),
+                    parameters(&book),
+                ));
+                let join = [
+                    ("service", "valueCode", json!("cardiology-first")),
+                    ("referral", "valueReference", json!({"reference": format!("ServiceRequest/{id}")})),
+                ];
+                out.push(post(
+                    "$join-waiting-list with the referral",
+                    format!("Patient/{home}/$join-waiting-list"),
+                    parameters(&join),
+                ));
+            }
+        }
+        "DeviceRequest" => {
+            let mut realize = vec![("month", "valueString", json!(plan.month)), ("quantity", "valueDecimal", json!(1))];
+            realize.extend(code(&plan.order_code));
+            out.push(post("$realize", format!("{t}/{id}/$realize"), parameters(&realize)));
+        }
+        "Appointment" => {
+            out.push(post("$cancel", format!("{t}/{id}/$cancel"), None));
+            let slot = [("slot", "valueReference", json!({"reference": format!("Slot/{FREE_SLOT}")}))];
+            out.push(post("$reschedule", format!("{t}/{id}/$reschedule"), parameters(&slot)));
+        }
+        "Task" => {
+            let next = [("status", "valueCode", json!("under-review")), ("reason", "valueString", json!("probe"))];
+            out.push(post("$ehic-status", format!("{t}/{id}/$ehic-status"), parameters(&next)));
+        }
+        "Consent" => out.push(post("$revoke", format!("{t}/{id}/$revoke"), None)),
+        "Composition" => {
+            out.push(get("$document", format!("{t}/{id}/$document")));
+            out.push(get("$document persist=false", format!("{t}/{id}/$document?persist=false")));
+            // A document submitted under this id, about a patient the caller may not see and by
+            // another author (so that no id, free or taken, lets it through).
+            if let Some(stranger) = &plan.stranger {
+                let composition = json!({"resourceType": "Composition", "id": id, "status": "final",
+                    "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
+                    "category": [{"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.11.1.32", "code": "06.10"}]}],
+                    "subject": {"reference": format!("Patient/{stranger}")}, "date": "2026-11-03T08:00:00+01:00",
+                    "author": [{"reference": "Practitioner/demo-maria-zielinska"}], "title": "Wynik badania laboratoryjnego",
+                    "section": [{"title": "Wynik", "text": {"status": "generated",
+                        "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">HGB 13,5 g/dl</div>"}}]});
+                let document = json!({"resourceType": "Bundle", "type": "document",
+                    "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:7d0c6a52-52d8-4d2e-9d7e-2f1f43a7c1a1"},
+                    "timestamp": "2026-11-03T08:00:00+01:00",
+                    "entry": [{"fullUrl": format!("urn:ikp-probe/Composition/{id}"), "resource": composition}]});
+                out.push(post(
+                    "$submit-document under the id",
+                    "Bundle/$submit-document".to_string(),
+                    Some((FHIR_JSON, document.to_string())),
+                ));
+            }
+        }
+        "Patient" => {
+            out.push(get("$summary", format!("{t}/{id}/$summary")));
+            out.push(get("GET $validate", format!("{t}/{id}/$validate")));
+            out.push(post(
+                "POST $validate",
+                format!("{t}/{id}/$validate"),
+                parameters(&[("mode", "valueCode", json!("update"))]),
+            ));
+            let grant = [
+                ("category", "valueCode", json!("proxy-read")),
+                ("grantee", "valueString", json!(format!("Patient/{KRYSTYNA}"))),
+            ];
+            out.push(post("$grant-access", format!("{t}/{id}/$grant-access"), parameters(&grant)));
+            let choose = [
+                ("role", "valueCode", json!("poz-doctor")),
+                ("practitionerRole", "valueString", json!("PractitionerRole/demo-piotr-nowak-poz")),
+            ];
+            out.push(post("$choose-primary-care", format!("{t}/{id}/$choose-primary-care"), parameters(&choose)));
+            out.push(post("$apply-ehic", format!("{t}/{id}/$apply-ehic"), None));
+            out.push(post("$access-code", format!("{t}/{id}/$access-code"), None));
+            let join = [("service", "valueCode", json!("covid19-vaccination"))];
+            out.push(post("$join-waiting-list", format!("{t}/{id}/$join-waiting-list"), parameters(&join)));
+            let abroad = [("enabled", "valueBoolean", json!(true)), ("country", "valueCode", json!("CZ"))];
+            out.push(post("$crossborder-consent", format!("{t}/{id}/$crossborder-consent"), parameters(&abroad)));
+            out.push(get("$crossborder-prescriptions", format!("{t}/{id}/$crossborder-prescriptions?country=CZ")));
+            let book = [("patient", "valueReference", json!({"reference": format!("Patient/{id}")}))];
+            out.push(post("Slot $book for the patient", format!("Slot/{FREE_SLOT}/$book"), parameters(&book)));
+            // A grant to the patient, of a category a patient cannot hold (so that nothing is
+            // granted whatever the answer).
+            if let Some(home) = &who.home {
+                let grant = [
+                    ("category", "valueCode", json!("prescriptions-only")),
+                    ("grantee", "valueString", json!(format!("Patient/{id}"))),
+                ];
+                out.push(post(
+                    "$grant-access to the patient",
+                    format!("Patient/{home}/$grant-access"),
+                    parameters(&grant),
+                ));
+            }
+        }
+        "MedicationDispense" => out.push(post("$crossborder-cancel", format!("{t}/{id}/$crossborder-cancel"), None)),
+        "Schedule" => {
+            let slots = [
+                ("start", "valueDateTime", json!(format!("{}T08:00:00Z", date(today().plus(30))))),
+                ("count", "valueInteger", json!(1)),
+            ];
+            out.push(post("$publish-slots", format!("{t}/{id}/$publish-slots"), parameters(&slots)));
+        }
+        // Observation: `$validate`, which every type has, and a grant naming it.
+        _ => {
+            out.push(get("GET $validate", format!("{t}/{id}/$validate")));
+            out.push(post(
+                "POST $validate",
+                format!("{t}/{id}/$validate"),
+                parameters(&[("mode", "valueCode", json!("update"))]),
+            ));
+            let resource = json!({"name": "resource", "resource": own_body(who, t, Some(id))});
+            let body =
+                json!({"resourceType": "Parameters", "parameter": [resource, {"name": "mode", "valueCode": "update"}]});
+            out.push(post(
+                "POST $validate with the resource",
+                format!("{t}/{id}/$validate"),
+                Some((FHIR_JSON, body.to_string())),
+            ));
+            if let Some(home) = &who.home {
+                let grant = [
+                    ("category", "valueCode", json!("proxy-read")),
+                    ("grantee", "valueString", json!(format!("{t}/{id}"))),
+                ];
+                out.push(post(
+                    "$grant-access to the resource",
+                    format!("Patient/{home}/$grant-access"),
+                    parameters(&grant),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Sends each request about the hidden target and the same about the missing one (at once), and
+/// requires the same answers, the names replaced by a placeholder.
+async fn compare_answers(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    about: &str,
+    hidden: Vec<Attempt<'_>>,
+    missing: Vec<Attempt<'_>>,
+    names: (&str, &str),
+) {
+    for (h, m) in hidden.into_iter().zip(missing) {
+        let (label, method, path, body, headers) = h;
+        let (_, missing_method, missing_path, missing_body, missing_headers) = m;
+        let (got, base) = tokio::join!(
+            ctx.net.send(who, method.clone(), &path, body, &headers),
+            ctx.net.send(who, missing_method, &missing_path, missing_body, &missing_headers),
+        );
+        let request = format!("{label}: {method} {path}");
+        ctx.check(who, &request, &got.body);
+        ctx.net.compared.set(ctx.net.compared.get() + 1);
+        ctx.net.operations.set(ctx.net.operations.get() + 1);
+        let (text, base_text) = (normalized(&got, &[names.0]), normalized(&base, &[names.1]));
+        let kind = if path.contains(names.0) {
+            "LEAK: an operation on a hidden id answered unlike on a missing one"
+        } else {
+            "LEAK: an operation naming something hidden answered unlike naming something missing"
+        };
+        ctx.ensure(got.status == base.status && text == base_text, kind, || {
+            format!(
+                "LEAK: caller {} request {request} ({about}, hidden from it) answered {} {}\nbut about {} (which does \
+                 not exist), {missing_path}, {} {}",
+                who.name,
+                got.status,
+                excerpt(&text),
+                names.1,
+                base.status,
+                excerpt(&base_text)
+            )
+        });
+    }
+}
+
+/// The versions the backend stores of each resource are still those the world knows.
+async fn unchanged(ctx: &Ctx<'_>, who: &Who, keys: &[Key], after: &str) {
+    let reads = keys.iter().map(|key| async move {
+        let r = ctx.net.get(&ctx.admin, &format!("{}/{}/_history?_count=1000", key.0, key.1)).await;
+        (key, r)
+    });
+    for (key, r) in futures::future::join_all(reads).await {
+        let stored: Vec<i64> =
+            entries(&r.body).iter().filter_map(|e| e["response"]["etag"].as_str().and_then(etag_version)).collect();
+        let known: Vec<i64> =
+            ctx.world.resources.get(key).map(|v| v.keys().rev().copied().collect()).unwrap_or_default();
+        ctx.ensure(stored == known, "LEAK: an operation changed what the caller may not see", || {
+            format!(
+                "LEAK: caller {} {after} changed {}/{}: versions {stored:?} where there were {known:?}",
+                who.name, key.0, key.1
+            )
+        });
+    }
+}
+
+/// Every version of each resource as the backend stores it, for `absorb`.
+async fn resync(ctx: &Ctx<'_>, keys: &[Key]) {
+    for key in keys {
+        let r = ctx.net.get(&ctx.admin, &format!("{}/{}/_history?_count=1000", key.0, key.1)).await;
+        let versions = entries(&r.body)
+            .iter()
+            .filter_map(|e| Some((e["response"]["etag"].as_str().and_then(etag_version)?, e.get("resource").cloned())))
+            .collect();
+        ctx.resynced.borrow_mut().push((key.clone(), versions));
+    }
+}
+
+/// Instance-level operations on what the caller may not see answer byte for byte as on ids
+/// that never existed (and so do those naming it in a parameter), and change nothing.
+async fn operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
+    if who.unconfined {
+        return;
+    }
+    let mut types = OPERATION_TYPES.to_vec();
+    if !ctx.touring.get() {
+        rng.shuffle(&mut types);
+        types.truncate(2);
+    }
+    let mut touched =
+        vec![("Slot".to_string(), FREE_SLOT.to_string()), ("Slot".to_string(), CARDIOLOGY_SLOT.to_string())];
+    touched.extend(who.home.iter().map(|h| ("Patient".to_string(), h.clone())));
+    for t in types {
+        let hidden = ctx.hidden_keys(who, t);
+        if hidden.is_empty() {
+            continue;
+        }
+        let key = rng.pick(&hidden).clone();
+        let plan = ctx.op_plan(who, &key, rng);
+        let missing = ctx.net.missing();
+        let on_hidden = operation_tries(who, t, &key.1, &plan);
+        let on_missing = operation_tries(who, t, &missing, &plan);
+        compare_answers(ctx, who, &format!("{}/{}", key.0, key.1), on_hidden, on_missing, (&key.1, &missing)).await;
+        // A document is stored under its Composition's id, indexed and kept under the same id:
+        // nothing new under the missing one either.
+        if t == "Composition" {
+            for stored in ["DocumentReference", "Bundle"] {
+                touched.push((stored.to_string(), key.1.clone()));
+            }
+            for stored in ["Composition", "DocumentReference", "Bundle"] {
+                touched.push((stored.to_string(), missing.clone()));
+            }
+        }
+        touched.push(key);
+    }
+    unchanged(ctx, who, &touched, "calling operations on what it may not see").await;
+}
+
+/// The patient's pending one-time access codes (proposed Consents), as the backend sees them.
+async fn pending_codes(ctx: &Ctx<'_>, patient: &str) -> Vec<Key> {
+    let path = format!("Consent?patient=Patient/{patient}&status=proposed&_count=1000");
+    let r = ctx.net.get(&ctx.admin, &path).await;
+    keys(&r.body, "match")
+        .into_iter()
+        .filter_map(|k| k.split_once('/').map(|(t, id)| (t.to_string(), id.to_string())))
+        .collect()
+}
+
+/// Type-level operations naming a patient the caller may not see (by PESEL) answer as for a
+/// PESEL nobody has, whatever wrong access code comes with it, and change nothing.
+async fn type_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
+    if who.unconfined {
+        return;
+    }
+    let strangers: Vec<(String, String)> = ctx
+        .world
+        .live_patients()
+        .into_iter()
+        .filter(|p| {
+            !who.patients.contains_key(p) && ctx.world.read_status(who, &("Patient".to_string(), p.clone())) == 404
+        })
+        .filter_map(|p| Some((ctx.pesel(&p)?, p)))
+        .collect();
+    if strangers.is_empty() {
+        return;
+    }
+    let (pesel, hidden) = rng.pick(&strangers).clone();
+    let nobody = ctx.nobody_pesel(rng);
+    // The hidden patient sometimes has a pending one-time code, which a wrong guess voids.
+    let mut pending = Vec::new();
+    if who.own_practitioner().is_some()
+        && let Some(token) = ctx.owners.get(&hidden)
+        && (ctx.touring.get() || rng.chance(50))
+    {
+        let owner =
+            Who::new("the patient (issuing a one-time code)", token.clone(), Some(&format!("Patient/{hidden}")), true);
+        let path = format!("Patient/{hidden}/$access-code");
+        let r = ctx.net.send(&owner, Method::POST, &path, None, &[]).await;
+        ctx.expect_status(&owner, &format!("POST {path}"), &r, 200);
+        pending = pending_codes(ctx, &hidden).await;
+    }
+    let rx = ctx.wrong_code(rng, "MedicationRequest", RX_CODE, Some(&hidden));
+    let referral = ctx.wrong_code(rng, "ServiceRequest", REFERRAL_CODE, Some(&hidden));
+    let order = ctx.wrong_code(rng, "DeviceRequest", ORDER_CODE, Some(&hidden));
+    let one_time = format!("{:08}", rng.next() % 100_000_000);
+    let tries = |p: &str| -> Vec<Attempt<'static>> {
+        let get = |label: &str, path: String| (label.to_string(), Method::GET, path, None, vec![]);
+        let post = |label: &str, path: &str, body: Body<'static>| {
+            (label.to_string(), Method::POST, path.to_string(), body, vec![])
+        };
+        let mut out = vec![
+            get("prescriptions without a code", format!("MedicationRequest/$retrieve?pesel={p}")),
+            get("a package with a wrong code", format!("MedicationRequest/$retrieve?code={rx}&pesel={p}")),
+            post(
+                "a package with a wrong code",
+                "MedicationRequest/$retrieve",
+                parameters(&[("pesel", "valueString", json!(p)), ("code", "valueString", json!(rx))]),
+            ),
+            get("a referral with a wrong code", format!("ServiceRequest/$retrieve?code={referral}&pesel={p}")),
+            post(
+                "an order with a wrong code",
+                "DeviceRequest/$retrieve",
+                parameters(&[("code", "valueString", json!(order)), ("pesel", "valueString", json!(p))]),
+            ),
+            post(
+                "a wrong one-time code",
+                "Patient/$redeem-access-code",
+                parameters(&[("pesel", "valueString", json!(p)), ("code", "valueString", json!(one_time))]),
+            ),
+        ];
+        if let Some(home) = &who.home {
+            let grant = [
+                ("category", "valueCode", json!("proxy-read")),
+                ("granteePesel", "valueString", json!(p)),
+                ("granteeFamily", "valueString", json!("Nobody-Such")),
+            ];
+            out.push(post(
+                "a grant by PESEL and a wrong surname",
+                &format!("Patient/{home}/$grant-access"),
+                parameters(&grant),
+            ));
+        }
+        out
+    };
+    let about = format!("Patient/{hidden} with PESEL {pesel}");
+    compare_answers(ctx, who, &about, tries(&pesel), tries(&nobody), (&pesel, &nobody)).await;
+    // A wrong guess voided the pending codes: the world takes their new versions.
+    resync(ctx, &pending).await;
+    let mut touched = vec![("Patient".to_string(), hidden.clone())];
+    touched.extend(who.home.iter().map(|h| ("Patient".to_string(), h.clone())));
+    unchanged(ctx, who, &touched, "naming a hidden patient's PESEL in operations").await;
+}
+
+/// Every resource of a document (a `$summary` or `$document` answer) must be one the caller may
+/// see (`skip`: the first entries, made for the answer and stored nowhere).
+fn check_document(ctx: &Ctx<'_>, who: &Who, request: &str, bundle: &Value, skip: usize) {
+    for entry in entries(bundle).iter().skip(skip) {
+        ctx.check(who, request, &entry["resource"]);
+    }
+}
+
+/// Operations on what the caller may see (or act on) still work: a document, a summary, a
+/// validation, a refusal on the workflow's own rule (403, 409, 422) rather than 404; and the
+/// documented disclosures (the right access code and PESEL) show what they should. None of
+/// these changes anything.
+async fn visible_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
+    if who.unconfined {
+        return;
+    }
+    let mut kinds: Vec<usize> = (0..10).collect();
+    if !ctx.touring.get() {
+        rng.shuffle(&mut kinds);
+        kinds.truncate(3);
+    }
+    let practitioner = who.own_practitioner().is_some();
+    let pharmacist = who.own_practitioner() == Some(EWA);
+    let me = who.user.as_deref();
+    let judged = |n: usize| ctx.net.visible_operations.set(ctx.net.visible_operations.get() + n);
+    for kind in kinds {
+        match kind {
+            0 => {
+                let patients = ctx.seen(who, "Patient", |_| true);
+                if patients.is_empty() {
+                    continue;
+                }
+                let (id, _) = rng.pick(&patients);
+                let path = format!("Patient/{id}/$summary");
+                let r = ctx.net.get(who, &path).await;
+                ctx.expect_status(who, &path, &r, 200);
+                check_document(ctx, who, &path, &r.body, 1);
+                judged(1);
+            }
+            1 => {
+                let compositions = ctx.seen(who, "Composition", |_| true);
+                if compositions.is_empty() {
+                    continue;
+                }
+                let (id, _) = rng.pick(&compositions);
+                let path = format!("Composition/{id}/$document");
+                let r = ctx.net.get(who, &path).await;
+                ctx.expect_status(who, &path, &r, 200);
+                check_document(ctx, who, &path, &r.body, 0);
+                judged(1);
+            }
+            2 => {
+                let t = *rng.pick(&["Observation", "Patient"]);
+                let seen = ctx.seen(who, t, |_| true);
+                if seen.is_empty() {
+                    continue;
+                }
+                let (id, _) = rng.pick(&seen);
+                let path = format!("{t}/{id}/$validate");
+                let r = ctx.net.get(who, &path).await;
+                ctx.expect_status(who, &format!("GET {path}"), &r, 200);
+                let body = parameters(&[("mode", "valueCode", json!("update"))]);
+                let r = ctx.net.send(who, Method::POST, &path, body, &[]).await;
+                ctx.expect_status(who, &format!("POST {path} (mode update)"), &r, 200);
+                judged(2);
+            }
+            3 => {
+                // Cancelling: only the prescriber, only an issued prescription (never one that
+                // would be cancelled here).
+                let prescriptions = ctx.seen(who, "MedicationRequest", |c| {
+                    reference_of(c, "/requester/reference") != me || c["status"] != "active"
+                });
+                if prescriptions.is_empty() {
+                    continue;
+                }
+                let (id, c) = rng.pick(&prescriptions);
+                let path = format!("MedicationRequest/{id}/$cancel");
+                let r = ctx.net.send(who, Method::POST, &path, None, &[]).await;
+                let want = if reference_of(c, "/requester/reference") != me { 403 } else { 409 };
+                ctx.expect_status(who, &format!("POST {path}"), &r, want);
+                ctx.check(who, &path, &r.body);
+                judged(1);
+            }
+            4 => {
+                // Dispensing: only a pharmacist; what was dispensed, cancelled or expired is not.
+                let prescriptions = ctx.seen(who, "MedicationRequest", |c| !pharmacist || c["status"] != "active");
+                if prescriptions.is_empty() {
+                    continue;
+                }
+                let (id, _) = rng.pick(&prescriptions);
+                let path = format!("MedicationRequest/{id}/$dispense");
+                let body = parameters(&[("quantity", "valueDecimal", json!(1))]);
+                let r = ctx.net.send(who, Method::POST, &path, body, &[]).await;
+                ctx.expect_status(who, &format!("POST {path}"), &r, if pharmacist { 409 } else { 403 });
+                ctx.check(who, &path, &r.body);
+                judged(1);
+            }
+            5 => {
+                // Realising a month that is past (or fully realised): only a practitioner.
+                let orders = ctx.seen(who, "DeviceRequest", |_| true);
+                if orders.is_empty() {
+                    continue;
+                }
+                let (id, _) = rng.pick(&orders);
+                let path = format!("DeviceRequest/{id}/$realize");
+                let body =
+                    parameters(&[("month", "valueString", json!("2026-11")), ("quantity", "valueDecimal", json!(1))]);
+                let r = ctx.net.send(who, Method::POST, &path, body, &[]).await;
+                ctx.expect_status(
+                    who,
+                    &format!("POST {path} (month 2026-11)"),
+                    &r,
+                    if practitioner { 422 } else { 403 },
+                );
+                ctx.check(who, &path, &r.body);
+                judged(1);
+            }
+            6 => {
+                // A referral's transitions: none out of completed or cancelled; cancelling is the
+                // issuer's, completing a practitioner's (never one that would happen here).
+                let referrals = ctx.seen(who, "ServiceRequest", |_| true);
+                if referrals.is_empty() {
+                    continue;
+                }
+                let (id, c) = rng.pick(&referrals);
+                let issuer = reference_of(c, "/requester/reference").is_some_and(|r| Some(r) == me);
+                for (op, allowed) in [("$cancel", issuer), ("$complete", practitioner)] {
+                    let want = match (referral_closed(c), allowed) {
+                        (true, _) => 409,
+                        (false, false) => 403,
+                        (false, true) => continue,
+                    };
+                    let path = format!("ServiceRequest/{id}/{op}");
+                    let r = ctx.net.send(who, Method::POST, &path, None, &[]).await;
+                    ctx.expect_status(who, &format!("POST {path}"), &r, want);
+                    ctx.check(who, &path, &r.body);
+                    judged(1);
+                }
+            }
+            7 => {
+                // Booking a taken slot for one's own patient: 409 for whoever may act for them.
+                let Some(home) = &who.home else { continue };
+                let acts = who.writes && who.patients.get(home).is_some_and(|g| g.write && g.covers("Appointment"));
+                let path = format!("Slot/{BUSY_SLOT}/$book");
+                let body =
+                    parameters(&[("patient", "valueReference", json!({"reference": format!("Patient/{home}")}))]);
+                let r = ctx.net.send(who, Method::POST, &path, body, &[]).await;
+                ctx.expect_status(who, &format!("POST {path} for Patient/{home}"), &r, if acts { 409 } else { 403 });
+                ctx.check(who, &path, &r.body);
+                judged(1);
+            }
+            8 => {
+                // A pharmacist authorised by the patient finds the prescriptions by PESEL alone.
+                let patients: Vec<String> = who.patients.keys().filter(|p| ctx.pesel(p).is_some()).cloned().collect();
+                if patients.is_empty() {
+                    continue;
+                }
+                let patient = rng.pick(&patients).clone();
+                let path = format!("MedicationRequest/$retrieve?pesel={}", ctx.pesel(&patient).unwrap_or_default());
+                let r = ctx.net.get(who, &path).await;
+                let subject = format!("Patient/{patient}");
+                let want: BTreeSet<String> = ctx
+                    .seen(who, "MedicationRequest", |c| reference_of(c, "/subject/reference") == Some(subject.as_str()))
+                    .into_iter()
+                    .map(|(id, _)| format!("MedicationRequest/{id}"))
+                    .collect();
+                let status = match (pharmacist, want.is_empty()) {
+                    (false, _) => 403,
+                    (true, true) => 404,
+                    (true, false) => 200,
+                };
+                ctx.expect_status(who, &format!("GET {path} (for {subject})"), &r, status);
+                if r.status == 200 {
+                    check_document(ctx, who, &path, &r.body, 0);
+                    let got: BTreeSet<String> = entries(&r.body)
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}/{}",
+                                e["resource"]["resourceType"].as_str().unwrap_or(""),
+                                e["resource"]["id"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    ctx.same(who, &path, "prescriptions", &got, &want);
+                }
+                judged(1);
+            }
+            _ => {
+                // The documented disclosure: the right access code and the patient's PESEL show
+                // that package, referral or order (to a pharmacist, a practitioner).
+                let (t, system) = *rng.pick(&[
+                    ("MedicationRequest", RX_CODE),
+                    ("ServiceRequest", REFERRAL_CODE),
+                    ("DeviceRequest", ORDER_CODE),
+                ]);
+                let codes = ctx.codes(t, system);
+                if codes.is_empty() {
+                    continue;
+                }
+                let (code, patient, id) = rng.pick(&codes).clone();
+                let Some(pesel) = ctx.pesel(&patient) else { continue };
+                let path = format!("{t}/$retrieve?code={code}&pesel={pesel}");
+                let may = if t == "MedicationRequest" { pharmacist } else { practitioner };
+                let r = ctx.net.get(who, &path).await;
+                ctx.expect_status(
+                    who,
+                    &format!("GET {path} ({t}/{id} of Patient/{patient})"),
+                    &r,
+                    if may { 200 } else { 403 },
+                );
+                if may && r.status == 200 {
+                    ctx.disclosed.borrow_mut().insert((who.name, patient.clone()));
+                    let got: BTreeSet<String> = if t == "MedicationRequest" {
+                        entries(&r.body)
+                            .iter()
+                            .map(|e| format!("{t}/{}", e["resource"]["id"].as_str().unwrap_or("")))
+                            .collect()
+                    } else {
+                        [format!(
+                            "{}/{}",
+                            r.body["resourceType"].as_str().unwrap_or(""),
+                            r.body["id"].as_str().unwrap_or("")
+                        )]
+                        .into()
+                    };
+                    let want: BTreeSet<String> = codes
+                        .iter()
+                        .filter(|(c, p, _)| *c == code && *p == patient)
+                        .map(|(_, _, id)| format!("{t}/{id}"))
+                        .collect();
+                    ctx.same(who, &path, "what the access code shows", &got, &want);
+                } else {
+                    ctx.check(who, &path, &r.body);
+                }
+                judged(1);
+            }
+        }
+    }
+}
+
 /// Every audit event the caller can find, page by page.
 async fn all_events(ctx: &Ctx<'_>, who: &Who) {
     let mut next = Some("AuditEvent?_count=1000".to_string());
@@ -1661,6 +2534,12 @@ async fn audit_oracle(ctx: &Ctx<'_>, callers: &[Who]) {
                 "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
                 "subject": {"reference": format!("Patient/{id}")}})
             .to_string();
+            let grant = parameters(&[
+                ("category", "valueCode", json!("proxy-read")),
+                ("grantee", "valueString", json!(format!("Patient/{KRYSTYNA}"))),
+            ]);
+            let join = parameters(&[("service", "valueCode", json!("covid19-vaccination"))]);
+            let book = parameters(&[("patient", "valueReference", json!({"reference": format!("Patient/{id}")}))]);
             let requests: Vec<(Method, String, Body)> = vec![
                 (Method::GET, format!("Patient/{id}"), None),
                 (Method::GET, format!("Patient/{id}/_history"), None),
@@ -1673,6 +2552,11 @@ async fn audit_oracle(ctx: &Ctx<'_>, callers: &[Who]) {
                 (Method::PATCH, format!("Patient/{id}"), Some(("application/json-patch+json", test))),
                 (Method::DELETE, format!("Patient/{id}"), None),
                 (Method::POST, "Observation".to_string(), Some((fhir, observation))),
+                // Operations about the patient, on it and naming it.
+                (Method::GET, format!("Patient/{id}/$summary"), None),
+                (Method::POST, format!("Patient/{id}/$grant-access"), grant),
+                (Method::POST, format!("Patient/{id}/$join-waiting-list"), join),
+                (Method::POST, format!("Slot/{FREE_SLOT}/$book"), book),
             ];
             let mut replies = Vec::new();
             for (method, path, body) in requests {
@@ -1745,57 +2629,9 @@ async fn audit_oracle(ctx: &Ctx<'_>, callers: &[Who]) {
     }
 }
 
-fn today() -> Day {
-    let now = time::OffsetDateTime::now_utc().date();
-    Day::from_ymd(now.year(), u32::from(u8::from(now.month())), u32::from(now.day())).expect("today")
-}
-
-fn date(day: Day) -> String {
-    let (y, m, d) = day.ymd();
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn instant(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).expect("time")
 }
-
-/// A person born on `birth`, with a valid PESEL.
-fn person(resource_type: &str, id: &str, birth: Day, serial: u32, sex: Sex) -> Value {
-    let pesel = pesel::encode(birth, serial, sex).expect("pesel");
-    let mut r = json!({
-        "resourceType": resource_type, "id": id,
-        "identifier": [{"system": PESEL, "value": pesel}],
-        "name": [{"family": format!("Family-{id}"), "given": ["Test"]}],
-        "gender": sex.fhir(),
-    });
-    if resource_type == "Patient" {
-        r["birthDate"] = json!(date(birth));
-    }
-    r
-}
-
-fn parent_link(id: &str, parent: &Value, child: &str) -> Value {
-    json!({
-        "resourceType": "RelatedPerson", "id": id,
-        "identifier": parent["identifier"].clone(),
-        "patient": {"reference": format!("Patient/{child}")},
-        "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PRN"}]}],
-    })
-}
-
-fn consent(id: &str, grantor: &str, grantee: &str, category: &str, period: (&str, &str)) -> Value {
-    json!({
-        "resourceType": "Consent", "id": id, "status": "active",
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": AUTHORIZATION, "code": category}]}],
-        "patient": {"reference": format!("Patient/{grantor}")},
-        "provision": {"type": "permit", "period": {"start": period.0, "end": period.1}, "actor": [{
-            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
-            "reference": {"reference": grantee}}]},
-    })
-}
-
-const ALWAYS: (&str, &str) = ("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z");
 
 fn observation(id: &str, patient: &str, status: &str, performer: Option<&str>) -> Value {
     let mut r = json!({
@@ -1984,12 +2820,18 @@ async fn randomized_access(server: &TestServer) {
             judged: Cell::new(0),
             events: Cell::new(0),
             compared: Cell::new(0),
+            operations: Cell::new(0),
+            visible_operations: Cell::new(0),
         },
         admin: Who::backend(server.admin_token().await),
         world: World::default(),
         fhir: &server.state().session,
         base: server.base.clone(),
         findings: RefCell::new(Vec::new()),
+        touring: Cell::new(true),
+        owners: BTreeMap::new(),
+        disclosed: RefCell::new(BTreeSet::new()),
+        resynced: RefCell::new(Vec::new()),
     };
     let admin = Who::backend(server.admin_token().await);
     seed_world(&ctx.net, &admin, &mut rng).await;
@@ -2091,6 +2933,16 @@ async fn randomized_access(server: &TestServer) {
         .sees("rz-p5", Some(RX), false),
     ];
 
+    // Adults who may authorise access to their own record (the 17-year-old may not).
+    ctx.owners = callers
+        .iter()
+        .filter(|w| w.writes && w.user.as_deref() != Some(&p(TEEN)))
+        .filter_map(|w| Some((w.user.as_deref()?.strip_prefix("Patient/")?.to_string(), w.token.clone())))
+        .fold(BTreeMap::new(), |mut owners, (patient, token)| {
+            owners.entry(patient).or_insert(token);
+            owners
+        });
+
     // Every route once per caller, then a random mix.
     let mut plan: Vec<(usize, Route)> = Vec::new();
     for (i, who) in callers.iter().enumerate() {
@@ -2103,6 +2955,7 @@ async fn randomized_access(server: &TestServer) {
         ctx.absorb();
     }
     let toured = ctx.net.requests.get() - seeded;
+    ctx.touring.set(false);
     let mut mixed = 0;
     let mut probes = 0;
     while mixed < 400 {
@@ -2128,13 +2981,16 @@ async fn randomized_access(server: &TestServer) {
     let findings = ctx.findings.take();
     eprintln!(
         "{}: seed {seed}: {} callers, {} requests ({toured} visiting every route per caller, {mixed} in {probes} random \
-         probes), {} resources and {} audit events judged, {} answers on hidden ids compared with missing ones, in {:?}",
+         probes), {} resources and {} audit events judged, {} answers on hidden ids compared with missing ones ({} of \
+         them of operations), {} operations on visible targets judged, in {:?}",
         server.backend,
         callers.len(),
         ctx.net.requests.get(),
         ctx.net.judged.get(),
         ctx.net.events.get(),
         ctx.net.compared.get(),
+        ctx.net.operations.get(),
+        ctx.net.visible_operations.get(),
         started.elapsed()
     );
     let mut kinds: BTreeMap<&str, (usize, &str)> = BTreeMap::new();

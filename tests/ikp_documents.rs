@@ -142,11 +142,14 @@ async fn submit_and_document(server: &TestServer) {
     let reference = json(r).await;
     assert_eq!(status, 201, "{reference}");
     assert_eq!(reference["resourceType"], "DocumentReference");
-    assert_eq!(reference["id"], "wynik-crp-jan");
+    // A new document gets a server-assigned id (the Composition, its index entry and the
+    // original share it), as a create would: the client's id could belong to a hidden record.
+    let id = reference["id"].as_str().expect("id").to_string();
+    assert_ne!(id, "wynik-crp-jan");
     assert_eq!(reference["masterIdentifier"], bundle["identifier"]);
     assert!(reference["type"].to_string().contains("06.10"));
     assert_eq!(reference["subject"]["reference"], "Patient/demo-jan-kowalski");
-    assert!(reference["content"][0]["attachment"]["url"].as_str().expect("url").ends_with("Bundle/wynik-crp-jan"));
+    assert!(reference["content"][0]["attachment"]["url"].as_str().expect("url").ends_with(&format!("Bundle/{id}")));
 
     // The patient finds it by class and date and gets the original.
     let found = ids(
@@ -155,29 +158,41 @@ async fn submit_and_document(server: &TestServer) {
         &format!("DocumentReference?patient=Patient/demo-jan-kowalski&type={P1}|06.10&date=2026-11-25"),
     )
     .await;
-    assert_eq!(found, vec!["wynik-crp-jan"]);
-    let doc = json(get(server, &jan, "Composition/wynik-crp-jan/$document").await).await;
+    assert_eq!(found, vec![id.clone()]);
+    let doc = json(get(server, &jan, &format!("Composition/{id}/$document")).await).await;
     assert_eq!(doc["identifier"], bundle["identifier"]);
-    assert_eq!(get(server, &anna, "Composition/wynik-crp-jan/$document").await.status(), 404);
+    assert_eq!(get(server, &anna, &format!("Composition/{id}/$document")).await.status(), 404);
     // The admin can read the stored Bundle itself.
     let admin = server.admin_token().await;
-    assert_eq!(get(server, &admin, "Bundle/wynik-crp-jan").await.status(), 200);
+    assert_eq!(get(server, &admin, &format!("Bundle/{id}")).await.status(), 200);
 
-    // Resubmitting replaces it (same ids, new versions); another document's id cannot be taken
-    // by someone who may not write it, and a Bundle that is not a document of that id is kept.
-    let mut again = document("wynik-crp-jan");
+    // Resubmitting under the id the author can see replaces it (same ids, new versions).
+    let mut again = document(&id);
     again["identifier"]["value"] = json!("urn:uuid:00000000-0000-4000-8000-000000000001");
     let r =
         server.send(Method::POST, "Bundle/$submit-document", &again).bearer_auth(&doctor).send().await.expect("post");
     assert_eq!(r.status(), 201);
-    let doc = json(get(server, &jan, "Composition/wynik-crp-jan/$document").await).await;
+    assert_eq!(json(r).await["id"], json!(id));
+    let doc = json(get(server, &jan, &format!("Composition/{id}/$document")).await).await;
     assert_eq!(doc["identifier"]["value"], "urn:uuid:00000000-0000-4000-8000-000000000001");
+    // An id the caller cannot see (here a Bundle that is no document of it) is neither taken nor
+    // told apart from an unused one: the document gets an id of its own.
     let other = json!({"resourceType": "Bundle", "id": "someone-elses", "type": "collection"});
     let r = server.send(Method::PUT, "Bundle/someone-elses", &other).bearer_auth(&admin).send().await.expect("put");
     assert!(r.status().is_success());
     let r = server
         .send(Method::POST, "Bundle/$submit-document", &document("someone-elses"))
         .bearer_auth(&doctor)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 201);
+    assert_ne!(json(r).await["id"], "someone-elses");
+    assert_eq!(json(get(server, &admin, "Bundle/someone-elses").await).await["type"], "collection");
+    // A backend service (unconfined) keeps its own ids; there the Bundle's guard still holds.
+    let r = server
+        .send(Method::POST, "Bundle/$submit-document", &document("someone-elses"))
+        .bearer_auth(&admin)
         .send()
         .await
         .expect("post");

@@ -27,7 +27,7 @@ use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::operation::{Call, Input};
 use crate::interaction::{Response, create, update};
-use crate::session::{Session, Write};
+use crate::session::{Current, Session, Write};
 use crate::terminology::naming::PESEL;
 
 /// A doctor who presents the patient's one-time code (or a wrong one, which voids it) writes the
@@ -96,21 +96,13 @@ async fn grant(session: &Session, patient: &str, input: &Input) -> FhirResult<Re
     if !CATEGORIES.contains(&category) {
         return Err(FhirError::bad_request(format!("category must be one of {}", CATEGORIES.join(", "))));
     }
-    let grantee = grantee(session, input).await?;
-    if grantee == format!("Patient/{patient}") {
-        return Err(FhirError::bad_request("a patient needs no authorisation for their own record"));
-    }
-    let kind = grantee.split('/').next().unwrap_or_default();
     let allowed_kinds: &[&str] = match category {
         "proxy-read" | "proxy-act" | "parent-access" => &["Patient", "RelatedPerson"],
-        "prescriptions-only" => &["Practitioner", "PractitionerRole", "Organization"],
         _ => &["Practitioner", "PractitionerRole", "Organization"],
     };
-    if !allowed_kinds.contains(&kind) {
-        return Err(FhirError::bad_request(format!(
-            "a {category} authorisation is given to {}, not to a {kind}",
-            allowed_kinds.join(" or ")
-        )));
+    let grantee = grantee(session, input, category, allowed_kinds).await?;
+    if grantee == format!("Patient/{patient}") {
+        return Err(FhirError::bad_request("a patient needs no authorisation for their own record"));
     }
     let now_text = instant(now());
     let mut period = serde_json::Map::new();
@@ -157,21 +149,33 @@ fn consent_body(patient: &str, category: &str, granter: Option<&str>, status: &s
     consent
 }
 
-/// The grantee: a reference, or a PESEL and surname that must both match one person.
-async fn grantee(session: &Session, input: &Input) -> FhirResult<String> {
+/// The grantee, of one of the `allowed` kinds: a reference to what the granter may see (a
+/// practitioner, role or organisation is public; a person whose record the granter cannot see
+/// is answered exactly as one that does not exist), or a PESEL and surname that must both match
+/// one person, as in IKP.
+async fn grantee(session: &Session, input: &Input, category: &str, allowed: &[&str]) -> FhirResult<String> {
     if let Some(reference) = input.params.text("grantee") {
         let Some((t, id)) = reference.split_once('/') else {
             return Err(FhirError::bad_request("grantee must be a reference such as Practitioner/123"));
         };
-        // Existence only: the grantee need not be readable by the granter.
-        if !session.lookup().exists(t, id).await? {
-            return Err(FhirError::bad_request(format!("{reference} does not exist")));
+        // The kind first, so that nothing is looked up for a grantee that cannot fit.
+        if !allowed.contains(&t) {
+            return Err(FhirError::bad_request(format!(
+                "a {category} authorisation is given to {}, not to a {t}",
+                allowed.join(" or ")
+            )));
+        }
+        if !matches!(session.current(t, id).await?, Some(Current::Live(_))) {
+            return Err(FhirError::bad_request(format!(
+                "{reference} is not known to you; name a person by granteePesel and granteeFamily"
+            )));
         }
         return Ok(format!("{t}/{id}"));
     }
     let pesel = input.text("granteePesel")?;
     let family = input.text("granteeFamily")?;
-    for t in ["Patient", "Practitioner"] {
+    let kinds: Vec<&str> = ["Patient", "Practitioner"].into_iter().filter(|k| allowed.contains(k)).collect();
+    for t in kinds {
         let same_pesel = [("identifier", format!("{PESEL}|{pesel}"))];
         for found in session.lookup().find(&[t], &same_pesel, 1000).await? {
             let person = found.content();

@@ -164,13 +164,19 @@ async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
     if subject_id(&composition).is_none() {
         return Err(FhirError::bad_request("the Composition's subject must be Patient/[id]"));
     }
-    let id = composition["id"]
+    let requested = composition["id"]
         .as_str()
         .filter(|i| {
             !i.is_empty() && i.len() <= 64 && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         })
-        .map(str::to_string)
-        .unwrap_or_else(crate::session::prepare::new_id);
+        .map(str::to_string);
+    // A confined caller's document keeps its id only when it replaces one the caller can see;
+    // otherwise the server assigns one, as a create does, so an id in someone else's record can
+    // be neither taken over nor probed (hidden and unused ids are treated alike).
+    let id = match requested {
+        Some(id) if !session.is_confined() || session.current("Composition", &id).await?.is_some() => id,
+        _ => crate::session::prepare::new_id(),
+    };
     composition["id"] = json!(id);
     // `Bundle/[id]` may only hold this document's earlier version, never anything else.
     let lookup = session.lookup();
@@ -185,6 +191,9 @@ async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
     // (judged and audited); the original is kept by the server, all in one transaction.
     let mut original = bundle;
     original["id"] = json!(id);
+    if let Some(Value::Object(first)) = original.pointer_mut("/entry/0/resource") {
+        first.insert("id".into(), json!(id));
+    }
     let mut writes = WriteSet::new();
     writes.push(Write::put_assigned("Composition", &id, composition));
     writes.push(Write::put_assigned("DocumentReference", &id, reference));
