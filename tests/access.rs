@@ -15,8 +15,8 @@ use ikp::synth::pesel::Sex;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::TestServer;
 use common::people::{ALWAYS, EXPIRED, consent, parent_link, person, today};
+use common::{TestServer, keys};
 
 const CLIENT: &str = "test-tokens";
 
@@ -71,23 +71,6 @@ async fn get_json(server: &TestServer, token: &str, url: &str) -> Value {
     let r = reqwest::Client::new().get(&url).bearer_auth(token).send().await.expect("get");
     assert_eq!(r.status(), 200, "GET {url}");
     r.json().await.expect("json")
-}
-
-/// `Type/id` of the entries in `mode` (`match` or `include`) of a searchset.
-fn keys(bundle: &Value, mode: &str) -> BTreeSet<String> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap_or(""),
-                e["resource"]["id"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

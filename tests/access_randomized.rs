@@ -39,8 +39,8 @@ use ikp::synth::pesel::{self, Sex};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::TestServer;
 use common::people::{ALWAYS, consent, date, parent_link, person, today};
+use common::{TestServer, keys};
 
 pub fn auth_on(args: &mut ServeArgs) {
     args.auth = Some(AuthMode::On);
@@ -428,21 +428,6 @@ fn reference_of<'a>(content: &'a Value, pointer: &str) -> Option<&'a str> {
 
 fn entries(bundle: &Value) -> &[Value] {
     bundle["entry"].as_array().map(Vec::as_slice).unwrap_or(&[])
-}
-
-/// `Type/id` of the entries of a searchset in `mode` (`match` or `include`).
-fn keys(bundle: &Value, mode: &str) -> BTreeSet<String> {
-    entries(bundle)
-        .iter()
-        .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap_or(""),
-                e["resource"]["id"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 fn next_link(bundle: &Value) -> Option<String> {

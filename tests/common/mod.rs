@@ -323,6 +323,23 @@ pub async fn outcome(r: reqwest::Response, status: u16) -> Vec<Value> {
 }
 
 /// Reads a fixture from tests/fixtures.
+/// `Type/id` of the entries in `mode` (`match` or `include`) of a searchset.
+pub fn keys(bundle: &Value, mode: &str) -> std::collections::BTreeSet<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] == mode)
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap_or(""),
+                e["resource"]["id"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 pub fn fixture(path: &str) -> Value {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
     serde_json::from_str(&std::fs::read_to_string(&full).expect("fixture")).expect("fixture json")
