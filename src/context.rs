@@ -25,6 +25,8 @@ pub struct Fhir {
     /// The built-in terminology, parsed on first use (definitions stored on the server are
     /// looked up per request).
     pub terminology: &'static crate::terminology::builtin::BuiltinTerminology,
+    /// The query-cost budget every search and conditional write is parsed under.
+    pub limits: crate::search::limits::SearchLimits,
 }
 
 impl Fhir {
@@ -32,6 +34,11 @@ impl Fhir {
     /// sets it cannot expand are reported as unchecked).
     pub fn codes(&self) -> BuiltinCodes {
         BuiltinCodes(self.terminology)
+    }
+
+    /// Parses conditional-write criteria (`identifier=x|1`) for `resource_type`, strictly.
+    pub fn criteria(&self, resource_type: &str, query: &str) -> FhirResult<crate::search::criteria::Criteria> {
+        crate::search::criteria::parse(&self.registry.current(), &self.base_url, &self.limits, resource_type, query)
     }
 
     pub fn resource_url(&self, resource_type: &str, id: &str) -> String {

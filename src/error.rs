@@ -2,6 +2,7 @@
 //! layer turns each into an HTTP status and an OperationOutcome in exactly one place.
 
 use crate::outcome::{Issue, IssueType};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FhirError {
@@ -27,6 +28,9 @@ pub enum FhirError {
     UnsupportedMediaType(String),
     #[error("request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The request target (path and query) is longer than the server takes.
+    #[error("the request URL is {0} bytes, over the limit of {1} (--search-limit url-bytes=N)")]
+    UriTooLong(usize, usize),
     #[error("method not allowed: {0}")]
     MethodNotAllowed(String),
     #[error("not implemented: {0}")]
@@ -65,10 +69,12 @@ impl FhirError {
             FhirError::NotAcceptable(_) => 406,
             FhirError::UnsupportedMediaType(_) => 415,
             FhirError::PayloadTooLarge(_) => 413,
+            FhirError::UriTooLong(..) => 414,
             FhirError::MethodNotAllowed(_) => 405,
             FhirError::NotImplemented(_) => 501,
             FhirError::Unauthorized(_) => 401,
             FhirError::Forbidden(_) => 403,
+            FhirError::Store(StoreError::TimedOut(_)) => 400,
             FhirError::Store(e) if e.is_transient() => 503,
             FhirError::Store(_) | FhirError::Internal(_) => 500,
         }
@@ -90,7 +96,13 @@ impl FhirError {
             FhirError::NotImplemented(_) => one(IssueType::NotSupported, self.to_string()),
             FhirError::Unauthorized(_) => one(IssueType::Login, self.to_string()),
             FhirError::Forbidden(_) => one(IssueType::Forbidden, self.to_string()),
-            FhirError::PayloadTooLarge(_) => one(IssueType::TooLong, self.to_string()),
+            FhirError::PayloadTooLarge(_) | FhirError::UriTooLong(..) => one(IssueType::TooLong, self.to_string()),
+            // The budget checked before SQL did not foresee the cost; still the request's doing,
+            // and retrying it would cost the same.
+            FhirError::Store(StoreError::TimedOut(_)) => one(
+                IssueType::TooCostly,
+                "the request ran past the server's statement timeout and was stopped (--statement-timeout)".to_string(),
+            ),
             FhirError::Store(e) if e.is_transient() => {
                 one(IssueType::Transient, "the database is busy; retry the request".to_string())
             }

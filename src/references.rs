@@ -25,6 +25,21 @@ pub fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
     }
 }
 
+/// The first `reference` still naming a Bundle-local identity (`urn:uuid:`, `urn:oid:`) after
+/// the Bundle's own were rewritten: it names no entry, so stored it would dangle forever.
+/// Bundles inside the resource keep their own local references and are not looked into.
+pub fn unresolved_local(value: &Value) -> Option<&str> {
+    match value {
+        Value::Object(o) if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") => None,
+        Value::Object(o) => o.iter().find_map(|(k, v)| match v.as_str() {
+            Some(r) if k == "reference" && (r.starts_with("urn:uuid:") || r.starts_with("urn:oid:")) => Some(r),
+            _ => unresolved_local(v),
+        }),
+        Value::Array(items) => items.iter().find_map(unresolved_local),
+        _ => None,
+    }
+}
+
 /// Rewrites Bundle-local identities everywhere in a resource: reference, uri and canonical
 /// values, and inside narrative XHTML and extension strings. One automaton over all identities
 /// finds every occurrence in a single pass over each string, so a bundle of n entries costs
@@ -68,6 +83,18 @@ impl Rewriter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn local_references_left_over_are_found_outside_nested_bundles() {
+        let dangling = json!({"resourceType": "Observation", "subject": {"reference": "Patient/1"},
+            "performer": [{"reference": "urn:uuid:9"}]});
+        assert_eq!(unresolved_local(&dangling), Some("urn:uuid:9"));
+        let resolved = json!({"resourceType": "Observation", "subject": {"reference": "Patient/1"}});
+        assert_eq!(unresolved_local(&resolved), None);
+        let document =
+            json!({"resourceType": "Bundle", "entry": [{"resource": {"subject": {"reference": "urn:uuid:1"}}}]});
+        assert_eq!(unresolved_local(&document), None);
+    }
 
     #[test]
     fn rewrites_whole_values_and_occurrences_in_text_longest_first() {

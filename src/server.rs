@@ -11,6 +11,7 @@ use crate::context::Fhir;
 use crate::interaction::export::worker;
 use crate::rest::{self, AppState};
 use crate::search::cursor::CursorSigner;
+use crate::search::limits::SearchLimits;
 use crate::search::registry::{Registry, SharedRegistry};
 use crate::session::Session;
 use crate::store::{self, Store};
@@ -19,13 +20,27 @@ use crate::validation::profiles::ProfileSet;
 /// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
 /// parameters (including custom ones stored on the server); the server's own session over it.
 pub async fn open(database_url: &str, base_url: &str) -> anyhow::Result<Session> {
-    Ok(open_with_store(database_url, base_url).await?.0)
+    Ok(open_with_store(database_url, base_url, &Bounds::default()).await?.0)
+}
+
+/// What one request may cost: the search budget checked before SQL, and the timeout every SQL
+/// statement runs under.
+#[derive(Debug, Clone, Default)]
+pub struct Bounds {
+    pub search: SearchLimits,
+    pub statement_timeout: Option<Duration>,
 }
 
 /// [`open`], also handing back the store itself (for the authorization server's own tables).
-pub async fn open_with_store(database_url: &str, base_url: &str) -> anyhow::Result<(Session, Arc<dyn Store>)> {
+pub async fn open_with_store(
+    database_url: &str,
+    base_url: &str,
+    bounds: &Bounds,
+) -> anyhow::Result<(Session, Arc<dyn Store>)> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
-    let store = store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
+    let timeout = bounds.statement_timeout.unwrap_or(store::DEFAULT_STATEMENT_TIMEOUT);
+    let store =
+        store::open_with_timeout(database_url, timeout).await.with_context(|| format!("opening {database_url}"))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
@@ -35,6 +50,7 @@ pub async fn open_with_store(database_url: &str, base_url: &str) -> anyhow::Resu
         base_url: base_url.trim_end_matches('/').to_string(),
         profiles: Arc::new(ProfileSet::built_in().context("loading the built-in profiles")?),
         terminology: &crate::terminology::builtin::BUILTIN,
+        limits: bounds.search.clone(),
     };
     let session = Session::new(fhir, store.clone());
     // Custom SearchParameters stored earlier apply again after a restart.
@@ -58,7 +74,11 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         }
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
-    let (session, store) = open_with_store(&args.database_url, &args.base_url()).await?;
+    let bounds = Bounds {
+        search: SearchLimits::default().with(&args.search_limit),
+        statement_timeout: Some(Duration::from_secs(args.statement_timeout)),
+    };
+    let (session, store) = open_with_store(&args.database_url, &args.base_url(), &bounds).await?;
     let fhir = &session;
     for requirement in &args.require_profile {
         let Some((resource_type, url)) = requirement.split_once('=') else {

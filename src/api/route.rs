@@ -168,7 +168,32 @@ impl Route {
             }
             (path, _) => return Err(FhirError::NotFound(format!("the path /{}", path.join("/")))),
         };
+        if let Some(id) = route.named_id()
+            && !is_id(id)
+        {
+            // No stored resource has such an id; refusing it here also keeps NUL and other
+            // control characters away from the database.
+            return Err(FhirError::bad_request(format!(
+                "'{}' is not a resource id (1-64 characters of A-Z, a-z, 0-9, '-' and '.')",
+                id.escape_debug()
+            )));
+        }
         Ok(route)
+    }
+
+    /// The resource id the path names, if any.
+    fn named_id(&self) -> Option<&str> {
+        match self {
+            Route::Read { id, .. }
+            | Route::VRead { id, .. }
+            | Route::Update { id, .. }
+            | Route::Patch { id, .. }
+            | Route::Delete { id, .. }
+            | Route::History(HistoryScope::Instance(_, id))
+            | Route::Operation { id: Some(id), .. }
+            | Route::Search(Scope::Compartment { compartment_id: id, .. }) => Some(id),
+            _ => None,
+        }
     }
 
     /// What the route reads from the request body.
@@ -228,6 +253,11 @@ impl Route {
 }
 
 /// Path segments that name an interaction, never a resource type or id.
+/// The FHIR `id` rule: `[A-Za-z0-9\-\.]{1,64}`.
+fn is_id(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 fn is_reserved(segment: &str) -> bool {
     segment.starts_with('$') || segment.starts_with('_')
 }

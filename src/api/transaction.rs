@@ -10,8 +10,7 @@ use crate::error::{FhirError, FhirResult};
 use crate::interaction::bundle::{Bundle, Entry, EntryResource};
 use crate::interaction::{Response, parse_version};
 use crate::outcome::{Issue, IssueType};
-use crate::search::criteria;
-use crate::session::prepare::new_id;
+use crate::session::prepare::{check_body_id, new_id};
 use crate::session::write::Action;
 use crate::session::{Session, Target, Write, WriteSet, Written, entry_error};
 
@@ -32,6 +31,7 @@ pub struct Request {
 /// Reads the entries of a batch or transaction Bundle.
 pub fn requests(session: &Session, bundle: &Value) -> FhirResult<Vec<Request>> {
     let entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+    unique_full_urls(&entries)?;
     entries
         .iter()
         .enumerate()
@@ -61,6 +61,26 @@ pub fn requests(session: &Session, bundle: &Value) -> FhirResult<Vec<Request>> {
         .collect()
 }
 
+/// bdl-7: no two entries share a `fullUrl` (unless they are different versions of it); two
+/// would make every reference to it ambiguous.
+fn unique_full_urls(entries: &[Value]) -> FhirResult<()> {
+    let mut seen: std::collections::HashMap<(&str, Option<&str>), usize> = std::collections::HashMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let Some(full_url) = entry.get("fullUrl").and_then(Value::as_str) else { continue };
+        let version = entry.pointer("/resource/meta/versionId").and_then(Value::as_str);
+        if let Some(first) = seen.insert((full_url, version), index) {
+            return Err(FhirError::BadRequest(vec![
+                Issue::error(
+                    IssueType::Invalid,
+                    format!("entries {first} and {index} have the same fullUrl '{full_url}' (bdl-7)"),
+                )
+                .at(format!("Bundle.entry[{index}].fullUrl")),
+            ]));
+        }
+    }
+    Ok(())
+}
+
 impl Request {
     /// The write this entry asks for, or `None` for a read (GET, HEAD), routed by the API's one
     /// table; anything else (an operation, a nested Bundle) is not a transaction entry.
@@ -73,18 +93,20 @@ impl Request {
         let (path, query) = self.url.split_once('?').map_or((self.url.as_str(), ""), |(p, q)| (p, q));
         let segments: Vec<&str> = path.split('/').collect();
         let route = super::Route::parse(method, &segments)?;
-        let criteria =
-            |t: &str| criteria::parse(&session.registry.current(), &session.base_url, t, query).map(Box::new);
+        let criteria = |t: &str| session.criteria(t, query).map(Box::new);
         let resource = || self.resource.clone().ok_or_else(|| FhirError::bad_request("the entry has no resource"));
         let (resource_type, action) = match route {
             super::Route::Create { resource_type } => {
-                let if_none_exist = self.if_none_exist.as_deref().map(|q| {
-                    criteria::parse(&session.registry.current(), &session.base_url, &resource_type, q).map(Box::new)
-                });
+                let if_none_exist =
+                    self.if_none_exist.as_deref().map(|q| session.criteria(&resource_type, q).map(Box::new));
                 let action = Action::Create { resource: resource()?, if_none_exist: if_none_exist.transpose()? };
                 (resource_type, action)
             }
             super::Route::Update { resource_type, id } => {
+                // As on a plain PUT: the body names the resource the URL names.
+                if let Some(body) = &self.resource {
+                    check_body_id(&resource_type, &id, body)?;
+                }
                 let action = Action::Update { target: Target::Id(id), resource: resource()?, if_match: self.if_match };
                 (resource_type, action)
             }

@@ -25,7 +25,7 @@ pub async fn run(args: &ExplainArgs) -> anyhow::Result<()> {
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let registry = fhir.registry.current();
-    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true };
+    let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true, limits: &fhir.limits };
     let parsed = parser.parse(vec![resource_type.to_string()], &pairs).map_err(|e| anyhow!("{e}"))?;
     let dialect = fhir.dialect();
     let (sql, _) = Planner::new(dialect).page(&parsed, parsed.count + 1);

@@ -102,6 +102,14 @@ pub struct ServeArgs {
     /// count of a refused request could differ with data the caller may not see).
     #[arg(long, env = "IKP_EXPOSE_STATEMENTS", hide = true, default_value_t = false, action = clap::ArgAction::Set)]
     pub expose_statements: bool,
+    /// A search budget limit, `name=N` (repeatable; the environment takes a comma-separated list):
+    /// parameters, or-values, conditions, has, chain-depth, sort-keys, includes, url-bytes.
+    #[arg(long = "search-limit", env = "IKP_SEARCH_LIMITS", value_delimiter = ',')]
+    pub search_limit: Vec<crate::search::limits::LimitSetting>,
+    /// Seconds one SQL statement may run before the database stops it (the request answers 400
+    /// too-costly).
+    #[arg(long, env = "IKP_STATEMENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub statement_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,6 +136,8 @@ impl ServeArgs {
             upstream: auth::UpstreamArgs::default(),
             dynamic_registration: None,
             dynamic_registration_system_scopes: false,
+            search_limit: Vec::new(),
+            statement_timeout: 30,
             expose_statements: false,
         }
     }

@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::Response;
 use crate::error::FhirResult;
-use crate::search::criteria;
 use crate::session::prepare::check_body;
 use crate::session::write::Action;
 use crate::session::{Session, Write};
@@ -17,9 +16,7 @@ pub async fn create(
 ) -> FhirResult<Response> {
     session.check_type(resource_type)?;
     check_body(session, resource_type, &body)?;
-    let if_none_exist = if_none_exist
-        .map(|q| criteria::parse(&session.registry.current(), &session.base_url, resource_type, q).map(Box::new))
-        .transpose()?;
+    let if_none_exist = if_none_exist.map(|q| session.criteria(resource_type, q).map(Box::new)).transpose()?;
     let write = Write::new(resource_type, Action::Create { resource: body, if_none_exist });
     let written = session.commit(write).await?.remove(0);
     Ok(Response::written(session, written))

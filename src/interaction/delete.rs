@@ -4,7 +4,6 @@
 use super::Response;
 use crate::error::FhirResult;
 use crate::outcome::Issue;
-use crate::search::criteria;
 use crate::session::write::Action;
 use crate::session::{Session, Target, Write};
 
@@ -16,7 +15,7 @@ pub async fn delete(session: &Session, resource_type: &str, id: &str, if_match: 
 
 pub async fn conditional_delete(session: &Session, resource_type: &str, query: &str) -> FhirResult<Response> {
     session.check_type(resource_type)?;
-    let conditions = criteria::parse(&session.registry.current(), &session.base_url, resource_type, query)?;
+    let conditions = session.criteria(resource_type, query)?;
     let action = Action::Delete { target: Target::Matching(Box::new(conditions)), if_match: None };
     let written = session.commit(Write::new(resource_type, action)).await?.remove(0);
     Ok(deleted(session, written))

@@ -3,7 +3,7 @@
 //! with `start`/`end` (care dates), `_since`, `_type`, `_count` and cursor paging.
 
 use super::Response;
-use super::search::execute;
+use super::search::{PageShape, execute};
 use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::parse::{DEFAULT_COUNT, MAX_COUNT, date_range};
@@ -101,5 +101,5 @@ pub async fn everything(
         Some(id) => format!("{}/Patient/{id}/$everything", session.base_url),
         None => format!("{}/Patient/$everything", session.base_url),
     };
-    execute(session, query, &path, pairs).await
+    execute(session, query, &path, pairs, PageShape::Everything).await
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::Response;
 use crate::error::FhirResult;
-use crate::search::criteria;
 use crate::session::write::Action;
 use crate::session::{Session, Target, Write};
 
@@ -32,7 +31,7 @@ pub async fn conditional_patch(
     if_match: Option<i64>,
 ) -> FhirResult<Response> {
     session.check_type(resource_type)?;
-    let conditions = criteria::parse(&session.registry.current(), &session.base_url, resource_type, query)?;
+    let conditions = session.criteria(resource_type, query)?;
     let action = Action::Patch { target: Target::Matching(Box::new(conditions)), document: document.clone(), if_match };
     let written = session.commit(Write::new(resource_type, action)).await?.remove(0);
     Ok(Response::written(session, written))

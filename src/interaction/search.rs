@@ -88,11 +88,22 @@ pub async fn search(session: &Session, scope: Scope, pairs: &[(String, String)],
             )
         }
     };
-    let parser = Parser { registry: &registry, base_url: &session.base_url, strict };
+    let parser = Parser { registry: &registry, base_url: &session.base_url, strict, limits: &session.limits };
     let mut query = parser.parse(types, pairs)?;
     query.compartment = compartment;
     query.filters.extend(granted);
-    execute(session, query, &path, pairs).await
+    execute(session, query, &path, pairs, PageShape::Search).await
+}
+
+/// How a page is put together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageShape {
+    /// A search: `_count` matches, and whatever they include besides.
+    Search,
+    /// `$everything`: at most `_count` resources in all, and nothing included that is itself
+    /// one of the searched types (those come as matches on their own page, once, and a
+    /// referenced resource of such a type outside the record does not belong in it).
+    Everything,
 }
 
 /// Runs a parsed search: the page, totals, includes, paging links and the Bundle. `path` and
@@ -102,6 +113,7 @@ pub async fn execute(
     mut query: SearchQuery,
     path: &str,
     pairs: &[(String, String)],
+    shape: PageShape,
 ) -> FhirResult<Response> {
     super::terminology::search_codes::resolve(session, &mut query).await?;
     let path = path.to_string();
@@ -132,7 +144,10 @@ pub async fn execute(
         Total::Estimate | Total::Accurate => Some(session.count(&query).await?),
     };
 
-    let included = session.includes(&query, &matches).await?;
+    let (included, trimmed) = match shape {
+        PageShape::Search => (session.includes(&query, &matches).await?, false),
+        PageShape::Everything => everything_page(session, &query, &mut matches, towards).await?,
+    };
 
     // Paging links: next after the last row, previous before the first.
     let cursor_for = |row: Option<&Vec<Cell>>, towards: Towards| -> FhirResult<Option<String>> {
@@ -141,8 +156,8 @@ pub async fn execute(
         let keys = row.iter().skip(1).map(Key::from_cell).collect();
         session.cursors.encode(&Cursor { towards, keys, rid }, &fingerprint).map(Some)
     };
-    let has_next = if towards == Towards::Next { more } else { true };
-    let has_previous = if towards == Towards::Next { query.cursor.is_some() } else { more };
+    let has_next = if towards == Towards::Next { more || trimmed } else { true };
+    let has_previous = if towards == Towards::Next { query.cursor.is_some() } else { more || trimmed };
     let next = if has_next { cursor_for(matches.last().map(|(row, _)| row), Towards::Next)? } else { None };
     let previous =
         if has_previous { cursor_for(matches.first().map(|(row, _)| row), Towards::Previous)? } else { None };
@@ -184,6 +199,34 @@ pub async fn execute(
     }
     let bundle = Bundle { head: head(total, &links), entries };
     Ok(Response::bundle(bundle))
+}
+
+/// The includes of an `$everything` page, and the page's matches cut so that matches and
+/// includes together stay within `_count` (`true` when some were cut: they start the next page).
+/// Cutting matches can only shrink what they include, so a few rounds settle it.
+async fn everything_page(
+    session: &Session,
+    query: &SearchQuery,
+    matches: &mut Vec<(Vec<Cell>, ResourceVersion)>,
+    towards: Towards,
+) -> FhirResult<(Vec<ResourceVersion>, bool)> {
+    let mut trimmed = false;
+    loop {
+        let mut included = session.includes(query, matches).await?;
+        included.retain(|v| !query.resource_types.contains(&v.resource_type));
+        let room = query.count.saturating_sub(included.len()).max(1);
+        if matches.len() + included.len() <= query.count || matches.len() <= room {
+            return Ok((included, trimmed));
+        }
+        // The matches nearest the cursor stay: the first ones going forward, the last going back.
+        match towards {
+            Towards::Next => matches.truncate(room),
+            Towards::Previous => {
+                matches.drain(..matches.len() - room);
+            }
+        }
+        trimmed = true;
+    }
 }
 
 fn with_cursor(canonical: &[(String, String)], cursor: Option<String>) -> Vec<(String, String)> {

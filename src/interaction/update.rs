@@ -5,7 +5,6 @@ use serde_json::Value;
 
 use super::Response;
 use crate::error::FhirResult;
-use crate::search::criteria;
 use crate::session::prepare::{check_body, check_body_id};
 use crate::session::write::Action;
 use crate::session::{Session, Target, Write};
@@ -33,7 +32,7 @@ pub async fn conditional_update(
 ) -> FhirResult<Response> {
     session.check_type(resource_type)?;
     check_body(session, resource_type, &body)?;
-    let conditions = criteria::parse(&session.registry.current(), &session.base_url, resource_type, query)?;
+    let conditions = session.criteria(resource_type, query)?;
     let action = Action::Update { target: Target::Matching(Box::new(conditions)), resource: body, if_match };
     let written = session.commit(Write::new(resource_type, action)).await?.remove(0);
     Ok(Response::written(session, written))

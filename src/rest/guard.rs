@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response as HttpResponse;
 
 use super::State;
+use super::head;
 use super::negotiate::Output;
 use super::respond;
 use crate::access::Caller;
@@ -30,6 +31,9 @@ use crate::error::{FhirError, FhirResult};
 const FHIR_PREFIX: &str = "/fhir";
 
 pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> HttpResponse {
+    if let Err(e) = head::check(&request, state.max_body_bytes, state.session.limits.url_bytes) {
+        return respond::error(&state.session, Output::default(), &e);
+    }
     base_without_slash(&mut request);
     let expose = state.expose_statements;
     let (mut response, statements) = crate::store::counted::counting(guarded(state, request, next)).await;

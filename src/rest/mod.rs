@@ -3,6 +3,7 @@
 pub mod auth;
 mod bulk;
 pub mod guard;
+mod head;
 pub mod negotiate;
 pub mod respond;
 mod routes;

@@ -4,6 +4,7 @@
 //! Conditional writes act on whatever matches, so an unknown parameter is an error here, never
 //! silently ignored: ignoring it could turn "delete this one" into "delete everything".
 
+use super::limits::SearchLimits;
 use super::parse::Parser;
 use super::plan::Planner;
 use super::query::SearchQuery;
@@ -20,11 +21,17 @@ pub struct Criteria {
 }
 
 /// Parses a query string (`identifier=http://x|1&birthdate=1980`) into criteria for `resource_type`.
-pub fn parse(registry: &Registry, base_url: &str, resource_type: &str, query: &str) -> FhirResult<Criteria> {
+pub fn parse(
+    registry: &Registry,
+    base_url: &str,
+    limits: &SearchLimits,
+    resource_type: &str,
+    query: &str,
+) -> FhirResult<Criteria> {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let parser = Parser { registry, base_url, strict: true };
+    let parser = Parser { registry, base_url, strict: true, limits };
     let parsed = parser.parse(vec![resource_type.to_string()], &pairs)?;
     if parsed.needs_terminology() {
         // Conditional writes decide inside a database transaction; value-set membership is not

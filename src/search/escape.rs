@@ -1,5 +1,27 @@
 //! FHIR search-value escaping: `\,` `\|` `\$` and `\\` stand for the literal characters.
 
+/// The characters a backslash may escape in a search value.
+const ESCAPABLE: [char; 4] = [',', '|', '$', '\\'];
+
+/// Refuses a value whose backslashes do not each escape one of `, | $ \`: a dangling or
+/// unknown escape has no defined meaning, and dropping it would turn the criterion into a wider
+/// one (`name=\` matching every name).
+pub fn check_escapes(value: &str) -> Result<(), String> {
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next) if ESCAPABLE.contains(&next) => {}
+                Some(next) => {
+                    return Err(format!("'\\{next}' in '{value}' is not an escape (only \\, \\| \\$ and \\\\ are)"));
+                }
+                None => return Err(format!("'{value}' ends with a lone '\\' (write '\\\\' for a backslash)")),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Splits on an unescaped separator, leaving escapes in place.
 pub fn split_unescaped(value: &str, separator: char) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -57,5 +79,14 @@ mod tests {
         assert_eq!(split_token("http://s|123"), (Some("http://s".to_string()), "123".to_string()));
         assert_eq!(split_token("|123"), (Some(String::new()), "123".to_string()));
         assert_eq!(split_token(r"a\|b"), (None, "a|b".to_string()));
+    }
+
+    #[test]
+    fn malformed_escapes_are_refused() {
+        assert!(check_escapes(r"a\,b\|c\$d\\").is_ok());
+        assert!(check_escapes("\\").is_err());
+        assert!(check_escapes(r"abc\").is_err());
+        assert!(check_escapes(r"a\b").is_err());
+        assert!(check_escapes(r"urn:sys|\").is_err());
     }
 }

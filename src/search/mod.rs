@@ -3,6 +3,7 @@
 pub mod criteria;
 pub mod cursor;
 pub mod escape;
+pub mod limits;
 pub mod parse;
 pub mod plan;
 pub mod query;

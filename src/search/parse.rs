@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use super::escape::{split_token, split_unescaped, unescape};
+use super::escape::{check_escapes, split_token, split_unescaped, unescape};
+use super::limits::SearchLimits;
 use super::query::{
     CodeSet, Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch,
     Total, UriMatch,
@@ -18,8 +19,6 @@ use crate::outcome::{Issue, IssueType};
 
 pub const DEFAULT_COUNT: usize = 50;
 pub const MAX_COUNT: usize = 1000;
-/// Chains and `_has` nest at most this deep.
-const MAX_CHAIN_DEPTH: usize = 4;
 
 /// Parameters that shape the result rather than select resources.
 const RESULT_PARAMETERS: &[&str] = &[
@@ -40,6 +39,7 @@ pub struct Parser<'a> {
     pub registry: &'a Registry,
     pub base_url: &'a str,
     pub strict: bool,
+    pub limits: &'a SearchLimits,
 }
 
 fn bad(message: impl Into<String>) -> FhirError {
@@ -65,7 +65,13 @@ impl Parser<'_> {
             cursor: None,
             ignored: Vec::new(),
         };
+        let limits = self.limits;
+        limits.check("parameters", pairs.len(), limits.parameters, "search parameters")?;
         for (name, value) in pairs {
+            // No parameter name or value holds control characters (and PostgreSQL takes no NUL).
+            if let Some(c) = name.chars().chain(value.chars()).find(|c| c.is_control()) {
+                return Err(bad(format!("the parameter '{}' holds the control character {c:?}", name.escape_debug())));
+            }
             let (base, modifier) = name.split_once(':').map_or((name.as_str(), None), |(b, m)| (b, Some(m)));
             match base {
                 "_count" => {
@@ -82,7 +88,11 @@ impl Parser<'_> {
                         other => return Err(bad(format!("_total must be none, estimate or accurate, not '{other}'"))),
                     }
                 }
-                "_sort" => query.sort = self.sort(&query.resource_types, value)?,
+                "_sort" => {
+                    let keys = value.split(',').filter(|k| !k.is_empty()).count();
+                    limits.check("sort-keys", keys, limits.sort_keys, "_sort keys")?;
+                    query.sort = self.sort(&query.resource_types, value)?
+                }
                 "_include" | "_revinclude" => {
                     let iterate = match modifier {
                         None => false,
@@ -113,6 +123,11 @@ impl Parser<'_> {
                 }
             }
         }
+        let includes = query.includes.len() + query.revincludes.len();
+        limits.check("includes", includes, limits.includes, "_include and _revinclude targets")?;
+        let (conditions, has) = cost(&query.filters);
+        limits.check("conditions", conditions, limits.conditions, "conditions")?;
+        limits.check("has", has, limits.has, "_has parameters")?;
         Ok(query)
     }
 
@@ -184,9 +199,17 @@ impl Parser<'_> {
     }
 
     fn filter(&self, types: &[String], name: &str, value: &str, depth: usize) -> Result<Filter, ParseError> {
-        if depth > MAX_CHAIN_DEPTH {
-            return Err(Invalid(bad("chains and _has nest too deeply")));
+        let limits = self.limits;
+        if depth > limits.chain_depth {
+            return Err(Invalid(super::limits::over_budget(
+                "chain-depth",
+                limits.chain_depth,
+                &format!("'{name}' nests chains and _has deeper"),
+            )));
         }
+        check_escapes(value).map_err(|e| Invalid(bad(e)))?;
+        let values = split_unescaped(value, ',').len();
+        limits.check("or-values", values, limits.or_values, &format!("values of '{name}'")).map_err(Invalid)?;
         if let Some(rest) = name.strip_prefix("_has:") {
             return self.has(types, rest, value, depth);
         }
@@ -492,6 +515,32 @@ pub enum ParseError {
     Invalid(FhirError),
 }
 use ParseError::{Invalid, Unknown};
+
+/// The conditions and `_has` parameters in `filters`, nested ones included.
+fn cost(filters: &[Filter]) -> (usize, usize) {
+    let (mut conditions, mut has) = (0, 0);
+    for f in filters {
+        let FilterKind::AnyOf { conditions: list, .. } = &f.kind else {
+            conditions += 1;
+            continue;
+        };
+        for c in list {
+            conditions += 1;
+            let inner = match c {
+                Condition::Chain { inner, .. } => inner,
+                Condition::Has { inner, .. } => {
+                    has += 1;
+                    inner
+                }
+                _ => continue,
+            };
+            let (c, h) = cost(std::slice::from_ref(inner));
+            conditions += c;
+            has += h;
+        }
+    }
+    (conditions, has)
+}
 
 fn filter(types: &[String], conditions: Vec<Condition>, negated: bool) -> Filter {
     Filter { resource_types: types.to_vec(), kind: FilterKind::AnyOf { conditions, negated } }

@@ -300,8 +300,7 @@ impl Session {
                     continue;
                 }
                 let Some((t, q)) = reference.split_once('?') else { continue };
-                let criteria = criteria::parse(&self.registry.current(), &self.base_url, t, q)
-                    .map_err(|e| at_entry(p.write, e))?;
+                let criteria = self.criteria(t, q).map_err(|e| at_entry(p.write, e))?;
                 match criteria::matching(tx, self.planner(), &criteria, 2).await?.as_slice() {
                     [one] => {
                         map.insert(reference.clone(), format!("{t}/{one}"));
@@ -470,6 +469,14 @@ impl Session {
             (Action::Delete { .. }, _) => return Ok(None),
         };
         rewriter.rewrite(&mut body);
+        if plan.write.entry.is_some()
+            && let Some(reference) = crate::references::unresolved_local(&body)
+        {
+            return Err(FhirError::BadRequest(vec![Issue::error(
+                IssueType::NotFound,
+                format!("the reference '{reference}' names no entry of the Bundle"),
+            )]));
+        }
         if let Value::Object(fields) = &mut body {
             fields.insert("id".into(), Value::String(id.to_string()));
         }

@@ -274,7 +274,7 @@ impl Session {
             return Ok(Vec::new());
         }
         let registry = self.registry.current();
-        let parser = Parser { registry: &registry, base_url: &self.base_url, strict: true };
+        let parser = Parser { registry: &registry, base_url: &self.base_url, strict: true, limits: &self.limits };
         Ok(parser.parse(vec![resource_type.to_string()], &pairs)?.filters)
     }
 

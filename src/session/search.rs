@@ -71,7 +71,7 @@ impl Session {
     /// A strictly parsed query of `types` for `pairs` (an internal look-up, never lenient).
     pub(super) fn parse_lookup(&self, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<SearchQuery> {
         let registry = self.registry.current();
-        let parser = Parser { registry: &registry, base_url: &self.base_url, strict: true };
+        let parser = Parser { registry: &registry, base_url: &self.base_url, strict: true, limits: &self.limits };
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)
     }

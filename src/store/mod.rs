@@ -10,10 +10,12 @@ mod index_sql;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+mod sqlite_clock;
 mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -117,6 +119,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("database is busy: {0}")]
     Busy(String),
+    /// A statement ran past the statement timeout and the database stopped it.
+    #[error("statement stopped at the statement timeout: {0}")]
+    TimedOut(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -144,6 +149,10 @@ impl From<sqlx::Error> for StoreError {
             // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout.
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
                 StoreError::Busy(db.message().to_string())
+            }
+            // PostgreSQL query_canceled (statement_timeout), SQLITE_INTERRUPT (the statement clock).
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("57014" | "9")) => {
+                StoreError::TimedOut(db.message().to_string())
             }
             sqlx::Error::PoolTimedOut => StoreError::Busy("no database connection available".to_string()),
             _ => StoreError::Database(e),
@@ -288,12 +297,22 @@ pub async fn shared_secret(store: &dyn Store, name: &str) -> StoreResult<Vec<u8>
     bytes.filter(|b| b.len() == 32).ok_or_else(|| StoreError::Corrupt(format!("server secret '{name}' is malformed")))
 }
 
-/// Opens the store a database URL names, running its migrations.
+/// How long one SQL statement may run unless configured otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the store a database URL names, running its migrations, with the default statement
+/// timeout.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with_timeout(url, DEFAULT_STATEMENT_TIMEOUT).await
+}
+
+/// Opens the store a database URL names, running its migrations; every statement it runs
+/// afterwards is stopped at `statement_timeout` ([`StoreError::TimedOut`]).
+pub async fn open_with_timeout(url: &str, statement_timeout: Duration) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(counted::Counted(sqlite::SqliteStore::open(url).await?)))
+        Ok(Arc::new(counted::Counted(sqlite::SqliteStore::open(url, statement_timeout).await?)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(counted::Counted(postgres::PgStore::open(url).await?)))
+        Ok(Arc::new(counted::Counted(postgres::PgStore::open(url, statement_timeout).await?)))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

@@ -2,11 +2,12 @@
 //! them happens in the database (row locks for updates, advisory locks for conditional creates).
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
 use super::sql::{self, Cell, Column, Sql, version_from_row};
 use super::write::{self, Exec};
@@ -20,10 +21,23 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    pub async fn open(url: &str) -> StoreResult<PgStore> {
-        let pool =
-            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
-        MIGRATOR.run(&pool).await?;
+    pub async fn open(url: &str, statement_timeout: Duration) -> StoreResult<PgStore> {
+        let options = PgConnectOptions::from_str(url)?;
+        {
+            // Migrations run without the statement timeout: building an index on a large
+            // database may rightly take longer than any request should.
+            let mut migrating = PgConnection::connect_with(&options).await?;
+            MIGRATOR.run(&mut migrating).await?;
+            migrating.close().await?;
+        }
+        // The server ends any statement past the timeout, also one whose client has gone.
+        let timeout = format!("{}ms", statement_timeout.as_millis());
+        let options = options.options([("statement_timeout", timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
         Ok(PgStore { pool })
     }
 }

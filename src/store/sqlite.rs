@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 
 use super::sql::{self, Cell, Column, Sql, version_from_row};
+use super::sqlite_clock;
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 use crate::index::IndexRows;
@@ -24,7 +26,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+    pub async fn open(url: &str, statement_timeout: Duration) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -42,19 +44,23 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR.run(&writer).await?;
-        // Statistics for the query planner, refreshed where SQLite judges it worthwhile.
-        sqlx::query("PRAGMA optimize=0x10002").execute(&writer).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
-            .await?;
+        {
+            // Migrations run without the statement timeout: building an index on a large
+            // database may rightly take longer than any request should.
+            let mut migrating = SqliteConnection::connect_with(&options).await?;
+            MIGRATOR.run(&mut migrating).await?;
+            // Statistics for the query planner, refreshed where SQLite judges it worthwhile.
+            sqlx::query("PRAGMA optimize=0x10002").execute(&mut migrating).await?;
+            migrating.close().await?;
+        }
+        let pool = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| Box::pin(sqlite_clock::install(conn, statement_timeout)))
+        };
+        let writer = pool(1).connect_with(options.clone()).await?;
+        let readers = pool(8).connect_with(options.read_only(true)).await?;
         Ok(SqliteStore { readers, writer })
     }
 }

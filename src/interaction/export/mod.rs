@@ -151,7 +151,7 @@ pub async fn kickoff(
         // Parse now so that a bad filter fails the kick-off, not the job.
         let parsed: Vec<(String, String)> =
             form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        Parser { registry: &registry, base_url: &session.base_url, strict: true }
+        Parser { registry: &registry, base_url: &session.base_url, strict: true, limits: &session.limits }
             .parse(vec![t.to_string()], &parsed)?;
         type_filters.push(TypeFilter { resource_type: t.to_string(), query: query.to_string() });
     }

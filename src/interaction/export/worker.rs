@@ -131,8 +131,8 @@ fn type_query(
         .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
         .unwrap_or_default();
     let types = vec![resource_type.to_string()];
-    let mut query =
-        Parser { registry: &registry, base_url: &fhir.base_url, strict: true }.parse(types.clone(), &pairs)?;
+    let mut query = Parser { registry: &registry, base_url: &fhir.base_url, strict: true, limits: &fhir.limits }
+        .parse(types.clone(), &pairs)?;
     query.sort.clear();
     query.includes.clear();
     query.revincludes.clear();
