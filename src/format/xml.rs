@@ -258,8 +258,8 @@ impl<'a> Parser<'a> {
                 if !is_json_number(text) {
                     return Err(bad("a number"));
                 }
-                // Parsed as JSON so the number keeps its exact lexical form (1.50 stays 1.50).
-                serde_json::from_str::<Value>(text).map_err(|_| bad("a number"))
+                // The exact lexical form is kept (1.50 stays 1.50, 1E2 stays 1E2).
+                Ok(Value::Number(super::json::exact_number(text)))
             }
             JsonKind::String => Ok(Value::String(text.to_string())),
         }
