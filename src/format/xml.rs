@@ -160,9 +160,8 @@ impl<'a> Parser<'a> {
         }
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.syntax(e))?;
-            if !matches!(self.attribute_space(attr.key), Space::Xsi)
-                && !(attr.key.as_ref() == b"xmlns" || attr.key.as_ref().starts_with(b"xmlns:"))
-            {
+            let declaration = attr.key.as_ref() == b"xmlns" || attr.key.as_ref().starts_with(b"xmlns:");
+            if !declaration && self.attribute_space(attr.key) != Space::Xsi {
                 return Err(self.fail(IssueType::Structure, "resource elements take no attributes"));
             }
         }
