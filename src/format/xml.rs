@@ -88,6 +88,10 @@ impl<'a> Parser<'a> {
             Err(e) => return Err(self.syntax(e)),
         };
         if let Some(c) = text::first_forbidden_byte(&event) {
+            // In a start tag, the character is in one of the element's attributes.
+            if let Event::Start(e) | Event::Empty(e) = &event {
+                self.path.push(local_name(e));
+            }
             return Err(self.forbidden(c));
         }
         Ok((space, event))
