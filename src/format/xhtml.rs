@@ -50,7 +50,14 @@ pub fn check(div: &str) -> Result<(), String> {
         if FORBIDDEN_ELEMENTS.contains(&name.as_str()) {
             return Err(format!("narrative must not contain <{name}> elements"));
         }
+        // roxmltree reads `<:div>` as `div` with an empty prefix; XML names cannot start with ':'.
+        if div.get(node.range().start + 1..).is_some_and(|rest| rest.starts_with(':')) {
+            return Err(format!("narrative element <{name}> has an empty namespace prefix"));
+        }
         for attr in node.attributes() {
+            if div.get(attr.range_qname()).is_some_and(|q| q.starts_with(':')) {
+                return Err(format!("narrative attribute '{}' has an empty namespace prefix", attr.name()));
+            }
             let key = attr.name().to_ascii_lowercase();
             if key.starts_with("on") {
                 return Err(format!("narrative must not contain event attributes ('{key}')"));
@@ -101,6 +108,10 @@ mod tests {
         assert!(check("<!DOCTYPE div [<!ENTITY e \"x\">]><div>&e;</div>").is_err());
         assert!(check(" <div/>").is_err() && check("<div/><!-- after -->").is_err() && check("<div/><div/>").is_err());
         assert!(check("<?xml version=\"1.0\"?><div/>").is_err());
+        // Found by the fuzzer: an empty prefix.
+        assert!(check("<:div>x</div>").is_err());
+        assert!(check("<div><:p>x</p></div>").is_err());
+        assert!(check(r#"<div :title="x">x</div>"#).is_err());
     }
 
     #[test]
