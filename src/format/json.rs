@@ -29,7 +29,9 @@ pub struct JsonError {
 
 impl JsonError {
     pub fn issue(&self) -> Issue {
-        let issue = Issue::error(self.code, format!("{} (line {}, column {})", self.message, self.line, self.column));
+        let kind = if self.code == IssueType::Value { "refused JSON" } else { "malformed JSON" };
+        let text = format!("{kind}: {} (line {}, column {})", self.message, self.line, self.column);
+        let issue = Issue::error(self.code, text);
         if self.path.is_empty() { issue } else { issue.at(self.path.clone()) }
     }
 }
