@@ -29,7 +29,7 @@ pub fn apply(fhir: &Fhir, resource: Value, document: &Value) -> FhirResult<Value
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(data.split_whitespace().collect::<String>())
                     .map_err(|_| FhirError::bad_request("the patch Binary's data is not base64"))?;
-                let operations: Value = serde_json::from_slice(&bytes)
+                let operations: Value = crate::format::json::from_slice(&bytes)
                     .map_err(|e| FhirError::bad_request(format!("the JSON Patch is not JSON: {e}")))?;
                 match operations {
                     Value::Array(ops) => json_patch(resource, &ops),

@@ -1,6 +1,8 @@
 //! The wire formats: FHIR JSON (the stored form) and FHIR XML (converted at the edge).
 
+pub mod json;
 pub mod subset;
+pub mod text;
 pub mod xhtml;
 pub mod xml;
 
@@ -8,7 +10,6 @@ use serde_json::Value;
 
 use crate::error::FhirError;
 use crate::model::Model;
-use crate::outcome::{Issue, IssueType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -42,12 +43,7 @@ impl Format {
 /// Parses a request body into FHIR JSON.
 pub fn parse(model: &Model, format: Format, body: &[u8]) -> Result<Value, FhirError> {
     match format {
-        Format::Json => serde_json::from_slice(body).map_err(|e| {
-            FhirError::BadRequest(vec![Issue::error(
-                IssueType::Structure,
-                format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
-            )])
-        }),
+        Format::Json => json::parse(body).map_err(|e| FhirError::BadRequest(vec![e.issue()])),
         Format::Xml => xml::parse(model, body).map_err(FhirError::BadRequest),
     }
 }

@@ -1,59 +1,83 @@
-//! Narrative XHTML checks: well-formed, a single `<div>` root, and none of the active content
-//! FHIR forbids in narratives (txt-1, txt-2).
+//! Narrative XHTML checks: a single well-formed `<div>` in the XHTML namespace (or, as JSON
+//! clients often send it, in none), holding none of the active content FHIR forbids in narratives
+//! (txt-1, txt-2).
+//!
+//! The narrative is embedded verbatim in XML output, so whatever passes here must be well-formed
+//! XML on its own: a conforming XML parser (roxmltree) decides, which refuses DTDs, undefined
+//! entities (`&nbsp;` is HTML, not XML), character references to characters XML forbids (`&#0;`),
+//! unbound prefixes and repeated attributes.
 
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use roxmltree::{Document, Node, ParsingOptions};
+
+use super::text;
+
+pub const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
 
 const FORBIDDEN_ELEMENTS: &[&str] = &[
     "script", "style", "object", "applet", "embed", "iframe", "frame", "frameset", "form", "input", "button", "select",
     "textarea", "link", "meta", "base",
 ];
 
+/// Narratives are short documents; this bounds what a hostile one can make the parser build.
+const MAX_NODES: u32 = 100_000;
+
 pub fn check(div: &str) -> Result<(), String> {
-    let mut reader = Reader::from_str(div);
-    reader.config_mut().check_end_names = true;
-    let mut depth = 0usize;
-    let mut roots = 0usize;
-    loop {
-        let event = reader.read_event().map_err(|e| format!("narrative is not well-formed XHTML: {e}"))?;
-        match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).to_ascii_lowercase();
-                if depth == 0 {
-                    roots += 1;
-                    if name != "div" {
-                        return Err("narrative root element must be <div>".to_string());
-                    }
-                }
-                if FORBIDDEN_ELEMENTS.contains(&name.as_str()) {
-                    return Err(format!("narrative must not contain <{name}> elements"));
-                }
-                for attr in e.attributes().with_checks(false).flatten() {
-                    let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).to_ascii_lowercase();
-                    if key.starts_with("on") {
-                        return Err(format!("narrative must not contain event attributes ('{key}')"));
-                    }
-                }
-                if matches!(event, Event::Start(_)) {
-                    depth += 1;
-                }
+    if let Some(c) = text::first_forbidden(div) {
+        return Err(format!("narrative contains the character {}, which XML does not allow", text::describe(c)));
+    }
+    if !div.starts_with('<') || div.starts_with("<?") || !div.ends_with('>') {
+        return Err("narrative must be exactly one <div> element, with nothing before or after it".to_string());
+    }
+    let options = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, entity_resolver: None };
+    let doc =
+        Document::parse_with_options(div, options).map_err(|e| format!("narrative is not well-formed XHTML: {e}"))?;
+    let root = doc.root_element();
+    if doc.root().children().any(|n| n != root) {
+        return Err("narrative must be exactly one <div> element, with nothing before or after it".to_string());
+    }
+    let namespace = root.tag_name().namespace();
+    if !matches!(namespace, None | Some(XHTML_NS)) {
+        return Err(format!("narrative <div> must be in the XHTML namespace ({XHTML_NS})"));
+    }
+    if root.tag_name().name() != "div" {
+        return Err("narrative root element must be <div>".to_string());
+    }
+    for node in root.descendants().filter(Node::is_element) {
+        let name = node.tag_name().name().to_ascii_lowercase();
+        if node.tag_name().namespace() != namespace {
+            return Err(format!("narrative element <{name}> is not in the XHTML namespace"));
+        }
+        if FORBIDDEN_ELEMENTS.contains(&name.as_str()) {
+            return Err(format!("narrative must not contain <{name}> elements"));
+        }
+        // roxmltree reads `<:div>` as `div` with an empty prefix; XML names cannot start with ':'.
+        if div.get(node.range().start + 1..).is_some_and(|rest| rest.starts_with(':')) {
+            return Err(format!("narrative element <{name}> has an empty namespace prefix"));
+        }
+        for attr in node.attributes() {
+            if div.get(attr.range_qname()).is_some_and(|q| q.starts_with(':')) {
+                return Err(format!("narrative attribute '{}' has an empty namespace prefix", attr.name()));
             }
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::Text(ref t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
-                return Err("text outside the narrative <div>".to_string());
+            let key = attr.name().to_ascii_lowercase();
+            if key.starts_with("on") {
+                return Err(format!("narrative must not contain event attributes ('{key}')"));
             }
-            Event::DocType(_) => return Err("narrative must not contain a DOCTYPE".to_string()),
-            Event::Eof => break,
-            _ => {}
         }
     }
-    if depth != 0 {
-        return Err("narrative XHTML has unclosed elements".to_string());
-    }
-    if roots != 1 {
-        return Err("narrative must be exactly one <div> element".to_string());
-    }
     Ok(())
+}
+
+/// For a checked narrative whose `<div>` declares no namespace of its own: where its name ends
+/// (so a declaration can be inserted there). `None` when the div already declares one.
+pub fn undeclared_name_end(div: &str) -> Option<usize> {
+    let mut reader = quick_xml::Reader::from_str(div);
+    let start = match reader.read_event() {
+        Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => e,
+        _ => return None,
+    };
+    // A prefixed div passed `check`, so its prefix is declared on it.
+    let declared = start.name().prefix().is_some() || start.attributes().flatten().any(|a| a.key.as_ref() == b"xmlns");
+    (!declared).then(|| 1 + start.name().as_ref().len())
 }
 
 #[cfg(test)]
@@ -62,10 +86,41 @@ mod tests {
 
     #[test]
     fn narratives() {
-        assert!(check(r#"<div xmlns="http://www.w3.org/1999/xhtml"><p>a &amp; b&nbsp;</p></div>"#).is_ok());
+        assert!(check(r#"<div xmlns="http://www.w3.org/1999/xhtml"><p>a &amp; b&#160;</p></div>"#).is_ok());
+        assert!(check(r#"<h:div xmlns:h="http://www.w3.org/1999/xhtml"><h:p>x</h:p></h:div>"#).is_ok());
+        assert!(check("<div>no namespace, as JSON clients send it</div>").is_ok());
         assert!(check("<div><p>unclosed</div>").is_err());
         assert!(check("<div><script>x</script></div>").is_err());
         assert!(check(r#"<div><a onclick="x">a</a></div>"#).is_err());
+        assert!(check(r#"<div><a ONCLICK="x">a</a></div>"#).is_err());
         assert!(check("<p>x</p>").is_err());
+        assert!(check("<div>a &nbsp; b</div>").is_err(), "HTML entities are not XML");
+        assert!(check("<div>&#0;</div>").is_err());
+        assert!(check("<div>&#x1;</div>").is_err());
+        assert!(check("<div>\u{1}</div>").is_err());
+        assert!(check("<div>&#xFFFE;</div>").is_err());
+        assert!(check(r#"<div a="1" a="2"/>"#).is_err());
+        assert!(check("<div><x:p>unbound prefix</x:p></div>").is_err());
+        assert!(
+            check(r#"<div xmlns="http://www.w3.org/1999/xhtml"><p xmlns="http://evil.example">x</p></div>"#).is_err()
+        );
+        assert!(check(r#"<div xmlns="http://evil.example">x</div>"#).is_err());
+        assert!(check("<!DOCTYPE div [<!ENTITY e \"x\">]><div>&e;</div>").is_err());
+        assert!(check(" <div/>").is_err() && check("<div/><!-- after -->").is_err() && check("<div/><div/>").is_err());
+        assert!(check("<?xml version=\"1.0\"?><div/>").is_err());
+        // Found by the fuzzer: an empty prefix.
+        assert!(check("<:div>x</div>").is_err());
+        assert!(check("<div><:p>x</p></div>").is_err());
+        assert!(check(r#"<div :title="x">x</div>"#).is_err());
+    }
+
+    #[test]
+    fn where_a_namespace_goes() {
+        assert_eq!(super::undeclared_name_end("<div>x</div>"), Some(4));
+        assert_eq!(super::undeclared_name_end(r#"<div title="xmlns">x</div>"#), Some(4));
+        assert_eq!(super::undeclared_name_end("<div/>"), Some(4));
+        assert_eq!(super::undeclared_name_end(r#"<div xmlns:x="http://x"/>"#), Some(4));
+        assert_eq!(super::undeclared_name_end(r#"<div xmlns="http://www.w3.org/1999/xhtml"/>"#), None);
+        assert_eq!(super::undeclared_name_end(r#"<h:div xmlns:h="http://www.w3.org/1999/xhtml"/>"#), None);
     }
 }

@@ -5,16 +5,22 @@
 //! nest, and the element order XML requires. Narrative `<div>`s are carried verbatim in both
 //! directions, so XHTML whitespace survives a round trip.
 
-use quick_xml::Reader;
+use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{Namespace, ResolveResult};
 use serde_json::{Map, Value};
+
+use super::text;
+pub use super::xhtml::XHTML_NS;
 
 use crate::model::primitive::{JsonKind, json_kind};
 use crate::model::{Model, TypeDef};
 use crate::outcome::{Issue, IssueType};
 
 pub const FHIR_NS: &str = "http://hl7.org/fhir";
-const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
+/// Attributes in this namespace (`xsi:schemaLocation`) are hints for XML tools; HL7's own files
+/// carry them, and they say nothing about the resource.
+const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const MAX_DEPTH: usize = 128;
 
 // ---------------------------------------------------------------------------------------------
@@ -22,7 +28,7 @@ const MAX_DEPTH: usize = 128;
 
 /// Parses a FHIR XML resource into FHIR JSON. Errors carry the element path.
 pub fn parse(model: &Model, input: &[u8]) -> Result<Value, Vec<Issue>> {
-    let mut parser = Parser { model, input, reader: Reader::from_reader(input), path: Vec::new() };
+    let mut parser = Parser { model, input, reader: NsReader::from_reader(input), path: Vec::new() };
     parser.reader.config_mut().check_end_names = true;
     parser.document().map_err(|issue| vec![issue])
 }
@@ -30,8 +36,31 @@ pub fn parse(model: &Model, input: &[u8]) -> Result<Value, Vec<Issue>> {
 struct Parser<'a> {
     model: &'a Model,
     input: &'a [u8],
-    reader: Reader<&'a [u8]>,
+    reader: NsReader<&'a [u8]>,
     path: Vec<String>,
+}
+
+/// The namespace an element or attribute name resolved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Fhir,
+    Xhtml,
+    Xsi,
+    /// No prefix and no default namespace in scope.
+    None,
+    Other,
+}
+
+impl Space {
+    fn of(resolved: &ResolveResult) -> Space {
+        match resolved {
+            ResolveResult::Bound(Namespace(ns)) if *ns == FHIR_NS.as_bytes() => Space::Fhir,
+            ResolveResult::Bound(Namespace(ns)) if *ns == XHTML_NS.as_bytes() => Space::Xhtml,
+            ResolveResult::Bound(Namespace(ns)) if *ns == XSI_NS.as_bytes() => Space::Xsi,
+            ResolveResult::Unbound => Space::None,
+            _ => Space::Other,
+        }
+    }
 }
 
 type ParseResult<T> = Result<T, Issue>;
@@ -48,31 +77,70 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> ParseResult<Event<'a>> {
-        self.reader.read_event().map_err(|e| self.syntax(e))
+        Ok(self.next_resolved()?.1)
+    }
+
+    /// The next event, with the namespace of its element name. Every event's raw bytes are
+    /// checked for characters XML (and FHIR) forbid, since quick-xml lets them through.
+    fn next_resolved(&mut self) -> ParseResult<(Space, Event<'a>)> {
+        let (space, event) = match self.reader.read_resolved_event() {
+            Ok((resolved, event)) => (Space::of(&resolved), event),
+            Err(e) => return Err(self.syntax(e)),
+        };
+        if let Some(c) = text::first_forbidden_byte(&event) {
+            // In a start tag, the character is in one of the element's attributes.
+            if let Event::Start(e) | Event::Empty(e) = &event {
+                self.path.push(local_name(e));
+            }
+            return Err(self.forbidden(c));
+        }
+        Ok((space, event))
+    }
+
+    fn forbidden(&self, c: char) -> Issue {
+        self.fail(
+            IssueType::Value,
+            format!(
+                "the character {} is not allowed in FHIR content (no control characters but TAB, CR, LF)",
+                text::describe(c)
+            ),
+        )
+    }
+
+    /// The namespace of an attribute name; `xmlns` declarations are `None` (handled by the reader).
+    fn attribute_space(&self, key: quick_xml::name::QName) -> Space {
+        if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+            return Space::None;
+        }
+        Space::of(&self.reader.resolve_attribute(key).0)
+    }
+
+    fn foreign(&self, start: &BytesStart, expected: &str) -> Issue {
+        let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+        self.fail(IssueType::Structure, format!("element '{name}' is not in the {expected} namespace"))
     }
 
     fn document(&mut self) -> ParseResult<Value> {
-        let root = loop {
-            match self.next()? {
-                Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-                Event::Text(t) if is_blank(&t) => {}
-                Event::DocType(_) => {
+        let (space, root, has_content) = loop {
+            match self.next_resolved()? {
+                (_, Event::Decl(_) | Event::Comment(_) | Event::PI(_)) => {}
+                (_, Event::Text(t)) if is_blank(&t) => {}
+                (_, Event::DocType(_)) => {
                     return Err(self.fail(IssueType::Security, "DOCTYPE declarations are not accepted"));
                 }
-                Event::Start(e) => break (e, true),
-                Event::Empty(e) => break (e, false),
-                Event::Eof => return Err(self.fail(IssueType::Structure, "the XML document is empty")),
+                (space, Event::Start(e)) => break (space, e, true),
+                (space, Event::Empty(e)) => break (space, e, false),
+                (_, Event::Eof) => return Err(self.fail(IssueType::Structure, "the XML document is empty")),
                 _ => return Err(self.fail(IssueType::Structure, "expected a FHIR resource element")),
             }
         };
-        let namespace = attribute(&root.0, b"xmlns").map_err(|e| self.syntax(e))?;
-        if namespace.as_deref() != Some(FHIR_NS) {
+        if space != Space::Fhir {
             return Err(self.fail(
                 IssueType::Structure,
                 format!("the root element must be in the FHIR namespace (xmlns=\"{FHIR_NS}\")"),
             ));
         }
-        let value = self.resource(&root.0, root.1)?;
+        let value = self.resource(&root, has_content)?;
         loop {
             match self.next()? {
                 Event::Eof => return Ok(value),
@@ -96,8 +164,8 @@ impl<'a> Parser<'a> {
         }
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.syntax(e))?;
-            let key = attr.key.as_ref();
-            if key != b"xmlns" && !key.starts_with(b"xmlns:") {
+            let declaration = attr.key.as_ref() == b"xmlns" || attr.key.as_ref().starts_with(b"xmlns:");
+            if !declaration && self.attribute_space(attr.key) != Space::Xsi {
                 return Err(self.fail(IssueType::Structure, "resource elements take no attributes"));
             }
         }
@@ -116,13 +184,13 @@ impl<'a> Parser<'a> {
     fn children(&mut self, def: &'a TypeDef, map: &mut Map<String, Value>) -> ParseResult<()> {
         loop {
             let position = self.reader.buffer_position() as usize;
-            match self.next()? {
-                Event::Start(e) => self.child(def, map, &e, true, position)?,
-                Event::Empty(e) => self.child(def, map, &e, false, position)?,
-                Event::End(_) => return Ok(()),
-                Event::Text(t) if is_blank(&t) => {}
-                Event::Comment(_) | Event::PI(_) => {}
-                Event::Eof => return Err(self.fail(IssueType::Structure, "unexpected end of the XML document")),
+            match self.next_resolved()? {
+                (space, Event::Start(e)) => self.child(def, map, &e, space, true, position)?,
+                (space, Event::Empty(e)) => self.child(def, map, &e, space, false, position)?,
+                (_, Event::End(_)) => return Ok(()),
+                (_, Event::Text(t)) if is_blank(&t) => {}
+                (_, Event::Comment(_) | Event::PI(_)) => {}
+                (_, Event::Eof) => return Err(self.fail(IssueType::Structure, "unexpected end of the XML document")),
                 _ => {
                     return Err(
                         self.fail(IssueType::Structure, "text is not allowed here (values go in value attributes)")
@@ -137,12 +205,19 @@ impl<'a> Parser<'a> {
         def: &'a TypeDef,
         map: &mut Map<String, Value>,
         start: &BytesStart,
+        space: Space,
         has_content: bool,
         position: usize,
     ) -> ParseResult<()> {
         let name = local_name(start);
         if self.path.len() > MAX_DEPTH {
             return Err(self.fail(IssueType::TooLong, "the document is nested too deeply"));
+        }
+        let expected = if def.field(&name).is_some_and(|(_, t)| t == "xhtml") { Space::Xhtml } else { Space::Fhir };
+        if space != expected {
+            self.path.push(name.clone());
+            let issue = self.foreign(start, if expected == Space::Xhtml { XHTML_NS } else { FHIR_NS });
+            return Err(issue);
         }
         let Some((element, type_name)) = def.field(&name) else {
             self.path.push(name.clone());
@@ -199,12 +274,21 @@ impl<'a> Parser<'a> {
         let mut out = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.syntax(e))?;
-            let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
             if attr.key.as_ref() == b"xmlns" || attr.key.as_ref().starts_with(b"xmlns:") {
                 continue;
             }
+            let qualified = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+            match self.attribute_space(attr.key) {
+                Space::Xsi => continue,
+                // FHIR's attributes (value, id, url) are unqualified.
+                Space::None => {}
+                _ => return Err(self.fail(IssueType::Structure, format!("unknown attribute '{qualified}'"))),
+            }
             let value = attr.unescape_value().map_err(|e| self.syntax(e))?.into_owned();
-            out.push((key, value));
+            if let Some(c) = text::first_forbidden(&value) {
+                return Err(self.forbidden(c));
+            }
+            out.push((qualified, value));
         }
         Ok(out)
     }
@@ -258,8 +342,8 @@ impl<'a> Parser<'a> {
                 if !is_json_number(text) {
                     return Err(bad("a number"));
                 }
-                // Parsed as JSON so the number keeps its exact lexical form (1.50 stays 1.50).
-                serde_json::from_str::<Value>(text).map_err(|_| bad("a number"))
+                // The exact lexical form is kept (1.50 stays 1.50, 1E2 stays 1E2).
+                Ok(Value::Number(super::json::exact_number(text)))
             }
             JsonKind::String => Ok(Value::String(text.to_string())),
         }
@@ -289,20 +373,31 @@ impl<'a> Parser<'a> {
         }
         let mut found = None;
         loop {
-            match self.next()? {
-                Event::Start(e) if found.is_none() => found = Some(self.resource(&e, true)?),
-                Event::Empty(e) if found.is_none() => found = Some(self.resource(&e, false)?),
-                Event::End(_) => break,
-                Event::Text(t) if is_blank(&t) => {}
-                Event::Comment(_) | Event::PI(_) => {}
+            match self.next_resolved()? {
+                (Space::Fhir, Event::Start(e)) if found.is_none() => found = Some(self.resource(&e, true)?),
+                (Space::Fhir, Event::Empty(e)) if found.is_none() => found = Some(self.resource(&e, false)?),
+                (_, Event::Start(e) | Event::Empty(e)) if found.is_none() => return Err(self.foreign(&e, FHIR_NS)),
+                (_, Event::End(_)) => break,
+                (_, Event::Text(t)) if is_blank(&t) => {}
+                (_, Event::Comment(_) | Event::PI(_)) => {}
                 _ => return Err(self.fail(IssueType::Structure, "expected exactly one resource inside this element")),
             }
         }
         found.ok_or_else(|| self.fail(IssueType::Structure, "expected a resource inside this element"))
     }
 
-    /// The narrative is copied verbatim, markup and whitespace included.
+    /// The narrative is copied verbatim, markup and whitespace included. If its namespace was
+    /// declared on an ancestor, the declaration is added to the `<div>` so the copy stands alone.
     fn xhtml(&mut self, start: &BytesStart, has_content: bool, position: usize) -> ParseResult<Value> {
+        let declaration = match start.name().prefix() {
+            Some(prefix) => {
+                let prefix = String::from_utf8_lossy(prefix.as_ref()).into_owned();
+                (attribute(start, format!("xmlns:{prefix}").as_bytes()).map_err(|e| self.syntax(e))?.is_none())
+                    .then(|| format!(" xmlns:{prefix}=\"{XHTML_NS}\""))
+            }
+            None => (attribute(start, b"xmlns").map_err(|e| self.syntax(e))?.is_none())
+                .then(|| format!(" xmlns=\"{XHTML_NS}\"")),
+        };
         if has_content {
             let end = start.to_end().into_owned();
             self.reader.read_to_end(end.name()).map_err(|e| self.syntax(e))?;
@@ -310,7 +405,14 @@ impl<'a> Parser<'a> {
         let end = self.reader.buffer_position() as usize;
         let raw = self.input.get(position..end).unwrap_or_default();
         let text = std::str::from_utf8(raw).map_err(|_| self.fail(IssueType::Structure, "narrative is not UTF-8"))?;
-        Ok(Value::String(text.to_string()))
+        if let Some(c) = text::first_forbidden(text) {
+            return Err(self.forbidden(c));
+        }
+        let Some(declaration) = declaration else { return Ok(Value::String(text.to_string())) };
+        // `position` is where `<` of the start tag is; the name follows it directly.
+        let name_end = 1 + start.name().as_ref().len();
+        let (head, tail) = text.split_at(name_end.min(text.len()));
+        Ok(Value::String(format!("{head}{declaration}{tail}")))
     }
 }
 
@@ -504,13 +606,16 @@ impl Writer<'_> {
         if type_name == "xhtml" {
             let div = value.as_str().ok_or("narrative div must be a string")?;
             self.indent();
-            if div.starts_with("<div") && !div.split('>').next().unwrap_or_default().contains("xmlns") {
-                self.out.push_str("<div xmlns=\"");
-                self.out.push_str(XHTML_NS);
-                self.out.push('"');
-                self.out.push_str(&div[4..]);
-            } else {
-                self.out.push_str(div);
+            // JSON clients may leave the namespace out; in XML it is what makes the div XHTML.
+            match super::xhtml::undeclared_name_end(div) {
+                Some(at) => {
+                    self.out.push_str(&div[..at]);
+                    self.out.push_str(" xmlns=\"");
+                    self.out.push_str(XHTML_NS);
+                    self.out.push('"');
+                    self.out.push_str(&div[at..]);
+                }
+                None => self.out.push_str(div),
             }
             self.newline();
             return Ok(());
@@ -664,5 +769,81 @@ mod tests {
         let bad = br#"<Patient><active value="true"/></Patient>"#;
         assert!(parse(model, bad).is_err(), "namespace required");
         assert!(parse(model, b"<Patient xmlns=\"http://hl7.org/fhir\">").is_err());
+    }
+
+    #[test]
+    fn namespaces() {
+        let model = crate::model::r4().expect("model");
+        let ok = |xml: &str| parse(model, xml.as_bytes()).unwrap_or_else(|e| panic!("{e:?}: {xml}"));
+        let bad = |xml: &str| parse(model, xml.as_bytes()).expect_err(xml)[0].clone();
+        let e = bad(
+            r#"<Patient xmlns="http://hl7.org/fhir"><x:active xmlns:x="http://evil.example" value="true"/></Patient>"#,
+        );
+        assert_eq!(e.expression.as_deref(), Some("Patient.active"));
+        bad(r#"<Patient xmlns="http://hl7.org/fhir"><active xmlns="" value="true"/></Patient>"#);
+        bad(r#"<Patient xmlns="http://hl7.org/fhir"><y:active value="true"/></Patient>"#);
+        bad(r#"<Patient xmlns="http://hl7.org/fhir"><contained><x:Patient xmlns:x="urn:x"/></contained></Patient>"#);
+        bad(r#"<x:Patient xmlns:x="urn:x"/>"#);
+        let v = ok(r#"<f:Patient xmlns:f="http://hl7.org/fhir"><f:active value="true"/></f:Patient>"#);
+        assert_eq!(v["active"], true);
+        let v = ok(
+            r#"<Patient xmlns="http://hl7.org/fhir" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir ../patient.xsd"><active xsi:type="x" value="true"/></Patient>"#,
+        );
+        assert_eq!(v, serde_json::json!({"resourceType": "Patient", "active": true}));
+        // Attributes: only FHIR's own, unqualified.
+        bad(r#"<Patient xmlns="http://hl7.org/fhir" xmlns:f="http://hl7.org/fhir"><active f:value="true"/></Patient>"#);
+        bad(r#"<Patient xmlns="http://hl7.org/fhir"><active value="true" extra="1"/></Patient>"#);
+        bad(r#"<Patient xmlns="http://hl7.org/fhir" lang="pl"/>"#);
+        // Narratives: XHTML namespace, prefixed or not, declared on the div or on an ancestor.
+        let div = r#"<h:div xmlns:h="http://www.w3.org/1999/xhtml"><h:p>x</h:p></h:div>"#;
+        let v = ok(&format!(
+            r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/>{div}</text></Patient>"#
+        ));
+        assert_eq!(v["text"]["div"], div);
+        let v = ok(
+            r#"<f:Patient xmlns:f="http://hl7.org/fhir" xmlns="http://www.w3.org/1999/xhtml"><f:text><f:status value="generated"/><div><p>x</p></div></f:text></f:Patient>"#,
+        );
+        assert_eq!(v["text"]["div"], r#"<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div>"#);
+        bad(
+            r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div><p>x</p></div></text></Patient>"#,
+        );
+    }
+
+    #[test]
+    fn characters_and_entities() {
+        let model = crate::model::r4().expect("model");
+        let bad = |xml: &[u8]| parse(model, xml).expect_err(&String::from_utf8_lossy(xml))[0].clone();
+        let e = bad(b"<Patient xmlns=\"http://hl7.org/fhir\"><gender value=\"a\x00b\"/></Patient>");
+        assert_eq!(e.code, IssueType::Value);
+        for reference in ["&#0;", "&#x1;", "&#31;", "&#xFFFF;"] {
+            let xml = format!(r#"<Patient xmlns="http://hl7.org/fhir"><gender value="a{reference}"/></Patient>"#);
+            bad(xml.as_bytes());
+        }
+        bad(b"<Patient xmlns=\"http://hl7.org/fhir\"><!-- \x01 --></Patient>");
+        let e = bad(br#"<?xml version="1.0"?><!DOCTYPE Patient [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><gender value="&xxe;"/></Patient>"#);
+        assert_eq!(e.code, IssueType::Security);
+        bad(br#"<Patient xmlns="http://hl7.org/fhir"><gender value="&lol;"/></Patient>"#);
+        let ok =
+            parse(model, "<Patient xmlns=\"http://hl7.org/fhir\"><gender value=\"a&#9;&#xA;b\"/></Patient>".as_bytes());
+        assert_eq!(ok.expect("tab and newline")["gender"], "a\t\nb");
+    }
+
+    #[test]
+    fn decimals_keep_their_form() {
+        let model = crate::model::r4().expect("model");
+        for n in ["1E2", "1.0e0", "-0.00", "1e-3", "6.0221409e+23"] {
+            let xml = format!(
+                r#"<Observation xmlns="http://hl7.org/fhir"><valueQuantity><value value="{n}"/></valueQuantity></Observation>"#
+            );
+            let v = parse(model, xml.as_bytes()).expect(n);
+            assert_eq!(v["valueQuantity"]["value"].to_string(), n);
+            assert!(write(model, &v, false).expect("write").contains(&format!("<value value=\"{n}\"/>")));
+        }
+        for n in ["01", "1.", ".5", "+1", "NaN", "1,5", " 1", "0x1"] {
+            let xml = format!(
+                r#"<Observation xmlns="http://hl7.org/fhir"><valueQuantity><value value="{n}"/></valueQuantity></Observation>"#
+            );
+            assert!(parse(model, xml.as_bytes()).is_err(), "{n}");
+        }
     }
 }

@@ -218,7 +218,7 @@ pub async fn find(
 }
 
 pub fn content(v: &ResourceVersion) -> FhirResult<Value> {
-    serde_json::from_str(v.content.as_deref().unwrap_or("{}"))
+    crate::format::json::from_str(v.content.as_deref().unwrap_or("{}"))
         .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id)))
 }
 

@@ -16,7 +16,7 @@ impl EntryResource {
     pub fn to_value(&self) -> FhirResult<Value> {
         match self {
             EntryResource::Built(v) => Ok(v.clone()),
-            EntryResource::Stored(v) => serde_json::from_str(v.content.as_deref().unwrap_or("{}"))
+            EntryResource::Stored(v) => crate::format::json::from_str(v.content.as_deref().unwrap_or("{}"))
                 .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id))),
         }
     }

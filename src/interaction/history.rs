@@ -147,7 +147,7 @@ fn entry(fhir: &Fhir, v: &ResourceVersion) -> FhirResult<Value> {
     let mut e = Map::new();
     e.insert("fullUrl".into(), json!(fhir.resource_url(&v.resource_type, &v.id)));
     if let Some(content) = &v.content {
-        let resource: Value = serde_json::from_str(content)
+        let resource: Value = crate::format::json::from_str(content)
             .map_err(|err| FhirError::Internal(format!("stored {}/{} is not JSON: {err}", v.resource_type, v.id)))?;
         e.insert("resource".into(), resource);
     }

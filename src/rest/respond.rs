@@ -60,7 +60,7 @@ fn success(fhir: &Fhir, shape: &Shape, response: Response) -> Result<HttpRespons
             v.content.unwrap_or_default().into_bytes()
         }
         Body::Stored(v) => {
-            let mut value: Value = serde_json::from_str(v.content.as_deref().unwrap_or("{}"))
+            let mut value: Value = crate::format::json::from_str(v.content.as_deref().unwrap_or("{}"))
                 .map_err(|e| FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id)))?;
             subset::apply(fhir.model, &mut value, &shape.subset);
             format::render(fhir.model, shape.output.format, &value, shape.output.pretty)?

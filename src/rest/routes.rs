@@ -218,8 +218,7 @@ async fn patch_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<Valu
     let content_type = header_str(req, CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
     if content_type.starts_with("application/json-patch+json") {
         let bytes = body_bytes(state, req, body).await?;
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| FhirError::bad_request(format!("malformed JSON Patch: {e}")));
+        return format::json::parse(&bytes).map_err(|e| FhirError::BadRequest(vec![e.issue()]));
     }
     resource_body(state, req, body).await
 }

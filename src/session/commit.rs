@@ -405,7 +405,7 @@ impl Session {
         let mut out = HashMap::new();
         for v in tx.current_versions(&keys).await? {
             if let Some(content) = v.content.as_deref() {
-                let value = serde_json::from_str(content).map_err(|e| {
+                let value = crate::format::json::from_str(content).map_err(|e| {
                     FhirError::Internal(format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id))
                 })?;
                 out.insert((v.resource_type, v.id), value);

@@ -132,7 +132,7 @@ impl Session {
             order.iter().filter(|k| current.get(*k).is_some_and(|c| !c.deleted)).cloned().collect();
         let mut stored: HashMap<(String, String), Value> = HashMap::new();
         for v in tx.current_versions(&live).await? {
-            if let Some(value) = v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()) {
+            if let Some(value) = v.content.as_deref().and_then(|c| crate::format::json::from_str(c).ok()) {
                 stored.insert((v.resource_type, v.id), value);
             }
         }

@@ -38,7 +38,7 @@ impl Session {
     /// The compartments of a stored version with content, from its content (past versions have
     /// no index rows). `None` for a tombstone.
     pub(super) fn version_compartments(&self, version: &ResourceVersion) -> Option<Vec<(String, String)>> {
-        let content: Value = serde_json::from_str(version.content.as_deref()?).ok()?;
+        let content: Value = crate::format::json::from_str(version.content.as_deref()?).ok()?;
         Some(pairs(self.compartments_of(&content)))
     }
 
@@ -49,7 +49,7 @@ impl Session {
         if filters.is_empty() {
             return true;
         }
-        let Some(content) = version.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+        let Some(content) = version.content.as_deref().and_then(|c| crate::format::json::from_str(c).ok()) else {
             return false;
         };
         let rows = self.index(&content);

@@ -95,13 +95,13 @@ impl<'a> Lookup<'a> {
         Ok(rows
             .iter()
             .filter_map(|r| r.first().and_then(Cell::as_text))
-            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+            .filter_map(|text| crate::format::json::from_str(text).ok())
             .collect())
     }
 }
 
 fn seal(version: ResourceVersion) -> FhirResult<Sealed> {
-    let content = serde_json::from_str(version.content.as_deref().unwrap_or("{}")).map_err(|e| {
+    let content = crate::format::json::from_str(version.content.as_deref().unwrap_or("{}")).map_err(|e| {
         FhirError::Internal(format!("stored {}/{} is not JSON: {e}", version.resource_type, version.id))
     })?;
     Ok(Sealed { version, content })

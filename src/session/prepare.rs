@@ -151,7 +151,7 @@ pub fn activate_profile(fhir: &Fhir, version: &NewVersion) {
     if version.resource_type != "StructureDefinition" {
         return;
     }
-    let Some(definition) = version.content.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+    let Some(definition) = version.content.as_deref().and_then(|c| crate::format::json::from_str(c).ok()) else {
         return;
     };
     if let Err(e) = fhir.profiles.insert(&definition) {

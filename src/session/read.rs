@@ -58,7 +58,7 @@ impl Session {
     pub async fn live(&self, resource_type: &str, id: &str) -> FhirResult<Option<(serde_json::Value, i64)>> {
         match self.current(resource_type, id).await? {
             Some(Current::Live(v)) => {
-                let content = serde_json::from_str(v.content.as_deref().unwrap_or("{}")).map_err(|e| {
+                let content = crate::format::json::from_str(v.content.as_deref().unwrap_or("{}")).map_err(|e| {
                     crate::error::FhirError::Internal(format!("{resource_type}/{id} is stored unreadable: {e}"))
                 })?;
                 Ok(Some((content, v.version)))

@@ -182,6 +182,6 @@ pub struct Written {
 impl Written {
     /// The content written, parsed (`None` for deletions and when nothing was written).
     pub fn content(&self) -> Option<Value> {
-        self.version.as_ref()?.content.as_deref().and_then(|c| serde_json::from_str(c).ok())
+        self.version.as_ref()?.content.as_deref().and_then(|c| crate::format::json::from_str(c).ok())
     }
 }
