@@ -169,7 +169,7 @@ impl Route {
             (path, _) => return Err(FhirError::NotFound(format!("the path /{}", path.join("/")))),
         };
         if let Some(id) = route.named_id()
-            && !is_id(id)
+            && !crate::model::primitive::is_id(id)
         {
             // No stored resource has such an id; refusing it here also keeps NUL and other
             // control characters away from the database.
@@ -253,11 +253,6 @@ impl Route {
 }
 
 /// Path segments that name an interaction, never a resource type or id.
-/// The FHIR `id` rule: `[A-Za-z0-9\-\.]{1,64}`.
-fn is_id(text: &str) -> bool {
-    (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-}
-
 fn is_reserved(segment: &str) -> bool {
     segment.starts_with('$') || segment.starts_with('_')
 }

@@ -104,7 +104,7 @@ fn check_string(type_name: &str, s: &str) -> Result<(), String> {
             Ok(())
         }
         "id" => {
-            if s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+            if !is_id(s) {
                 return Err(format!("id '{s}' must be 1-64 characters of A-Z, a-z, 0-9, '-' and '.'"));
             }
             Ok(())
@@ -166,6 +166,11 @@ fn check_base64(s: &str) -> Result<(), String> {
         return Err("base64Binary length must be a multiple of 4".to_string());
     }
     Ok(())
+}
+
+/// The FHIR `id` rule: `[A-Za-z0-9\-\.]{1,64}`.
+pub fn is_id(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]
