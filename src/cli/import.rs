@@ -62,12 +62,12 @@ fn resources_of(path: &Path) -> anyhow::Result<Vec<(String, Value)>> {
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| {
-                let v: Value = serde_json::from_str(line).with_context(|| format!("{name} line {}", i + 1))?;
+                let v: Value = crate::format::json::from_str(line).with_context(|| format!("{name} line {}", i + 1))?;
                 Ok((format!("{name}:{}", i + 1), v))
             })
             .collect();
     }
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {name}"))?;
+    let v: Value = crate::format::json::from_str(&text).with_context(|| format!("parsing {name}"))?;
     if v.get("resourceType").and_then(Value::as_str) == Some("Bundle")
         && matches!(v.get("type").and_then(Value::as_str), Some("transaction" | "batch"))
     {

@@ -56,7 +56,7 @@ pub async fn reindex(session: &Session, resource_type: Option<&str>) -> FhirResu
                 continue;
             };
             after = after.max(rid);
-            let resource: Value = serde_json::from_str(text)
+            let resource: Value = crate::format::json::from_str(text)
                 .map_err(|e| FhirError::Internal(format!("stored resource {rid} is not JSON: {e}")))?;
             let t = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
             batch.push((rid, t, session.index(&resource)));

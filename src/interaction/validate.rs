@@ -71,7 +71,7 @@ pub async fn validate(
             let Some(Current::Live(stored)) = session.current(resource_type, id).await? else {
                 return Err(not_found(resource_type, id));
             };
-            serde_json::from_str(stored.content.as_deref().unwrap_or("{}"))
+            crate::format::json::from_str(stored.content.as_deref().unwrap_or("{}"))
                 .map_err(|e| FhirError::Internal(e.to_string()))?
         }
         (None, None) => return Err(FhirError::bad_request("$validate needs a resource to validate")),

@@ -194,7 +194,7 @@ async fn group_members(fhir: &Fhir, all: &Unconfined, group_id: &str) -> FhirRes
     let Some(content) = group.as_ref().and_then(|g| g.content.as_deref()) else {
         return Err(FhirError::NotFound(format!("Group/{group_id}")));
     };
-    let group: Value = serde_json::from_str(content).map_err(|e| FhirError::Internal(e.to_string()))?;
+    let group: Value = crate::format::json::from_str(content).map_err(|e| FhirError::Internal(e.to_string()))?;
     Ok(group
         .get("member")
         .and_then(Value::as_array)
