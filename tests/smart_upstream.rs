@@ -116,9 +116,9 @@ enum Spoil {
 }
 
 /// Starts a SMART authorization, follows it to the mock provider, and comes back with an id_token
-/// spoiled as asked; returns our callback's response.
-async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) -> reqwest::Response {
-    let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+/// spoiled as asked; returns the browser and our callback's response.
+async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) -> (Client, reqwest::Response) {
+    let http = common::browser::browser();
     let verifier = "v".repeat(50);
     let challenge = jose::b64(&openssl::sha::sha256(verifier.as_bytes()));
     let mut query = form_urlencoded::Serializer::new(String::new());
@@ -169,10 +169,12 @@ async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) 
         guard.id_token = id_token;
         guard.code_challenge = query_param(&upstream, "code_challenge").expect("challenge");
     }
-    http.get(format!("{}/auth/upstream/callback?code=upstream-code&state={state}", server.base))
+    let r = http
+        .get(format!("{}/auth/upstream/callback?code=upstream-code&state={state}", server.base))
         .send()
         .await
-        .expect("callback")
+        .expect("callback");
+    (http, r)
 }
 
 async fn upstream_login(server: &TestServer, mock: &MockProvider) {
@@ -188,11 +190,11 @@ async fn upstream_login(server: &TestServer, mock: &MockProvider) {
     };
     ikp::auth::clients::add(server.state().auth.store(), &client).await.expect("register");
 
-    let r = upstream_round(server, mock, Spoil::Nothing).await;
+    let (http, r) = upstream_round(server, mock, Spoil::Nothing).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "a valid upstream login");
     let consent = location(&r);
     assert!(consent.contains("/auth/consent?request="), "{consent}");
-    let html = server.client.get(&consent).send().await.expect("consent").text().await.expect("html");
+    let html = http.get(&consent).send().await.expect("consent").text().await.expect("html");
     assert!(html.contains("value=\"demo-jan-kowalski\""), "the PESEL claim resolved to the demo patient: {html}");
 
     for (name, spoil) in [
@@ -202,7 +204,7 @@ async fn upstream_login(server: &TestServer, mock: &MockProvider) {
         ("expired", Spoil::Expired),
         ("low acr", Spoil::Acr),
     ] {
-        let r = upstream_round(server, mock, spoil).await;
+        let (_, r) = upstream_round(server, mock, spoil).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
         assert!(r.headers().get("location").is_none(), "{name}: no login");
     }

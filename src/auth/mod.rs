@@ -8,6 +8,7 @@
 
 pub mod assertion;
 pub mod authorize;
+pub mod binding;
 pub mod clients;
 pub mod demo;
 pub mod discovery;

@@ -6,7 +6,9 @@
 use axum::Router;
 use axum::body::Body as HttpBody;
 use axum::extract::{Request, State as AxumState};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, PRAGMA, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response as HttpResponse;
 use axum::routing::{get, post};
@@ -20,7 +22,7 @@ use crate::auth::launch::{self, LaunchRequest};
 use crate::auth::registration::{self, RegistrationError};
 use crate::auth::scopes::Scopes;
 use crate::auth::token::{self, TokenRequest};
-use crate::auth::{AuthError, AuthServer, demo, discovery, grants, keys, principal};
+use crate::auth::{AuthError, AuthServer, binding, demo, discovery, grants, keys, principal};
 
 /// Largest form the authorization endpoints accept.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -204,13 +206,55 @@ async fn authorize_post(AxumState(state): AxumState<State>, request: Request) ->
 async fn start_authorization(auth: &AuthServer, pairs: &[(String, String)]) -> HttpResponse {
     let result = async {
         let request = authorize::validate(auth, pairs).await?;
-        let id = authorize::save(auth, &request).await?;
-        Ok::<String, Refusal>(id)
+        Ok::<_, Refusal>(authorize::save(auth, &request).await?)
     }
     .await;
     match result {
-        Ok(id) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", &id)])),
+        Ok(saved) => {
+            let mut response = redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", &saved.id)]));
+            set_binding_cookie(auth, &mut response, &saved.id, Some(&saved.browser_secret));
+            response
+        }
         Err(r) => refusal(auth, r),
+    }
+}
+
+/// The value of the cookie `name` the browser sent, if any.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The binding secret the browser presents for the pending request `id`.
+fn browser_secret<'a>(headers: &'a HeaderMap, id: &str) -> Option<&'a str> {
+    cookie(headers, &binding::cookie_name(id))
+}
+
+/// Gives the browser the binding cookie of request `id` (or, with `None`, takes it back).
+///
+/// HttpOnly: no script needs it. SameSite=Lax, not Strict: the upstream provider sends the
+/// browser back to our callback with a cross-site top-level GET, which Strict would strip; Lax
+/// still keeps the cookie off cross-site POSTs and subresources, and the consent POST comes from
+/// our own page. Path: only the authorization endpoints see it. Secure whenever the issuer is
+/// https (plain http is for loopback development).
+fn set_binding_cookie(auth: &AuthServer, response: &mut HttpResponse, id: &str, secret: Option<&str>) {
+    let path = reqwest::Url::parse(&auth.endpoint("")).map(|u| u.path().trim_end_matches('/').to_string());
+    let path = path.unwrap_or_else(|_| "/".to_string());
+    let (value, max_age) = match secret {
+        Some(secret) => (secret, crate::auth::REQUEST_SECONDS),
+        None => ("", 0),
+    };
+    let secure = if auth.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let cookie =
+        format!("{}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", binding::cookie_name(id));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
     }
 }
 
@@ -247,7 +291,7 @@ fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>) -> Str
 async fn login_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
-    match authorize::load(&state.auth, id).await {
+    match authorize::load(&state.auth, id, browser_secret(request.headers(), id)).await {
         Ok(_) => html(200, "Log in", &login_form(&state.auth, id, None)),
         Err(e) => refusal(&state.auth, e.into()),
     }
@@ -255,12 +299,12 @@ async fn login_page(AxumState(state): AxumState<State>, request: Request) -> Htt
 
 async fn login_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let auth = &state.auth;
-    let pairs = match form_pairs(request).await {
-        Ok((_, pairs)) => pairs,
+    let (headers, pairs) = match form_pairs(request).await {
+        Ok(form) => form,
         Err(e) => return refusal(auth, e.into()),
     };
     let id = param(&pairs, "request").unwrap_or_default();
-    if let Err(e) = authorize::load(auth, id).await {
+    if let Err(e) = authorize::load(auth, id, browser_secret(&headers, id)).await {
         return refusal(auth, e.into());
     }
     if !auth.demo {
@@ -296,7 +340,7 @@ async fn upstream_start(AxumState(state): AxumState<State>, request: Request) ->
     let Some(upstream) = &auth.upstream else {
         return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
     };
-    match authorize::load(auth, id).await {
+    match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
         Ok(_) => redirect(&upstream.login_url(auth, id)),
         Err(e) => refusal(auth, e.into()),
     }
@@ -309,7 +353,7 @@ async fn upstream_callback(AxumState(state): AxumState<State>, request: Request)
         return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
     };
     let id = param(&pairs, "state").unwrap_or_default();
-    if let Err(e) = authorize::load(auth, id).await {
+    if let Err(e) = authorize::load(auth, id, browser_secret(request.headers(), id)).await {
         return refusal(auth, e.into());
     }
     if let Some(error) = param(&pairs, "error") {
@@ -371,7 +415,7 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
     let auth = &state.auth;
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
-    match authorize::load(auth, id).await {
+    match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
         Ok((request, Some(account))) => {
             let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account, request.launch.as_ref());
             html(200, &format!("Allow {}?", request.client_id), &page)
@@ -383,8 +427,8 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
 
 async fn consent_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let auth = &state.auth;
-    let pairs = match form_pairs(request).await {
-        Ok((_, pairs)) => pairs,
+    let (headers, pairs) = match form_pairs(request).await {
+        Ok(form) => form,
         Err(e) => return refusal(auth, e.into()),
     };
     let consent = Consent {
@@ -392,10 +436,14 @@ async fn consent_submit(AxumState(state): AxumState<State>, request: Request) ->
         scopes: pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect(),
         patient: param(&pairs, "patient").map(str::to_string),
     };
-    match authorize::decide(auth, param(&pairs, "request").unwrap_or_default(), &consent).await {
+    let id = param(&pairs, "request").unwrap_or_default();
+    let mut response = match authorize::decide(auth, id, browser_secret(&headers, id), &consent).await {
         Ok(location) => redirect(&location),
         Err(r) => refusal(auth, r),
-    }
+    };
+    // The request is answered (or refused for good): the browser may forget its binding.
+    set_binding_cookie(auth, &mut response, id, None);
+    response
 }
 
 async fn token_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
