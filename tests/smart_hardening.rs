@@ -27,6 +27,8 @@ pub fn smart_on(args: &mut ServeArgs) {
 on_both_backends_configured!(crate::smart_on;
     login_is_bound_to_the_browser,
     refresh_without_client_id,
+    login_throttling,
+    page_headers,
 );
 
 async fn register(server: &TestServer) {
@@ -159,15 +161,18 @@ fn basic(client_id: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
-/// A whole authorization for `client_id`; returns the refresh token.
-async fn refresh_token_for(server: &TestServer, client_id: &str, secret: Option<&str>) -> String {
+/// A whole authorization of Jan's for `client_id`; returns the token response.
+async fn authorized(server: &TestServer, client_id: &str, secret: Option<&str>) -> Value {
     let (verifier, challenge) = pkce();
     let http = browser();
     let request = start(server, &http, client_id, &challenge).await;
     assert_eq!(login(server, &http, &request, "demo").await.status(), StatusCode::SEE_OTHER);
     let code = query_param(&location(&consent(server, &http, &request).await), "code").expect("code");
-    let token: Value = exchange(server, &code, &verifier, client_id, secret).await.json().await.expect("json");
-    token["refresh_token"].as_str().expect("refresh token").to_string()
+    exchange(server, &code, &verifier, client_id, secret).await.json().await.expect("json")
+}
+
+async fn refresh_token_for(server: &TestServer, client_id: &str, secret: Option<&str>) -> String {
+    authorized(server, client_id, secret).await["refresh_token"].as_str().expect("refresh token").to_string()
 }
 
 async fn refresh(server: &TestServer, pairs: &[(&str, &str)], authorization: Option<String>) -> (u16, Value) {
@@ -210,4 +215,83 @@ async fn refresh_without_client_id(server: &TestServer) {
     assert_eq!(refresh(server, &named, None).await.0, 401);
     let (status, body) = refresh(server, &bare, Some(basic(CONFIDENTIAL_APP, SECRET))).await;
     assert_eq!(status, 200, "{body}");
+}
+
+async fn login_as(server: &TestServer, pesel: &str, password: &str) -> (u16, String) {
+    let (_, challenge) = pkce();
+    let http = browser();
+    let request = start(server, &http, PUBLIC_APP, &challenge).await;
+    let pairs = [("request", request.as_str()), ("pesel", pesel), ("password", password)];
+    let r = post_form(&http, &format!("{}/auth/login", server.base), &pairs).await;
+    (r.status().as_u16(), r.text().await.expect("page"))
+}
+
+async fn login_throttling(server: &TestServer) {
+    register(server).await;
+    // Jan's own app, authorised before anyone tries his account.
+    let token = authorized(server, PUBLIC_APP, None).await;
+    let jans = token["access_token"].as_str().expect("access token").to_string();
+    // Five wrong passwords lock the account: then even the right one is refused, neutrally.
+    // An unknown PESEL is answered exactly the same way (no account enumeration).
+    for pesel in [JAN, "02070803628"] {
+        for attempt in 1..=5 {
+            let (status, page) = login_as(server, pesel, "wrong").await;
+            assert_eq!(status, 401, "{pesel} attempt {attempt}");
+            assert!(page.contains("Unknown PESEL or wrong password."));
+        }
+        let (status, page) = login_as(server, pesel, "demo").await;
+        assert_eq!(status, 429, "{pesel}: locked");
+        assert!(page.contains("Too many failed attempts. Try again later."), "{page}");
+        assert!(!page.contains(pesel), "{page}");
+    }
+    // Other accounts from the same address still log in (the address has 10 of its 20).
+    assert_eq!(login_as(server, "85030204565", "demo").await.0, 303);
+    // The EHR-launch login counts on the same account.
+    let pairs = [("client_id", PUBLIC_APP), ("pesel", JAN), ("password", "demo")];
+    assert_eq!(post_form(&browser(), &format!("{}/auth/launch", server.base), &pairs).await.status(), 429);
+    // Jan finds the lockout of his account in his own audit trail.
+    let url = format!("{}/AuditEvent?patient=demo-jan-kowalski&subtype=%24login", server.base);
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        let r = server.client.get(&url).bearer_auth(&jans).send().await.expect("audit");
+        assert_eq!(r.status(), 200);
+        found = r.json().await.expect("bundle");
+        if found["entry"].as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let entries = found["entry"].as_array().expect("the lockout is audited");
+    assert_eq!(entries.len(), 1, "one lockout of Jan's account: {found}");
+    let event = &entries[0]["resource"];
+    assert_eq!(event["outcome"], "4");
+    let text = event.to_string();
+    assert!(text.contains("login lockout") && !text.contains(JAN), "no PESEL in the trail: {text}");
+    // Past the address's limit every account is refused from it.
+    for attempt in 0..10 {
+        assert_eq!(login_as(server, &format!("0000000000{attempt}"), "wrong").await.0, 401);
+    }
+    assert_eq!(login_as(server, "85030204565", "demo").await.0, 429, "the address is locked");
+}
+
+async fn page_headers(server: &TestServer) {
+    register(server).await;
+    let (_, challenge) = pkce();
+    let http = browser();
+    let request = start(server, &http, PUBLIC_APP, &challenge).await;
+    let pages = [
+        format!("{}/auth/login?request={request}", server.base),
+        format!("{}/auth/login?request=unknown", server.base),
+        format!("{}/auth/launch?client_id={PUBLIC_APP}", server.base),
+    ];
+    for url in pages {
+        let r = http.get(&url).send().await.expect("page");
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        assert!(header("content-type").starts_with("text/html"), "{url}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{url}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{url}");
+        assert_eq!(header("cache-control"), "no-store", "{url}");
+        assert_eq!(header("x-frame-options"), "DENY", "{url}");
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{url}");
+    }
 }

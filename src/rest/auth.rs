@@ -3,11 +3,14 @@
 //! revocation endpoints. OAuth errors are rendered here and nowhere else: JSON for the back
 //! channel, a redirect or an HTML page for the browser.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body as HttpBody;
-use axum::extract::{Request, State as AxumState};
+use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, PRAGMA, SET_COOKIE, WWW_AUTHENTICATE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, PRAGMA, REFERRER_POLICY, SET_COOKIE,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response as HttpResponse;
@@ -15,12 +18,13 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::State;
+use super::{AppState, State};
 use crate::auth::authorize::{self, Consent, Refusal};
 use crate::auth::identity::{self, Account};
 use crate::auth::launch::{self, LaunchRequest};
 use crate::auth::registration::{self, RegistrationError};
 use crate::auth::scopes::Scopes;
+use crate::auth::throttle::{self, Subject};
 use crate::auth::token::{self, TokenRequest};
 use crate::auth::{AuthError, AuthServer, binding, demo, discovery, grants, keys, principal};
 
@@ -74,10 +78,16 @@ fn log(e: &AuthError) {
 }
 
 fn redirect(location: &str) -> HttpResponse {
+    redirect_with_status(StatusCode::SEE_OTHER, location)
+}
+
+/// A redirect of the browser. No referrer: the URLs it comes from carry request handles.
+fn redirect_with_status(status: StatusCode, location: &str) -> HttpResponse {
     HttpResponse::builder()
-        .status(StatusCode::SEE_OTHER)
+        .status(status)
         .header(LOCATION, location)
         .header(CACHE_CONTROL, "no-store")
+        .header(REFERRER_POLICY, "no-referrer")
         .body(HttpBody::empty())
         .unwrap_or_default()
 }
@@ -96,6 +106,9 @@ fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header(CACHE_CONTROL, "no-store")
+        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // The pages' URLs carry request handles: never hand them to another site.
+        .header(REFERRER_POLICY, "no-referrer")
         // The pages must never be framed (clickjacking of the consent button). No `form-action`:
         // browsers apply it to the redirect that follows the consent POST, which goes to the app.
         .header("x-frame-options", "DENY")
@@ -299,25 +312,72 @@ async fn login_page(AxumState(state): AxumState<State>, request: Request) -> Htt
 
 async fn login_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let auth = &state.auth;
+    let address = client_address(&request);
     let (headers, pairs) = match form_pairs(request).await {
         Ok(form) => form,
         Err(e) => return refusal(auth, e.into()),
     };
     let id = param(&pairs, "request").unwrap_or_default();
-    if let Err(e) = authorize::load(auth, id, browser_secret(&headers, id)).await {
-        return refusal(auth, e.into());
-    }
+    let client_id = match authorize::load(auth, id, browser_secret(&headers, id)).await {
+        Ok((request, _)) => request.client_id,
+        Err(e) => return refusal(auth, e.into()),
+    };
     if !auth.demo {
         return html(404, "Log in", "<p>The demo login is not enabled.</p>");
     }
-    let identity =
-        demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default());
-    match identity {
+    match throttled_demo_login(&state, &pairs, address.as_deref(), &client_id).await {
         Ok(identity) => finish_login(auth, id, &identity).await,
         Err(e) => {
             log(&e);
-            html(401, "Log in", &login_form(auth, id, Some("Unknown PESEL or wrong password.")))
+            let (status, message) = login_failure(&e);
+            html(status, "Log in", &login_form(auth, id, Some(message)))
         }
+    }
+}
+
+/// The client's network address (for throttling and the audit trail).
+fn client_address(request: &Request) -> Option<String> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// The demo login, throttled per account and per client address (`crate::auth::throttle`); a
+/// lockout is filed in the audit trail.
+async fn throttled_demo_login(
+    state: &AppState,
+    pairs: &[(String, String)],
+    address: Option<&str>,
+    client_id: &str,
+) -> Result<identity::VerifiedIdentity, AuthError> {
+    let auth = &state.auth;
+    let pesel = param(pairs, "pesel").unwrap_or_default();
+    let account = Subject::Account(auth.subject_for(pesel));
+    let mut subjects = vec![account.clone()];
+    subjects.extend(address.map(|a| Subject::Address(a.to_string())));
+    auth.throttle.check(&subjects)?;
+    match demo::login(pesel, param(pairs, "password").unwrap_or_default()) {
+        Ok(identity) => {
+            auth.throttle.succeeded(&account);
+            Ok(identity)
+        }
+        Err(e) => {
+            for locked in auth.throttle.failed(&subjects) {
+                tracing::warn!(?locked, "login lockout");
+                let patient = match &locked {
+                    Subject::Account(_) => identity::patient_with_pesel(auth, pesel).await.unwrap_or_default(),
+                    Subject::Address(_) => None,
+                };
+                state.audit.send(throttle::lockout_access(&locked, patient, address, client_id));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The status and the neutral message of a failed login (the same for unknown accounts).
+fn login_failure(e: &AuthError) -> (u16, &'static str) {
+    match e {
+        AuthError::Throttled => (429, "Too many failed attempts. Try again later."),
+        _ => (401, "Unknown PESEL or wrong password."),
     }
 }
 
@@ -554,18 +614,20 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
     if !auth.ehr_launch() {
         return html(404, "Launch", "<p>EHR launch needs the demo login, which is not enabled.</p>");
     }
+    let address = client_address(&request);
     let pairs = match form_pairs(request).await {
         Ok((_, pairs)) => pairs,
         Err(e) => return launch_error(&e),
     };
-    let identity =
-        match demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default()) {
-            Ok(identity) => identity,
-            Err(e) => {
-                log(&e);
-                return html(401, "Launch", &launch_form(auth, &pairs, Some("Unknown PESEL or wrong password.")));
-            }
-        };
+    let client_id = param(&pairs, "client_id").unwrap_or_default();
+    let identity = match throttled_demo_login(&state, &pairs, address.as_deref(), client_id).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            log(&e);
+            let (status, message) = login_failure(&e);
+            return html(status, "Launch", &launch_form(auth, &pairs, Some(message)));
+        }
+    };
     let launch_request = LaunchRequest {
         client_id: param(&pairs, "client_id").unwrap_or_default(),
         patient: param(&pairs, "patient"),
@@ -577,12 +639,7 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
     }
     .await;
     match result {
-        Ok(location) => HttpResponse::builder()
-            .status(StatusCode::FOUND)
-            .header(LOCATION, location)
-            .header(CACHE_CONTROL, "no-store")
-            .body(HttpBody::empty())
-            .unwrap_or_default(),
+        Ok(location) => redirect_with_status(StatusCode::FOUND, &location),
         Err(e) => launch_error(&e),
     }
 }
