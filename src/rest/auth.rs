@@ -401,7 +401,10 @@ async fn upstream_start(AxumState(state): AxumState<State>, request: Request) ->
         return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
     };
     match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
-        Ok(_) => redirect(&upstream.login_url(auth, id)),
+        Ok(_) => match upstream.login_url(auth, id) {
+            Ok(url) => redirect(&url),
+            Err(e) => refusal(auth, e.into()),
+        },
         Err(e) => refusal(auth, e.into()),
     }
 }
