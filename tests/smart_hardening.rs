@@ -284,6 +284,11 @@ async fn page_headers(server: &TestServer) {
         format!("{}/auth/login?request=unknown", server.base),
         format!("{}/auth/launch?client_id={PUBLIC_APP}", server.base),
     ];
+    // Redirects leave no referrer either (the URLs carry request handles).
+    let r = http.get(format!("{}/auth/consent?request={request}", server.base)).send().await.expect("consent");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "to the login: nobody logged in yet");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     for url in pages {
         let r = http.get(&url).send().await.expect("page");
         let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();

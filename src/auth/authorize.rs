@@ -2,6 +2,9 @@
 //! SMART's `aud` and mandatory PKCE S256), keep it server-side while the user logs in, picks a
 //! patient and consents, then turn the consent into a grant and a single-use code. With an EHR
 //! launch (`launch=...`) the patient comes from the launch and no picker is shown.
+//!
+//! A pending request is bound to the browser that started it ([`super::binding`]): loading it
+//! takes the secret that browser presents, so no step can be taken from another browser.
 
 use serde::{Deserialize, Serialize};
 

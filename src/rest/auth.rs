@@ -87,6 +87,7 @@ fn redirect_with_status(status: StatusCode, location: &str) -> HttpResponse {
         .status(status)
         .header(LOCATION, location)
         .header(CACHE_CONTROL, "no-store")
+        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(REFERRER_POLICY, "no-referrer")
         .body(HttpBody::empty())
         .unwrap_or_default()
@@ -208,7 +209,8 @@ async fn authorize_get(AxumState(state): AxumState<State>, request: Request) -> 
 }
 
 /// POST /authorize: the parameters are kept server-side and the browser continues with GETs, so a
-/// cross-site auto-submitted form works without cookies.
+/// cross-site auto-submitted form works: it needs no cookie of ours, and the binding cookie set
+/// in its answer is kept (SameSite limits when a cookie is sent, not when it is set).
 async fn authorize_post(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     match form_pairs(request).await {
         Ok((_, pairs)) => start_authorization(&state.auth, &pairs).await,
