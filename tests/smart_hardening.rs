@@ -40,7 +40,7 @@ async fn register(server: &TestServer) {
             client_type,
             secret,
             redirect_uris: vec![REDIRECT.into()],
-            launch_uri: None,
+            launch_uri: Some("https://app.example/launch".into()),
             jwks: None,
             jwks_url: None,
             scopes: None,

@@ -365,7 +365,11 @@ async fn throttled_demo_login(
             for locked in auth.throttle.failed(&subjects) {
                 tracing::warn!(?locked, "login lockout");
                 let patient = match &locked {
-                    Subject::Account(_) => identity::patient_with_pesel(auth, pesel).await.unwrap_or_default(),
+                    Subject::Account(_) => identity::patient_with_pesel(auth, pesel).await.unwrap_or_else(|e| {
+                        // The lockout is still audited, only not in the patient's own trail.
+                        tracing::error!(error = %e, "the patient of a locked account could not be looked up");
+                        None
+                    }),
                     Subject::Address(_) => None,
                 };
                 state.audit.send(throttle::lockout_access(&locked, patient, address, client_id));
@@ -625,6 +629,11 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
         Err(e) => return launch_error(&e),
     };
     let client_id = param(&pairs, "client_id").unwrap_or_default();
+    // Only a client that can be launched: nothing else is worth a login (or an audit record
+    // naming whatever the form claimed).
+    if let Err(e) = launch::launch_uri(auth, client_id).await {
+        return launch_error(&e);
+    }
     let identity = match throttled_demo_login(&state, &pairs, address.as_deref(), client_id).await {
         Ok(identity) => identity,
         Err(e) => {
