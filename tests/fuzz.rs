@@ -41,6 +41,7 @@ fn fhir() -> &'static Fhir {
             base_url: "http://fuzz.example/fhir".to_string(),
             profiles: Arc::new(ikp::validation::profiles::ProfileSet::built_in().unwrap()),
             terminology: &ikp::terminology::builtin::BUILTIN,
+            limits: Default::default(),
         }
     })
 }
@@ -267,7 +268,8 @@ fn check_search(input: &[u8]) -> Result<(), String> {
     let f = fhir();
     let registry = f.registry.current();
     for strict in [false, true] {
-        let parser = ikp::search::parse::Parser { registry: &registry, base_url: &f.base_url, strict };
+        let parser =
+            ikp::search::parse::Parser { registry: &registry, base_url: &f.base_url, strict, limits: &f.limits };
         let types = if resource_type.is_empty() { Vec::new() } else { vec![resource_type.to_string()] };
         let _ = parser.parse(types, &pairs);
     }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::TestServer;
-use common::browser::{browser, form, location, pkce, post_form, query_param};
+use common::browser::{browser, browser_of, form, location, pkce, post_form, query_param};
 use ikp::auth::clients::{ClientType, NewClient};
 use ikp::auth::jose::{self, Algorithm, Unverified};
 use ikp::cli::{AuthMode, ServeArgs};
@@ -76,7 +76,7 @@ async fn authorize(server: &TestServer, params: &[(&str, &str)]) -> Response {
 
 /// Drives the login and consent forms as a user would; returns the final redirect to the app.
 async fn login_and_consent(server: &TestServer, login: Response, pesel: &str, patient: Option<&str>) -> String {
-    let http = browser();
+    let http = browser_of(&login);
     assert_eq!(login.status(), StatusCode::SEE_OTHER, "authorize redirects to the login");
     let login_url = location(&login);
     let request = query_param(&login_url, "request").expect("request handle");
@@ -311,7 +311,7 @@ async fn parent_acts_for_child(server: &TestServer) {
     let login =
         authorize(server, &authorize_params(server, "launch/patient openid fhirUser patient/*.rs", &challenge)).await;
     let request = query_param(&location(&login), "request").expect("request");
-    let http = browser();
+    let http = browser_of(&login);
     let logged_in = post_form(
         &http,
         &format!("{}/auth/login", server.base),
@@ -435,7 +435,7 @@ async fn authorize_refusals(server: &TestServer) {
     // The user denies.
     let login = authorize(server, &authorize_params(server, scope, &challenge)).await;
     let request = query_param(&location(&login), "request").expect("request");
-    let http = browser();
+    let http = browser_of(&login);
     post_form(
         &http,
         &format!("{}/auth/login", server.base),
@@ -971,7 +971,7 @@ async fn granular_scopes_and_clinicians(server: &TestServer) {
     )
     .await;
     let request = query_param(&location(&login), "request").expect("request");
-    let http = browser();
+    let http = browser_of(&login);
     post_form(
         &http,
         &format!("{}/auth/login", server.base),

@@ -8,7 +8,7 @@
 mod common;
 
 use common::TestServer;
-use common::browser::{browser, form, location, pkce, post_form, query_param};
+use common::browser::{browser, browser_of, form, location, pkce, post_form, query_param};
 use ikp::auth::clients::{ClientType, NewClient};
 use ikp::auth::jose::{self, Algorithm};
 use ikp::cli::{AuthMode, ServeArgs};
@@ -124,7 +124,7 @@ async fn authorize(server: &TestServer, a: &Authorization<'_>, challenge: &str) 
 /// Logs in at the authorization request and approves every scope; returns the consent page's
 /// HTML and the final redirect to the app.
 async fn login_and_consent(server: &TestServer, login: Response, pesel: &str) -> (String, String) {
-    let http = browser();
+    let http = browser_of(&login);
     assert_eq!(login.status(), StatusCode::SEE_OTHER, "authorize redirects to the login");
     let request = query_param(&location(&login), "request").expect("request handle");
     let logged_in = post_form(
@@ -371,7 +371,7 @@ async fn launch_needs_the_launch_scope_and_the_same_user(server: &TestServer) {
     let login = authorize(server, &a, &challenge).await;
     let request = query_param(&location(&login), "request").expect("request");
     let r = post_form(
-        &browser(),
+        &browser_of(&login),
         &format!("{}/auth/login", server.base),
         &[("request", request.as_str()), ("pesel", ZOFIA), ("password", "demo")],
     )

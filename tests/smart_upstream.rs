@@ -1,6 +1,7 @@
 //! Login through an upstream OpenID Connect provider, against a small mock provider started in the
 //! test: a valid id_token logs the user in (PESEL from the configured claim); a bad signature, a
-//! wrong nonce, a wrong audience, an expired token or a too-low `acr` do not.
+//! wrong nonce, a wrong audience, an expired token or a too-low `acr` do not; a higher `acr` than
+//! required does.
 
 mod common;
 
@@ -113,12 +114,14 @@ enum Spoil {
     Audience,
     Expired,
     Acr,
+    /// A higher level of assurance than required (accepted).
+    HigherAcr,
 }
 
 /// Starts a SMART authorization, follows it to the mock provider, and comes back with an id_token
-/// spoiled as asked; returns our callback's response.
-async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) -> reqwest::Response {
-    let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+/// spoiled as asked; returns the browser and our callback's response.
+async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) -> (Client, reqwest::Response) {
+    let http = common::browser::browser();
     let verifier = "v".repeat(50);
     let challenge = jose::b64(&openssl::sha::sha256(verifier.as_bytes()));
     let mut query = form_urlencoded::Serializer::new(String::new());
@@ -146,6 +149,11 @@ async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) 
     assert_eq!(query_param(&upstream, "code_challenge_method").as_deref(), Some("S256"));
     let state = query_param(&upstream, "state").expect("state");
     let nonce = query_param(&upstream, "nonce").expect("nonce");
+    // The required level and those above it are asked for, as acr_values and an essential claim.
+    let acceptable = ["http://eidas.europa.eu/LoA/substantial", "http://eidas.europa.eu/LoA/high"];
+    assert_eq!(query_param(&upstream, "acr_values"), Some(acceptable.join(" ")));
+    let asked: Value = serde_json::from_str(&query_param(&upstream, "claims").expect("claims")).expect("json");
+    assert_eq!(asked, json!({"id_token": {"acr": {"essential": true, "values": acceptable}}}));
 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut claims = json!({
@@ -160,6 +168,7 @@ async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) 
         Spoil::Audience => claims["aud"] = json!("someone-else"),
         Spoil::Expired => claims["exp"] = json!(now - 3600),
         Spoil::Acr => claims["acr"] = json!("http://eidas.europa.eu/LoA/low"),
+        Spoil::HigherAcr => claims["acr"] = json!("http://eidas.europa.eu/LoA/high"),
     }
     let mut header = Map::new();
     header.insert("kid".into(), json!("upstream-1"));
@@ -169,10 +178,12 @@ async fn upstream_round(server: &TestServer, mock: &MockProvider, spoil: Spoil) 
         guard.id_token = id_token;
         guard.code_challenge = query_param(&upstream, "code_challenge").expect("challenge");
     }
-    http.get(format!("{}/auth/upstream/callback?code=upstream-code&state={state}", server.base))
+    let r = http
+        .get(format!("{}/auth/upstream/callback?code=upstream-code&state={state}", server.base))
         .send()
         .await
-        .expect("callback")
+        .expect("callback");
+    (http, r)
 }
 
 async fn upstream_login(server: &TestServer, mock: &MockProvider) {
@@ -188,12 +199,14 @@ async fn upstream_login(server: &TestServer, mock: &MockProvider) {
     };
     ikp::auth::clients::add(server.state().auth.store(), &client).await.expect("register");
 
-    let r = upstream_round(server, mock, Spoil::Nothing).await;
+    let (http, r) = upstream_round(server, mock, Spoil::Nothing).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "a valid upstream login");
     let consent = location(&r);
     assert!(consent.contains("/auth/consent?request="), "{consent}");
-    let html = server.client.get(&consent).send().await.expect("consent").text().await.expect("html");
+    let html = http.get(&consent).send().await.expect("consent").text().await.expect("html");
     assert!(html.contains("value=\"demo-jan-kowalski\""), "the PESEL claim resolved to the demo patient: {html}");
+    let (_, r) = upstream_round(server, mock, Spoil::HigherAcr).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "a higher level of assurance than required");
 
     for (name, spoil) in [
         ("bad signature", Spoil::Signature),
@@ -202,7 +215,7 @@ async fn upstream_login(server: &TestServer, mock: &MockProvider) {
         ("expired", Spoil::Expired),
         ("low acr", Spoil::Acr),
     ] {
-        let r = upstream_round(server, mock, spoil).await;
+        let (_, r) = upstream_round(server, mock, spoil).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
         assert!(r.headers().get("location").is_none(), "{name}: no login");
     }

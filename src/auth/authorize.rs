@@ -2,9 +2,13 @@
 //! SMART's `aud` and mandatory PKCE S256), keep it server-side while the user logs in, picks a
 //! patient and consents, then turn the consent into a grant and a single-use code. With an EHR
 //! launch (`launch=...`) the patient comes from the launch and no picker is shown.
+//!
+//! A pending request is bound to the browser that started it ([`super::binding`]): loading it
+//! takes the secret that browser presents, so no step can be taken from another browser.
 
 use serde::{Deserialize, Serialize};
 
+use super::binding::{self, Binding};
 use super::grants::GrantContext;
 use super::identity::Account;
 use super::launch::{self, LaunchContext};
@@ -97,10 +101,30 @@ pub async fn validate(auth: &AuthServer, params: &[(String, String)]) -> Result<
     })
 }
 
-/// Keeps a validated request until the user has logged in and consented; returns its handle.
-pub async fn save(auth: &AuthServer, request: &AuthorizationRequest) -> Result<String, AuthError> {
+/// What is kept of a pending request: the request and the hash of its browser binding.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+    /// SHA-256 of the binding cookie's secret (empty: none, and nothing will match).
+    #[serde(default)]
+    browser: String,
+}
+
+/// A request kept for the user's login and consent: its handle (for URLs) and the secret the
+/// browser must keep in its binding cookie.
+pub struct Saved {
+    pub id: String,
+    pub browser_secret: String,
+}
+
+/// Keeps a validated request until the user has logged in and consented, bound to the browser
+/// that will get `browser_secret`.
+pub async fn save(auth: &AuthServer, request: &AuthorizationRequest) -> Result<Saved, AuthError> {
     let id = super::random_token()?;
-    let params = serde_json::to_string(request).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let binding = Binding::new()?;
+    let pending = Pending { request: request.clone(), browser: binding.hash };
+    let params = serde_json::to_string(&pending).map_err(|e| AuthError::Internal(e.to_string()))?;
     let now = now_seconds();
     let mut prune = Sql::new("DELETE FROM auth_request WHERE expires_at < ");
     prune.bind(Bind::Int(now));
@@ -113,22 +137,28 @@ pub async fn save(auth: &AuthServer, request: &AuthorizationRequest) -> Result<S
         .bind(Bind::Int(now + REQUEST_SECONDS))
         .push(")");
     auth.store().execute(sql).await?;
-    Ok(id)
+    Ok(Saved { id, browser_secret: binding.secret })
 }
 
-/// A pending request and the account that logged in for it, if any.
-pub async fn load(auth: &AuthServer, id: &str) -> Result<(AuthorizationRequest, Option<Account>), AuthError> {
+/// A pending request and the account that logged in for it, if any, for the browser that
+/// presents `browser_secret` (the binding cookie's value); any other browser is refused.
+pub async fn load(
+    auth: &AuthServer,
+    id: &str,
+    browser_secret: Option<&str>,
+) -> Result<(AuthorizationRequest, Option<Account>), AuthError> {
     let mut sql = Sql::new("SELECT params, account FROM auth_request WHERE id = ");
     sql.bind(Bind::Text(id.to_string())).push(" AND expires_at >= ").bind(Bind::Int(now_seconds()));
     let rows = auth.store().query(sql, &[Column::Text, Column::Text]).await?;
     let row = rows.first().ok_or_else(|| AuthError::InvalidRequest("the login has expired; start again".into()))?;
-    let request = row
+    let pending: Pending = row
         .first()
         .and_then(|c| c.as_text())
         .and_then(|t| serde_json::from_str(t).ok())
         .ok_or_else(|| AuthError::Internal("malformed pending request".into()))?;
+    binding::check(&pending.browser, browser_secret)?;
     let account = row.get(1).and_then(|c| c.as_text()).and_then(|t| serde_json::from_str(t).ok());
-    Ok((request, account))
+    Ok((pending.request, account))
 }
 
 /// Records who logged in for a pending request.
@@ -152,9 +182,15 @@ pub struct Consent {
     pub patient: Option<String>,
 }
 
-/// Turns a consent into a grant and a code; returns the URL to send the browser to.
-pub async fn decide(auth: &AuthServer, id: &str, consent: &Consent) -> Result<String, Refusal> {
-    let (request, account) = load(auth, id).await?;
+/// Turns a consent into a grant and a code; returns the URL to send the browser to. Only the
+/// browser the request is bound to may answer it (checked before anything changes).
+pub async fn decide(
+    auth: &AuthServer,
+    id: &str,
+    browser_secret: Option<&str>,
+    consent: &Consent,
+) -> Result<String, Refusal> {
+    let (request, account) = load(auth, id, browser_secret).await?;
     let mut delete = Sql::new("DELETE FROM auth_request WHERE id = ");
     delete.bind(Bind::Text(id.to_string()));
     if auth.store().execute(delete).await.map_err(AuthError::from)? != 1 {

@@ -31,6 +31,14 @@ pub enum AuthError {
     /// The login failed (wrong PESEL or password, or the upstream identity did not validate).
     #[error("login failed: {0}")]
     LoginFailed(String),
+    /// A step of a pending authorization came from a browser that did not start it (or without
+    /// its binding cookie): answered with an error page, never redirected to the client.
+    #[error("the authorization was started in another browser")]
+    OtherBrowser,
+    /// Too many failed logins for the account or from the address: refused for a while, even
+    /// with the right password.
+    #[error("login throttled")]
+    Throttled,
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -41,9 +49,11 @@ impl AuthError {
     /// The OAuth `error` code.
     pub fn code(&self) -> &'static str {
         match self {
-            AuthError::InvalidRequest(_) | AuthError::UntrustedRedirect(_) | AuthError::LoginFailed(_) => {
-                "invalid_request"
-            }
+            AuthError::InvalidRequest(_)
+            | AuthError::UntrustedRedirect(_)
+            | AuthError::LoginFailed(_)
+            | AuthError::OtherBrowser => "invalid_request",
+            AuthError::Throttled => "temporarily_unavailable",
             AuthError::InvalidClient(_) => "invalid_client",
             AuthError::InvalidGrant(_) => "invalid_grant",
             AuthError::UnauthorizedClient(_) => "unauthorized_client",
@@ -60,6 +70,7 @@ impl AuthError {
         match self {
             AuthError::InvalidClient(_) | AuthError::InvalidToken(_) => 401,
             AuthError::AccessDenied(_) => 403,
+            AuthError::Throttled => 429,
             AuthError::Store(e) if e.is_transient() => 503,
             AuthError::Store(_) | AuthError::Internal(_) => 500,
             _ => 400,
@@ -70,6 +81,11 @@ impl AuthError {
     pub fn description(&self) -> String {
         match self {
             AuthError::Store(_) | AuthError::Internal(_) => "the server could not complete the request".to_string(),
+            AuthError::OtherBrowser => "this sign-in was started in another browser or window, or this browser did \
+                                        not keep its cookie; go back to the application and start again"
+                .to_string(),
+            // Neutral: the same whether the account exists or the address is the reason.
+            AuthError::Throttled => "too many failed attempts; try again later".to_string(),
             AuthError::InvalidRequest(m)
             | AuthError::InvalidClient(m)
             | AuthError::InvalidGrant(m)

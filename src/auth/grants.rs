@@ -274,6 +274,11 @@ pub async fn active_access_token(store: &dyn Store, token: &str) -> Result<Optio
         .map(|t| ActiveToken { grant: t.grant, scopes: t.scopes, expires_at: t.expires_at }))
 }
 
+/// The client a refresh token was issued to, if it is one; nothing is used up.
+pub async fn refresh_token_client(store: &dyn Store, token: &str) -> Result<Option<String>, AuthError> {
+    Ok(lookup(store, token).await?.filter(|t| t.kind == "refresh").map(|t| t.grant.client_id))
+}
+
 /// Uses a refresh token once (rotation). Presenting a used one again revokes the whole grant: one
 /// of the two presenters is a thief, and the server cannot tell which.
 pub async fn use_refresh_token(store: &dyn Store, token: &str, client_id: &str) -> Result<(Grant, Scopes), AuthError> {

@@ -72,6 +72,19 @@ fn display_name(resource: &Value) -> String {
     format!("{given} {family}").trim().to_string()
 }
 
+/// The Patient whose PESEL this is, if exactly one (to file a lockout of their account in their
+/// own audit trail).
+pub async fn patient_with_pesel(auth: &AuthServer, pesel: &str) -> Result<Option<String>, AuthError> {
+    if !valid_pesel(pesel) {
+        return Ok(None);
+    }
+    let patients = find(auth, "Patient", &[("identifier", format!("{PESEL}|{pesel}"))]).await?;
+    Ok(match patients.as_slice() {
+        [one] => id_of(one),
+        _ => None,
+    })
+}
+
 /// Resolves a verified identity to its account: `fhirUser` and the patients it may act for.
 pub async fn resolve_account(auth: &AuthServer, identity: &VerifiedIdentity) -> Result<Account, AuthError> {
     if !valid_pesel(&identity.pesel) {

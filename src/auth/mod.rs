@@ -8,6 +8,7 @@
 
 pub mod assertion;
 pub mod authorize;
+pub mod binding;
 pub mod clients;
 pub mod demo;
 pub mod discovery;
@@ -22,6 +23,7 @@ pub mod pkce;
 pub mod principal;
 pub mod registration;
 pub mod scopes;
+pub mod throttle;
 pub mod token;
 
 use std::sync::Arc;
@@ -61,6 +63,8 @@ pub struct AuthServer {
     pub http: reqwest::Client,
     /// RFC 7591 dynamic registration (off until the server turns it on).
     pub registration: registration::RegistrationPolicy,
+    /// Failed logins per account and address (this node's).
+    pub throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl AuthServer {
@@ -85,6 +89,7 @@ impl AuthServer {
             upstream: upstream.map(|config| Arc::new(oidc::UpstreamProvider::new(config))),
             http,
             registration: registration::RegistrationPolicy::default(),
+            throttle: Arc::default(),
         })
     }
 

@@ -1,13 +1,19 @@
 //! An upstream OpenID Connect identity provider (a national login broker, mojeID, ...): the user
 //! is sent there, comes back with a code, and its id_token is validated in full (OIDC Core
 //! §3.1.3.7): signature against the provider's JWKS, `iss`, `aud`/`azp`, `exp`, `nonce`, and the
-//! required `acr`. The PESEL comes from a configurable claim.
+//! level of assurance. The PESEL comes from a configurable claim.
+//!
+//! Levels of assurance are ordered ([`UpstreamConfig::acr_levels`], the eIDAS levels by default):
+//! a login at the required level or any higher one is accepted (an e-ID card where a trusted
+//! profile is required). The authorization request asks for them with `acr_values` and an
+//! essential `acr` claim (OIDC Core §5.5.1.1), since providers may leave `acr` out unless asked.
 //!
 //! The upstream `state` is the pending SMART request's handle; the `nonce` and the PKCE verifier
 //! are derived from it with a server secret, so nothing more needs storing and neither can be
 //! guessed by someone who only sees the browser's URLs.
 
-use serde_json::{Map, Value};
+use base64::Engine;
+use serde_json::{Map, Value, json};
 
 use super::identity::VerifiedIdentity;
 use super::jose::{self, Unverified};
@@ -24,8 +30,26 @@ pub struct UpstreamConfig {
     pub jwks_uri: String,
     /// The id_token claim that carries the PESEL.
     pub pesel_claim: String,
-    /// The `acr` the id_token must carry, if any.
+    /// The lowest level of assurance (`acr`) a login must have, if any; one of `acr_levels`.
     pub required_acr: Option<String>,
+    /// The known levels of assurance, lowest first.
+    pub acr_levels: Vec<String>,
+}
+
+/// The eIDAS levels of assurance, lowest first: the default order of `acr` values.
+pub const EIDAS_LEVELS: [&str; 3] =
+    ["http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial", "http://eidas.europa.eu/LoA/high"];
+
+impl UpstreamConfig {
+    /// The `acr` values a login may have: the required level and those above it (`None`: no
+    /// requirement). A required level missing from the list is a configuration error.
+    pub fn acceptable_acr(&self) -> Result<Option<&[String]>, String> {
+        let Some(required) = &self.required_acr else { return Ok(None) };
+        let position = self.acr_levels.iter().position(|level| level == required).ok_or_else(|| {
+            format!("the required acr {required} is not one of the levels {}", self.acr_levels.join(", "))
+        })?;
+        Ok(Some(&self.acr_levels[position..]))
+    }
 }
 
 pub struct UpstreamProvider {
@@ -42,21 +66,27 @@ impl UpstreamProvider {
     }
 
     /// Where to send the browser to log in for a pending request.
-    pub fn login_url(&self, auth: &AuthServer, request_id: &str) -> String {
+    pub fn login_url(&self, auth: &AuthServer, request_id: &str) -> Result<String, AuthError> {
         let challenge = jose::b64(&openssl::sha::sha256(derived(auth, "pkce", request_id).as_bytes()));
-        super::authorize::redirect_with(
-            &self.config.authorization_endpoint,
-            &[
-                ("response_type", "code"),
-                ("client_id", &self.config.client_id),
-                ("redirect_uri", &callback_url(auth)),
-                ("scope", "openid"),
-                ("state", request_id),
-                ("nonce", &derived(auth, "nonce", request_id)),
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
+        let callback = callback_url(auth);
+        let nonce = derived(auth, "nonce", request_id);
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", self.config.client_id.as_str()),
+            ("redirect_uri", callback.as_str()),
+            ("scope", "openid"),
+            ("state", request_id),
+            ("nonce", nonce.as_str()),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        let (acr_values, claims);
+        if let Some(acceptable) = self.config.acceptable_acr().map_err(AuthError::Internal)? {
+            acr_values = acceptable.join(" ");
+            claims = json!({"id_token": {"acr": {"essential": true, "values": acceptable}}}).to_string();
+            pairs.extend([("acr_values", acr_values.as_str()), ("claims", claims.as_str())]);
+        }
+        Ok(super::authorize::redirect_with(&self.config.authorization_endpoint, &pairs))
     }
 
     /// Exchanges the upstream code and validates the id_token it returns.
@@ -90,7 +120,7 @@ impl UpstreamProvider {
             .header("accept", "application/json")
             .body(body);
         if let Some(secret) = &c.client_secret {
-            request = request.basic_auth(&c.client_id, Some(secret));
+            request = request.header("authorization", basic_authorization(&c.client_id, secret));
         }
         let response = request.send().await.map_err(|_| failed("the token endpoint cannot be reached"))?;
         if !response.status().is_success() {
@@ -150,8 +180,8 @@ impl UpstreamProvider {
         if !text("nonce").is_some_and(|n| super::same_secret(n, nonce)) {
             return Err(failed("the id_token's nonce does not match"));
         }
-        if let Some(required) = &c.required_acr
-            && text("acr") != Some(required.as_str())
+        if let Some(acceptable) = c.acceptable_acr().map_err(AuthError::Internal)?
+            && !text("acr").is_some_and(|acr| acceptable.iter().any(|level| level == acr))
         {
             return Err(failed("the login's level of assurance is too low"));
         }
@@ -178,6 +208,14 @@ impl UpstreamProvider {
     }
 }
 
+/// `client_secret_basic` (RFC 6749 §2.3.1): the client id and secret are form-encoded before
+/// they are joined and base64-encoded, so a secret with `+`, `/`, `=` or `:` arrives intact.
+pub fn basic_authorization(client_id: &str, secret: &str) -> String {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client_id), encode(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
 /// Our callback URL at the upstream provider.
 pub fn callback_url(auth: &AuthServer) -> String {
     auth.endpoint("upstream/callback")
@@ -187,4 +225,40 @@ pub fn callback_url(auth: &AuthServer) -> String {
 fn derived(auth: &AuthServer, purpose: &str, request_id: &str) -> String {
     let digest = auth.subject_for(&format!("{purpose}:{request_id}"));
     format!("{digest}{}", jose::b64(&openssl::sha::sha256(format!("{purpose}{digest}").as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(required: Option<&str>) -> UpstreamConfig {
+        UpstreamConfig {
+            issuer: "https://idp.example".into(),
+            client_id: "ikp".into(),
+            client_secret: None,
+            authorization_endpoint: "https://idp.example/authorize".into(),
+            token_endpoint: "https://idp.example/token".into(),
+            jwks_uri: "https://idp.example/jwks".into(),
+            pesel_claim: "pesel".into(),
+            required_acr: required.map(str::to_string),
+            acr_levels: EIDAS_LEVELS.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_required_level_and_higher_ones_are_acceptable() {
+        let c = config(Some("http://eidas.europa.eu/LoA/substantial"));
+        let acceptable = c.acceptable_acr().expect("known level").expect("required");
+        assert_eq!(acceptable, &EIDAS_LEVELS[1..]);
+        assert_eq!(config(None).acceptable_acr(), Ok(None));
+        assert!(config(Some("urn:unknown")).acceptable_acr().is_err());
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_first() {
+        let header = basic_authorization("ikp rp", "a+b/c=d:e");
+        let encoded = header.strip_prefix("Basic ").expect("basic");
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64");
+        assert_eq!(String::from_utf8(decoded).expect("utf-8"), "ikp+rp:a%2Bb%2Fc%3Dd%3Ae");
+    }
 }

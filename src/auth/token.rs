@@ -49,13 +49,41 @@ pub async fn authenticate_client(auth: &AuthServer, request: &TokenRequest) -> R
     Ok(client)
 }
 
+/// Whether the request names no client at all (no Basic, no assertion, no `client_id`).
+fn presents_no_client(request: &TokenRequest) -> bool {
+    request.basic.is_none() && request.param("client_assertion_type").is_none() && request.param("client_id").is_none()
+}
+
+/// The client of a refresh request that names none: RFC 6749 §6 asks only confidential clients to
+/// authenticate, and a public client (the SMART JavaScript client, by default) may leave
+/// `client_id` out, since the refresh token already names its client. That client must be public;
+/// one that can authenticate must. A `client_id` that is sent is still checked against the token.
+async fn refreshing_public_client(auth: &AuthServer, request: &TokenRequest) -> Result<Client, AuthError> {
+    let token =
+        request.param("refresh_token").ok_or_else(|| AuthError::InvalidRequest("refresh_token is missing".into()))?;
+    let owner = grants::refresh_token_client(auth.store(), token)
+        .await?
+        .ok_or_else(|| AuthError::InvalidGrant("the refresh token is not valid".into()))?;
+    let client = clients::get(auth.store(), &owner)
+        .await?
+        .ok_or_else(|| AuthError::InvalidGrant("the refresh token is not valid".into()))?;
+    if client.client_type != ClientType::Public {
+        return Err(AuthError::InvalidClient("this client must authenticate".into()));
+    }
+    Ok(client)
+}
+
 /// Handles a token request; the result is the JSON body of a 200 response.
 pub async fn token(auth: &AuthServer, request: &TokenRequest) -> Result<Value, AuthError> {
     let grant_type = request.param("grant_type").unwrap_or_default();
     if !matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials") {
         return Err(AuthError::UnsupportedGrantType(format!("grant_type '{grant_type}' is not supported")));
     }
-    let client = authenticate_client(auth, request).await?;
+    let client = if grant_type == "refresh_token" && presents_no_client(request) {
+        refreshing_public_client(auth, request).await?
+    } else {
+        authenticate_client(auth, request).await?
+    };
     match grant_type {
         "authorization_code" => authorization_code(auth, &client, request).await,
         "refresh_token" => refresh(auth, &client, request).await,

@@ -3,24 +3,30 @@
 //! revocation endpoints. OAuth errors are rendered here and nowhere else: JSON for the back
 //! channel, a redirect or an HTML page for the browser.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body as HttpBody;
-use axum::extract::{Request, State as AxumState};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
+use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, PRAGMA, REFERRER_POLICY, SET_COOKIE,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response as HttpResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::State;
+use super::{AppState, State};
 use crate::auth::authorize::{self, Consent, Refusal};
 use crate::auth::identity::{self, Account};
 use crate::auth::launch::{self, LaunchRequest};
 use crate::auth::registration::{self, RegistrationError};
 use crate::auth::scopes::Scopes;
+use crate::auth::throttle::{self, Subject};
 use crate::auth::token::{self, TokenRequest};
-use crate::auth::{AuthError, AuthServer, demo, discovery, grants, keys, principal};
+use crate::auth::{AuthError, AuthServer, binding, demo, discovery, grants, keys, principal};
 
 /// Largest form the authorization endpoints accept.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -72,10 +78,17 @@ fn log(e: &AuthError) {
 }
 
 fn redirect(location: &str) -> HttpResponse {
+    redirect_with_status(StatusCode::SEE_OTHER, location)
+}
+
+/// A redirect of the browser. No referrer: the URLs it comes from carry request handles.
+fn redirect_with_status(status: StatusCode, location: &str) -> HttpResponse {
     HttpResponse::builder()
-        .status(StatusCode::SEE_OTHER)
+        .status(status)
         .header(LOCATION, location)
         .header(CACHE_CONTROL, "no-store")
+        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(REFERRER_POLICY, "no-referrer")
         .body(HttpBody::empty())
         .unwrap_or_default()
 }
@@ -94,6 +107,9 @@ fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header(CACHE_CONTROL, "no-store")
+        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // The pages' URLs carry request handles: never hand them to another site.
+        .header(REFERRER_POLICY, "no-referrer")
         // The pages must never be framed (clickjacking of the consent button). No `form-action`:
         // browsers apply it to the redirect that follows the consent POST, which goes to the app.
         .header("x-frame-options", "DENY")
@@ -193,7 +209,8 @@ async fn authorize_get(AxumState(state): AxumState<State>, request: Request) -> 
 }
 
 /// POST /authorize: the parameters are kept server-side and the browser continues with GETs, so a
-/// cross-site auto-submitted form works without cookies.
+/// cross-site auto-submitted form works: it needs no cookie of ours, and the binding cookie set
+/// in its answer is kept (SameSite limits when a cookie is sent, not when it is set).
 async fn authorize_post(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     match form_pairs(request).await {
         Ok((_, pairs)) => start_authorization(&state.auth, &pairs).await,
@@ -204,13 +221,55 @@ async fn authorize_post(AxumState(state): AxumState<State>, request: Request) ->
 async fn start_authorization(auth: &AuthServer, pairs: &[(String, String)]) -> HttpResponse {
     let result = async {
         let request = authorize::validate(auth, pairs).await?;
-        let id = authorize::save(auth, &request).await?;
-        Ok::<String, Refusal>(id)
+        Ok::<_, Refusal>(authorize::save(auth, &request).await?)
     }
     .await;
     match result {
-        Ok(id) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", &id)])),
+        Ok(saved) => {
+            let mut response = redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", &saved.id)]));
+            set_binding_cookie(auth, &mut response, &saved.id, Some(&saved.browser_secret));
+            response
+        }
         Err(r) => refusal(auth, r),
+    }
+}
+
+/// The value of the cookie `name` the browser sent, if any.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The binding secret the browser presents for the pending request `id`.
+fn browser_secret<'a>(headers: &'a HeaderMap, id: &str) -> Option<&'a str> {
+    cookie(headers, &binding::cookie_name(id))
+}
+
+/// Gives the browser the binding cookie of request `id` (or, with `None`, takes it back).
+///
+/// HttpOnly: no script needs it. SameSite=Lax, not Strict: the upstream provider sends the
+/// browser back to our callback with a cross-site top-level GET, which Strict would strip; Lax
+/// still keeps the cookie off cross-site POSTs and subresources, and the consent POST comes from
+/// our own page. Path: only the authorization endpoints see it. Secure whenever the issuer is
+/// https (plain http is for loopback development).
+fn set_binding_cookie(auth: &AuthServer, response: &mut HttpResponse, id: &str, secret: Option<&str>) {
+    let path = reqwest::Url::parse(&auth.endpoint("")).map(|u| u.path().trim_end_matches('/').to_string());
+    let path = path.unwrap_or_else(|_| "/".to_string());
+    let (value, max_age) = match secret {
+        Some(secret) => (secret, crate::auth::REQUEST_SECONDS),
+        None => ("", 0),
+    };
+    let secure = if auth.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let cookie =
+        format!("{}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", binding::cookie_name(id));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
     }
 }
 
@@ -247,7 +306,7 @@ fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>) -> Str
 async fn login_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
-    match authorize::load(&state.auth, id).await {
+    match authorize::load(&state.auth, id, browser_secret(request.headers(), id)).await {
         Ok(_) => html(200, "Log in", &login_form(&state.auth, id, None)),
         Err(e) => refusal(&state.auth, e.into()),
     }
@@ -255,25 +314,76 @@ async fn login_page(AxumState(state): AxumState<State>, request: Request) -> Htt
 
 async fn login_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let auth = &state.auth;
-    let pairs = match form_pairs(request).await {
-        Ok((_, pairs)) => pairs,
+    let address = client_address(&request);
+    let (headers, pairs) = match form_pairs(request).await {
+        Ok(form) => form,
         Err(e) => return refusal(auth, e.into()),
     };
     let id = param(&pairs, "request").unwrap_or_default();
-    if let Err(e) = authorize::load(auth, id).await {
-        return refusal(auth, e.into());
-    }
+    let client_id = match authorize::load(auth, id, browser_secret(&headers, id)).await {
+        Ok((request, _)) => request.client_id,
+        Err(e) => return refusal(auth, e.into()),
+    };
     if !auth.demo {
         return html(404, "Log in", "<p>The demo login is not enabled.</p>");
     }
-    let identity =
-        demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default());
-    match identity {
+    match throttled_demo_login(&state, &pairs, address.as_deref(), &client_id).await {
         Ok(identity) => finish_login(auth, id, &identity).await,
         Err(e) => {
             log(&e);
-            html(401, "Log in", &login_form(auth, id, Some("Unknown PESEL or wrong password.")))
+            let (status, message) = login_failure(&e);
+            html(status, "Log in", &login_form(auth, id, Some(message)))
         }
+    }
+}
+
+/// The client's network address (for throttling and the audit trail).
+fn client_address(request: &Request) -> Option<String> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// The demo login, throttled per account and per client address (`crate::auth::throttle`); a
+/// lockout is filed in the audit trail.
+async fn throttled_demo_login(
+    state: &AppState,
+    pairs: &[(String, String)],
+    address: Option<&str>,
+    client_id: &str,
+) -> Result<identity::VerifiedIdentity, AuthError> {
+    let auth = &state.auth;
+    let pesel = param(pairs, "pesel").unwrap_or_default();
+    let account = Subject::Account(auth.subject_for(pesel));
+    let mut subjects = vec![account.clone()];
+    subjects.extend(address.map(|a| Subject::Address(a.to_string())));
+    auth.throttle.check(&subjects)?;
+    match demo::login(pesel, param(pairs, "password").unwrap_or_default()) {
+        Ok(identity) => {
+            auth.throttle.succeeded(&account);
+            Ok(identity)
+        }
+        Err(e) => {
+            for locked in auth.throttle.failed(&subjects) {
+                tracing::warn!(?locked, "login lockout");
+                let patient = match &locked {
+                    Subject::Account(_) => identity::patient_with_pesel(auth, pesel).await.unwrap_or_else(|e| {
+                        // The lockout is still audited, only not in the patient's own trail.
+                        tracing::error!(error = %e, "the patient of a locked account could not be looked up");
+                        None
+                    }),
+                    Subject::Address(_) => None,
+                };
+                state.audit.send(throttle::lockout_access(&locked, patient, address, client_id));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The status and the neutral message of a failed login (the same for unknown accounts).
+fn login_failure(e: &AuthError) -> (u16, &'static str) {
+    match e {
+        AuthError::Throttled => (429, "Too many failed attempts. Try again later."),
+        _ => (401, "Unknown PESEL or wrong password."),
     }
 }
 
@@ -296,8 +406,11 @@ async fn upstream_start(AxumState(state): AxumState<State>, request: Request) ->
     let Some(upstream) = &auth.upstream else {
         return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
     };
-    match authorize::load(auth, id).await {
-        Ok(_) => redirect(&upstream.login_url(auth, id)),
+    match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
+        Ok(_) => match upstream.login_url(auth, id) {
+            Ok(url) => redirect(&url),
+            Err(e) => refusal(auth, e.into()),
+        },
         Err(e) => refusal(auth, e.into()),
     }
 }
@@ -309,7 +422,7 @@ async fn upstream_callback(AxumState(state): AxumState<State>, request: Request)
         return html(404, "Log in", "<p>No upstream identity provider is configured.</p>");
     };
     let id = param(&pairs, "state").unwrap_or_default();
-    if let Err(e) = authorize::load(auth, id).await {
+    if let Err(e) = authorize::load(auth, id, browser_secret(request.headers(), id)).await {
         return refusal(auth, e.into());
     }
     if let Some(error) = param(&pairs, "error") {
@@ -371,7 +484,7 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
     let auth = &state.auth;
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
-    match authorize::load(auth, id).await {
+    match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
         Ok((request, Some(account))) => {
             let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account, request.launch.as_ref());
             html(200, &format!("Allow {}?", request.client_id), &page)
@@ -383,8 +496,8 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
 
 async fn consent_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let auth = &state.auth;
-    let pairs = match form_pairs(request).await {
-        Ok((_, pairs)) => pairs,
+    let (headers, pairs) = match form_pairs(request).await {
+        Ok(form) => form,
         Err(e) => return refusal(auth, e.into()),
     };
     let consent = Consent {
@@ -392,10 +505,14 @@ async fn consent_submit(AxumState(state): AxumState<State>, request: Request) ->
         scopes: pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect(),
         patient: param(&pairs, "patient").map(str::to_string),
     };
-    match authorize::decide(auth, param(&pairs, "request").unwrap_or_default(), &consent).await {
+    let id = param(&pairs, "request").unwrap_or_default();
+    let mut response = match authorize::decide(auth, id, browser_secret(&headers, id), &consent).await {
         Ok(location) => redirect(&location),
         Err(r) => refusal(auth, r),
-    }
+    };
+    // The request is answered (or refused for good): the browser may forget its binding.
+    set_binding_cookie(auth, &mut response, id, None);
+    response
 }
 
 async fn token_endpoint(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
@@ -506,18 +623,25 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
     if !auth.ehr_launch() {
         return html(404, "Launch", "<p>EHR launch needs the demo login, which is not enabled.</p>");
     }
+    let address = client_address(&request);
     let pairs = match form_pairs(request).await {
         Ok((_, pairs)) => pairs,
         Err(e) => return launch_error(&e),
     };
-    let identity =
-        match demo::login(param(&pairs, "pesel").unwrap_or_default(), param(&pairs, "password").unwrap_or_default()) {
-            Ok(identity) => identity,
-            Err(e) => {
-                log(&e);
-                return html(401, "Launch", &launch_form(auth, &pairs, Some("Unknown PESEL or wrong password.")));
-            }
-        };
+    let client_id = param(&pairs, "client_id").unwrap_or_default();
+    // Only a client that can be launched: nothing else is worth a login (or an audit record
+    // naming whatever the form claimed).
+    if let Err(e) = launch::launch_uri(auth, client_id).await {
+        return launch_error(&e);
+    }
+    let identity = match throttled_demo_login(&state, &pairs, address.as_deref(), client_id).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            log(&e);
+            let (status, message) = login_failure(&e);
+            return html(status, "Launch", &launch_form(auth, &pairs, Some(message)));
+        }
+    };
     let launch_request = LaunchRequest {
         client_id: param(&pairs, "client_id").unwrap_or_default(),
         patient: param(&pairs, "patient"),
@@ -529,12 +653,7 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
     }
     .await;
     match result {
-        Ok(location) => HttpResponse::builder()
-            .status(StatusCode::FOUND)
-            .header(LOCATION, location)
-            .header(CACHE_CONTROL, "no-store")
-            .body(HttpBody::empty())
-            .unwrap_or_default(),
+        Ok(location) => redirect_with_status(StatusCode::FOUND, &location),
         Err(e) => launch_error(&e),
     }
 }
@@ -557,7 +676,7 @@ async fn register_endpoint(AxumState(state): AxumState<State>, request: Request)
         let bytes = axum::body::to_bytes(body, METADATA_LIMIT)
             .await
             .map_err(|_| RegistrationError::InvalidClientMetadata("the metadata is too large".into()))?;
-        let metadata: Value = serde_json::from_slice(&bytes)
+        let metadata: Value = crate::format::json::from_slice(&bytes)
             .map_err(|e| RegistrationError::InvalidClientMetadata(format!("the metadata is not JSON: {e}")))?;
         registration::register(auth, &metadata).await
     }

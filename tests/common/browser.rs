@@ -1,11 +1,30 @@
-//! What a script needs to drive the authorization server's HTML pages like a browser: form posts
-//! without following redirects, the redirect target and its query, and PKCE.
+//! What a script needs to drive the authorization server's HTML pages like a browser: a cookie
+//! jar, form posts without following redirects, the redirect target and its query, and PKCE.
 
+use std::sync::Arc;
+
+use reqwest::cookie::Jar;
 use reqwest::{Client, Response};
 
-/// A client that does not follow redirects (the tests read them).
+/// A browser with its own cookie jar that does not follow redirects (the tests read them).
 pub fn browser() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    with_jar(Arc::new(Jar::default()))
+}
+
+/// The browser that received `response`: a fresh jar holding the cookies it set (for tests that
+/// started the flow with a throwaway client).
+pub fn browser_of(response: &Response) -> Client {
+    let jar = Jar::default();
+    for cookie in response.headers().get_all("set-cookie") {
+        if let Ok(cookie) = cookie.to_str() {
+            jar.add_cookie_str(cookie, response.url());
+        }
+    }
+    with_jar(Arc::new(jar))
+}
+
+fn with_jar(jar: Arc<Jar>) -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_provider(jar).build().expect("client")
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {
