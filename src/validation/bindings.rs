@@ -64,14 +64,7 @@ fn is_resource(model: &Model, type_name: &str) -> bool {
 
 impl Plans {
     fn build(model: &Model) -> Plans {
-        let names: Vec<&str> = model
-            .resource_types()
-            .iter()
-            .map(String::as_str)
-            .chain(model_type_names(model))
-            .collect::<HashSet<&str>>()
-            .into_iter()
-            .collect();
+        let names = model_type_names(model);
         // Types that have a required binding somewhere below them: a fixed point, since types
         // refer to each other (Extension holds Identifier, which holds Reference, ...).
         let mut relevant: HashSet<&str> = HashSet::new();
@@ -83,7 +76,7 @@ impl Plans {
                 }
                 let Some(def) = model.get(name) else { continue };
                 let hit = def.elements.iter().any(|e| {
-                    required(e).is_some() && e.types.iter().any(|t| coded(t).is_some())
+                    (required(e).is_some() && e.types.iter().any(|t| coded(t).is_some()))
                         || e.types.iter().any(|t| is_resource(model, t) || relevant.contains(t.as_str()))
                 });
                 if hit {
@@ -123,8 +116,7 @@ impl Plans {
     }
 }
 
-/// Every type the model holds that elements can be typed with (data types and backbones),
-/// found from the resources' elements outward.
+/// Every non-primitive type reachable from the resources (themselves, data types, backbones).
 fn model_type_names(model: &Model) -> Vec<&str> {
     let mut seen: HashSet<&str> = HashSet::new();
     let mut queue: Vec<&str> = model.resource_types().iter().map(String::as_str).collect();
