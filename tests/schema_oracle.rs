@@ -387,7 +387,7 @@ fn mutate(resource: &mut Value, rng: &mut Rng) -> String {
     let (parent, key) =
         at.rsplit_once('/').map(|(p, k)| (p.to_string(), k.replace("~1", "/").replace("~0", "~"))).unwrap_or_default();
     let Some(target) = resource.pointer_mut(&at) else { return "nothing".into() };
-    let what = match kind {
+    match kind {
         // A code, enum value or any string turned into a random one.
         0 | 1 | 9 => {
             let text = rng.text();
@@ -476,6 +476,5 @@ fn mutate(resource: &mut Value, rng: &mut Rng) -> String {
             *target = empty.clone();
             format!("{at} = {empty}")
         }
-    };
-    what
+    }
 }
