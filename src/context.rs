@@ -74,12 +74,11 @@ impl Fhir {
 }
 
 /// Value-set membership from the built-in terminology, which is parsed only when a binding
-/// actually needs it.
+/// actually needs it (each value set is expanded once per process).
 pub struct BuiltinCodes(pub &'static crate::terminology::builtin::BuiltinTerminology);
 
 impl crate::validation::profile::Codes for BuiltinCodes {
     fn contains(&self, value_set: &str, system: Option<&str>, code: &str) -> Option<bool> {
-        let builtin = self.0.get().ok()?;
-        crate::terminology::Workspace::new(&builtin.definitions).contains(value_set, system, code)
+        crate::terminology::membership::builtin_members(value_set).map(|members| members.has(system, code))
     }
 }

@@ -217,3 +217,32 @@ async fn a_required_profile_applies_to_undeclared_resources() {
     server.create(&serde_json::json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})).await;
     server.stop().await;
 }
+
+/// A required binding of a national profile: a code outside the value set, or a concept given
+/// only as text, is an error at the element; the example's own code passes.
+#[test]
+fn national_required_bindings_refuse_text_and_foreign_codes() {
+    let profiles = ProfileSet::built_in().expect("profiles");
+    let example = read(&dir("examples").join("PractitionerRole-piotr-wisniewski-poz.json"));
+    let errors = |code: Value| {
+        let mut role = example.clone();
+        role["code"] = serde_json::json!([code]);
+        validate(&profiles, &role, &[])
+            .into_iter()
+            .filter(|i| i.severity == Severity::Error)
+            .map(|i| (i.expression.unwrap_or_default(), i.message))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(errors(example["code"][0].clone()), vec![]);
+    let system = "urn:oid:2.16.840.1.113883.3.4424.11.3.18";
+    for bad in [
+        serde_json::json!({"text": "Lekarz"}),
+        serde_json::json!({"coding": [{"system": system, "code": "NOT-A-PROFESSION"}]}),
+    ] {
+        let found = errors(bad.clone());
+        assert!(
+            found.iter().any(|(at, m)| at == "PractitionerRole.code[0]" && m.contains("not in the value set")),
+            "{bad}: {found:?}"
+        );
+    }
+}

@@ -157,3 +157,84 @@ async fn stored_profiles_are_enforced(server: &TestServer) {
 }
 
 on_both_backends!(stored_profiles_are_enforced);
+
+/// The required bindings of the base definitions hold on every kind of write: a code outside its
+/// value set is a 400 `code-invalid` at the element, and nothing is stored.
+async fn required_bindings_hold_on_every_write(server: &TestServer) {
+    let refused = |issues: &[Value], at: &str| {
+        let issue = issues.iter().find(|i| i["expression"][0] == at);
+        assert!(issue.is_some_and(|i| i["code"] == "code-invalid" && i["severity"] == "error"), "{at}: {issues:?}");
+    };
+    let robot = json!({"resourceType": "Patient", "gender": "robot"});
+    let issues = outcome(server.send(Method::POST, "Patient", &robot).send().await.expect("post"), 400).await;
+    refused(&issues, "Patient.gender");
+    assert!(issues[0]["diagnostics"].as_str().unwrap_or_default().contains("'robot'"), "{issues:?}");
+    let observation = json!({"resourceType": "Observation", "status": "not-a-status", "code": {"text": "x"}});
+    let issues = outcome(server.send(Method::POST, "Observation", &observation).send().await.expect("post"), 400).await;
+    refused(&issues, "Observation.status");
+    // Inside data types, and a CodeableConcept with text only.
+    let condition = json!({"resourceType": "Condition", "subject": {"reference": "Patient/x"},
+        "clinicalStatus": {"text": "active"}, "identifier": [{"use": "primary", "value": "1"}]});
+    let issues = outcome(server.send(Method::POST, "Condition", &condition).send().await.expect("post"), 400).await;
+    refused(&issues, "Condition.clinicalStatus");
+    refused(&issues, "Condition.identifier[0].use");
+    // A value set the server cannot expand (all MIME types) is not checked.
+    server.create(&json!({"resourceType": "Patient", "photo": [{"contentType": "application/x-made-up"}]})).await;
+
+    // Update and PATCH.
+    let stored = server.create(&json!({"resourceType": "Patient", "gender": "female"})).await;
+    let id = stored["id"].as_str().expect("id");
+    let r = server.send(
+        Method::PUT,
+        &format!("Patient/{id}"),
+        &json!({"resourceType": "Patient", "id": id, "gender": "robot"}),
+    );
+    refused(&outcome(r.send().await.expect("put"), 400).await, "Patient.gender");
+    let patch = server
+        .request(Method::PATCH, &format!("Patient/{id}"))
+        .header("content-type", "application/json-patch+json")
+        .body(json!([{"op": "replace", "path": "/gender", "value": "robot"}]).to_string());
+    refused(&outcome(patch.send().await.expect("patch"), 400).await, "Patient.gender");
+    let current = json(server.get(&format!("Patient/{id}")).send().await.expect("read")).await;
+    assert_eq!((current["gender"].as_str(), current["meta"]["versionId"].as_str()), (Some("female"), Some("1")));
+
+    // A transaction with one bad entry stores nothing; in a batch only that entry fails.
+    let entries = json!([
+        {"resource": {"resourceType": "Patient", "gender": "male", "name": [{"family": "Bindingtest"}]},
+            "request": {"method": "POST", "url": "Patient"}},
+        {"resource": robot, "request": {"method": "POST", "url": "Patient"}}]);
+    let post_bundle = |kind: &str| {
+        let bundle = json!({"resourceType": "Bundle", "type": kind, "entry": entries});
+        server.client.post(&server.base).header("content-type", "application/fhir+json").body(bundle.to_string()).send()
+    };
+    let issues = outcome(post_bundle("transaction").await.expect("transaction"), 400).await;
+    refused(&issues, "Bundle.entry[1].resource.gender");
+    let found = json(server.get("Patient?family=Bindingtest").send().await.expect("search")).await;
+    assert_eq!(found["total"], 0);
+    let response = json(post_bundle("batch").await.expect("batch")).await;
+    assert!(response["entry"][0]["response"]["status"].as_str().unwrap_or_default().starts_with("201"), "{response}");
+    assert!(response["entry"][1]["response"]["status"].as_str().unwrap_or_default().starts_with("400"), "{response}");
+
+    // $validate reports the same finding.
+    let body = json(server.send(Method::POST, "Patient/$validate", &robot).send().await.expect("validate")).await;
+    refused(body["issue"].as_array().map_or(&[][..], Vec::as_slice), "Patient.gender");
+}
+
+on_both_backends!(required_bindings_hold_on_every_write);
+
+/// `ikp validate` checks required bindings too (against the built-in terminology) and fails.
+#[test]
+fn the_cli_reports_required_bindings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("robot.json");
+    std::fs::write(&file, json!({"resourceType": "Patient", "gender": "robot"}).to_string()).expect("write");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_ikp")).arg("validate").arg(&file).output().expect("run ikp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("Error Patient.gender 'robot' is not in the value set"), "{stdout}");
+    std::fs::write(&file, json!({"resourceType": "Patient", "gender": "other"}).to_string()).expect("write");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_ikp")).arg("validate").arg(&file).output().expect("run ikp");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Args;
 
+use crate::context::BuiltinCodes;
 use crate::outcome::Severity;
-use crate::validation::profile::NoCodes;
+use crate::terminology::builtin::BUILTIN;
 use crate::validation::profiles::ProfileSet;
 
 #[derive(Debug, Clone, Args)]
@@ -34,7 +35,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<usize> {
     let mut errors = 0;
     for file in &args.files {
         let resource = super::read_resource(model, file)?;
-        let issues = crate::validation::validate_deep(model, &profiles, &NoCodes, &resource, &extra).all();
+        let issues =
+            crate::validation::validate_deep(model, &profiles, &BuiltinCodes(&BUILTIN), &resource, &extra).all();
         if issues.is_empty() {
             println!("{}: valid", file.display());
         }

@@ -1,6 +1,7 @@
 //! Validation of resources against the R4 definitions.
 
 pub mod base;
+pub mod bindings;
 pub mod profile;
 pub mod profiles;
 pub mod rules;
@@ -15,7 +16,9 @@ use profile::Codes;
 use profiles::ProfileSet;
 
 /// What validating a resource found, by kind: structure errors make a request malformed (400);
-/// profile and business-rule errors make it unprocessable (422).
+/// profile and business-rule errors make it unprocessable (422). A code outside a required
+/// binding of the base definition counts as structure: the resource is not valid R4 at all (as a
+/// wrong primitive format is not), whereas profiles' bindings are rules.
 #[derive(Debug, Default)]
 pub struct Findings {
     pub structure: Vec<Issue>,
@@ -37,6 +40,10 @@ impl Findings {
 /// `$validate?profile=`). A declared profile the server does not know is reported as a warning.
 pub fn validate(model: &Model, profiles: &ProfileSet, codes: &dyn Codes, resource: &Value, extra: &[&str]) -> Findings {
     let mut findings = Findings { structure: structure::validate(model, resource), rules: Vec::new() };
+    if findings.structure.is_empty() {
+        // Bindings are walked only in a well-formed resource.
+        findings.structure = bindings::check(model, resource);
+    }
     if findings.structure.iter().any(|i| i.severity == Severity::Error) {
         return findings;
     }

@@ -609,6 +609,17 @@ impl<'a> Checker<'a> {
         }
         let codes = Self::codes_of(item.value);
         if codes.is_empty() {
+            // A concept given only as text cannot meet a required binding; an element with only
+            // extensions (a data-absent-reason) carries nothing to judge.
+            if strength == Strength::Required && item.value.get("text").is_some() {
+                issues.push(
+                    Issue::error(
+                        IssueType::CodeInvalid,
+                        format!("{what}: text alone (no coding) is not in the value set {value_set}"),
+                    )
+                    .at(&item.path),
+                );
+            }
             return;
         }
         let verdicts: Vec<Option<bool>> = codes.iter().map(|(s, c)| self.codes.contains(value_set, *s, c)).collect();
