@@ -9,30 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use common::rng::{Rng, cases};
 use serde_json::json;
 
 on_both_backends!(random_searches_never_fail_the_server);
-
-/// A small, seeded generator (SplitMix64): the same cases on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const TYPES: &[&str] = &["Patient", "Observation", "MedicationRequest", "Encounter", "Condition", "Consent"];
 const MODIFIERS: &[&str] = &[
@@ -140,9 +120,8 @@ async fn random_searches_never_fail_the_server(s: &TestServer) {
         .await;
     let model = ikp::model::r4().expect("model");
     let registry = ikp::search::registry::Registry::build(model, &[]).expect("registry");
-    let cases: usize = std::env::var("IKP_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
-    let seed = std::env::var("IKP_FUZZ_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(0x1CE5_EED5);
-    let mut rng = Rng(seed);
+    let cases = cases(300);
+    let mut rng = Rng::from_env(0x1CE5_EED5);
     let mut answered = std::collections::BTreeMap::<u16, usize>::new();
     for case in 0..cases {
         let resource_type = rng.pick(TYPES);

@@ -9,27 +9,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use common::rng::{Rng, cases};
 use reqwest::Method;
 use serde_json::Value;
 
 on_both_backends!(mutated_writes_never_fail_the_server);
-
-/// A small, seeded generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const EXAMPLES: &[&str] = &[
     "Patient-example.json",
@@ -128,9 +112,8 @@ fn mutate(rng: &mut Rng, resource: &Value) -> String {
 }
 
 async fn mutated_writes_never_fail_the_server(s: &TestServer) {
-    let cases: usize = std::env::var("IKP_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(150);
-    let seed = std::env::var("IKP_FUZZ_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(0x57_17E5);
-    let mut rng = Rng(seed);
+    let cases = cases(150);
+    let mut rng = Rng::from_env(0x57_17E5);
     let originals: Vec<Value> = EXAMPLES.iter().map(|n| example(n)).collect();
     let mut answered = std::collections::BTreeMap::<u16, usize>::new();
     for case in 0..cases {

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod people;
+pub mod rng;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
