@@ -10,7 +10,7 @@ SECONDS_PER_PHASE=${2:-8}
 IKP=./target/release/ikp
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-OUT=bench/policy-$(date +%F).jsonl
+OUT=${OUT:-bench/policy-$(date +%F).jsonl}
 cargo build --release --quiet
 $IKP synth --patients "$PATIENTS" --out "$WORK/data" >/dev/null
 PRISTINE="sqlite://$WORK/pristine.db"
