@@ -212,7 +212,7 @@ async fn revoke(session: &Session, consent_id: &str) -> FhirResult<Response> {
 /// A fresh one-time code for the patient's record, as a pending Consent holding its hash.
 async fn access_code(session: &Session, patient: &str) -> FhirResult<Response> {
     let granter = may_authorise(session, patient).await?;
-    let code = random_code()?;
+    let code = super::random_digits(8);
     let expires = now() + CODE_MINUTES * 60 * 1_000_000;
     let provision = json!({"type": "permit", "period": {"start": instant(now()), "end": instant(expires)}});
     let mut consent = consent_body(patient, "doctor-24h", granter.as_deref(), "proposed", provision);
@@ -293,11 +293,6 @@ async fn redeem(session: &Session, input: &Input) -> FhirResult<Response> {
     Err(refused())
 }
 
-fn random_code() -> FhirResult<String> {
-    let mut bytes = [0u8; 8];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| FhirError::Internal(e.to_string()))?;
-    Ok(format!("{:08}", u64::from_le_bytes(bytes) % 100_000_000))
-}
 
 /// The stored form of a code: bound to its Consent, so a hash is useless elsewhere.
 fn code_hash(consent_id: &str, code: &str) -> String {

@@ -39,9 +39,10 @@ pub fn matches(response: Response) -> FhirResult<Vec<Value>> {
     bundle.entries.iter().filter(matched).filter_map(|e| e.resource.as_ref()).map(|r| r.to_value()).collect()
 }
 
-/// A uniformly random decimal code of `digits` digits (access codes, document numbers): bytes of
-/// fresh random UUIDs (all but the two that carry the version and variant), rejection-sampled so
-/// that no digit is more likely than another.
+/// A uniformly random decimal code of `digits` digits (access codes, document numbers, one-time
+/// authorisation codes): bytes of fresh random UUIDs, which draw on the operating system's secure
+/// generator (all bytes but the two that carry the version and variant), rejection-sampled so that
+/// no digit is more likely than another. The one generator of codes in the server.
 pub fn random_digits(digits: usize) -> String {
     let mut out = String::with_capacity(digits);
     while out.len() < digits {
