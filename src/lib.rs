@@ -19,7 +19,8 @@ pub mod conformance;
 pub mod context;
 pub mod error;
 pub mod export;
-pub mod fhirpath;
+/// The FHIRPath engine, a crate of its own (crates/fhirpath).
+pub use ikp_fhirpath as fhirpath;
 pub mod format;
 pub mod ikp;
 pub mod index;

@@ -293,7 +293,6 @@ async fn redeem(session: &Session, input: &Input) -> FhirResult<Response> {
     Err(refused())
 }
 
-
 /// The stored form of a code: bound to its Consent, so a hash is useless elsewhere.
 fn code_hash(consent_id: &str, code: &str) -> String {
     let digest = openssl::sha::sha256(format!("{consent_id}:{code}").as_bytes());
