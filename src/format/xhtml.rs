@@ -50,8 +50,11 @@ pub fn check(div: &str) -> Result<(), String> {
         if FORBIDDEN_ELEMENTS.contains(&name.as_str()) {
             return Err(format!("narrative must not contain <{name}> elements"));
         }
-        // roxmltree reads `<:div>` as `div` with an empty prefix; XML names cannot start with ':'.
-        if div.get(node.range().start + 1..).is_some_and(|rest| rest.starts_with(':')) {
+        // roxmltree reads `<:div>` and `</:div>` as `div` with an empty prefix; XML names cannot
+        // start with ':'. The end tag is the last `</` of the element's own text.
+        let source = div.get(node.range()).unwrap_or_default();
+        let end_tag = source.rfind("</").filter(|_| !source.ends_with("/>")).and_then(|at| source.get(at + 2..));
+        if source.get(1..).is_some_and(|rest| rest.starts_with(':')) || end_tag.is_some_and(|t| t.starts_with(':')) {
             return Err(format!("narrative element <{name}> has an empty namespace prefix"));
         }
         for attr in node.attributes() {
@@ -110,6 +113,10 @@ mod tests {
         assert!(check("<?xml version=\"1.0\"?><div/>").is_err());
         // Found by the fuzzer: an empty prefix.
         assert!(check("<:div>x</div>").is_err());
+        // And in an end tag (found by the long run in CI).
+        assert!(check(r#"<div title="xmlns">x</:div>"#).is_err());
+        assert!(check("<div><p>x</:p></div>").is_err());
+        assert!(check("<div><p>a</p><br/></div>").is_ok());
         assert!(check("<div><:p>x</p></div>").is_err());
         assert!(check(r#"<div :title="x">x</div>"#).is_err());
     }
