@@ -45,58 +45,96 @@ impl Default for SearchLimits {
     }
 }
 
-/// The names the limits have in `--search-limit name=N` and in refusals.
-const NAMES: [&str; 8] =
-    ["parameters", "or-values", "conditions", "has", "chain-depth", "sort-keys", "includes", "url-bytes"];
+/// One limit of the budget, by the name it has in `--search-limit name=N` and in refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Parameters,
+    OrValues,
+    Conditions,
+    Has,
+    ChainDepth,
+    SortKeys,
+    Includes,
+    UrlBytes,
+}
+
+impl Limit {
+    const ALL: [Limit; 8] = [
+        Limit::Parameters,
+        Limit::OrValues,
+        Limit::Conditions,
+        Limit::Has,
+        Limit::ChainDepth,
+        Limit::SortKeys,
+        Limit::Includes,
+        Limit::UrlBytes,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Parameters => "parameters",
+            Limit::OrValues => "or-values",
+            Limit::Conditions => "conditions",
+            Limit::Has => "has",
+            Limit::ChainDepth => "chain-depth",
+            Limit::SortKeys => "sort-keys",
+            Limit::Includes => "includes",
+            Limit::UrlBytes => "url-bytes",
+        }
+    }
+}
 
 impl SearchLimits {
-    fn slot(&mut self, name: &str) -> Option<&mut usize> {
-        Some(match name {
-            "parameters" => &mut self.parameters,
-            "or-values" => &mut self.or_values,
-            "conditions" => &mut self.conditions,
-            "has" => &mut self.has,
-            "chain-depth" => &mut self.chain_depth,
-            "sort-keys" => &mut self.sort_keys,
-            "includes" => &mut self.includes,
-            "url-bytes" => &mut self.url_bytes,
-            _ => return None,
-        })
+    fn slot(&mut self, limit: Limit) -> &mut usize {
+        match limit {
+            Limit::Parameters => &mut self.parameters,
+            Limit::OrValues => &mut self.or_values,
+            Limit::Conditions => &mut self.conditions,
+            Limit::Has => &mut self.has,
+            Limit::ChainDepth => &mut self.chain_depth,
+            Limit::SortKeys => &mut self.sort_keys,
+            Limit::Includes => &mut self.includes,
+            Limit::UrlBytes => &mut self.url_bytes,
+        }
+    }
+
+    /// The value of one limit.
+    pub fn of(&self, limit: Limit) -> usize {
+        *self.clone().slot(limit)
     }
 
     /// Applies `name=N` settings over these limits.
     pub fn with(mut self, settings: &[LimitSetting]) -> Self {
         for s in settings {
-            if let Some(slot) = self.slot(&s.name) {
-                *slot = s.value;
-            }
+            *self.slot(s.limit) = s.value;
         }
         self
     }
 
-    /// Refuses `count` when it exceeds `limit` (one of the `NAMES`).
-    pub fn check(&self, name: &'static str, count: usize, limit: usize, what: &str) -> Result<(), FhirError> {
-        if count <= limit {
+    /// Refuses `count` when it exceeds the limit; `what` says what was counted.
+    pub fn check(&self, limit: Limit, count: usize, what: &str) -> Result<(), FhirError> {
+        if count <= self.of(limit) {
             return Ok(());
         }
-        Err(over_budget(name, limit, &format!("{what}: {count}")))
+        Err(self.over_budget(limit, &format!("{what}: {count}")))
     }
-}
 
-/// The refusal for a query over budget: `too-costly`, naming the limit and the setting.
-pub fn over_budget(name: &str, limit: usize, found: &str) -> FhirError {
-    FhirError::BadRequest(vec![Issue::error(
-        IssueType::TooCostly,
-        format!(
-            "the search is over the server's query budget ({found}; the limit {name} is {limit}, set by --search-limit {name}=N)"
-        ),
-    )])
+    /// The refusal for a query over budget: `too-costly`, naming the limit and the setting.
+    pub fn over_budget(&self, limit: Limit, found: &str) -> FhirError {
+        let (name, value) = (limit.name(), self.of(limit));
+        FhirError::BadRequest(vec![Issue::error(
+            IssueType::TooCostly,
+            format!(
+                "the search is over the server's query budget ({found}; the limit {name} is {value}, set by --search-limit {name}=N)"
+            ),
+        )])
+    }
 }
 
 /// One `name=N` setting from the command line or `IKP_SEARCH_LIMITS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitSetting {
-    name: String,
+    limit: Limit,
     value: usize,
 }
 
@@ -105,20 +143,21 @@ impl FromStr for LimitSetting {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let (name, value) = text.split_once('=').ok_or_else(|| format!("'{text}' is not name=N"))?;
-        if !NAMES.contains(&name) {
-            return Err(format!("unknown search limit '{name}' (known: {})", NAMES.join(", ")));
-        }
+        let Some(limit) = Limit::ALL.into_iter().find(|l| l.name() == name) else {
+            let known: Vec<&str> = Limit::ALL.iter().map(|l| l.name()).collect();
+            return Err(format!("unknown search limit '{name}' (known: {})", known.join(", ")));
+        };
         let value = value.parse::<usize>().map_err(|_| format!("'{value}' is not a number"))?;
         if value == 0 {
             return Err(format!("the search limit {name} must be at least 1"));
         }
-        Ok(LimitSetting { name: name.to_string(), value })
+        Ok(LimitSetting { limit, value })
     }
 }
 
 impl fmt::Display for LimitSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name, self.value)
+        write!(f, "{}={}", self.limit.name(), self.value)
     }
 }
 
@@ -139,8 +178,8 @@ mod tests {
     #[test]
     fn refusals_name_the_limit() {
         let limits = SearchLimits::default();
-        assert!(limits.check("has", 4, limits.has, "_has parameters").is_ok());
-        let refusal = limits.check("has", 5, limits.has, "_has parameters").unwrap_err().to_string();
+        assert!(limits.check(Limit::Has, 4, "_has parameters").is_ok());
+        let refusal = limits.check(Limit::Has, 5, "_has parameters").unwrap_err().to_string();
         assert!(refusal.contains("has is 4") && refusal.contains("--search-limit has=N"), "{refusal}");
     }
 }

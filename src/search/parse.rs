@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::escape::{check_escapes, split_token, split_unescaped, unescape};
-use super::limits::SearchLimits;
+use super::limits::{Limit, SearchLimits};
 use super::query::{
     CodeSet, Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch,
     Total, UriMatch,
@@ -66,7 +66,7 @@ impl Parser<'_> {
             ignored: Vec::new(),
         };
         let limits = self.limits;
-        limits.check("parameters", pairs.len(), limits.parameters, "search parameters")?;
+        limits.check(Limit::Parameters, pairs.len(), "search parameters")?;
         for (name, value) in pairs {
             // No parameter name or value holds control characters (and PostgreSQL takes no NUL).
             if let Some(c) = name.chars().chain(value.chars()).find(|c| c.is_control()) {
@@ -90,7 +90,7 @@ impl Parser<'_> {
                 }
                 "_sort" => {
                     let keys = value.split(',').filter(|k| !k.is_empty()).count();
-                    limits.check("sort-keys", keys, limits.sort_keys, "_sort keys")?;
+                    limits.check(Limit::SortKeys, keys, "_sort keys")?;
                     query.sort = self.sort(&query.resource_types, value)?
                 }
                 "_include" | "_revinclude" => {
@@ -124,10 +124,10 @@ impl Parser<'_> {
             }
         }
         let includes = query.includes.len() + query.revincludes.len();
-        limits.check("includes", includes, limits.includes, "_include and _revinclude targets")?;
+        limits.check(Limit::Includes, includes, "_include and _revinclude targets")?;
         let (conditions, has) = cost(&query.filters);
-        limits.check("conditions", conditions, limits.conditions, "conditions")?;
-        limits.check("has", has, limits.has, "_has parameters")?;
+        limits.check(Limit::Conditions, conditions, "conditions")?;
+        limits.check(Limit::Has, has, "_has parameters")?;
         Ok(query)
     }
 
@@ -201,15 +201,12 @@ impl Parser<'_> {
     fn filter(&self, types: &[String], name: &str, value: &str, depth: usize) -> Result<Filter, ParseError> {
         let limits = self.limits;
         if depth > limits.chain_depth {
-            return Err(Invalid(super::limits::over_budget(
-                "chain-depth",
-                limits.chain_depth,
-                &format!("'{name}' nests chains and _has deeper"),
-            )));
+            let found = format!("'{name}' nests chains and _has deeper");
+            return Err(Invalid(limits.over_budget(Limit::ChainDepth, &found)));
         }
         check_escapes(value).map_err(|e| Invalid(bad(e)))?;
         let values = split_unescaped(value, ',').len();
-        limits.check("or-values", values, limits.or_values, &format!("values of '{name}'")).map_err(Invalid)?;
+        limits.check(Limit::OrValues, values, &format!("values of '{name}'")).map_err(Invalid)?;
         if let Some(rest) = name.strip_prefix("_has:") {
             return self.has(types, rest, value, depth);
         }
