@@ -128,3 +128,12 @@ impl From<crate::terminology::TerminologyError> for FhirError {
         }
     }
 }
+
+impl From<crate::format::FormatError> for FhirError {
+    fn from(e: crate::format::FormatError) -> FhirError {
+        match e {
+            crate::format::FormatError::Invalid(issues) => FhirError::BadRequest(issues),
+            crate::format::FormatError::Internal(message) => FhirError::Internal(message),
+        }
+    }
+}

@@ -14,19 +14,21 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod cli;
-pub mod clock;
-pub mod conformance;
 pub mod context;
 pub mod error;
 pub mod export;
 /// The FHIRPath engine, a crate of its own (crates/fhirpath).
 pub use ikp_fhirpath as fhirpath;
-pub mod format;
+/// The FHIR data layer, a crate of its own (crates/model): the model, the wire formats, issues
+/// and the clock.
+pub use ikp_model::{clock, conformance, format, model, outcome};
+/// The terminology service (crates/terminology).
+pub use ikp_terminology as terminology;
+/// Validation against the R4 definitions and the national profiles (crates/validation).
+pub use ikp_validation as validation;
 pub mod ikp;
 pub mod index;
 pub mod interaction;
-pub mod model;
-pub mod outcome;
 pub mod patch;
 pub mod references;
 pub mod rest;
@@ -35,5 +37,3 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod synth;
-pub mod terminology;
-pub mod validation;

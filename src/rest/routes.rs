@@ -166,7 +166,7 @@ async fn optional_body(state: &State, req: &Req, body: HttpBody) -> FhirResult<O
         return Ok(None);
     }
     let format = negotiate::input(&req.headers, &bytes)?;
-    format::parse(state.session.model, format, &bytes).map(Some)
+    Ok(Some(format::parse(state.session.model, format, &bytes)?))
 }
 
 /// The body's bytes, within the size limit (413 beyond it).
