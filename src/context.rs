@@ -38,7 +38,13 @@ impl Fhir {
 
     /// Parses conditional-write criteria (`identifier=x|1`) for `resource_type`, strictly.
     pub fn criteria(&self, resource_type: &str, query: &str) -> FhirResult<crate::search::criteria::Criteria> {
-        crate::search::criteria::parse(&self.registry.current(), &self.base_url, &self.limits, resource_type, query)
+        Ok(crate::search::criteria::parse(
+            &self.registry.current(),
+            &self.base_url,
+            &self.limits,
+            resource_type,
+            query,
+        )?)
     }
 
     pub fn resource_url(&self, resource_type: &str, id: &str) -> String {

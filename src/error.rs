@@ -137,3 +137,13 @@ impl From<crate::format::FormatError> for FhirError {
         }
     }
 }
+
+impl From<crate::search::SearchError> for FhirError {
+    fn from(e: crate::search::SearchError) -> FhirError {
+        match e {
+            crate::search::SearchError::Invalid(issues) => FhirError::BadRequest(issues),
+            crate::search::SearchError::Internal(message) => FhirError::Internal(message),
+            crate::search::SearchError::Store(e) => FhirError::Store(e),
+        }
+    }
+}

@@ -22,18 +22,17 @@ pub use ikp_fhirpath as fhirpath;
 /// The FHIR data layer, a crate of its own (crates/model): the model, the wire formats, issues
 /// and the clock.
 pub use ikp_model::{clock, conformance, format, model, outcome};
+/// Storage, search-index extraction and the search planner (crates/store).
+pub use ikp_store::{self as store, index, search};
 /// The terminology service (crates/terminology).
 pub use ikp_terminology as terminology;
 /// Validation against the R4 definitions and the national profiles (crates/validation).
 pub use ikp_validation as validation;
 pub mod ikp;
-pub mod index;
 pub mod interaction;
 pub mod patch;
 pub mod references;
 pub mod rest;
-pub mod search;
 pub mod server;
 pub mod session;
-pub mod store;
 pub mod synth;

@@ -154,7 +154,7 @@ pub async fn execute(
         let Some(row) = row else { return Ok(None) };
         let rid = row.first().and_then(Cell::as_int).unwrap_or(0);
         let keys = row.iter().skip(1).map(Key::from_cell).collect();
-        session.cursors.encode(&Cursor { towards, keys, rid }, &fingerprint).map(Some)
+        session.cursors.encode(&Cursor { towards, keys, rid }, &fingerprint).map(Some).map_err(Into::into)
     };
     let has_next = if towards == Towards::Next { more || trimmed } else { true };
     let has_previous = if towards == Towards::Next { query.cursor.is_some() } else { more || trimmed };

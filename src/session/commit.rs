@@ -270,7 +270,7 @@ impl Session {
     /// enough to tell one from many), serialised against concurrent conditional writes.
     async fn matching(&self, tx: &mut dyn StoreTx, criteria: &Criteria) -> FhirResult<Vec<String>> {
         tx.lock_key(&criteria.key).await?;
-        criteria::matching(tx, self.planner(), criteria, 2).await
+        Ok(criteria::matching(tx, self.planner(), criteria, 2).await?)
     }
 
     /// What references in the bodies stand for: `fullUrl`s of the set and conditional references

@@ -73,7 +73,7 @@ impl Session {
         let registry = self.registry.current();
         let parser = Parser { registry: &registry, base_url: &self.base_url, strict: true, limits: &self.limits };
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)
+        Ok(parser.parse(types.iter().map(|t| t.to_string()).collect(), &pairs)?)
     }
 
     /// `_include` and `_revinclude` (with `:iterate`) of a page, one query per include

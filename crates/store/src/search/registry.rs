@@ -7,12 +7,12 @@ use std::sync::{Arc, RwLock};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::conformance::{
+use ikp_fhirpath::Expression;
+use ikp_model::conformance::{
     COMPARTMENT_DEVICE, COMPARTMENT_ENCOUNTER, COMPARTMENT_PATIENT, COMPARTMENT_PRACTITIONER,
     COMPARTMENT_RELATED_PERSON, ConformanceError, DefinitionBundle, Definitions,
 };
-use crate::fhirpath::Expression;
-use crate::model::Model;
+use ikp_model::model::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParamType {

@@ -9,8 +9,8 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FhirError, FhirResult};
-use crate::store::sql::Cell;
+use super::{SearchError, SearchResult};
+use crate::sql::Cell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Towards {
@@ -88,8 +88,8 @@ impl CursorSigner {
         CursorSigner { secret }
     }
 
-    fn mac(&self, payload: &[u8], query: &str) -> FhirResult<Vec<u8>> {
-        let internal = |e: openssl::error::ErrorStack| FhirError::Internal(format!("HMAC: {e}"));
+    fn mac(&self, payload: &[u8], query: &str) -> SearchResult<Vec<u8>> {
+        let internal = |e: openssl::error::ErrorStack| SearchError::Internal(format!("HMAC: {e}"));
         let key = PKey::hmac(&self.secret).map_err(internal)?;
         let mut signer = Signer::new(MessageDigest::sha256(), &key).map_err(internal)?;
         signer.update(payload).map_err(internal)?;
@@ -101,16 +101,16 @@ impl CursorSigner {
     }
 
     /// Encodes a cursor for the query identified by `query` (its canonical parameters).
-    pub fn encode(&self, cursor: &Cursor, query: &str) -> FhirResult<String> {
+    pub fn encode(&self, cursor: &Cursor, query: &str) -> SearchResult<String> {
         let wire =
             Wire { t: cursor.towards, k: cursor.keys.iter().map(Key::encode).collect(), r: cursor.rid.to_string() };
-        let payload = serde_json::to_vec(&wire).map_err(|e| FhirError::Internal(e.to_string()))?;
+        let payload = serde_json::to_vec(&wire).map_err(|e| SearchError::Internal(e.to_string()))?;
         let mac = self.mac(&payload, query)?;
         Ok(format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac)))
     }
 
-    pub fn decode(&self, token: &str, query: &str) -> FhirResult<Cursor> {
-        let invalid = || FhirError::bad_request("the paging cursor is invalid or belongs to another search");
+    pub fn decode(&self, token: &str, query: &str) -> SearchResult<Cursor> {
+        let invalid = || SearchError::invalid("the paging cursor is invalid or belongs to another search");
         let (payload, mac) = token.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;

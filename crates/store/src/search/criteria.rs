@@ -9,9 +9,9 @@ use super::parse::Parser;
 use super::plan::Planner;
 use super::query::SearchQuery;
 use super::registry::Registry;
-use crate::error::{FhirError, FhirResult};
-use crate::store::StoreTx;
-use crate::store::sql::{Cell, Column};
+use super::{SearchError, SearchResult};
+use crate::StoreTx;
+use crate::sql::{Cell, Column};
 
 #[derive(Debug, Clone)]
 pub struct Criteria {
@@ -27,7 +27,7 @@ pub fn parse(
     limits: &SearchLimits,
     resource_type: &str,
     query: &str,
-) -> FhirResult<Criteria> {
+) -> SearchResult<Criteria> {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -36,13 +36,13 @@ pub fn parse(
     if parsed.needs_terminology() {
         // Conditional writes decide inside a database transaction; value-set membership is not
         // resolved there, and guessing could match the wrong resources.
-        return Err(FhirError::BadRequest(vec![crate::outcome::Issue::error(
-            crate::outcome::IssueType::NotSupported,
+        return Err(SearchError::Invalid(vec![ikp_model::outcome::Issue::error(
+            ikp_model::outcome::IssueType::NotSupported,
             "conditional operations do not take the :in, :not-in, :above or :below modifiers",
         )]));
     }
     if parsed.filters.is_empty() {
-        return Err(FhirError::bad_request("conditional operations need search criteria"));
+        return Err(SearchError::invalid("conditional operations need search criteria"));
     }
     pairs.sort();
     let canonical: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -56,7 +56,7 @@ pub async fn matching(
     planner: Planner,
     criteria: &Criteria,
     limit: usize,
-) -> FhirResult<Vec<String>> {
+) -> SearchResult<Vec<String>> {
     let sql = planner.ids(&criteria.query, limit);
     let rows = tx.query(sql, &[Column::Text]).await?;
     Ok(rows.iter().filter_map(|r| r.first().and_then(Cell::as_text)).map(str::to_string).collect())

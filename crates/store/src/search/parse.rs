@@ -11,11 +11,11 @@ use super::query::{
     Total, UriMatch,
 };
 use super::registry::{ParamType, Registry, SearchParam};
-use crate::error::{FhirError, FhirResult};
+use super::{SearchError, SearchResult};
 use crate::index::normalize::normalize;
 use crate::index::{ReferenceTarget, parse_reference};
-use crate::model::datetime::{self, DateKind};
-use crate::outcome::{Issue, IssueType};
+use ikp_model::model::datetime::{self, DateKind};
+use ikp_model::outcome::{Issue, IssueType};
 
 pub const DEFAULT_COUNT: usize = 50;
 pub const MAX_COUNT: usize = 1000;
@@ -42,17 +42,17 @@ pub struct Parser<'a> {
     pub limits: &'a SearchLimits,
 }
 
-fn bad(message: impl Into<String>) -> FhirError {
-    FhirError::BadRequest(vec![Issue::error(IssueType::Invalid, message)])
+fn bad(message: impl Into<String>) -> SearchError {
+    SearchError::Invalid(vec![Issue::error(IssueType::Invalid, message)])
 }
 
-fn unsupported(message: impl Into<String>) -> FhirError {
-    FhirError::BadRequest(vec![Issue::error(IssueType::NotSupported, message)])
+fn unsupported(message: impl Into<String>) -> SearchError {
+    SearchError::Invalid(vec![Issue::error(IssueType::NotSupported, message)])
 }
 
 impl Parser<'_> {
     /// Parses a search over `resource_types` (empty: every type, for `_type`-less system search).
-    pub fn parse(&self, resource_types: Vec<String>, pairs: &[(String, String)]) -> FhirResult<SearchQuery> {
+    pub fn parse(&self, resource_types: Vec<String>, pairs: &[(String, String)]) -> SearchResult<SearchQuery> {
         let mut query = SearchQuery {
             resource_types,
             compartment: None,
@@ -131,7 +131,7 @@ impl Parser<'_> {
         Ok(query)
     }
 
-    fn include(&self, value: &str, iterate: bool, reverse: bool) -> FhirResult<Include> {
+    fn include(&self, value: &str, iterate: bool, reverse: bool) -> SearchResult<Include> {
         let parts: Vec<&str> = value.split(':').collect();
         let (source_type, param, target_type) = match parts.as_slice() {
             [source, "*"] => (*source, None, None),
@@ -161,7 +161,7 @@ impl Parser<'_> {
         })
     }
 
-    fn sort(&self, types: &[String], value: &str) -> FhirResult<Vec<SortKey>> {
+    fn sort(&self, types: &[String], value: &str) -> SearchResult<Vec<SortKey>> {
         value
             .split(',')
             .filter(|k| !k.is_empty())
@@ -509,7 +509,7 @@ pub enum ParseError {
     /// Not known or not supported: ignorable under lenient handling.
     Unknown(String),
     /// Known but malformed: always an error.
-    Invalid(FhirError),
+    Invalid(SearchError),
 }
 use ParseError::{Invalid, Unknown};
 
@@ -571,7 +571,7 @@ pub fn prefix(value: &str) -> (Prefix, &str) {
 }
 
 /// A search date as `[lo, hi)` epoch microseconds (partial dates cover their whole period).
-pub fn date_range(value: &str) -> Result<(i64, i64), FhirError> {
+pub fn date_range(value: &str) -> Result<(i64, i64), SearchError> {
     // Searches may give a time without a zone; the server's convention is UTC.
     let with_zone;
     let text = if !value.ends_with('Z') && value.get(10..).is_some_and(|t| !t.is_empty() && !t.contains(['+', '-'])) {
@@ -594,7 +594,7 @@ pub fn date_range(value: &str) -> Result<(i64, i64), FhirError> {
 }
 
 /// A search number with the precision range its written form implies (`100` → `[99.5, 100.5)`).
-fn number(text: &str) -> Result<(f64, f64, f64), FhirError> {
+fn number(text: &str) -> Result<(f64, f64, f64), SearchError> {
     let value: f64 =
         text.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| bad(format!("'{text}' is not a number")))?;
     let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
@@ -604,7 +604,7 @@ fn number(text: &str) -> Result<(f64, f64, f64), FhirError> {
     Ok((value, value - half, value + half))
 }
 
-fn quantity(code: String, raw: &str) -> Result<Condition, FhirError> {
+fn quantity(code: String, raw: &str) -> Result<Condition, SearchError> {
     let parts = split_unescaped(raw, '|');
     let (number_text, system, unit) = match parts.as_slice() {
         [n] => (*n, None, None),
@@ -615,7 +615,7 @@ fn quantity(code: String, raw: &str) -> Result<Condition, FhirError> {
     let (value, lo, hi) = number(rest)?;
     let canon = match (system.as_deref(), unit.as_deref()) {
         (Some("http://unitsofmeasure.org") | None, Some(u)) => {
-            crate::fhirpath::ucum_canonical(u).map(|(factor, key)| (key, value * factor, lo * factor, hi * factor))
+            ikp_fhirpath::ucum_canonical(u).map(|(factor, key)| (key, value * factor, lo * factor, hi * factor))
         }
         _ => None,
     };
@@ -623,7 +623,7 @@ fn quantity(code: String, raw: &str) -> Result<Condition, FhirError> {
 }
 
 /// `near=latitude|longitude|distance|unit`: a bounding box (distance in km by default; `mi` too).
-fn near(code: String, raw: &str) -> Result<Condition, FhirError> {
+fn near(code: String, raw: &str) -> Result<Condition, SearchError> {
     let parts: Vec<&str> = raw.split('|').collect();
     let num = |s: Option<&&str>| s.and_then(|s| s.parse::<f64>().ok()).filter(|v| v.is_finite());
     let (Some(lat), Some(long)) = (num(parts.first()), num(parts.get(1))) else {

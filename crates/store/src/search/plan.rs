@@ -15,7 +15,7 @@ use super::query::{
 };
 use super::reach::Reach;
 use super::registry::ParamType;
-use crate::store::sql::{Bind, Column, Sql, VERSION_COLUMNS};
+use crate::sql::{Bind, Column, Sql, VERSION_COLUMNS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -604,7 +604,7 @@ impl Planner {
         } else {
             sql.push(&order_by(query, "p"));
         }
-        columns.extend(crate::store::sql::VERSION_CELLS);
+        columns.extend(crate::sql::VERSION_CELLS);
         (sql, columns)
     }
 
@@ -802,7 +802,7 @@ fn range_predicate(sql: &mut Sql, prefix: Prefix, tlo: &str, thi: &str, lo: i64,
         }
         Prefix::Ap => {
             // Within 10% of the distance to now, at least a day.
-            let now = crate::clock::now();
+            let now = ikp_model::clock::now();
             let span = ((now - lo).abs() / 10).max(86_400_000_000);
             sql.push(&format!("({tlo} < ")).bind(Bind::Int(hi.saturating_add(span)));
             sql.push(&format!(" AND {thi} > ")).bind(Bind::Int(lo.saturating_sub(span))).push(")");

@@ -4,10 +4,16 @@
 //! one and carries the surrogate key (`rid`) that search-index rows refer to. Writes go through a
 //! [`StoreTx`], so a single resource update and a thousand-entry transaction bundle take the same
 //! path: lock what is read, write in batches, commit once.
+//!
+//! The crate also holds what turns resources into rows and queries into SQL: `index` (the
+//! search-index rows extracted from a resource at write time) and `search` (parameters, query
+//! parsing, the SQL planner, signed cursors), so that SQL is written here and nowhere above.
 
 pub mod counted;
+pub mod index;
 mod index_sql;
 pub mod postgres;
+pub mod search;
 pub mod sql;
 pub mod sqlite;
 mod sqlite_clock;

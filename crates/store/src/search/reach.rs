@@ -4,7 +4,7 @@
 //! caller's [`Reach`]; the planner adds it to every query it emits for that caller, so totals,
 //! paging, includes, chains and `_has` never see beyond it.
 
-use crate::store::sql::{Bind, Sql};
+use crate::sql::{Bind, Sql};
 
 /// Resource types that are reference or definitional data, readable by every authenticated
 /// caller whose scopes allow the type. Everything else is personal data, visible only through a

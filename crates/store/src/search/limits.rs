@@ -7,8 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::FhirError;
-use crate::outcome::{Issue, IssueType};
+use super::SearchError;
+use ikp_model::outcome::{Issue, IssueType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchLimits {
@@ -112,7 +112,7 @@ impl SearchLimits {
     }
 
     /// Refuses `count` when it exceeds the limit; `what` says what was counted.
-    pub fn check(&self, limit: Limit, count: usize, what: &str) -> Result<(), FhirError> {
+    pub fn check(&self, limit: Limit, count: usize, what: &str) -> Result<(), SearchError> {
         if count <= self.of(limit) {
             return Ok(());
         }
@@ -120,9 +120,9 @@ impl SearchLimits {
     }
 
     /// The refusal for a query over budget: `too-costly`, naming the limit and the setting.
-    pub fn over_budget(&self, limit: Limit, found: &str) -> FhirError {
+    pub fn over_budget(&self, limit: Limit, found: &str) -> SearchError {
         let (name, value) = (limit.name(), self.of(limit));
-        FhirError::BadRequest(vec![Issue::error(
+        SearchError::Invalid(vec![Issue::error(
             IssueType::TooCostly,
             format!(
                 "the search is over the server's query budget ({found}; the limit {name} is {value}, set by --search-limit {name}=N)"

@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use super::normalize::{normalize, truncate};
 use super::{CompartmentRow, DateRow, IndexRows, NumberRow, QuantityRow, ReferenceRow, StringRow, TokenRow, UriRow};
-use crate::fhirpath::{Environment, Item, item_to_string};
-use crate::model::Model;
-use crate::model::datetime::{self, DateKind};
 use crate::search::registry::{COLUMN_PARAMETERS, COMPARTMENTS, ParamType, Registry};
+use ikp_fhirpath::{Environment, Item, item_to_string};
+use ikp_model::model::Model;
+use ikp_model::model::datetime::{self, DateKind};
 
 const UCUM: &str = "http://unitsofmeasure.org";
 
@@ -495,7 +495,7 @@ fn quantity_row(
 ) {
     let canon = match (system, code) {
         (Some(UCUM), Some(unit)) => {
-            crate::fhirpath::ucum_canonical(unit).map(|(factor, key)| (key, lo * factor, hi * factor))
+            ikp_fhirpath::ucum_canonical(unit).map(|(factor, key)| (key, lo * factor, hi * factor))
         }
         _ => None,
     };
@@ -515,7 +515,7 @@ fn quantity_row(
 
 fn quantities(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
     let Some((json, ty)) = node(item) else {
-        if let Item::Value(crate::fhirpath::Value::Quantity(q)) = item
+        if let Item::Value(ikp_fhirpath::Value::Quantity(q)) = item
             && let Ok(v) = q.value.to_string().parse::<f64>()
         {
             quantity_row(rows, param, grp, Some(UCUM), Some(&q.unit), v, v);
@@ -610,10 +610,10 @@ mod tests {
     /// stored index rows: both must name the same compartments for every official example.
     #[test]
     fn compartments_only_agree_with_full_extraction() {
-        let model = crate::model::r4().expect("model");
+        let model = ikp_model::model::r4().expect("model");
         let registry = Registry::build(model, &[]).expect("registry");
         let extractor = Extractor { registry: &registry, model, base_url: "http://h/fhir" };
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/r4-examples");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).expect("examples") {
             let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
