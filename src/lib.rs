@@ -16,7 +16,6 @@ pub mod bench;
 pub mod cli;
 pub mod context;
 pub mod error;
-pub mod export;
 /// The FHIRPath engine, a crate of its own (crates/fhirpath).
 pub use ikp_fhirpath as fhirpath;
 /// The FHIR data layer, a crate of its own (crates/model): the model, the wire formats, issues

@@ -4,9 +4,8 @@
 use anyhow::anyhow;
 use clap::Args;
 
+use crate::search::explain;
 use crate::search::parse::Parser;
-use crate::search::plan::{Dialect, Planner};
-use crate::store::sql::{Bind, Cell, Column, Sql};
 
 #[derive(Debug, Clone, Args)]
 pub struct ExplainArgs {
@@ -27,38 +26,12 @@ pub async fn run(args: &ExplainArgs) -> anyhow::Result<()> {
     let registry = fhir.registry.current();
     let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true, limits: &fhir.limits };
     let parsed = parser.parse(vec![resource_type.to_string()], &pairs).map_err(|e| anyhow!("{e}"))?;
-    let dialect = fhir.dialect();
-    let (sql, _) = Planner::new(dialect).page(&parsed, parsed.count + 1);
-    println!("{}\n", inline(&sql));
-    let (prefix, columns) = match dialect {
-        Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", vec![Column::Int, Column::Int, Column::Int, Column::Text]),
-        Dialect::Postgres => ("EXPLAIN ", vec![Column::Text]),
-    };
-    let explain = Sql { text: format!("{prefix}{}", sql.text), binds: sql.binds };
     let all = session.unconfined(crate::auth::scopes::Interaction::Search).map_err(|e| anyhow!("{e}"))?;
-    for row in all.store().query(explain, &columns).await? {
-        if let Some(line) = row.last().and_then(Cell::as_text) {
-            println!("{line}");
-        }
+    let explained = explain::explain(all.store(), fhir.dialect(), &parsed).await?;
+    println!("{}\n", explained.sql);
+    for line in explained.plan {
+        println!("{line}");
     }
     session.close().await;
     Ok(())
-}
-
-/// The SQL with its bind values written in, for reading.
-fn inline(sql: &Sql) -> String {
-    let mut text = sql.text.clone();
-    for (i, bind) in sql.binds.iter().enumerate().rev() {
-        let value = match bind {
-            Bind::Int(v) => v.to_string(),
-            Bind::OptInt(v) => v.map_or("NULL".into(), |v| v.to_string()),
-            Bind::Real(v) => v.to_string(),
-            Bind::OptReal(v) => v.map_or("NULL".into(), |v| v.to_string()),
-            Bind::Text(v) => format!("'{}'", v.replace('\'', "''")),
-            Bind::OptText(v) => v.as_ref().map_or("NULL".into(), |v| format!("'{}'", v.replace('\'', "''"))),
-            Bind::Bool(v) => v.to_string(),
-        };
-        text = text.replace(&format!("${}", i + 1), &value);
-    }
-    text
 }

@@ -9,7 +9,6 @@ use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::registry::Registry;
 use crate::session::Session;
-use crate::store::sql::{Cell, Column};
 
 /// Resources re-indexed per database transaction.
 const BATCH: usize = 500;
@@ -44,17 +43,13 @@ pub async fn reindex(session: &Session, resource_type: Option<&str>) -> FhirResu
     let mut after = 0i64;
     let mut total = 0usize;
     loop {
-        let sql = crate::store::sql::live_contents_after(after, resource_type, BATCH);
-        let rows = all.store().query(sql, &[Column::Int, Column::Text]).await?;
+        let rows = all.store().live_contents_after(after, resource_type, BATCH).await?;
         if rows.is_empty() {
             break;
         }
         let mut batch = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (Some(rid), Some(text)) = (row.first().and_then(Cell::as_int), row.get(1).and_then(Cell::as_text))
-            else {
-                continue;
-            };
+        for (rid, text) in &rows {
+            let rid = *rid;
             after = after.max(rid);
             let resource: Value = crate::format::json::from_str(text)
                 .map_err(|e| FhirError::Internal(format!("stored resource {rid} is not JSON: {e}")))?;

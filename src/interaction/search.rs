@@ -14,10 +14,10 @@ use crate::outcome::{Issue, IssueType, Severity, operation_outcome};
 use crate::search::cursor::{Cursor, Key, Towards};
 use crate::search::parse::Parser;
 use crate::search::query::{SearchQuery, Total};
+use crate::search::run::Hit;
 use crate::session::Session;
 use crate::session::prepare::new_id;
 use crate::store::ResourceVersion;
-use crate::store::sql::Cell;
 
 #[derive(Debug, Clone)]
 pub enum Scope {
@@ -132,7 +132,7 @@ pub async fn execute(
 
     let page = session.page(&query, query.count).await?;
     let more = page.more;
-    let mut matches = page.matches;
+    let mut matches = page.hits;
     let towards = query.cursor.as_ref().map_or(Towards::Next, |c| c.towards);
     if towards == Towards::Previous {
         matches.reverse();
@@ -150,21 +150,20 @@ pub async fn execute(
     };
 
     // Paging links: next after the last row, previous before the first.
-    let cursor_for = |row: Option<&Vec<Cell>>, towards: Towards| -> FhirResult<Option<String>> {
-        let Some(row) = row else { return Ok(None) };
-        let rid = row.first().and_then(Cell::as_int).unwrap_or(0);
-        let keys = row.iter().skip(1).map(Key::from_cell).collect();
+    let cursor_for = |hit: Option<&Hit>, towards: Towards| -> FhirResult<Option<String>> {
+        let Some(hit) = hit else { return Ok(None) };
+        let rid = hit.rid();
+        let keys = hit.keys.iter().skip(1).map(Key::from_cell).collect();
         session.cursors.encode(&Cursor { towards, keys, rid }, &fingerprint).map(Some).map_err(Into::into)
     };
     let has_next = if towards == Towards::Next { more || trimmed } else { true };
     let has_previous = if towards == Towards::Next { query.cursor.is_some() } else { more || trimmed };
-    let next = if has_next { cursor_for(matches.last().map(|(row, _)| row), Towards::Next)? } else { None };
-    let previous =
-        if has_previous { cursor_for(matches.first().map(|(row, _)| row), Towards::Previous)? } else { None };
+    let next = if has_next { cursor_for(matches.last(), Towards::Next)? } else { None };
+    let previous = if has_previous { cursor_for(matches.first(), Towards::Previous)? } else { None };
 
     let mut entries: Vec<Entry> = Vec::with_capacity(matches.len() + included.len() + 1);
-    for (_, v) in matches {
-        entries.push(entry(session, v, "match"));
+    for hit in matches {
+        entries.push(entry(session, hit.version, "match"));
     }
     for v in included {
         entries.push(entry(session, v, "include"));
@@ -207,7 +206,7 @@ pub async fn execute(
 async fn everything_page(
     session: &Session,
     query: &SearchQuery,
-    matches: &mut Vec<(Vec<Cell>, ResourceVersion)>,
+    matches: &mut Vec<Hit>,
     towards: Towards,
 ) -> FhirResult<(Vec<ResourceVersion>, bool)> {
     let mut trimmed = false;

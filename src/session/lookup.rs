@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::Session;
 use super::judge::Sight;
 use crate::error::{FhirError, FhirResult};
+use crate::search::run::Searcher;
 use crate::store::ResourceVersion;
-use crate::store::sql::Cell;
 
 /// Look-ups for the server's own decisions, made for a session.
 pub struct Lookup<'a> {
@@ -55,10 +55,8 @@ impl<'a> Lookup<'a> {
             return Ok(Vec::new());
         }
         let query = self.session.parse_lookup(types, pairs)?;
-        let planner = crate::search::plan::Planner::new(self.session.dialect());
-        let (sql, columns) = planner.page(&query, limit);
-        let rows = self.session.store().query(sql, &columns).await?;
-        let rids: Vec<i64> = rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+        // A look-up, not the caller's search: whoever's the resources are (see the type's doc).
+        let rids = Searcher::new(self.session.store(), None).matching_keys(&query, limit).await?;
         let mut fetched: std::collections::HashMap<i64, ResourceVersion> =
             self.session.store().fetch(&rids).await?.into_iter().collect();
         rids.iter().filter_map(|rid| fetched.remove(rid)).map(seal).collect()
@@ -79,10 +77,8 @@ impl<'a> Lookup<'a> {
 
     /// The newest live resource of a (definitional) type with a canonical URL.
     pub async fn by_url(&self, resource_type: &str, url: &str) -> FhirResult<Option<Sealed>> {
-        let sql = crate::store::sql::newest_by_url(resource_type, url);
-        let rows = self.session.store().query(sql, &crate::store::sql::VERSION_CELLS).await?;
-        match rows.first() {
-            Some(row) => seal(crate::store::sql::version_from_cells(row)?).map(Some),
+        match self.session.store().newest_by_url(resource_type, url).await? {
+            Some(version) => seal(version).map(Some),
             None => Ok(None),
         }
     }
@@ -90,13 +86,8 @@ impl<'a> Lookup<'a> {
     /// The content of every live resource of a (definitional) type: SearchParameter,
     /// StructureDefinition, ConceptMap.
     pub async fn all_of_type(&self, resource_type: &str) -> FhirResult<Vec<Value>> {
-        let sql = crate::store::sql::live_contents_of_type(resource_type);
-        let rows = self.session.store().query(sql, &[crate::store::sql::Column::Text]).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.first().and_then(Cell::as_text))
-            .filter_map(|text| crate::format::json::from_str(text).ok())
-            .collect())
+        let texts = self.session.store().live_contents_of_type(resource_type).await?;
+        Ok(texts.iter().filter_map(|text| crate::format::json::from_str(text).ok()).collect())
     }
 }
 

@@ -47,6 +47,7 @@ use crate::search::parse::Parser;
 use crate::search::plan::{Dialect, Planner};
 use crate::search::query::Filter;
 use crate::search::reach::{Reach, Visible};
+use crate::search::run::Searcher;
 use crate::store::Store;
 
 /// The server's context and the database, seen through the policy of one request.
@@ -250,15 +251,18 @@ impl Session {
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self.shared.store.backend() {
-            "postgres" => Dialect::Postgres,
-            _ => Dialect::Sqlite,
-        }
+        self.shared.store.dialect()
     }
 
-    /// A SQL planner whose every query stays within the caller's reach.
+    /// A SQL planner whose every query stays within the caller's reach (conditional writes'
+    /// criteria, planned inside their transaction).
     fn planner(&self) -> Planner {
         Planner::new(self.dialect()).within(self.reach().cloned())
+    }
+
+    /// Searches whose every statement stays within the caller's reach.
+    fn searcher(&self) -> Searcher<'_> {
+        Searcher::new(self.store(), self.reach().cloned())
     }
 
     fn store(&self) -> &dyn Store {

@@ -6,53 +6,28 @@ use std::collections::{HashMap, HashSet};
 
 use super::Session;
 use crate::auth::scopes::Interaction;
-use crate::error::{FhirError, FhirResult};
+use crate::error::FhirResult;
 use crate::search::parse::Parser;
 use crate::search::query::{Include, SearchQuery};
+pub use crate::search::run::{Hit, Page};
 use crate::store::ResourceVersion;
-use crate::store::sql::{Cell, Column};
 
 /// Most resources `_include`/`_revinclude` add to one page.
 const MAX_INCLUDES: usize = 1000;
 /// Levels of `:iterate`.
 const MAX_ITERATIONS: usize = 4;
 
-/// One page of matches, in order, with the planner's row for each (its key and sort values,
-/// for paging cursors).
-#[derive(Debug, Default)]
-pub struct Page {
-    pub matches: Vec<(Vec<Cell>, ResourceVersion)>,
-    /// Whether another row followed the page.
-    pub more: bool,
-}
-
 impl Session {
-    /// Up to `limit` matches of `query` (one more is asked for, to tell whether more follow).
+    /// Up to `limit` matches of `query`, within the caller's reach.
     pub async fn page(&self, query: &SearchQuery, limit: usize) -> FhirResult<Page> {
-        if limit == 0 {
-            return Ok(Page::default());
-        }
-        // The page and its resources in one statement.
-        let (sql, columns) = self.planner().page_with_versions(query, limit + 1);
-        let keys = columns.len() - crate::store::sql::VERSION_CELLS.len();
-        let mut rows = self.store().query(sql, &columns).await?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let mut matches = Vec::with_capacity(rows.len());
-        for mut row in rows {
-            let cells = row.get(keys..).ok_or_else(|| FhirError::Internal("a page row lacks its version".into()))?;
-            let version = crate::store::sql::version_from_cells(cells)?;
-            row.truncate(keys);
-            matches.push((row, version));
-        }
-        self.record_access(matches.iter().map(|(_, v)| v));
-        Ok(Page { matches, more })
+        let page = self.searcher().page(query, limit).await?;
+        self.record_access(page.hits.iter().map(|hit| &hit.version));
+        Ok(page)
     }
 
-    /// How many resources match `query`.
+    /// How many resources within the caller's reach match `query`.
     pub async fn count(&self, query: &SearchQuery) -> FhirResult<i64> {
-        let rows = self.store().query(self.planner().count(query), &[Column::Int]).await?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_int).unwrap_or(0))
+        Ok(self.searcher().count(query).await?)
     }
 
     /// Current resources of `types` matching `pairs`, at most `limit`, within the caller's reach:
@@ -64,8 +39,8 @@ impl Session {
         limit: usize,
     ) -> FhirResult<Vec<ResourceVersion>> {
         let query = self.parse_lookup(types, pairs)?;
-        let matches = self.page(&query, limit).await?.matches;
-        Ok(matches.into_iter().map(|(_, v)| v).collect())
+        let hits = self.page(&query, limit).await?.hits;
+        Ok(hits.into_iter().map(|hit| hit.version).collect())
     }
 
     /// A strictly parsed query of `types` for `pairs` (an internal look-up, never lenient).
@@ -78,21 +53,16 @@ impl Session {
 
     /// `_include` and `_revinclude` (with `:iterate`) of a page, one query per include
     /// parameter and level, every target within the caller's reach.
-    pub async fn includes(
-        &self,
-        query: &SearchQuery,
-        matches: &[(Vec<Cell>, ResourceVersion)],
-    ) -> FhirResult<Vec<ResourceVersion>> {
-        if (query.includes.is_empty() && query.revincludes.is_empty()) || matches.is_empty() {
+    pub async fn includes(&self, query: &SearchQuery, hits: &[Hit]) -> FhirResult<Vec<ResourceVersion>> {
+        if (query.includes.is_empty() && query.revincludes.is_empty()) || hits.is_empty() {
             return Ok(Vec::new());
         }
-        let planner = self.planner();
-        let rid_of = |row: &Vec<Cell>| row.first().and_then(Cell::as_int).unwrap_or(0);
-        let mut seen: HashSet<i64> = matches.iter().map(|(row, _)| rid_of(row)).collect();
+        let searcher = self.searcher();
+        let mut seen: HashSet<i64> = hits.iter().map(Hit::rid).collect();
         let mut included: Vec<ResourceVersion> = Vec::new();
         // (type, id, rid) of the resources whose references the next level follows.
         let mut frontier: Vec<(String, String, i64)> =
-            matches.iter().map(|(row, v)| (v.resource_type.clone(), v.id.clone(), rid_of(row))).collect();
+            hits.iter().map(|hit| (hit.version.resource_type.clone(), hit.version.id.clone(), hit.rid())).collect();
         for level in 0..=MAX_ITERATIONS {
             let active = |i: &&Include| level == 0 || i.iterate;
             let mut found: Vec<i64> = Vec::new();
@@ -102,14 +72,11 @@ impl Session {
                 if sources.is_empty() {
                     continue;
                 }
-                let rows = self.store().query(planner.include(include, &sources, MAX_INCLUDES), &[Column::Int]).await?;
-                found.extend(rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)));
+                found.extend(searcher.included_keys(include, &sources, MAX_INCLUDES).await?);
             }
             let targets: Vec<(String, String)> = frontier.iter().map(|(t, id, _)| (t.clone(), id.clone())).collect();
             for include in query.revincludes.iter().filter(active) {
-                let sql = planner.revinclude(include, &targets, MAX_INCLUDES);
-                let rows = self.store().query(sql, &[Column::Int]).await?;
-                found.extend(rows.iter().filter_map(|r| r.first().and_then(Cell::as_int)));
+                found.extend(searcher.revincluded_keys(include, &targets, MAX_INCLUDES).await?);
             }
             found.retain(|rid| !seen.contains(rid));
             found.sort_unstable();

@@ -37,8 +37,8 @@ pub struct Counted<S>(pub S);
 
 #[async_trait]
 impl<S: Store> Store for Counted<S> {
-    fn backend(&self) -> &'static str {
-        self.0.backend()
+    fn dialect(&self) -> crate::Dialect {
+        self.0.dialect()
     }
 
     async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {

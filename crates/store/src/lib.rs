@@ -9,7 +9,9 @@
 //! search-index rows extracted from a resource at write time) and `search` (parameters, query
 //! parsing, the SQL planner, signed cursors), so that SQL is written here and nowhere above.
 
+pub mod builtin_content;
 pub mod counted;
+pub mod export_jobs;
 pub mod index;
 mod index_sql;
 pub mod postgres;
@@ -26,6 +28,24 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::index::IndexRows;
+
+/// The SQL a backend speaks. Most statements are the same on both (see `sql`); the planner and a
+/// few statements branch on this where they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// "sqlite" or "postgres", for logs and the CapabilityStatement.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
 
 /// Epoch microseconds (UTC).
 pub type Micros = i64;
@@ -170,8 +190,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// "sqlite" or "postgres".
-    fn backend(&self) -> &'static str;
+    /// The SQL this backend speaks.
+    fn dialect(&self) -> Dialect;
     /// The current version of a resource, which may be a deletion tombstone.
     async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>>;
     async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>>;
@@ -194,12 +214,44 @@ pub trait Store: Send + Sync {
         resource_type: &str,
         id: &str,
     ) -> StoreResult<Option<(ResourceVersion, Vec<(String, String)>)>> {
-        let sql = sql::read_with_compartments(self.backend(), resource_type, id);
+        let sql = sql::read_with_compartments(self.dialect(), resource_type, id);
         let rows = self.query(sql, &sql::VERSION_AND_COMPARTMENTS).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         let version = sql::version_from_cells(row)?;
         let compartments = row.get(7).and_then(sql::Cell::as_text).map(sql::split_compartments).unwrap_or_default();
         Ok(Some((version, compartments)))
+    }
+
+    /// The newest live resource of a (definitional) type with the canonical `url`, in one
+    /// indexed statement.
+    async fn newest_by_url(&self, resource_type: &str, url: &str) -> StoreResult<Option<ResourceVersion>> {
+        let rows = self.query(sql::newest_by_url(resource_type, url), &sql::VERSION_CELLS).await?;
+        rows.first().map(|row| sql::version_from_cells(row)).transpose()
+    }
+
+    /// The JSON text of every live resource of a type (definitional types: a few hundred at most).
+    async fn live_contents_of_type(&self, resource_type: &str) -> StoreResult<Vec<String>> {
+        let rows = self.query(sql::live_contents_of_type(resource_type), &[sql::Column::Text]).await?;
+        Ok(rows.into_iter().filter_map(|row| row.into_iter().next().and_then(sql::Cell::into_text)).collect())
+    }
+
+    /// A batch of at most `limit` live resources (of one type, or all) whose surrogate keys follow
+    /// `after`, in key order: `(rid, JSON text)`. Walks the whole store batch by batch.
+    async fn live_contents_after(
+        &self,
+        after: i64,
+        resource_type: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let sql = sql::live_contents_after(after, resource_type, limit);
+        let rows = self.query(sql, &[sql::Column::Int, sql::Column::Text]).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let mut cells = row.into_iter();
+                Some((cells.next()?.as_int()?, cells.next()?.into_text()?))
+            })
+            .collect())
     }
 
     /// The policy generation (see migration 0011): one indexed read.

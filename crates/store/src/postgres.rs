@@ -48,8 +48,8 @@ fn query(sql: Sql) -> sqlx::query::Query<'static, Postgres, PgArguments> {
 
 #[async_trait]
 impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+    fn dialect(&self) -> crate::Dialect {
+        crate::Dialect::Postgres
     }
 
     async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {

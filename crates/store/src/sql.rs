@@ -43,6 +43,13 @@ impl Cell {
         }
     }
 
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Cell::Text(s) => Some(s),
@@ -222,10 +229,10 @@ pub fn version_from_cells(row: &[Cell]) -> Result<super::ResourceVersion, super:
 const COMPARTMENT_SEPARATOR: char = '\u{1f}';
 
 /// The current version of a resource and its compartments, aggregated into one column.
-pub fn read_with_compartments(backend: &str, resource_type: &str, id: &str) -> Sql {
-    let aggregate = match backend {
-        "postgres" => "string_agg(c.comp_type || '/' || c.comp_id, chr(31))",
-        _ => "group_concat(c.comp_type || '/' || c.comp_id, char(31))",
+pub fn read_with_compartments(dialect: crate::Dialect, resource_type: &str, id: &str) -> Sql {
+    let aggregate = match dialect {
+        crate::Dialect::Postgres => "string_agg(c.comp_type || '/' || c.comp_id, chr(31))",
+        crate::Dialect::Sqlite => "group_concat(c.comp_type || '/' || c.comp_id, char(31))",
     };
     let mut sql = Sql::new(&format!(
         "SELECT {VERSION_COLUMNS}, (SELECT {aggregate} FROM compartment c WHERE c.rid = r.rid) \

@@ -90,8 +90,8 @@ fn positional(text: &str) -> String {
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    fn dialect(&self) -> crate::Dialect {
+        crate::Dialect::Sqlite
     }
 
     async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {

@@ -9,13 +9,12 @@ use serde_json::{Value, json};
 use crate::clock::{instant, now};
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
-use crate::export::jobs::{self, Status};
-use crate::export::{ExportSpec, Level, TypeFilter};
 use crate::interaction::Response;
 use crate::interaction::operation::Call;
 use crate::outcome::{Issue, IssueType};
 use crate::search::parse::{Parser, date_range};
 use crate::session::{Session, Unconfined};
+use crate::store::export_jobs::{self as jobs, ExportSpec, Level, Status, TypeFilter};
 
 /// Output formats a client may ask for; all mean FHIR NDJSON.
 const NDJSON_FORMATS: &[&str] = &["application/fhir+ndjson", "application/ndjson", "ndjson"];

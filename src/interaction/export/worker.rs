@@ -13,14 +13,12 @@ use tokio::task::JoinHandle;
 use crate::clock::now;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
-use crate::export::jobs::{self, FileInfo, Job, Status};
-use crate::export::{ExportSpec, Level, Resume};
 use crate::search::cursor::{Cursor, Towards};
 use crate::search::parse::Parser;
-use crate::search::plan::Planner;
 use crate::search::query::{Condition, Filter, FilterKind, Prefix, SearchQuery, Total};
+use crate::search::run::Searcher;
 use crate::session::Unconfined;
-use crate::store::sql::Cell;
+use crate::store::export_jobs::{self as jobs, ExportSpec, FileInfo, Job, Level, Resume, Status};
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -174,7 +172,7 @@ async fn export(
     if spec.level == Level::Group && spec.patients.is_empty() {
         return Ok(Ended::Done(0));
     }
-    let planner = Planner::new(all.session().dialect());
+    let searcher = Searcher::new(store, None);
     let chunk = config.chunk.min(config.file_size).max(1);
     let lease = || now() + micros(config.lease);
     while let Some(resource_type) = spec.types.get(at.type_index) {
@@ -195,9 +193,7 @@ async fn export(
                 if at.after_rid > 0 {
                     page.cursor = Some(Cursor { towards: Towards::Next, keys: Vec::new(), rid: at.after_rid });
                 }
-                let (sql, columns) = planner.page(&page, chunk);
-                let rids: Vec<i64> =
-                    store.query(sql, &columns).await?.iter().filter_map(|r| r.first().and_then(Cell::as_int)).collect();
+                let rids = searcher.matching_keys(&page, chunk).await?;
                 let Some(&last) = rids.last() else { break };
                 let mut fetched = store.fetch(&rids).await?;
                 fetched.sort_unstable_by_key(|(rid, _)| *rid);

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::auth::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::session::Session;
-use crate::store::sql::{Bind, Cell, Column, Sql};
+use crate::store::builtin_content;
 
 /// The `builtin_content` rows of the terminology and of the national profiles.
 const TERMINOLOGY: &str = "terminology";
@@ -19,20 +19,11 @@ const OPERATIONS: &str = "operations";
 const BATCH: usize = 500;
 
 async fn stored_hash(session: &Session, name: &str) -> FhirResult<Option<String>> {
-    let mut sql = Sql::new("SELECT content_hash FROM builtin_content WHERE name = ");
-    sql.bind(Bind::Text(name.to_string()));
-    let rows = session.unconfined(Interaction::Read)?.store().query(sql, &[Column::Text]).await?;
-    Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_text).map(str::to_string))
+    Ok(builtin_content::stored_hash(session.unconfined(Interaction::Read)?.store(), name).await?)
 }
 
 async fn record_hash(session: &Session, name: &str, hash: &str) -> FhirResult<()> {
-    let mut sql = Sql::new("INSERT INTO builtin_content (name, content_hash) VALUES (");
-    sql.bind(Bind::Text(name.to_string()))
-        .push(", ")
-        .bind(Bind::Text(hash.to_string()))
-        .push(") ON CONFLICT (name) DO UPDATE SET content_hash = excluded.content_hash");
-    session.unconfined(Interaction::Update)?.store().execute(sql).await?;
-    Ok(())
+    Ok(builtin_content::record_hash(session.unconfined(Interaction::Update)?.store(), name, hash).await?)
 }
 
 /// Stores every built-in CodeSystem, ValueSet, ConceptMap and NamingSystem unless this exact set

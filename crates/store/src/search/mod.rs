@@ -3,12 +3,16 @@
 pub mod criteria;
 pub mod cursor;
 pub mod escape;
+pub mod explain;
 pub mod limits;
 pub mod parse;
 pub mod plan;
+#[cfg(test)]
+mod plan_snapshots;
 pub mod query;
 pub mod reach;
 pub mod registry;
+pub mod run;
 
 use ikp_model::outcome::{Issue, IssueType};
 

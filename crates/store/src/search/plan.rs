@@ -17,11 +17,7 @@ use super::reach::Reach;
 use super::registry::ParamType;
 use crate::sql::{Bind, Column, Sql, VERSION_COLUMNS};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
+pub use crate::Dialect;
 
 impl Dialect {
     /// Byte-order comparison, as SQLite does by default.

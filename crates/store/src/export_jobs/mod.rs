@@ -1,9 +1,14 @@
-//! Export jobs and their files in the database (tables `export_job` and `export_file`).
+//! FHIR Bulk Data export jobs (`$export`, Bulk Data Access 2.0) as kept in the database (tables
+//! `export_job` and `export_file`): what a job exports ([`ExportSpec`]), its state, its files and
+//! where it resumes. The kick-off, status and file interactions and the worker that runs jobs are
+//! in the server's `interaction::export`.
 
-use crate::store::sql::{Bind, Cell, Column, Sql};
-use crate::store::{Micros, Store, StoreError, StoreResult, StoreTx};
+mod spec;
 
-use super::{ExportSpec, Resume};
+pub use spec::{ExportSpec, Level, Resume, TypeFilter};
+
+use crate::sql::{Bind, Cell, Column, Sql};
+use crate::{Micros, Store, StoreError, StoreResult, StoreTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -1,9 +1,4 @@
-//! FHIR Bulk Data export jobs (`$export`, Bulk Data Access 2.0): what a job exports
-//! ([`ExportSpec`]) and how jobs and their files are kept in the database ([`jobs`]). The
-//! kick-off, status and file interactions and the worker that runs jobs are in
-//! `interaction::export`.
-
-pub mod jobs;
+//! What an export job exports and where it resumes, stored with the job as JSON.
 
 use serde::{Deserialize, Serialize};
 
