@@ -12,7 +12,6 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod context;
 pub mod error;
@@ -20,18 +19,19 @@ pub mod error;
 pub use ikp_fhirpath as fhirpath;
 /// The FHIR data layer, a crate of its own (crates/model): the model, the wire formats, issues
 /// and the clock.
-pub use ikp_model::{clock, conformance, format, model, outcome};
+pub use ikp_model::{clock, conformance, format, model, outcome, references};
 /// Storage, search-index extraction and the search planner (crates/store).
 pub use ikp_store::{self as store, index, search};
 /// The terminology service (crates/terminology).
 pub use ikp_terminology as terminology;
 /// Validation against the R4 definitions and the national profiles (crates/validation).
 pub use ikp_validation as validation;
+/// Tools: the synthetic Polish population (crates/synth) and the `ikp bench` load tool
+/// (crates/bench).
+pub use {ikp_bench as bench, ikp_synth as synth};
 pub mod ikp;
 pub mod interaction;
 pub mod patch;
-pub mod references;
 pub mod rest;
 pub mod server;
 pub mod session;
-pub mod synth;

@@ -31,7 +31,7 @@ macro_rules! obj {
     }};
     ([ $($body:tt)* ]) => {{
         #[allow(unused_mut)]
-        let mut a = $crate::synth::fhir::array();
+        let mut a = $crate::fhir::array();
         obj!(@items a [] $($body)*);
         serde_json::Value::Array(a)
     }};
@@ -44,7 +44,7 @@ pub fn array() -> Vec<Value> {
     Vec::with_capacity(4)
 }
 
-pub use crate::terminology::naming::{
+pub use ikp_terminology::naming::{
     LOCAL_ROOT, MEDICAL_ENTITY, NFZ_BRANCH, NIP, NPWZ_LAB, NPWZ_NURSE, NPWZ_PHARMACIST, NPWZ_PHYSICIAN, ORG_CELL,
     PESEL, PHARMACY, REGON_9, REGON_14,
 };

@@ -38,7 +38,7 @@ pub fn encode(birth: Day, serial: u32, sex: Sex) -> Option<String> {
 
 /// The check digit for the first ten digits.
 pub fn check_digit(first_ten: &str) -> Option<u32> {
-    crate::validation::rules::pesel_check_digit(first_ten)
+    ikp_validation::rules::pesel_check_digit(first_ten)
 }
 
 #[cfg(test)]
@@ -47,7 +47,7 @@ mod tests {
 
     /// The birth date and sex a PESEL encodes, read back by the server's validator.
     fn decode(pesel: &str) -> Option<(Day, Sex)> {
-        let decoded = crate::validation::rules::pesel(pesel).ok()?;
+        let decoded = ikp_validation::rules::pesel(pesel).ok()?;
         Some((Day::parse(&decoded.birth_date)?, if decoded.female { Sex::Female } else { Sex::Male }))
     }
 

@@ -66,7 +66,7 @@ pub struct PhaseResult {
 
 /// A valid PESEL of a man born on 1980-01-01 (the sample patient), varying with `n`.
 fn pesel(n: usize) -> String {
-    use crate::synth::{calendar::Day, pesel};
+    use ikp_synth::{calendar::Day, pesel};
     Day::parse("1980-01-01").and_then(|day| pesel::encode(day, (n % 5000) as u32, pesel::Sex::Male)).unwrap_or_default()
 }
 

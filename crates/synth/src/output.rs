@@ -35,7 +35,7 @@ fn link(seed: u64, resources: &mut [Value]) -> Vec<(String, String)> {
         .collect();
     let map: HashMap<String, String> = entries.iter().cloned().collect();
     for r in resources.iter_mut() {
-        crate::references::rewrite_references(r, &map);
+        ikp_model::references::rewrite_references(r, &map);
     }
     entries
 }
