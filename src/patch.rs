@@ -5,9 +5,9 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::fhirpath::{Environment, Expression, Item};
+use crate::model::Model;
 use crate::outcome::{Issue, IssueType};
 
 fn unprocessable(message: impl Into<String>) -> FhirError {
@@ -16,11 +16,11 @@ fn unprocessable(message: impl Into<String>) -> FhirError {
 
 /// Applies a patch document: a JSON Patch array, a Binary holding one, or a FHIRPath Patch
 /// Parameters resource.
-pub fn apply(fhir: &Fhir, resource: Value, document: &Value) -> FhirResult<Value> {
+pub fn apply(model: &Model, resource: Value, document: &Value) -> FhirResult<Value> {
     match document {
         Value::Array(operations) => json_patch(resource, operations),
         Value::Object(o) => match o.get("resourceType").and_then(Value::as_str) {
-            Some("Parameters") => fhirpath_patch(fhir, resource, document),
+            Some("Parameters") => fhirpath_patch(model, resource, document),
             Some("Binary") => {
                 let data = o
                     .get("data")
@@ -205,10 +205,10 @@ fn node_mut<'a>(root: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
 }
 
 /// Locations of what a FHIRPath expression selects in `resource`.
-fn select(fhir: &Fhir, resource: &Value, path: &str) -> FhirResult<Vec<Vec<Step>>> {
+fn select(model: &Model, resource: &Value, path: &str) -> FhirResult<Vec<Vec<Step>>> {
     let expression =
         Expression::parse(path).map_err(|e| FhirError::bad_request(format!("patch path '{path}': {e}")))?;
-    let env = Environment::new().with_model(fhir.model);
+    let env = Environment::new().with_model(model);
     let items = expression.evaluate(&env, resource).map_err(|e| unprocessable(format!("patch path '{path}': {e}")))?;
     Ok(items
         .iter()
@@ -259,7 +259,7 @@ fn part_value(p: &Value) -> FhirResult<(Option<String>, Value)> {
     Ok((None, Value::Object(object)))
 }
 
-fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirResult<Value> {
+fn fhirpath_patch(model: &Model, mut resource: Value, parameters: &Value) -> FhirResult<Value> {
     let operations: Vec<&Value> = parameters
         .get("parameter")
         .and_then(Value::as_array)
@@ -272,7 +272,7 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
             part_str(operation, "type").ok_or_else(|| FhirError::bad_request(format!("operation {n} has no type")))?;
         let path =
             part_str(operation, "path").ok_or_else(|| FhirError::bad_request(format!("operation {n} has no path")))?;
-        let targets = select(fhir, &resource, path)?;
+        let targets = select(model, &resource, path)?;
         let single = |targets: &[Vec<Step>]| -> FhirResult<Vec<Step>> {
             match targets {
                 [one] => Ok(one.clone()),
@@ -298,7 +298,7 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
                 let (value_type, value) = value_of(operation)?;
                 let key = match value_type {
                     // A choice element takes its type's suffix (value + Quantity = valueQuantity).
-                    Some(t) if !t.is_empty() && !name.ends_with(&t) && name_is_choice(fhir, &resource, &at, name) => {
+                    Some(t) if !t.is_empty() && !name.ends_with(&t) && name_is_choice(model, &resource, &at, name) => {
                         format!("{name}{t}")
                     }
                     _ => name.to_string(),
@@ -310,7 +310,7 @@ fn fhirpath_patch(fhir: &Fhir, mut resource: Value, parameters: &Value) -> FhirR
                     Some(Value::Array(items)) => items.push(value),
                     Some(_) => return Err(unprocessable(format!("operation {n}: '{key}' already has a value"))),
                     None => {
-                        let repeats = is_array_element(fhir, &key, path);
+                        let repeats = is_array_element(model, &key, path);
                         parent.insert(key, if repeats { Value::Array(vec![value]) } else { value });
                     }
                 }
@@ -388,32 +388,32 @@ fn delete_at(resource: &mut Value, at: &[Step]) -> FhirResult<()> {
 }
 
 /// Whether `name` on the element at `at` is a choice element (`value[x]`).
-fn name_is_choice(fhir: &Fhir, resource: &Value, at: &[Step], name: &str) -> bool {
-    element_type(fhir, resource, at)
-        .and_then(|t| fhir.model.get(&t).and_then(|d| d.element(name).map(|e| e.choice)))
+fn name_is_choice(model: &Model, resource: &Value, at: &[Step], name: &str) -> bool {
+    element_type(model, resource, at)
+        .and_then(|t| model.get(&t).and_then(|d| d.element(name).map(|e| e.choice)))
         .unwrap_or(false)
 }
 
 /// Whether the element `key` (a JSON name) under the path repeats, per the model.
-fn is_array_element(fhir: &Fhir, key: &str, path: &str) -> bool {
+fn is_array_element(model: &Model, key: &str, path: &str) -> bool {
     let root = path.split('.').next().unwrap_or_default();
     let mut type_name = root.to_string();
     for segment in path.split('.').skip(1) {
         let segment = segment.split('(').next().unwrap_or(segment);
-        match fhir.model.get(&type_name).and_then(|d| d.element(segment)).and_then(|e| e.types.first().cloned()) {
+        match model.get(&type_name).and_then(|d| d.element(segment)).and_then(|e| e.types.first().cloned()) {
             Some(t) => type_name = t,
             None => return false,
         }
     }
-    fhir.model.get(&type_name).and_then(|d| d.field(key)).is_some_and(|(e, _)| e.is_array())
+    model.get(&type_name).and_then(|d| d.field(key)).is_some_and(|(e, _)| e.is_array())
 }
 
 /// The FHIR type of the element at a location, following the model from the resource type.
-fn element_type(fhir: &Fhir, resource: &Value, at: &[Step]) -> Option<String> {
+fn element_type(model: &Model, resource: &Value, at: &[Step]) -> Option<String> {
     let mut type_name = resource.get("resourceType")?.as_str()?.to_string();
     for step in at {
         if let Step::Key(k) = step {
-            let (_, t) = fhir.model.get(&type_name)?.field(k)?;
+            let (_, t) = model.get(&type_name)?.field(k)?;
             type_name = t.to_string();
         }
     }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::auth::clients::{self, ClientType, NewClient};
-use crate::auth::oidc::{EIDAS_LEVELS, UpstreamConfig};
 use crate::store;
 
 #[derive(Debug, Clone, Subcommand)]
@@ -89,56 +88,6 @@ pub struct ClientRemoveArgs {
     pub database: DatabaseArgs,
     #[arg(long)]
     pub client_id: String,
-}
-
-/// An upstream OpenID Connect provider for logins (all of issuer, client id and endpoints needed).
-#[derive(Debug, Clone, Default, Args)]
-pub struct UpstreamArgs {
-    #[arg(long, env = "IKP_OIDC_ISSUER")]
-    pub oidc_issuer: Option<String>,
-    #[arg(long, env = "IKP_OIDC_CLIENT_ID")]
-    pub oidc_client_id: Option<String>,
-    #[arg(long, env = "IKP_OIDC_CLIENT_SECRET")]
-    pub oidc_client_secret: Option<String>,
-    #[arg(long, env = "IKP_OIDC_AUTHORIZATION_ENDPOINT")]
-    pub oidc_authorization_endpoint: Option<String>,
-    #[arg(long, env = "IKP_OIDC_TOKEN_ENDPOINT")]
-    pub oidc_token_endpoint: Option<String>,
-    #[arg(long, env = "IKP_OIDC_JWKS_URI")]
-    pub oidc_jwks_uri: Option<String>,
-    /// The id_token claim holding the PESEL.
-    #[arg(long, env = "IKP_OIDC_PESEL_CLAIM", default_value = "pesel")]
-    pub oidc_pesel_claim: String,
-    /// The lowest `acr` the upstream id_token may carry (e.g. http://eidas.europa.eu/LoA/substantial);
-    /// higher levels of `--oidc-acr-levels` are accepted too.
-    #[arg(long, env = "IKP_OIDC_ACR")]
-    pub oidc_acr: Option<String>,
-    /// The levels of assurance, lowest first, comma-separated (default: the eIDAS levels).
-    #[arg(long, env = "IKP_OIDC_ACR_LEVELS", value_delimiter = ',')]
-    pub oidc_acr_levels: Vec<String>,
-}
-
-impl UpstreamArgs {
-    pub fn config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
-        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
-        let need = |v: &Option<String>, flag: &str| v.clone().with_context(|| format!("--oidc-issuer needs {flag}"));
-        let config = UpstreamConfig {
-            issuer: issuer.clone(),
-            client_id: need(&self.oidc_client_id, "--oidc-client-id")?,
-            client_secret: self.oidc_client_secret.clone(),
-            authorization_endpoint: need(&self.oidc_authorization_endpoint, "--oidc-authorization-endpoint")?,
-            token_endpoint: need(&self.oidc_token_endpoint, "--oidc-token-endpoint")?,
-            jwks_uri: need(&self.oidc_jwks_uri, "--oidc-jwks-uri")?,
-            pesel_claim: if self.oidc_pesel_claim.is_empty() { "pesel".into() } else { self.oidc_pesel_claim.clone() },
-            required_acr: self.oidc_acr.clone(),
-            acr_levels: match self.oidc_acr_levels.as_slice() {
-                [] => EIDAS_LEVELS.iter().map(|l| l.to_string()).collect(),
-                levels => levels.to_vec(),
-            },
-        };
-        config.acceptable_acr().map_err(|e| anyhow::anyhow!("--oidc-acr: {e}"))?;
-        Ok(Some(config))
-    }
 }
 
 pub async fn run_client(command: &ClientCommand) -> anyhow::Result<()> {

@@ -456,7 +456,7 @@ impl Session {
             (_, Step::Delete) => return Ok(Some(tombstone(t, id, next, at))),
             (Action::Patch { document, .. }, _) => {
                 let base = base.cloned().ok_or_else(|| not_found(t, id))?;
-                let patched = crate::patch::apply(self, base, document)?;
+                let patched = crate::patch::apply(self.model, base, document)?;
                 if patched.get("id").and_then(Value::as_str) != Some(id) {
                     return Err(FhirError::Unprocessable(vec![Issue::error(
                         IssueType::Processing,

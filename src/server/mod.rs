@@ -1,12 +1,13 @@
 //! Starting and stopping the server.
 
+pub mod config;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::cli::ServeArgs;
 use crate::context::Fhir;
 use crate::interaction::export::worker;
 use crate::rest::{self, AppState};
@@ -16,6 +17,7 @@ use crate::search::registry::{Registry, SharedRegistry};
 use crate::session::Session;
 use crate::store::{self, Store};
 use crate::validation::profiles::ProfileSet;
+use config::ServeArgs;
 
 /// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
 /// parameters (including custom ones stored on the server); the server's own session over it.

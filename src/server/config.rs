@@ -1,0 +1,191 @@
+//! The server's configuration: every flag of `ikp serve`, each mirrored by an environment
+//! variable (see the README's Configuration table).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::auth::oidc::{EIDAS_LEVELS, UpstreamConfig};
+
+/// Where the server keeps its data unless told otherwise: an embedded SQLite database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IKP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// sqlite://path (embedded default) or postgres://user@host/db.
+    #[arg(long, env = "IKP_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Public base URL of the FHIR endpoint (default: http://<listen>/fhir).
+    #[arg(long, env = "IKP_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Background workers running Bulk Data export jobs on this node (0: this node only queues).
+    #[arg(long, env = "IKP_EXPORT_WORKERS", default_value_t = 1)]
+    pub export_workers: usize,
+    /// Seconds between sweeps that expire prescriptions and match the e-registration waiting
+    /// list (0: this node does not sweep).
+    #[arg(long, env = "IKP_SWEEP_SECONDS", default_value_t = 300)]
+    pub sweep_seconds: u64,
+    /// Validate every resource of a type against a profile, declared or not: `Type=profile-url`
+    /// (repeatable, e.g. `Patient=https://ikp.example.org/fhir/StructureDefinition/PLPatient`).
+    #[arg(long = "require-profile", env = "IKP_REQUIRE_PROFILE", value_delimiter = ',')]
+    pub require_profile: Vec<String>,
+    /// Resources per Bulk Data export file.
+    #[arg(long, env = "IKP_EXPORT_FILE_SIZE", default_value_t = 10_000)]
+    pub export_file_size: usize,
+    /// Require SMART bearer tokens on the FHIR API (default: on, except on a loopback address).
+    /// `off` is refused on a non-loopback address.
+    #[arg(long, env = "IKP_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// Enable the demo login and store the demo users' resources (default: on only with the
+    /// default database URL).
+    #[arg(long, env = "IKP_DEMO", num_args = 0..=1, default_missing_value = "true")]
+    pub demo: Option<bool>,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// RFC 7591 dynamic client registration at `{base}/auth/register` (default: on only when the
+    /// demo login is on).
+    #[arg(long, env = "IKP_DYNAMIC_REGISTRATION", value_enum)]
+    pub dynamic_registration: Option<AuthMode>,
+    /// Let dynamically registered `private_key_jwt` clients register for `client_credentials` and
+    /// `system/` scopes (backend access). Off unless given.
+    #[arg(long, env = "IKP_DYNAMIC_REGISTRATION_SYSTEM_SCOPES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dynamic_registration_system_scopes: bool,
+    /// Store the built-in terminology (R4 and Polish code systems, value sets, concept maps, naming
+    /// systems) at start-up so it can be read and searched over REST; skipped when already stored.
+    /// The terminology operations work either way.
+    #[arg(long, env = "IKP_STORE_TERMINOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_terminology: bool,
+    /// Send back, with every response, the number of SQL statements the request ran
+    /// (`x-ikp-statements`): a diagnostic for tests and benchmarks, never for production (the
+    /// count of a refused request could differ with data the caller may not see).
+    #[arg(long, env = "IKP_EXPOSE_STATEMENTS", hide = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub expose_statements: bool,
+    /// A search budget limit, `name=N` (repeatable; the environment takes a comma-separated list):
+    /// parameters, or-values, conditions, has, chain-depth, sort-keys, includes, url-bytes.
+    #[arg(long = "search-limit", env = "IKP_SEARCH_LIMITS", value_delimiter = ',')]
+    pub search_limit: Vec<crate::search::limits::LimitSetting>,
+    /// Seconds one SQL statement may run before the database stops it (the request answers 400
+    /// too-costly).
+    #[arg(long, env = "IKP_STATEMENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub statement_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    On,
+    Off,
+}
+
+impl ServeArgs {
+    /// Serve arguments with defaults for everything but the address and database (tests, tools).
+    pub fn new(listen: SocketAddr, database_url: &str) -> ServeArgs {
+        ServeArgs {
+            listen,
+            database_url: database_url.to_string(),
+            base_url: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            export_workers: 1,
+            sweep_seconds: 0,
+            export_file_size: 10_000,
+            store_terminology: true,
+            require_profile: Vec::new(),
+            auth: None,
+            demo: None,
+            upstream: UpstreamArgs::default(),
+            dynamic_registration: None,
+            dynamic_registration_system_scopes: false,
+            search_limit: Vec::new(),
+            statement_timeout: 30,
+            expose_statements: false,
+        }
+    }
+
+    /// Whether bearer tokens are required: explicitly, or by default unless on loopback (where
+    /// `ikp serve` stays an open development server, as before).
+    pub fn enforce_auth(&self) -> bool {
+        match self.auth {
+            Some(mode) => mode == AuthMode::On,
+            None => !self.listen.ip().is_loopback(),
+        }
+    }
+
+    pub fn demo_enabled(&self) -> bool {
+        self.demo.unwrap_or(self.database_url == DEFAULT_DATABASE_URL)
+    }
+
+    /// The dynamic-registration policy: on by default only with the demo login.
+    pub fn registration_policy(&self) -> crate::auth::registration::RegistrationPolicy {
+        let enabled = match self.dynamic_registration {
+            Some(mode) => mode == AuthMode::On,
+            None => self.demo_enabled(),
+        };
+        crate::auth::registration::RegistrationPolicy {
+            enabled,
+            system_scopes: enabled && self.dynamic_registration_system_scopes,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}/fhir", self.listen),
+        }
+    }
+}
+
+/// An upstream OpenID Connect provider for logins (all of issuer, client id and endpoints needed).
+#[derive(Debug, Clone, Default, Args)]
+pub struct UpstreamArgs {
+    #[arg(long, env = "IKP_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "IKP_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    #[arg(long, env = "IKP_OIDC_CLIENT_SECRET")]
+    pub oidc_client_secret: Option<String>,
+    #[arg(long, env = "IKP_OIDC_AUTHORIZATION_ENDPOINT")]
+    pub oidc_authorization_endpoint: Option<String>,
+    #[arg(long, env = "IKP_OIDC_TOKEN_ENDPOINT")]
+    pub oidc_token_endpoint: Option<String>,
+    #[arg(long, env = "IKP_OIDC_JWKS_URI")]
+    pub oidc_jwks_uri: Option<String>,
+    /// The id_token claim holding the PESEL.
+    #[arg(long, env = "IKP_OIDC_PESEL_CLAIM", default_value = "pesel")]
+    pub oidc_pesel_claim: String,
+    /// The lowest `acr` the upstream id_token may carry (e.g. http://eidas.europa.eu/LoA/substantial);
+    /// higher levels of `--oidc-acr-levels` are accepted too.
+    #[arg(long, env = "IKP_OIDC_ACR")]
+    pub oidc_acr: Option<String>,
+    /// The levels of assurance, lowest first, comma-separated (default: the eIDAS levels).
+    #[arg(long, env = "IKP_OIDC_ACR_LEVELS", value_delimiter = ',')]
+    pub oidc_acr_levels: Vec<String>,
+}
+
+impl UpstreamArgs {
+    pub fn config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
+        let need = |v: &Option<String>, flag: &str| v.clone().with_context(|| format!("--oidc-issuer needs {flag}"));
+        let config = UpstreamConfig {
+            issuer: issuer.clone(),
+            client_id: need(&self.oidc_client_id, "--oidc-client-id")?,
+            client_secret: self.oidc_client_secret.clone(),
+            authorization_endpoint: need(&self.oidc_authorization_endpoint, "--oidc-authorization-endpoint")?,
+            token_endpoint: need(&self.oidc_token_endpoint, "--oidc-token-endpoint")?,
+            jwks_uri: need(&self.oidc_jwks_uri, "--oidc-jwks-uri")?,
+            pesel_claim: if self.oidc_pesel_claim.is_empty() { "pesel".into() } else { self.oidc_pesel_claim.clone() },
+            required_acr: self.oidc_acr.clone(),
+            acr_levels: match self.oidc_acr_levels.as_slice() {
+                [] => EIDAS_LEVELS.iter().map(|l| l.to_string()).collect(),
+                levels => levels.to_vec(),
+            },
+        };
+        config.acceptable_acr().map_err(|e| anyhow::anyhow!("--oidc-acr: {e}"))?;
+        Ok(Some(config))
+    }
+}
