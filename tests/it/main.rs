@@ -32,6 +32,7 @@ mod ikp_referral;
 mod ikp_sweep;
 mod import;
 mod input_rules;
+mod layers;
 mod parser_fuzz;
 mod patch;
 mod policy_path;
