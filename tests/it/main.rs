@@ -2,6 +2,9 @@
 //! client would. One binary links the server once, instead of once per test file, which keeps the
 //! build small and fast; `cargo test --test it <module>::` runs one area.
 
+// Test helpers may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 mod common;
 
@@ -11,6 +14,7 @@ mod bundles;
 mod cli;
 mod concurrency;
 mod crud;
+mod dependencies;
 mod durability;
 mod errors;
 mod everything;
