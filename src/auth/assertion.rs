@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::clients::{self, Client, ClientType};
 use super::jose::{self, Algorithm, Unverified};
 use super::{AuthError, AuthServer, SKEW_SECONDS, now_seconds};
-use crate::store::sql::{Bind, Sql};
+use crate::store::auth::assertions;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The longest an assertion may live (SMART backend services).
@@ -90,17 +90,12 @@ async fn check_claims(auth: &AuthServer, claims: &Map<String, Value>, issuer: &s
 /// Records a `jti`; fails if it was seen before and has not expired.
 async fn remember_jti(auth: &AuthServer, issuer: &str, jti: &str, keep_until: i64) -> Result<(), AuthError> {
     let store = auth.store();
-    let mut prune = Sql::new("DELETE FROM auth_assertion_jti WHERE expires_at < ");
-    prune.bind(Bind::Int(now_seconds()));
-    store.execute(prune).await?;
-    let mut sql = Sql::new("INSERT INTO auth_assertion_jti (issuer, jti, expires_at) VALUES (");
-    sql.bind(Bind::Text(issuer.to_string()))
-        .push(", ")
-        .bind(Bind::Text(jti.to_string()))
-        .push(", ")
-        .bind(Bind::Int(keep_until))
-        .push(") ON CONFLICT (issuer, jti) DO NOTHING");
-    if store.execute(sql).await? == 1 { Ok(()) } else { Err(invalid("the assertion's jti was already used")) }
+    assertions::delete_expired(store, now_seconds()).await?;
+    if assertions::remember_jti(store, issuer, jti, keep_until).await? {
+        Ok(())
+    } else {
+        Err(invalid("the assertion's jti was already used"))
+    }
 }
 
 /// The client's public keys: the inline JWKS, then the JWKS URL (fetched each time, so a key the

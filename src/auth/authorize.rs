@@ -14,7 +14,7 @@ use super::identity::Account;
 use super::launch::{self, LaunchContext};
 use super::scopes::{Context, Scopes};
 use super::{AuthError, AuthServer, REQUEST_SECONDS, clients, grants, now_seconds, pkce};
-use crate::store::sql::{Bind, Column, Sql};
+use crate::store::auth::requests;
 
 /// A validated authorization request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,17 +126,8 @@ pub async fn save(auth: &AuthServer, request: &AuthorizationRequest) -> Result<S
     let pending = Pending { request: request.clone(), browser: binding.hash };
     let params = serde_json::to_string(&pending).map_err(|e| AuthError::Internal(e.to_string()))?;
     let now = now_seconds();
-    let mut prune = Sql::new("DELETE FROM auth_request WHERE expires_at < ");
-    prune.bind(Bind::Int(now));
-    auth.store().execute(prune).await?;
-    let mut sql = Sql::new("INSERT INTO auth_request (id, params, expires_at) VALUES (");
-    sql.bind(Bind::Text(id.clone()))
-        .push(", ")
-        .bind(Bind::Text(params))
-        .push(", ")
-        .bind(Bind::Int(now + REQUEST_SECONDS))
-        .push(")");
-    auth.store().execute(sql).await?;
+    requests::delete_expired(auth.store(), now).await?;
+    requests::insert(auth.store(), &id, &params, now + REQUEST_SECONDS).await?;
     Ok(Saved { id, browser_secret: binding.secret })
 }
 
@@ -147,26 +138,20 @@ pub async fn load(
     id: &str,
     browser_secret: Option<&str>,
 ) -> Result<(AuthorizationRequest, Option<Account>), AuthError> {
-    let mut sql = Sql::new("SELECT params, account FROM auth_request WHERE id = ");
-    sql.bind(Bind::Text(id.to_string())).push(" AND expires_at >= ").bind(Bind::Int(now_seconds()));
-    let rows = auth.store().query(sql, &[Column::Text, Column::Text]).await?;
-    let row = rows.first().ok_or_else(|| AuthError::InvalidRequest("the login has expired; start again".into()))?;
-    let pending: Pending = row
-        .first()
-        .and_then(|c| c.as_text())
-        .and_then(|t| serde_json::from_str(t).ok())
-        .ok_or_else(|| AuthError::Internal("malformed pending request".into()))?;
+    let row = requests::find_unexpired(auth.store(), id, now_seconds())
+        .await?
+        .ok_or_else(|| AuthError::InvalidRequest("the login has expired; start again".into()))?;
+    let pending: Pending =
+        serde_json::from_str(&row.params).map_err(|_| AuthError::Internal("malformed pending request".into()))?;
     binding::check(&pending.browser, browser_secret)?;
-    let account = row.get(1).and_then(|c| c.as_text()).and_then(|t| serde_json::from_str(t).ok());
+    let account = row.account.and_then(|t| serde_json::from_str(&t).ok());
     Ok((pending.request, account))
 }
 
 /// Records who logged in for a pending request.
 pub async fn attach_account(auth: &AuthServer, id: &str, account: &Account) -> Result<(), AuthError> {
     let text = serde_json::to_string(account).map_err(|e| AuthError::Internal(e.to_string()))?;
-    let mut sql = Sql::new("UPDATE auth_request SET account = ");
-    sql.bind(Bind::Text(text)).push(" WHERE id = ").bind(Bind::Text(id.to_string()));
-    auth.store().execute(sql).await?;
+    requests::attach_account(auth.store(), id, &text).await?;
     Ok(())
 }
 
@@ -191,9 +176,7 @@ pub async fn decide(
     consent: &Consent,
 ) -> Result<String, Refusal> {
     let (request, account) = load(auth, id, browser_secret).await?;
-    let mut delete = Sql::new("DELETE FROM auth_request WHERE id = ");
-    delete.bind(Bind::Text(id.to_string()));
-    if auth.store().execute(delete).await.map_err(AuthError::from)? != 1 {
+    if !requests::delete(auth.store(), id).await.map_err(AuthError::from)? {
         return Err(AuthError::InvalidRequest("this request was already answered".into()).into());
     }
     let redirect = Some((request.redirect_uri.clone(), Some(request.state.clone())));

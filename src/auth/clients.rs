@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::{AuthError, hex, now_seconds, same_secret};
-use crate::store::Store;
-use crate::store::sql::{Bind, Sql};
+use crate::store::auth::clients::{self as rows, ClientRow};
+use crate::store::auth::grants::revoke_client_grants;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientType {
@@ -82,6 +83,21 @@ fn hash_secret(secret: &str, salt: &[u8]) -> Result<String, AuthError> {
 }
 
 impl Client {
+    /// The client a stored row describes; `None` when the row does not parse (an unknown type,
+    /// redirect URIs that are not a JSON array of strings), so it is treated as unregistered.
+    fn from_row(row: ClientRow) -> Option<Client> {
+        Some(Client {
+            client_id: row.client_id,
+            client_type: ClientType::parse(&row.client_type)?,
+            secret_hash: row.secret_hash,
+            redirect_uris: serde_json::from_str(&row.redirect_uris).ok()?,
+            launch_uri: row.launch_uri,
+            jwks: row.jwks.and_then(|t| serde_json::from_str(&t).ok()),
+            jwks_url: row.jwks_url,
+            scopes: row.scopes,
+        })
+    }
+
     /// Checks a presented secret against the stored hash (constant time).
     pub fn secret_matches(&self, secret: &str) -> bool {
         let Some(stored) = &self.secret_hash else { return false };
@@ -127,77 +143,35 @@ pub async fn add(store: &dyn Store, client: &NewClient) -> Result<(), AuthError>
         return Err(AuthError::InvalidRequest("an asymmetric client needs a JWKS or a JWKS URL".into()));
     }
     let scopes = client.scopes.clone().unwrap_or_else(|| client.client_type.default_scopes().to_string());
-    let mut sql = Sql::new(
-        "INSERT INTO auth_client (client_id, client_type, secret_hash, redirect_uris, launch_uri, jwks, jwks_url, scopes, created_at) VALUES (",
-    );
-    sql.bind(Bind::Text(client.client_id.clone()))
-        .push(", ")
-        .bind(Bind::Text(client.client_type.name().into()))
-        .push(", ")
-        .bind(Bind::OptText(secret_hash))
-        .push(", ")
-        .bind(Bind::Text(Value::from(client.redirect_uris.clone()).to_string()))
-        .push(", ")
-        .bind(Bind::OptText(client.launch_uri.clone()))
-        .push(", ")
-        .bind(Bind::OptText(client.jwks.as_ref().map(Value::to_string)))
-        .push(", ")
-        .bind(Bind::OptText(client.jwks_url.clone()))
-        .push(", ")
-        .bind(Bind::Text(scopes))
-        .push(", ")
-        .bind(Bind::Int(now_seconds()))
-        .push(")");
-    store.execute(sql).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => {
-            AuthError::InvalidRequest(format!("client '{}' already exists", client.client_id))
-        }
+    let row = ClientRow {
+        client_id: client.client_id.clone(),
+        client_type: client.client_type.name().into(),
+        secret_hash,
+        redirect_uris: Value::from(client.redirect_uris.clone()).to_string(),
+        launch_uri: client.launch_uri.clone(),
+        jwks: client.jwks.as_ref().map(Value::to_string),
+        jwks_url: client.jwks_url.clone(),
+        scopes,
+    };
+    rows::insert(store, &row, now_seconds()).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AuthError::InvalidRequest(format!("client '{}' already exists", client.client_id)),
         other => AuthError::Store(other),
     })?;
     Ok(())
 }
 
-const CLIENT_COLUMNS: &str =
-    "SELECT client_id, client_type, secret_hash, redirect_uris, launch_uri, jwks, jwks_url, scopes FROM auth_client";
-
-fn from_row(row: Vec<Option<String>>) -> Option<Client> {
-    let mut cells = row.into_iter();
-    let mut next = || cells.next().flatten();
-    Some(Client {
-        client_id: next()?,
-        client_type: ClientType::parse(&next()?)?,
-        secret_hash: next(),
-        redirect_uris: serde_json::from_str(&next()?).ok()?,
-        launch_uri: next(),
-        jwks: next().and_then(|t| serde_json::from_str(&t).ok()),
-        jwks_url: next(),
-        scopes: next()?,
-    })
-}
-
 pub async fn get(store: &dyn Store, client_id: &str) -> Result<Option<Client>, AuthError> {
-    let mut sql = Sql::new(CLIENT_COLUMNS);
-    sql.push(" WHERE client_id = ").bind(Bind::Text(client_id.to_string()));
-    Ok(super::text_rows(store, sql, 8).await?.into_iter().next().and_then(from_row))
+    Ok(rows::get(store, client_id).await?.and_then(Client::from_row))
 }
 
 pub async fn list(store: &dyn Store) -> Result<Vec<Client>, AuthError> {
-    let mut sql = Sql::new(CLIENT_COLUMNS);
-    sql.push(" ORDER BY client_id");
-    Ok(super::text_rows(store, sql, 8).await?.into_iter().filter_map(from_row).collect())
+    Ok(rows::list(store).await?.into_iter().filter_map(Client::from_row).collect())
 }
 
 /// Removes a client and revokes everything it was granted; false when it did not exist.
 pub async fn remove(store: &dyn Store, client_id: &str) -> Result<bool, AuthError> {
-    let mut sql = Sql::new("DELETE FROM auth_client WHERE client_id = ");
-    sql.bind(Bind::Text(client_id.to_string()));
-    let removed = store.execute(sql).await? > 0;
-    let mut revoke = Sql::new("UPDATE auth_grant SET revoked_at = ");
-    revoke
-        .bind(Bind::Int(now_seconds()))
-        .push(" WHERE revoked_at IS NULL AND client_id = ")
-        .bind(Bind::Text(client_id.to_string()));
-    store.execute(revoke).await?;
+    let removed = rows::delete(store, client_id).await?;
+    revoke_client_grants(store, client_id, now_seconds()).await?;
     // Its tokens may be cached on any node: move the policy generation on.
     store.advance_policy_generation().await?;
     Ok(removed)

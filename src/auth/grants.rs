@@ -6,7 +6,7 @@
 use super::scopes::Scopes;
 use super::{AuthError, CODE_SECONDS, now_seconds, random_token, token_hash};
 use crate::store::Store;
-use crate::store::sql::{Bind, Cell, Column, Sql};
+use crate::store::auth::grants::{self as rows, CodeRow, GrantRow, NewCode, NewToken, TokenRow};
 
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -21,6 +21,35 @@ pub struct Grant {
     /// The encounter in context (an id; EHR launch only).
     pub encounter: Option<String>,
     pub scopes: Scopes,
+}
+
+impl Grant {
+    /// The row that stores this grant.
+    fn to_row(&self) -> GrantRow {
+        GrantRow {
+            id: self.id.clone(),
+            client_id: self.client_id.clone(),
+            subject: self.subject.clone(),
+            fhir_user: self.fhir_user.clone(),
+            patient: self.patient.clone(),
+            encounter: self.encounter.clone(),
+            scopes: self.scopes.to_string(),
+        }
+    }
+}
+
+impl From<GrantRow> for Grant {
+    fn from(row: GrantRow) -> Grant {
+        Grant {
+            id: row.id,
+            client_id: row.client_id,
+            subject: row.subject,
+            fhir_user: row.fhir_user,
+            patient: row.patient,
+            encounter: row.encounter,
+            scopes: Scopes::parse(&row.scopes),
+        }
+    }
 }
 
 /// A consumed authorization code and what it was bound to.
@@ -45,6 +74,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// As stored in `auth_token.kind`.
     fn name(self) -> &'static str {
         match self {
             TokenKind::Access => "access",
@@ -71,35 +101,16 @@ pub async fn create_grant(
 ) -> Result<Grant, AuthError> {
     let GrantContext { subject, fhir_user, patient, encounter } = context;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut sql = Sql::new(
-        "INSERT INTO auth_grant (id, client_id, subject, fhir_user, patient, encounter, scopes, created_at) VALUES (",
-    );
-    sql.bind(Bind::Text(id.clone()))
-        .push(", ")
-        .bind(Bind::Text(client_id.to_string()))
-        .push(", ")
-        .bind(Bind::OptText(subject.clone()))
-        .push(", ")
-        .bind(Bind::OptText(fhir_user.clone()))
-        .push(", ")
-        .bind(Bind::OptText(patient.clone()))
-        .push(", ")
-        .bind(Bind::OptText(encounter.clone()))
-        .push(", ")
-        .bind(Bind::Text(scopes.to_string()))
-        .push(", ")
-        .bind(Bind::Int(now_seconds()))
-        .push(")");
-    store.execute(sql).await?;
-    Ok(Grant { id, client_id: client_id.to_string(), subject, fhir_user, patient, encounter, scopes: scopes.clone() })
+    let grant =
+        Grant { id, client_id: client_id.to_string(), subject, fhir_user, patient, encounter, scopes: scopes.clone() };
+    rows::insert_grant(store, &grant.to_row(), now_seconds()).await?;
+    Ok(grant)
 }
 
 /// Revokes a grant and every token of it. Tokens are cached per policy generation on every node,
 /// so the generation moves on: the next request with any of them is refused everywhere.
 pub async fn revoke_grant(store: &dyn Store, grant_id: &str) -> Result<(), AuthError> {
-    let mut sql = Sql::new("UPDATE auth_grant SET revoked_at = ");
-    sql.bind(Bind::Int(now_seconds())).push(" WHERE revoked_at IS NULL AND id = ").bind(Bind::Text(grant_id.into()));
-    store.execute(sql).await?;
+    rows::revoke_grant(store, grant_id, now_seconds()).await?;
     store.advance_policy_generation().await?;
     Ok(())
 }
@@ -107,12 +118,9 @@ pub async fn revoke_grant(store: &dyn Store, grant_id: &str) -> Result<(), AuthE
 /// How long expired codes and tokens are kept (for the "already used" diagnosis), in seconds.
 const KEEP_EXPIRED_SECONDS: i64 = 24 * 3600;
 
-/// Deletes codes and tokens that expired long ago, so the tables stay small.
-async fn prune(store: &dyn Store, table: &str) -> Result<(), AuthError> {
-    let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE expires_at < "));
-    sql.bind(Bind::Int(now_seconds() - KEEP_EXPIRED_SECONDS));
-    store.execute(sql).await?;
-    Ok(())
+/// Codes and tokens that expired before this may be deleted.
+fn expired_long_ago() -> i64 {
+    now_seconds() - KEEP_EXPIRED_SECONDS
 }
 
 /// A fresh single-use code for a grant.
@@ -123,87 +131,42 @@ pub async fn create_code(
     code_challenge: &str,
     nonce: Option<&str>,
 ) -> Result<String, AuthError> {
-    prune(store, "auth_code").await?;
+    rows::delete_expired_codes(store, expired_long_ago()).await?;
     let code = random_token()?;
-    let mut sql = Sql::new(
-        "INSERT INTO auth_code (code_hash, grant_id, redirect_uri, code_challenge, nonce, expires_at) VALUES (",
-    );
-    sql.bind(Bind::Text(token_hash(&code)))
-        .push(", ")
-        .bind(Bind::Text(grant.id.clone()))
-        .push(", ")
-        .bind(Bind::Text(redirect_uri.to_string()))
-        .push(", ")
-        .bind(Bind::Text(code_challenge.to_string()))
-        .push(", ")
-        .bind(Bind::OptText(nonce.map(str::to_string)))
-        .push(", ")
-        .bind(Bind::Int(now_seconds() + CODE_SECONDS))
-        .push(")");
-    store.execute(sql).await?;
+    let new = NewCode {
+        code_hash: &token_hash(&code),
+        grant_id: &grant.id,
+        redirect_uri,
+        code_challenge,
+        nonce,
+        expires_at: now_seconds() + CODE_SECONDS,
+    };
+    rows::insert_code(store, &new).await?;
     Ok(code)
 }
-
-const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.fhir_user, g.patient, g.scopes, g.encounter";
-
-fn grant_from(cells: &[Cell]) -> Option<Grant> {
-    let text = |i: usize| cells.get(i).and_then(Cell::as_text).map(str::to_string);
-    Some(Grant {
-        id: text(0)?,
-        client_id: text(1)?,
-        subject: text(2),
-        fhir_user: text(3),
-        patient: text(4),
-        scopes: Scopes::parse(&text(5)?),
-        encounter: text(6),
-    })
-}
-
-const GRANT_KINDS: [Column; 7] = [Column::Text; 7];
 
 /// Redeems a code exactly once. A second presentation revokes the grant (and so every token the
 /// first redemption produced), as RFC 6749 §4.1.2 advises.
 pub async fn redeem_code(store: &dyn Store, code: &str) -> Result<RedeemedCode, AuthError> {
     let hash = token_hash(code);
-    let now = now_seconds();
-    let mut claim = Sql::new("UPDATE auth_code SET used_at = ");
-    claim
-        .bind(Bind::Int(now))
-        .push(" WHERE used_at IS NULL AND code_hash = ")
-        .bind(Bind::Text(hash.clone()))
-        .push(" AND expires_at >= ")
-        .bind(Bind::Int(now));
-    let claimed = store.execute(claim).await? == 1;
-    let mut sql = Sql::new(&format!(
-        "SELECT {GRANT_COLUMNS}, c.redirect_uri, c.code_challenge, c.nonce, c.used_at, g.revoked_at \
-         FROM auth_code c JOIN auth_grant g ON g.id = c.grant_id WHERE c.code_hash = "
-    ));
-    sql.bind(Bind::Text(hash));
-    let mut columns = GRANT_KINDS.to_vec();
-    columns.extend([Column::Text, Column::Text, Column::Text, Column::Int, Column::Int]);
-    let rows = store.query(sql, &columns).await?;
-    let Some(row) = rows.first() else {
+    let claimed = rows::claim_code(store, &hash, now_seconds()).await?;
+    let Some(row) = rows::code_with_grant(store, &hash).await? else {
         return Err(AuthError::InvalidGrant("unknown authorization code".into()));
     };
-    let grant = grant_from(row).ok_or_else(|| AuthError::Internal("malformed grant".into()))?;
+    let CodeRow { grant, redirect_uri, code_challenge, nonce, used_at, grant_revoked_at } = row;
+    let grant = Grant::from(grant);
     if !claimed {
-        if row.get(10).and_then(Cell::as_int).is_some() {
+        if used_at.is_some() {
             tracing::warn!(client_id = %grant.client_id, "authorization code reused: revoking its grant");
             revoke_grant(store, &grant.id).await?;
             return Err(AuthError::InvalidGrant("the authorization code was already used".into()));
         }
         return Err(AuthError::InvalidGrant("the authorization code has expired".into()));
     }
-    if row.get(11).and_then(Cell::as_int).is_some() {
+    if grant_revoked_at.is_some() {
         return Err(AuthError::InvalidGrant("the grant has been revoked".into()));
     }
-    let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
-    Ok(RedeemedCode {
-        redirect_uri: text(7).unwrap_or_default(),
-        code_challenge: text(8).unwrap_or_default(),
-        nonce: text(9),
-        grant,
-    })
+    Ok(RedeemedCode { grant, redirect_uri, code_challenge, nonce })
 }
 
 /// Issues an opaque token of a kind under a grant; returns the token.
@@ -216,53 +179,41 @@ pub async fn issue(
 ) -> Result<String, AuthError> {
     // Every token response carries an access token: a good moment to sweep.
     if kind == TokenKind::Access {
-        prune(store, "auth_token").await?;
+        rows::delete_expired_tokens(store, expired_long_ago()).await?;
     }
     let token = random_token()?;
-    let mut sql = Sql::new("INSERT INTO auth_token (token_hash, grant_id, kind, scopes, expires_at) VALUES (");
-    sql.bind(Bind::Text(token_hash(&token)))
-        .push(", ")
-        .bind(Bind::Text(grant.id.clone()))
-        .push(", ")
-        .bind(Bind::Text(kind.name().into()))
-        .push(", ")
-        .bind(Bind::Text(scopes.to_string()))
-        .push(", ")
-        .bind(Bind::Int(now_seconds() + lifetime))
-        .push(")");
-    store.execute(sql).await?;
+    let new = NewToken {
+        token_hash: &token_hash(&token),
+        grant_id: &grant.id,
+        kind: kind.name(),
+        scopes: &scopes.to_string(),
+        expires_at: now_seconds() + lifetime,
+    };
+    rows::insert_token(store, &new).await?;
     Ok(token)
 }
 
-/// A token row with its grant, whatever its state.
-struct TokenRow {
+/// A token with its grant, whatever its state.
+struct FoundToken {
     grant: Grant,
     kind: String,
     scopes: Scopes,
     expires_at: i64,
     used: bool,
+    /// The token or its whole grant.
     revoked: bool,
 }
 
-async fn lookup(store: &dyn Store, token: &str) -> Result<Option<TokenRow>, AuthError> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {GRANT_COLUMNS}, t.kind, t.scopes, t.expires_at, t.used_at, t.revoked_at, g.revoked_at \
-         FROM auth_token t JOIN auth_grant g ON g.id = t.grant_id WHERE t.token_hash = "
-    ));
-    sql.bind(Bind::Text(token_hash(token)));
-    let mut columns = GRANT_KINDS.to_vec();
-    columns.extend([Column::Text, Column::Text, Column::Int, Column::Int, Column::Int, Column::Int]);
-    let rows = store.query(sql, &columns).await?;
-    let Some(row) = rows.first() else { return Ok(None) };
-    let Some(grant) = grant_from(row) else { return Ok(None) };
-    let int = |i: usize| row.get(i).and_then(Cell::as_int);
-    Ok(Some(TokenRow {
-        grant,
-        kind: row.get(7).and_then(Cell::as_text).unwrap_or_default().to_string(),
-        scopes: Scopes::parse(row.get(8).and_then(Cell::as_text).unwrap_or_default()),
-        expires_at: int(9).unwrap_or(0),
-        used: int(10).is_some(),
-        revoked: int(11).is_some() || int(12).is_some(),
+async fn lookup(store: &dyn Store, token: &str) -> Result<Option<FoundToken>, AuthError> {
+    let Some(row) = rows::token_with_grant(store, &token_hash(token)).await? else { return Ok(None) };
+    let TokenRow { grant, kind, scopes, expires_at, used_at, revoked_at, grant_revoked_at } = row;
+    Ok(Some(FoundToken {
+        grant: Grant::from(grant),
+        kind,
+        scopes: Scopes::parse(&scopes),
+        expires_at,
+        used: used_at.is_some(),
+        revoked: revoked_at.is_some() || grant_revoked_at.is_some(),
     }))
 }
 
@@ -270,20 +221,20 @@ async fn lookup(store: &dyn Store, token: &str) -> Result<Option<TokenRow>, Auth
 pub async fn active_access_token(store: &dyn Store, token: &str) -> Result<Option<ActiveToken>, AuthError> {
     Ok(lookup(store, token)
         .await?
-        .filter(|t| t.kind == "access" && !t.revoked && t.expires_at > now_seconds())
+        .filter(|t| t.kind == TokenKind::Access.name() && !t.revoked && t.expires_at > now_seconds())
         .map(|t| ActiveToken { grant: t.grant, scopes: t.scopes, expires_at: t.expires_at }))
 }
 
 /// The client a refresh token was issued to, if it is one; nothing is used up.
 pub async fn refresh_token_client(store: &dyn Store, token: &str) -> Result<Option<String>, AuthError> {
-    Ok(lookup(store, token).await?.filter(|t| t.kind == "refresh").map(|t| t.grant.client_id))
+    Ok(lookup(store, token).await?.filter(|t| t.kind == TokenKind::Refresh.name()).map(|t| t.grant.client_id))
 }
 
 /// Uses a refresh token once (rotation). Presenting a used one again revokes the whole grant: one
 /// of the two presenters is a thief, and the server cannot tell which.
 pub async fn use_refresh_token(store: &dyn Store, token: &str, client_id: &str) -> Result<(Grant, Scopes), AuthError> {
     let invalid = || AuthError::InvalidGrant("the refresh token is not valid".into());
-    let row = lookup(store, token).await?.filter(|t| t.kind == "refresh").ok_or_else(invalid)?;
+    let row = lookup(store, token).await?.filter(|t| t.kind == TokenKind::Refresh.name()).ok_or_else(invalid)?;
     if row.grant.client_id != client_id {
         return Err(invalid());
     }
@@ -296,9 +247,7 @@ pub async fn use_refresh_token(store: &dyn Store, token: &str, client_id: &str) 
     if row.revoked || row.expires_at <= now {
         return Err(invalid());
     }
-    let mut claim = Sql::new("UPDATE auth_token SET used_at = ");
-    claim.bind(Bind::Int(now)).push(" WHERE used_at IS NULL AND token_hash = ").bind(Bind::Text(token_hash(token)));
-    if store.execute(claim).await? != 1 {
+    if !rows::claim_token(store, &token_hash(token), now).await? {
         // Lost a race with another presentation of the same token: that is reuse too.
         revoke_grant(store, &row.grant.id).await?;
         return Err(invalid());
@@ -313,12 +262,10 @@ pub async fn revoke_token(store: &dyn Store, token: &str, client_id: &str) -> Re
     if row.grant.client_id != client_id {
         return Ok(());
     }
-    if row.kind == "refresh" {
+    if row.kind == TokenKind::Refresh.name() {
         return revoke_grant(store, &row.grant.id).await;
     }
-    let mut sql = Sql::new("UPDATE auth_token SET revoked_at = ");
-    sql.bind(Bind::Int(now_seconds())).push(" WHERE token_hash = ").bind(Bind::Text(token_hash(token)));
-    store.execute(sql).await?;
+    rows::revoke_token(store, &token_hash(token), now_seconds()).await?;
     // Cached tokens are checked against the policy generation: this one stops working now.
     store.advance_policy_generation().await?;
     Ok(())

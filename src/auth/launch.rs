@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::identity::Account;
 use super::{AuthError, AuthServer, authorize, clients, now_seconds, random_token, token_hash};
-use crate::store::sql::{Bind, Sql};
+use crate::store::auth::launches::{self as rows, LaunchRow, NewLaunch};
 
 /// How long a launch id may be presented at /authorize, in seconds.
 pub const LAUNCH_SECONDS: i64 = 600;
@@ -61,27 +61,17 @@ pub async fn start(auth: &AuthServer, account: &Account, request: &LaunchRequest
     }
     let id = random_token()?;
     let now = now_seconds();
-    let mut prune = Sql::new("DELETE FROM auth_launch WHERE expires_at < ");
-    prune.bind(Bind::Int(now - LAUNCH_SECONDS));
-    auth.store().execute(prune).await?;
-    let mut sql = Sql::new(
-        "INSERT INTO auth_launch (id_hash, client_id, patient, encounter, subject, created_at, expires_at) VALUES (",
-    );
-    sql.bind(Bind::Text(token_hash(&id)))
-        .push(", ")
-        .bind(Bind::Text(request.client_id.to_string()))
-        .push(", ")
-        .bind(Bind::Text(choice.patient_id.clone()))
-        .push(", ")
-        .bind(Bind::OptText(request.encounter.map(str::to_string)))
-        .push(", ")
-        .bind(Bind::Text(account.subject.clone()))
-        .push(", ")
-        .bind(Bind::Int(now))
-        .push(", ")
-        .bind(Bind::Int(now + LAUNCH_SECONDS))
-        .push(")");
-    auth.store().execute(sql).await?;
+    rows::delete_expired(auth.store(), now - LAUNCH_SECONDS).await?;
+    let new = NewLaunch {
+        id_hash: &token_hash(&id),
+        client_id: request.client_id,
+        patient: &choice.patient_id,
+        encounter: request.encounter,
+        subject: &account.subject,
+        created_at: now,
+        expires_at: now + LAUNCH_SECONDS,
+    };
+    rows::insert(auth.store(), &new).await?;
     tracing::info!(client_id = request.client_id, "EHR launch created");
     Ok(authorize::redirect_with(&uri, &[("iss", &auth.issuer), ("launch", &id)]))
 }
@@ -102,17 +92,9 @@ async fn check_encounter(auth: &AuthServer, encounter: &str, patient: &str) -> R
 /// client's. Every failure is the same `invalid_request`, so ids cannot be probed.
 pub async fn find(auth: &AuthServer, launch: &str, client_id: &str) -> Result<LaunchContext, AuthError> {
     let hash = token_hash(launch);
-    let mut sql = Sql::new("SELECT client_id, patient, encounter, subject FROM auth_launch WHERE id_hash = ");
-    sql.bind(Bind::Text(hash.clone())).push(" AND used_at IS NULL AND expires_at >= ").bind(Bind::Int(now_seconds()));
-    let rows = super::text_rows(auth.store(), sql, 4).await?;
     let refused = || AuthError::InvalidRequest("the launch is unknown, expired, used or not for this client".into());
-    let row = rows.into_iter().next().ok_or_else(refused)?;
-    let mut cells = row.into_iter();
-    let (Some(Some(owner)), Some(Some(patient)), Some(encounter), Some(subject)) =
-        (cells.next(), cells.next(), cells.next(), cells.next())
-    else {
-        return Err(AuthError::Internal("malformed launch".into()));
-    };
+    let row = rows::find_unused(auth.store(), &hash, now_seconds()).await?.ok_or_else(refused)?;
+    let LaunchRow { client_id: owner, patient, encounter, subject } = row;
     if owner != client_id {
         return Err(refused());
     }
@@ -121,14 +103,7 @@ pub async fn find(auth: &AuthServer, launch: &str, client_id: &str) -> Result<La
 
 /// Uses a launch up (its first code is being issued); fails if it was already used or expired.
 pub async fn use_up(auth: &AuthServer, launch: &LaunchContext) -> Result<(), AuthError> {
-    let now = now_seconds();
-    let mut sql = Sql::new("UPDATE auth_launch SET used_at = ");
-    sql.bind(Bind::Int(now))
-        .push(" WHERE used_at IS NULL AND id_hash = ")
-        .bind(Bind::Text(launch.id_hash.clone()))
-        .push(" AND expires_at >= ")
-        .bind(Bind::Int(now));
-    if auth.store().execute(sql).await? != 1 {
+    if !rows::use_up(auth.store(), &launch.id_hash, now_seconds()).await? {
         return Err(AuthError::InvalidRequest("the launch was already used or has expired".into()));
     }
     Ok(())

@@ -3,8 +3,9 @@
 //! refresh_token, client_credentials), introspection, revocation, and bearer-token verification
 //! that yields a [`principal::Principal`] for the access policy (`crate::access`).
 //!
-//! It sits beside `interaction`: the REST layer calls it, it calls the store (and the search
-//! interaction to find the FHIR resources of a user); nothing here knows HTTP.
+//! It sits beside `interaction`: the REST layer calls it, it calls the store (its own tables through
+//! the repositories of `crate::store::auth`, which hold all of its SQL, and the search interaction
+//! to find the FHIR resources of a user); nothing here knows HTTP or SQL.
 
 pub mod assertion;
 pub mod authorize;
@@ -31,8 +32,7 @@ use std::sync::Arc;
 pub use error::AuthError;
 
 use crate::session::Session;
-use crate::store::sql::{Cell, Column, Sql};
-use crate::store::{Store, StoreResult};
+use crate::store::Store;
 
 /// Lifetimes, in seconds.
 pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
@@ -142,21 +142,4 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Constant-time equality of two strings (secrets, PKCE challenges).
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
-}
-
-/// Runs a query whose columns are all text (NULL → None).
-pub(crate) async fn text_rows(store: &dyn Store, sql: Sql, width: usize) -> StoreResult<Vec<Vec<Option<String>>>> {
-    let columns = vec![Column::Text; width];
-    let rows = store.query(sql, &columns).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|cell| match cell {
-                    Cell::Text(s) => Some(s),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect())
 }

@@ -9,6 +9,9 @@
 //! search-index rows extracted from a resource at write time) and `search` (parameters, query
 //! parsing, the SQL planner, signed cursors), so that SQL is written here and nowhere above.
 
+/// The SMART authorization server's tables: clients, grants, codes, tokens, signing keys,
+/// launches, pending requests and seen assertion ids, one repository per table group.
+pub mod auth;
 pub mod builtin_content;
 pub mod counted;
 pub mod export_jobs;
