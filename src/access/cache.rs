@@ -62,8 +62,8 @@ impl CallerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::principal::{Actor, Principal};
-    use crate::auth::scopes::Scopes;
+    use crate::access::principal::{Actor, Principal};
+    use crate::access::scopes::Scopes;
     use crate::search::reach::Reach;
 
     fn caller() -> Arc<Caller> {

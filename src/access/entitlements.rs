@@ -18,7 +18,6 @@ use serde_json::Value;
 use crate::clock::{Micros, age_in_years, instant_micros, now, start_of_day_after, today};
 use crate::error::FhirResult;
 use crate::search::reach::{Reach, Visible};
-use crate::session::Session;
 use crate::terminology::naming::PESEL;
 
 /// Age from which a parent's access to a child's record ends.
@@ -55,17 +54,20 @@ pub const OWN_ACCOUNT_AGE: i32 = 16;
 
 /// The entitlements of the person behind `fhir_user` (`Patient/123`), worked out with the
 /// server's own look-ups.
-pub async fn entitlements(session: &Session, fhir_user: Option<&str>) -> FhirResult<Entitlements> {
+pub async fn entitlements(directory: &dyn Directory, fhir_user: Option<&str>) -> FhirResult<Entitlements> {
     let mut out = Entitlements { valid_until: start_of_day_after(today()), ..Entitlements::default() };
     let Some((user_type, user_id)) = fhir_user.and_then(|r| r.split_once('/')) else {
         return Ok(out);
     };
-    let mut persons = find(session, &[user_type], &[("_id", user_id.to_string())]).await?;
+    let mut persons = find(directory, &[user_type], &[("_id", user_id.to_string())]).await?;
     // The same person may be a Patient, a Practitioner and several RelatedPersons: one PESEL.
     if let Some(pesel) = persons.first().and_then(pesel_of) {
-        persons =
-            find(session, &["Patient", "Practitioner", "RelatedPerson"], &[("identifier", format!("{PESEL}|{pesel}"))])
-                .await?;
+        persons = find(
+            directory,
+            &["Patient", "Practitioner", "RelatedPerson"],
+            &[("identifier", format!("{PESEL}|{pesel}"))],
+        )
+        .await?;
     }
     let mut visible = Vec::new();
     let mut actors: Vec<String> = Vec::new();
@@ -95,18 +97,18 @@ pub async fn entitlements(session: &Session, fhir_user: Option<&str>) -> FhirRes
         }
     }
     if !practitioners.is_empty() {
-        let roles = find(session, &["PractitionerRole"], &[("practitioner", practitioners.join(","))]).await?;
+        let roles = find(directory, &["PractitionerRole"], &[("practitioner", practitioners.join(","))]).await?;
         for role in &roles {
             actors.extend(role["id"].as_str().map(|id| format!("PractitionerRole/{id}")));
             actors.extend(role.pointer("/organization/reference").and_then(Value::as_str).map(str::to_string));
         }
         let mut carers: Vec<String> = practitioners.iter().map(|p| format!("Practitioner/{p}")).collect();
         carers.extend(roles.iter().filter_map(|r| r["id"].as_str()).map(|id| format!("PractitionerRole/{id}")));
-        for patient in find(session, &["Patient"], &[("general-practitioner", carers.join(","))]).await? {
+        for patient in find(directory, &["Patient"], &[("general-practitioner", carers.join(","))]).await? {
             visible.extend(patient["id"].as_str().map(|id| all_of("Patient", id, true)));
         }
     }
-    let consents = find(session, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
+    let consents = find(directory, &["Consent"], &[("actor", actors.join(",")), ("status", "active".into())]).await?;
     let at = now();
     for consent in &consents {
         // A Consent's period starting or ending changes what it grants.
@@ -123,7 +125,7 @@ pub async fn entitlements(session: &Session, fhir_user: Option<&str>) -> FhirRes
     // A parent's own access, and the other parent's by Consent, end at the child's 18th birthday.
     let mut minors_needed: Vec<String> = children.iter().map(|(c, _)| c.clone()).collect();
     minors_needed.extend(granted.iter().filter(|(_, g)| g.parental).map(|(p, _)| p.clone()));
-    let minors = minors(session, &minors_needed).await?;
+    let minors = minors(directory, &minors_needed).await?;
     for (child, related) in children.into_iter().filter(|(c, _)| minors.get(c) == Some(&true)) {
         visible.push(all_of("Patient", &child, true));
         out.children.push((child, related));
@@ -212,11 +214,11 @@ fn consent_grant(consent: &Value, at: Micros) -> Option<(String, Grant)> {
 }
 
 /// Which of these patients are minors today (by `birthDate`).
-async fn minors(session: &Session, ids: &[String]) -> FhirResult<HashMap<String, bool>> {
+async fn minors(directory: &dyn Directory, ids: &[String]) -> FhirResult<HashMap<String, bool>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let patients = find(session, &["Patient"], &[("_id", ids.join(","))]).await?;
+    let patients = find(directory, &["Patient"], &[("_id", ids.join(","))]).await?;
     Ok(patients
         .iter()
         .filter_map(|p| {
@@ -227,12 +229,18 @@ async fn minors(session: &Session, ids: &[String]) -> FhirResult<HashMap<String,
         .collect())
 }
 
-/// Current resources of `types` matching `pairs`, whoever's they are (at most 1,000:
-/// entitlements are per person, never that many). Policy code reads them to decide; they are not
-/// handed to anyone.
-async fn find(session: &Session, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
-    let found = session.lookup().find(types, pairs, 1000).await?;
-    Ok(found.iter().map(|sealed| sealed.content().clone()).collect())
+/// What working out entitlements needs of the data: people, their roles and their Consents,
+/// found whoever's they are. The session implements it with its judged look-ups; the policy reads
+/// what it finds to decide and hands it to no one.
+#[async_trait::async_trait]
+pub trait Directory: Send + Sync {
+    /// Current resources of `types` matching `pairs`, at most `limit`.
+    async fn find(&self, types: &[&str], pairs: &[(&str, String)], limit: usize) -> FhirResult<Vec<Value>>;
+}
+
+/// At most 1,000: entitlements are per person, never that many.
+async fn find(directory: &dyn Directory, types: &[&str], pairs: &[(&str, String)]) -> FhirResult<Vec<Value>> {
+    directory.find(types, pairs, 1000).await
 }
 
 #[cfg(test)]

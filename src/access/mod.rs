@@ -1,6 +1,6 @@
 //! The access policy, decided in one place and applied everywhere.
 //!
-//! A request's [`Caller`] carries two answers: what the token's scopes allow ([`scopes`]: which
+//! A request's [`Caller`] carries two answers: what the token's scopes allow ([`scopes`] parsed, [`scope_rule`] applied: which
 //! types and interactions, with granular filters) and what the person behind it may see at all
 //! ([`entitlements`]: their own record, their minor children's, what active Consents grant them,
 //! a doctor's primary-care patients and own documents). Interactions ask the caller before they
@@ -10,12 +10,14 @@
 
 pub mod cache;
 pub mod entitlements;
+pub mod principal;
+pub mod scope_rule;
 pub mod scopes;
 
 use std::sync::Arc;
 
-use crate::auth::principal::{Actor, Principal};
-use crate::auth::scopes::{Context, Interaction};
+use crate::access::principal::{Actor, Principal};
+use crate::access::scopes::{Context, Interaction};
 use crate::error::{FhirError, FhirResult};
 use crate::search::reach::Reach;
 
@@ -70,7 +72,7 @@ impl Caller {
         if writing && resource_type == "AuditEvent" && self.reach.is_some() {
             return Err(FhirError::Forbidden("the audit trail is written by the server only".into()));
         }
-        scopes::grant(&self.principal, resource_type, interaction).map(|g| g.filter).map_err(FhirError::Forbidden)
+        scope_rule::grant(&self.principal, resource_type, interaction).map(|g| g.filter).map_err(FhirError::Forbidden)
     }
 
     /// A search over several types (or all of them, when `types` is empty). Granular filters are
@@ -102,7 +104,7 @@ impl Caller {
     /// System-wide work (`$export`, `$reindex`, system history): an unconfined caller with a `*`
     /// scope for the interaction.
     pub fn grant_system(&self, interaction: Interaction) -> FhirResult<()> {
-        if self.reach.is_none() && scopes::grants_every_type(&self.principal, interaction) {
+        if self.reach.is_none() && scope_rule::grants_every_type(&self.principal, interaction) {
             Ok(())
         } else {
             Err(FhirError::Forbidden("this needs a backend service with a system/*.* scope".into()))

@@ -12,8 +12,8 @@ use super::binding::{self, Binding};
 use super::grants::GrantContext;
 use super::identity::Account;
 use super::launch::{self, LaunchContext};
-use super::scopes::{Context, Scopes};
 use super::{AuthError, AuthServer, REQUEST_SECONDS, clients, grants, now_seconds, pkce};
+use crate::access::scopes::{Context, Scopes};
 use crate::store::auth::requests;
 
 /// A validated authorization request.

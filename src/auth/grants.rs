@@ -3,8 +3,8 @@
 //! refresh token, client removal) kills every token at once. Tokens are opaque and checked against
 //! the database on every request, so revocation takes effect immediately.
 
-use super::scopes::Scopes;
 use super::{AuthError, CODE_SECONDS, now_seconds, random_token, token_hash};
+use crate::access::scopes::Scopes;
 use crate::store::Store;
 use crate::store::auth::grants::{self as rows, CodeRow, GrantRow, NewCode, NewToken, TokenRow};
 

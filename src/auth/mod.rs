@@ -1,7 +1,7 @@
 //! The SMART-on-FHIR authorization server: discovery, signing keys, registered clients, the
 //! authorization-code flow with a pluggable login, the token endpoint (authorization_code,
 //! refresh_token, client_credentials), introspection, revocation, and bearer-token verification
-//! that yields a [`principal::Principal`] for the access policy (`crate::access`).
+//! that yields a [`crate::access::principal::Principal`] for the access policy (`crate::access`).
 //!
 //! It sits beside `interaction`: the REST layer calls it, it calls the store (its own tables through
 //! the repositories of `crate::store::auth`, which hold all of its SQL, and the search interaction
@@ -9,6 +9,7 @@
 
 pub mod assertion;
 pub mod authorize;
+pub mod bearer;
 pub mod binding;
 pub mod clients;
 pub mod demo;
@@ -21,9 +22,7 @@ pub mod keys;
 pub mod launch;
 pub mod oidc;
 pub mod pkce;
-pub mod principal;
 pub mod registration;
-pub mod scopes;
 pub mod throttle;
 pub mod token;
 

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::clients::{self, ClientType, NewClient};
-use super::scopes::{Context, Scopes};
 use super::{AuthError, AuthServer, jose, now_seconds, random_token};
+use crate::access::scopes::{Context, Scopes};
 
 /// What the server allows through dynamic registration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,11 +5,11 @@ use serde_json::{Map, Value, json};
 
 use super::clients::{self, Client, ClientType};
 use super::grants::{self, Grant, GrantContext, TokenKind};
-use super::scopes::{Context, Scopes};
 use super::{
     ACCESS_TOKEN_SECONDS, AuthError, AuthServer, BACKEND_TOKEN_SECONDS, ID_TOKEN_SECONDS, OFFLINE_REFRESH_SECONDS,
     ONLINE_REFRESH_SECONDS, assertion, jose, keys, now_seconds, pkce,
 };
+use crate::access::scopes::{Context, Scopes};
 
 /// A token-endpoint request: the form fields and the HTTP Basic credentials, if any.
 pub struct TokenRequest {

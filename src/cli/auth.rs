@@ -146,8 +146,8 @@ pub async fn run_client(command: &ClientCommand) -> anyhow::Result<()> {
 }
 
 async fn issue_token(store: &dyn store::Store, args: &ClientTokenArgs) -> anyhow::Result<String> {
+    use crate::access::scopes::Scopes;
     use crate::auth::grants::{self, GrantContext, TokenKind};
-    use crate::auth::scopes::Scopes;
     let client =
         clients::get(store, &args.client_id).await?.with_context(|| format!("no client '{}'", args.client_id))?;
     let requested = Scopes::parse(&args.scopes);

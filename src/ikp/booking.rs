@@ -256,7 +256,7 @@ fn service_by_code(code: &str) -> FhirResult<&'static Service> {
 async fn check_acts_for(session: &Session, patient: &str) -> FhirResult<()> {
     super::current(session, "Patient", patient).await?;
     if let Some(caller) = session.caller()
-        && !caller.grant("Appointment", crate::auth::scopes::Interaction::Create)?.is_empty()
+        && !caller.grant("Appointment", crate::access::scopes::Interaction::Create)?.is_empty()
     {
         return Err(FhirError::Forbidden("granular scopes allow reads and searches only".into()));
     }

@@ -19,7 +19,7 @@
 
 use serde_json::{Value, json};
 
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::clock::{instant, now};
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::operation::{Call, Input};

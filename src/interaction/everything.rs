@@ -4,7 +4,7 @@
 
 use super::Response;
 use super::search::{PageShape, execute};
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::parse::{DEFAULT_COUNT, MAX_COUNT, date_range};
 use crate::search::query::{Condition, Filter, FilterKind, Include, Prefix, SearchQuery, Total};

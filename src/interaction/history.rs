@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Response;
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::clock::instant;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Response;
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::search::registry::Registry;
 use crate::session::Session;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::bundle::{Bundle, Entry, EntryResource};
 use super::{Body, Response};
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::clock::{instant, now};
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};

@@ -19,14 +19,14 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::{AppState, State};
+use crate::access::scopes::Scopes;
 use crate::auth::authorize::{self, Consent, Refusal};
 use crate::auth::identity::{self, Account};
 use crate::auth::launch::{self, LaunchRequest};
 use crate::auth::registration::{self, RegistrationError};
-use crate::auth::scopes::Scopes;
 use crate::auth::throttle::{self, Subject};
 use crate::auth::token::{self, TokenRequest};
-use crate::auth::{AuthError, AuthServer, binding, demo, discovery, grants, keys, principal};
+use crate::auth::{AuthError, AuthServer, bearer, binding, demo, discovery, grants, keys};
 
 /// Largest form the authorization endpoints accept.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -536,7 +536,7 @@ async fn introspect_endpoint(AxumState(state): AxumState<State>, request: Reques
         Err(e) => return oauth_error(&e, false),
     };
     let caller_ok = match bearer_token(&headers) {
-        Some(token) => principal::verify_bearer(auth, token).await.map(|_| ()),
+        Some(token) => bearer::verify_bearer(auth, token).await.map(|_| ()),
         None => {
             let request = TokenRequest { basic: basic_credentials(&headers), params: params.clone() };
             token::authenticate_client(auth, &request).await.map(|_| ())

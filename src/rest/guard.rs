@@ -23,7 +23,7 @@ use super::respond;
 use crate::access::Caller;
 use crate::api::Route;
 use crate::audit::{Access, Action, Entity};
-use crate::auth::principal;
+use crate::auth::bearer;
 use crate::clock::now;
 use crate::error::{FhirError, FhirResult};
 
@@ -121,7 +121,7 @@ async fn caller(state: &State, token: &str) -> FhirResult<Result<Arc<Caller>, St
     if let Some(caller) = state.callers.get(&key, generation, at) {
         return Ok(Ok(caller));
     }
-    let principal = match principal::verify_bearer(&state.auth, token).await {
+    let principal = match bearer::verify_bearer(&state.auth, token).await {
         Ok(p) => p,
         Err(e) => return Ok(Err(e.description())),
     };

@@ -23,7 +23,7 @@ use super::judge::Sight;
 use super::prepare::{NextVersion, activate_profile, check_body, new_id, stamp, tombstone, written};
 use super::write::{Action, Target, Write, WriteSet, Written};
 use super::{Session, not_found};
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::clock::{Micros, now};
 use crate::error::{FhirError, FhirResult};
 use crate::outcome::{Issue, IssueType};

@@ -121,3 +121,12 @@ impl Session {
         sealed.version.clone()
     }
 }
+
+/// Entitlements are worked out from what the session's look-ups find (people, roles, Consents).
+#[async_trait::async_trait]
+impl crate::access::entitlements::Directory for Session {
+    async fn find(&self, types: &[&str], pairs: &[(&str, String)], limit: usize) -> FhirResult<Vec<Value>> {
+        let found = self.lookup().find(types, pairs, limit).await?;
+        Ok(found.iter().map(|sealed| sealed.content().clone()).collect())
+    }
+}

@@ -38,9 +38,9 @@ pub use read::Current;
 pub use search::Page;
 pub use write::{Action, Target, Write, WriteSet, Written};
 
+use crate::access::scopes::Interaction;
 use crate::access::{Caller, Reason};
 use crate::audit::Entity;
-use crate::auth::scopes::Interaction;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::search::parse::Parser;

@@ -3,7 +3,7 @@
 
 use super::Session;
 use super::judge::Sight;
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::error::FhirResult;
 use crate::store::{HistoryQuery, HistoryScope, ResourceVersion};
 

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Session;
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::error::FhirResult;
 use crate::search::parse::Parser;
 use crate::search::query::{Include, SearchQuery};

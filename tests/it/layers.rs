@@ -26,8 +26,8 @@ const MODULE_ORDER: &[&str] = &[
     "context",
     "access",
     "audit",
-    "auth",
     "session",
+    "auth",
     "interaction",
     "ikp",
     "api",
@@ -37,8 +37,8 @@ const MODULE_ORDER: &[&str] = &[
 ];
 
 /// Upward imports that remain, to be removed (each one listed must still exist, so the list only
-/// shrinks): the access policy and the authorization server look users up through a `Session`.
-const KNOWN_UPWARD: &[(&str, &str)] = &[("access", "auth"), ("access", "session"), ("auth", "session")];
+/// shrinks). None today; the list is the place to name one that cannot be avoided yet.
+const KNOWN_UPWARD: &[(&str, &str)] = &[];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

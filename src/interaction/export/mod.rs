@@ -3,7 +3,7 @@
 
 pub mod worker;
 
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use serde_json::{Value, json};
 
 use crate::clock::{instant, now};

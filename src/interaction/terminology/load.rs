@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::auth::scopes::Interaction;
+use crate::access::scopes::Interaction;
 use crate::error::{FhirError, FhirResult};
 use crate::session::Session;
 use crate::store::builtin_content;

@@ -267,7 +267,7 @@ impl TestServer {
             };
             ikp::auth::clients::add(store, &client).await.ok();
         }
-        let scopes = ikp::auth::scopes::Scopes::parse(scopes);
+        let scopes = ikp::access::scopes::Scopes::parse(scopes);
         let context = GrantContext {
             subject: fhir_user.map(|u| format!("subject-{u}")),
             fhir_user: fhir_user.map(str::to_string),

@@ -1,8 +1,7 @@
-//! Who is calling the FHIR API: the result of verifying a bearer token, handed to the access
-//! policy (`crate::access`) and to any handler that wants it.
+//! Who is calling the FHIR API: the result of verifying a bearer token (`crate::auth::bearer`),
+//! the input of the access policy.
 
 use super::scopes::Scopes;
-use super::{AuthError, AuthServer, grants};
 
 /// The kind of party behind a token, with its FHIR resource id where it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +15,8 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn from_reference(reference: Option<&str>) -> Actor {
+    /// The actor a token's `fhirUser` names (none: a backend service).
+    pub fn from_reference(reference: Option<&str>) -> Actor {
         let Some((t, id)) = reference.and_then(|r| r.split_once('/')) else { return Actor::Client };
         match t {
             "Patient" => Actor::Patient(id.to_string()),
@@ -46,21 +46,4 @@ impl Principal {
     pub fn is_own_resource(&self, resource_type: &str, id: &str) -> bool {
         self.fhir_user.as_deref().and_then(|r| r.split_once('/')) == Some((resource_type, id))
     }
-}
-
-/// Verifies a bearer token against the database (no cache: revocation is immediate).
-pub async fn verify_bearer(auth: &AuthServer, token: &str) -> Result<Principal, AuthError> {
-    let active = grants::active_access_token(auth.store(), token)
-        .await?
-        .ok_or_else(|| AuthError::InvalidToken("the access token is unknown, expired or revoked".into()))?;
-    let grant = active.grant;
-    Ok(Principal {
-        actor: Actor::from_reference(grant.fhir_user.as_deref()),
-        client_id: grant.client_id,
-        subject: grant.subject,
-        fhir_user: grant.fhir_user,
-        patient: grant.patient,
-        scopes: active.scopes,
-        expires_at: active.expires_at,
-    })
 }
