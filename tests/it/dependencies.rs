@@ -1,7 +1,7 @@
 //! The dependency list, checked (what `cargo deny` checks, offline): every crate linked into the
 //! server carries a permissive licence we may ship under Apache-2.0, and no new crate comes in two
 //! versions. Security advisories need the RustSec database from the network, which the build
-//! machines do not reach; they are checked where it is (see the README's Dependencies section).
+//! machines do not reach (see the README's Dependencies section).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
