@@ -8,7 +8,7 @@ use super::{Method, Request, Route};
 use crate::error::{FhirError, FhirResult};
 use crate::ikp::{authorization, booking, crossborder, documents, ehic, order, poz, prescription, referral};
 use crate::interaction::operation::{Call, Input, Level, OperationDef, Param};
-use crate::interaction::{Response, everything, export, reindex, terminology, validate};
+use crate::interaction::{Response, everything, export, reindex, terminology_operations, validate};
 use crate::session::Session;
 
 /// A handler from an async function taking `(&Session, &Call)`.
@@ -99,7 +99,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"),
         description: "Details of a code",
         parameters: &[],
-        handler: handler!(terminology::lookup_operation),
+        handler: handler!(terminology_operations::lookup_operation),
     },
     OperationDef {
         name: "validate-code",
@@ -109,7 +109,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code"),
         description: "Whether a code is in a code system",
         parameters: &[],
-        handler: handler!(terminology::validate_in_code_system),
+        handler: handler!(terminology_operations::validate_in_code_system),
     },
     OperationDef {
         name: "subsumes",
@@ -119,7 +119,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"),
         description: "How two codes of a code system are related",
         parameters: &[],
-        handler: handler!(terminology::subsumes_operation),
+        handler: handler!(terminology_operations::subsumes_operation),
     },
     OperationDef {
         name: "expand",
@@ -129,7 +129,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
         description: "The codes of a value set",
         parameters: &[],
-        handler: handler!(terminology::expand_operation),
+        handler: handler!(terminology_operations::expand_operation),
     },
     OperationDef {
         name: "validate-code",
@@ -139,7 +139,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"),
         description: "Whether a code is in a value set",
         parameters: &[],
-        handler: handler!(terminology::validate_in_value_set),
+        handler: handler!(terminology_operations::validate_in_value_set),
     },
     OperationDef {
         name: "translate",
@@ -149,7 +149,7 @@ pub static OPERATIONS: &[OperationDef] = &[
         standard: Some("http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
         description: "Translates a code with concept maps",
         parameters: &[],
-        handler: handler!(terminology::translate_operation),
+        handler: handler!(terminology_operations::translate_operation),
     },
     // ---- e-prescriptions ------------------------------------------------------------------
     OperationDef {

@@ -225,7 +225,7 @@ async fn access_code(session: &Session, patient: &str) -> FhirResult<Response> {
     }
     consent["identifier"] = json!([{"system": CODE_HASH_SYSTEM, "value": code_hash(&id, &code)}]);
     session.commit(Write::put_assigned("Consent", &id, consent)).await?;
-    let body = crate::interaction::terminology::parameters(vec![
+    let body = crate::interaction::terminology_operations::parameters(vec![
         json!({"name": "code", "valueString": code}),
         json!({"name": "expires", "valueInstant": instant(expires)}),
     ]);

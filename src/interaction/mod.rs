@@ -12,7 +12,7 @@ pub mod patch;
 pub mod read;
 pub mod reindex;
 pub mod search;
-pub mod terminology;
+pub mod terminology_operations;
 pub mod update;
 pub mod validate;
 

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::Response;
-use super::terminology::Params;
+use super::terminology_operations::Params;
 use crate::error::{FhirError, FhirResult};
 use crate::session::Session;
 

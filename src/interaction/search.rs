@@ -115,7 +115,7 @@ pub async fn execute(
     pairs: &[(String, String)],
     shape: PageShape,
 ) -> FhirResult<Response> {
-    super::terminology::search_codes::resolve(session, &mut query).await?;
+    super::terminology_operations::search_codes::resolve(session, &mut query).await?;
     let path = path.to_string();
     let canonical = canonical_pairs(pairs);
     let fingerprint = format!("{path}?{}", encode(&canonical));

@@ -95,10 +95,14 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     if args.store_terminology {
         // Built-in CodeSystems, ValueSets, ConceptMaps, NamingSystems and the national profiles
         // become readable and searchable like any stored resource.
-        crate::interaction::terminology::load::store_builtin(fhir).await.context("storing the built-in terminology")?;
-        crate::interaction::terminology::load::store_profiles(fhir).await.context("storing the national profiles")?;
+        crate::interaction::terminology_operations::load::store_builtin(fhir)
+            .await
+            .context("storing the built-in terminology")?;
+        crate::interaction::terminology_operations::load::store_profiles(fhir)
+            .await
+            .context("storing the national profiles")?;
         let operations = crate::api::operations::definitions();
-        crate::interaction::terminology::load::store_operations(fhir, operations)
+        crate::interaction::terminology_operations::load::store_operations(fhir, operations)
             .await
             .context("storing the OperationDefinitions")?;
     }
