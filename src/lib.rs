@@ -4,17 +4,19 @@
 //! (one routing table, one operation registry, batch and transaction) → `interaction` and `ikp`
 //! (one module per FHIR interaction or national operation) → `session` (the only way to data: every
 //! read is judged and every write committed under the caller's policy, with its audit events) →
-//! `store` (SQLite or PostgreSQL). `access` decides what a caller may reach; `auth` is the SMART
-//! authorization server. `model`, `format`, `search`, `validation`, `index`, `context` and `clock`
-//! are libraries the others call.
+//! `store` (SQLite or PostgreSQL). This crate holds the top (`api`, `rest`, `server`, `cli`); the
+//! layers below are crates of their own (see ARCHITECTURE.md), re-exported here under the names
+//! the code and the tests use.
 
-pub mod access;
+/// The SMART authorization server (crates/auth).
+pub use ikp_auth as auth;
+/// The core (crates/core): access policy, audit, sessions, interactions, the error type.
+pub use ikp_core::{access, audit, context, error, interaction, patch, session};
+/// The national workflows (crates/national).
+pub use ikp_national as ikp;
+
 pub mod api;
-pub mod audit;
-pub mod auth;
 pub mod cli;
-pub mod context;
-pub mod error;
 /// The FHIRPath engine, a crate of its own (crates/fhirpath).
 pub use ikp_fhirpath as fhirpath;
 /// The FHIR data layer, a crate of its own (crates/model): the model, the wire formats, issues
@@ -29,9 +31,5 @@ pub use ikp_validation as validation;
 /// Tools: the synthetic Polish population (crates/synth) and the `ikp bench` load tool
 /// (crates/bench).
 pub use {ikp_bench as bench, ikp_synth as synth};
-pub mod ikp;
-pub mod interaction;
-pub mod patch;
 pub mod rest;
 pub mod server;
-pub mod session;

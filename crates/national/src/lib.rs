@@ -18,6 +18,14 @@ pub mod prescription;
 pub mod referral;
 pub mod sweep;
 
+// The layers below, under the names the modules use (`crate::session`, `crate::auth`...).
+use ikp_auth as auth;
+use ikp_core::{access, context, error, interaction, session};
+use ikp_model::{clock, format, model, outcome};
+use ikp_store::{self as store, search};
+use ikp_terminology as terminology;
+use ikp_validation as validation;
+
 use serde_json::Value;
 
 use crate::error::FhirResult;

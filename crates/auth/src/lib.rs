@@ -26,6 +26,13 @@ pub mod registration;
 pub mod throttle;
 pub mod token;
 
+// The layers below, under the names the modules use (`crate::store`, `crate::session`...).
+use ikp_core::{access, audit, session};
+use ikp_model::clock;
+use ikp_store as store;
+use ikp_terminology as terminology;
+use ikp_validation as validation;
+
 use std::sync::Arc;
 
 pub use error::AuthError;
