@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Static checks of the IKP Polish R4 profiles (standard library only).
 
-usage: python3 profiles/check.py /work/shared/fhir-r4/definitions [profiles-dir]
+usage: python3 profiles/check.py DEFINITIONS-DIR [profiles-dir]  (the unpacked R4 definitions)
 
 Checks: JSON well-formed; valid examples satisfy min/max/fixed/pattern of the non-sliced differential elements
 (and invalid cases announcing such a defect violate them); StructureDefinition url under the canonical base and = base + '/StructureDefinition/' + id;

@@ -7,10 +7,10 @@ Sources:
     CodeSystem/ValueSet headers, `^url`/`^version`/`^status`/`^date`/`^publisher`, `* #code "display"`,
     `* $alias#code "display"` with `^designation` lines, `* include codes from system X`.
   * Code lists from docs/poland.md (P1 OIDs) authored below in AUTHORED / NAMING_SYSTEMS.
-  * ICD-10 codes used by the synthetic population (src/synth/catalog.rs), under their chapters.
+  * ICD-10 codes used by the synthetic population (crates/synth/src/catalog.rs), under their chapters.
 
 Run from the repository root (needs only Python 3):
-    python3 terminology/build.py [--fsh ../shared/reference]
+    python3 terminology/build.py --fsh DIR   (DIR holds the HL7 Poland FSH sources)
 and commit the regenerated terminology/pl-terminology.json.
 """
 import argparse
@@ -336,7 +336,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.dirname(here)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fsh", default=os.path.join(repo, "..", "shared", "reference"),
+    parser.add_argument("--fsh", required=True,
                         help="folder holding hl7-poland-terminology and hl7-poland-lab-terminology")
     args = parser.parse_args()
     aliases = read_aliases(args.fsh)

@@ -1,5 +1,5 @@
 set -e
-cd /work/wt-prof/profiles
+cd "$(dirname "$0")/.."
 python3 - > /tmp/tables.md <<'PY'
 import json,glob
 print("| Profile | Base | What it constrains |\n|---|---|---|")
@@ -23,12 +23,12 @@ for f in sorted(glob.glob('terminology/*.json')):
     src = ", ".join(i['system'] for i in r['compose']['include']) if r['resourceType']=='ValueSet' else f"{r['count']} own codes"
     print(f"| {r['resourceType']} | `{r['url']}` | {src} |")
 PY
-cat /work/wt-prof/profiles/tools/readme/readme_head.md /tmp/tables.md > /tmp/r.md
+cat tools/readme/readme_head.md /tmp/tables.md > /tmp/r.md
 python3 - <<'PY'
 t=open('/tmp/r.md').read()
 a,b=t.split("\n| Case |",1); b="| Case |"+b
 c,d=b.split("\n| Resource |",1); d="| Resource |"+d
-out=a+open('/work/wt-prof/profiles/tools/readme/readme_tail.md').read()+"\n"+c+"\n## Terminology (self-contained; integrator to reconcile with /terminology)\n\n"+d+open('/work/wt-prof/profiles/tools/readme/readme_end.md').read()
-open('/work/wt-prof/profiles/README.md','w').write(out)
+out=a+open('tools/readme/readme_tail.md').read()+"\n"+c+"\n## Terminology (self-contained; integrator to reconcile with /terminology)\n\n"+d+open('tools/readme/readme_end.md').read()
+open('README.md','w').write(out)
 PY
 grep -n "^## " README.md

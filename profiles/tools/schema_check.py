@@ -1,5 +1,5 @@
 """Optional (needs `pip install jsonschema`): validates every JSON file of profiles/ against the R4 fhir.schema.json.
-usage: python3 profiles/tools/schema_check.py /work/shared/fhir-r4/definitions"""
+usage: python3 profiles/tools/schema_check.py DEFINITIONS-DIR"""
 import glob, json, os, sys
 from jsonschema import Draft6Validator
 

@@ -1,4 +1,4 @@
-//! SMART App Launch, black-box over HTTP (reference checklist /work/shared/reference/smart.md §0-§2):
+//! SMART App Launch, black-box over HTTP (the SMART server checklist the project was specified with, §0-§2):
 //! discovery, the standalone launch driven by a script through the HTML forms, PKCE, redirect and
 //! audience checks, code and refresh-token reuse, backend services with RS384 and ES384
 //! private_key_jwt, bearer enforcement on the FHIR API, introspection, revocation, id_tokens

@@ -1,5 +1,5 @@
 //! SMART EHR launch and RFC 7591 dynamic client registration, black-box over HTTP (reference
-//! checklist /work/shared/reference/smart.md §1.L, D6, X5): the launch page redirecting to the
+//! checklist the project was specified with, §1.L, D6, X5): the launch page redirecting to the
 //! app's launch URL with `iss` and `launch`, /authorize with the launch (the launch's patient and
 //! encounter in the token, no picker), refusals of foreign, unknown, expired, used and unauthorised
 //! launches; registration of public, symmetric and asymmetric clients, a full flow with a
