@@ -944,4 +944,186 @@ mod tests {
         assert!(!is_cardiology_referral(&done));
         assert!(!is_cardiology_referral(&json!({"status": "active", "code": {"text": "kardiologia"}})));
     }
+
+    /// The slot's date the age rules are judged on.
+    fn slot_day() -> Date {
+        Date::from_calendar_date(2027, time::Month::March, 10).unwrap()
+    }
+
+    fn patient(gender: &str, born: Date) -> Value {
+        json!({"resourceType": "Patient", "gender": gender, "birthDate": format_date(born)})
+    }
+
+    /// The birth date of someone who turns `age` on `day`.
+    fn turning(age: i32, day: Date) -> Date {
+        day.replace_year(day.year() - age).unwrap()
+    }
+
+    /// `Ok` or the HTTP status of the refusal.
+    fn verdict(code: &str, patient: &Value, day: Date) -> Result<(), u16> {
+        check_eligible(service(code), patient, day).map_err(|e| e.http_status())
+    }
+
+    /// `code` takes a `gender` from the day they turn `min` to the day before they turn `max + 1`
+    /// (ages inclusive, on the slot's date), refusing (422) the day before and the day after.
+    fn assert_ages(code: &str, gender: &str, min: i32, max: Option<i32>) {
+        let day = slot_day();
+        let one = Duration::days(1);
+        let born = |d: Date| patient(gender, d);
+        assert_eq!(verdict(code, &born(turning(min, day) + one), day), Err(422), "{code}: {} the day before", min - 1);
+        assert_eq!(verdict(code, &born(turning(min, day)), day), Ok(()), "{code}: {min} on the day");
+        match max {
+            Some(max) => {
+                assert_eq!(verdict(code, &born(turning(max + 1, day) + one), day), Ok(()), "{code}: still {max}");
+                assert_eq!(
+                    verdict(code, &born(turning(max + 1, day)), day),
+                    Err(422),
+                    "{code}: {} on the day",
+                    max + 1
+                );
+            }
+            None => assert_eq!(verdict(code, &born(turning(100, day)), day), Ok(()), "{code}: no upper age"),
+        }
+    }
+
+    #[test]
+    fn mammography_is_for_women_aged_45_to_74() {
+        assert_ages("mammography", "female", 45, Some(74));
+    }
+
+    #[test]
+    fn cytology_is_for_women_aged_25_to_64() {
+        assert_ages("cytology", "female", 25, Some(64));
+    }
+
+    #[test]
+    fn covid19_vaccination_is_from_age_5_for_everyone() {
+        assert_ages("covid19-vaccination", "female", 5, None);
+        assert_ages("covid19-vaccination", "male", 5, None);
+    }
+
+    #[test]
+    fn hpv_vaccination_is_for_girls_and_boys_aged_9_to_13() {
+        assert_ages("hpv-vaccination", "female", 9, Some(13));
+        assert_ages("hpv-vaccination", "male", 9, Some(13));
+    }
+
+    #[test]
+    fn screening_is_for_women_only() {
+        let day = slot_day();
+        let fifty = turning(50, day);
+        for code in ["mammography", "cytology"] {
+            for gender in ["male", "other", "unknown"] {
+                assert_eq!(verdict(code, &patient(gender, fifty), day), Err(422), "{code} for {gender}");
+            }
+            assert_eq!(verdict(code, &json!({"birthDate": format_date(fifty)}), day), Err(422), "{code}: no sex");
+        }
+    }
+
+    #[test]
+    fn age_rules_need_a_full_birth_date() {
+        let day = slot_day();
+        for birth in [
+            json!({"gender": "female"}),
+            json!({"gender": "female", "birthDate": "1980"}),
+            json!({"gender": "female", "birthDate": "1980-05"}),
+            json!({"gender": "female", "birthDate": "1980-02-30"}),
+        ] {
+            assert_eq!(verdict("mammography", &birth, day), Err(422), "{birth}");
+            assert_eq!(verdict("covid19-vaccination", &birth, day), Err(422), "{birth}");
+        }
+    }
+
+    #[test]
+    fn cardiology_first_visit_has_no_age_or_sex_rule() {
+        let day = slot_day();
+        assert_eq!(verdict("cardiology-first", &json!({"resourceType": "Patient"}), day), Ok(()));
+        assert_eq!(verdict("cardiology-first", &patient("male", day), day), Ok(()), "born on the day");
+        assert_eq!(verdict("cardiology-first", &patient("female", turning(99, day)), day), Ok(()));
+    }
+
+    #[test]
+    fn waiting_list_entries_are_ranked_stat_asap_urgent_then_routine() {
+        let mut tasks: Vec<Value> =
+            ["routine", "urgent", "stat", "asap"].iter().map(|p| json!({"priority": p})).collect();
+        tasks.sort_by_key(priority_rank);
+        let order: Vec<&str> = tasks.iter().filter_map(|t| t["priority"].as_str()).collect();
+        assert_eq!(order, ["stat", "asap", "urgent", "routine"]);
+        assert_eq!(priority_rank(&json!({})), priority_rank(&json!({"priority": "routine"})), "routine by default");
+    }
+
+    #[test]
+    fn a_cardiology_referral_names_the_specialty_in_code_or_performer_type() {
+        let cardiology = json!({"coding": [{"system": SPECIALTY_SYSTEM, "code": "1100"}]});
+        assert!(is_cardiology_referral(&json!({"status": "active", "code": cardiology})));
+        assert!(is_cardiology_referral(&json!({"status": "active", "performerType": cardiology})));
+        let among_others = json!({"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.11.2.6", "code": "89.00"},
+                                             {"system": SPECIALTY_SYSTEM, "code": "1100"}]});
+        assert!(is_cardiology_referral(&json!({"status": "active", "code": among_others})), "any coding");
+    }
+
+    #[test]
+    fn only_an_active_referral_counts_for_cardiology() {
+        let cardiology = json!({"coding": [{"system": SPECIALTY_SYSTEM, "code": "1100"}]});
+        for status in ["draft", "on-hold", "revoked", "completed", "entered-in-error"] {
+            assert!(!is_cardiology_referral(&json!({"status": status, "performerType": cardiology})), "{status}");
+        }
+        assert!(!is_cardiology_referral(&json!({"performerType": cardiology})), "no status");
+    }
+
+    #[test]
+    fn a_cardiology_referral_needs_code_1100_of_the_specialty_system() {
+        let other_specialty = json!({"coding": [{"system": SPECIALTY_SYSTEM, "code": "1200"}]});
+        let other_system = json!({"coding": [{"system": "http://example.org/specialty", "code": "1100"}]});
+        assert!(!is_cardiology_referral(&json!({"status": "active", "performerType": other_specialty})));
+        assert!(!is_cardiology_referral(&json!({"status": "active", "code": other_system})));
+    }
+
+    #[test]
+    fn a_service_is_named_by_its_code_with_or_without_the_system() {
+        assert_eq!(service_by_code("mammography").unwrap().code, "mammography");
+        assert_eq!(service_by_code(&format!("{SERVICE_SYSTEM}|hpv-vaccination")).unwrap().code, "hpv-vaccination");
+    }
+
+    #[test]
+    fn an_unknown_service_is_a_bad_request_listing_the_known_ones() {
+        let no_code = format!("{SERVICE_SYSTEM}|");
+        for code in ["dentist", "", "Mammography", no_code.as_str()] {
+            let err = service_by_code(code).unwrap_err();
+            assert_eq!(err.http_status(), 400, "{code}");
+            assert!(err.to_string().contains("cardiology-first"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_slots_own_service_comes_before_its_schedules() {
+        let slot = json!({"serviceType": [{"coding": [{"system": SERVICE_SYSTEM, "code": "cytology"}]}]});
+        let schedule = json!({"serviceType": service_type(service("mammography"))});
+        assert_eq!(service_of(&[&slot, &schedule]).map(|s| s.code), Some("cytology"));
+        assert_eq!(service_of(&[&json!({}), &schedule]).map(|s| s.code), Some("mammography"));
+        let elsewhere = json!({"serviceType": [{"coding": [{"system": "http://example.org/x", "code": "cytology"}]}]});
+        assert!(service_of(&[&elsewhere]).is_none(), "a code of another system");
+        let unknown = json!({"serviceType": [{"coding": [{"system": SERVICE_SYSTEM, "code": "dentist"}]}]});
+        assert!(service_of(&[&unknown]).is_none(), "an unknown service");
+    }
+
+    #[test]
+    fn micros_are_the_instant_whatever_its_offset() {
+        assert_eq!(micros("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(micros("2026-11-20T10:00:00+01:00"), micros("2026-11-20T09:00:00Z"));
+        assert_eq!(
+            micros("2026-11-20T09:00:01.5Z").zip(micros("2026-11-20T09:00:00Z")).map(|(a, b)| a - b),
+            Some(1_500_000)
+        );
+        // Slots are ordered by instant, not by text: 10:30+02:00 is before 09:00Z.
+        assert!(micros("2026-11-20T10:30:00+02:00") < micros("2026-11-20T09:00:00Z"));
+        assert_eq!(micros("2026-11-20"), micros("2026-11-20T00:00:00Z"), "a date from its first moment");
+    }
+
+    #[test]
+    fn micros_of_what_is_no_datetime_is_none() {
+        for text in ["", "tomorrow", "2026-11-20T25:00:00Z", "2026-02-30T10:00:00Z", "2026-11-20T10:00:00"] {
+            assert_eq!(micros(text), None, "{text}");
+        }
+    }
 }

@@ -77,10 +77,10 @@ fn month_of(date: &str) -> Option<&str> {
     parse_month(m).map(|_| m)
 }
 
-/// `(year, month)` of `YYYY-MM`.
+/// `(year, month)` of `YYYY-MM`, digits only (`2027-+1` is no month: it would be a tally of its own).
 fn parse_month(text: &str) -> Option<(i32, u8)> {
     let (y, m) = text.split_once('-')?;
-    if y.len() != 4 || m.len() != 2 {
+    if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u8>().ok()?);
@@ -203,6 +203,10 @@ async fn realize(session: &Session, id: &str, input: &Input) -> FhirResult<Respo
     }
 }
 
+/// Quantities are decimals summed in binary: realisations of 0.1 and 0.2 reach a limit of 0.3, they
+/// do not exceed it.
+const TOLERANCE: f64 = 1e-9;
+
 /// The order's rules for realising `quantity` in `month`.
 fn check(order: &Value, month: &str, quantity: f64) -> FhirResult<()> {
     if order["status"] != "active" {
@@ -229,10 +233,10 @@ fn check(order: &Value, month: &str, quantity: f64) -> FhirResult<()> {
     }
     let limit = monthly_limit(order).ok_or_else(|| rule("the order has no monthly quantity"))?;
     let done = realised(order, month);
-    if done >= limit {
+    if done + TOLERANCE >= limit {
         return Err(rule(format!("{month} is already fully realised ({done} of {limit})")));
     }
-    if done + quantity > limit {
+    if done + quantity > limit + TOLERANCE {
         return Err(rule(format!("{quantity} more would exceed {month}'s limit: {done} of {limit} realised")));
     }
     Ok(())
@@ -347,5 +351,268 @@ mod tests {
         assert_eq!(validity_end("2028-02-29").as_deref(), Some("2029-02-28"));
         assert_eq!(parse_month("2026-13"), None);
         assert_eq!(parse_month("2026-12"), Some((2026, 12)));
+    }
+
+    // ---- helpers: orders relative to today's month ----
+
+    /// `YYYY-MM`, `offset` months from this month.
+    fn month(offset: i32) -> String {
+        let t = today();
+        let n = t.year() * 12 + i32::from(u8::from(t.month())) - 1 + offset;
+        format!("{:04}-{:02}", n.div_euclid(12), n.rem_euclid(12) + 1)
+    }
+
+    /// The first day of the month `offset` months from this one.
+    fn first_of(offset: i32) -> String {
+        format!("{}-01", month(offset))
+    }
+
+    /// The last day of the month `offset` months from this one.
+    fn last_of(offset: i32) -> String {
+        let next = crate::clock::parse_date(&first_of(offset + 1)).unwrap();
+        format_date(next.previous_day().unwrap())
+    }
+
+    /// An active order of `limit` a month, valid from `start` to `end` (inclusive).
+    fn order(start: &str, end: &str, limit: f64) -> Value {
+        json!({
+            "resourceType": "DeviceRequest",
+            "status": "active",
+            "identifier": [
+                {"system": NUMBER, "value": "20261101000000000007890"},
+                {"system": ACCESS_CODE, "value": "7890"}
+            ],
+            "parameter": [
+                {"code": {"text": "size"}, "valueCodeableConcept": {"text": "L"}},
+                {"code": {"coding": [{"system": PARAMETER_SYSTEM, "code": "monthly-quantity"}]},
+                 "valueQuantity": {"value": limit, "unit": "szt."}}
+            ],
+            "subject": {"reference": "Patient/p1"},
+            "occurrencePeriod": {"start": start, "end": end}
+        })
+    }
+
+    /// An order of 60 a month valid for the twelve months from the start of this one.
+    fn current_order() -> Value {
+        order(&first_of(0), &last_of(11), 60.0)
+    }
+
+    /// `order` with `quantity` realised in `month` (as `$realize` records it).
+    fn realising(mut order: Value, month: &str, quantity: f64) -> Value {
+        let entry = json!({"url": REALISATION, "extension": [
+            {"url": "month", "valueString": month},
+            {"url": "quantity", "valueDecimal": quantity},
+            {"url": "task", "valueReference": {"reference": "Task/t1"}},
+        ]});
+        if !order["extension"].is_array() {
+            order["extension"] = json!([]);
+        }
+        if let Some(list) = order["extension"].as_array_mut() {
+            list.push(entry);
+        }
+        order
+    }
+
+    /// `Ok` or the HTTP status of the refusal.
+    fn verdict(order: &Value, month: &str, quantity: f64) -> Result<(), u16> {
+        check(order, month, quantity).map_err(|e| e.http_status())
+    }
+
+    // ---- months ----
+
+    #[test]
+    fn parse_month_reads_year_and_month() {
+        assert_eq!(parse_month("2026-01"), Some((2026, 1)));
+        assert_eq!(parse_month("2027-10"), Some((2027, 10)));
+    }
+
+    #[test]
+    fn parse_month_takes_nothing_but_yyyy_mm() {
+        for text in ["2026-00", "2026-13", "2026-1", "2026-001", "26-01", "2026-01-05", "2026/01", "", "2026"] {
+            assert_eq!(parse_month(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn parse_month_takes_digits_only() {
+        // "2027-+1" would pass as January yet be tallied apart from "2027-01", and sorts before it.
+        for text in ["2027-+1", "+202-01", "2027- 1", "-202-01"] {
+            assert_eq!(parse_month(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn month_of_is_the_month_of_a_date_or_datetime() {
+        assert_eq!(month_of("2026-11-27"), Some("2026-11"));
+        assert_eq!(month_of("2026-11-27T23:30:00+01:00"), Some("2026-11"));
+        assert_eq!(month_of("2026-11"), Some("2026-11"));
+        assert_eq!(month_of("2026"), None);
+        assert_eq!(month_of("2026-13-01"), None);
+    }
+
+    // ---- validity ----
+
+    #[test]
+    fn an_order_is_valid_twelve_months_from_issue_last_day_inclusive() {
+        assert_eq!(validity_end("2026-11-27").as_deref(), Some("2027-11-26"));
+        assert_eq!(validity_end("2026-12-01").as_deref(), Some("2027-11-30"));
+        assert_eq!(validity_end("2026-11-27T10:00:00+01:00").as_deref(), Some("2027-11-26"), "the date of a dateTime");
+    }
+
+    #[test]
+    fn validity_from_a_month_end_ends_the_day_before_a_year_later() {
+        assert_eq!(validity_end("2026-01-31").as_deref(), Some("2027-01-30"));
+        assert_eq!(validity_end("2026-04-30").as_deref(), Some("2027-04-29"));
+        assert_eq!(validity_end("2026-12-31").as_deref(), Some("2027-12-30"));
+    }
+
+    #[test]
+    fn validity_around_the_leap_day() {
+        // No 29 February a year later: the validity ends on the 28th.
+        assert_eq!(validity_end("2028-02-29").as_deref(), Some("2029-02-28"));
+        // From 1 March the year before a leap year, it ends on the leap day.
+        assert_eq!(validity_end("2027-03-01").as_deref(), Some("2028-02-29"));
+        assert_eq!(validity_end("2027-02-28").as_deref(), Some("2028-02-27"));
+        assert_eq!(validity_end("2028-03-01").as_deref(), Some("2029-02-28"));
+    }
+
+    #[test]
+    fn validity_end_needs_a_date() {
+        for text in ["2026-02-30", "2026-11", "", "tomorrow"] {
+            assert_eq!(validity_end(text), None, "{text}");
+        }
+    }
+
+    // ---- the monthly quantity ----
+
+    #[test]
+    fn monthly_limit_is_the_monthly_quantity_parameter() {
+        assert_eq!(monthly_limit(&order("2026-11-01", "2027-10-31", 60.0)), Some(60.0));
+        let mut other = order("2026-11-01", "2027-10-31", 60.0);
+        other["parameter"][1]["code"]["coding"][0]["system"] = json!("http://example.org/x");
+        assert_eq!(monthly_limit(&other), None, "monthly-quantity of another system");
+        assert_eq!(monthly_limit(&json!({"resourceType": "DeviceRequest"})), None);
+    }
+
+    #[test]
+    fn realised_sums_the_realisations_of_that_month_only() {
+        let mut o = realising(order("2026-11-01", "2027-10-31", 60.0), "2026-12", 10.0);
+        o = realising(o, "2027-01", 20.0);
+        o = realising(o, "2026-12", 5.5);
+        o["extension"].as_array_mut().unwrap().push(json!({"url": "http://example.org/x", "valueString": "2026-12"}));
+        assert_eq!(realised(&o, "2026-12"), 15.5);
+        assert_eq!(realised(&o, "2027-01"), 20.0);
+        assert_eq!(realised(&o, "2027-02"), 0.0);
+        assert_eq!(realised(&order("2026-11-01", "2027-10-31", 60.0), "2026-12"), 0.0, "no extension");
+    }
+
+    #[test]
+    fn a_month_may_be_realised_up_to_its_limit() {
+        let o = realising(current_order(), &month(0), 40.0);
+        assert_eq!(verdict(&o, &month(0), 20.0), Ok(()), "exactly the limit");
+        assert_eq!(verdict(&current_order(), &month(0), 60.0), Ok(()), "all at once");
+    }
+
+    #[test]
+    fn realising_over_the_monthly_limit_is_refused() {
+        let o = realising(current_order(), &month(0), 40.0);
+        assert_eq!(verdict(&o, &month(0), 21.0), Err(422));
+        assert_eq!(verdict(&current_order(), &month(0), 61.0), Err(422), "more than a month at once");
+    }
+
+    #[test]
+    fn a_fully_realised_month_is_refused() {
+        let o = realising(current_order(), &month(0), 60.0);
+        let err = check(&o, &month(0), 1.0).unwrap_err();
+        assert_eq!(err.http_status(), 422);
+        assert!(err.to_string().contains("fully realised"), "{err}");
+    }
+
+    #[test]
+    fn the_limit_is_per_month() {
+        let o = realising(current_order(), &month(0), 60.0);
+        assert_eq!(verdict(&o, &month(1), 60.0), Ok(()), "next month starts afresh");
+    }
+
+    #[test]
+    fn decimal_quantities_reach_the_limit_exactly() {
+        let o = realising(order(&first_of(0), &last_of(11), 0.3), &month(0), 0.1);
+        assert_eq!(verdict(&o, &month(0), 0.2), Ok(()), "0.1 + 0.2 is the limit of 0.3");
+        assert_eq!(verdict(&o, &month(0), 0.21), Err(422));
+        // 0.7 + 0.2 + 0.1 is just under 1.0 in f64, yet the month is fully realised.
+        let mut full = order(&first_of(0), &last_of(11), 1.0);
+        for part in [0.7, 0.2, 0.1] {
+            full = realising(full, &month(0), part);
+        }
+        let err = check(&full, &month(0), 0.1).unwrap_err();
+        assert!(err.to_string().contains("fully realised"), "{err}");
+    }
+
+    // ---- which months ----
+
+    #[test]
+    fn the_first_and_last_months_of_validity_may_be_realised() {
+        assert_eq!(verdict(&current_order(), &month(0), 1.0), Ok(()));
+        assert_eq!(verdict(&current_order(), &month(11), 1.0), Ok(()));
+    }
+
+    #[test]
+    fn a_month_after_the_validity_is_refused() {
+        assert_eq!(verdict(&current_order(), &month(12), 1.0), Err(422));
+    }
+
+    #[test]
+    fn a_month_before_the_validity_is_refused() {
+        // An order valid from the month after next: not yet this month or next.
+        let later = order(&first_of(2), &last_of(13), 60.0);
+        assert_eq!(verdict(&later, &month(1), 1.0), Err(422));
+        assert_eq!(verdict(&later, &month(2), 1.0), Ok(()), "its first month, in advance");
+    }
+
+    #[test]
+    fn past_months_are_refused_even_within_the_validity() {
+        let o = order(&first_of(-3), &last_of(8), 60.0);
+        assert_eq!(verdict(&o, &month(-1), 1.0), Err(422));
+        assert_eq!(verdict(&o, &month(-3), 1.0), Err(422));
+        assert_eq!(verdict(&o, &month(0), 1.0), Ok(()));
+    }
+
+    #[test]
+    fn an_order_may_be_realised_on_its_last_day() {
+        let o = order(&first_of(-11), &format_date(today()), 60.0);
+        assert_eq!(verdict(&o, &month(0), 1.0), Ok(()));
+    }
+
+    #[test]
+    fn an_expired_order_is_refused() {
+        let yesterday = format_date(today() - time::Duration::days(1));
+        let o = order(&first_of(-11), &yesterday, 60.0);
+        assert_eq!(verdict(&o, &month(0), 1.0), Err(422));
+    }
+
+    #[test]
+    fn an_order_that_is_not_active_is_a_conflict() {
+        for status in ["completed", "revoked", "on-hold", "draft"] {
+            let mut o = current_order();
+            o["status"] = json!(status);
+            assert_eq!(verdict(&o, &month(0), 1.0), Err(409), "{status}");
+        }
+    }
+
+    #[test]
+    fn an_order_without_a_validity_period_or_monthly_quantity_is_refused() {
+        let mut no_period = current_order();
+        no_period.as_object_mut().unwrap().remove("occurrencePeriod");
+        assert_eq!(verdict(&no_period, &month(0), 1.0), Err(422));
+        let mut no_limit = current_order();
+        no_limit["parameter"] = json!([]);
+        assert_eq!(verdict(&no_limit, &month(0), 1.0), Err(422));
+    }
+
+    #[test]
+    fn access_code_is_the_order_access_code_identifier() {
+        assert_eq!(access_code(&current_order()), Some("7890"));
+        let referral_code = json!({"identifier": [{"system": crate::ikp::referral::ACCESS_CODE, "value": "1234"}]});
+        assert_eq!(access_code(&referral_code), None, "a referral's code is not an order's");
     }
 }

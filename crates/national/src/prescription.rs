@@ -852,6 +852,7 @@ pub fn demo() -> Vec<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use time::Duration;
 
     #[test]
     fn validity_boundaries_are_inclusive() {
@@ -894,5 +895,241 @@ mod tests {
         assert!(mr.get("statusReason").is_none());
         assert_eq!(random_digits(4).len(), 4);
         assert_eq!(parse_date("2026-02-30"), None);
+    }
+
+    // ---- the pure rules, on fixed dates ----
+
+    const UCUM: &str = "http://unitsofmeasure.org";
+
+    fn date(text: &str) -> time::Date {
+        parse_date(text).unwrap()
+    }
+
+    /// A prescription of `packs` packs under validity `rule`, dispensable from `start` to `end`
+    /// (`YYYY-MM-DD`, both inclusive), with the ordinary category before the validity one.
+    fn prescription(rule: &str, start: &str, end: &str, packs: f64) -> Value {
+        json!({
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "category": [
+                {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.4424.13.5.1", "code": "ZW"}]},
+                {"coding": [{"system": VALIDITY_SYSTEM, "code": rule}]}
+            ],
+            "dispenseRequest": {
+                "validityPeriod": {"start": start, "end": end},
+                "quantity": {"value": packs, "unit": "op."}
+            }
+        })
+    }
+
+    /// A one-pack prescription realisable from `start` with the longest validity its rule allows
+    /// (what `$issue-package` stores when the prescriber gives no end).
+    fn issued(rule: &str, start: &str) -> Value {
+        let end = date(start) + Duration::days(validity_days(rule).unwrap());
+        prescription(rule, start, &format_date(end), 1.0)
+    }
+
+    /// A 365-day prescription from 2026-01-01 (last day 2027-01-01) of `packs` packs for
+    /// `duration` of therapy (`expectedSupplyDuration`).
+    fn chronic(packs: f64, duration: Value) -> Value {
+        let mut mr = prescription("chronic-365", "2026-01-01", "2027-01-01", packs);
+        mr["dispenseRequest"]["expectedSupplyDuration"] = duration;
+        mr
+    }
+
+    fn days(n: i64) -> Value {
+        json!({"value": n, "unit": "days", "system": UCUM, "code": "d"})
+    }
+
+    /// `mr` may be dispensed from `first` to `last` (inclusive) and neither the day before nor the
+    /// day after.
+    fn assert_dispensable(mr: &Value, first: &str, last: &str, dispensed_before: bool) {
+        let (first, last) = (date(first), date(last));
+        let one = Duration::days(1);
+        assert!(valid_on(mr, first - one, dispensed_before).is_err(), "the day before {first} is refused");
+        assert!(valid_on(mr, first, dispensed_before).is_ok(), "{first} is valid");
+        assert!(valid_on(mr, last, dispensed_before).is_ok(), "{last} is valid");
+        assert!(valid_on(mr, last + one, dispensed_before).is_err(), "the day after {last} is refused");
+    }
+
+    #[test]
+    fn validity_rule_is_the_code_of_the_validity_category() {
+        let mr = prescription("antibiotic", "2026-01-01", "2026-01-08", 1.0);
+        assert_eq!(validity_rule(&mr), "antibiotic", "found behind the ordinary category");
+        assert_eq!(validity_rule(&issued("chronic-365", "2026-01-01")), "chronic-365");
+    }
+
+    #[test]
+    fn validity_rule_defaults_to_standard() {
+        assert_eq!(validity_rule(&json!({"resourceType": "MedicationRequest"})), "standard", "no category");
+        let other_system =
+            json!({"category": [{"coding": [{"system": "http://example.org/x", "code": "antibiotic"}]}]});
+        assert_eq!(validity_rule(&other_system), "standard", "a code of another system is no validity rule");
+    }
+
+    #[test]
+    fn validity_days_follow_the_national_rules() {
+        assert_eq!(validity_days("standard"), Some(30));
+        assert_eq!(validity_days("antibiotic"), Some(7));
+        assert_eq!(validity_days("immunological"), Some(120));
+        assert_eq!(validity_days("targeted-import"), Some(120));
+        assert_eq!(validity_days("chronic-365"), Some(365));
+        assert_eq!(validity_days("Antibiotic"), None, "codes are case-sensitive");
+        assert_eq!(validity_days(""), None);
+    }
+
+    #[test]
+    fn standard_prescription_is_valid_thirty_days_from_realisation() {
+        assert_dispensable(&issued("standard", "2026-01-01"), "2026-01-01", "2026-01-31", false);
+    }
+
+    #[test]
+    fn antibiotic_is_valid_seven_days_from_issue() {
+        // The package example: an antibiotic issued on 26 November is valid to 3 December.
+        assert_dispensable(&issued("antibiotic", "2026-11-26"), "2026-11-26", "2026-12-03", false);
+    }
+
+    #[test]
+    fn immunological_and_targeted_import_are_valid_120_days() {
+        assert_dispensable(&issued("immunological", "2026-01-01"), "2026-01-01", "2026-05-01", false);
+        assert_dispensable(&issued("targeted-import", "2026-01-01"), "2026-01-01", "2026-05-01", false);
+    }
+
+    #[test]
+    fn validity_counts_the_leap_day() {
+        // 2028-02-15 + 30 days, over 29 February.
+        assert_dispensable(&issued("standard", "2028-02-15"), "2028-02-15", "2028-03-16", false);
+    }
+
+    #[test]
+    fn chronic_prescription_is_valid_365_days_once_first_dispensed() {
+        assert_dispensable(&issued("chronic-365", "2026-03-01"), "2026-03-01", "2027-03-01", true);
+    }
+
+    #[test]
+    fn chronic_first_pack_must_be_dispensed_within_thirty_days() {
+        let mr = issued("chronic-365", "2026-03-01");
+        assert_dispensable(&mr, "2026-03-01", "2026-03-31", false);
+        let late = valid_on(&mr, date("2026-04-01"), false).unwrap_err();
+        assert!(late.contains("first package"), "{late}");
+        assert!(valid_on(&mr, date("2026-04-01"), true).is_ok(), "later packs until the 365th day");
+    }
+
+    #[test]
+    fn the_thirty_day_first_dispensing_rule_is_for_chronic_prescriptions_only() {
+        let mr = issued("immunological", "2026-01-01");
+        assert!(valid_on(&mr, date("2026-03-01"), false).is_ok(), "first dispensing on day 59 of 120");
+    }
+
+    #[test]
+    fn a_prescription_is_not_dispensed_before_its_realisation_date() {
+        // Issued earlier, realisable from 10 March.
+        let mr = prescription("standard", "2026-03-10", "2026-04-09", 1.0);
+        let early = valid_on(&mr, date("2026-03-09"), false).unwrap_err();
+        assert!(early.contains("2026-03-10"), "{early}");
+    }
+
+    #[test]
+    fn an_end_set_before_the_rules_limit_is_the_last_day() {
+        let mr = prescription("standard", "2026-03-10", "2026-03-20", 1.0);
+        assert_dispensable(&mr, "2026-03-10", "2026-03-20", false);
+        let expired = valid_on(&mr, date("2026-03-21"), false).unwrap_err();
+        assert!(expired.contains("2026-03-20"), "{expired}");
+    }
+
+    #[test]
+    fn a_prescription_without_a_readable_validity_period_is_never_valid() {
+        let day = date("2026-03-10");
+        let mut mr = prescription("standard", "2026-03-01", "2026-03-31", 1.0);
+        mr["dispenseRequest"]["validityPeriod"] = json!({"start": "2026-03-01"});
+        assert!(valid_on(&mr, day, false).is_err(), "no end");
+        mr["dispenseRequest"]["validityPeriod"] = json!({"start": "2026-03-01", "end": "2026-02-30"});
+        assert!(valid_on(&mr, day, false).is_err(), "an impossible end");
+        assert!(valid_on(&json!({}), day, true).is_err(), "no dispenseRequest");
+    }
+
+    #[test]
+    fn days_per_pack_is_the_therapy_duration_over_the_packs() {
+        assert_eq!(days_per_pack(&chronic(12.0, days(360))), Some(30.0));
+        assert_eq!(days_per_pack(&chronic(4.0, json!({"value": 52, "system": UCUM, "code": "wk"}))), Some(91.0));
+        assert_eq!(days_per_pack(&chronic(6.0, json!({"value": 12, "system": UCUM, "code": "mo"}))), Some(60.0));
+        assert_eq!(days_per_pack(&chronic(3.0, json!({"value": 90, "unit": "day"}))), Some(30.0), "unit, no code");
+    }
+
+    #[test]
+    fn days_per_pack_needs_a_chronic_prescription_with_a_readable_duration() {
+        let mut standard = prescription("standard", "2026-01-01", "2026-01-31", 12.0);
+        standard["dispenseRequest"]["expectedSupplyDuration"] = days(360);
+        assert_eq!(days_per_pack(&standard), None, "not a 365-day prescription");
+        assert_eq!(days_per_pack(&prescription("chronic-365", "2026-01-01", "2027-01-01", 12.0)), None, "no duration");
+        assert_eq!(days_per_pack(&chronic(2.0, json!({"value": 1, "system": UCUM, "code": "a"}))), None, "years");
+        assert_eq!(days_per_pack(&chronic(0.0, days(360))), None, "no packs");
+        assert_eq!(days_per_pack(&chronic(12.0, days(0))), None, "no therapy");
+    }
+
+    #[test]
+    fn one_dispensing_of_a_chronic_prescription_covers_at_most_180_days() {
+        let start = date("2026-01-01");
+        // 30 days a pack: 6 packs are 180 days.
+        assert_eq!(chronic_limit(&chronic(12.0, days(360)), start), Some(6.0));
+        // 40 days a pack: 4 packs (160 days), as 5 would be 200.
+        assert_eq!(chronic_limit(&chronic(9.0, days(360)), start), Some(4.0));
+        // 60 days a pack: 3 packs.
+        assert_eq!(chronic_limit(&chronic(6.0, json!({"value": 12, "system": UCUM, "code": "mo"})), start), Some(3.0));
+    }
+
+    #[test]
+    fn one_dispensing_covers_no_more_than_the_days_left() {
+        let mr = chronic(12.0, days(360));
+        let last = date("2027-01-01");
+        // The last day counts: 60 days left on the 60th day from the end.
+        assert_eq!(chronic_limit(&mr, last - Duration::days(59)), Some(2.0), "60 days left");
+        assert_eq!(chronic_limit(&mr, last - Duration::days(29)), Some(1.0), "30 days left");
+        assert_eq!(chronic_limit(&mr, last + Duration::days(1)), Some(0.0), "after the last day");
+    }
+
+    #[test]
+    fn a_started_pack_may_still_be_dispensed_in_the_last_days() {
+        // Our pro-rata reading rounds a partial pack up, so the last days are not lost.
+        let mr = chronic(12.0, days(360));
+        let last = date("2027-01-01");
+        assert_eq!(chronic_limit(&mr, last), Some(1.0), "1 day left");
+        assert_eq!(chronic_limit(&mr, last - Duration::days(30)), Some(2.0), "31 days left");
+    }
+
+    #[test]
+    fn chronic_limit_is_only_for_chronic_prescriptions() {
+        let day = date("2026-01-10");
+        assert_eq!(chronic_limit(&issued("standard", "2026-01-01"), day), None);
+        assert_eq!(chronic_limit(&prescription("chronic-365", "2026-01-01", "2027-01-01", 12.0), day), None);
+    }
+
+    #[test]
+    fn prescribed_quantity_is_the_packs_or_nothing() {
+        assert_eq!(prescribed_quantity(&prescription("standard", "2026-01-01", "2026-01-31", 3.0)), 3.0);
+        assert_eq!(prescribed_quantity(&json!({"dispenseRequest": {}})), 0.0);
+    }
+
+    #[test]
+    fn nothing_dispensed_leaves_the_prescription_issued() {
+        let mr = prescription("standard", "2026-01-01", "2026-01-31", 3.0);
+        assert_eq!(status_after(&mr, 0.0), Status::Issued);
+    }
+
+    #[test]
+    fn dispensing_part_of_the_packs_is_partial() {
+        let mr = prescription("standard", "2026-01-01", "2026-01-31", 3.0);
+        assert_eq!(status_after(&mr, 1.0), Status::PartiallyDispensed);
+        assert_eq!(status_after(&mr, 2.5), Status::PartiallyDispensed);
+    }
+
+    #[test]
+    fn dispensing_every_pack_completes_the_prescription() {
+        let mr = prescription("standard", "2026-01-01", "2026-01-31", 3.0);
+        assert_eq!(status_after(&mr, 3.0), Status::Dispensed);
+        assert_eq!(status_after(&mr, 4.0), Status::Dispensed, "more than prescribed");
+        // Decimal parts add up to the whole despite binary rounding (0.7 + 0.2 + 0.1 < 1.0 in f64).
+        let one = prescription("standard", "2026-01-01", "2026-01-31", 1.0);
+        assert_eq!(status_after(&one, 0.7 + 0.2 + 0.1), Status::Dispensed);
     }
 }

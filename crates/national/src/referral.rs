@@ -399,3 +399,164 @@ pub fn demo() -> Vec<Value> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A referral with `status` and, when given, the workflow extension with `workflow`.
+    fn referral(status: &str, workflow: Option<&str>) -> Value {
+        let mut r = json!({"resourceType": "ServiceRequest", "status": status, "intent": "order",
+                           "subject": {"reference": "Patient/p1"}});
+        if let Some(code) = workflow {
+            set_extension(&mut r, BOOKING_STATUS, json!({"valueCoding": {"system": BOOKING_SYSTEM, "code": code}}));
+        }
+        r
+    }
+
+    /// The values of the identifiers of `system`.
+    fn values<'a>(r: &'a Value, system: &str) -> Vec<&'a str> {
+        r["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["system"] == system)
+            .filter_map(|i| i["value"].as_str())
+            .collect()
+    }
+
+    /// A referral number: the issue date (`YYYYMMDD`, UTC) and 14 digits.
+    fn assert_number(number: &str) {
+        assert_eq!(number.len(), 22, "{number}");
+        assert!(number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+        let day = crate::clock::format_date(crate::clock::today()).replace('-', "");
+        let yesterday = crate::clock::format_date(crate::clock::today() - time::Duration::days(1)).replace('-', "");
+        // Yesterday too, should the test run over midnight.
+        assert!(number.starts_with(&day) || number.starts_with(&yesterday), "{number} starts with {day}");
+    }
+
+    #[test]
+    fn an_active_referral_without_a_booking_is_issued() {
+        assert_eq!(state(&referral("active", None)), "issued");
+    }
+
+    #[test]
+    fn an_active_referral_marked_booked_is_booked() {
+        assert_eq!(state(&referral("active", Some("booked"))), "booked");
+    }
+
+    #[test]
+    fn only_the_workflow_extension_marks_a_booking() {
+        let mut r = referral("active", None);
+        set_extension(&mut r, APPOINTMENT, json!({"valueCoding": {"system": BOOKING_SYSTEM, "code": "booked"}}));
+        assert_eq!(state(&r), "issued", "another extension with the code 'booked'");
+    }
+
+    #[test]
+    fn a_completed_referral_is_completed_whatever_its_booking() {
+        assert_eq!(state(&referral("completed", Some("booked"))), "completed");
+        assert_eq!(state(&referral("completed", None)), "completed");
+    }
+
+    #[test]
+    fn a_revoked_or_entered_in_error_referral_is_cancelled() {
+        assert_eq!(state(&referral("revoked", Some("cancelled"))), "cancelled");
+        assert_eq!(state(&referral("revoked", Some("booked"))), "cancelled", "cancelled after booking");
+        assert_eq!(state(&referral("entered-in-error", None)), "cancelled");
+    }
+
+    #[test]
+    fn identifier_is_the_value_of_the_named_system() {
+        let r = json!({"identifier": [
+            {"system": NUMBER, "value": "2026112000000000123400"},
+            {"system": ACCESS_CODE, "value": "1234"},
+            {"system": ACCESS_KEY, "value": "key"},
+        ]});
+        assert_eq!(identifier(&r, ACCESS_CODE), Some("1234"));
+        assert_eq!(identifier(&r, NUMBER), Some("2026112000000000123400"));
+        assert_eq!(identifier(&r, "https://ikp.example.org/fhir/sid/e-order-access-code"), None);
+        assert_eq!(identifier(&json!({}), ACCESS_CODE), None, "no identifiers");
+    }
+
+    #[test]
+    fn subject_id_is_the_id_of_a_patient_subject_only() {
+        assert_eq!(subject_id(&json!({"subject": {"reference": "Patient/p1"}})), Some("p1"));
+        assert_eq!(subject_id(&json!({"subject": {"reference": "Group/g1"}})), None);
+        assert_eq!(subject_id(&json!({"subject": {"display": "Jan Kowalski"}})), None);
+        assert_eq!(subject_id(&json!({})), None);
+    }
+
+    #[test]
+    fn set_extension_replaces_the_extension_of_its_url_and_keeps_the_others() {
+        let mut r = referral("active", Some("booked"));
+        set_extension(&mut r, APPOINTMENT, json!({"valueReference": {"reference": "Appointment/a1"}}));
+        set_extension(&mut r, BOOKING_STATUS, json!({"valueCoding": {"system": BOOKING_SYSTEM, "code": "completed"}}));
+        let extensions = r["extension"].as_array().unwrap();
+        assert_eq!(extensions.len(), 2, "{extensions:?}");
+        let workflow: Vec<&Value> = extensions.iter().filter(|e| e["url"] == BOOKING_STATUS).collect();
+        assert_eq!(workflow.len(), 1, "one workflow extension");
+        assert_eq!(workflow[0]["valueCoding"]["code"], "completed");
+        assert!(extensions.iter().any(|e| e["valueReference"]["reference"] == "Appointment/a1"));
+    }
+
+    #[test]
+    fn set_extension_starts_the_extension_list() {
+        let mut r = json!({"resourceType": "ServiceRequest"});
+        set_extension(&mut r, APPOINTMENT, json!({"valueReference": {"reference": "Appointment/a1"}}));
+        assert_eq!(r["extension"], json!([{"url": APPOINTMENT, "valueReference": {"reference": "Appointment/a1"}}]));
+    }
+
+    #[test]
+    fn stamp_new_assigns_one_number_access_code_and_key_replacing_the_clients() {
+        let mut r = referral("draft", None);
+        r["identifier"] = json!([
+            {"system": NUMBER, "value": "mine"},
+            {"system": ACCESS_CODE, "value": "0000"},
+            {"system": ACCESS_KEY, "value": "mine"},
+            {"system": "urn:oid:1.2.3", "value": "local-42"},
+        ]);
+        stamp_new(&mut r, Some("Practitioner/d1"), "4321".into());
+        assert_eq!(values(&r, ACCESS_CODE), ["4321"]);
+        let (numbers, keys) = (values(&r, NUMBER), values(&r, ACCESS_KEY));
+        assert_eq!((numbers.len(), keys.len()), (1, 1), "one number and one key: {r}");
+        assert_number(numbers[0]);
+        assert!(uuid::Uuid::parse_str(keys[0]).is_ok(), "the key is a UUID: {}", keys[0]);
+        assert_eq!(values(&r, "urn:oid:1.2.3"), ["local-42"], "other identifiers are kept");
+    }
+
+    #[test]
+    fn stamp_new_issues_an_active_order_dated_today_unless_dated() {
+        let mut r = referral("draft", None);
+        r["intent"] = json!("proposal");
+        stamp_new(&mut r, None, "1234".into());
+        assert_eq!(r["status"], "active");
+        assert_eq!(r["intent"], "order");
+        assert_eq!(r["authoredOn"], crate::clock::format_date(crate::clock::today()));
+        let mut dated = referral("draft", None);
+        dated["authoredOn"] = json!("2026-11-20T10:00:00+01:00");
+        stamp_new(&mut dated, None, "1234".into());
+        assert_eq!(dated["authoredOn"], "2026-11-20T10:00:00+01:00");
+    }
+
+    #[test]
+    fn stamp_new_names_the_issuer_as_requester_only_when_none_is_given() {
+        let mut r = referral("draft", None);
+        stamp_new(&mut r, Some("Practitioner/d1"), "1234".into());
+        assert_eq!(r["requester"]["reference"], "Practitioner/d1");
+        let mut given = referral("draft", None);
+        given["requester"] = json!({"reference": "PractitionerRole/r1"});
+        stamp_new(&mut given, Some("Practitioner/d1"), "1234".into());
+        assert_eq!(given["requester"]["reference"], "PractitionerRole/r1");
+        let mut backend = referral("draft", None);
+        stamp_new(&mut backend, None, "1234".into());
+        assert!(backend.get("requester").is_none(), "a backend service names no requester");
+    }
+
+    #[test]
+    fn new_number_is_the_date_and_fourteen_random_digits() {
+        let (a, b) = (new_number(), new_number());
+        assert_number(&a);
+        assert_number(&b);
+        assert_ne!(&a[8..], &b[8..], "the digits after the date are drawn anew");
+    }
+}
