@@ -612,7 +612,7 @@ mod tests {
     #[test]
     fn access_code_is_the_order_access_code_identifier() {
         assert_eq!(access_code(&current_order()), Some("7890"));
-        let referral_code = json!({"identifier": [{"system": crate::ikp::referral::ACCESS_CODE, "value": "1234"}]});
+        let referral_code = json!({"identifier": [{"system": crate::referral::ACCESS_CODE, "value": "1234"}]});
         assert_eq!(access_code(&referral_code), None, "a referral's code is not an order's");
     }
 }
