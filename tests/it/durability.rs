@@ -33,7 +33,9 @@ async fn spawn(database_url: &str) -> Process {
         .expect("start ikp");
     let base = format!("http://127.0.0.1:{port}/fhir");
     let client = Client::new();
-    for _ in 0..300 {
+    // A first start on a fresh database stores the built-in terminology and profiles (thousands of
+    // resources): seconds on an idle machine, longer when the tests share two cores with a build.
+    for _ in 0..1200 {
         if client.get(format!("{base}/metadata")).send().await.is_ok_and(|r| r.status() == 200) {
             return Process { child, base };
         }
@@ -41,7 +43,7 @@ async fn spawn(database_url: &str) -> Process {
     }
     child.kill().ok();
     child.wait().ok();
-    panic!("ikp did not start");
+    panic!("ikp did not start within a minute");
 }
 
 fn signal(p: &Process, sig: &str) {
