@@ -18,6 +18,7 @@ pub mod export_jobs;
 pub mod index;
 mod index_sql;
 pub mod postgres;
+mod reads;
 pub mod search;
 pub mod sql;
 pub mod sqlite;

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
-use super::sql::{self, Cell, Column, Sql, version_from_row};
+use super::reads::SharedReads;
+use super::sql::{self, Cell, Column, Sql};
 use super::write::{self, Exec};
 use super::{Current, HistoryQuery, NewVersion, ResourceVersion, Store, StoreError, StoreResult, StoreTx};
 use crate::index::IndexRows;
@@ -53,38 +54,23 @@ impl Store for PgStore {
     }
 
     async fn read(&self, resource_type: &str, id: &str) -> StoreResult<Option<ResourceVersion>> {
-        let row = sqlx::query(sql::READ_CURRENT).bind(resource_type).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(version_from_row).transpose()
+        SharedReads(&self.pool).read(resource_type, id).await
     }
 
     async fn vread(&self, resource_type: &str, id: &str, version: i64) -> StoreResult<Option<ResourceVersion>> {
-        let row = sqlx::query(sql::READ_VERSION)
-            .bind(resource_type)
-            .bind(id)
-            .bind(version)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(version_from_row).transpose()
+        SharedReads(&self.pool).vread(resource_type, id, version).await
     }
 
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<ResourceVersion>> {
-        let rows = query(sql::history(q)).fetch_all(&self.pool).await?;
-        rows.iter().map(version_from_row).collect()
+        SharedReads(&self.pool).history(q).await
     }
 
     async fn query(&self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {
-        let rows = query(sql).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(sql::cells(r, columns)?)).collect()
+        SharedReads(&self.pool).query(sql, columns).await
     }
 
     async fn fetch(&self, rids: &[i64]) -> StoreResult<Vec<(i64, ResourceVersion)>> {
-        let mut out = Vec::with_capacity(rids.len());
-        for chunk in rids.chunks(sql::CHUNK) {
-            for row in query(sql::fetch_by_rid(chunk)).fetch_all(&self.pool).await? {
-                out.push((row.try_get(7)?, version_from_row(&row)?));
-            }
-        }
-        Ok(out)
+        SharedReads(&self.pool).fetch(rids).await
     }
 
     async fn execute(&self, sql: Sql) -> StoreResult<u64> {
