@@ -211,18 +211,60 @@ pub const VERSION_AND_COMPARTMENTS: [Column; 8] =
 
 /// Decodes cells selected with [`VERSION_COLUMNS`] (first seven).
 pub fn version_from_cells(row: &[Cell]) -> Result<super::ResourceVersion, super::StoreError> {
-    let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
-    let int = |i: usize| row.get(i).and_then(Cell::as_int);
-    let corrupt = || super::StoreError::Corrupt("a version row lacks its key columns".into());
+    let mut cells = Cells::new("resource_version", row);
     Ok(super::ResourceVersion {
-        resource_type: text(0).ok_or_else(corrupt)?,
-        id: text(1).ok_or_else(corrupt)?,
-        version: int(2).ok_or_else(corrupt)?,
-        last_updated: int(3).ok_or_else(corrupt)?,
-        method: super::Method::from_http(text(4).as_deref().unwrap_or_default())?,
-        content: text(5),
-        seq: int(6).ok_or_else(corrupt)?,
+        resource_type: cells.text()?,
+        id: cells.text()?,
+        version: cells.int()?,
+        last_updated: cells.int()?,
+        method: super::Method::from_http(&cells.text()?)?,
+        content: cells.optional_text(),
+        seq: cells.int()?,
     })
+}
+
+/// The cells of one result row, taken in SELECT order while a row struct is built from them.
+pub(crate) struct Cells<'a> {
+    /// What the row was selected from, for the error when a cell is not what the schema promises.
+    table: &'static str,
+    cells: std::slice::Iter<'a, Cell>,
+    taken: usize,
+}
+
+impl<'a> Cells<'a> {
+    pub(crate) fn new(table: &'static str, row: &'a [Cell]) -> Cells<'a> {
+        Cells { table, cells: row.iter(), taken: 0 }
+    }
+
+    fn next(&mut self) -> Option<&'a Cell> {
+        self.taken += 1;
+        self.cells.next()
+    }
+
+    /// The next cell, of a nullable text column.
+    pub(crate) fn optional_text(&mut self) -> Option<String> {
+        self.next().and_then(Cell::as_text).map(str::to_string)
+    }
+
+    /// The next cell, of a nullable integer column.
+    pub(crate) fn optional_int(&mut self) -> Option<i64> {
+        self.next().and_then(Cell::as_int)
+    }
+
+    /// The next cell, of a `NOT NULL` text column.
+    pub(crate) fn text(&mut self) -> super::StoreResult<String> {
+        self.optional_text().ok_or_else(|| self.missing())
+    }
+
+    /// The next cell, of a `NOT NULL` integer column.
+    pub(crate) fn int(&mut self) -> super::StoreResult<i64> {
+        self.optional_int().ok_or_else(|| self.missing())
+    }
+
+    /// The migrations declare the column `NOT NULL`: a NULL there means the table is not theirs.
+    fn missing(&self) -> super::StoreError {
+        super::StoreError::Corrupt(format!("{}: column {} of a selected row is NULL", self.table, self.taken))
+    }
 }
 
 /// Separates compartments in an aggregated column (ids and types cannot contain it).
@@ -455,4 +497,20 @@ pub fn delete_index(table: &str, rids: &[i64]) -> Sql {
     }
     sql.push(")");
     sql
+}
+
+#[cfg(test)]
+mod cells_tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_taken_in_order_and_null_in_a_required_column_is_corruption() {
+        let row = [Cell::Text("a".into()), Cell::Null, Cell::Int(7), Cell::Null];
+        let mut cells = Cells::new("auth_test", &row);
+        assert_eq!(cells.text().ok(), Some("a".to_string()));
+        assert_eq!(cells.optional_text(), None);
+        assert_eq!(cells.int().ok(), Some(7));
+        let error = cells.int().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("auth_test: column 4"), "{error}");
+    }
 }

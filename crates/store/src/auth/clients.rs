@@ -1,7 +1,7 @@
 //! `auth_client`: registered client applications, with their settings as the authorization server
 //! encodes them (redirect URIs and JWKS as JSON text, the secret as its hash).
 
-use super::Cells;
+use crate::sql::Cells;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 

@@ -2,7 +2,8 @@
 //! tokens issued under it. Codes and tokens are found by the hash the caller computes; a code or a
 //! token is always read together with its grant, in one statement.
 
-use super::{Cells, delete_expired_from};
+use super::delete_expired_from;
+use crate::sql::Cells;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 

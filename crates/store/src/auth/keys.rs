@@ -1,7 +1,7 @@
 //! `auth_signing_key`: the server's own signing keys. The newest unretired key signs; retired keys
 //! stay published for a while, then are deleted.
 
-use super::Cells;
+use crate::sql::Cells;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 

@@ -1,7 +1,8 @@
 //! `auth_launch`: EHR launches, found by the hash of their id until the first code issued for
 //! them uses them up.
 
-use super::{Cells, delete_expired_from};
+use super::delete_expired_from;
+use crate::sql::Cells;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 

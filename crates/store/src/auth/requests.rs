@@ -1,7 +1,8 @@
 //! `auth_request`: authorization requests kept server-side between /authorize and the code, while
 //! the user logs in and consents. The request and the account are JSON the caller encodes.
 
-use super::{Cells, delete_expired_from};
+use super::delete_expired_from;
+use crate::sql::Cells;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 

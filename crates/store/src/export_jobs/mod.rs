@@ -7,7 +7,7 @@ mod spec;
 
 pub use spec::{ExportSpec, Level, Resume, TypeFilter};
 
-use crate::sql::{Bind, Cell, Column, Sql};
+use crate::sql::{Bind, Cell, Cells, Column, Sql};
 use crate::{Micros, Store, StoreError, StoreResult, StoreTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,24 +79,19 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn job_from(row: &[Cell]) -> StoreResult<Job> {
-    let text = |i: usize| row.get(i).and_then(Cell::as_text).map(str::to_string);
-    let spec: ExportSpec =
-        serde_json::from_str(&text(3).ok_or_else(|| corrupt("no spec"))?).map_err(|e| corrupt(&e.to_string()))?;
-    let resume: Resume = match text(7) {
+    let mut cells = Cells::new("export_job", row);
+    let id = cells.text()?;
+    let status = Status::parse(&cells.optional_text().unwrap_or_default())?;
+    let request = cells.optional_text().unwrap_or_default();
+    let spec: ExportSpec = serde_json::from_str(&cells.text()?).map_err(|e| corrupt(&e.to_string()))?;
+    let transaction_time = cells.int()?;
+    let finished = cells.optional_int();
+    let progress = cells.optional_text();
+    let resume: Resume = match cells.optional_text() {
         Some(r) => serde_json::from_str(&r).map_err(|e| corrupt(&e.to_string()))?,
         None => Resume::default(),
     };
-    Ok(Job {
-        id: text(0).ok_or_else(|| corrupt("no id"))?,
-        status: Status::parse(&text(1).unwrap_or_default())?,
-        request: text(2).unwrap_or_default(),
-        spec,
-        transaction_time: row.get(4).and_then(Cell::as_int).ok_or_else(|| corrupt("no transaction time"))?,
-        finished: row.get(5).and_then(Cell::as_int),
-        progress: text(6),
-        resume,
-        error: text(8),
-    })
+    Ok(Job { id, status, request, spec, transaction_time, finished, progress, resume, error: cells.optional_text() })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
