@@ -8,7 +8,9 @@ use super::{Method, Request, Route};
 use crate::error::{FhirError, FhirResult};
 use crate::ikp::{authorization, booking, crossborder, documents, ehic, order, poz, prescription, referral};
 use crate::interaction::operation::{Call, Input, Level, OperationDef, Param};
-use crate::interaction::{Response, everything, export, reindex, terminology_operations, validate};
+use crate::interaction::{
+    Response, everything, export, observation_operations, reindex, terminology_operations, validate,
+};
 use crate::session::Session;
 
 /// A handler from an async function taking `(&Session, &Call)`.
@@ -49,6 +51,35 @@ pub static OPERATIONS: &[OperationDef] = &[
         description: "Everything in the patient compartment(s) the caller may see, with what it references",
         parameters: &[],
         handler: handler!(everything::operation),
+    },
+    OperationDef {
+        name: "lastn",
+        resource_types: &["Observation"],
+        levels: TYPE,
+        affects_state: false,
+        standard: Some("http://hl7.org/fhir/OperationDefinition/Observation-lastn"),
+        description: "The most recent max Observations of each code for a patient, filtered by the Observation search parameters (patient or subject required)",
+        parameters: &[Param::optional("max", "positiveInt", "How many of each code (default 1, at most 100)")],
+        handler: handler!(observation_operations::lastn::operation),
+    },
+    OperationDef {
+        name: "stats",
+        resource_types: &["Observation"],
+        levels: TYPE,
+        affects_state: false,
+        standard: Some("http://hl7.org/fhir/OperationDefinition/Observation-stats"),
+        description: "Statistics (average, minimum, maximum, median, std-dev, sum, variance, count, totalcount) of a patient's numeric results per code over a period",
+        parameters: &[
+            Param::required("subject", "uri", "The patient (Patient/[id])"),
+            Param::optional("code", "string", "Codes of the results (with system), comma-separated"),
+            Param::optional("system", "uri", "The system of the codes"),
+            Param::optional("coding", "Coding", "Codes of the results, as Codings"),
+            Param::optional("duration", "decimal", "The period: this many hours back from now"),
+            Param::optional("period", "Period", "The period"),
+            Param::required("statistic", "code", "The statistics wanted (observation-statistics codes)"),
+            Param::optional("include", "boolean", "Also return the Observations the statistics come from"),
+        ],
+        handler: handler!(observation_operations::stats::operation),
     },
     OperationDef {
         name: "reindex",

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod everything;
 pub mod export;
 pub mod history;
+pub mod observation_operations;
 pub mod operation;
 pub mod patch;
 pub mod read;

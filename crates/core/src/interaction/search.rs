@@ -41,13 +41,30 @@ fn encode(pairs: &[(String, String)]) -> String {
     s.finish()
 }
 
+/// The query `GET [base]/[type]?pairs` runs: parsed, with the caller's granular scope filters.
+/// Operations that search a type on the caller's behalf (`$lastn`) start from it.
+pub fn type_query(
+    session: &Session,
+    resource_type: &str,
+    pairs: &[(String, String)],
+    strict: bool,
+) -> FhirResult<SearchQuery> {
+    session.check_type(resource_type)?;
+    let granted = session.grant(resource_type, Interaction::Search)?;
+    let registry = session.registry.current();
+    let parser = Parser { registry: &registry, base_url: &session.base_url, strict, limits: &session.limits };
+    let mut query = parser.parse(vec![resource_type.to_string()], pairs)?;
+    query.filters.extend(granted);
+    Ok(query)
+}
+
 pub async fn search(session: &Session, scope: Scope, pairs: &[(String, String)], strict: bool) -> FhirResult<Response> {
     let registry = session.registry.current();
     let (types, compartment, path, granted) = match &scope {
         Scope::Type(t) => {
-            session.check_type(t)?;
-            let granted = session.grant(t, Interaction::Search)?;
-            (vec![t.clone()], None, format!("{}/{t}", session.base_url), granted)
+            let query = type_query(session, t, pairs, strict)?;
+            let path = format!("{}/{t}", session.base_url);
+            return execute(session, query, &path, pairs, PageShape::Search).await;
         }
         Scope::System => {
             let types: Vec<String> = pairs
@@ -168,21 +185,7 @@ pub async fn execute(
     for v in included {
         entries.push(entry(session, v, "include"));
     }
-    if !query.ignored.is_empty() {
-        let issues: Vec<Issue> = query
-            .ignored
-            .iter()
-            .map(|m| Issue {
-                severity: Severity::Warning,
-                code: IssueType::NotSupported,
-                message: format!("{m}; it was ignored"),
-                expression: None,
-            })
-            .collect();
-        let mut rest = Map::new();
-        rest.insert("search".into(), json!({"mode": "outcome"}));
-        entries.push(Entry { full_url: None, resource: Some(EntryResource::Built(operation_outcome(&issues))), rest });
-    }
+    entries.extend(outcome_entry(&ignored_issues(&query)));
     let mut links = vec![(
         "self",
         format!(
@@ -226,6 +229,48 @@ async fn everything_page(
         }
         trimmed = true;
     }
+}
+
+/// Warnings for the parameters a lenient search ignored.
+fn ignored_issues(query: &SearchQuery) -> Vec<Issue> {
+    query
+        .ignored
+        .iter()
+        .map(|m| Issue {
+            severity: Severity::Warning,
+            code: IssueType::NotSupported,
+            message: format!("{m}; it was ignored"),
+            expression: None,
+        })
+        .collect()
+}
+
+/// The `search.mode = outcome` entry that carries `issues` (none when there are none).
+fn outcome_entry(issues: &[Issue]) -> Option<Entry> {
+    if issues.is_empty() {
+        return None;
+    }
+    let mut rest = Map::new();
+    rest.insert("search".into(), json!({"mode": "outcome"}));
+    Some(Entry { full_url: None, resource: Some(EntryResource::Built(operation_outcome(issues))), rest })
+}
+
+/// A searchset of a result an operation computed whole (no paging): `matches` with their
+/// total, what the query ignored and `issues` (warnings about the result) as the outcome entry;
+/// `path` and `pairs` are the request's, for the self link.
+pub fn computed_searchset(
+    session: &Session,
+    query: &SearchQuery,
+    (path, pairs): (&str, &[(String, String)]),
+    matches: Vec<ResourceVersion>,
+    mut issues: Vec<Issue>,
+) -> Response {
+    let self_link = format!("{path}?{}", encode(&canonical_pairs(pairs)));
+    let total = matches.len() as i64;
+    let mut entries: Vec<Entry> = matches.into_iter().map(|v| entry(session, v, "match")).collect();
+    issues.extend(ignored_issues(query));
+    entries.extend(outcome_entry(&issues));
+    Response::bundle(Bundle { head: head(Some(total), &[("self", self_link)]), entries })
 }
 
 fn with_cursor(canonical: &[(String, String)], cursor: Option<String>) -> Vec<(String, String)> {

@@ -20,7 +20,20 @@ const MAX_ITERATIONS: usize = 4;
 impl Session {
     /// Up to `limit` matches of `query`, within the caller's reach.
     pub async fn page(&self, query: &SearchQuery, limit: usize) -> FhirResult<Page> {
-        let page = self.searcher().page(query, limit).await?;
+        self.page_selected(query, limit, |_| true).await
+    }
+
+    /// Up to `limit` matches of `query`, within the caller's reach, of which only those `keep`
+    /// selects (in order) are handed out and recorded in the audit trail: for operations that
+    /// read more than they show (`$lastn` keeps the newest of each code).
+    pub async fn page_selected(
+        &self,
+        query: &SearchQuery,
+        limit: usize,
+        keep: impl FnMut(&Hit) -> bool,
+    ) -> FhirResult<Page> {
+        let mut page = self.searcher().page(query, limit).await?;
+        page.hits.retain(keep);
         self.record_access(page.hits.iter().map(|hit| &hit.version));
         Ok(page)
     }
