@@ -226,27 +226,58 @@ ex("DeviceRequest", "zlecenie-pieluchomajtki", "PLDeviceRequest", {
     "requester": R("PractitionerRole", "piotr-wisniewski-poz"), "insurance": [R("Coverage", "nfz-jan-nowak")]})
 
 # ---------------------------------------------------------------- lab, imaging, immunization
-ex("Observation", "hgb-anna", "PLObservationLab", {
-    "status": "final", "category": [cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory")],
-    "code": {"coding": [coding(LOINC, "718-7", "Hemoglobin [Mass/volume] in Blood")], "text": "Hemoglobina"},
+UCUM = "http://unitsofmeasure.org"
+LAB_CAT = [cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory")]
+INTERP = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+LAB_PERFORMERS = [R("Organization", "przychodnia-zdrowie", "Przychodnia Zdrowie Sp. z o.o. (laboratorium)"),
+                  R("Practitioner", "ewa-dabrowska", "diagn. lab. Ewa Dąbrowska")]
+
+
+def ucum(value, unit):
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+def lab_result(rid, loinc, display, text, value, unit, low, high):
+    return ex("Observation", rid, "PLObservationLab", {
+        "status": "final", "category": copy.deepcopy(LAB_CAT),
+        "code": {"coding": [coding(LOINC, loinc, display)], "text": text},
+        "subject": R("Patient", "anna-kowalska"), "effectiveDateTime": "2026-11-25T07:30:00+01:00",
+        "issued": "2026-11-25T11:40:00+01:00", "performer": copy.deepcopy(LAB_PERFORMERS),
+        "valueQuantity": ucum(value, unit),
+        "interpretation": [cc(INTERP, "N", "Normal")],
+        "referenceRange": [{"low": ucum(low, unit), "high": ucum(high, unit)}]})
+lab_result("hgb-anna", "718-7", "Hemoglobin [Mass/volume] in Blood", "Hemoglobina", 13.2, "g/dL", 12, 16)
+lab_result("wbc-anna", "6690-2", "Leukocytes [#/volume] in Blood by Automated count", "Leukocyty (WBC)", 6.8, "10*3/uL", 4, 10)
+ex("Observation", "morfologia-panel-anna", "PLObservationLab", {
+    "status": "final", "category": copy.deepcopy(LAB_CAT),
+    "code": {"coding": [coding(LOINC, "58410-2", "CBC panel - Blood by Automated count")], "text": "Morfologia krwi"},
     "subject": R("Patient", "anna-kowalska"), "effectiveDateTime": "2026-11-25T07:30:00+01:00",
-    "performer": [R("Practitioner", "ewa-dabrowska")],
-    "valueQuantity": {"value": 13.2, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
-    "referenceRange": [{"low": {"value": 12, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
-                        "high": {"value": 16, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}]})
+    "issued": "2026-11-25T11:40:00+01:00", "performer": copy.deepcopy(LAB_PERFORMERS),
+    "hasMember": [R("Observation", "hgb-anna"), R("Observation", "wbc-anna")]})
 ex("DiagnosticReport", "morfologia-anna", "PLDiagnosticReportLab", {
+    "contained": [{"resourceType": "Specimen", "id": "krew-anna",
+                   "accessionIdentifier": {"system": LOCAL_ROOT + "1234.50.2", "value": "P-2026-11-25-0456"},
+                   "status": "available", "type": cc("http://terminology.hl7.org/CodeSystem/v2-0487", "BLD", "Whole blood"),
+                   "subject": R("Patient", "anna-kowalska"),
+                   "collection": {"collectedDateTime": "2026-11-25T07:30:00+01:00",
+                                  "collector": R("Practitioner", "maria-zielinska")},
+                   "container": [{"description": "Probówka K2EDTA 2 ml"}]}],
     "identifier": [{"system": LOCAL_ROOT + "1234.50.1", "value": "LAB-2026-0456"}],
     "status": "final", "category": [cc("http://terminology.hl7.org/CodeSystem/v2-0074", "LAB")],
-    "code": {"coding": [coding(ICD9PL, "C53", "Morfologia krwi 8-parametrowa")]},
+    "code": {"coding": [coding(LOINC, "58410-2", "CBC panel - Blood by Automated count"),
+                        coding(ICD9PL, "C53", "Morfologia krwi 8-parametrowa")], "text": "Morfologia krwi"},
     "subject": R("Patient", "anna-kowalska"), "effectiveDateTime": "2026-11-25T07:30:00+01:00", "issued": "2026-11-25T12:00:00+01:00",
     "performer": [R("Organization", "przychodnia-zdrowie")], "resultsInterpreter": [R("Practitioner", "ewa-dabrowska")],
-    "result": [R("Observation", "hgb-anna")]})
+    "specimen": [{"reference": "#krew-anna"}],
+    "result": [R("Observation", "morfologia-panel-anna"), R("Observation", "hgb-anna"), R("Observation", "wbc-anna")],
+    "conclusion": "Morfologia krwi w normie."})
 ex("DiagnosticReport", "rtg-klatki-jan", "PLDiagnosticReportImaging", {
     "status": "final", "category": [cc("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")],
     "code": {"coding": [coding(ICD9PL, "87.440", "RTG klatki piersiowej")]},
     "subject": R("Patient", "jan-nowak"), "issued": "2026-11-20T13:00:00+01:00",
     "resultsInterpreter": [R("PractitionerRole", "piotr-wisniewski-poz")],
-    "conclusion": "Płuca bez zmian ogniskowych. Sylwetka serca w normie."})
+    "conclusion": "Płuca bez zmian ogniskowych. Sylwetka serca w normie.",
+    "conclusionCode": [cc(ICD10, "Z01.6", "Badanie radiologiczne, niesklasyfikowane gdzie indziej")]})
 ex("Immunization", "szczepienie-grypa-jan", "PLImmunization", {
     "status": "completed", "vaccineCode": {"text": "Vaxigrip Tetra (szczepionka przeciw grypie)"},
     "patient": R("Patient", "jan-nowak"), "occurrenceDateTime": "2026-10-15T11:00:00+02:00", "primarySource": True,
@@ -270,10 +301,16 @@ consent("upowaznienie-lekarz-24h", "doctor-24h", "2026-11-26T09:00:00+01:00", "2
         R("PractitionerRole", "piotr-wisniewski-poz"))
 
 ex("CarePlan", "ipom-jan-nowak", "PLCarePlan", {
+    "contained": [{"resourceType": "Goal", "id": "cel-cisnienie", "lifecycleStatus": "active",
+                   "description": {"text": "Ciśnienie tętnicze poniżej 140/90 mmHg"}, "subject": R("Patient", "jan-nowak"),
+                   "target": [{"measure": cc(LOINC, "8480-6", "Systolic blood pressure"),
+                               "detailQuantity": {"value": 140, "comparator": "<", "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"},
+                               "dueDate": "2027-05-26"}]}],
     "identifier": [{"system": LOCAL_ROOT + "1234.26.1", "value": "IPOM-2026-0007"}],
     "status": "active", "intent": "plan", "category": [cc(cs("pl-care-plan-type"), "IPOM", "Indywidualny plan opieki medycznej")],
     "title": "IPOM: nadciśnienie tętnicze", "subject": R("Patient", "jan-nowak"),
     "period": {"start": "2026-11-26", "end": "2027-11-25"}, "author": R("PractitionerRole", "piotr-wisniewski-poz"),
+    "goal": [{"reference": "#cel-cisnienie"}],
     "activity": [{"reference": R("ServiceRequest", "skierowanie-kardiolog")},
                  {"detail": {"kind": "Appointment", "status": "scheduled", "description": "Wizyta kontrolna u lekarza POZ co 3 miesiące"}}]})
 

@@ -112,6 +112,39 @@ case("eu-dispense-without-recorded", ("MedicationDispense", "eu-dispense-1"), No
      [("MedicationDispense", "recorded", "slice-cardinality")], "EUMedicationDispense requires the 'recorded' extension (1..1).")
 case("document-bundle-first-not-composition", ("Bundle", "dokument-karta-wypisowa"), None,
      lambda r: r["entry"].reverse(), [("Bundle", "Composition", "invariant")], "pl-doc-1: the first entry of a document must be the Composition.")
+# ---- lab, imaging, IPOM (issue 15) ----
+LOCAL_LAB_CODES = "https://lab.przychodnia-zdrowie.example/fhir/CodeSystem/badania"
+case("observation-lab-without-loinc", ("Observation", "hgb-anna"), None,
+     setk("code", {"coding": [coding(LOCAL_LAB_CODES, "HGB", "Hemoglobina")], "text": "Hemoglobina"}),
+     [("Observation.code", "Observation.code.coding:loinc", "slice-cardinality")],
+     "PLObservationLab.code.coding:loinc is 1..1; the result is coded only in the laboratory's local code system.")
+case("observation-lab-quantity-not-ucum", ("Observation", "hgb-anna"), None,
+     setk("valueQuantity", {"value": 13.2, "unit": "g/dL", "system": "https://lab.przychodnia-zdrowie.example/fhir/CodeSystem/jednostki", "code": "GDL"}),
+     [("Observation", "UCUM", "invariant")], "pl-obs-2: the quantity result's unit is from a local unit system, not UCUM.")
+case("observation-lab-quantity-unit-only", ("Observation", "wbc-anna"), None,
+     setk("valueQuantity", {"value": 6.8, "unit": "tys./µl"}),
+     [("Observation", "UCUM", "invariant")], "pl-obs-2: the quantity result has a unit text only (no UCUM system and code).")
+def range_not_ucum(r):
+    r["referenceRange"] = [{"low": {"value": 12, "unit": "g/dl"}, "high": {"value": 16, "unit": "g/dl"}}]
+case("observation-lab-range-not-ucum", ("Observation", "hgb-anna"), None, range_not_ucum,
+     [("Observation", "UCUM", "invariant")], "pl-obs-3: the reference range limits carry a unit text only, not UCUM quantities.")
+case("observation-lab-without-performer", ("Observation", "hgb-anna"), None, delk("performer"),
+     [("Observation", "Observation.performer", "cardinality-min")],
+     "PLObservationLab.performer is 1..*; the result names neither the laboratory nor the diagnostician.")
+case("diagnosticreport-lab-without-result", ("DiagnosticReport", "morfologia-anna"), None, delk("result"),
+     [("DiagnosticReport", "DiagnosticReport.result", "cardinality-min")], "PLDiagnosticReportLab.result is 1..*; the report has no results.")
+case("diagnosticreport-lab-without-loinc", ("DiagnosticReport", "morfologia-anna"), None,
+     lambda r: r["code"].__setitem__("coding", [c for c in r["code"]["coding"] if c["system"] != LOINC]),
+     [("DiagnosticReport.code", "DiagnosticReport.code.coding:loinc", "slice-cardinality")],
+     "PLDiagnosticReportLab.code.coding:loinc is 1..1; the report is coded only in ICD-9 PL.")
+case("diagnosticreport-imaging-without-conclusion", ("DiagnosticReport", "rtg-klatki-jan"), None, delk("conclusion"),
+     [("DiagnosticReport", "DiagnosticReport.conclusion", "cardinality-min")],
+     "PLDiagnosticReportImaging.conclusion is 1..1; the description of the test is missing.")
+case("careplan-ipom-without-activity", ("CarePlan", "ipom-jan-nowak"), None, delk("activity"),
+     [("CarePlan", "CarePlan.activity", "cardinality-min")], "PLCarePlan.activity is 1..*; the IPOM lists no activity.")
+case("careplan-ipom-bad-identifier-system", ("CarePlan", "ipom-jan-nowak"), None,
+     lambda r: r["identifier"][0].__setitem__("system", LOCAL_ROOT + "1234.25.1"),
+     [("CarePlan.identifier[0].system", "IPOM", "invariant")], "pl-ipom-1: the IPOM id is minted under {x}.25.1 instead of {x}.26.1.")
 
 import json as _j
 write("invalid/_index.json", [{"case": n, "description": d, "errors": [dict(expression=e, contains=c, kind=k) for e, c, k in errs]}

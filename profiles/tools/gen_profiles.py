@@ -405,39 +405,69 @@ add(profile("PLDeviceRequest", DR, "PL DeviceRequest (e-zlecenie)",
 
 # ---------------------------------------------------------------- lab & imaging
 OB = "Observation"
+UCUM = "http://unitsofmeasure.org"
 add(profile("PLObservationLab", OB, "PL Observation (laboratory result)",
-    "Laboratory test result (wynik badania laboratoryjnego) [S5].", [
-    E(OB, constraint=[inv("pl-obs-1", "A final result needs a value or a dataAbsentReason",
-        "status = 'final' implies (value.exists() or dataAbsentReason.exists() or hasMember.exists())")]),
+    "Laboratory test result (wynik badania laboratoryjnego) [S5]: coded in LOINC (a laboratory's local code may be added), "
+    "quantities and reference ranges in UCUM, performed by a laboratory and/or a laboratory diagnostician; a panel "
+    "such as the complete blood count (morfologia) groups its members in hasMember.", [
+    E(OB, constraint=[
+        inv("pl-obs-1", "A final result needs a value or a dataAbsentReason",
+            "status = 'final' implies (value.exists() or dataAbsentReason.exists() or hasMember.exists())"),
+        inv("pl-obs-2", "A quantity result must be in UCUM: valueQuantity.system http://unitsofmeasure.org with a unit code "
+            "(wynik ilościowy: jednostka UCUM)",
+            f"value.ofType(Quantity).exists() implies (value.ofType(Quantity).system.exists() and "
+            f"value.ofType(Quantity).system = '{UCUM}' and value.ofType(Quantity).code.exists())"),
+        inv("pl-obs-3", "Reference range limits (low/high) must be UCUM quantities (system http://unitsofmeasure.org) "
+            "(zakres referencyjny: jednostka UCUM)",
+            f"referenceRange.all((low.exists() implies low.system = '{UCUM}') and (high.exists() implies high.system = '{UCUM}'))"),
+    ]),
+    E(f"{OB}.basedOn", type=ref("ServiceRequest")),
     E(f"{OB}.category", min=1, slicing=slicing("$this", "pattern")),
     E(f"{OB}.category:laboratory", min=1, max="1", patternCodeableConcept={"coding": [
         {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}),
     E(f"{OB}.code", min=1),
+    E(f"{OB}.code.coding", slicing=slicing("system")),
+    E(f"{OB}.code.coding:loinc", min=1, max="1", short="LOINC code of the test (kod LOINC badania)"),
+    E(f"{OB}.code.coding:loinc.system", min=1, fixedUri=LOINC),
+    E(f"{OB}.code.coding:loinc.code", min=1),
     E(f"{OB}.subject", min=1, type=ref("PLPatient")),
     E(f"{OB}.effective[x]", min=1),
-    E(f"{OB}.performer", type=ref("PLOrganizationMedicalEntity", "PLOrganizationCell", "PLPractitioner", "PLPractitionerRole")),
+    E(f"{OB}.performer", min=1, short="The laboratory and/or the laboratory diagnostician",
+      type=ref("PLOrganizationMedicalEntity", "PLOrganizationCell", "PLPractitioner", "PLPractitionerRole")),
+    E(f"{OB}.interpretation", binding=bind("http://hl7.org/fhir/ValueSet/observation-interpretation", "extensible")),
+    E(f"{OB}.specimen", type=ref("Specimen")),
     E(f"{OB}.hasMember", type=ref("PLObservationLab")),
 ]))
 DRP = "DiagnosticReport"
 add(profile("PLDiagnosticReportLab", DRP, "PL DiagnosticReport (laboratory)",
-    "Laboratory report (sprawozdanie z badania laboratoryjnego; EDM class 06.10) grouping PLObservationLab results [S2][S5].", [
+    "Laboratory report (sprawozdanie z badania laboratoryjnego; EDM class 06.10) grouping PLObservationLab results [S2][S5]; "
+    "coded in LOINC, issued by the laboratory, with the specimen.", [
+    E(f"{DRP}.basedOn", type=ref("PLServiceRequest")),
     E(f"{DRP}.category", min=1, slicing=slicing("$this", "pattern")),
     E(f"{DRP}.category:lab", min=1, max="1", patternCodeableConcept={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}),
-    E(f"{DRP}.basedOn", type=ref("PLServiceRequest")),
+    E(f"{DRP}.code.coding", slicing=slicing("system")),
+    E(f"{DRP}.code.coding:loinc", min=1, max="1", short="LOINC code of the report (kod LOINC)"),
+    E(f"{DRP}.code.coding:loinc.system", min=1, fixedUri=LOINC),
+    E(f"{DRP}.code.coding:loinc.code", min=1),
     E(f"{DRP}.subject", min=1, type=ref("PLPatient")),
     E(f"{DRP}.issued", min=1),
     E(f"{DRP}.performer", min=1, type=ref("PLOrganizationMedicalEntity", "PLOrganizationCell", "PLPractitioner", "PLPractitionerRole")),
     E(f"{DRP}.resultsInterpreter", type=ref("PLPractitioner", "PLPractitionerRole")),
+    E(f"{DRP}.specimen", type=ref("Specimen")),
     E(f"{DRP}.result", min=1, type=ref("PLObservationLab")),
 ]))
 add(profile("PLDiagnosticReportImaging", DRP, "PL DiagnosticReport (diagnostic description)",
-    "Description of a diagnostic (imaging) test (opis badania diagnostycznego; EDM class 06.00) [S2].", [
+    "Description of a diagnostic (imaging) test (opis badania diagnostycznego; EDM class 06.00) [S2]: the description "
+    "(conclusion) by the interpreting physician, optionally coded in ICD-10, and the imaging study.", [
     E(f"{DRP}.category", min=1, slicing=slicing("$this", "pattern")),
     E(f"{DRP}.category:imaging", min=1, max="1", patternCodeableConcept={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}),
+    E(f"{DRP}.code", min=1),
     E(f"{DRP}.subject", min=1, type=ref("PLPatient")),
     E(f"{DRP}.issued", min=1),
     E(f"{DRP}.resultsInterpreter", min=1, type=ref("PLPractitioner", "PLPractitionerRole")),
+    E(f"{DRP}.imagingStudy", type=ref("ImagingStudy")),
     E(f"{DRP}.conclusion", min=1),
+    E(f"{DRP}.conclusionCode", binding=bind("pl-icd10", "example")),
 ]))
 
 IM = "Immunization"
@@ -481,8 +511,8 @@ add(profile("PLConsent", CO, "PL Consent (IKP authorisation)",
 ]))
 
 add(profile("PLCarePlan", "CarePlan", "PL CarePlan (IPOM)",
-    "Individual care plan (indywidualny plan opieki medycznej, IPOM) of primary care with activities referring to "
-    "referrals, prescriptions and visits [S8].", [
+    "Individual care plan (indywidualny plan opieki medycznej, IPOM) of primary care with at least one activity referring to "
+    "referrals, prescriptions and visits, and its goals [S8].", [
     E("CarePlan.identifier", min=1),
     E("CarePlan.identifier.system", min=1, constraint=[inv("pl-ipom-1", "IPOM id must be minted under the provider node {x}.26.1",
         "$this.matches('^urn:oid:2\\\\.16\\\\.840\\\\.1\\\\.113883\\\\.3\\\\.4424\\\\.2\\\\.7\\\\.[0-9]+\\\\.26\\\\.1$')")]),
@@ -492,6 +522,8 @@ add(profile("PLCarePlan", "CarePlan", "PL CarePlan (IPOM)",
     E("CarePlan.period", min=1),
     E("CarePlan.author", min=1, type=ref("PLPractitioner", "PLPractitionerRole")),
     E("CarePlan.addresses", type=ref("PLCondition")),
+    E("CarePlan.goal", type=ref("Goal")),
+    E("CarePlan.activity", min=1, short="An IPOM lists at least one activity"),
     E("CarePlan.activity.reference", type=ref("PLServiceRequest", "PLMedicationRequest", "PLAppointment")),
 ]))
 

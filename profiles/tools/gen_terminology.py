@@ -70,6 +70,9 @@ valueset("pl-encounter-class", "Medical-event types (typ zdarzenia medycznego)",
     "P1 medical-event types 2.16.840.1.113883.3.4424.11.1.34 (only code 4 'Porada' sourced [S8]) plus HL7 v3 ActCode encounter classes.",
     [(EVENT_TYPE, [("4", "Porada")]), ("http://terminology.hl7.org/CodeSystem/v3-ActCode", [("AMB", "ambulatory"), ("IMP", "inpatient encounter"),
       ("EMER", "emergency"), ("HH", "home health"), ("VR", "virtual")])])
+valueset("pl-icd10", "ICD-10 diagnoses (rozpoznania ICD-10)",
+    "All codes of ICD-10 as identified in P1 (urn:oid:2.16.840.1.113883.6.3), the system of PLCondition and of the "
+    "referral reason [S2][S8]; bound with example strength (imaging conclusion codes).", [(ICD10, None)])
 valueset("pl-dose-form", "Dose forms (EDQM)", "EDQM dose forms (0.4.0.127.0.16.1.1.2.1) as used in P1 CDA [S8].", [(EDQM, None)])
 valueset("pl-related-person-relationship", "Guardian / parent relationship (typ opiekuna)",
     "Relationship of a legal representative or guardian to the patient [S7][S16].",
