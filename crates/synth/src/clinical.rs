@@ -2,6 +2,7 @@
 //! their dispensations, referrals, laboratory reports with observations, vital signs,
 //! immunizations, procedures, allergies and discharge summaries.
 
+use ikp_terminology::laboratory;
 use serde_json::Value;
 
 use super::calendar::{At, Day};
@@ -498,7 +499,7 @@ impl History<'_> {
             visit.practitioner
         };
         for key in panels {
-            let Some(panel) = catalog::panel(key) else { continue };
+            let Some(panel) = laboratory::panel(key) else { continue };
             let sr = self.next_id(Res::ServiceRequest);
             let mut request = obj!({
                 "resourceType": "ServiceRequest",
@@ -526,8 +527,8 @@ impl History<'_> {
             let mut results = Vec::new();
             let mut abnormal = Vec::new();
             for test_key in panel.tests {
-                let Some(t) = catalog::test_index(test_key) else { continue };
-                let test = &catalog::TESTS[t];
+                let Some(t) = laboratory::test_index(test_key) else { continue };
+                let test = &laboratory::TESTS[t];
                 let value = self.lab_value(t, collected.day, inflamed);
                 let (low, high) = if self.person.sex == Sex::Male { test.male } else { test.female };
                 let flag = match (low, high) {
@@ -590,7 +591,7 @@ impl History<'_> {
 
     /// One measurement of test `t`: the patient's own level, shifted by their conditions.
     fn lab_value(&mut self, t: usize, day: Day, inflamed: bool) -> f64 {
-        let test = &catalog::TESTS[t];
+        let test = &laboratory::TESTS[t];
         let male = self.person.sex == Sex::Male;
         let mean = if male { test.mean.0 } else { test.mean.1 };
         let bias = self.bias.get(t).copied().unwrap_or(0.0);

@@ -6,6 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use ikp_terminology::laboratory;
 use serde_json::Value;
 
 use super::calendar::{At, Day};
@@ -119,7 +120,7 @@ impl<'a> History<'a> {
         end: Day,
     ) -> History<'a> {
         let mut rng = Rng::stream(seed, &[label("history"), number as u64]);
-        let bias = (0..catalog::TESTS.len()).map(|_| rng.normal(0.0, 0.7)).collect();
+        let bias = (0..laboratory::TESTS.len()).map(|_| rng.normal(0.0, 0.7)).collect();
         let height = match person.sex {
             Sex::Male => rng.normal(177.0, 7.0),
             Sex::Female => rng.normal(164.5, 6.0),
