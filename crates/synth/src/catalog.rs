@@ -799,12 +799,12 @@ pub const CONDITIONS: &[Condition] = &[
     // Chronic conditions.
     chronic("I10", "Samoistne (pierwotne) nadciśnienie", [0, 40, 300, 620], 30)
         .meds(&["Amlozek", "Polpril", "Bisocard", "Indapen", "Lorista"])
-        .labs(&["renal", "lipid"])
+        .labs(&["bmp", "lipid", "urine"])
         .clinic("1100")
         .procedures(&["89.52"]),
     chronic("E11", "Cukrzyca insulinoniezależna (typu 2)", [0, 10, 90, 210], 35)
         .meds(&["Metformax", "Diaprel", "Jardiance"])
-        .labs(&["hba1c", "glucose", "renal", "lipid"])
+        .labs(&["hba1c", "glucose", "renal", "lipid", "urine"])
         .clinic("1020"),
     chronic("E78.0", "Czysta hipercholesterolemia", [2, 60, 260, 300], 25)
         .meds(&["Atoris", "Suvardio"])
@@ -821,7 +821,7 @@ pub const CONDITIONS: &[Condition] = &[
         .procedures(&["89.52", "88.72"]),
     chronic("I50.0", "Niewydolność serca zastoinowa", [0, 1, 10, 80], 55)
         .meds(&["Furosemidum", "Spironol", "Bisocard"])
-        .labs(&["renal"])
+        .labs(&["bmp"])
         .clinic("1100")
         .procedures(&["88.72"]),
     chronic("J44.9", "Przewlekła obturacyjna choroba płuc, nieokreślona", [0, 2, 40, 90], 45)
@@ -856,7 +856,7 @@ pub const CONDITIONS: &[Condition] = &[
         .sex(Sex::Female),
     chronic("N18.3", "Przewlekła choroba nerek, stadium 3", [0, 2, 20, 90], 50)
         .meds(&["Lorista"])
-        .labs(&["renal", "cbc"])
+        .labs(&["renal", "bmp", "urine", "cbc"])
         .clinic("1130"),
     chronic("M81.0", "Osteoporoza pomenopauzalna", [0, 0, 40, 200], 50)
         .meds(&["Ostemax"])
@@ -897,7 +897,7 @@ pub const CONDITIONS: &[Condition] = &[
         .meds(&["Enterol"]),
     acute("N39.0", "Zakażenie układu moczowego o nieokreślonym umiejscowieniu", [15, 60, 50, 70])
         .meds(&["Furagin", "Cipronex"])
-        .labs(&["crp"])
+        .labs(&["urine", "crp"])
         .sex(Sex::Female),
     acute("U07.1", "COVID-19, zidentyfikowano wirusa", [20, 60, 60, 80]).meds(&["Paracetamol", "Paxlovid"]).since(2020),
     acute("J11.1", "Grypa z innymi objawami oddechowymi, wirus niezidentyfikowany", [40, 40, 40, 50])

@@ -39,6 +39,13 @@ pub(super) enum Event {
     Specialist { chronic: usize, clinic: &'static str, referral: String },
 }
 
+/// The positions of two laboratory panels in `keys` that measure a test in common, if any.
+fn overlapping(keys: &[&str]) -> Option<(usize, usize)> {
+    let panels: Vec<_> = keys.iter().map(|k| laboratory::panel(k)).collect();
+    let mut pairs = (0..panels.len()).flat_map(|a| (a + 1..panels.len()).map(move |b| (a, b)));
+    pairs.find(|&(a, b)| matches!((panels[a], panels[b]), (Some(x), Some(y)) if x.overlaps(y)))
+}
+
 /// A chronic condition of the patient; `id` is set once it is recorded at a visit.
 #[derive(Debug, Clone)]
 pub(super) struct Chronic {
@@ -62,6 +69,7 @@ pub(super) enum Res {
     Procedure,
     AllergyIntolerance,
     DocumentReference,
+    Specimen,
 }
 
 impl Res {
@@ -78,8 +86,12 @@ impl Res {
             Res::Procedure => "proc",
             Res::AllergyIntolerance => "alg",
             Res::DocumentReference => "doc",
+            Res::Specimen => "spc",
         }
     }
+
+    /// How many kinds there are (the last one's index plus one): one id counter each.
+    const COUNT: usize = Res::Specimen as usize + 1;
 }
 
 /// Builds one patient's clinical resources.
@@ -93,7 +105,7 @@ pub(super) struct History<'a> {
     pub end: Day,
     pub rng: Rng,
     pub out: Vec<Value>,
-    counters: [u32; 11],
+    counters: [u32; Res::COUNT],
     pub chronic: Vec<Chronic>,
     queue: BinaryHeap<Reverse<(i32, usize)>>,
     events: Vec<Option<Event>>,
@@ -137,7 +149,7 @@ impl<'a> History<'a> {
             end,
             rng,
             out: Vec::new(),
-            counters: [0; 11],
+            counters: [0; Res::COUNT],
             chronic: Vec::new(),
             queue: BinaryHeap::new(),
             events: Vec::new(),
@@ -451,8 +463,19 @@ impl<'a> History<'a> {
             }
         }
         let p_labs = if newly.is_empty() { 0.25 } else { 0.6 };
-        while panels.len() > 2 {
-            let drop = self.rng.index(panels.len());
+        // At most two panels, and never two measuring the same test (the renal panel and the
+        // basic metabolic panel): one of an overlapping pair, else any, is dropped at random.
+        while panels.len() > 2 || overlapping(&panels).is_some() {
+            let drop = match overlapping(&panels) {
+                Some((a, b)) => {
+                    if self.rng.chance(0.5) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+                None => self.rng.index(panels.len()),
+            };
             panels.remove(drop);
         }
         if !panels.is_empty() && self.rng.chance(p_labs) {
@@ -538,8 +561,10 @@ impl<'a> History<'a> {
         self.vitals(day, &visit, age >= 18, true, None);
         let panels: &[&str] = match age {
             ..=17 => &[],
-            18..=39 => &["cbc", "glucose"],
-            _ => [&["cbc", "lipid"][..], &["lipid", "glucose"], &["cbc", "glucose"]][self.rng.index(3)],
+            18..=39 => &["cbc", "glucose", "urine"],
+            _ => {
+                [&["cbc", "lipid", "urine"][..], &["lipid", "glucose"], &["cbc", "glucose", "urine"]][self.rng.index(3)]
+            }
         };
         if !panels.is_empty() && self.rng.chance(0.35) {
             self.labs(&visit, panels, None, false);
