@@ -890,7 +890,9 @@ pub const CONDITIONS: &[Condition] = &[
     acute("J03.9", "Ostre zapalenie migdałków, nieokreślone", [80, 50, 20, 10])
         .meds(&["Duomox", "Sumamed"])
         .labs(&["crp"]),
-    acute("J20.9", "Ostre zapalenie oskrzeli, nieokreślone", [60, 50, 70, 90]).meds(&["Klabax", "Ibuprofen"]),
+    acute("J20.9", "Ostre zapalenie oskrzeli, nieokreślone", [60, 50, 70, 90])
+        .meds(&["Klabax", "Ibuprofen"])
+        .procedures(&["87.44"]),
     acute("J01.9", "Ostre zapalenie zatok, nieokreślone", [20, 60, 60, 30]).meds(&["Augmentin"]),
     acute("H66.9", "Zapalenie ucha środkowego, nieokreślone", [120, 15, 10, 5]).meds(&["Duomox", "Paracetamol"]),
     acute("A09", "Biegunka i zapalenie żołądkowo-jelitowe o prawdopodobnie zakaźnym pochodzeniu", [80, 40, 30, 30])
@@ -977,6 +979,66 @@ pub fn procedure_display(code: &str) -> &'static str {
     PROCEDURES.iter().find(|(c, _)| *c == code).map_or("Procedura", |(_, d)| *d)
 }
 
+/// An imaging examination: the ICD-9 PL procedure it is recorded as, how its report is coded
+/// (LOINC, and the full ICD-9 PL code), the DICOM modality and body part, and what the
+/// radiologist writes: the finding for a condition it shows, else the normal description.
+#[derive(Debug, Clone, Copy)]
+pub struct Imaging {
+    pub procedure: &'static str,
+    pub icd9: &'static str,
+    pub loinc: (&'static str, &'static str),
+    pub pl: &'static str,
+    pub modality: (&'static str, &'static str),
+    pub body_site: (&'static str, &'static str),
+    pub instances: u32,
+    pub normal: &'static str,
+    pub findings: &'static [(&'static str, &'static str)],
+}
+
+impl Imaging {
+    /// What the report concludes when the examination is done for condition `code`, and
+    /// whether that is the condition's own finding (else the examination is normal).
+    pub fn conclusion(&self, code: &str) -> (&'static str, bool) {
+        self.findings.iter().find(|(c, _)| *c == code).map_or((self.normal, false), |(_, text)| (*text, true))
+    }
+}
+
+pub const IMAGING: &[Imaging] = &[
+    Imaging {
+        procedure: "87.44",
+        icd9: "87.440",
+        loinc: ("36643-5", "XR Chest 2 Views"),
+        pl: "RTG klatki piersiowej",
+        modality: ("DX", "Digital Radiography"),
+        body_site: ("51185008", "Thoracic structure"),
+        instances: 2,
+        normal: "Płuca bez zmian ogniskowych i naciekowych. Sylwetka serca w normie. Kąty przeponowo-żebrowe wolne.",
+        findings: &[(
+            "J18.9",
+            "Zagęszczenie miąższowe z bronchogramem powietrznym w dolnym polu płuca prawego; obraz odpowiada zmianom zapalnym. Wskazana kontrola radiologiczna po leczeniu.",
+        )],
+    },
+    Imaging {
+        procedure: "87.03",
+        icd9: "87.030",
+        loinc: ("30799-1", "CT Head WO contrast"),
+        pl: "TK głowy bez wzmocnienia kontrastowego",
+        modality: ("CT", "Computed Tomography"),
+        body_site: ("69536005", "Head structure"),
+        instances: 160,
+        normal: "Bez zmian ogniskowych w mózgowiu. Układ komorowy nieposzerzony, symetryczny. Struktury linii środkowej nieprzemieszczone.",
+        findings: &[(
+            "I63.9",
+            "Obszar hipodensyjny w zakresie unaczynienia lewej tętnicy środkowej mózgu; obraz odpowiada świeżemu niedokrwiennemu uszkodzeniu mózgu. Bez cech krwawienia wewnątrzczaszkowego.",
+        )],
+    },
+];
+
+/// The imaging examination recorded as procedure `code`, if it is one.
+pub fn imaging(procedure: &str) -> Option<&'static Imaging> {
+    IMAGING.iter().find(|i| i.procedure == procedure)
+}
+
 /// Specialist clinics (cell type), with the physician specialty expected there.
 pub const CLINICS: &[(&str, &str, &str)] = &[
     ("1100", "Poradnia kardiologiczna", "0748"),
@@ -1043,6 +1105,7 @@ pub const SPECIALTIES: &[(&str, &str)] = &[
     ("0731", "alergologia"),
     ("0708", "diagnostyka laboratoryjna"),
     ("0753", "neonatologia"),
+    ("0726", "radiologia i diagnostyka obrazowa"),
 ];
 
 pub fn specialty_display(code: &str) -> &'static str {
@@ -1125,6 +1188,10 @@ mod tests {
             if let Kind::Inpatient { ward, .. } = c.kind {
                 assert!(WARDS.iter().any(|(code, _, _)| *code == ward), "{}", c.code);
             }
+        }
+        for exam in IMAGING {
+            assert!(PROCEDURES.iter().any(|(code, _)| *code == exam.procedure), "{}", exam.procedure);
+            assert!(exam.icd9.starts_with(exam.procedure) && laboratory::loinc_valid(exam.loinc.0), "{}", exam.icd9);
         }
         for (_, doses) in CHILD_SCHEDULE {
             for (cvx, _) in *doses {

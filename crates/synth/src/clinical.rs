@@ -14,6 +14,7 @@ use super::fhir::{
     self, coded, coding, concept, dec, decimal, identifier, obj, quantity, reference, reference_display,
 };
 use super::history::{Event, History, Res};
+use super::imaging::Basis;
 use super::pesel::Sex;
 
 /// An encounter being built; its resource is written when the visit closes (at the position
@@ -45,16 +46,16 @@ struct Sample {
 }
 
 impl History<'_> {
-    fn patient_ref(&self) -> Value {
+    pub(super) fn patient_ref(&self) -> Value {
         reference_display("Patient", self.patient_id, &self.person.display())
     }
 
-    fn prac_ref(&self, p: usize) -> Value {
+    pub(super) fn prac_ref(&self, p: usize) -> Value {
         let display = self.layout.practitioners.get(p).map(|x| x.display()).unwrap_or_default();
         reference_display("Practitioner", &facilities::prac_id(p), &display)
     }
 
-    fn org_ref(&self, f: usize) -> Value {
+    pub(super) fn org_ref(&self, f: usize) -> Value {
         reference_display("Organization", &facilities::org_id(f), &self.layout.facilities[f].name)
     }
 
@@ -865,7 +866,11 @@ impl History<'_> {
                 (n as i64 * 360 + self.rng.range(60, 600)).min(admitted.day.days_until(discharged.day) * 1440 + 60);
             let at = admitted.plus_minutes(offset).min(discharged);
             if at.day <= self.end {
-                self.procedure(code, at, &visit, doctor, hospital, Some(&cond_id));
+                let procedure = self.procedure(code, at, &visit, doctor, hospital, Some(&cond_id));
+                if let Some(exam) = catalog::imaging(code) {
+                    let basis = Basis::Procedure { encounter: &visit.id, procedure: &procedure };
+                    self.imaging(exam, at, hospital, basis, cond.code);
+                }
                 done.push(*code);
             }
         }

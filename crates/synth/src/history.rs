@@ -70,6 +70,7 @@ pub(super) enum Res {
     AllergyIntolerance,
     DocumentReference,
     Specimen,
+    ImagingStudy,
 }
 
 impl Res {
@@ -87,11 +88,12 @@ impl Res {
             Res::AllergyIntolerance => "alg",
             Res::DocumentReference => "doc",
             Res::Specimen => "spc",
+            Res::ImagingStudy => "img",
         }
     }
 
     /// How many kinds there are (the last one's index plus one): one id counter each.
-    const COUNT: usize = Res::Specimen as usize + 1;
+    const COUNT: usize = Res::ImagingStudy as usize + 1;
 }
 
 /// Builds one patient's clinical resources.
@@ -544,6 +546,12 @@ impl<'a> History<'a> {
         self.prescribe(&visit, &meds, "outpatient");
         if !cond.labs.is_empty() && self.rng.chance(0.4) {
             self.labs(&visit, cond.labs, Some(&id), true);
+        }
+        // An adult's lingering cough is imaged to rule out pneumonia.
+        for exam in cond.procedures.iter().filter_map(|code| catalog::imaging(code)) {
+            if age >= 18 && self.rng.chance(0.3) {
+                self.refer_imaging(&visit, exam, &id, cond.code);
+            }
         }
         self.maybe_allergy(day, &visit.id.clone(), visit.practitioner);
         self.close_visit(visit);

@@ -23,6 +23,7 @@ mod clinical;
 mod facilities;
 pub mod fhir;
 mod history;
+mod imaging;
 mod names;
 mod output;
 mod population;
