@@ -1039,6 +1039,152 @@ pub fn imaging(procedure: &str) -> Option<&'static Imaging> {
     IMAGING.iter().find(|i| i.procedure == procedure)
 }
 
+/// A measurable goal: the LOINC of what is measured, the target range and its unit (printed,
+/// UCUM).
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub loinc: (&'static str, &'static str),
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub unit: (&'static str, &'static str),
+}
+
+/// An activity planned in an IPOM: a ServiceRequest (a laboratory panel, or another test) or an
+/// Appointment, every `months`.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub months: u32,
+    pub panel: Option<&'static str>,
+}
+
+/// What an IPOM (the individual care plan of coordinated primary care) sets for a chronic
+/// condition: a goal, with a target where it is measured, and the planned activities.
+#[derive(Debug, Clone, Copy)]
+pub struct CarePlanning {
+    pub condition: &'static str,
+    pub goal: &'static str,
+    pub target: Option<Target>,
+    pub activities: &'static [Activity],
+}
+
+const fn lab(description: &'static str, months: u32, panel: &'static str) -> Activity {
+    Activity { kind: "ServiceRequest", description, months, panel: Some(panel) }
+}
+
+const fn visit(description: &'static str, months: u32) -> Activity {
+    Activity { kind: "Appointment", description, months, panel: None }
+}
+
+const SYSTOLIC: (&str, &str) = ("8480-6", "Systolic blood pressure");
+const LDL: (&str, &str) = ("18262-6", "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay");
+const MG_DL: (&str, &str) = ("mg/dl", "mg/dL");
+
+/// The conditions coordinated primary care plans for, with the plan's content.
+pub const CARE_PLANNING: &[CarePlanning] = &[
+    CarePlanning {
+        condition: "I10",
+        goal: "Ciśnienie tętnicze < 140/90 mmHg",
+        target: Some(Target { loinc: SYSTOLIC, low: None, high: Some(140.0), unit: ("mmHg", "mm[Hg]") }),
+        activities: &[
+            visit("Wizyta kontrolna z pomiarem ciśnienia tętniczego co 6 miesięcy", 6),
+            lab("Panel podstawowy (elektrolity, glukoza, kreatynina) raz w roku", 12, "bmp"),
+            lab("Badanie ogólne moczu raz w roku", 12, "urine"),
+        ],
+    },
+    CarePlanning {
+        condition: "E11",
+        goal: "HbA1c < 7%",
+        target: Some(Target {
+            loinc: ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"),
+            low: None,
+            high: Some(7.0),
+            unit: ("%", "%"),
+        }),
+        activities: &[
+            lab("Kontrola HbA1c co 3 miesiące", 3, "hba1c"),
+            lab("Lipidogram raz w roku", 12, "lipid"),
+            visit("Konsultacja diabetologiczna raz w roku", 12),
+        ],
+    },
+    CarePlanning {
+        condition: "E78.0",
+        goal: "Cholesterol LDL < 115 mg/dl",
+        target: Some(Target { loinc: LDL, low: None, high: Some(115.0), unit: MG_DL }),
+        activities: &[lab("Lipidogram raz w roku", 12, "lipid"), lab("Próby wątrobowe raz w roku", 12, "liver")],
+    },
+    CarePlanning {
+        condition: "I25.1",
+        goal: "Cholesterol LDL < 55 mg/dl",
+        target: Some(Target { loinc: LDL, low: None, high: Some(55.0), unit: MG_DL }),
+        activities: &[visit("Wizyta kontrolna co 6 miesięcy", 6), lab("Lipidogram co 6 miesięcy", 6, "lipid")],
+    },
+    CarePlanning {
+        condition: "I48",
+        goal: "Skuteczna antykoagulacja bez powikłań krwotocznych",
+        target: None,
+        activities: &[
+            lab("Kreatynina i eGFR raz w roku (dawkowanie leku przeciwkrzepliwego)", 12, "renal"),
+            lab("Morfologia krwi raz w roku", 12, "cbc"),
+        ],
+    },
+    CarePlanning {
+        condition: "I50.0",
+        goal: "Brak hospitalizacji z powodu zaostrzenia niewydolności serca",
+        target: None,
+        activities: &[
+            visit("Wizyta kontrolna z oceną obrzęków i masy ciała co 3 miesiące", 3),
+            lab("Elektrolity i kreatynina co 6 miesięcy", 6, "bmp"),
+        ],
+    },
+    CarePlanning {
+        condition: "E03.9",
+        goal: "TSH w zakresie referencyjnym",
+        target: Some(Target {
+            loinc: ("3016-3", "Thyrotropin [Units/volume] in Serum or Plasma"),
+            low: Some(0.4),
+            high: Some(4.0),
+            unit: ("µIU/ml", "u[IU]/mL"),
+        }),
+        activities: &[lab("Kontrola TSH co 6 miesięcy", 6, "tsh")],
+    },
+    CarePlanning {
+        condition: "N18.3",
+        goal: "eGFR ≥ 45 ml/min/1,73 m²",
+        target: Some(Target {
+            loinc: (
+                "62238-1",
+                "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
+            ),
+            low: Some(45.0),
+            high: None,
+            unit: ("ml/min/1,73 m²", "mL/min/{1.73_m2}"),
+        }),
+        activities: &[
+            lab("Panel nerkowy co 6 miesięcy", 6, "renal"),
+            lab("Badanie ogólne moczu raz w roku", 12, "urine"),
+        ],
+    },
+    CarePlanning {
+        condition: "J44.9",
+        goal: "Brak zaostrzeń wymagających hospitalizacji",
+        target: None,
+        activities: &[visit("Spirometria i wizyta kontrolna raz w roku", 12)],
+    },
+    CarePlanning {
+        condition: "J45.9",
+        goal: "Dobra kontrola objawów astmy",
+        target: None,
+        activities: &[visit("Spirometria i wizyta kontrolna raz w roku", 12)],
+    },
+];
+
+/// The IPOM content for chronic condition `code`, if coordinated care plans for it.
+pub fn care_planning(code: &str) -> Option<&'static CarePlanning> {
+    CARE_PLANNING.iter().find(|p| p.condition == code)
+}
+
 /// Specialist clinics (cell type), with the physician specialty expected there.
 pub const CLINICS: &[(&str, &str, &str)] = &[
     ("1100", "Poradnia kardiologiczna", "0748"),
@@ -1192,6 +1338,20 @@ mod tests {
         for exam in IMAGING {
             assert!(PROCEDURES.iter().any(|(code, _)| *code == exam.procedure), "{}", exam.procedure);
             assert!(exam.icd9.starts_with(exam.procedure) && laboratory::loinc_valid(exam.loinc.0), "{}", exam.icd9);
+        }
+        for plan in CARE_PLANNING {
+            assert!(CONDITIONS.iter().any(|c| c.code == plan.condition && matches!(c.kind, Kind::Chronic { .. })));
+            assert!(!plan.activities.is_empty(), "{}", plan.condition);
+            for a in plan.activities {
+                assert!(a.panel.is_none_or(|p| laboratory::panel(p).is_some()), "{}: {:?}", plan.condition, a.panel);
+            }
+            if let Some(t) = plan.target {
+                assert!(
+                    laboratory::loinc_valid(t.loinc.0) && (t.low.is_some() || t.high.is_some()),
+                    "{}",
+                    plan.condition
+                );
+            }
         }
         for (_, doses) in CHILD_SCHEDULE {
             for (cvx, _) in *doses {

@@ -53,6 +53,8 @@ pub(super) struct Chronic {
     pub onset: Day,
     pub id: Option<String>,
     pub meds: Vec<&'static Med>,
+    /// The Goal its care plans pursue, once the first plan set it.
+    pub goal: Option<String>,
 }
 
 /// Kinds of per-patient resources with their id prefixes.
@@ -71,6 +73,8 @@ pub(super) enum Res {
     DocumentReference,
     Specimen,
     ImagingStudy,
+    CarePlan,
+    Goal,
 }
 
 impl Res {
@@ -89,11 +93,13 @@ impl Res {
             Res::DocumentReference => "doc",
             Res::Specimen => "spc",
             Res::ImagingStudy => "img",
+            Res::CarePlan => "cpl",
+            Res::Goal => "goal",
         }
     }
 
     /// How many kinds there are (the last one's index plus one): one id counter each.
-    const COUNT: usize = Res::ImagingStudy as usize + 1;
+    const COUNT: usize = Res::Goal as usize + 1;
 }
 
 /// Builds one patient's clinical resources.
@@ -113,6 +119,8 @@ pub(super) struct History<'a> {
     events: Vec<Option<Event>>,
     followup_pending: bool,
     allergy_due: Option<Day>,
+    /// The last day of the care plan (IPOM) in force.
+    pub care_plan_until: Option<Day>,
     /// Per laboratory test, this patient's stable deviation from the mean (in SDs).
     pub bias: Vec<f64>,
     /// Adult height (cm), BMI and systolic pressure baseline.
@@ -157,6 +165,7 @@ impl<'a> History<'a> {
             events: Vec::new(),
             followup_pending: false,
             allergy_due: None,
+            care_plan_until: None,
             bias,
             height,
             bmi,
@@ -214,7 +223,7 @@ impl<'a> History<'a> {
             }
             let onset_age = self.rng.range(i64::from(min_onset), i64::from(age_now)) as i32;
             let onset = self.person.birth.add_years(onset_age).plus(self.rng.range(0, 364)).min(end.plus(-1));
-            self.chronic.push(Chronic { cond, onset, id: None, meds: Vec::new() });
+            self.chronic.push(Chronic { cond, onset, id: None, meds: Vec::new(), goal: None });
         }
         self.chronic.sort_by_key(|c| c.onset);
         let mut earliest_followup = None;
@@ -491,6 +500,7 @@ impl<'a> History<'a> {
         {
             self.refer(day, &visit, i);
         }
+        self.care_plan(day, &visit, &due);
         self.maybe_allergy(day, &visit.id.clone(), visit.practitioner);
         self.close_visit(visit);
         if !self.followup_pending {
@@ -594,7 +604,7 @@ impl<'a> History<'a> {
             && !self.chronic.iter().any(|c| c.cond.code == "I25.1")
             && let Some(cad) = CONDITIONS.iter().find(|c| c.code == "I25.1")
         {
-            self.chronic.push(Chronic { cond: cad, onset: day, id: None, meds: Vec::new() });
+            self.chronic.push(Chronic { cond: cad, onset: day, id: None, meds: Vec::new(), goal: None });
             let i = self.chronic.len() - 1;
             let when = day.plus(self.rng.range(20, 40)).workday();
             self.schedule(when, Event::Diagnose(i));

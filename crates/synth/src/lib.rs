@@ -18,6 +18,7 @@ pub mod calendar;
 pub mod identifiers;
 pub mod pesel;
 
+mod care;
 mod catalog;
 mod clinical;
 mod facilities;
