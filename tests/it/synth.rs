@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use ikp::outcome::Severity;
 use ikp::synth::{Config, Format, Synth, SynthArgs, calendar::Day};
 use serde_json::Value;
 
@@ -195,8 +196,68 @@ fn every_resource_is_structurally_valid() {
         "Location",
         "Practitioner",
         "PractitionerRole",
+        "Specimen",
+        "ImagingStudy",
+        "CarePlan",
+        "Goal",
     ] {
         assert!(types.contains(t), "no {t} among 30 patients");
+    }
+}
+
+/// Every resource that declares a national profile passes the checks every write gets (all
+/// errors listed at once), and the population has what those profiles describe: laboratory
+/// reports with panels grouping their results, imaging reports and IPOM care plans.
+#[test]
+fn profiled_resources_conform_to_the_national_profiles() {
+    let model = ikp::model::r4().expect("model");
+    let profiles = ikp::validation::profiles::ProfileSet::built_in().expect("profiles");
+    let codes = ikp::context::BuiltinCodes(&ikp::terminology::builtin::BUILTIN);
+    let synth = Synth::new(Config::new(40, 13));
+    let mut problems = Vec::new();
+    let mut declared: BTreeMap<String, usize> = BTreeMap::new();
+    // Each laboratory report's results, and each panel Observation's members.
+    let mut reports: Vec<(String, Vec<String>)> = Vec::new();
+    let mut members: HashMap<String, Vec<String>> = HashMap::new();
+    let refs = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|r| r["reference"].as_str().map(str::to_string)).collect()
+    };
+    for r in synth.patients().flat_map(|r| r.resources) {
+        let Some(urls) = r["meta"]["profile"].as_array() else { continue };
+        for url in urls.iter().filter_map(Value::as_str) {
+            *declared.entry(url.rsplit('/').next().unwrap_or(url).to_string()).or_default() += 1;
+        }
+        let findings = ikp::validation::validate(model, &profiles, &codes, &r, &[]);
+        for issue in findings.all().into_iter().filter(|i| i.severity == Severity::Error) {
+            problems.push(format!("{}: {} (at {:?})", key(&r), issue.message, issue.expression));
+        }
+        let category = r["category"][0]["coding"][0]["code"].as_str().unwrap_or("");
+        let kind = match (r["resourceType"].as_str().unwrap_or(""), category) {
+            ("DiagnosticReport", "LAB") => {
+                reports.push((key(&r), refs(&r["result"])));
+                "lab report"
+            }
+            ("DiagnosticReport", "RAD") => "imaging report",
+            ("Observation", "laboratory") if r["hasMember"].is_array() => {
+                members.insert(key(&r), refs(&r["hasMember"]));
+                "panel"
+            }
+            ("CarePlan", "IPOM") => "care plan",
+            _ => continue,
+        };
+        *declared.entry(kind.to_string()).or_default() += 1;
+    }
+    assert!(problems.is_empty(), "{} errors:\n{}", problems.len(), problems.join("\n"));
+    for kind in ["lab report", "panel", "imaging report", "care plan"] {
+        assert!(declared.get(kind).is_some_and(|&n| n > 0), "no {kind} among 40 patients: {declared:?}");
+    }
+    // A report of several results lists its panel Observation first, then exactly its members.
+    for (report, results) in &reports {
+        if let [panel, rest @ ..] = results.as_slice()
+            && !rest.is_empty()
+        {
+            assert_eq!(members.get(panel), Some(&rest.to_vec()), "{report}: results {results:?}");
+        }
     }
 }
 
@@ -305,9 +366,8 @@ fn ndjson_references_all_resolve() {
             "Immunization" | "AllergyIntolerance" | "RelatedPerson" => r["patient"]["reference"].as_str(),
             "Coverage" => r["beneficiary"]["reference"].as_str(),
             "Encounter" | "Condition" | "MedicationRequest" | "MedicationDispense" | "ServiceRequest"
-            | "DiagnosticReport" | "Observation" | "Procedure" | "DocumentReference" => {
-                r["subject"]["reference"].as_str()
-            }
+            | "DiagnosticReport" | "Observation" | "Procedure" | "DocumentReference" | "Specimen" | "ImagingStudy"
+            | "CarePlan" | "Goal" => r["subject"]["reference"].as_str(),
             _ => Some("Patient/"),
         };
         assert!(patient.is_some_and(|p| p.starts_with("Patient/")), "{} has no patient", key(r));
@@ -430,7 +490,8 @@ fn population_counts_are_in_range() {
                     assert!(&when[..10] <= "2025-12-31", "{}.{field} = {when}", key(r));
                 }
             }
-            if let Some(end) = r["period"]["end"].as_str() {
+            // A care plan's period is planned: a year from the visit that wrote it.
+            if let Some(end) = r["period"]["end"].as_str().filter(|_| r["resourceType"] != "CarePlan") {
                 assert!(&end[..10] <= "2025-12-31", "{}.period.end = {end}", key(r));
             }
         }

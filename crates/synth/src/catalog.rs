@@ -1,5 +1,6 @@
-//! Curated clinical catalogues: ICD-10 conditions, medicinal products, laboratory tests (LOINC,
-//! UCUM), vaccines (CVX), procedures (ICD-9 PL), allergens (SNOMED CT) and specialist clinics.
+//! Curated clinical catalogues: ICD-10 conditions, medicinal products, vaccines (CVX), procedures
+//! (ICD-9 PL), allergens (SNOMED CT) and specialist clinics. The laboratory tests and panels are
+//! the terminology crate's ([`ikp_terminology::laboratory`]), shared with the national demo.
 
 use super::pesel::Sex;
 
@@ -798,12 +799,12 @@ pub const CONDITIONS: &[Condition] = &[
     // Chronic conditions.
     chronic("I10", "Samoistne (pierwotne) nadciśnienie", [0, 40, 300, 620], 30)
         .meds(&["Amlozek", "Polpril", "Bisocard", "Indapen", "Lorista"])
-        .labs(&["renal", "lipid"])
+        .labs(&["bmp", "lipid", "urine"])
         .clinic("1100")
         .procedures(&["89.52"]),
     chronic("E11", "Cukrzyca insulinoniezależna (typu 2)", [0, 10, 90, 210], 35)
         .meds(&["Metformax", "Diaprel", "Jardiance"])
-        .labs(&["hba1c", "glucose", "renal", "lipid"])
+        .labs(&["hba1c", "glucose", "renal", "lipid", "urine"])
         .clinic("1020"),
     chronic("E78.0", "Czysta hipercholesterolemia", [2, 60, 260, 300], 25)
         .meds(&["Atoris", "Suvardio"])
@@ -820,7 +821,7 @@ pub const CONDITIONS: &[Condition] = &[
         .procedures(&["89.52", "88.72"]),
     chronic("I50.0", "Niewydolność serca zastoinowa", [0, 1, 10, 80], 55)
         .meds(&["Furosemidum", "Spironol", "Bisocard"])
-        .labs(&["renal"])
+        .labs(&["bmp"])
         .clinic("1100")
         .procedures(&["88.72"]),
     chronic("J44.9", "Przewlekła obturacyjna choroba płuc, nieokreślona", [0, 2, 40, 90], 45)
@@ -855,7 +856,7 @@ pub const CONDITIONS: &[Condition] = &[
         .sex(Sex::Female),
     chronic("N18.3", "Przewlekła choroba nerek, stadium 3", [0, 2, 20, 90], 50)
         .meds(&["Lorista"])
-        .labs(&["renal", "cbc"])
+        .labs(&["renal", "bmp", "urine", "cbc"])
         .clinic("1130"),
     chronic("M81.0", "Osteoporoza pomenopauzalna", [0, 0, 40, 200], 50)
         .meds(&["Ostemax"])
@@ -889,14 +890,16 @@ pub const CONDITIONS: &[Condition] = &[
     acute("J03.9", "Ostre zapalenie migdałków, nieokreślone", [80, 50, 20, 10])
         .meds(&["Duomox", "Sumamed"])
         .labs(&["crp"]),
-    acute("J20.9", "Ostre zapalenie oskrzeli, nieokreślone", [60, 50, 70, 90]).meds(&["Klabax", "Ibuprofen"]),
+    acute("J20.9", "Ostre zapalenie oskrzeli, nieokreślone", [60, 50, 70, 90])
+        .meds(&["Klabax", "Ibuprofen"])
+        .procedures(&["87.44"]),
     acute("J01.9", "Ostre zapalenie zatok, nieokreślone", [20, 60, 60, 30]).meds(&["Augmentin"]),
     acute("H66.9", "Zapalenie ucha środkowego, nieokreślone", [120, 15, 10, 5]).meds(&["Duomox", "Paracetamol"]),
     acute("A09", "Biegunka i zapalenie żołądkowo-jelitowe o prawdopodobnie zakaźnym pochodzeniu", [80, 40, 30, 30])
         .meds(&["Enterol"]),
     acute("N39.0", "Zakażenie układu moczowego o nieokreślonym umiejscowieniu", [15, 60, 50, 70])
         .meds(&["Furagin", "Cipronex"])
-        .labs(&["crp"])
+        .labs(&["urine", "crp"])
         .sex(Sex::Female),
     acute("U07.1", "COVID-19, zidentyfikowano wirusa", [20, 60, 60, 80]).meds(&["Paracetamol", "Paxlovid"]).since(2020),
     acute("J11.1", "Grypa z innymi objawami oddechowymi, wirus niezidentyfikowany", [40, 40, 40, 50])
@@ -976,6 +979,212 @@ pub fn procedure_display(code: &str) -> &'static str {
     PROCEDURES.iter().find(|(c, _)| *c == code).map_or("Procedura", |(_, d)| *d)
 }
 
+/// An imaging examination: the ICD-9 PL procedure it is recorded as, how its report is coded
+/// (LOINC, and the full ICD-9 PL code), the DICOM modality and body part, and what the
+/// radiologist writes: the finding for a condition it shows, else the normal description.
+#[derive(Debug, Clone, Copy)]
+pub struct Imaging {
+    pub procedure: &'static str,
+    pub icd9: &'static str,
+    pub loinc: (&'static str, &'static str),
+    pub pl: &'static str,
+    pub modality: (&'static str, &'static str),
+    pub body_site: (&'static str, &'static str),
+    pub instances: u32,
+    pub normal: &'static str,
+    pub findings: &'static [(&'static str, &'static str)],
+}
+
+impl Imaging {
+    /// What the report concludes when the examination is done for condition `code`, and
+    /// whether that is the condition's own finding (else the examination is normal).
+    pub fn conclusion(&self, code: &str) -> (&'static str, bool) {
+        self.findings.iter().find(|(c, _)| *c == code).map_or((self.normal, false), |(_, text)| (*text, true))
+    }
+}
+
+pub const IMAGING: &[Imaging] = &[
+    Imaging {
+        procedure: "87.44",
+        icd9: "87.440",
+        loinc: ("36643-5", "XR Chest 2 Views"),
+        pl: "RTG klatki piersiowej",
+        modality: ("DX", "Digital Radiography"),
+        body_site: ("51185008", "Thoracic structure"),
+        instances: 2,
+        normal: "Płuca bez zmian ogniskowych i naciekowych. Sylwetka serca w normie. Kąty przeponowo-żebrowe wolne.",
+        findings: &[(
+            "J18.9",
+            "Zagęszczenie miąższowe z bronchogramem powietrznym w dolnym polu płuca prawego; obraz odpowiada zmianom zapalnym. Wskazana kontrola radiologiczna po leczeniu.",
+        )],
+    },
+    Imaging {
+        procedure: "87.03",
+        icd9: "87.030",
+        loinc: ("30799-1", "CT Head WO contrast"),
+        pl: "TK głowy bez wzmocnienia kontrastowego",
+        modality: ("CT", "Computed Tomography"),
+        body_site: ("69536005", "Head structure"),
+        instances: 160,
+        normal: "Bez zmian ogniskowych w mózgowiu. Układ komorowy nieposzerzony, symetryczny. Struktury linii środkowej nieprzemieszczone.",
+        findings: &[(
+            "I63.9",
+            "Obszar hipodensyjny w zakresie unaczynienia lewej tętnicy środkowej mózgu; obraz odpowiada świeżemu niedokrwiennemu uszkodzeniu mózgu. Bez cech krwawienia wewnątrzczaszkowego.",
+        )],
+    },
+];
+
+/// The imaging examination recorded as procedure `code`, if it is one.
+pub fn imaging(procedure: &str) -> Option<&'static Imaging> {
+    IMAGING.iter().find(|i| i.procedure == procedure)
+}
+
+/// A measurable goal: the LOINC of what is measured, the target range and its unit (printed,
+/// UCUM).
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub loinc: (&'static str, &'static str),
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub unit: (&'static str, &'static str),
+}
+
+/// An activity planned in an IPOM: a ServiceRequest (a laboratory panel, or another test) or an
+/// Appointment, every `months`.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub months: u32,
+    pub panel: Option<&'static str>,
+}
+
+/// What an IPOM (the individual care plan of coordinated primary care) sets for a chronic
+/// condition: a goal, with a target where it is measured, and the planned activities.
+#[derive(Debug, Clone, Copy)]
+pub struct CarePlanning {
+    pub condition: &'static str,
+    pub goal: &'static str,
+    pub target: Option<Target>,
+    pub activities: &'static [Activity],
+}
+
+const fn lab(description: &'static str, months: u32, panel: &'static str) -> Activity {
+    Activity { kind: "ServiceRequest", description, months, panel: Some(panel) }
+}
+
+const fn visit(description: &'static str, months: u32) -> Activity {
+    Activity { kind: "Appointment", description, months, panel: None }
+}
+
+const SYSTOLIC: (&str, &str) = ("8480-6", "Systolic blood pressure");
+const LDL: (&str, &str) = ("18262-6", "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay");
+const MG_DL: (&str, &str) = ("mg/dl", "mg/dL");
+
+/// The conditions coordinated primary care plans for, with the plan's content.
+pub const CARE_PLANNING: &[CarePlanning] = &[
+    CarePlanning {
+        condition: "I10",
+        goal: "Ciśnienie tętnicze < 140/90 mmHg",
+        target: Some(Target { loinc: SYSTOLIC, low: None, high: Some(140.0), unit: ("mmHg", "mm[Hg]") }),
+        activities: &[
+            visit("Wizyta kontrolna z pomiarem ciśnienia tętniczego co 6 miesięcy", 6),
+            lab("Panel podstawowy (elektrolity, glukoza, kreatynina) raz w roku", 12, "bmp"),
+            lab("Badanie ogólne moczu raz w roku", 12, "urine"),
+        ],
+    },
+    CarePlanning {
+        condition: "E11",
+        goal: "HbA1c < 7%",
+        target: Some(Target {
+            loinc: ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"),
+            low: None,
+            high: Some(7.0),
+            unit: ("%", "%"),
+        }),
+        activities: &[
+            lab("Kontrola HbA1c co 3 miesiące", 3, "hba1c"),
+            lab("Lipidogram raz w roku", 12, "lipid"),
+            visit("Konsultacja diabetologiczna raz w roku", 12),
+        ],
+    },
+    CarePlanning {
+        condition: "E78.0",
+        goal: "Cholesterol LDL < 115 mg/dl",
+        target: Some(Target { loinc: LDL, low: None, high: Some(115.0), unit: MG_DL }),
+        activities: &[lab("Lipidogram raz w roku", 12, "lipid"), lab("Próby wątrobowe raz w roku", 12, "liver")],
+    },
+    CarePlanning {
+        condition: "I25.1",
+        goal: "Cholesterol LDL < 55 mg/dl",
+        target: Some(Target { loinc: LDL, low: None, high: Some(55.0), unit: MG_DL }),
+        activities: &[visit("Wizyta kontrolna co 6 miesięcy", 6), lab("Lipidogram co 6 miesięcy", 6, "lipid")],
+    },
+    CarePlanning {
+        condition: "I48",
+        goal: "Skuteczna antykoagulacja bez powikłań krwotocznych",
+        target: None,
+        activities: &[
+            lab("Kreatynina i eGFR raz w roku (dawkowanie leku przeciwkrzepliwego)", 12, "renal"),
+            lab("Morfologia krwi raz w roku", 12, "cbc"),
+        ],
+    },
+    CarePlanning {
+        condition: "I50.0",
+        goal: "Brak hospitalizacji z powodu zaostrzenia niewydolności serca",
+        target: None,
+        activities: &[
+            visit("Wizyta kontrolna z oceną obrzęków i masy ciała co 3 miesiące", 3),
+            lab("Elektrolity i kreatynina co 6 miesięcy", 6, "bmp"),
+        ],
+    },
+    CarePlanning {
+        condition: "E03.9",
+        goal: "TSH w zakresie referencyjnym",
+        target: Some(Target {
+            loinc: ("3016-3", "Thyrotropin [Units/volume] in Serum or Plasma"),
+            low: Some(0.4),
+            high: Some(4.0),
+            unit: ("µIU/ml", "u[IU]/mL"),
+        }),
+        activities: &[lab("Kontrola TSH co 6 miesięcy", 6, "tsh")],
+    },
+    CarePlanning {
+        condition: "N18.3",
+        goal: "eGFR ≥ 45 ml/min/1,73 m²",
+        target: Some(Target {
+            loinc: (
+                "62238-1",
+                "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
+            ),
+            low: Some(45.0),
+            high: None,
+            unit: ("ml/min/1,73 m²", "mL/min/{1.73_m2}"),
+        }),
+        activities: &[
+            lab("Panel nerkowy co 6 miesięcy", 6, "renal"),
+            lab("Badanie ogólne moczu raz w roku", 12, "urine"),
+        ],
+    },
+    CarePlanning {
+        condition: "J44.9",
+        goal: "Brak zaostrzeń wymagających hospitalizacji",
+        target: None,
+        activities: &[visit("Spirometria i wizyta kontrolna raz w roku", 12)],
+    },
+    CarePlanning {
+        condition: "J45.9",
+        goal: "Dobra kontrola objawów astmy",
+        target: None,
+        activities: &[visit("Spirometria i wizyta kontrolna raz w roku", 12)],
+    },
+];
+
+/// The IPOM content for chronic condition `code`, if coordinated care plans for it.
+pub fn care_planning(code: &str) -> Option<&'static CarePlanning> {
+    CARE_PLANNING.iter().find(|p| p.condition == code)
+}
+
 /// Specialist clinics (cell type), with the physician specialty expected there.
 pub const CLINICS: &[(&str, &str, &str)] = &[
     ("1100", "Poradnia kardiologiczna", "0748"),
@@ -1042,386 +1251,11 @@ pub const SPECIALTIES: &[(&str, &str)] = &[
     ("0731", "alergologia"),
     ("0708", "diagnostyka laboratoryjna"),
     ("0753", "neonatologia"),
+    ("0726", "radiologia i diagnostyka obrazowa"),
 ];
 
 pub fn specialty_display(code: &str) -> &'static str {
     SPECIALTIES.iter().find(|(c, _)| *c == code).map_or("specjalność", |(_, d)| *d)
-}
-
-/// A laboratory test: LOINC, names, units, reference range by sex and the healthy distribution.
-#[derive(Debug, Clone, Copy)]
-pub struct Test {
-    pub key: &'static str,
-    pub loinc: &'static str,
-    pub display: &'static str,
-    pub pl: &'static str,
-    pub unit: &'static str,
-    pub ucum: &'static str,
-    /// Reference range (low, high) for men and women; `None` = no limit on that side.
-    pub male: (Option<f64>, Option<f64>),
-    pub female: (Option<f64>, Option<f64>),
-    /// Mean for men and women, and standard deviation, of a healthy adult.
-    pub mean: (f64, f64),
-    pub sd: f64,
-    /// Decimal places reported.
-    pub scale: u32,
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn test(
-    key: &'static str,
-    loinc: &'static str,
-    display: &'static str,
-    pl: &'static str,
-    unit: &'static str,
-    ucum: &'static str,
-    male: (Option<f64>, Option<f64>),
-    female: (Option<f64>, Option<f64>),
-    mean: (f64, f64),
-    sd: f64,
-    scale: u32,
-) -> Test {
-    Test { key, loinc, display, pl, unit, ucum, male, female, mean, sd, scale }
-}
-
-pub const TESTS: &[Test] = &[
-    test(
-        "wbc",
-        "6690-2",
-        "Leukocytes [#/volume] in Blood by Automated count",
-        "Leukocyty (WBC)",
-        "10^3/µl",
-        "10*3/uL",
-        (Some(4.0), Some(10.0)),
-        (Some(4.0), Some(10.0)),
-        (6.8, 6.8),
-        1.5,
-        2,
-    ),
-    test(
-        "rbc",
-        "789-8",
-        "Erythrocytes [#/volume] in Blood by Automated count",
-        "Erytrocyty (RBC)",
-        "10^6/µl",
-        "10*6/uL",
-        (Some(4.5), Some(5.9)),
-        (Some(4.0), Some(5.2)),
-        (5.1, 4.6),
-        0.3,
-        2,
-    ),
-    test(
-        "hgb",
-        "718-7",
-        "Hemoglobin [Mass/volume] in Blood",
-        "Hemoglobina (HGB)",
-        "g/dl",
-        "g/dL",
-        (Some(13.5), Some(17.5)),
-        (Some(12.0), Some(16.0)),
-        (15.3, 13.8),
-        0.9,
-        1,
-    ),
-    test(
-        "hct",
-        "4544-3",
-        "Hematocrit [Volume Fraction] of Blood by Automated count",
-        "Hematokryt (HCT)",
-        "%",
-        "%",
-        (Some(40.0), Some(52.0)),
-        (Some(36.0), Some(46.0)),
-        (45.0, 41.0),
-        2.5,
-        1,
-    ),
-    test(
-        "mcv",
-        "787-2",
-        "MCV [Entitic volume] by Automated count",
-        "MCV",
-        "fl",
-        "fL",
-        (Some(80.0), Some(100.0)),
-        (Some(80.0), Some(100.0)),
-        (89.0, 88.0),
-        4.0,
-        1,
-    ),
-    test(
-        "plt",
-        "777-3",
-        "Platelets [#/volume] in Blood by Automated count",
-        "Płytki krwi (PLT)",
-        "10^3/µl",
-        "10*3/uL",
-        (Some(150.0), Some(400.0)),
-        (Some(150.0), Some(400.0)),
-        (245.0, 260.0),
-        50.0,
-        0,
-    ),
-    test(
-        "glucose",
-        "1558-6",
-        "Fasting glucose [Mass/volume] in Serum or Plasma",
-        "Glukoza na czczo",
-        "mg/dl",
-        "mg/dL",
-        (Some(70.0), Some(99.0)),
-        (Some(70.0), Some(99.0)),
-        (89.0, 87.0),
-        7.0,
-        0,
-    ),
-    test(
-        "hba1c",
-        "4548-4",
-        "Hemoglobin A1c/Hemoglobin.total in Blood",
-        "Hemoglobina glikowana (HbA1c)",
-        "%",
-        "%",
-        (Some(4.0), Some(5.6)),
-        (Some(4.0), Some(5.6)),
-        (5.3, 5.3),
-        0.25,
-        1,
-    ),
-    test(
-        "chol",
-        "2093-3",
-        "Cholesterol [Mass/volume] in Serum or Plasma",
-        "Cholesterol całkowity",
-        "mg/dl",
-        "mg/dL",
-        (None, Some(190.0)),
-        (None, Some(190.0)),
-        (192.0, 198.0),
-        30.0,
-        0,
-    ),
-    test(
-        "hdl",
-        "2085-9",
-        "Cholesterol in HDL [Mass/volume] in Serum or Plasma",
-        "Cholesterol HDL",
-        "mg/dl",
-        "mg/dL",
-        (Some(40.0), None),
-        (Some(45.0), None),
-        (50.0, 61.0),
-        10.0,
-        0,
-    ),
-    test(
-        "ldl",
-        "18262-6",
-        "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay",
-        "Cholesterol LDL",
-        "mg/dl",
-        "mg/dL",
-        (None, Some(115.0)),
-        (None, Some(115.0)),
-        (118.0, 114.0),
-        28.0,
-        0,
-    ),
-    test(
-        "tg",
-        "2571-8",
-        "Triglyceride [Mass/volume] in Serum or Plasma",
-        "Triglicerydy",
-        "mg/dl",
-        "mg/dL",
-        (None, Some(150.0)),
-        (None, Some(150.0)),
-        (125.0, 108.0),
-        40.0,
-        0,
-    ),
-    test(
-        "creat",
-        "2160-0",
-        "Creatinine [Mass/volume] in Serum or Plasma",
-        "Kreatynina",
-        "mg/dl",
-        "mg/dL",
-        (Some(0.7), Some(1.2)),
-        (Some(0.5), Some(0.9)),
-        (0.95, 0.72),
-        0.1,
-        2,
-    ),
-    test(
-        "egfr",
-        "62238-1",
-        "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
-        "eGFR (CKD-EPI)",
-        "ml/min/1,73 m²",
-        "mL/min/{1.73_m2}",
-        (Some(60.0), None),
-        (Some(60.0), None),
-        (95.0, 95.0),
-        12.0,
-        0,
-    ),
-    test(
-        "na",
-        "2951-2",
-        "Sodium [Moles/volume] in Serum or Plasma",
-        "Sód",
-        "mmol/l",
-        "mmol/L",
-        (Some(136.0), Some(145.0)),
-        (Some(136.0), Some(145.0)),
-        (140.0, 140.0),
-        2.0,
-        0,
-    ),
-    test(
-        "k",
-        "2823-3",
-        "Potassium [Moles/volume] in Serum or Plasma",
-        "Potas",
-        "mmol/l",
-        "mmol/L",
-        (Some(3.5), Some(5.1)),
-        (Some(3.5), Some(5.1)),
-        (4.3, 4.3),
-        0.3,
-        1,
-    ),
-    test(
-        "tsh",
-        "3016-3",
-        "Thyrotropin [Units/volume] in Serum or Plasma",
-        "TSH",
-        "µIU/ml",
-        "u[IU]/mL",
-        (Some(0.27), Some(4.2)),
-        (Some(0.27), Some(4.2)),
-        (1.8, 2.0),
-        0.7,
-        2,
-    ),
-    test(
-        "alt",
-        "1742-6",
-        "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-        "ALT",
-        "U/l",
-        "U/L",
-        (None, Some(41.0)),
-        (None, Some(33.0)),
-        (25.0, 19.0),
-        8.0,
-        0,
-    ),
-    test(
-        "ast",
-        "1920-8",
-        "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-        "AST",
-        "U/l",
-        "U/L",
-        (None, Some(40.0)),
-        (None, Some(32.0)),
-        (24.0, 20.0),
-        6.0,
-        0,
-    ),
-    test(
-        "crp",
-        "1988-5",
-        "C reactive protein [Mass/volume] in Serum or Plasma",
-        "Białko C-reaktywne (CRP)",
-        "mg/l",
-        "mg/L",
-        (None, Some(5.0)),
-        (None, Some(5.0)),
-        (1.8, 1.8),
-        1.2,
-        1,
-    ),
-];
-
-pub fn test_index(key: &str) -> Option<usize> {
-    TESTS.iter().position(|t| t.key == key)
-}
-
-/// A laboratory panel: key, LOINC, English name, Polish name, tests.
-#[derive(Debug, Clone, Copy)]
-pub struct Panel {
-    pub key: &'static str,
-    pub loinc: &'static str,
-    pub display: &'static str,
-    pub pl: &'static str,
-    pub tests: &'static [&'static str],
-}
-
-pub const PANELS: &[Panel] = &[
-    Panel {
-        key: "cbc",
-        loinc: "58410-2",
-        display: "CBC panel - Blood by Automated count",
-        pl: "Morfologia krwi",
-        tests: &["wbc", "rbc", "hgb", "hct", "mcv", "plt"],
-    },
-    Panel {
-        key: "lipid",
-        loinc: "57698-3",
-        display: "Lipid panel with direct LDL - Serum or Plasma",
-        pl: "Lipidogram",
-        tests: &["chol", "hdl", "ldl", "tg"],
-    },
-    Panel {
-        key: "glucose",
-        loinc: "1558-6",
-        display: "Fasting glucose [Mass/volume] in Serum or Plasma",
-        pl: "Glukoza na czczo",
-        tests: &["glucose"],
-    },
-    Panel {
-        key: "hba1c",
-        loinc: "4548-4",
-        display: "Hemoglobin A1c/Hemoglobin.total in Blood",
-        pl: "Hemoglobina glikowana",
-        tests: &["hba1c"],
-    },
-    Panel {
-        key: "renal",
-        loinc: "24362-6",
-        display: "Renal function 2000 panel - Serum or Plasma",
-        pl: "Panel nerkowy",
-        tests: &["creat", "egfr", "na", "k"],
-    },
-    Panel {
-        key: "tsh",
-        loinc: "3016-3",
-        display: "Thyrotropin [Units/volume] in Serum or Plasma",
-        pl: "TSH",
-        tests: &["tsh"],
-    },
-    Panel {
-        key: "liver",
-        loinc: "24325-3",
-        display: "Hepatic function panel - Serum or Plasma",
-        pl: "Próby wątrobowe",
-        tests: &["alt", "ast"],
-    },
-    Panel {
-        key: "crp",
-        loinc: "1988-5",
-        display: "C reactive protein [Mass/volume] in Serum or Plasma",
-        pl: "CRP",
-        tests: &["crp"],
-    },
-];
-
-pub fn panel(key: &str) -> Option<&'static Panel> {
-    PANELS.iter().find(|p| p.key == key)
 }
 
 /// Vaccines: CVX code, CVX short description, Polish name.
@@ -1477,6 +1311,8 @@ pub const ALLERGENS: &[(&str, &str, &str, (&str, &str))] = &[
 
 #[cfg(test)]
 mod tests {
+    use ikp_terminology::laboratory;
+
     use super::*;
 
     #[test]
@@ -1487,7 +1323,7 @@ mod tests {
                 assert!(med_named(m).is_some(), "{}: {m}", c.code);
             }
             for l in c.labs {
-                assert!(panel(l).is_some(), "{}: {l}", c.code);
+                assert!(laboratory::panel(l).is_some(), "{}: {l}", c.code);
             }
             for p in c.procedures {
                 assert!(PROCEDURES.iter().any(|(code, _)| code == p), "{}: {p}", c.code);
@@ -1499,9 +1335,22 @@ mod tests {
                 assert!(WARDS.iter().any(|(code, _, _)| *code == ward), "{}", c.code);
             }
         }
-        for p in PANELS {
-            for t in p.tests {
-                assert!(test_index(t).is_some(), "{t}");
+        for exam in IMAGING {
+            assert!(PROCEDURES.iter().any(|(code, _)| *code == exam.procedure), "{}", exam.procedure);
+            assert!(exam.icd9.starts_with(exam.procedure) && laboratory::loinc_valid(exam.loinc.0), "{}", exam.icd9);
+        }
+        for plan in CARE_PLANNING {
+            assert!(CONDITIONS.iter().any(|c| c.code == plan.condition && matches!(c.kind, Kind::Chronic { .. })));
+            assert!(!plan.activities.is_empty(), "{}", plan.condition);
+            for a in plan.activities {
+                assert!(a.panel.is_none_or(|p| laboratory::panel(p).is_some()), "{}: {:?}", plan.condition, a.panel);
+            }
+            if let Some(t) = plan.target {
+                assert!(
+                    laboratory::loinc_valid(t.loinc.0) && (t.low.is_some() || t.high.is_some()),
+                    "{}",
+                    plan.condition
+                );
             }
         }
         for (_, doses) in CHILD_SCHEDULE {

@@ -2,6 +2,9 @@
 //! their dispensations, referrals, laboratory reports with observations, vital signs,
 //! immunizations, procedures, allergies and discharge summaries.
 
+use ikp_terminology::laboratory::{
+    self, DIAGNOSTIC_SERVICE, INTERPRETATION, OBSERVATION_CATEGORY, Panel, SpecimenType, Test, TestKind,
+};
 use serde_json::Value;
 
 use super::calendar::{At, Day};
@@ -11,6 +14,7 @@ use super::fhir::{
     self, coded, coding, concept, dec, decimal, identifier, obj, quantity, reference, reference_display,
 };
 use super::history::{Event, History, Res};
+use super::imaging::Basis;
 use super::pesel::Sex;
 
 /// An encounter being built; its resource is written when the visit closes (at the position
@@ -31,20 +35,27 @@ pub(super) struct Visit {
     hospitalization: Option<Value>,
 }
 
-const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
-const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+/// One sampling for laboratory tests: where and when it was taken and reported, who signs the
+/// results, and the specimens taken so far.
+struct Sample {
+    lab: usize,
+    diagnostician: usize,
+    collected: At,
+    issued: At,
+    specimens: Vec<(SpecimenType, String)>,
+}
 
 impl History<'_> {
-    fn patient_ref(&self) -> Value {
+    pub(super) fn patient_ref(&self) -> Value {
         reference_display("Patient", self.patient_id, &self.person.display())
     }
 
-    fn prac_ref(&self, p: usize) -> Value {
+    pub(super) fn prac_ref(&self, p: usize) -> Value {
         let display = self.layout.practitioners.get(p).map(|x| x.display()).unwrap_or_default();
         reference_display("Practitioner", &facilities::prac_id(p), &display)
     }
 
-    fn org_ref(&self, f: usize) -> Value {
+    pub(super) fn org_ref(&self, f: usize) -> Value {
         reference_display("Organization", &facilities::org_id(f), &self.layout.facilities[f].name)
     }
 
@@ -482,7 +493,8 @@ impl History<'_> {
     }
 
     /// Laboratory orders: one ServiceRequest per panel, then (when the sample is taken before the
-    /// reference date) a DiagnosticReport with its Observations from the patient's usual lab.
+    /// reference date) per panel a DiagnosticReport with its Observations from the patient's usual
+    /// lab, and one Specimen per kind of sample taken.
     pub(super) fn labs(&mut self, visit: &Visit, panels: &[&str], reason: Option<&str>, inflamed: bool) {
         let lab = if visit.inpatient { visit.facility } else { self.home.lab };
         let collected = if visit.inpatient {
@@ -497,103 +509,182 @@ impl History<'_> {
         } else {
             visit.practitioner
         };
+        let mut sample = Sample { lab, diagnostician, collected, issued, specimens: Vec::new() };
         for key in panels {
-            let Some(panel) = catalog::panel(key) else { continue };
-            let sr = self.next_id(Res::ServiceRequest);
-            let mut request = obj!({
-                "resourceType": "ServiceRequest",
-                "id": sr.as_str(),
-                "status": if done { "completed" } else { "active" },
-                "intent": "order",
-                "category": [coded(fhir::SNOMED, "108252007", "Laboratory procedure")],
-                "priority": if visit.inpatient { "urgent" } else { "routine" },
-                "code": {"coding": [coding(fhir::LOINC, panel.loinc, panel.display)], "text": panel.pl},
-                "subject": self.patient_ref(),
-                "encounter": reference("Encounter", &visit.id),
-                "occurrenceDateTime": collected.fhir(),
-                "authoredOn": visit.start.fhir(),
-                "requester": self.prac_ref(visit.practitioner),
-                "performer": [self.org_ref(lab)]
-            });
-            if let Some(reason) = reason {
-                request["reasonReference"] = obj!([reference("Condition", reason)]);
+            let Some(panel) = laboratory::panel(key) else { continue };
+            let sr = self.lab_order(visit, panel, &sample, done, reason);
+            if done {
+                self.lab_report(visit, panel, &sr, &mut sample, inflamed);
             }
-            self.out.push(request);
-            if !done {
-                continue;
-            }
-            let report = self.next_id(Res::DiagnosticReport);
-            let mut results = Vec::new();
-            let mut abnormal = Vec::new();
-            for test_key in panel.tests {
-                let Some(t) = catalog::test_index(test_key) else { continue };
-                let test = &catalog::TESTS[t];
-                let value = self.lab_value(t, collected.day, inflamed);
-                let (low, high) = if self.person.sex == Sex::Male { test.male } else { test.female };
-                let flag = match (low, high) {
-                    (Some(l), _) if value < l => ("L", "Low"),
-                    (_, Some(h)) if value > h => ("H", "High"),
-                    _ => ("N", "Normal"),
-                };
-                if flag.0 != "N" {
-                    abnormal.push(test.pl);
-                }
-                let mut range = serde_json::Map::new();
-                if let Some(l) = low {
-                    range.insert("low".into(), quantity(decimal(l, test.scale), test.unit, test.ucum));
-                }
-                if let Some(h) = high {
-                    range.insert("high".into(), quantity(decimal(h, test.scale), test.unit, test.ucum));
-                }
-                let id = self.next_id(Res::Observation);
-                self.out.push(obj!({
-                    "resourceType": "Observation",
-                    "id": id.as_str(),
-                    "basedOn": [reference("ServiceRequest", &sr)],
-                    "status": "final",
-                    "category": [{"coding": [coding(OBSERVATION_CATEGORY, "laboratory", "Laboratory")]}],
-                    "code": {"coding": [coding(fhir::LOINC, test.loinc, test.display)], "text": test.pl},
-                    "subject": self.patient_ref(),
-                    "encounter": reference("Encounter", &visit.id),
-                    "effectiveDateTime": collected.fhir(),
-                    "issued": issued.fhir(),
-                    "performer": [self.org_ref(lab), self.prac_ref(diagnostician)],
-                    "valueQuantity": quantity(decimal(value, test.scale), test.unit, test.ucum),
-                    "interpretation": [coded(INTERPRETATION, flag.0, flag.1)],
-                    "referenceRange": [Value::Object(range)]
-                }));
-                results.push(reference("Observation", &id));
-            }
-            let conclusion = if abnormal.is_empty() {
-                "Wyniki w granicach wartości referencyjnych.".to_string()
-            } else {
-                format!("Wyniki poza zakresem referencyjnym: {}.", abnormal.join(", "))
-            };
-            self.out.push(obj!({
-                "resourceType": "DiagnosticReport",
-                "id": report.as_str(),
-                "basedOn": [reference("ServiceRequest", &sr)],
-                "status": "final",
-                "category": [coded("http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory")],
-                "code": {"coding": [coding(fhir::LOINC, panel.loinc, panel.display)], "text": panel.pl},
-                "subject": self.patient_ref(),
-                "encounter": reference("Encounter", &visit.id),
-                "effectiveDateTime": collected.fhir(),
-                "issued": issued.fhir(),
-                "performer": [self.org_ref(lab)],
-                "resultsInterpreter": [self.prac_ref(diagnostician)],
-                "result": results,
-                "conclusion": conclusion
-            }));
         }
     }
 
-    /// One measurement of test `t`: the patient's own level, shifted by their conditions.
-    fn lab_value(&mut self, t: usize, day: Day, inflamed: bool) -> f64 {
-        let test = &catalog::TESTS[t];
+    fn lab_order(&mut self, visit: &Visit, panel: &Panel, sample: &Sample, done: bool, reason: Option<&str>) -> String {
+        let sr = self.next_id(Res::ServiceRequest);
+        let mut request = obj!({
+            "resourceType": "ServiceRequest",
+            "id": sr.as_str(),
+            "status": if done { "completed" } else { "active" },
+            "intent": "order",
+            "category": [coded(fhir::SNOMED, "108252007", "Laboratory procedure")],
+            "priority": if visit.inpatient { "urgent" } else { "routine" },
+            "code": {"coding": [coding(fhir::LOINC, panel.loinc, panel.display)], "text": panel.pl},
+            "subject": self.patient_ref(),
+            "encounter": reference("Encounter", &visit.id),
+            "occurrenceDateTime": sample.collected.fhir(),
+            "authoredOn": visit.start.fhir(),
+            "requester": self.prac_ref(visit.practitioner),
+            "performer": [self.org_ref(sample.lab)]
+        });
+        if let Some(reason) = reason {
+            request["reasonReference"] = obj!([reference("Condition", reason)]);
+        }
+        self.out.push(request);
+        sr
+    }
+
+    /// The report of one panel: the member Observations, for a panel of several tests a panel
+    /// Observation grouping them (`hasMember`), and the DiagnosticReport listing the panel first,
+    /// then its members (so including the report's results brings the values too).
+    fn lab_report(&mut self, visit: &Visit, panel: &Panel, sr: &str, sample: &mut Sample, inflamed: bool) {
+        let report = self.next_id(Res::DiagnosticReport);
+        let specimen = panel.specimen_type().map(|kind| self.specimen(sample, kind));
+        let specimen = specimen.as_deref();
+        let mut members = Vec::new();
+        let mut abnormal = Vec::new();
+        for test in panel.members() {
+            let id = self.next_id(Res::Observation);
+            let mut obs = self.lab_observation(&id, visit, (test.loinc, test.display, test.pl), sr, sample, specimen);
+            if self.lab_result(&mut obs, test, sample.collected.day, inflamed) {
+                abnormal.push(test.pl);
+            }
+            self.out.push(obs);
+            members.push(reference("Observation", &id));
+        }
+        let mut results = Vec::with_capacity(members.len() + 1);
+        if panel.is_group() {
+            let id = self.next_id(Res::Observation);
+            let mut obs =
+                self.lab_observation(&id, visit, (panel.loinc, panel.display, panel.pl), sr, sample, specimen);
+            obs["hasMember"] = Value::Array(members.clone());
+            self.out.push(obs);
+            results.push(reference("Observation", &id));
+        }
+        results.extend(members);
+        let conclusion = if abnormal.is_empty() {
+            "Wyniki w granicach wartości referencyjnych.".to_string()
+        } else {
+            format!("Wyniki poza zakresem referencyjnym: {}.", abnormal.join(", "))
+        };
+        let mut dr = obj!({
+            "resourceType": "DiagnosticReport",
+            "id": report.as_str(),
+            "meta": fhir::profiled("PLDiagnosticReportLab"),
+            "basedOn": [reference("ServiceRequest", sr)],
+            "status": "final",
+            "category": [coded(DIAGNOSTIC_SERVICE, "LAB", "Laboratory")],
+            "code": {"coding": [coding(fhir::LOINC, panel.loinc, panel.display)], "text": panel.pl},
+            "subject": self.patient_ref(),
+            "encounter": reference("Encounter", &visit.id),
+            "effectiveDateTime": sample.collected.fhir(),
+            "issued": sample.issued.fhir(),
+            "performer": [self.org_ref(sample.lab)],
+            "resultsInterpreter": [self.prac_ref(sample.diagnostician)],
+            "result": results,
+            "conclusion": conclusion
+        });
+        if let Some(specimen) = specimen {
+            dr["specimen"] = obj!([reference("Specimen", specimen)]);
+        }
+        self.out.push(dr);
+    }
+
+    /// The part every laboratory Observation of a sample shares (a panel's too): no value yet.
+    fn lab_observation(
+        &self,
+        id: &str,
+        visit: &Visit,
+        code: (&str, &str, &str),
+        sr: &str,
+        sample: &Sample,
+        specimen: Option<&str>,
+    ) -> Value {
+        let mut obs = obj!({
+            "resourceType": "Observation",
+            "id": id,
+            "meta": fhir::profiled("PLObservationLab"),
+            "basedOn": [reference("ServiceRequest", sr)],
+            "status": "final",
+            "category": [{"coding": [coding(OBSERVATION_CATEGORY, "laboratory", "Laboratory")]}],
+            "code": {"coding": [coding(fhir::LOINC, code.0, code.1)], "text": code.2},
+            "subject": self.patient_ref(),
+            "encounter": reference("Encounter", &visit.id),
+            "effectiveDateTime": sample.collected.fhir(),
+            "issued": sample.issued.fhir(),
+            "performer": [self.org_ref(sample.lab), self.prac_ref(sample.diagnostician)]
+        });
+        if let Some(specimen) = specimen {
+            obs["specimen"] = reference("Specimen", specimen);
+        }
+        obs
+    }
+
+    /// Draws the result of `test` into `obs` (value, interpretation, reference range); returns
+    /// whether it is outside the reference range.
+    fn lab_result(&mut self, obs: &mut Value, test: &Test, day: Day, inflamed: bool) -> bool {
+        let male = self.person.sex == Sex::Male;
+        let value = test.rounded(self.lab_value(test, day, inflamed));
+        let flag = test.interpretation(value, male);
+        match test.kind {
+            TestKind::Quantity => {
+                let (low, high) = test.range(male);
+                let mut range = serde_json::Map::new();
+                let limit = |v: f64| quantity(decimal(v, test.scale), test.unit, test.ucum);
+                if let Some(l) = low {
+                    range.insert("low".into(), limit(l));
+                }
+                if let Some(h) = high {
+                    range.insert("high".into(), limit(h));
+                }
+                obs["valueQuantity"] = quantity(decimal(value, test.scale), test.unit, test.ucum);
+                obs["referenceRange"] = obj!([Value::Object(range)]);
+            }
+            TestKind::Presence => {
+                let finding = test.finding(value, male);
+                obs["valueCodeableConcept"] =
+                    obj!({"coding": [coding(fhir::SNOMED, finding.code, finding.display)], "text": finding.pl});
+                obs["referenceRange"] = obj!([{"text": laboratory::NEGATIVE.pl}]);
+            }
+        }
+        obs["interpretation"] = obj!([coded(INTERPRETATION, flag.0, flag.1)]);
+        flag.0 != "N"
+    }
+
+    /// The Specimen of `kind` taken at this sampling (one per kind, shared by its panels).
+    fn specimen(&mut self, sample: &mut Sample, kind: SpecimenType) -> String {
+        if let Some((_, id)) = sample.specimens.iter().find(|(k, _)| *k == kind) {
+            return id.clone();
+        }
+        let id = self.next_id(Res::Specimen);
+        let (code, display) = kind.snomed();
+        self.out.push(obj!({
+            "resourceType": "Specimen",
+            "id": id.as_str(),
+            "status": "available",
+            "type": {"coding": [coding(fhir::SNOMED, code, display)], "text": kind.pl()},
+            "subject": self.patient_ref(),
+            "collection": {"collectedDateTime": sample.collected.fhir()}
+        }));
+        sample.specimens.push((kind, id.clone()));
+        id
+    }
+
+    /// One measurement of `test`: the patient's own level, shifted by their conditions. For a
+    /// presence test, the latent amount (positive above the high limit).
+    fn lab_value(&mut self, test: &Test, day: Day, inflamed: bool) -> f64 {
         let male = self.person.sex == Sex::Male;
         let mean = if male { test.mean.0 } else { test.mean.1 };
-        let bias = self.bias.get(t).copied().unwrap_or(0.0);
+        let bias = laboratory::test_index(test.key).and_then(|t| self.bias.get(t)).copied().unwrap_or(0.0);
         let mut v = mean + test.sd * (bias + self.rng.normal(0.0, 0.5));
         let has = |code: &str| self.chronic.iter().any(|c| c.cond.code == code && c.onset <= day);
         let age = f64::from(self.age_on(day));
@@ -611,12 +702,21 @@ impl History<'_> {
             }
             "k" if has("N18.3") => v += 0.3,
             "na" if has("I50.0") => v -= 2.0,
+            "urea" if has("N18.3") => v += self.rng.normal(25.0, 8.0),
+            "urea" if has("I50.0") => v += self.rng.normal(8.0, 4.0),
             "tsh" if has("E03.9") => v += self.rng.normal(1.2, 1.5),
             "hgb" if has("D50.9") => v -= 2.2,
             "hct" if has("D50.9") => v -= 6.0,
             "mcv" if has("D50.9") => v -= 11.0,
             "crp" if inflamed => v = self.rng.normal(70.0, 35.0),
             "wbc" if inflamed => v += self.rng.normal(5.5, 2.0),
+            // Proteinuria in kidney disease, less often in hypertension; the one acute illness
+            // that orders a urinalysis is a urinary infection.
+            "uprot" if has("N18.3") => v += 2.5,
+            "uprot" if inflamed => v += 1.5,
+            "uprot" if has("I10") => v += 0.6,
+            // Glucosuria above the renal threshold (and on SGLT2 inhibitors) in diabetes.
+            "uglu" if has("E11") => v += self.rng.normal(2.0, 1.0),
             _ => {}
         }
         v.max(mean * 0.08)
@@ -766,7 +866,11 @@ impl History<'_> {
                 (n as i64 * 360 + self.rng.range(60, 600)).min(admitted.day.days_until(discharged.day) * 1440 + 60);
             let at = admitted.plus_minutes(offset).min(discharged);
             if at.day <= self.end {
-                self.procedure(code, at, &visit, doctor, hospital, Some(&cond_id));
+                let procedure = self.procedure(code, at, &visit, doctor, hospital, Some(&cond_id));
+                if let Some(exam) = catalog::imaging(code) {
+                    let basis = Basis::Procedure { encounter: &visit.id, procedure: &procedure };
+                    self.imaging(exam, at, hospital, basis, cond.code);
+                }
                 done.push(*code);
             }
         }

@@ -316,7 +316,7 @@ impl Layout {
                 0 => {
                     let mut specialties: Vec<&'static str> = WARDS.iter().map(|w| w.2).collect();
                     specialties.extend(CLINICS.iter().map(|c| c.2));
-                    specialties.push("0701");
+                    specialties.extend(["0701", "0726"]);
                     let s = rng.pick(&specialties, "0705");
                     (FacilityKind::Hospital, Profession::Physician(s))
                 }

@@ -51,9 +51,7 @@ pub use ikp_terminology::naming::{
 
 pub const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 pub const ICD9PL: &str = "urn:oid:2.16.840.1.113883.3.4424.11.2.6";
-pub const LOINC: &str = "http://loinc.org";
-pub const SNOMED: &str = "http://snomed.info/sct";
-pub const UCUM: &str = "http://unitsofmeasure.org";
+pub use ikp_terminology::laboratory::{LOINC, SNOMED, UCUM};
 pub const CVX: &str = "http://hl7.org/fhir/sid/cvx";
 pub const ATC: &str = "http://www.whocc.no/atc";
 pub const ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
@@ -107,8 +105,20 @@ pub fn decimal(value: f64, scale: u32) -> Value {
     dec((value * p).round() as i64, scale)
 }
 
+/// A UCUM quantity; a dimensionless one (unit `""`, e.g. a specific gravity) has no printed unit.
 pub fn quantity(value: Value, unit: &str, code: &str) -> Value {
-    obj!({"value": value, "unit": unit, "system": UCUM, "code": code})
+    let mut q = obj!({"value": value, "unit": unit, "system": UCUM, "code": code});
+    if unit.is_empty()
+        && let Some(q) = q.as_object_mut()
+    {
+        q.remove("unit");
+    }
+    q
+}
+
+/// `meta` declaring the national profile `name` (e.g. `PLObservationLab`).
+pub fn profiled(name: &str) -> Value {
+    obj!({"profile": [format!("{}/StructureDefinition/{name}", ikp_terminology::CANONICAL_BASE)]})
 }
 
 /// Standard base64 (RFC 4648) with padding.

@@ -6,6 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use ikp_terminology::laboratory;
 use serde_json::Value;
 
 use super::calendar::{At, Day};
@@ -38,6 +39,13 @@ pub(super) enum Event {
     Specialist { chronic: usize, clinic: &'static str, referral: String },
 }
 
+/// The positions of two laboratory panels in `keys` that measure a test in common, if any.
+fn overlapping(keys: &[&str]) -> Option<(usize, usize)> {
+    let panels: Vec<_> = keys.iter().map(|k| laboratory::panel(k)).collect();
+    let mut pairs = (0..panels.len()).flat_map(|a| (a + 1..panels.len()).map(move |b| (a, b)));
+    pairs.find(|&(a, b)| matches!((panels[a], panels[b]), (Some(x), Some(y)) if x.overlaps(y)))
+}
+
 /// A chronic condition of the patient; `id` is set once it is recorded at a visit.
 #[derive(Debug, Clone)]
 pub(super) struct Chronic {
@@ -45,6 +53,8 @@ pub(super) struct Chronic {
     pub onset: Day,
     pub id: Option<String>,
     pub meds: Vec<&'static Med>,
+    /// The Goal its care plans pursue, once the first plan set it.
+    pub goal: Option<String>,
 }
 
 /// Kinds of per-patient resources with their id prefixes.
@@ -61,6 +71,10 @@ pub(super) enum Res {
     Procedure,
     AllergyIntolerance,
     DocumentReference,
+    Specimen,
+    ImagingStudy,
+    CarePlan,
+    Goal,
 }
 
 impl Res {
@@ -77,8 +91,15 @@ impl Res {
             Res::Procedure => "proc",
             Res::AllergyIntolerance => "alg",
             Res::DocumentReference => "doc",
+            Res::Specimen => "spc",
+            Res::ImagingStudy => "img",
+            Res::CarePlan => "cpl",
+            Res::Goal => "goal",
         }
     }
+
+    /// How many kinds there are (the last one's index plus one): one id counter each.
+    const COUNT: usize = Res::Goal as usize + 1;
 }
 
 /// Builds one patient's clinical resources.
@@ -92,12 +113,14 @@ pub(super) struct History<'a> {
     pub end: Day,
     pub rng: Rng,
     pub out: Vec<Value>,
-    counters: [u32; 11],
+    counters: [u32; Res::COUNT],
     pub chronic: Vec<Chronic>,
     queue: BinaryHeap<Reverse<(i32, usize)>>,
     events: Vec<Option<Event>>,
     followup_pending: bool,
     allergy_due: Option<Day>,
+    /// The last day of the care plan (IPOM) in force.
+    pub care_plan_until: Option<Day>,
     /// Per laboratory test, this patient's stable deviation from the mean (in SDs).
     pub bias: Vec<f64>,
     /// Adult height (cm), BMI and systolic pressure baseline.
@@ -119,7 +142,7 @@ impl<'a> History<'a> {
         end: Day,
     ) -> History<'a> {
         let mut rng = Rng::stream(seed, &[label("history"), number as u64]);
-        let bias = (0..catalog::TESTS.len()).map(|_| rng.normal(0.0, 0.7)).collect();
+        let bias = (0..laboratory::TESTS.len()).map(|_| rng.normal(0.0, 0.7)).collect();
         let height = match person.sex {
             Sex::Male => rng.normal(177.0, 7.0),
             Sex::Female => rng.normal(164.5, 6.0),
@@ -136,12 +159,13 @@ impl<'a> History<'a> {
             end,
             rng,
             out: Vec::new(),
-            counters: [0; 11],
+            counters: [0; Res::COUNT],
             chronic: Vec::new(),
             queue: BinaryHeap::new(),
             events: Vec::new(),
             followup_pending: false,
             allergy_due: None,
+            care_plan_until: None,
             bias,
             height,
             bmi,
@@ -199,7 +223,7 @@ impl<'a> History<'a> {
             }
             let onset_age = self.rng.range(i64::from(min_onset), i64::from(age_now)) as i32;
             let onset = self.person.birth.add_years(onset_age).plus(self.rng.range(0, 364)).min(end.plus(-1));
-            self.chronic.push(Chronic { cond, onset, id: None, meds: Vec::new() });
+            self.chronic.push(Chronic { cond, onset, id: None, meds: Vec::new(), goal: None });
         }
         self.chronic.sort_by_key(|c| c.onset);
         let mut earliest_followup = None;
@@ -450,8 +474,19 @@ impl<'a> History<'a> {
             }
         }
         let p_labs = if newly.is_empty() { 0.25 } else { 0.6 };
-        while panels.len() > 2 {
-            let drop = self.rng.index(panels.len());
+        // At most two panels, and never two measuring the same test (the renal panel and the
+        // basic metabolic panel): one of an overlapping pair, else any, is dropped at random.
+        while panels.len() > 2 || overlapping(&panels).is_some() {
+            let drop = match overlapping(&panels) {
+                Some((a, b)) => {
+                    if self.rng.chance(0.5) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+                None => self.rng.index(panels.len()),
+            };
             panels.remove(drop);
         }
         if !panels.is_empty() && self.rng.chance(p_labs) {
@@ -465,6 +500,7 @@ impl<'a> History<'a> {
         {
             self.refer(day, &visit, i);
         }
+        self.care_plan(day, &visit, &due);
         self.maybe_allergy(day, &visit.id.clone(), visit.practitioner);
         self.close_visit(visit);
         if !self.followup_pending {
@@ -521,6 +557,12 @@ impl<'a> History<'a> {
         if !cond.labs.is_empty() && self.rng.chance(0.4) {
             self.labs(&visit, cond.labs, Some(&id), true);
         }
+        // An adult's lingering cough is imaged to rule out pneumonia.
+        for exam in cond.procedures.iter().filter_map(|code| catalog::imaging(code)) {
+            if age >= 18 && self.rng.chance(0.3) {
+                self.refer_imaging(&visit, exam, &id, cond.code);
+            }
+        }
         self.maybe_allergy(day, &visit.id.clone(), visit.practitioner);
         self.close_visit(visit);
     }
@@ -537,8 +579,10 @@ impl<'a> History<'a> {
         self.vitals(day, &visit, age >= 18, true, None);
         let panels: &[&str] = match age {
             ..=17 => &[],
-            18..=39 => &["cbc", "glucose"],
-            _ => [&["cbc", "lipid"][..], &["lipid", "glucose"], &["cbc", "glucose"]][self.rng.index(3)],
+            18..=39 => &["cbc", "glucose", "urine"],
+            _ => {
+                [&["cbc", "lipid", "urine"][..], &["lipid", "glucose"], &["cbc", "glucose", "urine"]][self.rng.index(3)]
+            }
         };
         if !panels.is_empty() && self.rng.chance(0.35) {
             self.labs(&visit, panels, None, false);
@@ -560,7 +604,7 @@ impl<'a> History<'a> {
             && !self.chronic.iter().any(|c| c.cond.code == "I25.1")
             && let Some(cad) = CONDITIONS.iter().find(|c| c.code == "I25.1")
         {
-            self.chronic.push(Chronic { cond: cad, onset: day, id: None, meds: Vec::new() });
+            self.chronic.push(Chronic { cond: cad, onset: day, id: None, meds: Vec::new(), goal: None });
             let i = self.chronic.len() - 1;
             let when = day.plus(self.rng.range(20, 40)).workday();
             self.schedule(when, Event::Diagnose(i));

@@ -18,11 +18,13 @@ pub mod calendar;
 pub mod identifiers;
 pub mod pesel;
 
+mod care;
 mod catalog;
 mod clinical;
 mod facilities;
 pub mod fhir;
 mod history;
+mod imaging;
 mod names;
 mod output;
 mod population;

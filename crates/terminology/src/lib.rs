@@ -8,6 +8,7 @@ pub mod code_system;
 pub mod concept_map;
 pub mod error;
 pub mod expand;
+pub mod laboratory;
 pub mod membership;
 pub mod naming;
 
