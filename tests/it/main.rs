@@ -33,6 +33,7 @@ mod ikp_family;
 mod ikp_order;
 mod ikp_prescription;
 mod ikp_referral;
+mod ikp_results;
 mod ikp_sweep;
 mod import;
 mod input_rules;

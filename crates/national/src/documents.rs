@@ -14,15 +14,19 @@
 //!   be allowed to act on the patient's record or be the Composition's author) together with
 //!   its index entry `DocumentReference/[id]` (same id; `type` = LOINC + P1 class, `category` =
 //!   P1 class, `date`, `author`, `subject`, `custodian`, `masterIdentifier` = the Bundle's
-//!   identifier, content: the stored Bundle and `Composition/[id]/$document`), then the Bundle
-//!   itself as `Bundle/[id]` (the signed original, unchanged). Resubmitting a document with the
-//!   same Composition id replaces it (a new version). Returns the DocumentReference.
+//!   identifier, content: the stored Bundle and `Composition/[id]/$document`), the clinical
+//!   resources the document carries (DiagnosticReports, Observations, CarePlans...: see
+//!   [`document_data`], listed in the index entry's `context.related`), then the Bundle itself
+//!   as `Bundle/[id]` (the original, with the server's ids and references). Resubmitting a
+//!   document with the same Composition id replaces it and its data (new versions; data the new
+//!   version no longer carries is deleted). Returns the DocumentReference.
 //! - `GET Composition/[id]/$document` (R4 standard; `persist` must be false): the document as a
 //!   Bundle: the stored original when it was submitted, else assembled from the Composition and
 //!   the resources it references (those the caller may read).
 //! - `GET Patient/[id]/$summary`: an IPS document Bundle (Composition LOINC 60591-5, sections:
-//!   problems, medications, allergies, immunizations, results, procedures, encounters) built from
-//!   what the caller may read of the patient's record; 404 for a patient they may not read.
+//!   problems, medications, allergies, immunizations, results (the DiagnosticReports and the
+//!   newest Observation of each code), procedures, plan of care, encounters) built from what the
+//!   caller may read of the patient's record; 404 for a patient they may not read.
 //!
 //! Stored `Bundle`s are in no compartment, so confined callers (patients, parents, doctors)
 //! cannot read `Bundle/[id]` directly: they list `DocumentReference?patient=..&type=..&date=..`
@@ -36,12 +40,14 @@
 
 use serde_json::{Value, json};
 
-use super::current;
 use super::referral::{find, issuer, subject_id};
+use super::results::{self, DemoDocument};
+use super::{current, document_data};
 use crate::access::Reason;
 use crate::context::Fhir;
 use crate::error::{FhirError, FhirResult};
 use crate::interaction::Response;
+use crate::interaction::observation_operations::lastn;
 use crate::interaction::operation::{Call, Input};
 use crate::session::{Session, Write, WriteSet};
 
@@ -51,6 +57,13 @@ use crate::session::{Session, Write, WriteSet};
 pub const ORIGINAL_DOCUMENT: Reason = Reason {
     code: "document-original",
     display: "the original of a submitted document, kept by the server and shown with its Composition",
+};
+
+/// The data a document carries goes into the record of the document's patient: whoever may
+/// write the document (its author) writes its data there, on the document's authority.
+pub const DOCUMENT_DATA: Reason = Reason {
+    code: "document-data",
+    display: "data carried by a document, stored in its patient's record with the document",
 };
 
 /// P1 document classes.
@@ -151,17 +164,15 @@ fn index_entry(fhir: &Fhir, bundle: &Value, composition: &Value, id: &str) -> Fh
 
 async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
     issuer(session)?;
-    let bundle = input.resource("Bundle")?.clone();
+    let mut bundle = input.resource("Bundle")?.clone();
     if bundle["type"] != "document" {
         return Err(FhirError::bad_request("the Bundle must be a document"));
     }
-    let mut composition =
-        bundle
-            .pointer("/entry/0/resource")
-            .filter(|r| r["resourceType"] == "Composition")
-            .cloned()
-            .ok_or_else(|| FhirError::bad_request("the first entry of a document must be its Composition"))?;
-    if subject_id(&composition).is_none() {
+    let composition = bundle
+        .pointer("/entry/0/resource")
+        .filter(|r| r["resourceType"] == "Composition")
+        .ok_or_else(|| FhirError::bad_request("the first entry of a document must be its Composition"))?;
+    if subject_id(composition).is_none() && composition.pointer("/subject/reference").is_none() {
         return Err(FhirError::bad_request("the Composition's subject must be Patient/[id]"));
     }
     let requested = composition["id"]
@@ -177,7 +188,6 @@ async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
         Some(id) if !session.is_confined() || session.current("Composition", &id).await?.is_some() => id,
         _ => crate::session::prepare::new_id(),
     };
-    composition["id"] = json!(id);
     // `Bundle/[id]` may only hold this document's earlier version, never anything else.
     let lookup = session.lookup();
     if let Some(existing) = lookup.read("Bundle", &id).await? {
@@ -186,21 +196,66 @@ async fn submit(session: &Session, input: &Input) -> FhirResult<Response> {
             return Err(FhirError::Conflict(format!("Bundle/{id} exists and is not this document's")));
         }
     }
-    let reference = index_entry(session, &bundle, &composition, &id)?;
-    // The document keeps its id: the Composition and its index entry are the caller's writes
-    // (judged and audited); the original is kept by the server, all in one transaction.
-    let mut original = bundle;
-    original["id"] = json!(id);
-    if let Some(Value::Object(first)) = original.pointer_mut("/entry/0/resource") {
+    // What an earlier version of the document carried, to retire what this one no longer does.
+    let earlier: Vec<String> = match lookup.read("DocumentReference", &id).await? {
+        Some(reference) => related(reference.content()),
+        None => Vec::new(),
+    };
+    if let Some(Value::Object(first)) = bundle.pointer_mut("/entry/0/resource") {
         first.insert("id".into(), json!(id));
     }
-    let mut writes = WriteSet::new();
-    writes.push(Write::put_assigned("Composition", &id, composition));
-    writes.push(Write::put_assigned("DocumentReference", &id, reference));
-    writes.push(Write::put_assigned("Bundle", &id, original).vouched_by(ORIGINAL_DOCUMENT));
-    let written = session.commit(writes).await?;
+    let carried = document_data::carry(&mut bundle, &id, &session.base_url)?;
+    let composition = bundle["entry"][0]["resource"].clone();
+    let mut reference = index_entry(session, &bundle, &composition, &id)?;
+    let carried_references: Vec<String> = carried.iter().map(document_data::Carried::reference).collect();
+    if !carried.is_empty() {
+        let related: Vec<Value> = carried_references.iter().map(|r| json!({"reference": r})).collect();
+        reference["context"]["related"] = Value::Array(related);
+    }
+    bundle["id"] = json!(id);
+    // The document keeps its id: the Composition, its index entry and the data it carries are
+    // the caller's writes (judged, validated and audited); the original is kept by the server,
+    // all in one transaction.
+    let mut writes = vec![
+        Write::put_assigned("Composition", &id, composition),
+        Write::put_assigned("DocumentReference", &id, reference),
+    ];
+    for data in carried {
+        let reference = data.reference();
+        let write = Write::put_assigned(&data.resource_type, &data.id, data.resource);
+        // Data an earlier version of this document carried (its own index entry lists it) is
+        // replaced on the document's authority; anything else at that id is judged as usual,
+        // so a resource the caller may not see is never overwritten.
+        writes.push(if earlier.contains(&reference) {
+            write.vouched_by(DOCUMENT_DATA)
+        } else {
+            write.placed_by(DOCUMENT_DATA)
+        });
+    }
+    for stale in earlier.iter().filter(|r| !carried_references.contains(r)) {
+        if let Some((resource_type, stale_id)) = stale.split_once('/')
+            && stale_id.starts_with(&format!("{id}-"))
+        {
+            // Listed by this document's own index entry under its ids: its data, retired on
+            // the document's authority like it was written.
+            writes.push(Write::delete(resource_type, stale_id, None).vouched_by(DOCUMENT_DATA));
+        }
+    }
+    writes.push(Write::put_assigned("Bundle", &id, bundle).vouched_by(ORIGINAL_DOCUMENT));
+    let written = session.commit(WriteSet::transaction(writes)).await?;
     let stored = written.get(1).and_then(|w| w.content()).ok_or_else(|| FhirError::Internal("not stored".into()))?;
     Ok(Response::resource(201, stored))
+}
+
+/// The resources a document's index entry says it carried (`context.related`).
+fn related(reference: &Value) -> Vec<String> {
+    reference
+        .pointer("/context/related")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["reference"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// References in a resource (`Type/id` only).
@@ -275,8 +330,9 @@ const IPS_SECTIONS: &[(&str, &str, &[&str])] = &[
     ("10160-0", "History of medication use", &["MedicationStatement", "MedicationRequest"]),
     ("48765-2", "Allergies and intolerances", &["AllergyIntolerance"]),
     ("11369-6", "History of immunizations", &["Immunization"]),
-    ("30954-2", "Relevant diagnostic tests/laboratory data", &["Observation", "DiagnosticReport"]),
+    ("30954-2", "Relevant diagnostic tests/laboratory data", &["DiagnosticReport", "Observation"]),
     ("47519-4", "History of procedures", &["Procedure"]),
+    ("18776-5", "Plan of care", &["CarePlan"]),
     ("46240-8", "History of encounters", &["Encounter"]),
 ];
 
@@ -306,6 +362,25 @@ fn line(r: &Value) -> String {
     format!("{} {} {}", r["resourceType"].as_str().unwrap_or(""), escape(what), escape(when))
 }
 
+/// What a summary section lists of `resource_type` for the patient: the newest result of each
+/// test (the whole history is `Observation?patient=..`), everything else of the record.
+async fn section_entries(session: &Session, resource_type: &str, patient: &str) -> FhirResult<Vec<Value>> {
+    let subject = format!("Patient/{patient}");
+    match resource_type {
+        "Observation" => {
+            let pairs = [("subject".to_string(), subject)];
+            let latest = lastn::latest(session, &pairs, 1, true).await?;
+            Ok(latest
+                .observations
+                .iter()
+                .filter_map(|v| v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()))
+                .collect())
+        }
+        "Immunization" | "AllergyIntolerance" => find(session, resource_type, &[("patient", subject)]).await,
+        _ => find(session, resource_type, &[("subject", subject)]).await,
+    }
+}
+
 async fn summary(session: &Session, id: &str) -> FhirResult<Response> {
     let (patient, _) = current(session, "Patient", id).await?;
     let mut sections = Vec::new();
@@ -313,9 +388,8 @@ async fn summary(session: &Session, id: &str) -> FhirResult<Response> {
     for (code, title, types) in IPS_SECTIONS {
         let mut found = Vec::new();
         for t in *types {
-            let param = if *t == "Immunization" || *t == "AllergyIntolerance" { "patient" } else { "subject" };
             // Types the caller's scopes do not cover are left out rather than failing the summary.
-            if let Ok(list) = find(session, t, &[(param, format!("Patient/{id}"))]).await {
+            if let Ok(list) = section_entries(session, t, id).await {
                 found.extend(list);
             }
         }
@@ -370,7 +444,9 @@ async fn summary(session: &Session, id: &str) -> FhirResult<Response> {
 const DEMO_HOSPITAL: &str = "Organization/demo-szpital-wojewodzki";
 const DEMO_DOCTOR: &str = "Practitioner/demo-piotr-nowak";
 
-fn demo_composition(id: &str, patient: &str, class: &str, date: &str, encounter: Option<&str>, text: &str) -> Value {
+fn demo_composition(document: &DemoDocument) -> Value {
+    let DemoDocument { id, patient, class, date, encounter, text, .. } = document;
+    let class = *class;
     let (_, loinc, display) = CLASSES.iter().find(|(c, _, _)| *c == class).copied().unwrap_or(CLASSES[0]);
     let system = if class == "IPOM" { LOCAL_TYPE } else { P1_CLASS };
     let mut c = json!({
@@ -395,6 +471,10 @@ fn demo_composition(id: &str, patient: &str, class: &str, date: &str, encounter:
     }
     if let Some(e) = encounter {
         c["encounter"] = json!({"reference": format!("Encounter/{e}")});
+    }
+    if !document.entries.is_empty() {
+        let entries: Vec<Value> = document.entries.iter().map(|r| json!({"reference": r})).collect();
+        c["section"][0]["entry"] = Value::Array(entries);
     }
     c
 }
@@ -439,15 +519,14 @@ fn demo_encounter(
     })
 }
 
-/// A demo document: id, patient, class, date, encounter, text.
-type DemoDocument = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, &'static str);
-
 /// Demo data (stored once by `ikp serve --demo`): a hospital and a surgery, conditions, four
 /// visits (Jan at primary care and in hospital, Anna at primary care, Zofia at the allergist;
-/// with a procedure), and one document of each of the nine classes (each as Composition +
-/// DocumentReference + Bundle, same id `demo-dok-*`): Jan has the discharge summary,
-/// information for the referring doctor, refusal of admission, IPOM and e-prescription; Anna the
-/// lab result, diagnostic description and e-order; Zofia the e-referral.
+/// with a procedure), and documents of all nine classes (each as Composition +
+/// DocumentReference + Bundle, same id `demo-dok-*`): Jan has the discharge summary, information
+/// for the referring doctor, refusal of admission, e-prescription, his IPOM (a CarePlan with
+/// goals) and three years of lab results; Anna her lab results, the chest X-ray description and
+/// the e-order; Zofia the e-referral and her lab results. The results, the X-ray and the IPOM
+/// carry their data (see [`results`]).
 pub fn demo() -> Vec<Value> {
     let mut out = vec![
         json!({"resourceType": "Organization", "id": "demo-szpital-wojewodzki", "active": true,
@@ -524,7 +603,9 @@ pub fn demo() -> Vec<Value> {
                "encounter": {"reference": "Encounter/demo-pobyt-jan-szpital"},
                "performedDateTime": "2026-10-10T15:00:00+02:00"}),
     ];
-    let docs: [DemoDocument; 9] = [
+    // The documents without data of their own; those with results, the imaging description and
+    // the IPOM come from `results`.
+    let plain = [
         (
             "demo-dok-karta-wypisowa-jan",
             "demo-jan-kowalski",
@@ -550,36 +631,12 @@ pub fn demo() -> Vec<Value> {
             "Brak wskazań do hospitalizacji, leczenie ambulatoryjne.",
         ),
         (
-            "demo-dok-ipom-jan",
-            "demo-jan-kowalski",
-            "IPOM",
-            "2026-09-15T09:20:00+02:00",
-            None,
-            "IPOM: kontrola ciśnienia co 3 miesiące, dieta niskosodowa.",
-        ),
-        (
             "demo-dok-recepta-jan",
             "demo-jan-kowalski",
             "04.01",
             "2026-09-15T09:15:00+02:00",
             None,
             "Recepta: Amlodypina 5 mg, 1x dziennie.",
-        ),
-        (
-            "demo-dok-wynik-anna",
-            "demo-anna-kowalska",
-            "06.10",
-            "2026-11-03T08:00:00+01:00",
-            None,
-            "Morfologia: HGB 13,5 g/dl (w normie). Opis: bez odchyleń.",
-        ),
-        (
-            "demo-dok-opis-rtg-anna",
-            "demo-anna-kowalska",
-            "06.00",
-            "2026-11-04T12:00:00+01:00",
-            None,
-            "RTG klatki piersiowej: bez zmian ogniskowych.",
         ),
         (
             "demo-dok-zlecenie-anna",
@@ -598,9 +655,26 @@ pub fn demo() -> Vec<Value> {
             "Skierowanie na testy alergiczne skórne.",
         ),
     ];
+    let mut documents: Vec<DemoDocument> = plain
+        .into_iter()
+        .map(|(id, patient, class, date, encounter, text)| DemoDocument {
+            id: id.to_string(),
+            patient,
+            class,
+            date: date.to_string(),
+            encounter,
+            text: text.to_string(),
+            carried: Vec::new(),
+            entries: Vec::new(),
+        })
+        .collect();
+    documents.extend(results::documents());
+    out.extend(results::shared());
     let demo_fhir_base = "urn:ikp-demo";
-    for (id, patient, class, date, encounter, text) in docs {
-        let composition = demo_composition(id, patient, class, date, encounter, text);
+    for document in documents {
+        let DemoDocument { id, patient, class, date, encounter, .. } = &document;
+        let (id, class, date) = (id.as_str(), *class, date.as_str());
+        let composition = demo_composition(&document);
         let bundle = json!({
             "resourceType": "Bundle",
             "id": id,
@@ -608,7 +682,10 @@ pub fn demo() -> Vec<Value> {
             "identifier": {"system": "urn:oid:2.16.840.1.113883.3.4424.2.7.9999.20.2", "value": format!("BUNDLE-{id}")},
             "type": "document",
             "timestamp": date,
-            "entry": [{"fullUrl": format!("{demo_fhir_base}/Composition/{id}"), "resource": composition}],
+            "entry": std::iter::once(&composition).chain(&document.carried).map(|r| json!({
+                "fullUrl": format!("{demo_fhir_base}/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")),
+                "resource": r,
+            })).collect::<Vec<_>>(),
         });
         let (system, display) = if class == "IPOM" {
             (LOCAL_TYPE, "Indywidualny plan opieki medycznej")
@@ -638,6 +715,15 @@ pub fn demo() -> Vec<Value> {
         if let Some(e) = encounter {
             reference["context"] = json!({"encounter": [{"reference": format!("Encounter/{e}")}]});
         }
+        if !document.carried.is_empty() {
+            let related: Vec<Value> = document
+                .carried
+                .iter()
+                .map(|r| json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))}))
+                .collect();
+            reference["context"]["related"] = Value::Array(related);
+        }
+        out.extend(document.carried.iter().cloned());
         out.push(composition);
         out.push(reference);
         out.push(bundle);

@@ -10,12 +10,14 @@ pub mod authorization;
 pub mod booking;
 pub mod crossborder;
 pub mod demo;
+pub mod document_data;
 pub mod documents;
 pub mod ehic;
 pub mod order;
 pub mod poz;
 pub mod prescription;
 pub mod referral;
+pub mod results;
 pub mod sweep;
 
 // The layers below, under the names the modules use (`crate::session`, `crate::auth`...).

@@ -180,7 +180,7 @@ impl Session {
         }
         let mut stored = versions.clone();
         if let Some(agent) = self.agent() {
-            for reason in plans.iter().filter_map(|p| p.write.vouched) {
+            for reason in plans.iter().filter_map(|p| p.write.vouched.or(p.write.placed)) {
                 self.trail.note(reason);
             }
             let reasons = self.trail.reasons();
@@ -485,10 +485,11 @@ impl Session {
         stamp(self, body, target, at, method).map(Some)
     }
 
-    /// A confined caller's new version must be where it may act (not vouched for by an
-    /// operation): no moving data into another record, no creating reference data.
+    /// A confined caller's new version must be where it may act (unless an operation vouched
+    /// for the write or placed it): no moving data into another record, no creating reference
+    /// data.
     fn check_new_version(&self, plan: &Plan<'_>, version: &NewVersion) -> FhirResult<()> {
-        if version.method == Method::Delete || plan.write.vouched.is_some() {
+        if version.method == Method::Delete || plan.write.vouched.is_some() || plan.write.placed.is_some() {
             return Ok(());
         }
         let Some(reach) = self.reach() else { return Ok(()) };

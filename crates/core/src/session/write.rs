@@ -33,6 +33,12 @@ pub struct Write {
     /// Slot): its target and new version are not judged by the general policy, and the reason is
     /// recorded in the AuditEvents of the change.
     pub vouched: Option<Reason>,
+    /// Set by an operation whose own rule decides where the new version belongs (the data a
+    /// document carries goes into the record of the document's patient, which its author may
+    /// write without otherwise reaching that record): the new version's place is not judged, but
+    /// the target it replaces is, as for any write, and the reason is recorded in the
+    /// AuditEvents of the change.
+    pub placed: Option<Reason>,
     /// The id of an update was assigned by an operation (a submitted document keeps its id), not
     /// chosen by the client: the resource is created with it when it does not exist, and a
     /// resource the caller may not see is never overwritten.
@@ -100,6 +106,7 @@ impl Write {
             full_url: None,
             entry: None,
             vouched: None,
+            placed: None,
             assigned_id: false,
         }
     }
@@ -114,6 +121,13 @@ impl Write {
     /// [`Write::vouched`]).
     pub fn vouched_by(mut self, reason: Reason) -> Write {
         self.vouched = Some(reason);
+        self
+    }
+
+    /// This write's new version placed by the calling operation's rule, for `reason` (see
+    /// [`Write::placed`]).
+    pub fn placed_by(mut self, reason: Reason) -> Write {
+        self.placed = Some(reason);
         self
     }
 
