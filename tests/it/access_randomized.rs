@@ -108,6 +108,10 @@ const RX: &[&str] = &["MedicationRequest", "MedicationDispense", "MedicationStat
 /// Types searched whole, with exact expectations.
 const SEARCH_TYPES: &[&str] = &[
     "Observation",
+    "DiagnosticReport",
+    "CarePlan",
+    "Goal",
+    "ImagingStudy",
     "Condition",
     "MedicationRequest",
     "MedicationDispense",
@@ -623,6 +627,18 @@ impl Ctx<'_> {
             return;
         }
         if t.is_empty() || t == "OperationOutcome" {
+            return;
+        }
+        // An operation's answer (`$stats`): what it carries is judged, whether stored or computed
+        // about a patient (a statistic of someone's results).
+        if t == "Parameters" && value["id"].is_null() {
+            let mut parameters: Vec<&Value> = value["parameter"].as_array().into_iter().flatten().collect();
+            while let Some(parameter) = parameters.pop() {
+                if let Some(resource) = parameter.get("resource") {
+                    self.check(who, request, resource);
+                }
+                parameters.extend(parameter["part"].as_array().into_iter().flatten());
+            }
             return;
         }
         self.net.judged.set(self.net.judged.get() + 1);
@@ -2222,6 +2238,28 @@ async fn type_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
         }
         out
     };
+    // The results operations about a hidden patient answer as about one that never existed.
+    let results = |patient: &str| -> Vec<Attempt<'static>> {
+        let get = |label: &str, path: String| (label.to_string(), Method::GET, path, None, vec![]);
+        vec![
+            get("the newest results", format!("Observation/$lastn?patient=Patient/{patient}")),
+            get(
+                "the last three of a test",
+                format!("Observation/$lastn?subject=Patient/{patient}&code=http://loinc.org|718-7&max=3"),
+            ),
+            get(
+                "statistics of a test",
+                format!("Observation/$stats?subject=Patient/{patient}&code=718-7&statistic=average,count"),
+            ),
+        ]
+    };
+    // (Only when none of the patient's results is within reach: a doctor sees the results they
+    // performed even for a patient whose record is closed to them, as a search would show.)
+    let subject = format!("Patient/{hidden}");
+    let never = "rz-never-existed";
+    if ctx.seen(who, "Observation", |c| reference_of(c, "/subject/reference") == Some(subject.as_str())).is_empty() {
+        compare_answers(ctx, who, &subject, results(&hidden), results(never), (&hidden, never)).await;
+    }
     let about = format!("Patient/{hidden} with PESEL {pesel}");
     compare_answers(ctx, who, &about, tries(&pesel), tries(&nobody), (&pesel, &nobody)).await;
     // A wrong guess voided the pending codes: the world takes their new versions.
@@ -2239,6 +2277,27 @@ fn check_document(ctx: &Ctx<'_>, who: &Who, request: &str, bundle: &Value, skip:
     }
 }
 
+/// A `$document` answer is the document whole, shown to whoever may see its Composition (its
+/// author too, who may no longer reach the patient's record): its Composition must be one the
+/// caller may see, and everything else in it about that Composition's patient or reference data
+/// the caller may see; never another patient's.
+fn check_whole_document(ctx: &Ctx<'_>, who: &Who, request: &str, bundle: &Value) {
+    let Some(composition) = entries(bundle).first().map(|e| &e["resource"]) else { return };
+    ctx.check(who, request, composition);
+    let patient = subject_of(composition);
+    for entry in entries(bundle).iter().skip(1) {
+        let resource = &entry["resource"];
+        match subject_of(resource) {
+            Some(about) => {
+                ctx.ensure(Some(about) == patient, "LEAK: a document carried another patient's data", || {
+                    format!("LEAK: caller {} request {request} got {} about Patient/{about}", who.name, resource["id"])
+                });
+            }
+            None => ctx.check(who, request, resource),
+        }
+    }
+}
+
 /// Operations on what the caller may see (or act on) still work: a document, a summary, a
 /// validation, a refusal on the workflow's own rule (403, 409, 422) rather than 404; and the
 /// documented disclosures (the right access code and PESEL) show what they should. None of
@@ -2247,7 +2306,7 @@ async fn visible_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
     if who.unconfined {
         return;
     }
-    let mut kinds: Vec<usize> = (0..10).collect();
+    let mut kinds: Vec<usize> = (0..11).collect();
     if !ctx.touring.get() {
         rng.shuffle(&mut kinds);
         kinds.truncate(3);
@@ -2279,7 +2338,7 @@ async fn visible_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
                 let path = format!("Composition/{id}/$document");
                 let r = ctx.net.get(who, &path).await;
                 ctx.expect_status(who, &path, &r, 200);
-                check_document(ctx, who, &path, &r.body, 0);
+                check_whole_document(ctx, who, &path, &r.body);
                 judged(1);
             }
             2 => {
@@ -2417,6 +2476,35 @@ async fn visible_operations(ctx: &Ctx<'_>, who: &Who, rng: &mut Rng) {
                         .collect();
                     ctx.same(who, &path, "prescriptions", &got, &want);
                 }
+                judged(1);
+            }
+            9 => {
+                // The newest results of a patient the caller sees: only what it may see, and a
+                // result of every test it may see.
+                let patients = ctx.seen(who, "Patient", |_| true);
+                if patients.is_empty() {
+                    continue;
+                }
+                let (patient, _) = rng.pick(&patients);
+                let subject = format!("Patient/{patient}");
+                let path = format!("Observation/$lastn?patient={subject}&max=2");
+                let r = ctx.net.get(who, &path).await;
+                ctx.expect_status(who, &path, &r, 200);
+                ctx.check(who, &path, &r.body);
+                let code = |o: &Value| {
+                    format!(
+                        "{}|{}",
+                        o["code"]["coding"][0]["system"].as_str().unwrap_or(""),
+                        o["code"]["coding"][0]["code"].as_str().unwrap_or("")
+                    )
+                };
+                let want: BTreeSet<String> = ctx
+                    .seen(who, "Observation", |c| reference_of(c, "/subject/reference") == Some(subject.as_str()))
+                    .iter()
+                    .map(|(_, o)| code(o))
+                    .collect();
+                let got: BTreeSet<String> = entries(&r.body).iter().map(|e| code(&e["resource"])).collect();
+                ctx.same(who, &path, "the tests with results", &got, &want);
                 judged(1);
             }
             _ => {

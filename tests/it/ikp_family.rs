@@ -54,13 +54,7 @@ async fn status(server: &TestServer, token: &str, path: &str) -> u16 {
 
 async fn search(server: &TestServer, token: &str, path: &str) -> Vec<Value> {
     let bundle: Value = server.get(path).bearer_auth(token).send().await.expect("get").json().await.expect("json");
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| e["resource"].clone())
-        .collect()
+    common::resources(&bundle, "match")
 }
 
 async fn authorisations(server: &TestServer) {

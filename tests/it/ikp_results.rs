@@ -10,7 +10,7 @@ use crate::common;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::{TestServer, json};
+use common::{TestServer, json, listed, resources, type_and_id};
 
 on_both_backends_configured!(crate::common::auth_on; demo_results, lastn_and_stats, summary_results, submitted_document_data);
 
@@ -28,31 +28,8 @@ async fn ok(server: &TestServer, token: &str, path: &str) -> Value {
     body
 }
 
-/// The resources of a searchset with `mode`, as `Type/id`.
-fn listed(bundle: &Value, mode: &str) -> Vec<String> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap_or(""),
-                e["resource"]["id"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
-}
-
 fn matches(bundle: &Value) -> Vec<Value> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| e["resource"].clone())
-        .collect()
+    resources(bundle, "match")
 }
 
 async fn patient(server: &TestServer, id: &str) -> String {
@@ -124,18 +101,8 @@ async fn demo_results(server: &TestServer) {
     let document = listed(&documents, "match");
     assert_eq!(document, ["DocumentReference/demo-dok-wynik-jan-2026-09-10"]);
     let bundle = ok(server, &jan, "Composition/demo-dok-wynik-jan-2026-09-10/$document").await;
-    let carried: Vec<String> = bundle["entry"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap_or(""),
-                e["resource"]["id"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let carried: Vec<String> =
+        bundle["entry"].as_array().expect("entries").iter().map(|e| type_and_id(&e["resource"])).collect();
     assert!(carried.contains(&format!("Observation/{id}")), "{carried:?}");
 
     // Anna's last blood count has exactly one flagged value, the haemoglobin.
@@ -145,18 +112,8 @@ async fn demo_results(server: &TestServer) {
         "DiagnosticReport?patient=Patient/demo-anna-kowalska&code=http://loinc.org|58410-2&_sort=-date&_count=1&_include=DiagnosticReport:result",
     )
     .await;
-    let flagged: Vec<Value> = listed(&cbc, "include")
-        .iter()
-        .filter_map(|r| {
-            cbc["entry"].as_array()?.iter().find(|e| {
-                format!(
-                    "{}/{}",
-                    e["resource"]["resourceType"].as_str().unwrap_or(""),
-                    e["resource"]["id"].as_str().unwrap_or("")
-                ) == *r
-            })
-        })
-        .map(|e| e["resource"].clone())
+    let flagged: Vec<Value> = resources(&cbc, "include")
+        .into_iter()
         .filter(|o| o.get("valueQuantity").is_some() && o["interpretation"][0]["coding"][0]["code"] != "N")
         .collect();
     assert_eq!(flagged.len(), 1, "{flagged:?}");

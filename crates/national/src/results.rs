@@ -109,7 +109,23 @@ fn quantity(test: &Test, value: f64) -> Value {
     json!({"value": test.rounded(value), "unit": test.unit, "system": UCUM, "code": test.ucum})
 }
 
-/// One result of `test`.
+/// What every lab Observation of a sample says: its profile, the category, `code` (LOINC, English
+/// and Polish names), the patient, when taken and reported, the laboratory.
+fn lab_observation(document: &DemoDocument, sample: &Sample, (loinc, display, pl): (&str, &str, &str)) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "meta": {"profile": [format!("{PL}PLObservationLab")]},
+        "status": "final",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
+        "code": {"coding": [{"system": LOINC, "code": loinc, "display": display}], "text": pl},
+        "subject": document.subject(),
+        "effectiveDateTime": sample.collected,
+        "issued": sample.issued,
+        "performer": [{"reference": DEMO_LAB}],
+    })
+}
+
+/// One result of `test`: the value in UCUM, its reference range and flag.
 fn observation(document: &DemoDocument, sample: &Sample, test: &Test, value: f64) -> Value {
     let (low, high) = test.range(sample.male);
     let mut range = serde_json::Map::new();
@@ -120,20 +136,11 @@ fn observation(document: &DemoDocument, sample: &Sample, test: &Test, value: f64
         range.insert("high".into(), quantity(test, high));
     }
     let (flag, flag_display) = test.interpretation(test.rounded(value), sample.male);
-    json!({
-        "resourceType": "Observation",
-        "meta": {"profile": [format!("{PL}PLObservationLab")]},
-        "status": "final",
-        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
-        "code": {"coding": [{"system": LOINC, "code": test.loinc, "display": test.display}], "text": test.pl},
-        "subject": document.subject(),
-        "effectiveDateTime": sample.collected,
-        "issued": sample.issued,
-        "performer": [{"reference": DEMO_LAB}],
-        "valueQuantity": quantity(test, value),
-        "interpretation": [{"coding": [{"system": INTERPRETATION, "code": flag, "display": flag_display}]}],
-        "referenceRange": [Value::Object(range)],
-    })
+    let mut result = lab_observation(document, sample, (test.loinc, test.display, test.pl));
+    result["valueQuantity"] = quantity(test, value);
+    result["interpretation"] = json!([{"coding": [{"system": INTERPRETATION, "code": flag, "display": flag_display}]}]);
+    result["referenceRange"] = json!([Value::Object(range)]);
+    result
 }
 
 /// A lab report of `panel` with the `values` of its tests; returns its reference.
@@ -151,18 +158,8 @@ fn lab_report(document: &mut DemoDocument, sample: &Sample, panel: &str, values:
     }
     let mut results: Vec<Value> = Vec::new();
     if members.len() > 1 {
-        let grouping = json!({
-            "resourceType": "Observation",
-            "meta": {"profile": [format!("{PL}PLObservationLab")]},
-            "status": "final",
-            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
-            "code": {"coding": [{"system": LOINC, "code": panel.loinc, "display": panel.display}], "text": panel.pl},
-            "subject": document.subject(),
-            "effectiveDateTime": sample.collected,
-            "issued": sample.issued,
-            "performer": [{"reference": DEMO_LAB}],
-            "hasMember": members.iter().map(|m| json!({"reference": m})).collect::<Vec<_>>(),
-        });
+        let mut grouping = lab_observation(document, sample, (panel.loinc, panel.display, panel.pl));
+        grouping["hasMember"] = members.iter().map(|m| json!({"reference": m})).collect();
         results.push(json!({"reference": document.carry(grouping)}));
     }
     results.extend(members.iter().map(|m| json!({"reference": m})));

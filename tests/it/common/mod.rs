@@ -331,24 +331,33 @@ pub async fn outcome(r: reqwest::Response, status: u16) -> Vec<Value> {
     body["issue"].as_array().cloned().unwrap_or_default()
 }
 
-/// Reads a fixture from tests/fixtures.
 /// `Type/id` of the entries in `mode` (`match` or `include`) of a searchset.
 pub fn keys(bundle: &Value, mode: &str) -> std::collections::BTreeSet<String> {
+    listed(bundle, mode).into_iter().collect()
+}
+
+/// `Type/id` of the entries in `mode` of a searchset, in the Bundle's order.
+pub fn listed(bundle: &Value, mode: &str) -> Vec<String> {
+    resources(bundle, mode).iter().map(type_and_id).collect()
+}
+
+/// The resources of the entries in `mode` of a searchset, in the Bundle's order.
+pub fn resources(bundle: &Value, mode: &str) -> Vec<Value> {
     bundle["entry"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap_or(""),
-                e["resource"]["id"].as_str().unwrap_or("")
-            )
-        })
+        .map(|e| e["resource"].clone())
         .collect()
 }
 
+/// `Type/id` of a resource.
+pub fn type_and_id(resource: &Value) -> String {
+    format!("{}/{}", resource["resourceType"].as_str().unwrap_or(""), resource["id"].as_str().unwrap_or(""))
+}
+
+/// Reads a fixture from tests/fixtures.
 pub fn fixture(path: &str) -> Value {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
     serde_json::from_str(&std::fs::read_to_string(&full).expect("fixture")).expect("fixture json")

@@ -44,6 +44,10 @@ const SEARCHES: &[(&str, &str)] = &[
     ("sort_and_count", "Observation?patient=example&_sort=-date&_count=10"),
     ("missing", "Patient?birthdate:missing=true"),
     ("composite", "Observation?code-value-quantity=http://loinc.org|8867-4$gt60"),
+    // What a patient app asks for lab results: a test's trend, the reports, `$lastn`'s scan.
+    ("results_trend", "Observation?patient=example&code=http://loinc.org|4548-4&date=ge2024-01-01&_sort=-date"),
+    ("lab_reports", "DiagnosticReport?patient=example&category=LAB&_include=DiagnosticReport:result"),
+    ("lastn_scan", "Observation?patient=example&category=laboratory&_sort=-date&_count=1000"),
 ];
 
 fn render(dialect: Dialect) -> String {
