@@ -1,8 +1,8 @@
 //! Lab results, imaging reports and care plans over HTTP with real tokens: the demo population's
 //! results as searchable resources reachable from their documents, `Observation/$lastn`,
 //! `Observation/$stats` and the results section of `$summary`; `Bundle/$submit-document`
-//! storing the data a document carries; and who sees what: the patient, a parent of a minor, a
-//! doctor with access see the results, anyone else learns nothing (answers identical to those
+//! storing the data a document carries; and who sees what: the patient, a parent of a minor, the
+//! primary-care doctor see the results, anyone else learns nothing (answers identical to those
 //! for an id or a patient that does not exist).
 
 use crate::common;
@@ -429,6 +429,14 @@ async fn submitted_document_data(server: &TestServer) {
     let zofia_report = format!("DiagnosticReport/{}-1", zofias["id"].as_str().expect("id"));
     assert_eq!(get(server, &anna, &zofia_report).await.0, 200);
     assert_eq!(get(server, &jan, &zofia_report).await.0, 404);
+
+    // A document about Krystyna: her primary-care doctor sees its data.
+    let (status, krystynas) =
+        submit(server, &admin, &lab_document("Patient/demo-krystyna-nowak", "proby-krystyna")).await;
+    assert_eq!(status, 201, "{krystynas}");
+    let krystyna_result = format!("Observation/{}-2", krystynas["id"].as_str().expect("id"));
+    assert_eq!(ok(server, &piotr, &krystyna_result).await["valueQuantity"]["value"], json!(31.0));
+    assert_eq!(get(server, &anna, &krystyna_result).await.0, 404);
 
     // Resubmitted with one result less: the report is replaced, the dropped result retired.
     let mut again = lab_document("Patient/demo-jan-kowalski", &id);
