@@ -838,7 +838,9 @@ async fn patient_scope_enforcement(server: &TestServer) {
     let token = launch(server, "launch/patient patient/Observation.rs", JAN, None).await;
     let access = token["access_token"].as_str().expect("access");
     // Search is confined to the patient in context.
-    let bundle: Value = bearer(server, "Observation", access).send().await.expect("search").json().await.expect("json");
+    // (The seeded Observations, coded "test"; the demo's lab results are coded otherwise.)
+    let bundle: Value =
+        bearer(server, "Observation?code:text=test", access).send().await.expect("search").json().await.expect("json");
     let ids: Vec<&str> =
         bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str()).collect();
     assert_eq!(ids, ["obs-jan"]);
@@ -923,7 +925,9 @@ async fn granular_scopes_and_clinicians(server: &TestServer) {
     let token = launch(server, "launch/patient patient/Observation.rs?category=laboratory", JAN, None).await;
     assert_eq!(token["scope"], "launch/patient patient/Observation.rs?category=laboratory");
     let access = token["access_token"].as_str().expect("access");
-    let bundle: Value = bearer(server, "Observation", access).send().await.expect("search").json().await.expect("json");
+    // (The seeded Observations, coded "test"; the demo's lab results are coded otherwise.)
+    let bundle: Value =
+        bearer(server, "Observation?code:text=test", access).send().await.expect("search").json().await.expect("json");
     let ids: Vec<&str> =
         bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str()).collect();
     assert_eq!(ids, ["lab-1"]);
