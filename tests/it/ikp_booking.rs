@@ -285,6 +285,13 @@ async fn booking_rules(server: &TestServer) {
 }
 
 async fn double_booking(server: &TestServer) {
+    double_booking_over(&[server]).await;
+}
+
+/// Eight patients book one slot at the same moment, their requests spread over `nodes` (servers
+/// on one database): exactly one wins, the others get 409.
+pub(crate) async fn double_booking_over(nodes: &[&TestServer]) {
+    let server = nodes[0];
     let admin = server.admin_token().await;
     facility(server, &admin, "d").await;
     let slot = slots(server, &admin, "d-covid19-vaccination", today().plus(5), 1).await.remove(0);
@@ -297,7 +304,7 @@ async fn double_booking(server: &TestServer) {
                 .await,
         ));
     }
-    let attempts = tokens.iter().map(|(id, token)| book(server, token, &slot, id));
+    let attempts = tokens.iter().enumerate().map(|(i, (id, token))| book(nodes[i % nodes.len()], token, &slot, id));
     let results = futures::future::join_all(attempts).await;
     let ok = results.iter().filter(|(s, _)| (200..300).contains(s)).count();
     assert_eq!(ok, 1, "exactly one booking wins: {:?}", results.iter().map(|(s, _)| *s).collect::<Vec<_>>());

@@ -342,24 +342,33 @@ async fn concurrent_dispensing(server: &TestServer) {
         Some("CZESCIOWO_ZREALIZOWANA")
     );
 
+    racing_dispensing_over(&[server]).await;
+    let ewa = user(server, EWA).await;
+    let admin = server.admin_token().await;
+
+    // 8 concurrent dispensings of 1 pack on 3 packs: exactly 3 succeed, after re-checking.
+    let (code, rx) = issue(server, JAN, &[("standard", 3.0)]).await;
+    let id = rx[0]["id"].as_str().expect("id").to_string();
+    let statuses = dispense_race(&[server], &ewa, &id, &code, 1.0, 8).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
+    assert_eq!(mds["total"], 3);
+    assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
+}
+
+/// Eight pharmacies dispense a whole 2-pack prescription at the same moment, their requests
+/// spread over `nodes` (servers on one database): exactly one wins.
+pub(crate) async fn racing_dispensing_over(nodes: &[&TestServer]) {
+    let server = nodes[0];
     let (code, rx) = issue(server, JAN, &[("standard", 2.0)]).await;
     let id = rx[0]["id"].as_str().expect("id").to_string();
     let ewa = user(server, EWA).await;
-    let statuses = dispense_race(server, &ewa, &id, &code, 2.0, 8).await;
+    let statuses = dispense_race(nodes, &ewa, &id, &code, 2.0, 8).await;
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| [201, 409, 412].contains(s)), "{statuses:?}");
     let admin = server.admin_token().await;
     let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
     assert_eq!(mds["total"], 1);
-    assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
-
-    // 8 concurrent dispensings of 1 pack on 3 packs: exactly 3 succeed, after re-checking.
-    let (code, rx) = issue(server, JAN, &[("standard", 3.0)]).await;
-    let id = rx[0]["id"].as_str().expect("id").to_string();
-    let statuses = dispense_race(server, &ewa, &id, &code, 1.0, 8).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
-    let mds = json(get(server, &admin, &format!("MedicationDispense?prescription=MedicationRequest/{id}")).await).await;
-    assert_eq!(mds["total"], 3);
     assert_eq!(read(server, &format!("MedicationRequest/{id}")).await["status"], "completed");
 }
 
@@ -369,13 +378,15 @@ async fn dispense(server: &TestServer, token: &str, id: &str, packs: f64, code: 
     post(server, token, &format!("MedicationRequest/{id}/$dispense"), &params).await
 }
 
-/// `n` pharmacists' `$dispense` of `packs` at the same moment; their HTTP statuses.
-async fn dispense_race(server: &TestServer, token: &str, id: &str, code: &str, packs: f64, n: usize) -> Vec<u16> {
+/// `n` pharmacists' `$dispense` of `packs` at the same moment, through `nodes` in turn; their
+/// HTTP statuses.
+async fn dispense_race(nodes: &[&TestServer], token: &str, id: &str, code: &str, packs: f64, n: usize) -> Vec<u16> {
     let body = serde_json::to_vec(&dispense_params(packs, Some(code), Some(JAN_PESEL))).expect("json");
-    let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (client, url, body, token) = (server.client.clone(), url.clone(), body.clone(), token.to_string());
+        .map(|i| {
+            let server = nodes[i % nodes.len()];
+            let url = server.url(&format!("MedicationRequest/{id}/$dispense"));
+            let (client, body, token) = (server.client.clone(), body.clone(), token.to_string());
             tokio::spawn(async move {
                 let request = client.post(url).header("content-type", "application/fhir+json").bearer_auth(token);
                 request.body(body).send().await.expect("send").status().as_u16()

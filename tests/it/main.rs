@@ -12,6 +12,7 @@ mod access;
 mod access_randomized;
 mod bundles;
 mod cli;
+mod cluster;
 mod concurrency;
 mod crud;
 mod dependencies;
