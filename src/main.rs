@@ -1,6 +1,5 @@
 use clap::Parser;
 use ikp::cli::{Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 // glibc's allocator spends a quarter of ingest time in malloc/free under multi-threaded load
 // (arena lock contention, consolidation); mimalloc does not.
@@ -9,11 +8,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    ikp::cli::logging::init(cli.log_format);
+    let result = match cli.command {
         Command::Serve(args) => ikp::server::serve(args).await,
         Command::Bench(args) => ikp::bench::run(args).await.map(drop),
         Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
+pub mod logging;
 pub mod snapshot;
 pub mod validate;
 
@@ -14,6 +15,9 @@ pub use crate::server::config::{AuthMode, DEFAULT_DATABASE_URL, ServeArgs};
 #[derive(Debug, Parser)]
 #[command(name = "ikp", version, about = "HL7 FHIR R4 server with the Polish IKP workflows")]
 pub struct Cli {
+    /// Log lines as text, or as one JSON object per line (on stderr; `RUST_LOG` filters).
+    #[arg(long, global = true, env = "IKP_LOG_FORMAT", value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
