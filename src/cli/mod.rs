@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod auth;
+pub mod config;
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
@@ -26,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the FHIR server.
     Serve(ServeArgs),
+    /// The configuration of `ikp serve`.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Drive a running FHIR server with concurrent clients and report throughput and latency.
     Bench(crate::bench::BenchArgs),
     /// Show the SQL of a search and the database's plan for it.

@@ -1,7 +1,10 @@
 //! The server's configuration: every flag of `ikp serve`, each mirrored by an environment
-//! variable (see the README's Configuration table).
+//! variable and by a key of the configuration file (see the README's Configuration section). This
+//! struct is the one list of the options: the file's keys, `ikp config check` and the help are all
+//! read from it through clap.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -22,6 +25,10 @@ pub struct ServeArgs {
     /// Public base URL of the FHIR endpoint (default: http://<listen>/fhir).
     #[arg(long, env = "IKP_BASE_URL")]
     pub base_url: Option<String>,
+    /// A TOML file setting any of these options by its flag's long name (`listen = "..."`);
+    /// flags and environment variables win over it. Not a key of the file itself.
+    #[arg(long, env = "IKP_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Largest accepted request body in bytes.
     #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -90,6 +97,7 @@ impl ServeArgs {
             listen,
             database_url: database_url.to_string(),
             base_url: None,
+            config: None,
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
             sweep_seconds: 0,
@@ -114,6 +122,33 @@ impl ServeArgs {
             Some(mode) => mode == AuthMode::On,
             None => !self.listen.ip().is_loopback(),
         }
+    }
+
+    /// `--auth off` anywhere but on loopback would open every record to the network.
+    pub fn refuse_open_network(&self) -> anyhow::Result<()> {
+        if !self.enforce_auth() && !self.listen.ip().is_loopback() {
+            anyhow::bail!("--auth off is refused on {}: only a loopback address may serve without tokens", self.listen);
+        }
+        Ok(())
+    }
+
+    /// Everything that would stop `ikp serve` before it opens the database, all at once (for
+    /// `ikp config check` and the start itself): authorization off the loopback, an incomplete
+    /// upstream login, a malformed `--require-profile`.
+    pub fn problems(&self) -> Vec<anyhow::Error> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.refuse_open_network() {
+            problems.push(e);
+        }
+        if let Err(e) = self.upstream.config() {
+            problems.push(e);
+        }
+        for requirement in &self.require_profile {
+            if !requirement.contains('=') {
+                problems.push(anyhow::anyhow!("--require-profile wants Type=profile-url, not '{requirement}'"));
+            }
+        }
+        problems
     }
 
     pub fn demo_enabled(&self) -> bool {

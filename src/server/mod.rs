@@ -1,6 +1,8 @@
 //! Starting and stopping the server.
 
 pub mod config;
+pub mod config_file;
+pub mod redact;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,8 +43,9 @@ pub async fn open_with_store(
 ) -> anyhow::Result<(Session, Arc<dyn Store>)> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let timeout = bounds.statement_timeout.unwrap_or(store::DEFAULT_STATEMENT_TIMEOUT);
-    let store =
-        store::open_with_timeout(database_url, timeout).await.with_context(|| format!("opening {database_url}"))?;
+    let store = store::open_with_timeout(database_url, timeout)
+        .await
+        .with_context(|| format!("opening {}", redact::mask_url(database_url)))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
@@ -71,9 +74,7 @@ pub async fn open_with_store(
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let enforce_auth = args.enforce_auth();
     if !enforce_auth {
-        if !args.listen.ip().is_loopback() {
-            anyhow::bail!("--auth off is refused on {}: only a loopback address may serve without tokens", args.listen);
-        }
+        args.refuse_open_network()?;
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
     let bounds = Bounds {
@@ -179,6 +180,11 @@ async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch
 
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let problems = args.problems();
+    if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(|e| format!("{e:#}")).collect();
+        anyhow::bail!("{}", problems.join("\n       "));
+    }
     let state = state(&args).await?;
     let workers = Workers::start(&state.session, &args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

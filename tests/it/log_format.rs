@@ -1,5 +1,6 @@
 //! `--log-format json`: every line the server writes to stderr is one JSON object with the
 //! timestamp, level, target and fields, and, inside a request, the request's span (its id).
+//! The server here takes its options from a configuration file.
 
 use serde_json::Value;
 
@@ -35,20 +36,14 @@ async fn serve_logs_json_lines_with_the_request_span() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let database = format!("sqlite://{}/ikp.db", dir.path().display());
+    let config = format!(
+        "listen = \"{listen}\"\ndatabase-url = \"sqlite://{}/ikp.db\"\nstore-terminology = false\n",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("ikp.toml"), config).unwrap();
     let mut server = Running::start(
         dir.path(),
-        &[
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            &listen,
-            "--database-url",
-            &database,
-            "--store-terminology",
-            "false",
-        ],
+        &["--log-format", "json", "serve", "--config", "ikp.toml"],
         &[("RUST_LOG", "info,sqlx=warn")],
     );
     let client = reqwest::Client::new();

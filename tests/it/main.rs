@@ -13,6 +13,7 @@ mod access_randomized;
 mod bundles;
 mod cli;
 mod concurrency;
+mod config_file;
 mod crud;
 mod dependencies;
 mod durability;
