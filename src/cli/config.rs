@@ -232,12 +232,18 @@ pub fn check(args: &ServeArgs, parsed: &Parsed) -> i32 {
     }
     let registration = args.registration_policy();
     let on = |on: bool| if on { "on" } else { "off" };
+    let tls = match args.tls() {
+        Some(_) if args.hsts_max_age > 0 => format!("on (HSTS max-age {})", args.hsts_max_age),
+        Some(_) => "on (no HSTS)".to_string(),
+        None => "off (plain HTTP, for a reverse proxy that terminates TLS)".to_string(),
+    };
     writeln!(out, "# in effect").ok();
     for (what, value) in [
         ("public base URL", redact::mask_url(&args.base_url())),
         ("authorization", on(args.enforce_auth()).to_string()),
         ("demo login", on(args.demo_enabled()).to_string()),
         ("dynamic registration", on(registration.enabled).to_string()),
+        ("TLS", tls),
     ] {
         writeln!(out, "{what:width$}  {value}").ok();
     }

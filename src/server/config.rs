@@ -29,6 +29,16 @@ pub struct ServeArgs {
     /// flags and environment variables win over it. Not a key of the file itself.
     #[arg(long, env = "IKP_CONFIG")]
     pub config: Option<PathBuf>,
+    /// PEM certificate (chain) to serve HTTPS (TLS 1.2 and 1.3 only) instead of HTTP; needs
+    /// --tls-key. Without both, plain HTTP for a reverse proxy that terminates TLS.
+    #[arg(long, env = "IKP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "IKP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age=N` on every HTTPS response (0: no header).
+    #[arg(long, env = "IKP_HSTS_MAX_AGE", default_value_t = 31_536_000)]
+    pub hsts_max_age: u64,
     /// Largest accepted request body in bytes.
     #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -98,6 +108,9 @@ impl ServeArgs {
             database_url: database_url.to_string(),
             base_url: None,
             config: None,
+            tls_cert: None,
+            tls_key: None,
+            hsts_max_age: 31_536_000,
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
             sweep_seconds: 0,
@@ -134,7 +147,7 @@ impl ServeArgs {
 
     /// Everything that would stop `ikp serve` before it opens the database, all at once (for
     /// `ikp config check` and the start itself): authorization off the loopback, an incomplete
-    /// upstream login, a malformed `--require-profile`.
+    /// upstream login, a malformed `--require-profile`, unreadable or mismatched TLS files.
     pub fn problems(&self) -> Vec<anyhow::Error> {
         let mut problems = Vec::new();
         if let Err(e) = self.refuse_open_network() {
@@ -147,6 +160,11 @@ impl ServeArgs {
             if !requirement.contains('=') {
                 problems.push(anyhow::anyhow!("--require-profile wants Type=profile-url, not '{requirement}'"));
             }
+        }
+        if let Some((cert, key)) = self.tls()
+            && let Err(e) = super::tls::acceptor(cert, key)
+        {
+            problems.push(e);
         }
         problems
     }
@@ -167,11 +185,18 @@ impl ServeArgs {
         }
     }
 
+    /// The public base URL: as configured, else this node's own address, `https` when it
+    /// terminates TLS itself.
     pub fn base_url(&self) -> String {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}/fhir", self.listen),
+            None => format!("{}://{}/fhir", if self.tls().is_some() { "https" } else { "http" }, self.listen),
         }
+    }
+
+    /// The certificate and key files when this node serves HTTPS itself.
+    pub fn tls(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
 }
 

@@ -126,6 +126,7 @@ fn every_option_of_serve_is_listed_and_a_key() {
     assert_eq!(effect["public base URL"], "http://127.0.0.1:8080/fhir");
     assert_eq!(effect["authorization"], "off");
     assert_eq!(effect["demo login"], "on");
+    assert_eq!(effect["TLS"], "off (plain HTTP, for a reverse proxy that terminates TLS)");
 }
 
 #[test]
@@ -194,6 +195,7 @@ fn values_of_the_wrong_type_name_the_key_and_what_was_expected() {
         listen = "localhost"
         max-body-bytes = -1
         search-limit = ["has=2", "nonsense=1"]
+        tls-cert = "cert.pem"
     "#;
     let output = check(dir.path(), toml, &[], &[]);
     let (stdout, stderr) = text_of(&output);
@@ -208,6 +210,11 @@ fn values_of_the_wrong_type_name_the_key_and_what_was_expected() {
         let prefix = format!("error: ikp.toml: `{key}`: ");
         assert!(stderr.lines().any(|l| l.starts_with(&prefix) && l.contains(detail)), "{prefix}…{detail} in\n{stderr}");
     }
+    // `tls-cert` requires `tls-key`, whether given as a flag or in the file.
+    assert!(
+        stderr.contains("ikp.toml: the following required arguments were not provided: --tls-key <TLS_KEY>"),
+        "{stderr}"
+    );
 
     // Not TOML at all: the parser's position.
     let output = check(dir.path(), "listen = \n", &[], &[]);
@@ -262,21 +269,24 @@ fn secrets_are_masked() {
 #[test]
 fn problems_beyond_single_values_fail_the_check() {
     let dir = tempfile::tempdir().unwrap();
-    // Authorization off on a public address, an upstream login without its endpoints: both
-    // reported at once, with the configuration still shown.
+    // Authorization off on a public address, an upstream login without its endpoints, a TLS
+    // certificate that is not there: all reported at once, with the configuration still shown.
     let toml = r#"
         listen = "0.0.0.0:8080"
         auth = "off"
         oidc-issuer = "https://idp.example"
+        tls-cert = "nowhere/cert.pem"
+        tls-key = "nowhere/key.pem"
     "#;
     let output = check(dir.path(), toml, &[], &[]);
     let (stdout, stderr) = text_of(&output);
     assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert_eq!(in_effect(&stdout)["public base URL"], "http://0.0.0.0:8080/fhir");
+    assert_eq!(in_effect(&stdout)["public base URL"], "https://0.0.0.0:8080/fhir");
     assert!(!stdout.contains("# ok"), "{stdout}");
     for message in [
         "error: --auth off is refused on 0.0.0.0:8080: only a loopback address may serve without tokens",
         "error: --oidc-issuer needs --oidc-client-id",
+        "error: reading --tls-cert nowhere/cert.pem: No such file or directory",
     ] {
         assert!(stderr.lines().any(|line| line.starts_with(message)), "{message:?} in\n{stderr}");
     }

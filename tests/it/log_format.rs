@@ -72,6 +72,7 @@ async fn serve_logs_json_lines_with_the_request_span() {
     assert_eq!(ready["target"], "ikp::server");
     assert_eq!(ready["fields"]["listen"], listen.as_str());
     assert_eq!(ready["fields"]["base_url"], base.as_str());
+    assert_eq!(ready["fields"]["tls"], false);
     let refusal = line_with(&records, "authorization request refused");
     assert_eq!(refusal["span"]["name"], "request", "{refusal}");
     assert_eq!(refusal["span"]["request_id"], "log-format-test-1", "{refusal}");

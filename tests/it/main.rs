@@ -58,5 +58,6 @@ mod smart_oidc_provider;
 mod smart_upstream;
 mod synth;
 mod terminology;
+mod tls;
 mod validation;
 mod write_fuzz;
