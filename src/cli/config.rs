@@ -145,19 +145,21 @@ pub fn parse(argv: Vec<OsString>) -> Result<Parsed, Failure> {
         return Err(Failure::File(vec!["the command changed while reading the configuration file".into()]));
     };
     let settings = config_file::keys(serve)
-        .map(|(long, arg)| long_setting(long, arg, first, merged, &settings))
+        .map(|(long, arg)| setting_of(long, arg, first, merged, &settings))
         .chain(
             // The file's own option, last: it is not a key of the file.
             serve
                 .get_arguments()
                 .filter(|arg| arg.get_long() == Some(config_file::CONFIG_KEY))
-                .map(|arg| long_setting(config_file::CONFIG_KEY, arg, first, merged, &settings)),
+                .map(|arg| setting_of(config_file::CONFIG_KEY, arg, first, merged, &settings)),
         )
         .collect();
     Ok(Parsed { cli, file, settings })
 }
 
-fn long_setting(long: &str, arg: &clap::Arg, first: &ArgMatches, merged: &ArgMatches, file: &FileSettings) -> Setting {
+/// Where option `long` came from (judged on the command line as given, before the file) and its
+/// value in the end.
+fn setting_of(long: &str, arg: &clap::Arg, first: &ArgMatches, merged: &ArgMatches, file: &FileSettings) -> Setting {
     let id = arg.get_id().as_str();
     let source = match first.value_source(id) {
         Some(ValueSource::CommandLine) => Source::Flag,
