@@ -1,6 +1,5 @@
-use clap::Parser;
-use ikp::cli::{Cli, Command};
-use tracing_subscriber::EnvFilter;
+use ikp::cli::Command;
+use ikp::cli::config::ConfigCommand;
 
 // glibc's allocator spends a quarter of ingest time in malloc/free under multi-threaded load
 // (arena lock contention, consolidation); mimalloc does not.
@@ -9,17 +8,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
-        Command::Serve(args) => ikp::server::serve(args).await,
-        Command::Bench(args) => ikp::bench::run(args).await.map(drop),
-        Command::Fhirpath(args) => ikp::cli::fhirpath::run(&args),
-        Command::Synth(args) => ikp::synth::run(&args).map(drop),
-        Command::Snapshot(args) => ikp::cli::snapshot::run(&args),
-        Command::Validate(args) => match ikp::cli::validate::run(&args) {
+    // The configuration file is read with the command line, before anything logs.
+    let parsed = ikp::cli::config::parse_or_exit();
+    ikp::cli::logging::init(parsed.cli.log_format);
+    let result = match &parsed.cli.command {
+        Command::Serve(args) => ikp::server::serve(args.clone()).await,
+        Command::Config(ConfigCommand::Check(args)) => std::process::exit(ikp::cli::config::check(args, &parsed)),
+        Command::Bench(args) => ikp::bench::run(args.clone()).await.map(drop),
+        Command::Fhirpath(args) => ikp::cli::fhirpath::run(args),
+        Command::Synth(args) => ikp::synth::run(args).map(drop),
+        Command::Snapshot(args) => ikp::cli::snapshot::run(args),
+        Command::Validate(args) => match ikp::cli::validate::run(args) {
             Ok(0) => Ok(()),
             Ok(errors) => {
                 eprintln!("{errors} error(s)");
@@ -27,10 +26,10 @@ async fn main() {
             }
             Err(e) => Err(e),
         },
-        Command::Explain(args) => ikp::cli::explain::run(&args).await,
-        Command::Client(command) => ikp::cli::auth::run_client(&command).await,
-        Command::Keys(command) => ikp::cli::auth::run_keys(&command).await,
-        Command::Import(args) => ikp::cli::import::run(&args).await.map(drop),
+        Command::Explain(args) => ikp::cli::explain::run(args).await,
+        Command::Client(command) => ikp::cli::auth::run_client(command).await,
+        Command::Keys(command) => ikp::cli::auth::run_keys(command).await,
+        Command::Import(args) => ikp::cli::import::run(args).await.map(drop),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

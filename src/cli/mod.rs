@@ -3,9 +3,11 @@
 use clap::{Parser, Subcommand};
 
 pub mod auth;
+pub mod config;
 pub mod explain;
 pub mod fhirpath;
 pub mod import;
+pub mod logging;
 pub mod snapshot;
 pub mod validate;
 
@@ -14,6 +16,9 @@ pub use crate::server::config::{AuthMode, DEFAULT_DATABASE_URL, ServeArgs};
 #[derive(Debug, Parser)]
 #[command(name = "ikp", version, about = "HL7 FHIR R4 server with the Polish IKP workflows")]
 pub struct Cli {
+    /// Log lines as text, or as one JSON object per line (on stderr; `RUST_LOG` filters).
+    #[arg(long, global = true, env = "IKP_LOG_FORMAT", value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -22,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the FHIR server.
     Serve(ServeArgs),
+    /// The configuration of `ikp serve`.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Drive a running FHIR server with concurrent clients and report throughput and latency.
     Bench(crate::bench::BenchArgs),
     /// Show the SQL of a search and the database's plan for it.

@@ -1,7 +1,10 @@
 //! The server's configuration: every flag of `ikp serve`, each mirrored by an environment
-//! variable (see the README's Configuration table).
+//! variable and by a key of the configuration file (see the README's Configuration section). This
+//! struct is the one list of the options: the file's keys, `ikp config check` and the help are all
+//! read from it through clap.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -22,6 +25,20 @@ pub struct ServeArgs {
     /// Public base URL of the FHIR endpoint (default: http://<listen>/fhir).
     #[arg(long, env = "IKP_BASE_URL")]
     pub base_url: Option<String>,
+    /// A TOML file setting any of these options by its flag's long name (`listen = "..."`);
+    /// flags and environment variables win over it. Not a key of the file itself.
+    #[arg(long, env = "IKP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// PEM certificate (chain) to serve HTTPS (TLS 1.2 and 1.3 only) instead of HTTP; needs
+    /// --tls-key. Without both, plain HTTP for a reverse proxy that terminates TLS.
+    #[arg(long, env = "IKP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "IKP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age=N` on every HTTPS response (0: no header).
+    #[arg(long, env = "IKP_HSTS_MAX_AGE", default_value_t = 31_536_000)]
+    pub hsts_max_age: u64,
     /// Largest accepted request body in bytes.
     #[arg(long, env = "IKP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -90,6 +107,10 @@ impl ServeArgs {
             listen,
             database_url: database_url.to_string(),
             base_url: None,
+            config: None,
+            tls_cert: None,
+            tls_key: None,
+            hsts_max_age: 31_536_000,
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
             sweep_seconds: 0,
@@ -116,6 +137,38 @@ impl ServeArgs {
         }
     }
 
+    /// `--auth off` anywhere but on loopback would open every record to the network.
+    pub fn refuse_open_network(&self) -> anyhow::Result<()> {
+        if !self.enforce_auth() && !self.listen.ip().is_loopback() {
+            anyhow::bail!("--auth off is refused on {}: only a loopback address may serve without tokens", self.listen);
+        }
+        Ok(())
+    }
+
+    /// Everything that would stop `ikp serve` before it opens the database, all at once (for
+    /// `ikp config check` and the start itself): authorization off the loopback, an incomplete
+    /// upstream login, a malformed `--require-profile`, unreadable or mismatched TLS files.
+    pub fn problems(&self) -> Vec<anyhow::Error> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.refuse_open_network() {
+            problems.push(e);
+        }
+        if let Err(e) = self.upstream.config() {
+            problems.push(e);
+        }
+        for requirement in &self.require_profile {
+            if !requirement.contains('=') {
+                problems.push(anyhow::anyhow!("--require-profile wants Type=profile-url, not '{requirement}'"));
+            }
+        }
+        if let Some((cert, key)) = self.tls()
+            && let Err(e) = super::tls::acceptor(cert, key)
+        {
+            problems.push(e);
+        }
+        problems
+    }
+
     pub fn demo_enabled(&self) -> bool {
         self.demo.unwrap_or(self.database_url == DEFAULT_DATABASE_URL)
     }
@@ -132,11 +185,18 @@ impl ServeArgs {
         }
     }
 
+    /// The public base URL: as configured, else this node's own address, `https` when it
+    /// terminates TLS itself.
     pub fn base_url(&self) -> String {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}/fhir", self.listen),
+            None => format!("{}://{}/fhir", if self.tls().is_some() { "https" } else { "http" }, self.listen),
         }
+    }
+
+    /// The certificate and key files when this node serves HTTPS itself.
+    pub fn tls(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
 }
 

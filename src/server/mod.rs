@@ -1,11 +1,17 @@
 //! Starting and stopping the server.
 
 pub mod config;
+pub mod config_file;
+pub mod redact;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::context::Fhir;
@@ -41,8 +47,9 @@ pub async fn open_with_store(
 ) -> anyhow::Result<(Session, Arc<dyn Store>)> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let timeout = bounds.statement_timeout.unwrap_or(store::DEFAULT_STATEMENT_TIMEOUT);
-    let store =
-        store::open_with_timeout(database_url, timeout).await.with_context(|| format!("opening {database_url}"))?;
+    let store = store::open_with_timeout(database_url, timeout)
+        .await
+        .with_context(|| format!("opening {}", redact::mask_url(database_url)))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
     let secret = store::shared_secret(store.as_ref(), "cursor").await.context("reading the cursor secret")?;
     let fhir = Fhir {
@@ -71,9 +78,7 @@ pub async fn open_with_store(
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let enforce_auth = args.enforce_auth();
     if !enforce_auth {
-        if !args.listen.ip().is_loopback() {
-            anyhow::bail!("--auth off is refused on {}: only a loopback address may serve without tokens", args.listen);
-        }
+        args.refuse_open_network()?;
         tracing::warn!(listen = %args.listen, "AUTHORIZATION IS OFF: anyone who can reach this address can read and write everything");
     }
     let bounds = Bounds {
@@ -179,6 +184,17 @@ async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch
 
 /// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let problems = args.problems();
+    if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(|e| format!("{e:#}")).collect();
+        anyhow::bail!("{}", problems.join("\n       "));
+    }
+    // The files were read once by the check above; a bad certificate or key has already stopped
+    // the start, before the database was touched.
+    let acceptor = match args.tls() {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let state = state(&args).await?;
     let workers = Workers::start(&state.session, &args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
@@ -188,11 +204,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         backend = ?state.session.dialect(),
         auth = if state.enforce_auth { "on" } else { "OFF" },
         demo = state.auth.demo,
+        tls = acceptor.is_some(),
         "ikp FHIR server ready"
     );
     let app = rest::app(state.clone());
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    match acceptor {
+        Some(acceptor) => {
+            let app = tls::with_hsts(app, args.hsts_max_age).into_make_service_with_connect_info::<SocketAddr>();
+            // axum hands the peer address (`ConnectInfo`) to its own listeners and to `tap_io`'s
+            // wrapper of any listener; the tap itself does nothing.
+            let listener = tls::TlsListener::new(listener, acceptor).context("listening for TLS")?.tap_io(|_| {});
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTPS")?;
+        }
+        None => {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+        }
+    }
     tracing::info!("shutting down: stopping background work and closing the database");
     tokio::time::timeout(Duration::from_secs(30), workers.stop()).await.ok();
     // Every read audited so far is stored before the database closes.

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod node;
 pub mod people;
+pub mod process;
 pub mod rng;
 
 use std::net::SocketAddr;
