@@ -21,7 +21,7 @@ async fn three_nodes_on_one_database() {
     let (url, schema) = common::fresh_postgres_schema(&admin).await;
     let mut started = Vec::with_capacity(NODES);
     for _ in 0..NODES {
-        started.push(TestServer::start_configured(&url, "postgres", common::auth_on).await);
+        started.push(TestServer::start_configured(&url, "postgres", behind_one_address).await);
     }
     let nodes: Vec<&TestServer> = started.iter().collect();
     paging_across_nodes(&nodes).await;
@@ -35,6 +35,13 @@ async fn three_nodes_on_one_database() {
         node.stop().await;
     }
     common::drop_postgres_schema(&admin, &schema).await;
+}
+
+/// A node of the cluster: tokens required, and the public base URL of the load balancer in front
+/// of all nodes (links and paging cursors name it, whichever node wrote them).
+fn behind_one_address(args: &mut ikp::cli::ServeArgs) {
+    common::auth_on(args);
+    args.base_url = Some("http://ikp.cluster.test/fhir".to_string());
 }
 
 /// The same page of a search from any node: a search started on one node continues on the
