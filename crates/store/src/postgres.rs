@@ -142,6 +142,7 @@ impl StoreTx for PgTx {
     }
 
     async fn lock_key(&mut self, key: &str) -> StoreResult<()> {
+        let _timed = super::counted::timed(super::counted::Kind::Transaction);
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(key)
             .execute(&mut *self.tx)
