@@ -1,6 +1,7 @@
 //! Starting and stopping the server.
 
 pub mod config;
+mod drain;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,8 @@ pub async fn open_with_store(
 
 /// Builds the application state for `ikp serve`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+    // First, so that start-up's own statements are measured too.
+    let metrics = if args.metrics { Some(rest::metrics::install()?) } else { None };
     let enforce_auth = args.enforce_auth();
     if !enforce_auth {
         if !args.listen.ip().is_loopback() {
@@ -128,6 +131,8 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         audit,
         callers: crate::access::cache::CallerCache::default(),
         expose_statements: args.expose_statements,
+        health: rest::ops::Health::default(),
+        metrics,
     }))
 }
 
@@ -165,7 +170,9 @@ impl Workers {
 /// Runs the workflow sweep (`crate::ikp::sweep`) every `every` until asked to stop.
 async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match crate::ikp::sweep::run(&session).await {
+        let swept = crate::ikp::sweep::run(&session).await;
+        count_sweep(&swept);
+        match swept {
             Ok(swept) if swept != crate::ikp::sweep::Swept::default() => tracing::info!(?swept, "workflow sweep"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the workflow sweep failed; it runs again later"),
@@ -177,7 +184,21 @@ async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch
     }
 }
 
-/// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
+/// Counts a sweep run and what it changed (`ikp_sweep_runs_total`, `ikp_sweep_changes_total`).
+fn count_sweep(swept: &crate::error::FhirResult<crate::ikp::sweep::Swept>) {
+    let Ok(swept) = swept else {
+        metrics::counter!("ikp_sweep_runs_total", "outcome" => "failed").increment(1);
+        return;
+    };
+    metrics::counter!("ikp_sweep_runs_total", "outcome" => "ok").increment(1);
+    metrics::counter!("ikp_sweep_changes_total", "change" => "expired-prescription")
+        .increment(swept.expired_prescriptions as u64);
+    metrics::counter!("ikp_sweep_changes_total", "change" => "waiting-list-booking")
+        .increment(swept.waiting_list_bookings as u64);
+}
+
+/// Serves until SIGINT or SIGTERM: readiness turns 503 at the signal, the listener stays open
+/// `--drain-seconds` longer, in-flight requests finish, then the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = state(&args).await?;
     let workers = Workers::start(&state.session, &args);
@@ -192,7 +213,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let app = rest::app(state.clone());
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    // The built-in terminology is parsed now rather than by the first request that needs it;
+    // readiness waits for it.
+    state.health.warm_terminology(state.session.terminology);
+    let drained = drain::drained(state.clone(), Duration::from_secs(args.drain_seconds));
+    axum::serve(listener, app).with_graceful_shutdown(drained).await.context("serving HTTP")?;
     tracing::info!("shutting down: stopping background work and closing the database");
     tokio::time::timeout(Duration::from_secs(30), workers.stop()).await.ok();
     // Every read audited so far is stored before the database closes.
