@@ -38,6 +38,7 @@ mod ikp_sweep;
 mod import;
 mod input_rules;
 mod layers;
+mod ops;
 mod parser_fuzz;
 mod patch;
 mod policy_path;
