@@ -6,6 +6,11 @@
 //!
 //! Every request, authenticated or not, runs with its SQL statements counted (logged, and sent
 //! back as `x-ikp-statements` when the server is configured to expose them).
+//!
+//! The guard tells the request record (`super::record`) the kind of caller, and counts its
+//! refusals by a fixed reason (`ikp_auth_rejections_total{status, reason}`): `missing-token`,
+//! `invalid-token` (unknown, expired or revoked: one lookup, which does not tell them apart) and
+//! `forbidden` (a 403 from the scopes or the access policy, which answer with the same error).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +24,7 @@ use axum::response::Response as HttpResponse;
 use super::State;
 use super::head;
 use super::negotiate::Output;
+use super::record::CallerKind;
 use super::respond;
 use crate::access::Caller;
 use crate::api::Route;
@@ -55,15 +61,18 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
         return next.run(request).await;
     }
     let Some(token) = super::auth::bearer_token(request.headers()) else {
+        rejected("401", "missing-token");
         return challenge(&state, FhirError::Unauthorized("a bearer token is required".into()), None);
     };
     let caller = match caller(&state, token).await {
         Ok(Ok(caller)) => caller,
         Ok(Err(description)) => {
+            rejected("401", "invalid-token");
             return challenge(&state, FhirError::Unauthorized(description), Some("invalid_token"));
         }
         Err(e) => return respond::error(&state.session, Output::default(), &e),
     };
+    let kind = CallerKind::of(&caller);
     let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let method = request.method().clone();
     let mut session = state.session.for_caller(caller, source.as_deref());
@@ -75,7 +84,11 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
     request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
 
+    response.extensions_mut().insert(kind);
     let status = response.status().as_u16();
+    if status == 403 {
+        rejected("403", "forbidden");
+    }
     if status == 403 && !response.headers().contains_key(WWW_AUTHENTICATE) {
         response
             .headers_mut()
@@ -180,6 +193,11 @@ fn base_without_slash(request: &mut Request) {
 
 fn is_public(rest: &str) -> bool {
     rest == "/metadata" || rest.starts_with("/.well-known/") || rest.starts_with("/auth/")
+}
+
+/// Counts a refusal; `status` and `reason` come from the fixed sets above.
+fn rejected(status: &'static str, reason: &'static str) {
+    metrics::counter!("ikp_auth_rejections_total", "status" => status, "reason" => reason).increment(1);
 }
 
 /// A 401 as an OperationOutcome with the RFC 6750 challenge.

@@ -4,7 +4,10 @@ pub mod auth;
 mod bulk;
 pub mod guard;
 mod head;
+pub mod metrics;
 pub mod negotiate;
+pub mod ops;
+pub mod record;
 pub mod respond;
 mod routes;
 
@@ -42,12 +45,17 @@ pub struct AppState {
     /// tests that hold requests to their budget. Off by default: the count could tell a caller
     /// something about data it may not see.
     pub expose_statements: bool,
+    /// Draining and the terminology's warm-up, for the readiness probe.
+    pub health: ops::Health,
+    /// The Prometheus handle `/metrics` renders (`None`: metrics are off).
+    pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 pub type State = Arc<AppState>;
 
 /// Builds the application: the FHIR API and the authorization server under `/fhir`, behind the
-/// bearer-token guard, with tracing, request ids and CORS.
+/// bearer-token guard; the health probes and `/metrics` beside it, outside the guard; every
+/// request recorded (`record`), with tracing, request ids and CORS.
 pub fn app(state: State) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let routed = Router::new()
@@ -56,14 +64,30 @@ pub fn app(state: State) -> Router {
         .with_state(state.clone());
     // The guard wraps the router (rather than being a route layer) so it runs before routing and
     // can narrow a confined request's path.
-    let guarded = tower::Layer::layer(&axum::middleware::from_fn_with_state(state, guard::guard), routed);
+    let guarded = tower::Layer::layer(&axum::middleware::from_fn_with_state(state.clone(), guard::guard), routed);
     Router::new()
+        .merge(ops::routes(state.metrics.is_some()))
         .fallback_service(guarded)
+        .with_state(state.clone())
         // Bodies are read by the handlers with the configured limit, to answer 413 as FHIR.
         .layer(DefaultBodyLimit::disable())
+        // Inside the span, so that it can record the request's fields on it.
+        .layer(axum::middleware::from_fn_with_state(state, record::record))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+            // The request record's fields, filled in when the response is ready. The path only:
+            // a query string may carry a PESEL or other search values, which logs must not.
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                request_id = %id,
+                caller = tracing::field::Empty,
+                interaction = tracing::field::Empty,
+                resource_type = tracing::field::Empty,
+                status = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            )
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

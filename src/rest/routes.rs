@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::negotiate::{self, Handling};
+use super::record::BundleKind;
 use super::respond::{self, Shape};
 use super::{Rejection, Req, State};
 use crate::api::{self, BodyKind, Method, Route};
@@ -45,8 +46,12 @@ impl<T: DeserializeOwned + Send> FromRequestParts<State> for Segments<T> {
 /// Every FHIR interaction and operation.
 async fn fhir(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> HttpResponse {
     let output = req.output;
+    let mut bundle = None;
     let result = async {
         let request = request(&state, &req, body).await?;
+        if matches!(request.route, Route::Bundle) {
+            bundle = BundleKind::of(request.body.as_ref());
+        }
         let shape = shape(&req, &request.route)?;
         let capabilities = matches!(request.route, Route::Capabilities);
         let mut response = api::dispatch(&req.session, request).await;
@@ -57,10 +62,15 @@ async fn fhir(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> H
         Ok::<_, FhirError>((shape, response))
     }
     .await;
-    match result {
+    let mut response = match result {
         Ok((shape, response)) => respond::render(&req.session, &shape, response),
         Err(e) => respond::error(&req.session, output, &e),
+    };
+    // The request record names a batch or a transaction as such.
+    if let Some(kind) = bundle {
+        response.extensions_mut().insert(kind);
     }
+    response
 }
 
 /// The API request an HTTP request makes.
@@ -106,7 +116,7 @@ async fn request(state: &State, req: &Req, body: HttpBody) -> FhirResult<api::Re
 }
 
 /// The path below the FHIR base, split and percent-decoded.
-fn segments(path: &str) -> FhirResult<Vec<String>> {
+pub(super) fn segments(path: &str) -> FhirResult<Vec<String>> {
     path.split('/')
         .map(|s| {
             percent_decode(s).ok_or_else(|| FhirError::bad_request(format!("the path segment '{s}' is not valid")))

@@ -92,6 +92,15 @@ pub struct ServeArgs {
     /// too-costly).
     #[arg(long, env = "IKP_STATEMENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub statement_timeout: u64,
+    /// Serve Prometheus metrics at `/metrics` (no token needed, no personal data in them: meant
+    /// for the internal network).
+    #[arg(long, env = "IKP_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+    /// Seconds the server keeps accepting requests after SIGTERM or SIGINT while `/health/ready`
+    /// answers 503, so that load balancers stop sending before the listener closes (a second
+    /// signal cuts it short).
+    #[arg(long, env = "IKP_DRAIN_SECONDS", default_value_t = 0)]
+    pub drain_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,6 +134,8 @@ impl ServeArgs {
             search_limit: Vec::new(),
             statement_timeout: 30,
             expose_statements: false,
+            metrics: true,
+            drain_seconds: 0,
         }
     }
 

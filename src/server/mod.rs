@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod config_file;
+mod drain;
 pub mod redact;
 pub mod tls;
 
@@ -76,6 +77,8 @@ pub async fn open_with_store(
 
 /// Builds the application state for `ikp serve`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
+    // First, so that start-up's own statements are measured too.
+    let metrics = if args.metrics { Some(rest::metrics::install()?) } else { None };
     let enforce_auth = args.enforce_auth();
     if !enforce_auth {
         args.refuse_open_network()?;
@@ -133,6 +136,8 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         audit,
         callers: crate::access::cache::CallerCache::default(),
         expose_statements: args.expose_statements,
+        health: rest::ops::Health::default(),
+        metrics,
     }))
 }
 
@@ -170,7 +175,9 @@ impl Workers {
 /// Runs the workflow sweep (`crate::ikp::sweep`) every `every` until asked to stop.
 async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match crate::ikp::sweep::run(&session).await {
+        let swept = crate::ikp::sweep::run(&session).await;
+        count_sweep(&swept);
+        match swept {
             Ok(swept) if swept != crate::ikp::sweep::Swept::default() => tracing::info!(?swept, "workflow sweep"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the workflow sweep failed; it runs again later"),
@@ -182,7 +189,21 @@ async fn sweeper(session: Session, every: Duration, mut stop: tokio::sync::watch
     }
 }
 
-/// Serves until SIGINT or SIGTERM; in-flight requests finish before the store closes.
+/// Counts a sweep run and what it changed (`ikp_sweep_runs_total`, `ikp_sweep_changes_total`).
+fn count_sweep(swept: &crate::error::FhirResult<crate::ikp::sweep::Swept>) {
+    let Ok(swept) = swept else {
+        metrics::counter!("ikp_sweep_runs_total", "outcome" => "failed").increment(1);
+        return;
+    };
+    metrics::counter!("ikp_sweep_runs_total", "outcome" => "ok").increment(1);
+    metrics::counter!("ikp_sweep_changes_total", "change" => "expired-prescription")
+        .increment(swept.expired_prescriptions as u64);
+    metrics::counter!("ikp_sweep_changes_total", "change" => "waiting-list-booking")
+        .increment(swept.waiting_list_bookings as u64);
+}
+
+/// Serves until SIGINT or SIGTERM: readiness turns 503 at the signal, the listener stays open
+/// `--drain-seconds` longer, in-flight requests finish, then the store closes.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let problems = args.problems();
     if !problems.is_empty() {
@@ -208,17 +229,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "ikp FHIR server ready"
     );
     let app = rest::app(state.clone());
+    // The built-in terminology is parsed now rather than by the first request that needs it;
+    // readiness waits for it.
+    state.health.warm_terminology(state.session.terminology);
+    let drained = drain::drained(state.clone(), Duration::from_secs(args.drain_seconds));
     match acceptor {
         Some(acceptor) => {
             let app = tls::with_hsts(app, args.hsts_max_age).into_make_service_with_connect_info::<SocketAddr>();
             // axum hands the peer address (`ConnectInfo`) to its own listeners and to `tap_io`'s
             // wrapper of any listener; the tap itself does nothing.
             let listener = tls::TlsListener::new(listener, acceptor).context("listening for TLS")?.tap_io(|_| {});
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTPS")?;
+            axum::serve(listener, app).with_graceful_shutdown(drained).await.context("serving HTTPS")?;
         }
         None => {
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+            axum::serve(listener, app).with_graceful_shutdown(drained).await.context("serving HTTP")?;
         }
     }
     tracing::info!("shutting down: stopping background work and closing the database");

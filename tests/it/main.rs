@@ -41,6 +41,7 @@ mod import;
 mod input_rules;
 mod layers;
 mod log_format;
+mod ops;
 mod parser_fuzz;
 mod patch;
 mod policy_path;

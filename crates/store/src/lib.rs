@@ -17,6 +17,7 @@ pub mod counted;
 pub mod export_jobs;
 pub mod index;
 mod index_sql;
+pub mod ops;
 pub mod postgres;
 mod reads;
 pub mod search;
@@ -210,6 +211,14 @@ pub trait Store: Send + Sync {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+
+    /// One trivial statement on the pool requests read from: whether the database answers
+    /// (readiness). Not one of a request's counted statements.
+    async fn ping(&self) -> StoreResult<()>;
+    /// The database's schema against this build's migrations (readiness).
+    async fn schema(&self) -> StoreResult<ops::Schema>;
+    /// The connection pools' sizes now (metrics).
+    fn pools(&self) -> Vec<ops::PoolStats>;
 
     /// The current version of a resource (possibly a tombstone) with the compartments its index
     /// rows put it in (none for a tombstone), in one statement.

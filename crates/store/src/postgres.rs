@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
+use super::ops::{self, PoolStats, Schema};
 use super::reads::SharedReads;
 use super::sql::{self, Cell, Column, Sql};
 use super::write::{self, Exec};
@@ -84,6 +85,19 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    async fn ping(&self) -> StoreResult<()> {
+        SharedReads(&self.pool).ping().await
+    }
+
+    async fn schema(&self) -> StoreResult<Schema> {
+        let applied = SharedReads(&self.pool).applied_migration().await?;
+        Ok(Schema { applied, known: ops::newest(&MIGRATOR) })
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        vec![PoolStats::of("main", &self.pool)]
+    }
 }
 
 struct PgTx {
@@ -128,6 +142,7 @@ impl StoreTx for PgTx {
     }
 
     async fn lock_key(&mut self, key: &str) -> StoreResult<()> {
+        let _timed = super::counted::timed(super::counted::Kind::Transaction);
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(key)
             .execute(&mut *self.tx)

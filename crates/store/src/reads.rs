@@ -51,6 +51,18 @@ where
         rows.iter().map(|r| Ok(sql::cells(r, columns)?)).collect()
     }
 
+    /// One trivial statement (readiness).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query(crate::ops::PING).execute(self.0).await?;
+        Ok(())
+    }
+
+    /// The newest migration the database records as applied.
+    pub async fn applied_migration(&self) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(crate::ops::APPLIED_MIGRATION).fetch_one(self.0).await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
     /// Current versions by surrogate key, a chunk of keys per statement.
     pub async fn fetch(&self, rids: &[i64]) -> StoreResult<Vec<(i64, ResourceVersion)>> {
         let mut out = Vec::with_capacity(rids.len());

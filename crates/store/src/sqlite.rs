@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, Sqlite, Transaction};
 
+use super::ops::{self, PoolStats, Schema};
 use super::reads::SharedReads;
 use super::sql::{self, Cell, Column, Sql};
 use super::sqlite_clock;
@@ -132,6 +133,19 @@ impl Store for SqliteStore {
         }
         self.readers.close().await;
         self.writer.close().await;
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        SharedReads(&self.readers).ping().await
+    }
+
+    async fn schema(&self) -> StoreResult<Schema> {
+        let applied = SharedReads(&self.readers).applied_migration().await?;
+        Ok(Schema { applied, known: ops::newest(&MIGRATOR) })
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        vec![PoolStats::of("readers", &self.readers), PoolStats::of("writer", &self.writer)]
     }
 }
 

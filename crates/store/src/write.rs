@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use super::counted;
 use super::index_sql::{self, Owned};
 use super::sql::{self, Sql};
 use super::{NewVersion, StoreError, StoreResult};
@@ -16,15 +17,15 @@ pub trait Exec: Send {
     /// Runs a statement returning rows of (text, text, integer).
     async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>>;
 
-    /// [`Exec::execute`], counted (see `super::counted`).
+    /// [`Exec::execute`], counted and timed (see `super::counted`).
     async fn run(&mut self, sql: Sql) -> StoreResult<u64> {
-        super::counted::one();
+        let _timed = counted::statement(counted::Kind::Transaction);
         self.execute(sql).await
     }
 
-    /// [`Exec::fetch_keyed`], counted.
+    /// [`Exec::fetch_keyed`], counted and timed.
     async fn run_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
-        super::counted::one();
+        let _timed = counted::statement(counted::Kind::Transaction);
         self.fetch_keyed(sql).await
     }
 }

@@ -39,6 +39,11 @@ impl BuiltinTerminology {
         self.loaded.get_or_init(load).as_ref()
     }
 
+    /// The parsed content if it has been parsed (without parsing it): what readiness asks.
+    pub fn loaded(&self) -> Option<Result<&Builtin, &ConformanceError>> {
+        self.loaded.get().map(Result::as_ref)
+    }
+
     /// SHA-256 (hex) of the embedded sources: changes exactly when the built-in set does.
     pub fn content_hash(&self) -> &str {
         self.hash.get_or_init(content_hash)

@@ -7,6 +7,11 @@
 //! and the moment it expires by itself (the token's expiry, the next date change or Consent
 //! period bound). Every request reads the generation once, so a change made on any node applies
 //! on every node at the next request.
+//!
+//! Every lookup is counted: `ikp_caller_cache_hits_total`, and
+//! `ikp_caller_cache_misses_total{reason}` with why the caller had to be worked out again
+//! (`absent`: a token not seen on this node or forgotten; `policy-changed`: the generation moved;
+//! `expired`: the token or the reach ran out).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,8 +38,22 @@ impl CallerCache {
     /// not expired by `now`.
     pub fn get(&self, key: &str, generation: i64, now: Micros) -> Option<Arc<Caller>> {
         let entries = self.entries.lock().ok()?;
-        let entry = entries.get(key)?;
-        (entry.generation == generation && now < entry.valid_until).then(|| entry.caller.clone())
+        let found = match entries.get(key) {
+            None => Err("absent"),
+            Some(entry) if entry.generation != generation => Err("policy-changed"),
+            Some(entry) if now >= entry.valid_until => Err("expired"),
+            Some(entry) => Ok(entry.caller.clone()),
+        };
+        match found {
+            Ok(caller) => {
+                metrics::counter!("ikp_caller_cache_hits_total").increment(1);
+                Some(caller)
+            }
+            Err(reason) => {
+                metrics::counter!("ikp_caller_cache_misses_total", "reason" => reason).increment(1);
+                None
+            }
+        }
     }
 
     /// Keeps a caller worked out at `generation` (read before it was worked out), valid until

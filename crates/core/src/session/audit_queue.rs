@@ -4,8 +4,14 @@
 //! queue is closed and drained before the store closes, so no accepted event is lost; a crash can
 //! lose at most the last batch window of read events (changes are audited in their own
 //! transaction and never depend on this queue).
+//!
+//! The queue is unbounded, so it never drops an event for being full; an event is lost only when
+//! it is sent after the queue closed, or when its batch still cannot be stored after five tries.
+//! Both are counted (`ikp_audit_events_dropped_total{reason}`), with the depth (sampled at
+//! scrape) and the size of each stored batch (`ikp_audit_batch_size`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +29,8 @@ const WINDOW: Duration = Duration::from_millis(100);
 
 pub struct AuditQueue {
     sender: mpsc::UnboundedSender<Access>,
+    /// Events sent and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
     stop: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -31,15 +39,25 @@ impl AuditQueue {
     pub fn start(session: &super::Session) -> AuditQueue {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
-        let writer = Writer { fhir: session.fhir().clone(), store: session.shared.store.clone() };
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer =
+            Writer { fhir: session.fhir().clone(), store: session.shared.store.clone(), queued: queued.clone() };
         let handle = tokio::spawn(run(writer, receiver, stop_rx));
-        AuditQueue { sender, stop: Mutex::new(Some((stop_tx, handle))) }
+        AuditQueue { sender, queued, stop: Mutex::new(Some((stop_tx, handle))) }
     }
 
     pub fn send(&self, access: Access) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
         if self.sender.send(access).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            metrics::counter!("ikp_audit_events_dropped_total", "reason" => "queue-closed").increment(1);
             tracing::error!("the audit queue is closed; an access could not be audited");
         }
+    }
+
+    /// Events waiting to be stored (sent, not yet taken into a batch).
+    pub fn depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Closes the queue and waits until everything in it is stored.
@@ -56,6 +74,7 @@ impl AuditQueue {
 struct Writer {
     fhir: Fhir,
     store: Arc<dyn Store>,
+    queued: Arc<AtomicUsize>,
 }
 
 async fn run(writer: Writer, mut receiver: mpsc::UnboundedReceiver<Access>, mut stop: oneshot::Receiver<()>) {
@@ -83,11 +102,15 @@ async fn run(writer: Writer, mut receiver: mpsc::UnboundedReceiver<Access>, mut 
                 _ => break,
             }
         }
+        writer.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        metrics::histogram!("ikp_audit_batch_size").record(batch.len() as f64);
         let mut attempt = 0;
         while let Err(e) = store(&writer, &batch).await {
             attempt += 1;
             if attempt >= 5 {
                 tracing::error!(error = %e, events = batch.len(), "audit events could not be stored");
+                metrics::counter!("ikp_audit_events_dropped_total", "reason" => "store-failed")
+                    .increment(batch.len() as u64);
                 break;
             }
             tracing::warn!(error = %e, "storing audit events failed; retrying");

@@ -26,6 +26,7 @@ mod lookup;
 pub mod prepare;
 mod read;
 mod search;
+mod vitals;
 pub mod write;
 
 use std::ops::Deref;
@@ -36,6 +37,7 @@ pub use commit::entry_error;
 pub use lookup::{Lookup, Sealed};
 pub use read::Current;
 pub use search::Page;
+pub use vitals::Vitals;
 pub use write::{Action, Target, Write, WriteSet, Written};
 
 use crate::access::scopes::Interaction;
@@ -182,9 +184,16 @@ impl Session {
         self.caller().map(|c| crate::audit::Agent::of(c, self.source.as_deref()))
     }
 
-    /// The policy generation (see `crate::access::cache`): one indexed read.
+    /// The policy generation (see `crate::access::cache`): one indexed read, counted
+    /// (`ikp_policy_generation_checks_total`: one per authenticated request).
     pub async fn policy_generation(&self) -> FhirResult<i64> {
+        metrics::counter!("ikp_policy_generation_checks_total").increment(1);
         Ok(self.store().policy_generation().await?)
+    }
+
+    /// The database's vitals for health probes and metrics (no resource data).
+    pub fn vitals(&self) -> Vitals<'_> {
+        Vitals::new(self)
     }
 
     /// All stored data for a Bulk Data export worker (the server's own background work).

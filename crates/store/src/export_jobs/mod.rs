@@ -20,7 +20,10 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    /// Every status, in the order a job passes through them.
+    pub const ALL: [Status; 4] = [Status::Accepted, Status::Running, Status::Completed, Status::Failed];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Accepted => "accepted",
             Status::Running => "running",
@@ -266,6 +269,22 @@ pub async fn release(store: &dyn Store, id: &str) -> StoreResult<()> {
     sql.bind(Bind::Text(id.to_string())).push(" AND status = 'running'");
     store.execute(sql).await?;
     Ok(())
+}
+
+/// How many jobs are in each status (every status named, absent ones as 0), in one statement:
+/// what the export-queue gauge shows.
+pub async fn count_by_status(store: &dyn Store) -> StoreResult<Vec<(Status, i64)>> {
+    let sql = Sql::new("SELECT status, COUNT(*) FROM export_job GROUP BY status");
+    let rows = store.query(sql, &[Column::Text, Column::Int]).await?;
+    let mut counts: Vec<(Status, i64)> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+    for row in &rows {
+        let status = Status::parse(row.first().and_then(Cell::as_text).unwrap_or_default())?;
+        let count = row.get(1).and_then(Cell::as_int).unwrap_or(0);
+        if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
+            slot.1 = count;
+        }
+    }
+    Ok(counts)
 }
 
 /// Deletes jobs (and files) that finished before `before`.
