@@ -207,7 +207,7 @@ pub async fn record(AxumState(state): AxumState<State>, request: Request, next: 
     span.record("status", status);
     span.record("latency_ms", latency_ms);
     // Outside the request span (`parent: None`), so the line is exactly these fields: the span
-    // also carries the URI, which may hold ids and search values.
+    // also carries the path, which may hold ids.
     if labels.is_ops() {
         tracing::debug!(target: "ikp::request", parent: None, request_id, caller, interaction = interaction.as_ref(), resource_type, status, latency_ms, "request");
     } else {

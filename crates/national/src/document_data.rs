@@ -57,6 +57,14 @@ impl Carried {
     }
 }
 
+/// `Type/id` of a resource.
+pub fn reference_to(resource: &Value) -> String {
+    format!("{}/{}", resource["resourceType"].as_str().unwrap_or_default(), resource["id"].as_str().unwrap_or_default())
+}
+
+/// The longest id FHIR allows.
+const MAX_ID: usize = 64;
+
 /// The carried resources of `bundle` (a document whose Composition, its first entry, is stored
 /// as `document_id`), with every reference in them, in the Composition and in the Bundle itself
 /// rewritten to the server's ids. The Composition's subject must then be `Patient/[id]`, and
@@ -73,6 +81,11 @@ pub fn carry(bundle: &mut Value, document_id: &str, base_url: &str) -> FhirResul
         let id = if CARRIED_TYPES.contains(&resource_type.as_str()) {
             carried_at.push(position);
             let id = format!("{document_id}-{position}");
+            if id.len() > MAX_ID {
+                return Err(FhirError::bad_request(format!(
+                    "the document's id is too long for the ids of the data it carries ({id} has more than {MAX_ID} characters)"
+                )));
+            }
             entry["resource"]["id"] = json!(id);
             Some(id)
         } else {
@@ -172,6 +185,15 @@ mod tests {
         assert_eq!(bundle["entry"][0]["resource"]["section"][0]["entry"][0]["reference"], "DiagnosticReport/doc-1");
         assert_eq!(bundle["entry"][2]["fullUrl"], "http://x/fhir/Observation/doc-2");
         assert_eq!(bundle["entry"][2]["resource"]["id"], "doc-2");
+    }
+
+    #[test]
+    fn a_document_id_too_long_for_its_data_ids_is_refused() {
+        let mut bundle = document();
+        let long = "d".repeat(63);
+        let error = carry(&mut bundle, &long, "http://x/fhir").expect_err("refused");
+        assert!(error.to_string().contains("too long"), "{error}");
+        assert!(carry(&mut document(), &"d".repeat(60), "http://x/fhir").is_ok());
     }
 
     #[test]

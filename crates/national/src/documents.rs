@@ -403,12 +403,8 @@ async fn summary(session: &Session, id: &str) -> FhirResult<Response> {
         } else {
             let items: String = found.iter().map(|r| format!("<li>{}</li>", line(r))).collect();
             section["text"] = json!({"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><ul>{items}</ul></div>")});
-            section["entry"] = Value::Array(
-                found
-                    .iter()
-                    .map(|r| json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))}))
-                    .collect(),
-            );
+            section["entry"] =
+                Value::Array(found.iter().map(|r| json!({"reference": document_data::reference_to(r)})).collect());
         }
         sections.push(section);
         entries.extend(found);
@@ -658,14 +654,8 @@ pub fn demo() -> Vec<Value> {
     let mut documents: Vec<DemoDocument> = plain
         .into_iter()
         .map(|(id, patient, class, date, encounter, text)| DemoDocument {
-            id: id.to_string(),
-            patient,
-            class,
-            date: date.to_string(),
             encounter,
-            text: text.to_string(),
-            carried: Vec::new(),
-            entries: Vec::new(),
+            ..DemoDocument::new(id, patient, class, date, text)
         })
         .collect();
     documents.extend(results::documents());
@@ -683,7 +673,7 @@ pub fn demo() -> Vec<Value> {
             "type": "document",
             "timestamp": date,
             "entry": std::iter::once(&composition).chain(&document.carried).map(|r| json!({
-                "fullUrl": format!("{demo_fhir_base}/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")),
+                "fullUrl": format!("{demo_fhir_base}/{}", document_data::reference_to(r)),
                 "resource": r,
             })).collect::<Vec<_>>(),
         });
@@ -716,11 +706,8 @@ pub fn demo() -> Vec<Value> {
             reference["context"] = json!({"encounter": [{"reference": format!("Encounter/{e}")}]});
         }
         if !document.carried.is_empty() {
-            let related: Vec<Value> = document
-                .carried
-                .iter()
-                .map(|r| json!({"reference": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""))}))
-                .collect();
+            let related: Vec<Value> =
+                document.carried.iter().map(|r| json!({"reference": document_data::reference_to(r)})).collect();
             reference["context"]["related"] = Value::Array(related);
         }
         out.extend(document.carried.iter().cloned());

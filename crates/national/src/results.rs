@@ -17,6 +17,7 @@
 use serde_json::{Value, json};
 
 use crate::clock::days_from_today;
+use crate::document_data::reference_to;
 use crate::terminology::laboratory::{
     self, DIAGNOSTIC_SERVICE, INTERPRETATION, LOINC, OBSERVATION_CATEGORY, Test, UCUM,
 };
@@ -47,7 +48,7 @@ pub struct DemoDocument {
 }
 
 impl DemoDocument {
-    fn new(id: &str, patient: &'static str, class: &'static str, date: &str, text: &str) -> DemoDocument {
+    pub fn new(id: &str, patient: &'static str, class: &'static str, date: &str, text: &str) -> DemoDocument {
         DemoDocument {
             id: id.to_string(),
             patient,
@@ -62,9 +63,8 @@ impl DemoDocument {
 
     /// Adds a carried resource under the id its entry position gives it; its reference.
     fn carry(&mut self, mut resource: Value) -> String {
-        let id = format!("{}-{}", self.id, self.carried.len() + 1);
-        resource["id"] = json!(id);
-        let reference = format!("{}/{id}", resource["resourceType"].as_str().unwrap_or_default());
+        resource["id"] = json!(format!("{}-{}", self.id, self.carried.len() + 1));
+        let reference = reference_to(&resource);
         self.carried.push(resource);
         reference
     }
@@ -449,11 +449,7 @@ mod tests {
     #[test]
     fn carried_ids_follow_entry_positions_and_references_resolve() {
         for document in documents() {
-            let ids: Vec<String> = document
-                .carried
-                .iter()
-                .map(|r| format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")))
-                .collect();
+            let ids: Vec<String> = document.carried.iter().map(reference_to).collect();
             for (position, resource) in document.carried.iter().enumerate() {
                 assert_eq!(resource["id"], json!(format!("{}-{}", document.id, position + 1)));
             }
