@@ -204,6 +204,14 @@ fn message(e: &clap::Error) -> String {
     text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
 
+/// The read replicas in effect, in words.
+fn replicas(args: &ServeArgs) -> String {
+    match args.database_read_url.len() {
+        0 => "none (every read on the primary)".to_string(),
+        n => format!("{n}, used while within {} ms of the primary", args.replica_max_lag_ms),
+    }
+}
+
 /// `ikp config check`: prints the effective configuration and any problems; the exit status
 /// (0: fine, 2: problems).
 pub fn check(args: &ServeArgs, parsed: &Parsed) -> i32 {
@@ -246,6 +254,7 @@ pub fn check(args: &ServeArgs, parsed: &Parsed) -> i32 {
         ("demo login", on(args.demo_enabled()).to_string()),
         ("dynamic registration", on(registration.enabled).to_string()),
         ("TLS", tls),
+        ("read replicas", replicas(args)),
     ] {
         writeln!(out, "{what:width$}  {value}").ok();
     }

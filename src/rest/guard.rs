@@ -22,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response as HttpResponse;
 
 use super::State;
+use super::consistency::{Consistency, reading};
 use super::head;
 use super::negotiate::Output;
 use super::record::CallerKind;
@@ -41,8 +42,28 @@ pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, nex
         return respond::error(&state.session, Output::default(), &e);
     }
     base_without_slash(&mut request);
+    let consistency = match state.floors.as_ref() {
+        Some(floors) => {
+            let token = super::auth::bearer_token(request.headers());
+            match Consistency::of(&request, token, floors) {
+                Ok(consistency) => Some(consistency),
+                Err(e) => return respond::error(&state.session, Output::default(), &e),
+            }
+        }
+        None => None,
+    };
+    if let Some(consistency) = &consistency {
+        consistency.mark(&mut request);
+    }
     let expose = state.expose_statements;
-    let (mut response, statements) = crate::store::counted::counting(guarded(state, request, next)).await;
+    let (mut response, statements) = crate::store::counted::counting(async {
+        let mut response = guarded(state.clone(), request, next).await;
+        if let (Some(consistency), Some(floors)) = (&consistency, state.floors.as_ref()) {
+            consistency.after(&state.session, floors, &mut response).await;
+        }
+        response
+    })
+    .await;
     tracing::debug!(statements, "request finished");
     if expose && let Ok(value) = HeaderValue::from_str(&statements.to_string()) {
         response.headers_mut().insert("x-ikp-statements", value);
@@ -75,7 +96,7 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
     let kind = CallerKind::of(&caller);
     let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let method = request.method().clone();
-    let mut session = state.session.for_caller(caller, source.as_deref());
+    let mut session = reading(state.session.for_caller(caller, source.as_deref()), request.extensions());
     if let Some(operation) = rest.split('/').find(|s| s.starts_with('$')) {
         session = session.running(operation);
     }

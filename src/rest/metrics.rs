@@ -107,8 +107,8 @@ pub async fn scrape(AxumState(state): AxumState<State>) -> HttpResponse {
 async fn sample(state: &AppState) {
     let vitals = state.session.vitals();
     for pool in vitals.pools() {
-        metrics::gauge!("ikp_db_pool_connections", "pool" => pool.pool).set(pool.size);
-        metrics::gauge!("ikp_db_pool_idle_connections", "pool" => pool.pool).set(pool.idle);
+        metrics::gauge!("ikp_db_pool_connections", "pool" => pool.pool.clone()).set(pool.size);
+        metrics::gauge!("ikp_db_pool_idle_connections", "pool" => pool.pool.clone()).set(pool.idle);
         metrics::gauge!("ikp_db_pool_max_connections", "pool" => pool.pool).set(pool.max);
     }
     match tokio::time::timeout(super::ops::DATABASE_CHECK, vitals.export_jobs()).await {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod bulk;
+pub mod consistency;
 pub mod guard;
 mod head;
 pub mod metrics;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub expose_statements: bool,
     /// Draining and the terminology's warm-up, for the readiness probe.
     pub health: ops::Health,
+    /// Each caller's last write position, for read-your-writes on read replicas (`None`: there
+    /// are no replicas).
+    pub floors: Option<consistency::Floors>,
     /// The Prometheus handle `/metrics` renders (`None`: metrics are off).
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -129,7 +133,7 @@ impl FromRequestParts<State> for Req {
         let output = negotiate::output(&query, &parts.headers).map_err(|e| Rejection(e, state.clone()))?;
         let session = match parts.extensions.get::<Session>() {
             Some(session) => session.clone(),
-            None => state.session.unconfined_request(),
+            None => consistency::reading(state.session.unconfined_request(), &parts.extensions),
         };
         Ok(Req {
             method: parts.method.clone(),

@@ -91,6 +91,9 @@ pub struct Readiness {
     /// `ok`, `loading` or `failed`.
     pub terminology: &'static str,
     pub draining: bool,
+    /// Each read replica, `serving` or `passed-over` (reported, never a reason to be unready:
+    /// the primary takes the reads of a replica passed over).
+    pub replicas: Vec<(String, &'static str)>,
 }
 
 impl Readiness {
@@ -99,7 +102,7 @@ impl Readiness {
     }
 
     pub fn body(&self) -> Value {
-        json!({
+        let mut body = json!({
             "status": if self.is_ready() { "ready" } else { "unready" },
             "checks": {
                 "database": self.database,
@@ -107,7 +110,12 @@ impl Readiness {
                 "terminology": self.terminology,
                 "draining": self.draining,
             }
-        })
+        });
+        if !self.replicas.is_empty() {
+            body["checks"]["replicas"] =
+                self.replicas.iter().map(|(name, state)| json!({"name": name, "state": state})).collect();
+        }
+        body
     }
 }
 
@@ -146,7 +154,9 @@ pub async fn readiness(state: &AppState) -> Readiness {
             "loading"
         }
     };
-    Readiness { database, migrations, terminology, draining: state.health.is_draining() }
+    let replicas =
+        vitals.replicas().into_iter().map(|r| (r.name, if r.serving { "serving" } else { "passed-over" })).collect();
+    Readiness { database, migrations, terminology, draining: state.health.is_draining(), replicas }
 }
 
 async fn live() -> HttpResponse {

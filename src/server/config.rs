@@ -22,6 +22,15 @@ pub struct ServeArgs {
     /// sqlite://path (embedded default) or postgres://user@host/db.
     #[arg(long, env = "IKP_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+    /// A PostgreSQL hot standby of --database-url that serves the reads of read-only requests
+    /// (repeatable; the environment takes a comma-separated list). Writers read their own writes;
+    /// a replica that lags or is down is passed over for the primary.
+    #[arg(long = "database-read-url", env = "IKP_DATABASE_READ_URL", value_delimiter = ',')]
+    pub database_read_url: Vec<String>,
+    /// How far, in milliseconds, a read replica may lag behind the primary and still serve
+    /// callers that have not just written.
+    #[arg(long, env = "IKP_REPLICA_MAX_LAG_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replica_max_lag_ms: u64,
     /// Public base URL of the FHIR endpoint (default: http://<listen>/fhir).
     #[arg(long, env = "IKP_BASE_URL")]
     pub base_url: Option<String>,
@@ -115,6 +124,8 @@ impl ServeArgs {
         ServeArgs {
             listen,
             database_url: database_url.to_string(),
+            database_read_url: Vec::new(),
+            replica_max_lag_ms: 1000,
             base_url: None,
             config: None,
             tls_cert: None,
@@ -167,6 +178,12 @@ impl ServeArgs {
         if let Err(e) = self.upstream.config() {
             problems.push(e);
         }
+        let on_postgres = self.database_url.starts_with("postgres:") || self.database_url.starts_with("postgresql:");
+        if !self.database_read_url.is_empty() && !on_postgres {
+            problems.push(anyhow::anyhow!(
+                "--database-read-url names PostgreSQL hot standbys: --database-url must be PostgreSQL"
+            ));
+        }
         for requirement in &self.require_profile {
             if !requirement.contains('=') {
                 problems.push(anyhow::anyhow!("--require-profile wants Type=profile-url, not '{requirement}'"));
@@ -178,6 +195,14 @@ impl ServeArgs {
             problems.push(e);
         }
         problems
+    }
+
+    /// The read replicas, when any are configured.
+    pub fn replication(&self) -> Option<crate::store::replicas::Replication> {
+        (!self.database_read_url.is_empty()).then(|| crate::store::replicas::Replication {
+            read_urls: self.database_read_url.clone(),
+            max_lag: std::time::Duration::from_millis(self.replica_max_lag_ms),
+        })
     }
 
     pub fn demo_enabled(&self) -> bool {

@@ -29,7 +29,7 @@ use config::ServeArgs;
 /// The FHIR core over a database: opens (and migrates) the store, loads the model and the search
 /// parameters (including custom ones stored on the server); the server's own session over it.
 pub async fn open(database_url: &str, base_url: &str) -> anyhow::Result<Session> {
-    Ok(open_with_store(database_url, base_url, &Bounds::default()).await?.0)
+    Ok(open_with_store(database_url, None, base_url, &Bounds::default()).await?.0)
 }
 
 /// What one request may cost: the search budget checked before SQL, and the timeout every SQL
@@ -43,12 +43,13 @@ pub struct Bounds {
 /// [`open`], also handing back the store itself (for the authorization server's own tables).
 pub async fn open_with_store(
     database_url: &str,
+    replication: Option<&store::replicas::Replication>,
     base_url: &str,
     bounds: &Bounds,
 ) -> anyhow::Result<(Session, Arc<dyn Store>)> {
     let model = crate::model::r4().context("loading the FHIR R4 definitions")?;
     let timeout = bounds.statement_timeout.unwrap_or(store::DEFAULT_STATEMENT_TIMEOUT);
-    let store = store::open_with_timeout(database_url, timeout)
+    let store = store::open_replicated(database_url, replication, timeout)
         .await
         .with_context(|| format!("opening {}", redact::mask_url(database_url)))?;
     let registry = Registry::build(model, &[]).context("loading the search parameters")?;
@@ -88,7 +89,8 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         search: SearchLimits::default().with(&args.search_limit),
         statement_timeout: Some(Duration::from_secs(args.statement_timeout)),
     };
-    let (session, store) = open_with_store(&args.database_url, &args.base_url(), &bounds).await?;
+    let replication = args.replication();
+    let (session, store) = open_with_store(&args.database_url, replication.as_ref(), &args.base_url(), &bounds).await?;
     let fhir = &session;
     for requirement in &args.require_profile {
         let Some((resource_type, url)) = requirement.split_once('=') else {
@@ -137,6 +139,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         callers: crate::access::cache::CallerCache::default(),
         expose_statements: args.expose_statements,
         health: rest::ops::Health::default(),
+        floors: replication.is_some().then(rest::consistency::Floors::default),
         metrics,
     }))
 }

@@ -46,6 +46,7 @@ mod parser_fuzz;
 mod patch;
 mod policy_path;
 mod profiles;
+mod replicas;
 mod round_trip;
 mod schema_oracle;
 mod search;

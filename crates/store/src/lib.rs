@@ -20,6 +20,7 @@ mod index_sql;
 pub mod ops;
 pub mod postgres;
 mod reads;
+pub mod replicas;
 pub mod search;
 pub mod sql;
 pub mod sqlite;
@@ -161,6 +162,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}' (use sqlite:// or postgres://)")]
     UnsupportedUrl(String),
+    /// A read URL that is not a PostgreSQL hot standby of a PostgreSQL primary.
+    #[error("read replicas must be PostgreSQL hot standbys of a PostgreSQL primary: {0}")]
+    NotAStandby(String),
 }
 
 impl StoreError {
@@ -219,6 +223,24 @@ pub trait Store: Send + Sync {
     async fn schema(&self) -> StoreResult<ops::Schema>;
     /// The connection pools' sizes now (metrics).
     fn pools(&self) -> Vec<ops::PoolStats>;
+
+    /// A store for the reads of a read-only request whose caller must see everything up to
+    /// `floor` (its own last write): a read replica that has replayed that far and keeps within
+    /// the lag bound, or `None` to read here (no replicas, or none fits). See [`replicas`].
+    fn replica_for(&self, _floor: replicas::Lsn) -> Option<Arc<dyn Store>> {
+        None
+    }
+
+    /// The read replicas as last polled (none without replicas).
+    fn replicas(&self) -> Vec<ops::ReplicaState> {
+        Vec::new()
+    }
+
+    /// Where the primary's write-ahead log stands now, taken after a write so the writer's later
+    /// reads wait for a replica to replay it (`None`: there are no replicas to wait for).
+    async fn written_position(&self) -> StoreResult<Option<replicas::Lsn>> {
+        Ok(None)
+    }
 
     /// The current version of a resource (possibly a tombstone) with the compartments its index
     /// rows put it in (none for a tombstone), in one statement.
@@ -380,6 +402,30 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
 /// Opens the store a database URL names, running its migrations; every statement it runs
 /// afterwards is stopped at `statement_timeout` ([`StoreError::TimedOut`]).
 pub async fn open_with_timeout(url: &str, statement_timeout: Duration) -> StoreResult<Arc<dyn Store>> {
+    open_replicated(url, None, statement_timeout).await
+}
+
+/// [`open_with_timeout`], with read replicas when `replication` names any (PostgreSQL only).
+pub async fn open_replicated(
+    url: &str,
+    replication: Option<&replicas::Replication>,
+    statement_timeout: Duration,
+) -> StoreResult<Arc<dyn Store>> {
+    let Some(replication) = replication.filter(|r| !r.read_urls.is_empty()) else {
+        return open_primary(url, statement_timeout).await;
+    };
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return Err(StoreError::NotAStandby("the primary database is not PostgreSQL".into()));
+    }
+    let primary = open_primary(url, statement_timeout).await?;
+    let mut standbys: Vec<Arc<dyn Store>> = Vec::new();
+    for read_url in &replication.read_urls {
+        standbys.push(Arc::new(counted::Counted(postgres::PgStore::open_replica(read_url, statement_timeout).await?)));
+    }
+    Ok(Arc::new(replicas::Replicated::new(primary, standbys, replication.max_lag)))
+}
+
+async fn open_primary(url: &str, statement_timeout: Duration) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(counted::Counted(sqlite::SqliteStore::open(url, statement_timeout).await?)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {

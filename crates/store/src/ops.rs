@@ -5,10 +5,11 @@
 use sqlx::{Database, Pool};
 
 /// One connection pool's size, sampled when metrics are scraped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Which pool: `readers` and `writer` on SQLite, `main` on PostgreSQL.
-    pub pool: &'static str,
+    /// Which pool: `readers` and `writer` on SQLite, `main` on PostgreSQL, `replica-N` for read
+    /// replicas.
+    pub pool: String,
     /// Connections open now (busy or idle).
     pub size: u32,
     /// Open connections waiting for work.
@@ -20,12 +21,22 @@ pub struct PoolStats {
 impl PoolStats {
     pub(crate) fn of<DB: Database>(pool: &'static str, of: &Pool<DB>) -> PoolStats {
         PoolStats {
-            pool,
+            pool: pool.to_string(),
             size: of.size(),
             idle: u32::try_from(of.num_idle()).unwrap_or(u32::MAX),
             max: of.options().get_max_connections(),
         }
     }
+}
+
+/// One read replica as last polled (readiness shows it; it never makes a node unready, as the
+/// primary takes its reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaState {
+    /// `replica-1`, ... in the order of the read URLs.
+    pub name: String,
+    /// Whether it serves reads now (a standby, answering, within the lag bound).
+    pub serving: bool,
 }
 
 /// The database's schema against this build's migrations.

@@ -42,6 +42,25 @@ impl PgStore {
             .await?;
         Ok(PgStore { pool })
     }
+
+    /// A hot standby's pool, for reads only: no migrations (the primary's arrive by replication),
+    /// and a short wait for a connection, so that a replica that went away hands its reads to the
+    /// primary quickly. One that cannot be reached now is opened anyway and used once it answers;
+    /// one that answers but is not a standby is refused.
+    pub async fn open_replica(url: &str, statement_timeout: Duration) -> StoreResult<PgStore> {
+        let timeout = format!("{}ms", statement_timeout.as_millis());
+        let options = PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout.as_str())]);
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(2)).connect_lazy_with(options);
+        match sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()").fetch_one(&pool).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(StoreError::NotAStandby("a read URL names a database that is not in recovery".into()));
+            }
+            Err(e) => tracing::warn!(error = %e, "a read replica does not answer yet; it is used once it does"),
+        }
+        Ok(PgStore { pool })
+    }
 }
 
 fn query(sql: Sql) -> sqlx::query::Query<'static, Postgres, PgArguments> {

@@ -158,7 +158,7 @@ pub fn fetch_by_rid(rids: &[i64]) -> Sql {
 }
 
 /// SQL text with its bind values, in placeholder order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sql {
     pub text: String,
     pub binds: Vec<Bind>,

@@ -51,6 +51,7 @@ use crate::search::query::Filter;
 use crate::search::reach::{Reach, Visible};
 use crate::search::run::Searcher;
 use crate::store::Store;
+use crate::store::replicas::Lsn;
 
 /// The server's context and the database, seen through the policy of one request.
 #[derive(Clone)]
@@ -63,6 +64,9 @@ pub struct Session {
     operation: Option<Arc<str>>,
     /// The caller's network address, for the audit trail.
     source: Option<Arc<str>>,
+    /// Where this request's reads go when not to the primary: a read replica that holds the
+    /// caller's own writes (read-only requests only; see [`Session::reading_after`]).
+    replica: Option<Arc<dyn Store>>,
 }
 
 struct Shared {
@@ -137,6 +141,7 @@ impl Session {
             trail: Arc::default(),
             operation: None,
             source: None,
+            replica: None,
         }
     }
 
@@ -153,6 +158,7 @@ impl Session {
             trail: Arc::default(),
             operation: None,
             source: None,
+            replica: None,
         }
     }
 
@@ -164,6 +170,7 @@ impl Session {
             trail: Arc::default(),
             operation: None,
             source: None,
+            replica: None,
         }
     }
 
@@ -176,7 +183,23 @@ impl Session {
             trail: Arc::default(),
             operation: None,
             source: source.map(Arc::from),
+            replica: None,
         }
+    }
+
+    /// This session reading from a read replica that has replayed the caller's writes up to
+    /// `floor`, when one has (else from the primary, as before). Only for read-only requests:
+    /// what a request writes is decided on the primary, from what the primary holds. Writes,
+    /// server look-ups and the policy generation stay on the primary either way.
+    pub fn reading_after(mut self, floor: Lsn) -> Session {
+        self.replica = self.shared.store.replica_for(floor);
+        self
+    }
+
+    /// Where the primary's log stands after this request's writes, for the caller's later reads
+    /// (`None`: there are no read replicas).
+    pub async fn written_position(&self) -> FhirResult<Option<Lsn>> {
+        Ok(self.store().written_position().await?)
     }
 
     /// Who acts in this session, for the audit trail (`None`: nothing is audited).
@@ -271,11 +294,17 @@ impl Session {
 
     /// Searches whose every statement stays within the caller's reach.
     fn searcher(&self) -> Searcher<'_> {
-        Searcher::new(self.store(), self.reach().cloned())
+        Searcher::new(self.reads(), self.reach().cloned())
     }
 
+    /// The primary: writes, look-ups, the policy.
     fn store(&self) -> &dyn Store {
         self.shared.store.as_ref()
+    }
+
+    /// Where the caller's reads and searches go: the replica chosen for this request, if any.
+    fn reads(&self) -> &dyn Store {
+        self.replica.as_deref().unwrap_or(self.store())
     }
 
     /// The scopes' granular filter for `interaction` on `resource_type`, as search filters; 403

@@ -32,12 +32,12 @@ impl Session {
     /// not exist or is outside the caller's reach (one answer for both). 403 without a read scope.
     pub async fn current(&self, resource_type: &str, id: &str) -> FhirResult<Option<Current>> {
         let filters = self.grant(resource_type, Interaction::Read)?;
-        let Some((version, compartments)) = self.store().read_with_compartments(resource_type, id).await? else {
+        let Some((version, compartments)) = self.reads().read_with_compartments(resource_type, id).await? else {
             return Ok(None);
         };
         if version.is_deleted() {
             // A tombstone is judged by the version it deleted.
-            let Some(deleted) = self.store().vread(resource_type, id, version.version - 1).await? else {
+            let Some(deleted) = self.reads().vread(resource_type, id, version.version - 1).await? else {
                 return Ok(None);
             };
             let visible = match self.version_compartments(&deleted) {
@@ -71,9 +71,9 @@ impl Session {
     /// tombstone on the version it deleted); `None` as for [`Session::current`].
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> FhirResult<Option<ResourceVersion>> {
         let filters = self.grant(resource_type, Interaction::Read)?;
-        let Some(found) = self.store().vread(resource_type, id, version).await? else { return Ok(None) };
+        let Some(found) = self.reads().vread(resource_type, id, version).await? else { return Ok(None) };
         let judged = if found.is_deleted() {
-            self.store().vread(resource_type, id, version - 1).await?
+            self.reads().vread(resource_type, id, version - 1).await?
         } else {
             Some(found.clone())
         };
@@ -105,7 +105,7 @@ impl Session {
         let mut page = query.clone();
         page.limit = query.limit + 1;
         for _ in 0..MAX_HISTORY_PAGES {
-            let raw = self.store().history(&page).await?;
+            let raw = self.reads().history(&page).await?;
             let exhausted = raw.len() < page.limit;
             let last_seq = raw.last().map(|v| v.seq);
             for (i, v) in raw.iter().enumerate() {
@@ -115,7 +115,7 @@ impl Session {
                     let deleted = if v.is_deleted() {
                         match raw.get(i + 1).filter(|p| p.id == v.id && p.resource_type == v.resource_type) {
                             Some(p) => Some(p.clone()),
-                            None => self.store().vread(&v.resource_type, &v.id, v.version - 1).await?,
+                            None => self.reads().vread(&v.resource_type, &v.id, v.version - 1).await?,
                         }
                     } else {
                         Some(v.clone())

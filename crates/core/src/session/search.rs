@@ -121,6 +121,6 @@ impl Session {
         if rids.is_empty() {
             return Ok(HashMap::new());
         }
-        Ok(self.store().fetch(rids).await?.into_iter().collect())
+        Ok(self.reads().fetch(rids).await?.into_iter().collect())
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::error::FhirResult;
 use crate::store::export_jobs::{self, Status};
-use crate::store::ops::{PoolStats, Schema};
+use crate::store::ops::{PoolStats, ReplicaState, Schema};
 
 /// The database's vitals, from [`super::Session::vitals`].
 pub struct Vitals<'s> {
@@ -29,6 +29,11 @@ impl<'s> Vitals<'s> {
     /// The connection pools' sizes now (no statement).
     pub fn pools(&self) -> Vec<PoolStats> {
         self.session.store().pools()
+    }
+
+    /// The read replicas as last polled (no statement).
+    pub fn replicas(&self) -> Vec<ReplicaState> {
+        self.session.store().replicas()
     }
 
     /// Export jobs per status, every status named (one statement).

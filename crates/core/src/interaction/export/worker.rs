@@ -172,7 +172,12 @@ async fn export(
     if spec.level == Level::Group && spec.patients.is_empty() {
         return Ok(Ended::Done(0));
     }
-    let searcher = Searcher::new(store, None);
+    // The data may come from a read replica that holds everything committed before this run
+    // began (and so before the kick-off); the job's own bookkeeping stays on the primary.
+    let floor = store.written_position().await?.unwrap_or_default();
+    let replica = store.replica_for(floor);
+    let data = replica.as_deref().unwrap_or(store);
+    let searcher = Searcher::new(data, None);
     let chunk = config.chunk.min(config.file_size).max(1);
     let lease = || now() + micros(config.lease);
     while let Some(resource_type) = spec.types.get(at.type_index) {
@@ -195,7 +200,7 @@ async fn export(
                 }
                 let rids = searcher.matching_keys(&page, chunk).await?;
                 let Some(&last) = rids.last() else { break };
-                let mut fetched = store.fetch(&rids).await?;
+                let mut fetched = data.fetch(&rids).await?;
                 fetched.sort_unstable_by_key(|(rid, _)| *rid);
                 for (rid, version) in fetched {
                     if let Some(content) = version.content
