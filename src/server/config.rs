@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// Background workers running Bulk Data export jobs on this node (0: this node only queues).
     #[arg(long, env = "IKP_EXPORT_WORKERS", default_value_t = 1)]
     pub export_workers: usize,
+    /// Seconds an export job stays with the node running it without a heartbeat (one is sent
+    /// with every chunk): after a node dies, another node's worker resumes the job this long
+    /// after its last heartbeat, from its last written file.
+    #[arg(long, env = "IKP_EXPORT_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub export_lease_seconds: u64,
     /// Seconds between sweeps that expire prescriptions and match the e-registration waiting
     /// list (0: this node does not sweep).
     #[arg(long, env = "IKP_SWEEP_SECONDS", default_value_t = 300)]
@@ -133,6 +138,7 @@ impl ServeArgs {
             hsts_max_age: 31_536_000,
             max_body_bytes: 64 * 1024 * 1024,
             export_workers: 1,
+            export_lease_seconds: 60,
             sweep_seconds: 0,
             export_file_size: 10_000,
             store_terminology: true,

@@ -154,8 +154,11 @@ impl Workers {
     /// Starts the background workers `args` asks for.
     pub fn start(session: &Session, args: &ServeArgs) -> Workers {
         let (shutdown, stop) = tokio::sync::watch::channel(false);
-        let config =
-            worker::WorkerConfig { file_size: args.export_file_size.max(1), ..worker::WorkerConfig::default() };
+        let config = worker::WorkerConfig {
+            file_size: args.export_file_size.max(1),
+            lease: Duration::from_secs(args.export_lease_seconds),
+            ..worker::WorkerConfig::default()
+        };
         let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..args.export_workers)
             .map(|_| worker::spawn(session.export_worker(), config.clone(), stop.clone()))
             .collect();

@@ -3,7 +3,8 @@
 //! prescription dispensed by racing requests spread over the nodes (exactly one wins); a Consent
 //! and a token revoked on one node refused on the others; a signing key rotated on one node
 //! published and used by all; the audit trail complete for requests on every node; the expiry
-//! sweep run by every node at once changing each prescription once.
+//! sweep run by every node at once changing each prescription once; a Bulk Data export whose
+//! worker node is killed with SIGKILL half-way finished by another node.
 
 use crate::common;
 
@@ -34,6 +35,90 @@ async fn three_nodes_on_one_database() {
     for node in started {
         node.stop().await;
     }
+    common::drop_postgres_schema(&admin, &schema).await;
+}
+
+/// An export job whose node dies half-way (SIGKILL: no shutdown, no hand-back) is resumed by
+/// another node once its lease runs out, from the last file the dead node wrote: every resource
+/// is in the files exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_export_whose_node_is_killed_finishes_on_another() {
+    use common::process::{Running, free_port};
+    let Some(admin) = common::postgres_url() else { return };
+    let (url, schema) = common::fresh_postgres_schema(&admin).await;
+    // A node that only serves (no export worker) holds the data and takes the kick-off.
+    let front = TestServer::start_configured(&url, "postgres", |a| a.export_workers = 0).await;
+    const PATIENTS: usize = 600;
+    let mut expected = Vec::with_capacity(PATIENTS);
+    for batch in 0..PATIENTS / 200 {
+        let entries: Vec<Value> = (0..200)
+            .map(|i| {
+                let id = format!("k{}", batch * 200 + i);
+                json!({"resource": {"resourceType": "Patient", "id": id, "gender": "female"},
+                       "request": {"method": "PUT", "url": format!("Patient/{id}")}})
+            })
+            .collect();
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        let r = front.send(Method::POST, "", &bundle).send().await.expect("transaction");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        expected.extend((0..200).map(|i| format!("k{}", batch * 200 + i)));
+    }
+    expected.sort();
+
+    // The worker node, a process of its own: two resources per file, a two-second lease.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let mut worker = Running::start(
+        dir.path(),
+        &["serve", "--listen", &listen, "--auth", "off", "--demo", "false", "--store-terminology", "false"],
+        &[
+            ("IKP_DATABASE_URL", url.as_str()),
+            ("IKP_EXPORT_WORKERS", "1"),
+            ("IKP_EXPORT_FILE_SIZE", "2"),
+            ("IKP_EXPORT_LEASE_SECONDS", "2"),
+            ("IKP_SWEEP_SECONDS", "0"),
+        ],
+    );
+    worker.wait_ready(&front.client, &format!("http://{listen}/health/ready")).await;
+    let status = crate::export::kickoff(&front, "$export?_type=Patient").await;
+
+    // Killed once it has written a few files, well before the end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = front.client.get(&status).send().await.expect("status");
+        assert_eq!(r.status(), 202, "the export finished before the worker node could be killed");
+        let progress = r.headers().get("x-progress").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let exported: usize = progress
+            .split_once("% (")
+            .and_then(|(_, rest)| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if exported >= 20 {
+            assert!(exported < PATIENTS / 2, "killed half-way, not at the end: {progress}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker node never started the job: {progress}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    worker.kill();
+    let r = front.client.get(&status).send().await.expect("status");
+    assert_eq!(r.status(), 202, "a dead node's job is still in progress");
+
+    // Another node with a worker takes it over after the lease and finishes it.
+    let rescuer = TestServer::start_configured(&url, "postgres", |a| {
+        a.export_workers = 1;
+        a.export_file_size = 2;
+    })
+    .await;
+    let m = crate::export::manifest(&rescuer, &status.replace(&front.base, &rescuer.base)).await;
+    let files = m["output"].as_array().expect("output").len();
+    assert_eq!(files, PATIENTS / 2, "the files of both nodes, none twice");
+    let all = crate::export::exported(&rescuer, &m).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].1, expected, "every Patient exactly once");
+    rescuer.stop().await;
+    front.stop().await;
     common::drop_postgres_schema(&admin, &schema).await;
 }
 

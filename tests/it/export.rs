@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Kicks off an export and returns the status URL.
-async fn kickoff(server: &TestServer, path: &str) -> String {
+pub(crate) async fn kickoff(server: &TestServer, path: &str) -> String {
     let r = server
         .get(path)
         .header("prefer", "respond-async")
@@ -23,8 +23,9 @@ async fn kickoff(server: &TestServer, path: &str) -> String {
 }
 
 /// Polls until the job completes; returns the manifest.
-async fn manifest(server: &TestServer, status_url: &str) -> Value {
-    for _ in 0..300 {
+pub(crate) async fn manifest(server: &TestServer, status_url: &str) -> Value {
+    // Two minutes at most: a debug build on two shared cores writes a few hundred files slowly.
+    for _ in 0..1200 {
         let r = server.client.get(status_url).send().await.expect("status");
         match r.status().as_u16() {
             202 => {
@@ -40,7 +41,7 @@ async fn manifest(server: &TestServer, status_url: &str) -> Value {
 }
 
 /// type → ids exported, read from the manifest's files.
-async fn exported(server: &TestServer, manifest: &Value) -> Vec<(String, Vec<String>)> {
+pub(crate) async fn exported(server: &TestServer, manifest: &Value) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for file in manifest["output"].as_array().expect("output") {
         let t = file["type"].as_str().expect("type").to_string();

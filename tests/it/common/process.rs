@@ -67,6 +67,16 @@ impl Running {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// SIGKILL (no shutdown of any kind: what a crashed machine looks like to the others), then
+    /// reaps the process; its stderr.
+    pub fn kill(mut self) -> String {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().ok();
+        }
+        self.stderr()
+    }
+
     /// SIGTERM, then waits for the process to exit; its exit status and stderr.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
