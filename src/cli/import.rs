@@ -52,32 +52,44 @@ fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The resources in one file, each with where it came from.
-fn resources_of(path: &Path) -> anyhow::Result<Vec<(String, Value)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+/// Hands `each` every resource of one file, with where it came from and the bytes of input it
+/// took, until `each` answers false (then `Ok(false)`). NDJSON is read a line at a time, so a
+/// file of any size costs the memory of one batch, not of the whole file parsed at once.
+fn for_each_resource(path: &Path, mut each: impl FnMut(String, Value, u64) -> bool) -> anyhow::Result<bool> {
     let name = path.display().to_string();
     if path.extension().and_then(|e| e.to_str()) == Some("ndjson") {
-        return text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(i, line)| {
-                let v: Value = crate::format::json::from_str(line).with_context(|| format!("{name} line {}", i + 1))?;
-                Ok((format!("{name}:{}", i + 1), v))
-            })
-            .collect();
+        let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
+        for (i, line) in std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate() {
+            let line = line.with_context(|| format!("reading {name} line {}", i + 1))?;
+            let bytes = line.len() as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = crate::format::json::from_str(&line).with_context(|| format!("{name} line {}", i + 1))?;
+            if !each(format!("{name}:{}", i + 1), v, bytes) {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
     }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {name}"))?;
+    let bytes = text.len() as u64;
     let v: Value = crate::format::json::from_str(&text).with_context(|| format!("parsing {name}"))?;
     if v.get("resourceType").and_then(Value::as_str) == Some("Bundle")
         && matches!(v.get("type").and_then(Value::as_str), Some("transaction" | "batch"))
     {
-        return Ok(ingest::bundle_resources(&v)
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (format!("{name} entry {i}"), r))
-            .collect());
+        let entries = ingest::bundle_resources(&v);
+        let count = entries.len() as u64;
+        for (i, r) in entries.into_iter().enumerate() {
+            // The file's bytes are spread over its entries, for the progress bar.
+            let share = bytes / count.max(1) + u64::from(i == 0) * (bytes % count.max(1));
+            if !each(format!("{name} entry {i}"), r, share) {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
     }
-    Ok(vec![(name, v)])
+    Ok(each(name, v, bytes))
 }
 
 /// What writing a batch gave, the batch again if it may need a retry, and its input bytes.
@@ -106,17 +118,16 @@ fn produce(
         sender.blocking_send(Ok(Batch { checked, rejected, bytes })).is_ok()
     };
     for file in files {
-        match resources_of(file) {
-            Ok(resources) => pending.extend(resources),
+        let read = for_each_resource(file, |origin, resource, size| {
+            pending.push((origin, resource));
+            bytes += size;
+            pending.len() < batch_size || send(std::mem::take(&mut pending), std::mem::take(&mut bytes))
+        });
+        match read {
+            Ok(true) => {}
+            Ok(false) => return 0,
             Err(e) => {
                 let _ = sender.blocking_send(Err(e));
-                return 0;
-            }
-        }
-        bytes += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        while pending.len() >= batch_size {
-            let rest = pending.split_off(batch_size);
-            if !send(std::mem::replace(&mut pending, rest), std::mem::take(&mut bytes)) {
                 return 0;
             }
         }
