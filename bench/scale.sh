@@ -4,7 +4,9 @@
 # grows with the population shows. The plans of those searches are written for the largest size.
 # Usage: bench/scale.sh [seconds] [patients...]   (release build; SQLite and PostgreSQL on
 #   127.0.0.1:5432, database per size `ikp_scale_<N>`; set BACKENDS=sqlite to skip PostgreSQL;
-#   results in bench/scale-<date>.jsonl and bench/scale-explain-<date>.txt)
+#   results in bench/scale-<date>.jsonl and bench/scale-explain-<date>.txt). A database already
+#   imported can stand in for a size: REUSE_SQLITE_<N>=path.db, REUSE_POSTGRES_<N>=dbname (no
+#   import rate is recorded then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_PHASE=${1:-10}
@@ -13,10 +15,13 @@ SIZES=${*:-1000 10000}
 BACKENDS=${BACKENDS:-sqlite postgres}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 IKP=./target/release/ikp
-WORK=${WORK:-$(mktemp -d)}
+if [ -z "${WORK:-}" ]; then
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+fi
 OUT=${OUT:-bench/scale-$(date +%F).jsonl}
 EXPLAIN=${EXPLAIN:-bench/scale-explain-$(date +%F).txt}
-P=pat-000501
+P=${P:-pat-000501}
 cargo build --release --quiet
 LARGEST=$(echo "$SIZES" | tr ' ' '\n' | sort -n | tail -1)
 
@@ -25,44 +30,55 @@ record() { # size backend key value
 }
 
 for N in $SIZES; do
-  rm -rf "$WORK/data"
-  $IKP synth --patients "$N" --out "$WORK/data" >/dev/null
   for B in $BACKENDS; do
+    reuse_var="REUSE_${B^^}_$N"
+    reuse=${!reuse_var:-}
     if [ "$B" = sqlite ]; then
-      rm -f "$WORK/scale-$N.db"*
-      DB="sqlite://$WORK/scale-$N.db"
+      FILE=${reuse:-$WORK/scale-$N.db}
+      DB="sqlite://$FILE"
+      NAME=""
     else
-      psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS ikp_scale_$N" -c "CREATE DATABASE ikp_scale_$N"
-      DB="$PG/ikp_scale_$N"
+      NAME=${reuse:-ikp_scale_$N}
+      DB="$PG/$NAME"
     fi
     echo "== $N patients on $B"
-    line=$($IKP import --database-url "$DB" "$WORK/data" | tail -1)
-    echo "$line"
-    resources=$(echo "$line" | sed -E 's/.*: ([0-9]+) created.*/\1/')
-    rate=$(echo "$line" | sed -E 's/.*\(([0-9]+) resources\/s\).*/\1/')
-    record "$N" "$B" import_resources_per_s "$rate"
-    record "$N" "$B" resources "$resources"
-    if [ "$B" = sqlite ]; then
-      # The WAL folded into the database file first, so the file is the whole size.
-      python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$WORK/scale-$N.db"
-      bytes=$(stat -c %s "$WORK/scale-$N.db")
-    else
-      bytes=$(psql "$PG/postgres" -Atc "SELECT pg_database_size('ikp_scale_$N')")
+    if [ -z "$reuse" ]; then
+      if [ ! -d "$WORK/data-$N" ]; then
+        $IKP synth --patients "$N" --out "$WORK/data-$N" >/dev/null
+      fi
+      if [ "$B" = sqlite ]; then
+        rm -f "$FILE"*
+      else
+        psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $NAME" -c "CREATE DATABASE $NAME"
+      fi
+      line=$($IKP import --database-url "$DB" "$WORK/data-$N" | tail -1)
+      echo "$line"
+      record "$N" "$B" import_resources_per_s "$(echo "$line" | sed -E 's/.*\(([0-9]+) resources\/s\).*/\1/')"
     fi
+    if [ "$B" = sqlite ]; then
+      resources=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM resource').fetchone()[0])" "$FILE")
+      # The WAL folded into the database file first, so the file is the whole size.
+      python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$FILE"
+      bytes=$(stat -c %s "$FILE")
+    else
+      resources=$(psql "$DB" -Atc "SELECT COUNT(*) FROM resource")
+      bytes=$(psql "$PG/postgres" -Atc "SELECT pg_database_size('$NAME')")
+    fi
+    record "$N" "$B" resources "$resources"
     record "$N" "$B" bytes_per_resource "$((bytes / resources))"
     echo "$((bytes / 1048576)) MB, $((bytes / resources)) bytes per resource"
 
-    $IKP client add --database-url "$DB" --client-id bench-app --type public --redirect-uri https://x/cb >/dev/null
+    $IKP client add --database-url "$DB" --client-id bench-app --type public --redirect-uri https://x/cb >/dev/null 2>&1 || true
     TOKEN=$($IKP client token --database-url "$DB" --client-id bench-app --fhir-user "Patient/$P" --scopes "user/*.rs")
-    $IKP serve --database-url "$DB" --listen 127.0.0.1:8093 --auth on --demo false --store-terminology false \
+    $IKP serve --database-url "$DB" --listen 127.0.0.1:18093 --auth on --demo false --store-terminology false \
       >"$WORK/serve-$N-$B.log" 2>&1 &
     server=$!
-    for _ in $(seq 100); do curl -sf http://127.0.0.1:8093/health/ready >/dev/null && break; sleep 0.2; done
-    PESEL=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:8093/fhir/Patient/$P" |
+    for _ in $(seq 600); do curl -sf http://127.0.0.1:18093/health/ready >/dev/null && break; sleep 0.2; done
+    PESEL=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18093/fhir/Patient/$P" |
       python3 -c 'import sys, json
 p = json.load(sys.stdin)
 print(next(i["value"] for i in p["identifier"] if i["system"] == "urn:oid:2.16.840.1.113883.3.4424.1.1.616"))')
-    IKP_BENCH_TOKEN=$TOKEN $IKP bench --url http://127.0.0.1:8093/fhir --clients 4 --seconds "$SECONDS_PER_PHASE" \
+    IKP_BENCH_TOKEN=$TOKEN $IKP bench --url http://127.0.0.1:18093/fhir --clients 4 --seconds "$SECONDS_PER_PHASE" \
       --phases search:code,search:date,search:everything,search:pesel,search:documents \
       --search "code=Observation?patient=$P&code=http://loinc.org|4548-4" \
       --search "date=Encounter?patient=$P&date=ge2020-01-01" \

@@ -214,6 +214,10 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
             .unwrap_or_default();
         eprintln!("rejected {origin}: {first}");
     }
+    // The searches that follow an import are planned from the data, not from empty tables.
+    if let Err(e) = session.refresh_statistics().await {
+        tracing::warn!(error = %e, "the planner statistics could not be refreshed; autovacuum will");
+    }
     session.close().await;
     Ok(report)
 }

@@ -142,6 +142,10 @@ impl<S: Store> Store for Counted<S> {
     fn pools(&self) -> Vec<crate::ops::PoolStats> {
         self.0.pools()
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        self.0.refresh_statistics().await
+    }
 }
 
 /// A transaction that counts the statements it runs (its batched writes count theirs in

@@ -231,6 +231,13 @@ pub trait Store: Send + Sync {
         None
     }
 
+    /// Refreshes the planner's statistics after a bulk load (`ikp import`), so that the first
+    /// searches after it are planned from the data rather than from empty tables. SQLite does
+    /// this when the store closes (`PRAGMA optimize`).
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// The read replicas as last polled (none without replicas).
     fn replicas(&self) -> Vec<ops::ReplicaState> {
         Vec::new()

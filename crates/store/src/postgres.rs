@@ -117,6 +117,16 @@ impl Store for PgStore {
     fn pools(&self) -> Vec<PoolStats> {
         vec![PoolStats::of("main", &self.pool)]
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        // ANALYZE samples each table (not a full scan) and takes no lock that blocks requests.
+        let mut connection = self.pool.acquire().await?;
+        sqlx::query("SET statement_timeout = 0").execute(&mut *connection).await?;
+        let analyzed = sqlx::query("ANALYZE").execute(&mut *connection).await;
+        sqlx::query("RESET statement_timeout").execute(&mut *connection).await?;
+        analyzed?;
+        Ok(())
+    }
 }
 
 struct PgTx {

@@ -234,6 +234,11 @@ impl Store for Replicated {
         pools
     }
 
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        // Statistics reach the standbys by replication.
+        self.primary.refresh_statistics().await
+    }
+
     fn replicas(&self) -> Vec<crate::ops::ReplicaState> {
         self.replicas
             .iter()

@@ -224,6 +224,11 @@ impl Session {
         Unconfined { session: self.system("a Bulk Data export worker") }
     }
 
+    /// Refreshes the database's planner statistics after a bulk load.
+    pub async fn refresh_statistics(&self) -> FhirResult<()> {
+        Ok(self.store().refresh_statistics().await?)
+    }
+
     /// Waits for in-flight work and closes the database (at shutdown).
     pub async fn close(&self) {
         self.store().close().await;
