@@ -883,6 +883,16 @@ impl Planner {
         Some((sql, by_id))
     }
 
+    /// Whether the filter that would drive `query` names the resources it refers to by id
+    /// (`patient=123`, `subject=Patient/123`): the rows of a few resources' references, so it
+    /// drives without its lookup being counted first (one statement less on the hottest path, a
+    /// patient's own data).
+    pub fn driver_refers_by_id(query: &SearchQuery) -> bool {
+        let Some(filter) = Planner::driver(query).and_then(|i| query.filters.get(i)) else { return false };
+        matches!(&filter.kind, FilterKind::AnyOf { conditions, negated: false }
+            if conditions.iter().all(|c| matches!(c, Condition::Reference { id: Some(_), .. })))
+    }
+
     /// Whether `query` has a filter that would drive it (otherwise its type, compartment or
     /// the caller's reach produce the candidates).
     pub fn has_driver(query: &SearchQuery) -> bool {

@@ -73,7 +73,8 @@ impl<'a> Searcher<'a> {
     /// How a page of `rows` rows of `query` is best read. A filter that matches few index rows
     /// drives (its rows are read and ordered: cheap when they are few); when it matches at least
     /// [`walk_threshold`] rows, walking the type in the page's order and probing every filter
-    /// finds `rows` matches sooner. Only a query of one type without a compartment walks.
+    /// finds `rows` matches sooner. Only a query of one type without a compartment walks; a
+    /// reference to resources by id drives uncounted (a resource is referred to by few).
     pub async fn access(&self, query: &SearchQuery, rows: usize) -> StoreResult<Access> {
         if query.compartment.is_some() || query.resource_types.len() != 1 {
             return Ok(Access::Drive);
@@ -81,6 +82,9 @@ impl<'a> Searcher<'a> {
         if !Planner::has_driver(query) {
             // Nothing narrows the type: both read it in order, and a sort key's index is walked.
             return Ok(Access::Walk);
+        }
+        if Planner::driver_refers_by_id(query) {
+            return Ok(Access::Drive);
         }
         let bound = walk_threshold(rows);
         let Some(probe) = self.planner.driver_probe(query, bound) else { return Ok(Access::Drive) };
