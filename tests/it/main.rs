@@ -45,6 +45,7 @@ mod ops;
 mod parser_fuzz;
 mod patch;
 mod policy_path;
+mod population_search;
 mod profiles;
 mod replicas;
 mod round_trip;

@@ -19,6 +19,10 @@ use crate::session::Session;
 use crate::session::prepare::new_id;
 use crate::store::ResourceVersion;
 
+/// Most matches counted for a Bundle's total unless `_total=accurate` asks for all: counting
+/// stops here, so a total costs at most this many matches however many there are.
+pub const TOTAL_BOUND: usize = 1000;
+
 #[derive(Debug, Clone)]
 pub enum Scope {
     Type(String),
@@ -155,10 +159,14 @@ pub async fn execute(
         matches.reverse();
     }
 
+    // Bundle.total is never a guess: a complete first page is its own total; `_total=accurate`
+    // counts every match; otherwise (`estimate`, the default) matches are counted up to
+    // TOTAL_BOUND, and past it the Bundle says nothing rather than a number it cannot back.
     let total = match query.total {
         Total::None => None,
         _ if query.cursor.is_none() && !more && query.count > 0 => Some(matches.len() as i64),
-        Total::Estimate | Total::Accurate => Some(session.count(&query).await?),
+        Total::Accurate => Some(session.count(&query).await?),
+        Total::Estimate => session.count_up_to(&query, TOTAL_BOUND).await?,
     };
 
     let (included, trimmed) = match shape {

@@ -43,6 +43,12 @@ impl Session {
         Ok(self.searcher().count(query).await?)
     }
 
+    /// How many resources within the caller's reach match `query`, counted up to `bound`:
+    /// `Some(n)` is exact, `None` means more than `bound`.
+    pub async fn count_up_to(&self, query: &SearchQuery, bound: usize) -> FhirResult<Option<i64>> {
+        Ok(self.searcher().count_up_to(query, bound).await?)
+    }
+
     /// Current resources of `types` matching `pairs`, at most `limit`, within the caller's reach:
     /// for operations that look for the caller's own data. No scope check or paging.
     pub async fn find(

@@ -59,7 +59,9 @@ impl Parser<'_> {
             filters: Vec::new(),
             sort: Vec::new(),
             count: DEFAULT_COUNT,
-            total: Total::Accurate,
+            // Without `_total`, a total is given when it can be counted cheaply (see the
+            // interaction); `accurate` must be asked for.
+            total: Total::Estimate,
             includes: Vec::new(),
             revincludes: Vec::new(),
             cursor: None,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cursor::{Cursor, Key, Towards};
 use super::query::{
-    Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, StringMatch, UriMatch,
+    Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch, UriMatch,
 };
 use super::reach::Reach;
 use super::registry::ParamType;
@@ -55,6 +55,21 @@ pub struct Planner {
     alias: AtomicUsize,
     /// The confined caller's reach, added to every query (`None`: not confined).
     reach: Option<Arc<Reach>>,
+}
+
+/// How a statement reaches its candidates.
+///
+/// `Drive` lets the most selective filter produce them (`rid IN (lookup)`): best when that lookup
+/// is small (a patient's rows), but the whole lookup is read and sorted before the first row
+/// comes out. `Walk` reads the type in the order the page returns (the `(res_type, rid)` index,
+/// or a sort key's index) and probes every filter per row, so a page stops after `_count` + 1
+/// matches: best when the filters match many rows (a population). [`crate::search::run`] picks
+/// one by counting the driving lookup up to a bound first. For a confined caller `Walk` means
+/// that the reach (the caller's compartments) drives instead of a broad filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Drive,
+    Walk,
 }
 
 /// The table and column kind holding a parameter type's rows.
@@ -109,28 +124,46 @@ impl Planner {
         }
     }
 
+    /// What ends a walk's `EXISTS` probe: on PostgreSQL `OFFSET 0`, which keeps the probe a
+    /// per-row subplan; otherwise its planner turns it into a join that reads the whole index
+    /// table in `rid` order, and the walk no longer stops after the page.
+    fn fence(&self, mode: Mode) -> &'static str {
+        match (mode, self.dialect) {
+            (Mode::Walk, Dialect::Postgres) => " OFFSET 0",
+            _ => "",
+        }
+    }
+
     fn next_alias(&self, stem: &str) -> String {
         let n = self.alias.fetch_add(1, Ordering::Relaxed) + 1;
         format!("{stem}{n}")
     }
 
+    /// The filter that drives `query` under [`Access::Drive`]: the most selective one that can.
+    fn driver(query: &SearchQuery) -> Option<usize> {
+        if query.compartment.is_some() {
+            return None;
+        }
+        query.filters.iter().enumerate().filter_map(|(i, f)| selectivity(f).map(|rank| (rank, i))).min().map(|(_, i)| i)
+    }
+
     /// `r.res_type IN (...) AND r.deleted = FALSE AND <filters>` over `resource r`.
-    fn where_clause(&self, sql: &mut Sql, query: &SearchQuery) {
+    fn where_clause(&self, sql: &mut Sql, query: &SearchQuery, access: Access) {
+        self.where_clause_as(sql, query, access, false);
+    }
+
+    /// As [`Planner::where_clause`]; `joined`: `r` is looked up from rows read before it (a
+    /// sort key's index), so nothing of `r` may drive.
+    fn where_clause_as(&self, sql: &mut Sql, query: &SearchQuery, access: Access, joined: bool) {
         sql.push("r.deleted = FALSE");
         // The most selective lookup drives the query (`rid IN (...)`); every other filter is
         // probed per candidate through the index tables' `rid` indexes (`EXISTS`). Neither
         // database can otherwise tell that "this patient" is far more selective than "since 2020",
         // and SQLite would materialise every filter's full match list.
-        let driver = if query.compartment.is_some() {
-            None
-        } else {
-            query
-                .filters
-                .iter()
-                .enumerate()
-                .filter_map(|(i, f)| selectivity(f).map(|rank| (rank, i)))
-                .min()
-                .map(|(_, i)| i)
+        // Walking, no filter drives: each is probed per row read in order.
+        let driver = match access {
+            Access::Drive => Planner::driver(query),
+            Access::Walk => None,
         };
         let driven = query.compartment.is_some() || driver.is_some();
         // Without another driver, a confined caller's compartments produce the candidates; an
@@ -142,8 +175,11 @@ impl Planner {
         let reach_drives = !driven && !by_id && self.reach.is_some();
         // SQLite must not start from the type index instead (it has no statistics to know
         // better): `+` hides the column from its planner.
-        let type_column =
-            if (driven || reach_drives) && self.dialect == Dialect::Sqlite { "+r.res_type" } else { "r.res_type" };
+        let type_column = if (driven || reach_drives || joined) && self.dialect == Dialect::Sqlite {
+            "+r.res_type"
+        } else {
+            "r.res_type"
+        };
         types_condition(sql, type_column, &query.resource_types);
         self.push_reach(sql, "r", &query.resource_types, reach_drives);
         if let Some((comp_type, comp_ids)) = &query.compartment {
@@ -164,7 +200,11 @@ impl Planner {
         let target = Target::of("r");
         for (i, filter) in query.filters.iter().enumerate() {
             sql.push(" AND ");
-            let mode = if Some(i) == driver { Mode::Drive } else { Mode::Probe };
+            let mode = match (access, Some(i) == driver) {
+                (_, true) => Mode::Drive,
+                (Access::Drive, false) => Mode::Probe,
+                (Access::Walk, false) => Mode::Walk,
+            };
             self.filter_as(sql, filter, &target, mode);
         }
     }
@@ -214,36 +254,26 @@ impl Planner {
                     let x = self.next_alias("x");
                     match mode {
                         Mode::Drive => {
-                            sql.push(&format!("{} IN (SELECT {x}.rid FROM {table_name} {x} WHERE ", target.rid));
+                            sql.push(&format!("{} IN (", target.rid));
+                            self.lookup(sql, table_name, &simple, &filter.resource_types, &x);
+                            sql.push(")");
                         }
-                        Mode::Probe => {
+                        Mode::Probe | Mode::Walk => {
                             sql.push(&format!(
                                 "EXISTS (SELECT 1 FROM {table_name} {x} WHERE {x}.rid = {} AND ",
                                 target.rid
                             ));
+                            self.any_predicate(sql, &simple, &x);
+                            sql.push(&format!(" AND {x}.grp IS NULL{})", self.fence(mode)));
                         }
                     }
-                    sql.push("(");
-                    for (i, c) in simple.iter().enumerate() {
-                        if i > 0 {
-                            sql.push(" OR ");
-                        }
-                        sql.push("(");
-                        self.predicate(sql, c, &x);
-                        sql.push(")");
-                    }
-                    sql.push(")");
-                    if mode == Mode::Drive {
-                        types_condition(sql, &format!("{x}.res_type"), &filter.resource_types);
-                    }
-                    sql.push(" AND ").push(&format!("{x}.grp IS NULL)"));
                 }
                 for c in conditions.iter().filter(|c| simple_table(c).is_none()) {
                     if !first {
                         sql.push(" OR ");
                     }
                     first = false;
-                    self.special(sql, c, &filter.resource_types, target);
+                    self.special(sql, c, &filter.resource_types, target, mode);
                 }
                 if first {
                     sql.push("1 = 0");
@@ -253,8 +283,66 @@ impl Planner {
         }
     }
 
+    /// `SELECT x.rid FROM <table> x WHERE <any of conditions>`: the index rows of `types` that
+    /// match (one per matching value, so a resource may come more than once).
+    fn lookup(&self, sql: &mut Sql, table_name: &str, conditions: &[&Condition], types: &[String], x: &str) {
+        sql.push(&format!("SELECT {x}.rid FROM {table_name} {x} WHERE "));
+        self.any_predicate(sql, conditions, x);
+        types_condition(sql, &format!("{x}.res_type"), types);
+        sql.push(&format!(" AND {x}.grp IS NULL"));
+    }
+
+    /// `((c1) OR (c2) ...)` over the index-table alias `x`.
+    fn any_predicate(&self, sql: &mut Sql, conditions: &[&Condition], x: &str) {
+        sql.push("(");
+        for (i, c) in conditions.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(");
+            self.predicate(sql, c, x);
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+
+    /// `SELECT ref.rid FROM ...`: the resources of `types` whose `param` refers to a resource
+    /// of `target_types` matching `inner` (a chain's candidates).
+    fn chain_lookup(&self, sql: &mut Sql, param: &str, target_types: &[String], inner: &Filter, types: &[String]) {
+        let x = self.next_alias("ref");
+        let t = self.next_alias("t");
+        sql.push(&format!(
+            "SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
+             AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND {x}.param = "
+        ));
+        sql.bind(Bind::Text(param.to_string()));
+        types_condition(sql, &format!("{x}.res_type"), types);
+        types_condition(sql, &format!("{x}.target_type"), target_types);
+        sql.push(" AND ");
+        self.filter(sql, inner, &Target::of(&t));
+        self.push_reach(sql, &t, target_types, false);
+    }
+
+    /// `SELECT ref.target_id FROM ...`: the ids that resources of `source_type` matching `inner`
+    /// refer to through `param`, as a resource of `types` (`_has`'s candidates).
+    fn has_lookup(&self, sql: &mut Sql, source_type: &str, param: &str, inner: &Filter, types: &[String]) {
+        let x = self.next_alias("ref");
+        let s = self.next_alias("s");
+        sql.push(&format!(
+            "SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
+             WHERE {x}.grp IS NULL AND {x}.res_type = "
+        ));
+        sql.bind(Bind::Text(source_type.to_string()))
+            .push(&format!(" AND {x}.param = "))
+            .bind(Bind::Text(param.to_string()));
+        types_condition(sql, &format!("{x}.target_type"), types);
+        sql.push(" AND ");
+        self.filter(sql, inner, &Target::of(&s));
+        self.push_reach(sql, &s, &[source_type.to_string()], false);
+    }
+
     /// Conditions that are not a single-table lookup.
-    fn special(&self, sql: &mut Sql, c: &Condition, types: &[String], target: &Target) {
+    fn special(&self, sql: &mut Sql, c: &Condition, types: &[String], target: &Target, mode: Mode) {
         match c {
             Condition::Id(id) => {
                 sql.push(&format!("{} = ", target.id)).bind(Bind::Text(id.clone()));
@@ -278,39 +366,49 @@ impl Planner {
                 let col = &target.updated;
                 range_predicate(sql, *prefix, col, &format!("({col} + 1000)"), *lo, *hi);
             }
-            Condition::Chain { param, target_types, inner } => {
+            Condition::Chain { param, target_types, inner } if mode == Mode::Walk => {
+                // Per row read: does its reference lead to a match? (`search_reference_rid`)
                 let x = self.next_alias("ref");
                 let t = self.next_alias("t");
                 sql.push(&format!(
-                    "{} IN (SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
-                     AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND {x}.param = ",
+                    "EXISTS (SELECT 1 FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
+                     AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.rid = {} AND {x}.grp IS NULL \
+                     AND {x}.param = ",
                     target.rid
                 ));
                 sql.bind(Bind::Text(param.clone()));
-                types_condition(sql, &format!("{x}.res_type"), types);
                 types_condition(sql, &format!("{x}.target_type"), target_types);
                 sql.push(" AND ");
-                let inner_target = Target::of(&t);
-                self.filter(sql, inner, &inner_target);
+                self.filter_as(sql, inner, &Target::of(&t), Mode::Walk);
                 self.push_reach(sql, &t, target_types, false);
-                sql.push(")");
+                sql.push(self.fence(mode)).push(")");
             }
-            Condition::Has { source_type, param, inner } => {
+            Condition::Has { source_type, param, inner } if mode == Mode::Walk => {
+                // Per row read: is it referenced by a match? (`search_reference_target`)
                 let x = self.next_alias("ref");
                 let s = self.next_alias("s");
                 sql.push(&format!(
-                    "{} IN (SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
-                     WHERE {x}.grp IS NULL AND {x}.res_type = ",
-                    target.id
+                    "EXISTS (SELECT 1 FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
+                     WHERE {x}.target_type = {} AND {x}.target_id = {} AND {x}.param = ",
+                    target.kind, target.id
                 ));
-                sql.bind(Bind::Text(source_type.clone()))
-                    .push(&format!(" AND {x}.param = "))
-                    .bind(Bind::Text(param.clone()));
+                sql.bind(Bind::Text(param.clone()))
+                    .push(&format!(" AND {x}.grp IS NULL AND {x}.res_type = "))
+                    .bind(Bind::Text(source_type.clone()));
                 types_condition(sql, &format!("{x}.target_type"), types);
                 sql.push(" AND ");
-                let inner_target = Target::of(&s);
-                self.filter(sql, inner, &inner_target);
+                self.filter_as(sql, inner, &Target::of(&s), Mode::Walk);
                 self.push_reach(sql, &s, std::slice::from_ref(source_type), false);
+                sql.push(self.fence(mode)).push(")");
+            }
+            Condition::Chain { param, target_types, inner } => {
+                sql.push(&format!("{} IN (", target.rid));
+                self.chain_lookup(sql, param, target_types, inner, types);
+                sql.push(")");
+            }
+            Condition::Has { source_type, param, inner } => {
+                sql.push(&format!("{} IN (", target.id));
+                self.has_lookup(sql, source_type, param, inner, types);
                 sql.push(")");
             }
             Condition::Composite { param, components } => {
@@ -546,14 +644,20 @@ impl Planner {
         }
     }
 
-    /// The page query: `rid` and sort keys of up to `limit` rows after (or before) the cursor.
+    /// The page query: `rid` and sort keys of up to `limit` rows after (or before) the cursor,
+    /// driven by the most selective filter.
     pub fn page(&self, query: &SearchQuery, limit: usize) -> (Sql, Vec<Column>) {
+        self.page_as(query, limit, Access::Drive)
+    }
+
+    /// The page query under `access`, in one statement over `resource r`.
+    pub fn page_as(&self, query: &SearchQuery, limit: usize, access: Access) -> (Sql, Vec<Column>) {
         let towards = query.cursor.as_ref().map_or(Towards::Next, |c| c.towards);
         let reverse = towards == Towards::Previous;
         let mut sql = Sql::new("");
         if query.sort.is_empty() {
             sql.push("SELECT r.rid FROM resource r WHERE ");
-            self.where_clause(&mut sql, query);
+            self.where_clause(&mut sql, query, access);
             if let Some(c) = &query.cursor {
                 sql.push(if reverse { " AND r.rid < " } else { " AND r.rid > " }).bind(Bind::Int(c.rid));
             }
@@ -573,7 +677,7 @@ impl Planner {
             sql.push(&format!(" AS k{i}"));
         }
         sql.push(" FROM resource r WHERE ");
-        self.where_clause(&mut sql, query);
+        self.where_clause(&mut sql, query, access);
         sql.push(") q");
         if let Some(c) = &query.cursor {
             sql.push(" WHERE ");
@@ -584,36 +688,221 @@ impl Planner {
         (sql, columns)
     }
 
-    /// The page query with each row's current version (its seven version columns after the
-    /// page's own), in one statement: the page is joined to the stored versions and ordered again.
-    pub fn page_with_versions(&self, query: &SearchQuery, limit: usize) -> (Sql, Vec<Column>) {
-        let (page, mut columns) = self.page(query, limit);
-        let mut sql = Sql::new(&format!(
-            "SELECT p.*, {VERSION_COLUMNS} FROM ({}) p JOIN resource pr ON pr.rid = p.rid \
-             JOIN resource_version v ON v.seq = pr.seq",
-            page.text
-        ));
-        sql.binds = page.binds;
-        if query.sort.is_empty() {
-            let reverse = query.cursor.as_ref().is_some_and(|c| c.towards == Towards::Previous);
-            sql.push(if reverse { " ORDER BY p.rid DESC" } else { " ORDER BY p.rid ASC" });
-        } else {
-            sql.push(&order_by(query, "p"));
+    /// The statements of a page under `access`, each returning rows (keys and current version)
+    /// that follow those of the one before: run in turn until the page is full. One statement,
+    /// except for a walk along a sort key's index, which reads the resources without a value
+    /// (they sort last) in a second statement.
+    pub fn page_segments(&self, query: &SearchQuery, limit: usize, access: Access) -> Vec<(Sql, Vec<Column>)> {
+        if access == Access::Walk
+            && let Some(walk) = self.sort_walk(query)
+        {
+            let mut segments = Vec::with_capacity(2);
+            if !walk.in_missing {
+                segments.push(with_versions(self.walk_values(query, &walk, limit), &walk.order()));
+            }
+            if !walk.needs_value {
+                segments.push(with_versions(self.walk_missing(query, &walk, limit), " ORDER BY p.rid ASC"));
+            }
+            return segments;
         }
-        columns.extend(crate::sql::VERSION_CELLS);
-        (sql, columns)
+        // A sorted page that cannot walk an index must read every match to sort them: let the
+        // most selective filter produce them, unless a confined caller's reach does (`Walk`).
+        let access = if query.sort.is_empty() || self.reach.is_some() { access } else { Access::Drive };
+        let page = self.page_as(query, limit, access);
+        let order = if query.sort.is_empty() {
+            let reverse = query.cursor.as_ref().is_some_and(|c| c.towards == Towards::Previous);
+            (if reverse { " ORDER BY p.rid DESC" } else { " ORDER BY p.rid ASC" }).to_string()
+        } else {
+            order_by(query, "p")
+        };
+        vec![with_versions(page, &order)]
     }
 
+    /// Whether `query`'s page can walk its sort key's index: one date key, one type, no
+    /// compartment, not confined (a confined caller's compartments drive instead), going
+    /// forward (a previous page is planned the ordinary way).
+    fn sort_walk(&self, query: &SearchQuery) -> Option<SortWalk> {
+        if self.reach.is_some() || query.compartment.is_some() || query.resource_types.len() != 1 {
+            return None;
+        }
+        let [SortKey { by: SortBy::Param(param), direction }] = query.sort.as_slice() else { return None };
+        if param.kind != ParamType::Date {
+            return None;
+        }
+        // Going up, a range on the key's own parameter (`date=ge2025&_sort=date`) would make the
+        // walk read every earlier date before the first match: its own lookup drives instead.
+        let own_filter = query.filters.iter().any(|f| {
+            matches!(&f.kind, FilterKind::AnyOf { conditions, .. }
+                if conditions.iter().any(|c| matches!(c, Condition::Date { param: p, .. } if *p == param.code)))
+        });
+        // A filter of only dates of the key's own parameter needs a value: nothing is missing.
+        let needs_value = query.filters.iter().any(|f| {
+            matches!(&f.kind, FilterKind::AnyOf { conditions, negated: false }
+                if conditions.iter().all(|c| matches!(c, Condition::Date { param: p, .. } if *p == param.code)))
+        });
+        if *direction == Direction::Ascending && own_filter {
+            return None;
+        }
+        let in_missing = match &query.cursor {
+            None => false,
+            Some(c) if c.towards == Towards::Previous => return None,
+            Some(c) => match c.keys.first() {
+                Some(Key::Null) | None => true,
+                Some(Key::Int(_)) => false,
+                Some(_) => return None,
+            },
+        };
+        Some(SortWalk {
+            param: param.code.clone(),
+            ascending: *direction == Direction::Ascending,
+            in_missing,
+            needs_value,
+        })
+    }
+
+    /// The resources with a value for the walked date key, read along the date index in the
+    /// page's order: each resource once, at its sort value (the earliest start going up, the
+    /// latest end going down), stopping after `limit` rows.
+    fn walk_values(&self, query: &SearchQuery, walk: &SortWalk, limit: usize) -> (Sql, Vec<Column>) {
+        let (column, extreme, cmp) = if walk.ascending { ("lo", "MIN", ">") } else { ("hi", "MAX", "<") };
+        let mut sql = Sql::new(&format!("SELECT DISTINCT s.rid AS rid, s.{column} AS k0 FROM search_date s "));
+        // SQLite must read the date index first and look each resource up, not the other way.
+        sql.push(match self.dialect {
+            Dialect::Sqlite => "CROSS JOIN resource r WHERE r.rid = s.rid AND s.res_type = ",
+            Dialect::Postgres => "JOIN resource r ON r.rid = s.rid WHERE s.res_type = ",
+        });
+        sql.bind(Bind::Text(query.resource_types.first().cloned().unwrap_or_default()));
+        sql.push(" AND s.param = ").bind(Bind::Text(walk.param.clone())).push(" AND s.grp IS NULL");
+        sql.push(&format!(
+            " AND s.{column} = (SELECT {extreme}(m.{column}) FROM search_date m WHERE m.rid = s.rid \
+             AND m.grp IS NULL AND m.param = "
+        ));
+        sql.bind(Bind::Text(walk.param.clone())).push(")");
+        if let Some(c) = &query.cursor
+            && let Some(Key::Int(value)) = c.keys.first()
+        {
+            // At or beyond the boundary value (an index range), and past the boundary row.
+            sql.push(&format!(" AND s.{column} {cmp}= ")).bind(Bind::Int(*value));
+            sql.push(&format!(" AND (s.{column} {cmp} ")).bind(Bind::Int(*value));
+            sql.push(" OR s.rid > ").bind(Bind::Int(c.rid)).push(")");
+        }
+        sql.push(" AND ");
+        self.where_clause_as(&mut sql, query, Access::Walk, true);
+        sql.push(&format!(" ORDER BY s.{column} {}, s.rid ASC LIMIT ", if walk.ascending { "ASC" } else { "DESC" }));
+        sql.bind(Bind::Int(limit as i64));
+        (sql, vec![Column::Int, Column::Int])
+    }
+
+    /// The resources without a value for the walked key (they sort last), in key order.
+    fn walk_missing(&self, query: &SearchQuery, walk: &SortWalk, limit: usize) -> (Sql, Vec<Column>) {
+        let mut sql = Sql::new("SELECT r.rid AS rid, CAST(NULL AS BIGINT) AS k0 FROM resource r WHERE ");
+        self.where_clause(&mut sql, query, Access::Walk);
+        sql.push(" AND NOT EXISTS (SELECT 1 FROM search_date m WHERE m.rid = r.rid AND m.grp IS NULL AND m.param = ");
+        sql.bind(Bind::Text(walk.param.clone())).push(")");
+        if let Some(c) = &query.cursor
+            && walk.in_missing
+        {
+            sql.push(" AND r.rid > ").bind(Bind::Int(c.rid));
+        }
+        sql.push(" ORDER BY r.rid ASC LIMIT ").bind(Bind::Int(limit as i64));
+        (sql, vec![Column::Int, Column::Int])
+    }
+
+    /// How many resources match `query` (exactly).
     pub fn count(&self, query: &SearchQuery) -> Sql {
         let mut sql = Sql::new("SELECT COUNT(*) FROM resource r WHERE ");
-        self.where_clause(&mut sql, query);
+        self.where_clause(&mut sql, query, Access::Drive);
         sql
+    }
+
+    /// How many resources match `query`, counting no further than `bound` (a result of `bound`
+    /// means "at least that many"): the statement stops at the bound's row.
+    pub fn count_up_to(&self, query: &SearchQuery, bound: usize, access: Access) -> Sql {
+        // SQLite reads an `IN (lookup)` in full before the first row; the lookup's rows are
+        // streamed instead, each resource checked as it comes, so the count stops at the bound
+        // after reading about as many index rows. (PostgreSQL streams the `IN` form itself.)
+        if access == Access::Drive
+            && self.dialect == Dialect::Sqlite
+            && let Some((lookup, by_id)) = self.driver_lookup(query)
+        {
+            let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT DISTINCT r.rid FROM (");
+            sql.binds = lookup.binds;
+            sql.push(&lookup.text);
+            if by_id {
+                // `_has` gives ids: each is looked up by (type, id).
+                sql.push(") d CROSS JOIN resource r WHERE r.res_id = d.target_id");
+                types_condition(&mut sql, "r.res_type", &query.resource_types);
+                sql.push(" AND ");
+            } else {
+                sql.push(") d CROSS JOIN resource r WHERE r.rid = d.rid AND ");
+            }
+            self.where_clause_as(&mut sql, query, Access::Walk, true);
+            sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") b");
+            return sql;
+        }
+        let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT r.rid FROM resource r WHERE ");
+        self.where_clause(&mut sql, query, access);
+        sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") b");
+        sql
+    }
+
+    /// How many index rows the filter that would drive `query` matches, counting no further
+    /// than `bound`: what [`Access`] is chosen by. `None` when no single lookup drives it.
+    pub fn driver_probe(&self, query: &SearchQuery, bound: usize) -> Option<Sql> {
+        let (lookup, _) = self.driver_lookup(query)?;
+        let mut sql = Sql::new("SELECT COUNT(*) FROM (");
+        sql.binds = lookup.binds;
+        sql.push(&lookup.text);
+        sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") p");
+        Some(sql)
+    }
+
+    /// The single lookup of the filter that would drive `query` (`SELECT rid ...`, or for
+    /// `_has`, `true` with the referenced ids), if it is one.
+    fn driver_lookup(&self, query: &SearchQuery) -> Option<(Sql, bool)> {
+        let filter = query.filters.get(Planner::driver(query)?)?;
+        let FilterKind::AnyOf { conditions, negated: false } = &filter.kind else { return None };
+        let mut sql = Sql::new("");
+        let mut by_id = false;
+        let tables: Vec<Option<&str>> = conditions.iter().map(simple_table).collect();
+        match (conditions.as_slice(), tables.first()) {
+            ([Condition::Chain { param, target_types, inner }], _) => {
+                self.chain_lookup(&mut sql, param, target_types, inner, &filter.resource_types);
+            }
+            ([Condition::Has { source_type, param, inner }], _) => {
+                self.has_lookup(&mut sql, source_type, param, inner, &filter.resource_types);
+                by_id = true;
+            }
+            (_, Some(Some(table_name))) if tables.iter().all(|t| t == &Some(*table_name)) => {
+                let all: Vec<&Condition> = conditions.iter().collect();
+                let x = self.next_alias("x");
+                self.lookup(&mut sql, table_name, &all, &filter.resource_types, &x);
+            }
+            _ => return None,
+        }
+        Some((sql, by_id))
+    }
+
+    /// Whether the filter that would drive `query` names the resources it refers to by id
+    /// (`patient=123`, `subject=Patient/123`): the rows of a few resources' references, so it
+    /// drives without its lookup being counted first (one statement less on the hottest path, a
+    /// patient's own data).
+    pub fn driver_refers_by_id(query: &SearchQuery) -> bool {
+        let Some(filter) = Planner::driver(query).and_then(|i| query.filters.get(i)) else { return false };
+        matches!(&filter.kind, FilterKind::AnyOf { conditions, negated: false }
+            if conditions.iter().all(|c| matches!(c, Condition::Reference { id: Some(_), .. })))
+    }
+
+    /// Whether `query` has a filter that would drive it (otherwise its type, compartment or
+    /// the caller's reach produce the candidates).
+    pub fn has_driver(query: &SearchQuery) -> bool {
+        Planner::driver(query).is_some()
     }
 
     /// Matching resources' keys (for conditional interactions), at most `limit`.
     pub fn ids(&self, query: &SearchQuery, limit: usize) -> Sql {
         let mut sql = Sql::new("SELECT r.res_id FROM resource r WHERE ");
-        self.where_clause(&mut sql, query);
+        self.where_clause(&mut sql, query, Access::Drive);
         sql.push(" ORDER BY r.rid LIMIT ").bind(Bind::Int(limit as i64));
         sql
     }
@@ -674,6 +963,37 @@ impl Planner {
     }
 }
 
+/// A page read along a date sort key's index (`search_date_lookup` going up,
+/// `search_date_sort_hi` going down).
+struct SortWalk {
+    param: String,
+    ascending: bool,
+    /// The cursor is past every resource with a value: only those without one are left.
+    in_missing: bool,
+    /// A filter matches only resources with a value, so none without one need be read.
+    needs_value: bool,
+}
+
+impl SortWalk {
+    fn order(&self) -> String {
+        format!(" ORDER BY p.k0 {}, p.rid ASC", if self.ascending { "ASC" } else { "DESC" })
+    }
+}
+
+/// `page` with each row's current version: joined to the stored versions and put in `order`
+/// again (a join does not keep the order of its input).
+fn with_versions((page, mut columns): (Sql, Vec<Column>), order: &str) -> (Sql, Vec<Column>) {
+    let mut sql = Sql::new(&format!(
+        "SELECT p.*, {VERSION_COLUMNS} FROM ({}) p JOIN resource pr ON pr.rid = p.rid \
+         JOIN resource_version v ON v.seq = pr.seq",
+        page.text
+    ));
+    sql.binds = page.binds;
+    sql.push(order);
+    columns.extend(crate::sql::VERSION_CELLS);
+    (sql, columns)
+}
+
 /// How a filter takes part in a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -681,6 +1001,9 @@ enum Mode {
     Drive,
     /// `EXISTS (... WHERE rid = candidate ...)`: checked per candidate.
     Probe,
+    /// As `Probe`, and chains and `_has` too are probed per candidate (with their own filters),
+    /// so nothing is read in full before the first row.
+    Walk,
 }
 
 /// How well a filter narrows the result, lower is better; `None` when it cannot drive a query
@@ -780,15 +1103,18 @@ fn range_predicate(sql: &mut Sql, prefix: Prefix, tlo: &str, thi: &str, lo: i64,
         Prefix::Lt => {
             sql.push(&format!("{tlo} < ")).bind(Bind::Int(lo));
         }
+        // Each alternative of `ge` ends after `lo` and each of `le` starts before `hi`: said
+        // once more on its own, that bound is an index range (the end index, the start index)
+        // instead of a read of every date of the parameter.
         Prefix::Ge => {
             sql.push(&format!("({thi} > ")).bind(Bind::Int(hi)).push(" OR ");
             contained(sql);
-            sql.push(")");
+            sql.push(&format!(") AND {thi} > ")).bind(Bind::Int(lo));
         }
         Prefix::Le => {
             sql.push(&format!("({tlo} < ")).bind(Bind::Int(lo)).push(" OR ");
             contained(sql);
-            sql.push(")");
+            sql.push(&format!(") AND {tlo} < ")).bind(Bind::Int(hi));
         }
         Prefix::Sa => {
             sql.push(&format!("{tlo} >= ")).bind(Bind::Int(hi));

@@ -91,3 +91,35 @@ fn confined_plans() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// Population-level searches: the page walked in its order (the type's keys, or a date index
+/// latest or earliest first with the resources without a date after), the probe that chooses
+/// walking, and a total counted up to its bound.
+#[test]
+fn walk_plans() {
+    use super::plan::Access;
+    let mut out = String::new();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        out.push_str(&format!("==== {dialect:?}\n"));
+        for search in [
+            "Observation?date=ge2025-01-01&_count=10",
+            "Observation?date=ge2025-01-01&_count=10&_sort=-date",
+            "Observation?_sort=date&_count=10",
+            "Encounter?_has:Condition:encounter:code=E11",
+            "MedicationRequest?subject:Patient.name=kowal",
+        ] {
+            let parsed = query(search);
+            let planner = Planner::new(dialect);
+            out.push_str(&format!("-- {search}\n"));
+            for (sql, _) in planner.page_segments(&parsed, parsed.count + 1, Access::Walk) {
+                out.push_str(&format!("page: {}\n", super::explain::inline(&sql)));
+            }
+            if let Some(probe) = planner.driver_probe(&parsed, 2000) {
+                out.push_str(&format!("probe: {}\n", super::explain::inline(&probe)));
+            }
+            let count = planner.count_up_to(&parsed, 1001, Access::Drive);
+            out.push_str(&format!("count: {}\n\n", super::explain::inline(&count)));
+        }
+    }
+    insta::assert_snapshot!(out);
+}
