@@ -148,7 +148,12 @@ impl Reach {
                     }
                     Some(kept)
                 }
-                other => other.clone(),
+                Some(k) => Some(k.clone()),
+                // Unrestricted, the probe still names the query's types: the lookup index leads
+                // with (comp_type, comp_id, res_type), and a patient's compartment also holds
+                // every AuditEvent about them, which a probe without a type reads through.
+                None if !types.is_empty() => Some(types.to_vec()),
+                None => None,
             };
             match groups.iter_mut().find(|(t, _, k)| *t == v.comp_type && *k == kinds) {
                 Some((_, ids, _)) if !ids.contains(&v.comp_id) => ids.push(v.comp_id.clone()),
@@ -203,7 +208,9 @@ mod tests {
         let reach =
             Reach { visible: vec![patient("a", None), patient("b", None), patient("c", Some(&["MedicationRequest"]))] };
         let groups = reach.groups(&["Observation".to_string()]);
-        assert_eq!(groups, vec![("Patient".to_string(), vec!["a".to_string(), "b".to_string()], None)]);
+        let observation = Some(vec!["Observation".to_string()]);
+        assert_eq!(groups, vec![("Patient".to_string(), vec!["a".to_string(), "b".to_string()], observation)]);
+        assert_eq!(reach.groups(&[]).first().map(|g| g.2.clone()), Some(None), "any type: no type named");
         let mut sql = Sql::new("");
         Reach::default().push_condition(&mut sql, "r.rid", "r.res_type", &["Observation".to_string()], false);
         assert!(sql.text.contains("1 = 0"), "nothing visible means nothing matches: {}", sql.text);
