@@ -8,7 +8,6 @@
 //! `IKP-Read-After`, on any other; a replica further behind than the bound is passed over; a
 //! replica that goes down costs no request anything; a malformed position is a 400.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::common::process::free_port;
 use crate::common::{self, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -94,7 +94,8 @@ async fn a_streaming_replica_serves_reads_without_hiding_writes() {
         }
         let ready = reqwest::get(root(server, "/health/ready")).await.unwrap();
         assert_eq!(ready.status(), 200, "a replica down does not make a node unready");
-        assert_eq!(replica_state(server).await, "passed-over");
+        // The node's next poll finds the replica gone, if no read of its own did first.
+        wait_for_state(server, "passed-over").await;
     }
 
     for server in [reader, writer, strict] {
@@ -144,9 +145,13 @@ async fn replica_state(server: &TestServer) -> String {
 }
 
 async fn wait_until_usable(server: &TestServer) {
+    wait_for_state(server, "serving").await;
+}
+
+async fn wait_for_state(server: &TestServer, state: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while replica_state(server).await != "serving" {
-        assert!(Instant::now() < deadline, "the replica never served");
+    while replica_state(server).await != state {
+        assert!(Instant::now() < deadline, "the replica never reached '{state}'");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -217,15 +222,19 @@ impl Pair {
 
     /// Runs a PostgreSQL program, as the `postgres` account when the tests run as root.
     fn pg(&self, program: &str, args: &[&str]) {
+        run(self.command(program).args(args));
+    }
+
+    /// A PostgreSQL program's command, as the `postgres` account when the tests run as root
+    /// (PostgreSQL refuses to run as root).
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        run(command.args(args));
+        if !as_root() {
+            return Command::new(path);
+        }
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(path);
+        command
     }
 }
 
@@ -233,15 +242,7 @@ impl Drop for Pair {
     fn drop(&mut self) {
         for cluster in ["standby", "primary"] {
             let data = self.data(cluster);
-            let path = self.bin.join("pg_ctl");
-            let mut command = if as_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(&path);
-                c
-            } else {
-                Command::new(&path)
-            };
-            command.args(["-D", &data, "-m", "immediate", "stop"]).output().ok();
+            self.command("pg_ctl").args(["-D", &data, "-m", "immediate", "stop"]).output().ok();
         }
     }
 }
@@ -270,8 +271,4 @@ fn as_root() -> bool {
 fn postgres_bin() -> PathBuf {
     let out = Command::new("pg_config").arg("--bindir").output().expect("pg_config (PostgreSQL's binaries)");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
