@@ -46,6 +46,7 @@ fn build() -> Result<PrometheusHandle, BuildError> {
         .set_buckets(SECONDS)?
         .set_buckets_for_metric(Matcher::Full("ikp_db_statement_duration_seconds".into()), STATEMENT_SECONDS)?
         .set_buckets_for_metric(Matcher::Full("ikp_audit_batch_size".into()), BATCH_SIZES)?
+        .set_buckets_for_metric(Matcher::Full("ikp_db_group_commit_members".into()), BATCH_SIZES)?
         .install_recorder()?;
     let upkeep = handle.clone();
     // A thread rather than a task: the recorder outlives any one runtime (each test has its own).
@@ -77,6 +78,7 @@ fn describe() {
         "Requests to the FHIR API refused by the guard, by status and reason"
     );
     describe_histogram!("ikp_db_statement_duration_seconds", "SQL statement latency by kind");
+    describe_histogram!("ikp_db_group_commit_members", "Write transactions per shared commit (SQLite)");
     describe_gauge!("ikp_db_pool_connections", "Open database connections per pool (sampled at scrape)");
     describe_gauge!("ikp_db_pool_idle_connections", "Idle database connections per pool (sampled at scrape)");
     describe_gauge!("ikp_db_pool_max_connections", "The most connections a pool opens");

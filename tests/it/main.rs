@@ -26,6 +26,7 @@ mod fhirpath_suite;
 mod fhirpath_unit;
 mod format_examples;
 mod formats;
+mod group_commit;
 mod history;
 mod hostile;
 mod ikp_booking;

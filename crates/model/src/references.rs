@@ -62,19 +62,25 @@ impl Rewriter {
         Rewriter { map, finder, targets }
     }
 
-    pub fn rewrite(&self, value: &mut Value) {
-        let Some(finder) = &self.finder else { return };
+    /// Rewrites `value` in place; whether anything changed.
+    pub fn rewrite(&self, value: &mut Value) -> bool {
+        let Some(finder) = &self.finder else { return false };
         match value {
             Value::String(s) => {
                 if let Some(target) = self.map.get(s.as_str()) {
                     *s = target.clone();
+                    true
                 } else if finder.is_match(s.as_str()) {
                     *s = finder.replace_all(s, &self.targets);
+                    true
+                } else {
+                    false
                 }
             }
-            Value::Object(o) => o.values_mut().for_each(|v| self.rewrite(v)),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.rewrite(v)),
-            _ => {}
+            // Every member is visited (no short circuit): all of them are rewritten.
+            Value::Object(o) => o.values_mut().fold(false, |changed, v| self.rewrite(v) | changed),
+            Value::Array(items) => items.iter_mut().fold(false, |changed, v| self.rewrite(v) | changed),
+            _ => false,
         }
     }
 }
@@ -108,7 +114,8 @@ mod tests {
             "extension": [{"valueUri": "urn:uuid:1"}],
             "note": [{"text": "http://loinc.org stays"}]
         });
-        Rewriter::new(map).rewrite(&mut resource);
+        let rewriter = Rewriter::new(map);
+        assert!(rewriter.rewrite(&mut resource));
         assert_eq!(resource["subject"]["reference"], "Patient/b");
         assert_eq!(
             resource["text"]["div"],
@@ -116,12 +123,14 @@ mod tests {
         );
         assert_eq!(resource["extension"][0]["valueUri"], "Patient/a");
         assert_eq!(resource["note"][0]["text"], "http://loinc.org stays");
+        // Run again, nothing is left to rewrite, and it says so.
+        assert!(!rewriter.rewrite(&mut resource));
     }
 
     #[test]
     fn an_empty_map_changes_nothing() {
         let mut resource = json!({"subject": {"reference": "urn:uuid:1"}});
-        Rewriter::new(HashMap::new()).rewrite(&mut resource);
+        assert!(!Rewriter::new(HashMap::new()).rewrite(&mut resource));
         assert_eq!(resource["subject"]["reference"], "urn:uuid:1");
     }
 }

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod builtin_content;
 pub mod counted;
 pub mod export_jobs;
+mod group_commit;
 pub mod index;
 mod index_sql;
 pub mod ops;
@@ -162,6 +163,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}' (use sqlite:// or postgres://)")]
     UnsupportedUrl(String),
+    /// The group commit this write joined failed as a whole (see `group_commit`): nothing of
+    /// the write was stored, and it may run again.
+    #[error("the write was not stored: {0}")]
+    Abandoned(String),
     /// A read URL that is not a PostgreSQL hot standby of a PostgreSQL primary.
     #[error("read replicas must be PostgreSQL hot standbys of a PostgreSQL primary: {0}")]
     NotAStandby(String),
@@ -169,7 +174,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Busy(_))
+        matches!(self, StoreError::Busy(_) | StoreError::Abandoned(_))
     }
 }
 

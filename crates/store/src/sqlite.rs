@@ -6,12 +6,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite};
 
+use super::group_commit::Groups;
 use super::ops::{self, PoolStats, Schema};
 use super::reads::SharedReads;
 use super::sql::{self, Cell, Column, Sql};
@@ -25,6 +27,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 pub struct SqliteStore {
     readers: SqlitePool,
     writer: SqlitePool,
+    /// Write transactions share the one writer through group commits.
+    groups: Groups,
 }
 
 impl SqliteStore {
@@ -63,7 +67,7 @@ impl SqliteStore {
         };
         let writer = pool(1).connect_with(options.clone()).await?;
         let readers = pool(8).connect_with(options.read_only(true)).await?;
-        Ok(SqliteStore { readers, writer })
+        Ok(SqliteStore { readers, writer, groups: Groups::default() })
     }
 }
 
@@ -121,10 +125,15 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        // IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
-        // never deadlock with another process's writer.
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx { tx }))
+        self.groups
+            .begin(|| async {
+                // IMMEDIATE takes the write lock up front: a transaction that reads and then
+                // writes can never deadlock with another process's writer.
+                let mut conn = self.writer.acquire().await?;
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                Ok(Box::new(SqliteTx { conn, committed: false }) as Box<dyn StoreTx>)
+            })
+            .await
     }
 
     async fn close(&self) {
@@ -149,18 +158,33 @@ impl Store for SqliteStore {
     }
 }
 
+/// The writer connection inside `BEGIN IMMEDIATE`. The transaction statements are our own rather
+/// than sqlx's `Transaction`: SQLite rolls a whole transaction back by itself when a write in it
+/// is interrupted (the statement clock) or fails on I/O, after which sqlx's own bookkeeping would
+/// refuse every later `BEGIN` on the connection. A transaction dropped without its commit closes
+/// its connection instead of returning it to the pool (closing rolls back whatever is open), so
+/// the next writer always gets a clean one.
 struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
+    conn: PoolConnection<Sqlite>,
+    committed: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 #[async_trait]
 impl Exec for SqliteTx {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
-        Ok(query(sql).execute(&mut *self.tx).await?.rows_affected())
+        Ok(query(sql).execute(&mut *self.conn).await?.rows_affected())
     }
 
     async fn fetch_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
-        let rows = query(sql).fetch_all(&mut *self.tx).await?;
+        let rows = query(sql).fetch_all(&mut *self.conn).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 }
@@ -169,7 +193,7 @@ impl Exec for SqliteTx {
 impl StoreTx for SqliteTx {
     async fn lock_current(&mut self, resource_type: &str, id: &str) -> StoreResult<Option<Current>> {
         // The single writer connection holds the database write lock for the whole transaction.
-        let row = sqlx::query(sql::CURRENT_STATE).bind(resource_type).bind(id).fetch_optional(&mut *self.tx).await?;
+        let row = sqlx::query(sql::CURRENT_STATE).bind(resource_type).bind(id).fetch_optional(&mut *self.conn).await?;
         row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get(1)?, last_updated: r.try_get(2)? }))
             .transpose()
     }
@@ -182,7 +206,7 @@ impl StoreTx for SqliteTx {
         for chunk in keys.chunks(sql::CHUNK) {
             let mut statement = sql::current_many(chunk);
             statement.push("");
-            for row in query(statement).fetch_all(&mut *self.tx).await? {
+            for row in query(statement).fetch_all(&mut *self.conn).await? {
                 let (key, current) = sql::current_from_row(&row)?;
                 found.insert(key, current);
             }
@@ -196,7 +220,7 @@ impl StoreTx for SqliteTx {
     }
 
     async fn query(&mut self, sql: Sql, columns: &[Column]) -> StoreResult<Vec<Vec<Cell>>> {
-        let rows = query(sql).fetch_all(&mut *self.tx).await?;
+        let rows = query(sql).fetch_all(&mut *self.conn).await?;
         rows.iter().map(|r| Ok(sql::cells(r, columns)?)).collect()
     }
 
@@ -212,7 +236,9 @@ impl StoreTx for SqliteTx {
         Exec::execute(self, sql).await
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        Ok(self.tx.commit().await?)
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+        self.committed = true;
+        Ok(())
     }
 }

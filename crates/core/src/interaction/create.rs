@@ -17,7 +17,7 @@ pub async fn create(
     session.check_type(resource_type)?;
     check_body(session, resource_type, &body)?;
     let if_none_exist = if_none_exist.map(|q| session.criteria(resource_type, q).map(Box::new)).transpose()?;
-    let write = Write::new(resource_type, Action::Create { resource: body, if_none_exist });
+    let write = Write::new(resource_type, Action::Create { resource: body, if_none_exist }).checked();
     let written = session.commit(write).await?.remove(0);
     Ok(Response::written(session, written))
 }

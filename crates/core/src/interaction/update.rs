@@ -19,7 +19,7 @@ pub async fn update(
     session.check_type(resource_type)?;
     check_body(session, resource_type, &body)?;
     check_body_id(resource_type, id, &body)?;
-    let written = session.commit(Write::update(resource_type, id, body, if_match)).await?.remove(0);
+    let written = session.commit(Write::update(resource_type, id, body, if_match).checked()).await?.remove(0);
     Ok(Response::written(session, written))
 }
 
@@ -34,6 +34,6 @@ pub async fn conditional_update(
     check_body(session, resource_type, &body)?;
     let conditions = session.criteria(resource_type, query)?;
     let action = Action::Update { target: Target::Matching(Box::new(conditions)), resource: body, if_match };
-    let written = session.commit(Write::new(resource_type, action)).await?.remove(0);
+    let written = session.commit(Write::new(resource_type, action).checked()).await?.remove(0);
     Ok(Response::written(session, written))
 }

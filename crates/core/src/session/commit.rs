@@ -77,6 +77,9 @@ impl Session {
                 // Another writer changed a target first: with no precondition the writes simply
                 // apply on top, so run them again.
                 Err(FhirError::Store(StoreError::Conflict(_))) if !preconditions && attempt < RETRIES => attempt += 1,
+                // The group commit it joined failed as a whole: nothing was stored, and the
+                // preconditions are checked again on the next run.
+                Err(FhirError::Store(StoreError::Abandoned(_))) if attempt < RETRIES => attempt += 1,
                 Err(FhirError::Store(StoreError::Conflict(what))) if preconditions => {
                     return Err(FhirError::PreconditionFailed(what));
                 }
@@ -468,7 +471,7 @@ impl Session {
             (Action::Create { resource, .. } | Action::Update { resource, .. }, _) => resource.clone(),
             (Action::Delete { .. }, _) => return Ok(None),
         };
-        rewriter.rewrite(&mut body);
+        let rewritten = rewriter.rewrite(&mut body);
         if plan.write.entry.is_some()
             && let Some(reference) = crate::references::unresolved_local(&body)
         {
@@ -480,7 +483,12 @@ impl Session {
         if let Value::Object(fields) = &mut body {
             fields.insert("id".into(), Value::String(id.to_string()));
         }
-        check_body(self, t, &body)?;
+        // A patched or rewritten body is new; one the caller validated as it is needs no second
+        // look (the id set above is the one it was checked with, or a fresh server id).
+        let unchanged = plan.write.checked && !rewritten && !matches!(plan.write.action, Action::Patch { .. });
+        if !unchanged {
+            check_body(self, t, &body)?;
+        }
         let method = if plan.step == Step::Create { Method::Create } else { Method::Update };
         stamp(self, body, target, at, method).map(Some)
     }

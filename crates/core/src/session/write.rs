@@ -43,6 +43,10 @@ pub struct Write {
     /// chosen by the client: the resource is created with it when it does not exist, and a
     /// resource the caller may not see is never overwritten.
     pub assigned_id: bool,
+    /// The caller validated the body as it is (the RESTful create and update do, before the
+    /// transaction): the commit validates it again only when it changes it (references
+    /// rewritten), so the check runs once and outside the database's write lock.
+    pub checked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +112,14 @@ impl Write {
             vouched: None,
             placed: None,
             assigned_id: false,
+            checked: false,
         }
+    }
+
+    /// This write's body as already validated by the caller (see [`Write::checked`]).
+    pub fn checked(mut self) -> Write {
+        self.checked = true;
+        self
     }
 
     /// This update's id as assigned by the operation (see [`Write::assigned_id`]).
