@@ -62,6 +62,27 @@ async fn a_write_is_acknowledged_when_its_group_commits() {
     assert!(stored(store.as_ref(), "second").await);
 }
 
+/// A write that fails is over when its group is: a writer that lost a race and reads again to
+/// retry sees the write it lost to, not the state before the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_returns_when_its_group_has_committed() {
+    let (_dir, store) = store().await;
+    let mut winner = store.begin().await.unwrap();
+    winner.put(vec![patient("won")]).await.unwrap();
+    let loser = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let tx = store.begin().await.unwrap();
+            tx.rollback().await;
+            // Over only now: the winner's write is there to be read.
+            stored(store.as_ref(), "won").await
+        })
+    };
+    sleep(Duration::from_millis(100)).await;
+    winner.commit().await.unwrap();
+    assert!(loser.await.unwrap(), "the failed write returned before its group committed");
+}
+
 /// Many concurrent writers, some of which fail after writing: the failed ones leave nothing, the
 /// others are all stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -194,4 +194,8 @@ impl StoreTx for CountedTx {
         let _timed = statement(Kind::Transaction);
         self.0.execute_in(sql).await
     }
+
+    async fn rollback(self: Box<Self>) {
+        self.0.rollback().await
+    }
 }

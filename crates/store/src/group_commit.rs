@@ -221,13 +221,21 @@ impl Member {
     }
 }
 
-impl Drop for Member {
-    fn drop(&mut self) {
+impl Member {
+    /// Leaves the group uncommitted: whoever holds the transaction next rolls this member back
+    /// to its savepoint.
+    fn leave(&mut self) {
         if let Some(mut shared) = self.shared.take() {
             shared.undo = Some(std::mem::take(&mut self.savepoint));
             drop(shared);
             self.group.finish();
         }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
 
@@ -278,6 +286,13 @@ impl StoreTx for Member {
 
     async fn current_versions(&mut self, keys: &[(String, String)]) -> StoreResult<Vec<super::ResourceVersion>> {
         self.tx()?.current_versions(keys).await
+    }
+
+    async fn rollback(mut self: Box<Self>) {
+        let mut outcome = self.group.outcome.subscribe();
+        self.leave();
+        // Whatever the group's fate, this member's part in it is over.
+        let _ended = outcome.wait_for(Option::is_some).await;
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {

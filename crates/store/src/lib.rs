@@ -331,6 +331,13 @@ pub trait StoreTx: Send {
     async fn replace_index(&mut self, rows: Vec<(i64, String, IndexRows)>) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
+    /// Ends the transaction without committing, returning when it is over. Dropping it rolls it
+    /// back too, but cannot wait: a member of a group commit is over only when its group is, and
+    /// a caller that reads again after a failed write (to retry it) must see what it lost to.
+    async fn rollback(self: Box<Self>) {
+        drop(self);
+    }
+
     /// Runs a generated statement inside the transaction.
     async fn execute_in(&mut self, sql: sql::Sql) -> StoreResult<u64>;
 

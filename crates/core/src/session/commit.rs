@@ -103,15 +103,36 @@ impl Session {
         }
     }
 
+    /// Stages the set in `tx` and commits it; a set that fails is rolled back, and the rollback
+    /// returns only when the transaction is over (a group commit's included: see the store's
+    /// `group_commit`), so that what the caller reads next is what it lost to.
     async fn commit_in(&self, mut tx: Box<dyn StoreTx>, set: &WriteSet) -> FhirResult<Vec<Written>> {
+        match self.stage(tx.as_mut(), set).await {
+            Ok((results, versions)) => {
+                tx.commit().await?;
+                for v in &versions {
+                    activate_profile(self, v);
+                }
+                Ok(results)
+            }
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Steps 2 to 6 of the module documentation, inside `tx`: the results, and the versions
+    /// written.
+    async fn stage(&self, tx: &mut dyn StoreTx, set: &WriteSet) -> FhirResult<(Vec<Written>, Vec<NewVersion>)> {
         tracing::debug!(writes = set.writes.len(), acting_for = self.acting_for(), "commit");
         let at = now();
         let mut plans = Vec::with_capacity(set.writes.len());
         for w in &set.writes {
-            let plan = self.plan(tx.as_mut(), w, set.idempotent_deletes).await.map_err(|e| at_entry(w, e))?;
+            let plan = self.plan(&mut *tx, w, set.idempotent_deletes).await.map_err(|e| at_entry(w, e))?;
             plans.push(plan);
         }
-        let references = self.references(tx.as_mut(), &plans).await?;
+        let references = self.references(&mut *tx, &plans).await?;
         let mut seen = HashSet::new();
         for p in plans.iter().filter(|p| writes_target(p.step)) {
             if !seen.insert((p.write.resource_type.as_str(), p.id.as_str())) {
@@ -127,7 +148,7 @@ impl Session {
             .map(|p| (p.write.resource_type.clone(), p.id.clone()))
             .collect();
         let states = tx.lock_current_many(&keys).await?;
-        let before = self.compartments_before(tx.as_mut(), &states).await?;
+        let before = self.compartments_before(&mut *tx, &states).await?;
         let mut patch_bases = HashMap::new();
         for plan in &mut plans {
             let key = (plan.write.resource_type.clone(), plan.id.clone());
@@ -144,8 +165,8 @@ impl Session {
                 patch_bases.insert(key, ());
             }
         }
-        let bases = self.current_contents(tx.as_mut(), patch_bases.into_keys().collect()).await?;
-        let matched = self.matched_versions(tx.as_mut(), &plans).await?;
+        let bases = self.current_contents(&mut *tx, patch_bases.into_keys().collect()).await?;
+        let matched = self.matched_versions(&mut *tx, &plans).await?;
 
         // The new versions.
         let rewriter = crate::references::Rewriter::new(references);
@@ -194,11 +215,7 @@ impl Session {
             }
         }
         tx.put(stored).await?;
-        tx.commit().await?;
-        for v in &versions {
-            activate_profile(self, v);
-        }
-        Ok(results)
+        Ok((results, versions))
     }
 
     /// Where a write goes: ids assigned, criteria matched within the caller's reach.
