@@ -6,7 +6,7 @@ use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -69,10 +69,12 @@ async fn kill_during_writes(backend: &str) {
     let mut server = spawn(&url).await;
     let base = server.base.clone();
     let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged_so_far = Arc::new(AtomicUsize::new(0));
     // Writers create and update resources until the server dies, recording what was acknowledged.
     let writers = (0..8).map(|w| {
         let base = base.clone();
         let stop = stop.clone();
+        let acknowledged_so_far = acknowledged_so_far.clone();
         tokio::spawn(async move {
             let client = Client::new();
             let mut acknowledged: Vec<(String, i64)> = Vec::new();
@@ -93,6 +95,7 @@ async fn kill_during_writes(backend: &str) {
                         let v: Value = r.json().await.unwrap_or(Value::Null);
                         if let Some(version) = v["meta"]["versionId"].as_str().and_then(|s| s.parse().ok()) {
                             acknowledged.push((id, version));
+                            acknowledged_so_far.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     Ok(r) => panic!("write refused: {}", r.status()),
@@ -103,7 +106,13 @@ async fn kill_during_writes(backend: &str) {
         })
     });
     let writers: Vec<_> = writers.collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once the writers are well under way (counted, not timed: on two cores shared with a
+    // build, the first writes can take seconds), with writes in flight.
+    let started = std::time::Instant::now();
+    while acknowledged_so_far.load(Ordering::Relaxed) < 40 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     signal(&server, "-KILL");
     server.child.wait().ok();
     stop.store(true, Ordering::Relaxed);
