@@ -61,6 +61,7 @@ mod smart_js_client;
 mod smart_launch;
 mod smart_oidc_provider;
 mod smart_upstream;
+mod stored_bodies;
 mod synth;
 mod terminology;
 mod tls;

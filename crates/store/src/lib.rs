@@ -12,6 +12,7 @@
 /// The SMART authorization server's tables: clients, grants, codes, tokens, signing keys,
 /// launches, pending requests and seen assertion ids, one repository per table group.
 pub mod auth;
+mod body;
 pub mod builtin_content;
 pub mod counted;
 pub mod export_jobs;
@@ -278,7 +279,7 @@ pub trait Store: Send + Sync {
 
     /// The JSON text of every live resource of a type (definitional types: a few hundred at most).
     async fn live_contents_of_type(&self, resource_type: &str) -> StoreResult<Vec<String>> {
-        let rows = self.query(sql::live_contents_of_type(resource_type), &[sql::Column::Text]).await?;
+        let rows = self.query(sql::live_contents_of_type(resource_type), &[sql::Column::Body]).await?;
         Ok(rows.into_iter().filter_map(|row| row.into_iter().next().and_then(sql::Cell::into_text)).collect())
     }
 
@@ -291,7 +292,7 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> StoreResult<Vec<(i64, String)>> {
         let sql = sql::live_contents_after(after, resource_type, limit);
-        let rows = self.query(sql, &[sql::Column::Int, sql::Column::Text]).await?;
+        let rows = self.query(sql, &[sql::Column::Int, sql::Column::Body]).await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {

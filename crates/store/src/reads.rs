@@ -21,6 +21,8 @@ where
     Option<f64>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'static, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
     for<'r> &'r str: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,

@@ -15,6 +15,7 @@ pub enum Bind {
     OptReal(Option<f64>),
     Text(String),
     OptText(Option<String>),
+    OptBlob(Option<Vec<u8>>),
     Bool(bool),
 }
 
@@ -24,6 +25,8 @@ pub enum Column {
     Int,
     Real,
     Text,
+    /// A stored resource body (`resource_version.body`), read back as its JSON text.
+    Body,
 }
 
 /// One value of a result row.
@@ -68,6 +71,7 @@ where
     Option<f64>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
 {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text));
@@ -79,6 +83,7 @@ where
             Bind::OptReal(v) => q.bind(v),
             Bind::Text(v) => q.bind(v),
             Bind::OptText(v) => q.bind(v),
+            Bind::OptBlob(v) => q.bind(v),
             Bind::Bool(v) => q.bind(v),
         };
     }
@@ -93,6 +98,7 @@ where
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     columns
         .iter()
@@ -102,9 +108,15 @@ where
                 Column::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
                 Column::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Real),
                 Column::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+                Column::Body => stored_body(row.try_get::<Option<Vec<u8>>, _>(i)?)?.map_or(Cell::Null, Cell::Text),
             })
         })
         .collect()
+}
+
+/// A resource body as read from `resource_version.body`: its JSON, or `None` for a tombstone.
+fn stored_body(stored: Option<Vec<u8>>) -> Result<Option<String>, sqlx::Error> {
+    stored.map(|bytes| crate::body::decode(&bytes)).transpose().map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Decodes a row selected with [`VERSION_COLUMNS`] (either backend).
@@ -115,6 +127,7 @@ where
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(super::ResourceVersion {
         resource_type: row.try_get(0)?,
@@ -122,7 +135,7 @@ where
         version: row.try_get(2)?,
         last_updated: row.try_get(3)?,
         method: super::Method::from_http(row.try_get::<&str, _>(4)?)?,
-        content: row.try_get(5)?,
+        content: stored_body(row.try_get(5)?)?,
         seq: row.try_get(6)?,
     })
 }
@@ -199,15 +212,15 @@ impl Sql {
 }
 
 /// Columns selected for a [`super::ResourceVersion`], from `resource_version v`.
-pub const VERSION_COLUMNS: &str = "v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq";
+pub const VERSION_COLUMNS: &str = "v.res_type, v.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
 
 /// Cells of [`VERSION_COLUMNS`].
 pub const VERSION_CELLS: [Column; 7] =
-    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Text, Column::Int];
+    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Body, Column::Int];
 
 /// Cells of [`read_with_compartments`]: a version and its compartments.
 pub const VERSION_AND_COMPARTMENTS: [Column; 8] =
-    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Text, Column::Int, Column::Text];
+    [Column::Text, Column::Text, Column::Int, Column::Int, Column::Text, Column::Body, Column::Int, Column::Text];
 
 /// Decodes cells selected with [`VERSION_COLUMNS`] (first seven).
 pub fn version_from_cells(row: &[Cell]) -> Result<super::ResourceVersion, super::StoreError> {
@@ -326,7 +339,7 @@ pub fn current_versions(keys: &[(String, String)]) -> Sql {
 /// The content of every live resource of a type.
 pub fn live_contents_of_type(resource_type: &str) -> Sql {
     let mut sql = Sql::new(
-        "SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.res_type = ",
+        "SELECT v.body FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.res_type = ",
     );
     sql.bind(Bind::Text(resource_type.to_string()));
     sql
@@ -335,7 +348,7 @@ pub fn live_contents_of_type(resource_type: &str) -> Sql {
 /// `(rid, content)` of live resources (of one type, or all) after a key, in key order.
 pub fn live_contents_after(after: i64, resource_type: Option<&str>, limit: usize) -> Sql {
     let mut sql = Sql::new(
-        "SELECT r.rid, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.rid > ",
+        "SELECT r.rid, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted = FALSE AND r.rid > ",
     );
     sql.bind(Bind::Int(after));
     if let Some(t) = resource_type {
@@ -373,10 +386,10 @@ pub fn advance_policy_generation() -> Sql {
     sql
 }
 
-pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
+pub const READ_CURRENT: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.body, v.seq \
      FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.res_type = $1 AND r.res_id = $2";
 
-pub const READ_VERSION: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.content, v.seq \
+pub const READ_VERSION: &str = "SELECT v.res_type, v.res_id, v.version, v.last_updated, v.method, v.body, v.seq \
      FROM resource_version v WHERE v.res_type = $1 AND v.res_id = $2 AND v.version = $3";
 
 /// Current state of many resources at once.
@@ -438,7 +451,7 @@ pub fn history(query: &HistoryQuery) -> Sql {
 
 pub fn insert_versions(versions: &[&NewVersion]) -> Sql {
     let mut sql =
-        Sql::new("INSERT INTO resource_version (res_type, res_id, version, last_updated, method, content) VALUES ");
+        Sql::new("INSERT INTO resource_version (res_type, res_id, version, last_updated, method, body) VALUES ");
     sql.values(versions, |v| {
         vec![
             Bind::Text(v.resource_type.clone()),
@@ -446,7 +459,7 @@ pub fn insert_versions(versions: &[&NewVersion]) -> Sql {
             Bind::Int(v.version),
             Bind::Int(v.last_updated),
             Bind::Text(v.method.as_http().to_string()),
-            Bind::OptText(v.content.clone()),
+            Bind::OptBlob(v.content.as_deref().map(crate::body::encode)),
         ]
     });
     sql.push(" RETURNING res_type, res_id, seq");

@@ -49,6 +49,7 @@ pub fn inline(sql: &Sql) -> String {
             Bind::OptReal(v) => v.map_or("NULL".into(), |v| v.to_string()),
             Bind::Text(v) => format!("'{}'", v.replace('\'', "''")),
             Bind::OptText(v) => v.as_ref().map_or("NULL".into(), |v| format!("'{}'", v.replace('\'', "''"))),
+            Bind::OptBlob(v) => v.as_ref().map_or("NULL".into(), |v| format!("<{} bytes>", v.len())),
             Bind::Bool(v) => v.to_string(),
         };
         text = text.replace(&format!("${}", i + 1), &value);
