@@ -300,14 +300,23 @@ fn scalar_text(item: &Item) -> Option<String> {
 }
 
 fn string_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, text: &str) {
+    push_string(rows, param.to_string(), grp, text, true);
+}
+
+/// A token's display text, for `:text` (`code:text` rows): searched by its normalised form
+/// only (`:exact` does not apply to it), so its exact form is not stored, and texts that differ
+/// only in case or accents are one row (a coding's display and its concept's text often are).
+fn text_row(rows: &mut IndexRows, param: &str, grp: Option<i32>, text: &str) {
+    push_string(rows, format!("{param}:text"), grp, text, false);
+}
+
+fn push_string(rows: &mut IndexRows, param: String, grp: Option<i32>, text: &str, with_exact: bool) {
     let norm = normalize(text);
     if norm.is_empty() {
         return;
     }
-    push(
-        &mut rows.strings,
-        StringRow { param: param.to_string(), grp, norm, exact: truncate(text.trim().to_string()) },
-    );
+    let exact = if with_exact { truncate(text.trim().to_string()) } else { String::new() };
+    push(&mut rows.strings, StringRow { param, grp, norm, exact });
 }
 
 fn strings(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
@@ -362,7 +371,7 @@ fn coding(rows: &mut IndexRows, param: &str, grp: Option<i32>, json: &Value) {
         token_row(rows, param, grp, str_field(json, "system"), code);
     }
     if let Some(display) = str_field(json, "display") {
-        string_row(rows, &format!("{param}:text"), grp, display);
+        text_row(rows, param, grp, display);
     }
 }
 
@@ -376,7 +385,7 @@ fn identifier_token(rows: &mut IndexRows, param: &str, grp: Option<i32>, json: &
             }
         }
         if let Some(text) = str_field(t, "text") {
-            string_row(rows, &format!("{param}:text"), grp, text);
+            text_row(rows, param, grp, text);
         }
     }
 }
@@ -397,7 +406,7 @@ fn tokens(rows: &mut IndexRows, param: &str, grp: Option<i32>, item: &Item) {
                 coding(rows, param, grp, c);
             }
             if let Some(text) = str_field(json, "text") {
-                string_row(rows, &format!("{param}:text"), grp, text);
+                text_row(rows, param, grp, text);
             }
         }
         ("Identifier", _) => identifier_token(rows, param, grp, json),

@@ -1,10 +1,11 @@
 //! Search-index rows extracted from a resource at write time, one table per parameter type.
 //!
 //! Row parameter names are the search parameter codes, with internal suffixes for auxiliary rows:
-//! `code:text` (string rows holding a token's display text, for `:text`), `identifier:of-type`
-//! (token rows whose system is `type-system|type-code`, for `:of-type`), `subject:identifier`
-//! (token rows of a reference's logical identifier, for `:identifier`) and `combo$0`, `combo$1`
-//! (the components of composite parameters, tied together by `grp`).
+//! `code:text` (string rows holding a token's display text, for `:text`; searched normalised, so
+//! their `exact` is empty), `identifier:of-type` (token rows whose system is
+//! `type-system|type-code`, for `:of-type`), `subject:identifier` (token rows of a reference's
+//! logical identifier, for `:identifier`) and `combo$0`, `combo$1` (the components of composite
+//! parameters, tied together by `grp`).
 
 mod extract;
 pub mod normalize;
