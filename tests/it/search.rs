@@ -21,6 +21,7 @@ on_both_backends!(
     compartment_system_and_post_search,
     conditional_writes_with_any_criteria,
     custom_search_parameters_after_reindex,
+    combined_parameters_search_their_parts,
 );
 
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
@@ -561,4 +562,54 @@ async fn custom_search_parameters_after_reindex(s: &TestServer) {
         cs["rest"][0]["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Patient").unwrap().clone();
     assert!(patient["searchParam"].as_array().unwrap().iter().any(|p| p["name"] == "mothers-maiden-name"));
     outcome(s.request(Method::POST, "Patient/$nonsense").send().await.unwrap(), 404).await;
+}
+
+/// Observation's `combo-*` parameters have no index rows of their own (their rows would repeat
+/// those of `code` and `component-code`, `value-quantity` and `component-value-quantity`...):
+/// every way of searching them still finds a value wherever it is, top level or component.
+async fn combined_parameters_search_their_parts(s: &TestServer) {
+    let loinc =
+        |code: &str, text: &str| json!({"coding": [{"system": "http://loinc.org", "code": code, "display": text}]});
+    let mmhg =
+        |value: i64| json!({"value": value, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    put(s, json!({"resourceType": "Observation", "id": "bp", "status": "final", "code": loinc("85354-9", "Blood pressure panel"),
+        "component": [
+            {"code": loinc("8480-6", "Systolic blood pressure"), "valueQuantity": mmhg(150)},
+            {"code": loinc("8462-4", "Diastolic blood pressure"), "valueQuantity": mmhg(95)}]})).await;
+    put(s, json!({"resourceType": "Observation", "id": "sys", "status": "final", "code": loinc("8480-6", "Systolic blood pressure"),
+        "valueQuantity": mmhg(118)})).await;
+    put(
+        s,
+        json!({"resourceType": "Observation", "id": "hr", "status": "final", "code": loinc("8867-4", "Heart rate"),
+        "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}),
+    )
+    .await;
+    put(s, json!({"resourceType": "Observation", "id": "none", "status": "final", "code": {"text": "Note"}})).await;
+    let all = |q: &str| format!("Observation?_id=bp,sys,hr,none&{q}");
+    assert_eq!(
+        sorted(ids(s, &all("combo-code=http://loinc.org|8480-6")).await),
+        set(&["bp", "sys"]),
+        "top level or component"
+    );
+    assert_eq!(ids(s, &all("combo-code=85354-9")).await, set(&["bp"]));
+    assert_eq!(sorted(ids(s, &all("combo-code:not=8480-6")).await), set(&["hr", "none"]), ":not is neither");
+    assert_eq!(sorted(ids(s, &all("combo-code:text=diastolic")).await), set(&["bp"]));
+    assert_eq!(sorted(ids(s, &all("combo-value-quantity=gt100")).await), set(&["bp", "sys"]));
+    assert_eq!(ids(s, &all("combo-value-quantity=lt80")).await, set(&["hr"]));
+    assert_eq!(sorted(ids(s, &all("combo-value-quantity:missing=true")).await), set(&["none"]));
+    assert_eq!(sorted(ids(s, &all("combo-value-quantity:missing=false")).await), set(&["bp", "hr", "sys"]));
+    // The composite pairs a code with its own value, in a component or at the top level.
+    assert_eq!(ids(s, &all("combo-code-value-quantity=8480-6$gt140")).await, set(&["bp"]));
+    assert_eq!(ids(s, &all("combo-code-value-quantity=8480-6$lt120")).await, set(&["sys"]));
+    assert!(ids(s, &all("combo-code-value-quantity=8462-4$gt140")).await.is_empty(), "95 is not over 140");
+    // Sorted by the lowest value anywhere in the observation.
+    assert_eq!(
+        ids(s, &all("combo-value-quantity:missing=false&_sort=combo-value-quantity")).await,
+        ["hr", "bp", "sys"]
+    );
+    assert_eq!(
+        sorted(ids(s, "Patient?_has:Observation:subject:combo-code=8480-6").await),
+        Vec::<String>::new(),
+        "no patient is the subject of these"
+    );
 }

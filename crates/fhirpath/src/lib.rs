@@ -67,6 +67,25 @@ impl Expression {
         &self.source
     }
 
+    /// The branches of the expression's top-level union (`a | b | c`), each as a structural
+    /// fingerprint: branches with equal fingerprints are the same tree, so they select the same
+    /// nodes. An expression that is no union is one branch; one pruned to nothing has none.
+    pub fn union_branches(&self) -> Vec<String> {
+        fn collect(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::Binary(BinOp::Union, l, r) => {
+                    collect(l, out);
+                    collect(r, out);
+                }
+                Expr::Empty => {}
+                other => out.push(format!("{other:?}")),
+            }
+        }
+        let mut branches = Vec::new();
+        collect(&self.ast, &mut branches);
+        branches
+    }
+
     /// Evaluates against a resource (the `%context`, `%resource` and default
     /// `%rootResource`).
     pub fn evaluate<'a>(&self, env: &'a Environment<'a>, resource: &'a Json) -> Result<Collection<'a>> {

@@ -68,7 +68,8 @@ impl Extractor<'_> {
         let env = Environment::new().with_model(self.model);
         let mut group = 0i32;
         for param in self.registry.params(resource_type) {
-            if COLUMN_PARAMETERS.contains(&param.code.as_str()) {
+            // Columns of the resource table, or stored in other parameters' rows.
+            if COLUMN_PARAMETERS.contains(&param.code.as_str()) || !param.stored_in.is_empty() {
                 continue;
             }
             let Some(expression) = &param.expression else { continue };
@@ -594,6 +595,8 @@ fn special(rows: &mut IndexRows, param: &str, item: &Item) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -613,6 +616,62 @@ mod tests {
         );
         assert_eq!(parse_reference("#c1", base), Some(ReferenceTarget::Contained("c1".into())));
         assert!(matches!(parse_reference("urn:uuid:abc", base), Some(ReferenceTarget::Url(_))));
+    }
+
+    /// A parameter stored in other parameters' rows (`SearchParam::stored_in`) loses nothing:
+    /// on every official example, the rows it would have had are exactly its members' rows
+    /// under its name.
+    #[test]
+    fn shared_rows_are_exactly_the_union_of_the_members_rows() {
+        let model = ikp_model::model::r4().expect("model");
+        let shared = Registry::build(model, &[]).expect("registry");
+        let full = Registry::build(model, &[]).expect("registry").without_shared_rows();
+        let extractor = Extractor { registry: &full, model, base_url: "http://h/fhir" };
+        let observation_combo = shared.get("Observation", "combo-code").expect("combo-code");
+        assert_eq!(observation_combo.stored_in, ["code", "component-code"]);
+        assert!(shared.get("Observation", "code").expect("code").stored_in.is_empty());
+        let combo_quantity = shared.get("Observation", "combo-value-quantity").expect("combo-value-quantity");
+        assert_eq!(combo_quantity.stored_in, ["component-value-quantity", "value-quantity"]);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            let resource: Value = serde_json::from_str(&text).expect("json");
+            let Some(resource_type) = resource["resourceType"].as_str() else { continue };
+            let rows = extractor.extract(&resource);
+            for param in shared.params(resource_type).into_iter().filter(|p| !p.stored_in.is_empty()) {
+                let own = rows_renamed(&rows, &param.code, &param.code);
+                let members: BTreeSet<String> =
+                    param.stored_in.iter().flat_map(|m| rows_renamed(&rows, m, &param.code)).collect();
+                assert_eq!(own, members, "{resource_type}/{} {}", resource["id"], param.code);
+                compared += usize::from(!own.is_empty());
+            }
+        }
+        assert!(compared > 20, "only {compared} examples had values of shared parameters");
+    }
+
+    /// The rows of parameter `from` (with its `:text` and `$k` rows) renamed to `to`, without
+    /// their composite groups, as comparable text.
+    fn rows_renamed(rows: &IndexRows, from: &str, to: &str) -> BTreeSet<String> {
+        let rename = |param: &str| {
+            let rest = param.strip_prefix(from)?;
+            (rest.is_empty() || rest.starts_with(':') || rest.starts_with('$')).then(|| format!("{to}{rest}"))
+        };
+        let mut out = BTreeSet::new();
+        macro_rules! renamed {
+            ($($field:ident),*) => { $(
+                for row in &rows.$field {
+                    if let Some(param) = rename(&row.param) {
+                        let mut row = row.clone();
+                        row.param = param;
+                        row.grp = None;
+                        out.insert(format!("{row:?}"));
+                    }
+                }
+            )* };
+        }
+        renamed!(strings, tokens, dates, numbers, quantities, uris);
+        out
     }
 
     /// The access policy judges past versions by `compartments_only` and current ones by the

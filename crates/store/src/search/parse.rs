@@ -265,10 +265,16 @@ impl Parser<'_> {
                 param.kind.name()
             ))));
         }
-        let conditions = split_unescaped(value, ',')
+        let mut conditions = split_unescaped(value, ',')
             .into_iter()
             .map(|v| self.condition(&param, inner_modifier, v))
             .collect::<Result<Vec<_>, _>>()?;
+        if !param.stored_in.is_empty() {
+            // Its rows are those of the parameters it is the union of: a value matches if it
+            // matches on any of them (and with `:not`, on none).
+            conditions =
+                conditions.iter().flat_map(|c| param.stored_in.iter().map(|code| c.on_rows_of(code))).collect();
+        }
         Ok(filter(types, conditions, negated))
     }
 
@@ -380,6 +386,7 @@ impl Parser<'_> {
                             targets: Vec::new(),
                             components: Vec::new(),
                             description: String::new(),
+                            stored_in: Vec::new(),
                         };
                         self.condition(&pseudo, None, part)
                     })

@@ -103,6 +103,22 @@ fn order_by(query: &SearchQuery, alias: &str) -> String {
     text
 }
 
+/// `column = $n`, or `column IN ($n, ...)` for a parameter stored in the rows of several.
+fn push_codes(sql: &mut Sql, column: &str, codes: &[&str]) {
+    if let [code] = codes {
+        sql.push(&format!("{column} = ")).bind(Bind::Text(code.to_string()));
+        return;
+    }
+    sql.push(&format!("{column} IN ("));
+    for (i, code) in codes.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Bind::Text(code.to_string()));
+    }
+    sql.push(")");
+}
+
 /// The largest character: appended to a prefix it bounds every string that starts with it.
 const MAX_CHAR: char = '\u{10FFFF}';
 
@@ -219,11 +235,11 @@ impl Planner {
                 let x = self.next_alias("m");
                 let table = table(param.kind);
                 sql.push(&format!(
-                    "{}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.rid = {} AND {x}.param = ",
+                    "{}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.rid = {} AND ",
                     if *missing { "NOT " } else { "" },
                     target.rid
                 ));
-                sql.bind(Bind::Text(param.code.clone()));
+                push_codes(sql, &format!("{x}.param"), &param.row_codes());
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -635,10 +651,11 @@ impl Planner {
                     ParamType::Composite | ParamType::Special => ("NULL", Column::Text),
                 };
                 sql.push(&format!(
-                    "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND s.param = ",
+                    "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND ",
                     table(param.kind)
                 ));
-                sql.bind(Bind::Text(param.code.clone())).push(")");
+                push_codes(sql, "s.param", &param.row_codes());
+                sql.push(")");
                 kind
             }
         }
@@ -726,7 +743,7 @@ impl Planner {
             return None;
         }
         let [SortKey { by: SortBy::Param(param), direction }] = query.sort.as_slice() else { return None };
-        if param.kind != ParamType::Date {
+        if param.kind != ParamType::Date || !param.stored_in.is_empty() {
             return None;
         }
         // Going up, a range on the key's own parameter (`date=ge2025&_sort=date`) would make the

@@ -154,6 +154,42 @@ pub enum CodeSet {
     Above { system: String, code: String },
 }
 
+impl Condition {
+    /// The same condition on the rows of parameter `code` (see `SearchParam::stored_in`): a
+    /// composite's components are renamed with it. Conditions of parameters whose rows are never
+    /// shared (references, chains, `_has`, `near`) and of no parameter stay as they are.
+    pub fn on_rows_of(&self, code: &str) -> Condition {
+        let mut renamed = self.clone();
+        match &mut renamed {
+            Condition::String { param, .. }
+            | Condition::Token { param, .. }
+            | Condition::TokenText { param, .. }
+            | Condition::Date { param, .. }
+            | Condition::Number { param, .. }
+            | Condition::Quantity { param, .. }
+            | Condition::Uri { param, .. }
+            | Condition::Terminology { param, .. }
+            | Condition::Codes { param, .. }
+            | Condition::Absent { param, .. } => *param = code.to_string(),
+            Condition::Composite { param, components } => {
+                *param = code.to_string();
+                for (k, component) in components.iter_mut().enumerate() {
+                    *component = component.on_rows_of(&format!("{code}${k}"));
+                }
+            }
+            Condition::Id(_)
+            | Condition::LastUpdated { .. }
+            | Condition::Reference { .. }
+            | Condition::Chain { .. }
+            | Condition::Has { .. }
+            | Condition::Near { .. }
+            | Condition::List(_)
+            | Condition::Types(_) => {}
+        }
+        renamed
+    }
+}
+
 impl SearchQuery {
     /// Whether any filter (chains and `_has` included) still needs the terminology service.
     pub fn needs_terminology(&self) -> bool {

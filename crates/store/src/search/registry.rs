@@ -1,7 +1,7 @@
 //! The search-parameter registry: every R4 SearchParameter (and custom ones stored on the
 //! server), compiled once per resource type, plus the compartment definitions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
@@ -78,6 +78,22 @@ pub struct SearchParam {
     pub targets: Vec<String>,
     pub components: Vec<Component>,
     pub description: String,
+    /// The parameters whose index rows are this one's (empty: it has rows of its own). A
+    /// parameter whose expression is the union of other parameters' expressions (Observation's
+    /// `combo-code` is `code | component.code`) would only repeat their rows under another
+    /// name, so it has none: a search on it searches theirs (see [`Registry::share_rows`]).
+    pub stored_in: Vec<String>,
+}
+
+impl SearchParam {
+    /// The parameter codes its index rows are stored under.
+    pub fn row_codes(&self) -> Vec<&str> {
+        if self.stored_in.is_empty() {
+            vec![self.code.as_str()]
+        } else {
+            self.stored_in.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// Parameters handled on the `resource` table itself rather than through index rows.
@@ -154,6 +170,7 @@ impl Registry {
         for def in by_url.values() {
             registry.add(model, def, &by_url);
         }
+        registry.share_rows();
         for text in [
             COMPARTMENT_PATIENT,
             COMPARTMENT_ENCOUNTER,
@@ -214,9 +231,61 @@ impl Registry {
                 targets: def.target.clone(),
                 components,
                 description: def.description.clone().unwrap_or_default(),
+                stored_in: Vec::new(),
             };
             self.by_type.entry(resource_type).or_default().insert(def.code.clone(), Arc::new(param));
         }
+    }
+
+    /// Marks the parameters whose expression is the union of other parameters' expressions of
+    /// the same type and kind (each branch exactly one of theirs, composites with the same
+    /// components) as stored in those parameters' rows. On the synthetic population Observation's
+    /// `combo-*` parameters alone repeated a sixth of all token and string rows and half of the
+    /// quantity rows. Left alone: references (chains, includes and `_has` name them), and codes
+    /// defined on more than one type, so that a search over several types names the same rows
+    /// for each of them.
+    fn share_rows(&mut self) {
+        let mut types_per_code: HashMap<String, usize> = HashMap::new();
+        for params in self.by_type.values() {
+            for code in params.keys() {
+                *types_per_code.entry(code.clone()).or_default() += 1;
+            }
+        }
+        for params in self.by_type.values_mut() {
+            let shared: HashMap<String, Vec<String>> = params
+                .values()
+                .filter(|p| types_per_code.get(&p.code) == Some(&1))
+                .filter_map(|p| Some((p.code.clone(), union_members(p, params)?)))
+                .collect();
+            // A member that is itself shared stands for its own members (each is a strict part of
+            // the one before, so this ends).
+            fn own_rows(code: &str, shared: &HashMap<String, Vec<String>>, out: &mut Vec<String>) {
+                match shared.get(code) {
+                    Some(members) => members.iter().for_each(|m| own_rows(m, shared, out)),
+                    None if !out.iter().any(|c| c == code) => out.push(code.to_string()),
+                    None => {}
+                }
+            }
+            for (code, members) in &shared {
+                let mut stored_in = Vec::new();
+                members.iter().for_each(|m| own_rows(m, &shared, &mut stored_in));
+                if let Some(param) = params.get_mut(code).and_then(Arc::get_mut) {
+                    param.stored_in = stored_in;
+                }
+            }
+        }
+    }
+
+    /// The registry with every parameter indexed under its own code, for tests that compare
+    /// what sharing rows leaves out.
+    #[cfg(test)]
+    pub(crate) fn without_shared_rows(mut self) -> Registry {
+        for param in self.by_type.values_mut().flat_map(|params| params.values_mut()) {
+            if let Some(param) = Arc::get_mut(param) {
+                param.stored_in.clear();
+            }
+        }
+        self
     }
 
     pub fn get(&self, resource_type: &str, code: &str) -> Option<&Arc<SearchParam>> {
@@ -238,6 +307,42 @@ impl Registry {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
+}
+
+/// Parameters of the same type and kind whose expressions together are exactly `param`'s union
+/// expression, each one a part of it (a strict subset of its branches), if such parameters
+/// cover every branch: Observation's `combo-value-quantity` (four branches) is `value-quantity`
+/// (two) and `component-value-quantity` (two).
+fn union_members(param: &SearchParam, params: &HashMap<String, Arc<SearchParam>>) -> Option<Vec<String>> {
+    if matches!(param.kind, ParamType::Reference | ParamType::Special) {
+        return None;
+    }
+    let branches: BTreeSet<String> = param.expression.as_ref()?.union_branches().into_iter().collect();
+    if branches.len() < 2 {
+        return None;
+    }
+    let same_components = |other: &SearchParam| {
+        other.components.len() == param.components.len()
+            && other
+                .components
+                .iter()
+                .zip(&param.components)
+                .all(|(a, b)| a.kind == b.kind && a.expression.union_branches() == b.expression.union_branches())
+    };
+    let mut candidates: Vec<&Arc<SearchParam>> =
+        params.values().filter(|other| other.kind == param.kind && same_components(other)).collect();
+    candidates.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut members = Vec::new();
+    let mut covered = BTreeSet::new();
+    for other in candidates {
+        let Some(expression) = &other.expression else { continue };
+        let part: BTreeSet<String> = expression.union_branches().into_iter().collect();
+        if !part.is_empty() && part.len() < branches.len() && part.is_subset(&branches) && !part.is_subset(&covered) {
+            covered.extend(part);
+            members.push(other.code.clone());
+        }
+    }
+    (covered == branches).then_some(members)
 }
 
 /// The registry in use; replaced as a whole when custom parameters are reloaded (`$reindex`).
