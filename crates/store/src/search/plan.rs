@@ -837,30 +837,51 @@ impl Planner {
     pub fn count_up_to(&self, query: &SearchQuery, bound: usize, access: Access) -> Sql {
         // SQLite reads an `IN (lookup)` in full before the first row; the lookup's rows are
         // streamed instead, each resource checked as it comes, so the count stops at the bound
-        // after reading about as many index rows. (PostgreSQL streams the `IN` form itself.)
+        // after reading about as many index rows. (PostgreSQL runs the `IN` form as a hash join
+        // of the whole lookup: see [`Planner::driver_matches_up_to`].)
         if access == Access::Drive
             && self.dialect == Dialect::Sqlite
-            && let Some((lookup, by_id)) = self.driver_lookup(query)
+            && let Some(sql) = self.streamed_count(query, bound, true)
         {
-            let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT DISTINCT r.rid FROM (");
-            sql.binds = lookup.binds;
-            sql.push(&lookup.text);
-            if by_id {
-                // `_has` gives ids: each is looked up by (type, id).
-                sql.push(") d CROSS JOIN resource r WHERE r.res_id = d.target_id");
-                types_condition(&mut sql, "r.res_type", &query.resource_types);
-                sql.push(" AND ");
-            } else {
-                sql.push(") d CROSS JOIN resource r WHERE r.rid = d.rid AND ");
-            }
-            self.where_clause_as(&mut sql, query, Access::Walk, true);
-            sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") b");
             return sql;
         }
         let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT r.rid FROM resource r WHERE ");
         self.where_clause(&mut sql, query, access);
         sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") b");
         sql
+    }
+
+    /// How many rows of the driving lookup belong to resources that match `query`, counting no
+    /// further than `bound`: at least as many as the resources (a resource can match on several
+    /// values). PostgreSQL cannot stop a `DISTINCT` early (it sorts or hashes every row first), but
+    /// counts these as they come; when there are no more than `bound`, the exact count of the
+    /// resources reads no more than that. `None` when no single lookup drives the query.
+    pub fn driver_matches_up_to(&self, query: &SearchQuery, bound: usize) -> Option<Sql> {
+        self.streamed_count(query, bound, false)
+    }
+
+    /// `SELECT COUNT(*)` of the driving lookup's rows joined to the resources they match, up to
+    /// `bound`, of distinct resources or of rows.
+    fn streamed_count(&self, query: &SearchQuery, bound: usize, distinct: bool) -> Option<Sql> {
+        let (lookup, by_id) = self.driver_lookup(query)?;
+        let mut sql = Sql::new(if distinct {
+            "SELECT COUNT(*) FROM (SELECT DISTINCT r.rid FROM ("
+        } else {
+            "SELECT COUNT(*) FROM (SELECT r.rid FROM ("
+        });
+        sql.binds = lookup.binds;
+        sql.push(&lookup.text);
+        if by_id {
+            // `_has` gives ids: each is looked up by (type, id).
+            sql.push(") d CROSS JOIN resource r WHERE r.res_id = d.target_id");
+            types_condition(&mut sql, "r.res_type", &query.resource_types);
+            sql.push(" AND ");
+        } else {
+            sql.push(") d CROSS JOIN resource r WHERE r.rid = d.rid AND ");
+        }
+        self.where_clause_as(&mut sql, query, Access::Walk, true);
+        sql.push(" LIMIT ").bind(Bind::Int(bound as i64)).push(") b");
+        Some(sql)
     }
 
     /// How many index rows the filter that would drive `query` matches, counting no further

@@ -8,7 +8,7 @@ use super::plan::{Access, Planner};
 use super::query::{Include, SearchQuery};
 use super::reach::Reach;
 use crate::sql::{self, Cell, Column};
-use crate::{ResourceVersion, Store, StoreError, StoreResult};
+use crate::{Dialect, ResourceVersion, Store, StoreError, StoreResult};
 
 /// One match of a page: the resource, and the planner's key for it (the surrogate key first,
 /// then the sort values) from which paging cursors are made.
@@ -105,11 +105,22 @@ impl<'a> Searcher<'a> {
     }
 
     /// How many resources match `query`, counted up to `bound`: `Some(n)` is exact, `None`
-    /// means more than `bound` (and the count stopped there).
+    /// means more than `bound` (and the count stopped there), or on PostgreSQL possibly that the
+    /// driving lookup matched more than `bound` times (see [`Planner::driver_matches_up_to`]):
+    /// either way no count that reads more than about `bound` rows.
     pub async fn count_up_to(&self, query: &SearchQuery, bound: usize) -> StoreResult<Option<i64>> {
         // Order does not matter to a count: a driving lookup is read as it comes and stops at the
         // bound; without one, the type (or the caller's reach) is read until then.
         let access = if Planner::has_driver(query) { Access::Drive } else { Access::Walk };
+        if access == Access::Drive
+            && self.store.dialect() == Dialect::Postgres
+            && let Some(matches) = self.planner.driver_matches_up_to(query, bound + 1)
+        {
+            let counted = first_ints(self.store.query(matches, &[Column::Int]).await?).first().copied().unwrap_or(0);
+            if counted > bound as i64 {
+                return Ok(None);
+            }
+        }
         let rows = self.store.query(self.planner.count_up_to(query, bound + 1, access), &[Column::Int]).await?;
         let counted = first_ints(rows).first().copied().unwrap_or(0);
         Ok((counted <= bound as i64).then_some(counted))
