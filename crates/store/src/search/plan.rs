@@ -103,20 +103,26 @@ fn order_by(query: &SearchQuery, alias: &str) -> String {
     text
 }
 
-/// `column = $n`, or `column IN ($n, ...)` for a parameter stored in the rows of several.
-fn push_codes(sql: &mut Sql, column: &str, codes: &[&str]) {
-    if let [code] = codes {
-        sql.push(&format!("{column} = ")).bind(Bind::Text(code.to_string()));
+/// `column = $n` for one value, `column IN ($n, ...)` for several (the parameter codes of one
+/// stored in the rows of several, a query's types).
+fn push_equals_any<S: AsRef<str>>(sql: &mut Sql, column: &str, values: &[S]) {
+    if let [value] = values {
+        sql.push(&format!("{column} = ")).bind(Bind::Text(value.as_ref().to_string()));
         return;
     }
     sql.push(&format!("{column} IN ("));
-    for (i, code) in codes.iter().enumerate() {
+    text_list(sql, values);
+    sql.push(")");
+}
+
+/// Comma-separated placeholders for `values`.
+fn text_list<S: AsRef<str>>(sql: &mut Sql, values: &[S]) {
+    for (i, value) in values.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
-        sql.bind(Bind::Text(code.to_string()));
+        sql.bind(Bind::Text(value.as_ref().to_string()));
     }
-    sql.push(")");
 }
 
 /// The largest character: appended to a prefix it bounds every string that starts with it.
@@ -239,7 +245,7 @@ impl Planner {
                     if *missing { "NOT " } else { "" },
                     target.rid
                 ));
-                push_codes(sql, &format!("{x}.param"), &param.row_codes());
+                push_equals_any(sql, &format!("{x}.param"), &param.row_codes());
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -536,12 +542,7 @@ impl Planner {
                     }
                     sql.push(&format!("({x}.system = ")).bind(Bind::Text(system.clone()));
                     sql.push(&format!(" AND {x}.code IN ("));
-                    for (k, code) in list.iter().enumerate() {
-                        if k > 0 {
-                            sql.push(", ");
-                        }
-                        sql.bind(Bind::Text(code.clone()));
-                    }
+                    text_list(sql, list);
                     sql.push("))");
                 }
                 sql.push(")");
@@ -654,7 +655,7 @@ impl Planner {
                     "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND ",
                     table(param.kind)
                 ));
-                push_codes(sql, "s.param", &param.row_codes());
+                push_equals_any(sql, "s.param", &param.row_codes());
                 sql.push(")");
                 kind
             }
@@ -1089,21 +1090,9 @@ fn simple_table(c: &Condition) -> Option<&'static str> {
 }
 
 fn types_condition(sql: &mut Sql, column: &str, types: &[String]) {
-    match types {
-        [] => {}
-        [one] => {
-            sql.push(&format!(" AND {column} = ")).bind(Bind::Text(one.clone()));
-        }
-        many => {
-            sql.push(&format!(" AND {column} IN ("));
-            for (i, t) in many.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Bind::Text(t.clone()));
-            }
-            sql.push(")");
-        }
+    if !types.is_empty() {
+        sql.push(" AND ");
+        push_equals_any(sql, column, types);
     }
 }
 
