@@ -853,22 +853,23 @@ impl Planner {
     }
 
     /// How many rows of the driving lookup belong to resources that match `query`, counting no
-    /// further than `bound`: at least as many as the resources (a resource can match on several
-    /// values). PostgreSQL cannot stop a `DISTINCT` early (it sorts or hashes every row first), but
-    /// counts these as they come; when there are no more than `bound`, the exact count of the
-    /// resources reads no more than that. `None` when no single lookup drives the query.
+    /// further than `bound`, and how many resources those rows are: `(rows, resources)`, and
+    /// when `rows` stayed under the bound, `resources` is the exact count. PostgreSQL cannot stop
+    /// a `DISTINCT` early (it sorts or hashes every row first), but it counts these rows as they
+    /// come, and distinct resources among no more than `bound` rows cost nothing; one statement
+    /// either way. `None` when no single lookup drives the query.
     pub fn driver_matches_up_to(&self, query: &SearchQuery, bound: usize) -> Option<Sql> {
         self.streamed_count(query, bound, false)
     }
 
-    /// `SELECT COUNT(*)` of the driving lookup's rows joined to the resources they match, up to
-    /// `bound`, of distinct resources or of rows.
+    /// `SELECT COUNT(*)` of the resources the driving lookup's rows match, up to `bound`
+    /// (`distinct`), or `SELECT COUNT(*), COUNT(DISTINCT rid)` of up to `bound` of those rows.
     fn streamed_count(&self, query: &SearchQuery, bound: usize, distinct: bool) -> Option<Sql> {
         let (lookup, by_id) = self.driver_lookup(query)?;
         let mut sql = Sql::new(if distinct {
             "SELECT COUNT(*) FROM (SELECT DISTINCT r.rid FROM ("
         } else {
-            "SELECT COUNT(*) FROM (SELECT r.rid FROM ("
+            "SELECT COUNT(*), COUNT(DISTINCT b.rid) FROM (SELECT r.rid FROM ("
         });
         sql.binds = lookup.binds;
         sql.push(&lookup.text);

@@ -107,7 +107,7 @@ impl<'a> Searcher<'a> {
     /// How many resources match `query`, counted up to `bound`: `Some(n)` is exact, `None`
     /// means more than `bound` (and the count stopped there), or on PostgreSQL possibly that the
     /// driving lookup matched more than `bound` times (see [`Planner::driver_matches_up_to`]):
-    /// either way no count that reads more than about `bound` rows.
+    /// either way one statement that reads no more than about `bound` rows.
     pub async fn count_up_to(&self, query: &SearchQuery, bound: usize) -> StoreResult<Option<i64>> {
         // Order does not matter to a count: a driving lookup is read as it comes and stops at the
         // bound; without one, the type (or the caller's reach) is read until then.
@@ -116,10 +116,13 @@ impl<'a> Searcher<'a> {
             && self.store.dialect() == Dialect::Postgres
             && let Some(matches) = self.planner.driver_matches_up_to(query, bound + 1)
         {
-            let counted = first_ints(self.store.query(matches, &[Column::Int]).await?).first().copied().unwrap_or(0);
-            if counted > bound as i64 {
-                return Ok(None);
-            }
+            let rows = self.store.query(matches, &[Column::Int, Column::Int]).await?;
+            let counts: Vec<i64> =
+                rows.first().map(|row| row.iter().filter_map(Cell::as_int).collect()).unwrap_or_default();
+            let &[rows, resources] = counts.as_slice() else {
+                return Err(StoreError::Corrupt("a bounded count returned no counts".into()));
+            };
+            return Ok((rows <= bound as i64).then_some(resources));
         }
         let rows = self.store.query(self.planner.count_up_to(query, bound + 1, access), &[Column::Int]).await?;
         let counted = first_ints(rows).first().copied().unwrap_or(0);
