@@ -238,12 +238,12 @@ impl Registry {
     }
 
     /// Marks the parameters whose expression is the union of other parameters' expressions of
-    /// the same type and kind (each branch exactly one of theirs, composites with the same
-    /// components) as stored in those parameters' rows. On the synthetic population Observation's
-    /// `combo-*` parameters alone repeated a sixth of all token and string rows and half of the
-    /// quantity rows. Left alone: references (chains, includes and `_has` name them), and codes
-    /// defined on more than one type, so that a search over several types names the same rows
-    /// for each of them.
+    /// the same type and kind (each of those a strict part of its branches, together all of
+    /// them; composites with the same components) as stored in those parameters' rows. On the
+    /// synthetic population Observation's `combo-*` parameters alone repeated a sixth of all
+    /// token and string rows and half of the quantity rows. Left alone: references (chains,
+    /// includes and `_has` name them), and codes defined on more than one type, so that a search
+    /// over several types names the same rows for each of them.
     fn share_rows(&mut self) {
         let mut types_per_code: HashMap<String, usize> = HashMap::new();
         for params in self.by_type.values() {
@@ -252,10 +252,15 @@ impl Registry {
             }
         }
         for params in self.by_type.values_mut() {
+            // Each expression's branches, worked out once per type.
+            let branches_of: HashMap<&str, BTreeSet<String>> = params
+                .values()
+                .filter_map(|p| Some((p.code.as_str(), p.expression.as_ref()?.union_branches().into_iter().collect())))
+                .collect();
             let shared: HashMap<String, Vec<String>> = params
                 .values()
                 .filter(|p| types_per_code.get(&p.code) == Some(&1))
-                .filter_map(|p| Some((p.code.clone(), union_members(p, params)?)))
+                .filter_map(|p| Some((p.code.clone(), union_members(p, params, &branches_of)?)))
                 .collect();
             // A member that is itself shared stands for its own members (each is a strict part of
             // the one before, so this ends).
@@ -313,14 +318,15 @@ impl Registry {
 /// expression, each one a part of it (a strict subset of its branches), if such parameters
 /// cover every branch: Observation's `combo-value-quantity` (four branches) is `value-quantity`
 /// (two) and `component-value-quantity` (two).
-fn union_members(param: &SearchParam, params: &HashMap<String, Arc<SearchParam>>) -> Option<Vec<String>> {
+fn union_members(
+    param: &SearchParam,
+    params: &HashMap<String, Arc<SearchParam>>,
+    branches_of: &HashMap<&str, BTreeSet<String>>,
+) -> Option<Vec<String>> {
     if matches!(param.kind, ParamType::Reference | ParamType::Special) {
         return None;
     }
-    let branches: BTreeSet<String> = param.expression.as_ref()?.union_branches().into_iter().collect();
-    if branches.len() < 2 {
-        return None;
-    }
+    let branches = branches_of.get(param.code.as_str()).filter(|b| b.len() >= 2)?;
     let same_components = |other: &SearchParam| {
         other.components.len() == param.components.len()
             && other
@@ -329,20 +335,25 @@ fn union_members(param: &SearchParam, params: &HashMap<String, Arc<SearchParam>>
                 .zip(&param.components)
                 .all(|(a, b)| a.kind == b.kind && a.expression.union_branches() == b.expression.union_branches())
     };
-    let mut candidates: Vec<&Arc<SearchParam>> =
-        params.values().filter(|other| other.kind == param.kind && same_components(other)).collect();
-    candidates.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut candidates: Vec<(&str, &BTreeSet<String>)> = params
+        .values()
+        .filter(|other| other.kind == param.kind)
+        .filter_map(|other| Some((other.code.as_str(), branches_of.get(other.code.as_str())?, other)))
+        .filter(|(_, part, other)| {
+            !part.is_empty() && part.len() < branches.len() && part.is_subset(branches) && same_components(other)
+        })
+        .map(|(code, part, _)| (code, part))
+        .collect();
+    candidates.sort_by_key(|(code, _)| *code);
     let mut members = Vec::new();
     let mut covered = BTreeSet::new();
-    for other in candidates {
-        let Some(expression) = &other.expression else { continue };
-        let part: BTreeSet<String> = expression.union_branches().into_iter().collect();
-        if !part.is_empty() && part.len() < branches.len() && part.is_subset(&branches) && !part.is_subset(&covered) {
-            covered.extend(part);
-            members.push(other.code.clone());
+    for (code, part) in candidates {
+        if !part.is_subset(&covered) {
+            covered.extend(part.iter().cloned());
+            members.push(code.to_string());
         }
     }
-    (covered == branches).then_some(members)
+    (&covered == branches).then_some(members)
 }
 
 /// The registry in use; replaced as a whole when custom parameters are reloaded (`$reindex`).
