@@ -43,6 +43,7 @@ mod input_rules;
 mod layers;
 mod log_format;
 mod ops;
+mod param_keys;
 mod parser_fuzz;
 mod patch;
 mod policy_path;

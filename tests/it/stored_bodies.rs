@@ -2,67 +2,14 @@
 //! compressed with the trained dictionary, and a database written before the migration keeps
 //! reading its bodies, versions and tombstones exactly as they were stored.
 
-use std::borrow::Cow;
-use std::path::Path;
-
-use ikp::store::{Method, NewVersion};
-use sqlx::Connection;
-
+use crate::common::old_schema::Raw;
 use crate::common::{drop_postgres_schema, fresh_postgres_schema, postgres_url};
+use ikp::store::{Method, NewVersion};
 
 /// The newest migration before bodies were compressed.
 const BEFORE_COMPRESSION: i64 = 13;
 
 const LEGACY_BODY: &str = r#"{"resourceType":"Patient","id":"legacy","meta":{"versionId":"1","lastUpdated":"2026-01-02T03:04:05.000Z"},"name":[{"family":"Żółć","given":["Ósemka"]}],"gender":"female"}"#;
-
-/// A connection of either backend, for what only a test may do: run old migrations and look at
-/// the tables underneath the store.
-enum Raw {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl Raw {
-    async fn connect(url: &str) -> Raw {
-        if url.starts_with("sqlite:") {
-            Raw::Sqlite(sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc")).await.expect("connect"))
-        } else {
-            Raw::Postgres(sqlx::PgConnection::connect(url).await.expect("connect"))
-        }
-    }
-
-    /// Runs the repository's migrations up to `version`, as an older build would have.
-    async fn migrate_to(&mut self, version: i64) {
-        let dir = if matches!(self, Raw::Sqlite(_)) { "sqlite" } else { "postgres" };
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
-        let mut migrator = sqlx::migrate::Migrator::new(path).await.expect("migrations");
-        migrator.migrations =
-            Cow::Owned(migrator.migrations.iter().filter(|m| m.version <= version).cloned().collect());
-        match self {
-            Raw::Sqlite(c) => migrator.run(c).await.expect("old migrations"),
-            Raw::Postgres(c) => migrator.run(c).await.expect("old migrations"),
-        }
-    }
-
-    async fn execute(&mut self, sql: &str) {
-        let text = || sqlx::AssertSqlSafe(sql.to_string());
-        match self {
-            Raw::Sqlite(c) => sqlx::query(text()).execute(c).await.map(|_| ()),
-            Raw::Postgres(c) => sqlx::query(text()).execute(c).await.map(|_| ()),
-        }
-        .expect(sql);
-    }
-
-    /// The stored bytes of a version's body.
-    async fn body(&mut self, id: &str, version: i64) -> Option<Vec<u8>> {
-        let sql = format!("SELECT body FROM resource_version WHERE res_id = '{id}' AND version = {version}");
-        match self {
-            Raw::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await,
-            Raw::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await,
-        }
-        .expect("body")
-    }
-}
 
 async fn bodies_survive_the_migration_and_new_ones_are_compressed(url: &str) {
     let mut raw = Raw::connect(url).await;

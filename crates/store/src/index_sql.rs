@@ -1,7 +1,7 @@
 //! Multi-row INSERTs of search-index rows, one statement per table per chunk.
 
 use super::sql::{Bind, CHUNK, Sql};
-use crate::index::IndexRows;
+use crate::index::{IndexRows, param_key};
 
 /// The index rows of one resource, keyed by its `rid`.
 pub struct Owned<'a> {
@@ -16,14 +16,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     let grp = |g: Option<i32>| Bind::OptInt(g.map(i64::from));
     table(
         &mut out,
-        "search_string (rid, res_type, param, grp, norm, exact)",
+        "search_string (rid, param_key, grp, norm, exact)",
         batch,
         |o| &o.rows.strings,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::Text(r.norm.clone()),
                 Bind::Text(r.exact.clone()),
@@ -32,14 +31,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_token (rid, res_type, param, grp, system, code)",
+        "search_token (rid, param_key, grp, system, code)",
         batch,
         |o| &o.rows.tokens,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::OptText(r.system.clone()),
                 Bind::Text(r.code.clone()),
@@ -48,14 +46,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_date (rid, res_type, param, grp, lo, hi)",
+        "search_date (rid, param_key, grp, lo, hi)",
         batch,
         |o| &o.rows.dates,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::Int(r.lo),
                 Bind::Int(r.hi),
@@ -64,14 +61,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_number (rid, res_type, param, grp, lo, hi)",
+        "search_number (rid, param_key, grp, lo, hi)",
         batch,
         |o| &o.rows.numbers,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::Real(r.lo),
                 Bind::Real(r.hi),
@@ -80,14 +76,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_quantity (rid, res_type, param, grp, system, code, lo, hi, canon_code, canon_lo, canon_hi)",
+        "search_quantity (rid, param_key, grp, system, code, lo, hi, canon_code, canon_lo, canon_hi)",
         batch,
         |o| &o.rows.quantities,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::OptText(r.system.clone()),
                 Bind::OptText(r.code.clone()),
@@ -101,14 +96,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_reference (rid, res_type, param, grp, target_type, target_id, version, url)",
+        "search_reference (rid, param_key, grp, target_type, target_id, version, url)",
         batch,
         |o| &o.rows.references,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::OptText(r.target_type.clone()),
                 Bind::OptText(r.target_id.clone()),
@@ -119,14 +113,13 @@ pub fn inserts(batch: &[Owned]) -> Vec<Sql> {
     );
     table(
         &mut out,
-        "search_uri (rid, res_type, param, grp, value)",
+        "search_uri (rid, param_key, grp, value)",
         batch,
         |o| &o.rows.uris,
         |o, r| {
             vec![
                 Bind::Int(o.rid),
-                Bind::Text(o.resource_type.to_string()),
-                Bind::Text(r.param.clone()),
+                Bind::Int(param_key(o.resource_type, &r.param)),
                 grp(r.grp),
                 Bind::Text(r.value.clone()),
             ]

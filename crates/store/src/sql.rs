@@ -362,9 +362,9 @@ pub fn live_contents_after(after: i64, resource_type: Option<&str>, limit: usize
 pub fn newest_by_url(resource_type: &str, url: &str) -> Sql {
     let mut sql = Sql::new(&format!(
         "SELECT {VERSION_COLUMNS} FROM search_uri u JOIN resource r ON r.rid = u.rid \
-         JOIN resource_version v ON v.seq = r.seq WHERE u.param = 'url' AND u.grp IS NULL AND u.res_type = "
+         JOIN resource_version v ON v.seq = r.seq WHERE u.grp IS NULL AND u.param_key = "
     ));
-    sql.bind(Bind::Text(resource_type.to_string()))
+    sql.bind(Bind::Int(crate::index::param_key(resource_type, "url")))
         .push(" AND u.value = ")
         .bind(Bind::Text(url.to_string()))
         .push(" AND r.deleted = FALSE ORDER BY r.last_updated DESC LIMIT 1");

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod node;
+pub mod old_schema;
 pub mod people;
 pub mod process;
 pub mod rng;

@@ -83,9 +83,15 @@ pub async fn everything(
     // Everything the compartment's resources reference comes along.
     let includes = types
         .iter()
-        .map(|t| Include { source_type: t.clone(), param: None, target_type: None, iterate: false })
+        .map(|t| Include {
+            source_type: t.clone(),
+            params: registry.reference_codes(t),
+            target_type: None,
+            iterate: false,
+        })
         .collect();
     let query = SearchQuery {
+        param_types: types.clone(),
         resource_types: types,
         compartment: Some(("Patient".to_string(), patient_id.map(str::to_string).into_iter().collect())),
         filters,

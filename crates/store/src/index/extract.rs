@@ -674,6 +674,42 @@ mod tests {
         out
     }
 
+    /// Every row written carries a name its parameter declares (`SearchParam::row_names`), so
+    /// the registry's check that no two names share a key (`param_key`) covers every row.
+    #[test]
+    fn every_row_name_is_declared() {
+        let model = ikp_model::model::r4().expect("model");
+        let registry = Registry::build(model, &[]).expect("registry");
+        let extractor = Extractor { registry: &registry, model, base_url: "http://h/fhir" };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
+        let mut names_seen = BTreeSet::new();
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            let resource: Value = serde_json::from_str(&text).expect("json");
+            let Some(resource_type) = resource["resourceType"].as_str() else { continue };
+            let declared: BTreeSet<String> =
+                registry.params(resource_type).iter().flat_map(|p| p.row_names()).collect();
+            let rows = extractor.extract(&resource);
+            let names = rows
+                .strings
+                .iter()
+                .map(|r| &r.param)
+                .chain(rows.tokens.iter().map(|r| &r.param))
+                .chain(rows.dates.iter().map(|r| &r.param))
+                .chain(rows.numbers.iter().map(|r| &r.param))
+                .chain(rows.quantities.iter().map(|r| &r.param))
+                .chain(rows.references.iter().map(|r| &r.param))
+                .chain(rows.uris.iter().map(|r| &r.param));
+            for name in names {
+                assert!(declared.contains(name), "{resource_type}/{}: row name {name} is not declared", resource["id"]);
+                names_seen.insert(name.clone());
+            }
+        }
+        for suffix in [":text", ":of-type", ":identifier", "$0"] {
+            assert!(names_seen.iter().any(|n| n.contains(suffix)), "no example had a {suffix} row");
+        }
+    }
+
     /// The access policy judges past versions by `compartments_only` and current ones by the
     /// stored index rows: both must name the same compartments for every official example.
     #[test]

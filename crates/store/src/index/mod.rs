@@ -9,8 +9,10 @@
 
 mod extract;
 pub mod normalize;
+pub mod param_key;
 
 pub use extract::{Extractor, ReferenceTarget, parse_reference};
+pub use param_key::param_key;
 
 /// A string value: normalised for the default and `:contains` searches, exact for `:exact`.
 #[derive(Debug, Clone, PartialEq)]

@@ -53,8 +53,11 @@ fn unsupported(message: impl Into<String>) -> SearchError {
 impl Parser<'_> {
     /// Parses a search over `resource_types` (empty: every type, for `_type`-less system search).
     pub fn parse(&self, resource_types: Vec<String>, pairs: &[(String, String)]) -> SearchResult<SearchQuery> {
+        let param_types =
+            if resource_types.is_empty() { self.registry.resource_types() } else { resource_types.clone() };
         let mut query = SearchQuery {
             resource_types,
+            param_types,
             compartment: None,
             filters: Vec::new(),
             sort: Vec::new(),
@@ -117,7 +120,13 @@ impl Parser<'_> {
                     }
                     let types = query.resource_types.clone();
                     match self.filter(&types, name, value, 0) {
-                        Ok(filter) => query.filters.push(filter),
+                        Ok(mut filter) => {
+                            // A search of every type searches the rows of every type.
+                            if filter.resource_types.is_empty() {
+                                filter.resource_types = query.param_types.clone();
+                            }
+                            query.filters.push(filter)
+                        }
                         Err(Unknown(message)) if !self.strict => query.ignored.push(message),
                         Err(Unknown(message)) => return Err(unsupported(message)),
                         Err(Invalid(e)) => return Err(e),
@@ -141,7 +150,7 @@ impl Parser<'_> {
             [source, param, target] => (*source, Some(*param), Some(*target)),
             _ => return Err(bad(format!("'{value}' is not an include (Type:parameter[:TargetType])"))),
         };
-        if let Some(code) = param {
+        let params = if let Some(code) = param {
             let p = self
                 .registry
                 .get(source_type, code)
@@ -149,15 +158,18 @@ impl Parser<'_> {
             if p.kind != ParamType::Reference {
                 return Err(bad(format!("{source_type}:{code} is not a reference parameter")));
             }
+            vec![code.to_string()]
         } else if self.registry.params(source_type).is_empty() {
             return Err(bad(format!(
                 "unknown resource type '{source_type}' in {}",
                 if reverse { "_revinclude" } else { "_include" }
             )));
-        }
+        } else {
+            self.registry.reference_codes(source_type)
+        };
         Ok(Include {
             source_type: source_type.to_string(),
-            param: param.map(str::to_string),
+            params,
             target_type: target_type.map(str::to_string),
             iterate,
         })

@@ -1,7 +1,8 @@
 //! From a [`SearchQuery`] to SQL over the index tables, shared by both backends.
 //!
 //! Every filter becomes `rid IN (SELECT rid FROM <index table> WHERE ...)`: both SQLite and
-//! PostgreSQL drive such a plan from the index lookup (`(res_type, param, value)` indexes), so the
+//! PostgreSQL drive such a plan from the index lookup (`(param_key, value)` indexes, the key naming
+//! the resource type and parameter: [`crate::index::param_key`]), so the
 //! hot path "everything of type T for patient P with code C" is a pair of index range scans and
 //! never a scan of the resource table. Chains and `_has` nest the same shape through joins on the
 //! reference table; includes run one query per level for the whole page.
@@ -15,6 +16,7 @@ use super::query::{
 };
 use super::reach::Reach;
 use super::registry::ParamType;
+use crate::index::param_key;
 use crate::sql::{Bind, Column, Sql, VERSION_COLUMNS};
 
 pub use crate::Dialect;
@@ -103,8 +105,7 @@ fn order_by(query: &SearchQuery, alias: &str) -> String {
     text
 }
 
-/// `column = $n` for one value, `column IN ($n, ...)` for several (the parameter codes of one
-/// stored in the rows of several, a query's types).
+/// `column = $n` for one value, `column IN ($n, ...)` for several (a query's types).
 fn push_equals_any<S: AsRef<str>>(sql: &mut Sql, column: &str, values: &[S]) {
     if let [value] = values {
         sql.push(&format!("{column} = ")).bind(Bind::Text(value.as_ref().to_string()));
@@ -113,6 +114,28 @@ fn push_equals_any<S: AsRef<str>>(sql: &mut Sql, column: &str, values: &[S]) {
     sql.push(&format!("{column} IN ("));
     text_list(sql, values);
     sql.push(")");
+}
+
+/// `column = k` or `column IN (k, ...)` over the keys of the rows named `names` on each of
+/// `types` (a parameter stored in the rows of several, a query's several types). With no type or
+/// no name it matches nothing (`1 = 0`), never every row.
+fn push_param_keys<S: AsRef<str>>(sql: &mut Sql, column: &str, types: &[String], names: &[S]) {
+    let mut keys: Vec<i64> = types.iter().flat_map(|t| names.iter().map(move |n| param_key(t, n.as_ref()))).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    match keys.as_slice() {
+        [] => {
+            sql.push("1 = 0");
+        }
+        [key] => {
+            sql.push(&format!("{column} = ")).bind(Bind::Int(*key));
+        }
+        _ => {
+            sql.push(&format!("{column} IN ("));
+            int_list(sql, &keys);
+            sql.push(")");
+        }
+    }
 }
 
 /// Comma-separated placeholders for `values`.
@@ -245,7 +268,7 @@ impl Planner {
                     if *missing { "NOT " } else { "" },
                     target.rid
                 ));
-                push_equals_any(sql, &format!("{x}.param"), &param.row_codes());
+                push_param_keys(sql, &format!("{x}.param_key"), &filter.resource_types, &param.row_codes());
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -285,7 +308,7 @@ impl Planner {
                                 "EXISTS (SELECT 1 FROM {table_name} {x} WHERE {x}.rid = {} AND ",
                                 target.rid
                             ));
-                            self.any_predicate(sql, &simple, &x);
+                            self.any_predicate(sql, &simple, &filter.resource_types, &x);
                             sql.push(&format!(" AND {x}.grp IS NULL{})", self.fence(mode)));
                         }
                     }
@@ -309,20 +332,19 @@ impl Planner {
     /// match (one per matching value, so a resource may come more than once).
     fn lookup(&self, sql: &mut Sql, table_name: &str, conditions: &[&Condition], types: &[String], x: &str) {
         sql.push(&format!("SELECT {x}.rid FROM {table_name} {x} WHERE "));
-        self.any_predicate(sql, conditions, x);
-        types_condition(sql, &format!("{x}.res_type"), types);
+        self.any_predicate(sql, conditions, types, x);
         sql.push(&format!(" AND {x}.grp IS NULL"));
     }
 
-    /// `((c1) OR (c2) ...)` over the index-table alias `x`.
-    fn any_predicate(&self, sql: &mut Sql, conditions: &[&Condition], x: &str) {
+    /// `((c1) OR (c2) ...)` over the index-table alias `x`, holding rows of `types`.
+    fn any_predicate(&self, sql: &mut Sql, conditions: &[&Condition], types: &[String], x: &str) {
         sql.push("(");
         for (i, c) in conditions.iter().enumerate() {
             if i > 0 {
                 sql.push(" OR ");
             }
             sql.push("(");
-            self.predicate(sql, c, x);
+            self.predicate(sql, c, types, x);
             sql.push(")");
         }
         sql.push(")");
@@ -335,10 +357,9 @@ impl Planner {
         let t = self.next_alias("t");
         sql.push(&format!(
             "SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
-             AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND {x}.param = "
+             AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND "
         ));
-        sql.bind(Bind::Text(param.to_string()));
-        types_condition(sql, &format!("{x}.res_type"), types);
+        push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
         types_condition(sql, &format!("{x}.target_type"), target_types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&t));
@@ -352,11 +373,9 @@ impl Planner {
         let s = self.next_alias("s");
         sql.push(&format!(
             "SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
-             WHERE {x}.grp IS NULL AND {x}.res_type = "
+             WHERE {x}.grp IS NULL AND "
         ));
-        sql.bind(Bind::Text(source_type.to_string()))
-            .push(&format!(" AND {x}.param = "))
-            .bind(Bind::Text(param.to_string()));
+        push_param_keys(sql, &format!("{x}.param_key"), &[source_type.to_string()], &[param]);
         types_condition(sql, &format!("{x}.target_type"), types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&s));
@@ -371,12 +390,9 @@ impl Planner {
             }
             Condition::Absent { param, kind } => {
                 let x = self.next_alias("a");
-                sql.push(&format!(
-                    "{} NOT IN (SELECT {x}.rid FROM {} {x} WHERE {x}.param = ",
-                    target.rid,
-                    table(*kind)
-                ));
-                sql.bind(Bind::Text(param.clone())).push(")");
+                sql.push(&format!("{} NOT IN (SELECT {x}.rid FROM {} {x} WHERE ", target.rid, table(*kind)));
+                push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
+                sql.push(")");
             }
             Condition::Types(types) => {
                 sql.push("(1 = 1");
@@ -395,10 +411,10 @@ impl Planner {
                 sql.push(&format!(
                     "EXISTS (SELECT 1 FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
                      AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.rid = {} AND {x}.grp IS NULL \
-                     AND {x}.param = ",
+                     AND ",
                     target.rid
                 ));
-                sql.bind(Bind::Text(param.clone()));
+                push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
                 types_condition(sql, &format!("{x}.target_type"), target_types);
                 sql.push(" AND ");
                 self.filter_as(sql, inner, &Target::of(&t), Mode::Walk);
@@ -411,12 +427,11 @@ impl Planner {
                 let s = self.next_alias("s");
                 sql.push(&format!(
                     "EXISTS (SELECT 1 FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
-                     WHERE {x}.target_type = {} AND {x}.target_id = {} AND {x}.param = ",
+                     WHERE {x}.target_type = {} AND {x}.target_id = {} AND ",
                     target.kind, target.id
                 ));
-                sql.bind(Bind::Text(param.clone()))
-                    .push(&format!(" AND {x}.grp IS NULL AND {x}.res_type = "))
-                    .bind(Bind::Text(source_type.clone()));
+                push_param_keys(sql, &format!("{x}.param_key"), std::slice::from_ref(source_type), &[param]);
+                sql.push(&format!(" AND {x}.grp IS NULL"));
                 types_condition(sql, &format!("{x}.target_type"), types);
                 sql.push(" AND ");
                 self.filter_as(sql, inner, &Target::of(&s), Mode::Walk);
@@ -433,7 +448,7 @@ impl Planner {
                 self.has_lookup(sql, source_type, param, inner, types);
                 sql.push(")");
             }
-            Condition::Composite { param, components } => {
+            Condition::Composite { components, .. } => {
                 let aliases: Vec<String> = components.iter().map(|_| self.next_alias("c")).collect();
                 let mut from = String::new();
                 for (k, (c, a)) in components.iter().zip(&aliases).enumerate() {
@@ -445,12 +460,11 @@ impl Planner {
                         from.push_str(&format!(" JOIN {table} {a} ON {a}.rid = {first}.rid AND {a}.grp = {first}.grp"));
                     }
                 }
+                // Each component's predicate names its rows (`code$k`) on `types`.
                 sql.push(&format!("{} IN (SELECT {}.rid FROM {from} WHERE 1 = 1", target.rid, aliases[0]));
-                types_condition(sql, &format!("{}.res_type", aliases[0]), types);
-                for (k, (c, a)) in components.iter().zip(&aliases).enumerate() {
-                    sql.push(&format!(" AND {a}.param = ")).bind(Bind::Text(format!("{param}${k}")));
+                for (c, a) in components.iter().zip(&aliases) {
                     sql.push(" AND (");
-                    self.predicate(sql, c, a);
+                    self.predicate(sql, c, types, a);
                     sql.push(")");
                 }
                 sql.push(")");
@@ -459,16 +473,16 @@ impl Planner {
                 let a = self.next_alias("lat");
                 let b = self.next_alias("long");
                 sql.push(&format!(
-                    "{} IN (SELECT {a}.rid FROM search_number {a} JOIN search_number {b} ON {b}.rid = {a}.rid WHERE {a}.param = ",
+                    "{} IN (SELECT {a}.rid FROM search_number {a} JOIN search_number {b} ON {b}.rid = {a}.rid WHERE ",
                     target.rid
                 ));
-                sql.bind(Bind::Text(format!("{param}:latitude")));
-                sql.push(&format!(" AND {b}.param = ")).bind(Bind::Text(format!("{param}:longitude")));
+                push_param_keys(sql, &format!("{a}.param_key"), types, &[format!("{param}:latitude")]);
+                sql.push(" AND ");
+                push_param_keys(sql, &format!("{b}.param_key"), types, &[format!("{param}:longitude")]);
                 sql.push(&format!(" AND {a}.lo >= ")).bind(Bind::Real(lat.0));
                 sql.push(&format!(" AND {a}.lo <= ")).bind(Bind::Real(lat.1));
                 sql.push(&format!(" AND {b}.lo >= ")).bind(Bind::Real(long.0));
                 sql.push(&format!(" AND {b}.lo <= ")).bind(Bind::Real(long.1));
-                types_condition(sql, &format!("{a}.res_type"), types);
                 sql.push(")");
             }
             Condition::List(list_id) => {
@@ -478,8 +492,9 @@ impl Planner {
                 sql.push(&format!(
                     "{} IN (SELECT {t}.rid FROM search_reference {l} JOIN resource {t} ON {t}.res_type = {l}.target_type \
                      AND {t}.res_id = {l}.target_id JOIN resource {list} ON {list}.rid = {l}.rid \
-                     WHERE {list}.res_type = 'List' AND {list}.deleted = FALSE AND {l}.param = 'item' AND {list}.res_id = ",
-                    target.rid
+                     WHERE {list}.res_type = 'List' AND {list}.deleted = FALSE AND {l}.param_key = {} AND {list}.res_id = ",
+                    target.rid,
+                    param_key("List", "item")
                 ));
                 sql.bind(Bind::Text(list_id.clone()));
                 self.push_reach(sql, &list, &["List".to_string()], false);
@@ -491,11 +506,9 @@ impl Planner {
         }
     }
 
-    /// A single-row predicate on an index-table alias `x`.
-    fn predicate(&self, sql: &mut Sql, c: &Condition, x: &str) {
-        let param = |sql: &mut Sql, p: &str| {
-            sql.push(&format!("{x}.param = ")).bind(Bind::Text(p.to_string()));
-        };
+    /// A single-row predicate on an index-table alias `x`, holding rows of `types`.
+    fn predicate(&self, sql: &mut Sql, c: &Condition, types: &[String], x: &str) {
+        let param = |sql: &mut Sql, p: &str| push_param_keys(sql, &format!("{x}.param_key"), types, &[p]);
         match c {
             Condition::String { param: p, value, mode } => {
                 param(sql, p);
@@ -627,7 +640,7 @@ impl Planner {
     }
 
     /// The SQL expression of a sort key, and its column kind.
-    fn sort_expression(&self, by: &SortBy, direction: Direction, sql: &mut Sql) -> Column {
+    fn sort_expression(&self, by: &SortBy, direction: Direction, types: &[String], sql: &mut Sql) -> Column {
         let collate = self.dialect.bytewise();
         match by {
             SortBy::Id => {
@@ -655,7 +668,7 @@ impl Planner {
                     "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND ",
                     table(param.kind)
                 ));
-                push_equals_any(sql, "s.param", &param.row_codes());
+                push_param_keys(sql, "s.param_key", types, &param.row_codes());
                 sql.push(")");
                 kind
             }
@@ -691,7 +704,7 @@ impl Planner {
         sql.push(" FROM (SELECT r.rid AS rid");
         for (i, key) in query.sort.iter().enumerate() {
             sql.push(", ");
-            columns.push(self.sort_expression(&key.by, key.direction, &mut sql));
+            columns.push(self.sort_expression(&key.by, key.direction, &query.param_types, &mut sql));
             sql.push(&format!(" AS k{i}"));
         }
         sql.push(" FROM resource r WHERE ");
@@ -771,7 +784,7 @@ impl Planner {
             },
         };
         Some(SortWalk {
-            param: param.code.clone(),
+            key: param_key(query.resource_types.first()?, &param.code),
             ascending: *direction == Direction::Ascending,
             in_missing,
             needs_value,
@@ -786,16 +799,15 @@ impl Planner {
         let mut sql = Sql::new(&format!("SELECT DISTINCT s.rid AS rid, s.{column} AS k0 FROM search_date s "));
         // SQLite must read the date index first and look each resource up, not the other way.
         sql.push(match self.dialect {
-            Dialect::Sqlite => "CROSS JOIN resource r WHERE r.rid = s.rid AND s.res_type = ",
-            Dialect::Postgres => "JOIN resource r ON r.rid = s.rid WHERE s.res_type = ",
+            Dialect::Sqlite => "CROSS JOIN resource r WHERE r.rid = s.rid AND s.param_key = ",
+            Dialect::Postgres => "JOIN resource r ON r.rid = s.rid WHERE s.param_key = ",
         });
-        sql.bind(Bind::Text(query.resource_types.first().cloned().unwrap_or_default()));
-        sql.push(" AND s.param = ").bind(Bind::Text(walk.param.clone())).push(" AND s.grp IS NULL");
+        sql.bind(Bind::Int(walk.key)).push(" AND s.grp IS NULL");
         sql.push(&format!(
             " AND s.{column} = (SELECT {extreme}(m.{column}) FROM search_date m WHERE m.rid = s.rid \
-             AND m.grp IS NULL AND m.param = "
+             AND m.grp IS NULL AND m.param_key = "
         ));
-        sql.bind(Bind::Text(walk.param.clone())).push(")");
+        sql.bind(Bind::Int(walk.key)).push(")");
         if let Some(c) = &query.cursor
             && let Some(Key::Int(value)) = c.keys.first()
         {
@@ -815,8 +827,10 @@ impl Planner {
     fn walk_missing(&self, query: &SearchQuery, walk: &SortWalk, limit: usize) -> (Sql, Vec<Column>) {
         let mut sql = Sql::new("SELECT r.rid AS rid, CAST(NULL AS BIGINT) AS k0 FROM resource r WHERE ");
         self.where_clause(&mut sql, query, Access::Walk);
-        sql.push(" AND NOT EXISTS (SELECT 1 FROM search_date m WHERE m.rid = r.rid AND m.grp IS NULL AND m.param = ");
-        sql.bind(Bind::Text(walk.param.clone())).push(")");
+        sql.push(
+            " AND NOT EXISTS (SELECT 1 FROM search_date m WHERE m.rid = r.rid AND m.grp IS NULL AND m.param_key = ",
+        );
+        sql.bind(Bind::Int(walk.key)).push(")");
         if let Some(c) = &query.cursor
             && walk.in_missing
         {
@@ -951,12 +965,9 @@ impl Planner {
     pub fn include(&self, include: &Include, rids: &[i64], limit: usize) -> Sql {
         let mut sql = Sql::new(
             "SELECT DISTINCT t.rid FROM search_reference x JOIN resource t ON t.res_type = x.target_type \
-             AND t.res_id = x.target_id AND t.deleted = FALSE WHERE x.grp IS NULL AND x.res_type = ",
+             AND t.res_id = x.target_id AND t.deleted = FALSE WHERE x.grp IS NULL AND ",
         );
-        sql.bind(Bind::Text(include.source_type.clone()));
-        if let Some(p) = &include.param {
-            sql.push(" AND x.param = ").bind(Bind::Text(p.clone()));
-        }
+        push_param_keys(&mut sql, "x.param_key", std::slice::from_ref(&include.source_type), &include.params);
         if let Some(t) = &include.target_type {
             sql.push(" AND x.target_type = ").bind(Bind::Text(t.clone()));
         }
@@ -973,12 +984,9 @@ impl Planner {
     pub fn revinclude(&self, include: &Include, targets: &[(String, String)], limit: usize) -> Sql {
         let mut sql = Sql::new(
             "SELECT DISTINCT x.rid FROM search_reference x JOIN resource s ON s.rid = x.rid AND s.deleted = FALSE \
-             WHERE x.grp IS NULL AND x.res_type = ",
+             WHERE x.grp IS NULL AND ",
         );
-        sql.bind(Bind::Text(include.source_type.clone()));
-        if let Some(p) = &include.param {
-            sql.push(" AND x.param = ").bind(Bind::Text(p.clone()));
-        }
+        push_param_keys(&mut sql, "x.param_key", std::slice::from_ref(&include.source_type), &include.params);
         sql.push(" AND (");
         let mut types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
         types.sort_unstable();
@@ -1006,7 +1014,8 @@ impl Planner {
 /// A page read along a date sort key's index (`search_date_lookup` going up,
 /// `search_date_sort_hi` going down).
 struct SortWalk {
-    param: String,
+    /// The key of the sort parameter's rows on the one type searched.
+    key: i64,
     ascending: bool,
     /// The cursor is past every resource with a value: only those without one are left.
     in_missing: bool,

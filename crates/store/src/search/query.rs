@@ -253,8 +253,8 @@ pub enum Total {
 #[derive(Debug, Clone)]
 pub struct Include {
     pub source_type: String,
-    /// `None` for `*`.
-    pub param: Option<String>,
+    /// The reference parameters followed: one, or for `*` every one of the source type.
+    pub params: Vec<String>,
     pub target_type: Option<String>,
     pub iterate: bool,
 }
@@ -263,6 +263,9 @@ pub struct Include {
 pub struct SearchQuery {
     /// The types searched: one for type and compartment search, several for `_type`, none for all.
     pub resource_types: Vec<String>,
+    /// The types whose index rows the query's parameters are searched in (their rows are keyed
+    /// by type): `resource_types`, or every type for a search of every type.
+    pub param_types: Vec<String>,
     /// `Patient/123/Observation`: only members of these compartments of the type (any compartment
     /// of the type when the list of ids is empty).
     pub compartment: Option<(String, Vec<String>)>,

@@ -14,6 +14,8 @@ use ikp_model::conformance::{
 };
 use ikp_model::model::Model;
 
+use crate::index::param_key;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParamType {
     Number,
@@ -87,6 +89,27 @@ pub struct SearchParam {
 
 impl SearchParam {
     /// The parameter codes its index rows are stored under.
+    /// Every name its rows can carry: its code, auxiliary rows (`code:text`...) and composite
+    /// components (`code$0`...).
+    pub fn row_names(&self) -> Vec<String> {
+        fn with_auxiliary(name: String, kind: ParamType) -> Vec<String> {
+            let mut names = match kind {
+                ParamType::Token => vec![format!("{name}:text"), format!("{name}:of-type")],
+                // A reference's logical identifier is a token (`subject:identifier`).
+                ParamType::Reference => with_auxiliary(format!("{name}:identifier"), ParamType::Token),
+                ParamType::Special => vec![format!("{name}:latitude"), format!("{name}:longitude")],
+                _ => Vec::new(),
+            };
+            names.push(name);
+            names
+        }
+        let mut names = with_auxiliary(self.code.clone(), self.kind);
+        for (k, component) in self.components.iter().enumerate() {
+            names.extend(with_auxiliary(format!("{}${k}", self.code), component.kind));
+        }
+        names
+    }
+
     pub fn row_codes(&self) -> Vec<&str> {
         if self.stored_in.is_empty() {
             vec![self.code.as_str()]
@@ -171,6 +194,7 @@ impl Registry {
             registry.add(model, def, &by_url);
         }
         registry.share_rows();
+        registry.check_row_keys()?;
         for text in [
             COMPARTMENT_PATIENT,
             COMPARTMENT_ENCOUNTER,
@@ -281,6 +305,29 @@ impl Registry {
         }
     }
 
+    /// Refuses parameters whose rows would carry another's key ([`crate::index::param_key`]):
+    /// their rows would be one.
+    fn check_row_keys(&self) -> Result<(), ConformanceError> {
+        let mut owners: HashMap<i64, (&str, String)> = HashMap::new();
+        for (resource_type, params) in &self.by_type {
+            for name in params.values().flat_map(|p| p.row_names()) {
+                let key = param_key(resource_type, &name);
+                match owners.get(&key) {
+                    Some((other_type, other)) if (*other_type, other.as_str()) != (resource_type.as_str(), &name) => {
+                        return Err(ConformanceError(format!(
+                            "the index rows of {resource_type}.{name} and {other_type}.{other} would have the same key \
+                             ({key}); rename one of the search parameters"
+                        )));
+                    }
+                    _ => {
+                        owners.insert(key, (resource_type, name));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The registry with every parameter indexed under its own code, for tests that compare
     /// what sharing rows leaves out.
     #[cfg(test)]
@@ -295,6 +342,22 @@ impl Registry {
 
     pub fn get(&self, resource_type: &str, code: &str) -> Option<&Arc<SearchParam>> {
         self.by_type.get(resource_type)?.get(code)
+    }
+
+    /// The resource types that have search parameters, sorted.
+    pub fn resource_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.by_type.keys().cloned().collect();
+        types.sort();
+        types
+    }
+
+    /// The codes of a resource type's reference parameters (what `_include=Type:*` follows).
+    pub fn reference_codes(&self, resource_type: &str) -> Vec<String> {
+        self.params(resource_type)
+            .into_iter()
+            .filter(|p| p.kind == ParamType::Reference && p.expression.is_some())
+            .map(|p| p.code.clone())
+            .collect()
     }
 
     /// All parameters of a resource type, sorted by code.
@@ -412,4 +475,39 @@ struct CompartmentResourceIn {
     code: String,
     #[serde(default)]
     param: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A custom parameter whose rows would carry the key of rows already defined is refused,
+    /// naming both; the same parameter under a code without a clash loads.
+    #[test]
+    fn a_custom_parameter_whose_key_collides_is_refused() {
+        let model = ikp_model::model::r4().expect("model");
+        let registry = Registry::build(model, &[]).expect("the R4 and national parameters have no colliding keys");
+        let taken: HashSet<i64> = registry
+            .by_type
+            .iter()
+            .flat_map(|(t, params)| params.values().flat_map(|p| p.row_names()).map(move |n| param_key(t, &n)))
+            .collect();
+        let custom = |code: &str| {
+            json!({"resourceType": "SearchParameter", "url": format!("http://example.org/sp/{code}"), "code": code,
+                   "base": ["Basic"], "type": "date", "expression": "Basic.created", "status": "active"})
+        };
+        // About one code in 350,000 lands on a taken key (thousands of names among 2^31 keys).
+        let clash = (0..50_000_000u32)
+            .map(|n| format!("c{n}"))
+            .find(|code| taken.contains(&param_key("Basic", code)))
+            .expect("a colliding code");
+        let error = Registry::build(model, &[custom(&clash)]).err().expect("refused");
+        assert!(error.0.contains(&format!("Basic.{clash}")) && error.0.contains("same key"), "{}", error.0);
+        let fine = Registry::build(model, &[custom("c-fine")]).expect("a code without a clash loads");
+        assert!(fine.get("Basic", "c-fine").is_some());
+    }
 }
