@@ -1,20 +1,24 @@
 #!/bin/bash
 # Where a database's bytes go, per resource: one synthetic population imported into SQLite (and
 # PostgreSQL unless BACKENDS=sqlite), each table family with its indexes (SQLite: `dbstat`;
-# PostgreSQL: `pg_total_relation_size`, after VACUUM).
+# PostgreSQL: `pg_total_relation_size`), as the import leaves it (no VACUUM, as in bench/scale.sh).
 # Usage: bench/storage.sh [patients]   (default 300; release build; PostgreSQL on 127.0.0.1:5432,
 #   database `ikp_storage`; one JSON line per backend appended to OUT, default
-#   bench/storage-<date>.jsonl)
+#   bench/storage-<date>.jsonl; IKP=path/to/ikp LABEL=<commit> measures another build, e.g. an
+#   earlier commit's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-300}
 BACKENDS=${BACKENDS:-sqlite postgres}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 OUT=${OUT:-bench/storage-$(date +%F).jsonl}
-IKP=./target/release/ikp
+LABEL=${LABEL:-$(git rev-parse --short HEAD)}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-cargo build --release --quiet
+if [ -z "${IKP:-}" ]; then
+  cargo build --release --quiet
+  IKP=./target/release/ikp
+fi
 $IKP synth --patients "$N" --out "$WORK/data" >/dev/null
 
 # The families of the README's table: each table with its own indexes.
@@ -30,9 +34,9 @@ for B in $BACKENDS; do
     DB="$PG/ikp_storage"
   fi
   $IKP import --database-url "$DB" "$WORK/data" | tail -1
-  line="{\"date\":\"$(date +%F)\",\"commit\":\"$(git rev-parse --short HEAD)\",\"backend\":\"$B\",\"patients\":$N"
+  line="{\"date\":\"$(date +%F)\",\"build\":\"$LABEL\",\"backend\":\"$B\",\"patients\":$N"
   if [ "$B" = sqlite ]; then
-    sqlite3 "$WORK/storage.db" "PRAGMA wal_checkpoint(TRUNCATE); VACUUM;" >/dev/null
+    sqlite3 "$WORK/storage.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
     q() { sqlite3 "$WORK/storage.db" "$1"; }
     resources=$(q "SELECT COUNT(*) FROM resource")
     total=$(q "SELECT SUM(pgsize) FROM dbstat")
@@ -43,7 +47,6 @@ for B in $BACKENDS; do
       line="$line,\"${pair##*:}\":$((bytes / resources))"
     done
   else
-    psql "$DB" -qc "VACUUM ANALYZE" >/dev/null
     q() { psql "$DB" -Atc "$1"; }
     resources=$(q "SELECT COUNT(*) FROM resource")
     total=$(q "SELECT pg_database_size(current_database())")
