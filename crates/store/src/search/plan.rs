@@ -14,7 +14,7 @@ use super::cursor::{Cursor, Key, Towards};
 use super::query::{
     Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch, UriMatch,
 };
-use super::reach::Reach;
+use super::reach::{Reach, push_compartment_rows};
 use super::registry::ParamType;
 use crate::index::param_key;
 use crate::sql::{Bind, Column, Sql, VERSION_COLUMNS};
@@ -228,18 +228,9 @@ impl Planner {
         types_condition(sql, type_column, &query.resource_types);
         self.push_reach(sql, "r", &query.resource_types, reach_drives);
         if let Some((comp_type, comp_ids)) = &query.compartment {
-            sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE c.comp_type = ")
-                .bind(Bind::Text(comp_type.clone()));
-            if let [id] = comp_ids.as_slice() {
-                sql.push(" AND c.comp_id = ").bind(Bind::Text(id.clone()));
-            } else if !comp_ids.is_empty() {
-                sql.push(" AND c.comp_id IN (");
-                for (i, id) in comp_ids.iter().enumerate() {
-                    sql.push(if i > 0 { ", " } else { "" }).bind(Bind::Text(id.clone()));
-                }
-                sql.push(")");
-            }
-            types_condition(sql, "c.res_type", &query.resource_types);
+            sql.push(" AND r.rid IN (SELECT c.rid FROM compartment c WHERE ");
+            let types = (!query.resource_types.is_empty()).then_some(query.resource_types.as_slice());
+            push_compartment_rows(sql, "c", comp_type, comp_ids, types);
             sql.push(")");
         }
         let target = Target::of("r");

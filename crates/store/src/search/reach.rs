@@ -124,12 +124,7 @@ impl Reach {
         sql.push("(");
         for (i, (comp_type, ids, kinds)) in groups.iter().enumerate() {
             sql.push(if i > 0 { " OR " } else { "" });
-            sql.push("(v.comp_type = ").bind(Bind::Text(comp_type.clone()));
-            in_list(sql, "v.comp_id", ids);
-            if let Some(kinds) = kinds {
-                in_list(sql, "v.res_type", kinds);
-            }
-            sql.push(")");
+            push_compartment_rows(sql, "v", comp_type, ids, kinds.as_deref());
         }
         sql.push(")))");
     }
@@ -149,9 +144,8 @@ impl Reach {
                     Some(kept)
                 }
                 Some(k) => Some(k.clone()),
-                // Unrestricted, the probe still names the query's types: the lookup index leads
-                // with (comp_type, comp_id, res_type), and a patient's compartment also holds
-                // every AuditEvent about them, which a probe without a type reads through.
+                // Unrestricted, the lookup still names the query's types: the lookup index leads
+                // with (comp_type, comp_id, res_type).
                 None if !types.is_empty() => Some(types.to_vec()),
                 None => None,
             };
@@ -163,6 +157,48 @@ impl Reach {
         }
         groups
     }
+}
+
+/// The resource type whose compartment rows are indexed apart (migration 0018).
+const AUDIT_TYPE: &str = "AuditEvent";
+
+/// `(...)`: the rows of compartment `comp_type` of `ids` (any id when empty) held by resources of
+/// `types` (`None`: any type), over the `compartment` alias `alias`.
+///
+/// A patient's compartment also holds every AuditEvent about them (each read of their record
+/// adds some), which soon outnumber the record itself; so the audit trail's rows are indexed
+/// apart (`compartment_audit`) from the record's (`compartment_lookup`, whose entries are only
+/// the record's), and each arm here names its index's condition as written in the index, which
+/// is how both SQLite and PostgreSQL know that a partial index covers the rows asked for. A
+/// lookup of the record's types never reads through the audit trail, whatever the statistics
+/// say about the patient.
+pub fn push_compartment_rows(sql: &mut Sql, alias: &str, comp_type: &str, ids: &[String], types: Option<&[String]>) {
+    let record: Option<Vec<String>> = types.map(|t| t.iter().filter(|t| *t != AUDIT_TYPE).cloned().collect());
+    let wants_record = record.as_ref().is_none_or(|r| !r.is_empty());
+    let wants_audit = types.is_none_or(|t| t.iter().any(|t| t == AUDIT_TYPE));
+    let compartment = |sql: &mut Sql| {
+        sql.push(&format!("({alias}.comp_type = ")).bind(Bind::Text(comp_type.to_string()));
+        if !ids.is_empty() {
+            in_list(sql, &format!("{alias}.comp_id"), ids);
+        }
+    };
+    sql.push("(");
+    if wants_record {
+        compartment(sql);
+        if let Some(record) = &record {
+            in_list(sql, &format!("{alias}.res_type"), record);
+        }
+        sql.push(&format!(" AND {alias}.res_type <> '{AUDIT_TYPE}')"));
+    }
+    if wants_audit {
+        sql.push(if wants_record { " OR " } else { "" });
+        compartment(sql);
+        sql.push(&format!(" AND {alias}.res_type = '{AUDIT_TYPE}')"));
+    }
+    if !wants_record && !wants_audit {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
 }
 
 fn in_list(sql: &mut Sql, column: &str, values: &[String]) {
