@@ -27,6 +27,7 @@ use super::head;
 use super::negotiate::Output;
 use super::record::CallerKind;
 use super::respond;
+use super::target::FHIR_PREFIX;
 use crate::access::Caller;
 use crate::api::Route;
 use crate::audit::{Access, Action, Entity};
@@ -34,14 +35,10 @@ use crate::auth::bearer;
 use crate::clock::now;
 use crate::error::{FhirError, FhirResult};
 
-/// Where the FHIR API is mounted.
-const FHIR_PREFIX: &str = "/fhir";
-
 pub async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> HttpResponse {
     if let Err(e) = head::check(&request, state.max_body_bytes, state.session.limits.url_bytes) {
         return respond::error(&state.session, Output::default(), &e);
     }
-    base_without_slash(&mut request);
     let consistency = match state.floors.as_ref() {
         Some(floors) => {
             let token = super::auth::bearer_token(request.headers());
@@ -96,6 +93,7 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
     let kind = CallerKind::of(&caller);
     let source = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let method = request.method().clone();
+    let route = super::target::of(&request);
     let mut session = reading(state.session.for_caller(caller, source.as_deref()), request.extensions());
     if let Some(operation) = rest.split('/').find(|s| s.starts_with('$')) {
         session = session.running(operation);
@@ -116,7 +114,6 @@ async fn guarded(state: State, mut request: Request, next: Next) -> HttpResponse
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ikp\", error=\"insufficient_scope\""));
     }
     if let Some(agent) = session.agent() {
-        let route = route_of(&method, &rest);
         let mut entities = session.trail().accessed();
         if entities.is_empty() {
             // A count, or a search that found nothing, is still about the patients it names.
@@ -167,13 +164,6 @@ async fn caller(state: &State, token: &str) -> FhirResult<Result<Arc<Caller>, St
     Ok(Ok(caller))
 }
 
-/// The route of a request, by the API's one table (`None`: not a FHIR interaction).
-fn route_of(method: &Method, rest: &str) -> Option<Route> {
-    let method = crate::api::Method::parse(method.as_str())?;
-    let segments: Vec<&str> = rest.split('/').collect();
-    Route::parse(method, &segments).ok()
-}
-
 /// The patients a request names in its path (`Patient/1/...`) or its patient parameters.
 fn patients_named(route: Option<&Route>, query: &str) -> Vec<Entity> {
     let mut named: Vec<Entity> = Vec::new();
@@ -195,21 +185,6 @@ fn patients_named(route: Option<&Route>, query: &str) -> Vec<Entity> {
     named.sort();
     named.dedup();
     named
-}
-
-/// `[base]/` is the base itself (clients that keep the base URL with a trailing slash post
-/// their batches and transactions there).
-fn base_without_slash(request: &mut Request) {
-    if request.uri().path().strip_prefix(FHIR_PREFIX) != Some("/") {
-        return;
-    }
-    let rewritten = match request.uri().query() {
-        Some(query) => format!("{FHIR_PREFIX}?{query}"),
-        None => FHIR_PREFIX.to_string(),
-    };
-    if let Ok(uri) = rewritten.parse() {
-        *request.uri_mut() = uri;
-    }
 }
 
 fn is_public(rest: &str) -> bool {

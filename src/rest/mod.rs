@@ -11,6 +11,7 @@ pub mod ops;
 pub mod record;
 pub mod respond;
 mod routes;
+pub mod target;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +104,8 @@ pub struct Req {
     pub method: axum::http::Method,
     /// The path below the FHIR base (`/Patient/1`).
     pub path: String,
+    /// Its route, as the request record resolved it ([`target`]).
+    pub route: Option<crate::api::Route>,
     /// Decoded query parameters, in order.
     pub query: Vec<(String, String)>,
     /// The raw query string (for conditional criteria).
@@ -138,6 +141,7 @@ impl FromRequestParts<State> for Req {
         Ok(Req {
             method: parts.method.clone(),
             path: parts.uri.path().to_string(),
+            route: parts.extensions.get::<target::Target>().and_then(|t| t.0.clone()),
             prefer: negotiate::prefer(&parts.headers),
             raw_query,
             query,

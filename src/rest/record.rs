@@ -17,9 +17,10 @@ use axum::middleware::Next;
 use axum::response::Response as HttpResponse;
 
 use super::State;
+use super::target::{self, FHIR_PREFIX};
 use crate::access::Caller;
 use crate::access::principal::Actor;
-use crate::api::{Method, Route};
+use crate::api::Route;
 use crate::interaction::search::Scope;
 use crate::model::Model;
 use crate::store::HistoryScope;
@@ -98,11 +99,13 @@ impl Labels {
     }
 }
 
-/// Where the FHIR API is mounted.
-const FHIR_PREFIX: &str = "/fhir";
-
 /// The labels of `method` on `path` (the whole path, `/fhir/Patient/1`).
 pub fn labels(model: &'static Model, method: &str, path: &str) -> Labels {
+    labels_of(model, path, target::route_of(method, path).as_ref())
+}
+
+/// The labels of a request on `path` whose route is `route`.
+fn labels_of(model: &'static Model, path: &str, route: Option<&Route>) -> Labels {
     if super::ops::is_ops_path(path) {
         return Labels::of("ops");
     }
@@ -112,18 +115,15 @@ pub fn labels(model: &'static Model, method: &str, path: &str) -> Labels {
     if rest.starts_with("/auth/") || rest.starts_with("/.well-known/") {
         return Labels::of("auth");
     }
-    let Ok(segments) = super::routes::segments(rest) else { return Labels::of("other") };
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     // Bulk Data status and file URLs have routes of their own, outside the routing table.
-    match segments.iter().find(|s| !s.is_empty()) {
-        Some(&"$export-status") => return Labels::of("$export-status"),
-        Some(&"$export-file") => return Labels::of("$export-file"),
+    match rest.split('/').find(|s| !s.is_empty()) {
+        Some("$export-status") => return Labels::of("$export-status"),
+        Some("$export-file") => return Labels::of("$export-file"),
         _ => {}
     }
-    let Some(method) = Method::parse(method) else { return Labels::of("other") };
-    match Route::parse(method, &segments) {
-        Ok(route) => route_labels(model, &route),
-        Err(_) => Labels::of("other"),
+    match route {
+        Some(route) => route_labels(model, route),
+        None => Labels::of("other"),
     }
 }
 
@@ -182,9 +182,10 @@ fn status_class(status: u16) -> &'static str {
 /// Times the request, then emits its record, records its fields on the request span and counts
 /// it in the HTTP metrics. The latency is until the response head is ready (a streamed body, such
 /// as an export file, may take longer to send).
-pub async fn record(AxumState(state): AxumState<State>, request: Request, next: Next) -> HttpResponse {
+pub async fn record(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> HttpResponse {
     let started = Instant::now();
-    let labels = labels(state.session.model, request.method().as_str(), request.uri().path());
+    let route = target::resolve(&mut request);
+    let labels = labels_of(state.session.model, request.uri().path(), route.as_ref());
     let request_id =
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let response = next.run(request).await;
@@ -249,6 +250,7 @@ mod tests {
         assert_eq!(of("GET", "/fhir/Patient/1/Observation"), ("search-compartment".into(), "Observation"));
         assert_eq!(of("GET", "/fhir"), ("search-system".into(), ""));
         assert_eq!(of("POST", "/fhir"), ("batch".into(), ""));
+        assert_eq!(of("GET", "/fhir/Patient/a%20b"), ("read".into(), "Patient"), "percent-encoded ids are ids");
         assert_eq!(of("GET", "/fhir/metadata"), ("capabilities".into(), ""));
         assert_eq!(of("GET", "/fhir/_history"), ("history-system".into(), ""));
         assert_eq!(of("PUT", "/fhir/Patient"), ("update".into(), "Patient"), "a conditional update");

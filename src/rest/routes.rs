@@ -77,9 +77,15 @@ async fn fhir(AxumState(state): AxumState<State>, req: Req, body: HttpBody) -> H
 async fn request(state: &State, req: &Req, body: HttpBody) -> FhirResult<api::Request> {
     let method = Method::parse(req.method.as_str())
         .ok_or_else(|| FhirError::MethodNotAllowed(format!("{} {}", req.method, req.path)))?;
-    let segments = segments(&req.path)?;
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let route = Route::parse(method, &segments)?;
+    let route = match &req.route {
+        Some(route) => route.clone(),
+        // None resolved: parsed again, for the reason (only an error costs the second parse).
+        None => {
+            let segments = segments(&req.path)?;
+            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+            Route::parse(method, &segments)?
+        }
+    };
     let mut request = api::Request::new(method, route);
     request.query = req.query.clone();
     request.raw_query = req.raw_query.clone();

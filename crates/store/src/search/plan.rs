@@ -169,12 +169,18 @@ impl Planner {
         }
     }
 
-    /// What ends a walk's `EXISTS` probe: on PostgreSQL `OFFSET 0`, which keeps the probe a
-    /// per-row subplan; otherwise its planner turns it into a join that reads the whole index
-    /// table in `rid` order, and the walk no longer stops after the page.
+    /// What ends an `EXISTS` probe: on PostgreSQL `OFFSET 0`, which keeps the probe a per-row
+    /// subplan. Otherwise its planner may turn the probe into a join and drive from it instead:
+    /// - walking, it reads the whole index table in `rid` order, and the walk no longer stops
+    ///   after the page;
+    /// - driven, it starts from whichever lookup its statistics make look smaller. They judge
+    ///   each column apart, so a code common in one parameter looks rare: at 50,000 patients
+    ///   `code=4548-4` was estimated at 18 rows against 3,093, and a patient's 10 Observations
+    ///   were found by probing those 3,093 (40 req/s instead of 1,900). Which lookup drives is
+    ///   decided here, by [`selectivity`] and the bounded count in [`crate::search::run`].
     fn fence(&self, mode: Mode) -> &'static str {
         match (mode, self.dialect) {
-            (Mode::Walk, Dialect::Postgres) => " OFFSET 0",
+            (Mode::Walk | Mode::Probe, Dialect::Postgres) => " OFFSET 0",
             _ => "",
         }
     }
