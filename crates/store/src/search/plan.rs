@@ -185,6 +185,15 @@ impl Planner {
         }
     }
 
+    /// The key column of a probe's index-table alias `x`. A fenced probe on PostgreSQL must find
+    /// its rows through the `rid` index: with a generic plan (a prepared statement run often)
+    /// its statistics judge any `(param_key, value)` lookup to be about one row, so it probed a
+    /// patient's 19 Observations each through all 3,093 rows of `code=4548-4` (32 ms instead of
+    /// 1). `param_key + 0` is not the indexed column, so the lookup index cannot serve the probe.
+    fn probe_key(&self, x: &str, mode: Mode) -> String {
+        if self.fence(mode).is_empty() { format!("{x}.param_key") } else { format!("({x}.param_key + 0)") }
+    }
+
     fn next_alias(&self, stem: &str) -> String {
         let n = self.alias.fetch_add(1, Ordering::Relaxed) + 1;
         format!("{stem}{n}")
@@ -305,7 +314,8 @@ impl Planner {
                                 "EXISTS (SELECT 1 FROM {table_name} {x} WHERE {x}.rid = {} AND ",
                                 target.rid
                             ));
-                            self.any_predicate(sql, &simple, &filter.resource_types, &x);
+                            let key = self.probe_key(&x, mode);
+                            self.any_predicate(sql, &simple, &filter.resource_types, &x, &key);
                             sql.push(&format!(" AND {x}.grp IS NULL{})", self.fence(mode)));
                         }
                     }
@@ -329,19 +339,19 @@ impl Planner {
     /// match (one per matching value, so a resource may come more than once).
     fn lookup(&self, sql: &mut Sql, table_name: &str, conditions: &[&Condition], types: &[String], x: &str) {
         sql.push(&format!("SELECT {x}.rid FROM {table_name} {x} WHERE "));
-        self.any_predicate(sql, conditions, types, x);
+        self.any_predicate(sql, conditions, types, x, &format!("{x}.param_key"));
         sql.push(&format!(" AND {x}.grp IS NULL"));
     }
 
     /// `((c1) OR (c2) ...)` over the index-table alias `x`, holding rows of `types`.
-    fn any_predicate(&self, sql: &mut Sql, conditions: &[&Condition], types: &[String], x: &str) {
+    fn any_predicate(&self, sql: &mut Sql, conditions: &[&Condition], types: &[String], x: &str, key: &str) {
         sql.push("(");
         for (i, c) in conditions.iter().enumerate() {
             if i > 0 {
                 sql.push(" OR ");
             }
             sql.push("(");
-            self.predicate(sql, c, types, x);
+            self.predicate(sql, c, types, x, key);
             sql.push(")");
         }
         sql.push(")");
@@ -461,7 +471,7 @@ impl Planner {
                 sql.push(&format!("{} IN (SELECT {}.rid FROM {from} WHERE 1 = 1", target.rid, aliases[0]));
                 for (c, a) in components.iter().zip(&aliases) {
                     sql.push(" AND (");
-                    self.predicate(sql, c, types, a);
+                    self.predicate(sql, c, types, a, &format!("{a}.param_key"));
                     sql.push(")");
                 }
                 sql.push(")");
@@ -504,8 +514,8 @@ impl Planner {
     }
 
     /// A single-row predicate on an index-table alias `x`, holding rows of `types`.
-    fn predicate(&self, sql: &mut Sql, c: &Condition, types: &[String], x: &str) {
-        let param = |sql: &mut Sql, p: &str| push_param_keys(sql, &format!("{x}.param_key"), types, &[p]);
+    fn predicate(&self, sql: &mut Sql, c: &Condition, types: &[String], x: &str, key: &str) {
+        let param = |sql: &mut Sql, p: &str| push_param_keys(sql, key, types, &[p]);
         match c {
             Condition::String { param: p, value, mode } => {
                 param(sql, p);
