@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(of("GET", "/fhir/Patient/1/Observation"), ("search-compartment".into(), "Observation"));
         assert_eq!(of("GET", "/fhir"), ("search-system".into(), ""));
         assert_eq!(of("POST", "/fhir"), ("batch".into(), ""));
-        assert_eq!(of("GET", "/fhir/Patient/a%20b"), ("read".into(), "Patient"), "percent-encoded ids are ids");
+        assert_eq!(of("GET", "/fhir/Patient/a%2Db"), ("read".into(), "Patient"), "percent-encoded ids are ids");
         assert_eq!(of("GET", "/fhir/metadata"), ("capabilities".into(), ""));
         assert_eq!(of("GET", "/fhir/_history"), ("history-system".into(), ""));
         assert_eq!(of("PUT", "/fhir/Patient"), ("update".into(), "Patient"), "a conditional update");
