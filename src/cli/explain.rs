@@ -27,7 +27,7 @@ pub async fn run(args: &ExplainArgs) -> anyhow::Result<()> {
     let parser = Parser { registry: &registry, base_url: &fhir.base_url, strict: true, limits: &fhir.limits };
     let parsed = parser.parse(vec![resource_type.to_string()], &pairs).map_err(|e| anyhow!("{e}"))?;
     let all = session.unconfined(crate::access::scopes::Interaction::Search).map_err(|e| anyhow!("{e}"))?;
-    let explained = explain::explain(all.store(), fhir.dialect(), &parsed).await?;
+    let explained = explain::explain(all.store(), fhir.dialect(), registry.typed_parts(), &parsed).await?;
     println!("{}\n", explained.sql);
     for line in explained.plan {
         println!("{line}");

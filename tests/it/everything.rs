@@ -161,7 +161,9 @@ async fn audit_trail_beside_the_record(s: &TestServer) {
     ] {
         let mut query = parser.parse(vec![resource_type.to_string()], &[]).expect("query");
         query.compartment = Some(("Patient".to_string(), vec!["p1".to_string()]));
-        let explained = ikp::search::explain::explain(all.store(), session.dialect(), &query).await.expect("plan");
+        let explained = ikp::search::explain::explain(all.store(), session.dialect(), registry.typed_parts(), &query)
+            .await
+            .expect("plan");
         let plan = explained.plan.join("\n");
         assert!(plan.contains(used) && !plan.contains(unused), "{resource_type}: {}\n{plan}", explained.sql);
     }

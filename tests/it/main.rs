@@ -66,5 +66,6 @@ mod stored_bodies;
 mod synth;
 mod terminology;
 mod tls;
+mod typed_parts;
 mod validation;
 mod write_fuzz;

@@ -86,6 +86,30 @@ impl Expression {
         branches
     }
 
+    /// For an expression of one branch `E.where(resolve() is T)` (Observation's `patient`,
+    /// `Observation.subject.where(resolve() is Patient)`): the fingerprint of `E` (as
+    /// [`Expression::union_branches`] gives it) and `T`. What it selects is what `E` selects,
+    /// less the references that do not resolve to a `T`.
+    pub fn type_restricted_branch(&self) -> Option<(String, String)> {
+        let mut e = &self.ast;
+        // A branch left alone by `for_resource_type` is kept as `branch | {}`.
+        while let Expr::Binary(BinOp::Union, l, r) = e
+            && matches!(**r, Expr::Empty)
+        {
+            e = l;
+        }
+        let Expr::Call(call) = e else { return None };
+        let (ast::Func::Where, Some(base), [Expr::Is(test, spec)]) = (call.func, &call.target, call.args.as_slice())
+        else {
+            return None;
+        };
+        let Expr::Call(resolve) = &**test else { return None };
+        let resolves_focus = matches!(resolve.target, None | Some(Expr::This)) && resolve.args.is_empty();
+        let fhir_type = spec.namespace.as_deref().is_none_or(|n| n == "FHIR");
+        (resolve.func == ast::Func::Resolve && resolves_focus && fhir_type)
+            .then(|| (format!("{base:?}"), spec.name.clone()))
+    }
+
     /// Evaluates against a resource (the `%context`, `%resource` and default
     /// `%rootResource`).
     pub fn evaluate<'a>(&self, env: &'a Environment<'a>, resource: &'a Json) -> Result<Collection<'a>> {
@@ -167,4 +191,43 @@ fn prune(e: &Expr, rt: &str, model: Option<&dyn ModelInfo>) -> Option<Expr> {
 /// A single surviving union branch still needs de-duplication: `x | {}`.
 fn wrap_distinct(e: Expr) -> Expr {
     Expr::Binary(BinOp::Union, Box::new(e), Box::new(Expr::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Expression;
+
+    fn restricted(src: &str) -> Option<(String, String)> {
+        Expression::parse(src).ok()?.type_restricted_branch()
+    }
+
+    #[test]
+    fn a_type_restricted_branch_names_its_base_and_type() {
+        let base = Expression::parse("Observation.subject").expect("parses").union_branches();
+        let (fingerprint, target) = restricted("Observation.subject.where(resolve() is Patient)").expect("restricted");
+        assert_eq!((vec![fingerprint], target.as_str()), (base, "Patient"));
+        // As `for_resource_type` leaves it, one branch of a union over many types.
+        let pruned = Expression::parse(
+            "Account.subject.where(resolve() is Patient) | Observation.subject.where(resolve() is Patient)",
+        )
+        .expect("parses")
+        .for_resource_type("Observation", None);
+        assert_eq!(pruned.type_restricted_branch().map(|(_, t)| t), Some("Patient".to_string()));
+        assert_eq!(restricted("Task.for.where(resolve() is FHIR.Patient)").map(|(_, t)| t), Some("Patient".into()));
+    }
+
+    #[test]
+    fn anything_else_is_no_type_restricted_branch() {
+        for src in [
+            "Observation.subject",
+            "Observation.subject.where(resolve() is Patient) | Observation.performer",
+            "Observation.subject.where(reference.startsWith('Patient'))",
+            "Observation.subject.where(resolve() is System.String)",
+            "Observation.subject.where(%x.resolve() is Patient)",
+            "Observation.subject.where(resolve() as Patient)",
+            "where(resolve() is Patient)",
+        ] {
+            assert_eq!(restricted(src), None, "{src}");
+        }
+    }
 }

@@ -56,7 +56,9 @@ impl<'a> Lookup<'a> {
         }
         let query = self.session.parse_lookup(types, pairs)?;
         // A look-up, not the caller's search: whoever's the resources are (see the type's doc).
-        let rids = Searcher::new(self.session.store(), None).matching_keys(&query, limit).await?;
+        let rids = Searcher::new(self.session.store(), None, self.session.registry.current().typed_parts())
+            .matching_keys(&query, limit)
+            .await?;
         let mut fetched: std::collections::HashMap<i64, ResourceVersion> =
             self.session.store().fetch(&rids).await?.into_iter().collect();
         rids.iter().filter_map(|rid| fetched.remove(rid)).map(seal).collect()

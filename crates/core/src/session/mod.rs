@@ -294,12 +294,12 @@ impl Session {
     /// A SQL planner whose every query stays within the caller's reach (conditional writes'
     /// criteria, planned inside their transaction).
     fn planner(&self) -> Planner {
-        Planner::new(self.dialect()).within(self.reach().cloned())
+        Planner::new(self.dialect(), self.registry.current().typed_parts()).within(self.reach().cloned())
     }
 
     /// Searches whose every statement stays within the caller's reach.
     fn searcher(&self) -> Searcher<'_> {
-        Searcher::new(self.reads(), self.reach().cloned())
+        Searcher::new(self.reads(), self.reach().cloned(), self.registry.current().typed_parts())
     }
 
     /// The primary: writes, look-ups, the policy.

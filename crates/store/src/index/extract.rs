@@ -111,6 +111,13 @@ impl Extractor<'_> {
         if let Some(id) = resource.get("id").and_then(Value::as_str) {
             self.compartments(&mut rows, resource_type, id);
         }
+        // A parameter whose rows are a typed part of another's (`SearchParam::part_of`) was
+        // extracted for the compartments above; the other's rows hold all it has but references
+        // by URL without a type.
+        let parts = self.registry.typed_parts();
+        rows.references.retain(|r| {
+            parts.get(resource_type, &r.param).is_none_or(|part| r.target_type.as_deref() != Some(&part.target_type))
+        });
         rows
     }
 
@@ -632,12 +639,9 @@ mod tests {
         assert!(shared.get("Observation", "code").expect("code").stored_in.is_empty());
         let combo_quantity = shared.get("Observation", "combo-value-quantity").expect("combo-value-quantity");
         assert_eq!(combo_quantity.stored_in, ["component-value-quantity", "value-quantity"]);
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
         let mut compared = 0;
-        for entry in std::fs::read_dir(dir).expect("examples") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-            let resource: Value = serde_json::from_str(&text).expect("json");
-            let Some(resource_type) = resource["resourceType"].as_str() else { continue };
+        for (resource_type, resource) in official_examples() {
+            let resource_type = resource_type.as_str();
             let rows = extractor.extract(&resource);
             for param in shared.params(resource_type).into_iter().filter(|p| !p.stored_in.is_empty()) {
                 let own = rows_renamed(&rows, &param.code, &param.code);
@@ -648,6 +652,99 @@ mod tests {
             }
         }
         assert!(compared > 20, "only {compared} examples had values of shared parameters");
+    }
+
+    /// The official R4 examples with their resource types.
+    fn official_examples() -> Vec<(String, Value)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
+        let mut examples = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            let resource: Value = serde_json::from_str(&text).expect("json");
+            if let Some(resource_type) = resource["resourceType"].as_str() {
+                examples.push((resource_type.to_string(), resource));
+            }
+        }
+        examples
+    }
+
+    /// A reference parameter stored in a typed part of another's rows (`SearchParam::part_of`)
+    /// loses nothing: on every official example, the rows it would have had that point at its
+    /// type are exactly the other's rows that do, and the rows it keeps are the rest of them.
+    #[test]
+    fn typed_parts_are_exactly_the_other_parameters_rows_of_their_type() {
+        let model = ikp_model::model::r4().expect("model");
+        let shared = Registry::build(model, &[]).expect("registry");
+        let full = Registry::build(model, &[]).expect("registry").without_shared_rows();
+        let part = |t: &str, c: &str| shared.get(t, c).and_then(|p| p.part_of.clone()).map(|p| (p.code, p.target_type));
+        assert_eq!(part("Observation", "patient"), Some(("subject".into(), "Patient".into())));
+        assert_eq!(part("Appointment", "practitioner"), Some(("actor".into(), "Practitioner".into())));
+        assert_eq!(part("Task", "patient"), Some(("subject".into(), "Patient".into())), "Task.for");
+        assert_eq!(part("Observation", "subject"), None);
+        assert_eq!(part("AuditEvent", "patient"), None, "a union of two branches");
+        let from_full = Extractor { registry: &full, model, base_url: "http://h/fhir" };
+        let from_shared = Extractor { registry: &shared, model, base_url: "http://h/fhir" };
+        let (mut compared, mut kept) = (0, 0);
+        for (resource_type, resource) in official_examples() {
+            let (all, stored) = (from_full.extract(&resource), from_shared.extract(&resource));
+            let references = |rows: &IndexRows, code: &str, of_type: Option<&str>, typed: bool| -> BTreeSet<String> {
+                rows.references
+                    .iter()
+                    .filter(|r| r.param == code && (r.target_type.as_deref() == of_type) == typed)
+                    .map(|r| format!("{:?}", (&r.target_type, &r.target_id, &r.version, &r.url)))
+                    .collect()
+            };
+            for (code, part) in
+                shared.typed_parts().all().into_iter().filter(|(t, ..)| *t == resource_type).map(|(_, c, p)| (c, p))
+            {
+                let of_type = Some(part.target_type.as_str());
+                let own = references(&all, code, of_type, true);
+                assert_eq!(
+                    own,
+                    references(&all, &part.code, of_type, true),
+                    "{resource_type}/{} {code}",
+                    resource["id"]
+                );
+                assert!(references(&stored, code, of_type, true).is_empty());
+                let rest = references(&all, code, of_type, false);
+                assert_eq!(references(&stored, code, of_type, false), rest);
+                compared += usize::from(!own.is_empty());
+                kept += rest.len();
+            }
+            assert_eq!(all.compartments, stored.compartments);
+        }
+        assert!(compared > 50, "only {compared} examples had values of typed parts");
+        assert!(kept > 0, "no example kept a row of its own (a reference by URL)");
+    }
+
+    /// Migration 0019 drops, on both backends, the rows written before of exactly the typed parts
+    /// the registry finds (a statement per target type, keys in order).
+    #[test]
+    fn the_migration_drops_the_rows_of_every_typed_part() {
+        let model = ikp_model::model::r4().expect("model");
+        let registry = Registry::build(model, &[]).expect("registry");
+        let mut by_type: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+        for (resource_type, code, part) in registry.typed_parts().all() {
+            by_type.entry(part.target_type.clone()).or_default().push(crate::index::param_key(resource_type, code));
+        }
+        let expected: Vec<String> = by_type
+            .into_iter()
+            .map(|(target_type, mut keys)| {
+                keys.sort_unstable();
+                let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
+                format!(
+                    "DELETE FROM search_reference WHERE target_type = '{target_type}' AND param_key IN ({});",
+                    keys.join(", ")
+                )
+            })
+            .collect();
+        for backend in ["sqlite", "postgres"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../migrations/{backend}/0019_typed_reference_parts.sql"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let statements: Vec<&str> = text.lines().filter(|l| l.starts_with("DELETE")).collect();
+            assert_eq!(statements, expected, "{backend}: the migration should read\n{}", expected.join("\n"));
+        }
     }
 
     /// The rows of parameter `from` (with its `:text` and `$k` rows) renamed to `to`, without
@@ -681,14 +778,10 @@ mod tests {
         let model = ikp_model::model::r4().expect("model");
         let registry = Registry::build(model, &[]).expect("registry");
         let extractor = Extractor { registry: &registry, model, base_url: "http://h/fhir" };
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
         let mut names_seen = BTreeSet::new();
-        for entry in std::fs::read_dir(dir).expect("examples") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-            let resource: Value = serde_json::from_str(&text).expect("json");
-            let Some(resource_type) = resource["resourceType"].as_str() else { continue };
+        for (resource_type, resource) in official_examples() {
             let declared: BTreeSet<String> =
-                registry.params(resource_type).iter().flat_map(|p| p.row_names()).collect();
+                registry.params(&resource_type).iter().flat_map(|p| p.row_names()).collect();
             let rows = extractor.extract(&resource);
             let names = rows
                 .strings
@@ -717,11 +810,8 @@ mod tests {
         let model = ikp_model::model::r4().expect("model");
         let registry = Registry::build(model, &[]).expect("registry");
         let extractor = Extractor { registry: &registry, model, base_url: "http://h/fhir" };
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/r4-examples");
         let mut checked = 0;
-        for entry in std::fs::read_dir(dir).expect("examples") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-            let resource: Value = serde_json::from_str(&text).expect("json");
+        for (_, resource) in official_examples() {
             let mut full = extractor.extract(&resource).compartments;
             let mut only = extractor.compartments_only(&resource);
             let key = |c: &CompartmentRow| (c.comp_type.clone(), c.comp_id.clone());

@@ -1,8 +1,11 @@
 //! A search's SQL for people to read: the statement with its values written in, and the
 //! database's plan for it (`ikp explain`, and the planner's snapshot tests).
 
+use std::sync::Arc;
+
 use super::plan::{Dialect, Planner};
 use super::query::SearchQuery;
+use super::registry::TypedParts;
 use crate::sql::{Bind, Cell, Column, Sql};
 use crate::{Store, StoreResult};
 
@@ -15,14 +18,19 @@ pub struct Explained {
 }
 
 /// The SQL of `query`'s first page, values written in.
-pub fn page_sql(dialect: Dialect, query: &SearchQuery) -> String {
-    let (sql, _) = Planner::new(dialect).page(query, query.count + 1);
+pub fn page_sql(dialect: Dialect, typed_parts: Arc<TypedParts>, query: &SearchQuery) -> String {
+    let (sql, _) = Planner::new(dialect, typed_parts).page(query, query.count + 1);
     inline(&sql)
 }
 
 /// Plans `query`'s first page and asks the database how it would run it.
-pub async fn explain(store: &dyn Store, dialect: Dialect, query: &SearchQuery) -> StoreResult<Explained> {
-    let (sql, _) = Planner::new(dialect).page(query, query.count + 1);
+pub async fn explain(
+    store: &dyn Store,
+    dialect: Dialect,
+    typed_parts: Arc<TypedParts>,
+    query: &SearchQuery,
+) -> StoreResult<Explained> {
+    let (sql, _) = Planner::new(dialect, typed_parts).page(query, query.count + 1);
     let text = inline(&sql);
     let (prefix, columns) = match dialect {
         Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", vec![Column::Int, Column::Int, Column::Int, Column::Text]),

@@ -399,6 +399,7 @@ impl Parser<'_> {
                             components: Vec::new(),
                             description: String::new(),
                             stored_in: Vec::new(),
+                            part_of: None,
                         };
                         self.condition(&pseudo, None, part)
                     })

@@ -15,7 +15,7 @@ use super::query::{
     Condition, Direction, Filter, FilterKind, Include, Prefix, SearchQuery, SortBy, SortKey, StringMatch, UriMatch,
 };
 use super::reach::{Reach, push_compartment_rows};
-use super::registry::ParamType;
+use super::registry::{ParamType, TypedParts};
 use crate::index::param_key;
 use crate::sql::{Bind, Column, Sql, VERSION_COLUMNS};
 
@@ -57,6 +57,8 @@ pub struct Planner {
     alias: AtomicUsize,
     /// The confined caller's reach, added to every query (`None`: not confined).
     reach: Option<Arc<Reach>>,
+    /// Reference parameters read in a typed part of another's rows.
+    typed_parts: Arc<TypedParts>,
 }
 
 /// How a statement reaches its candidates.
@@ -120,7 +122,11 @@ fn push_equals_any<S: AsRef<str>>(sql: &mut Sql, column: &str, values: &[S]) {
 /// `types` (a parameter stored in the rows of several, a query's several types). With no type or
 /// no name it matches nothing (`1 = 0`), never every row.
 fn push_param_keys<S: AsRef<str>>(sql: &mut Sql, column: &str, types: &[String], names: &[S]) {
-    let mut keys: Vec<i64> = types.iter().flat_map(|t| names.iter().map(move |n| param_key(t, n.as_ref()))).collect();
+    push_keys(sql, column, types.iter().flat_map(|t| names.iter().map(move |n| param_key(t, n.as_ref()))).collect());
+}
+
+/// `column = k` or `column IN (k, ...)`; `1 = 0` for no key.
+fn push_keys(sql: &mut Sql, column: &str, mut keys: Vec<i64>) {
     keys.sort_unstable();
     keys.dedup();
     match keys.as_slice() {
@@ -152,8 +158,10 @@ fn text_list<S: AsRef<str>>(sql: &mut Sql, values: &[S]) {
 const MAX_CHAR: char = '\u{10FFFF}';
 
 impl Planner {
-    pub fn new(dialect: Dialect) -> Planner {
-        Planner { dialect, alias: AtomicUsize::new(0), reach: None }
+    /// A planner for `dialect` over rows stored as the registry says (`typed_parts`:
+    /// [`super::registry::Registry::typed_parts`]).
+    pub fn new(dialect: Dialect, typed_parts: Arc<TypedParts>) -> Planner {
+        Planner { dialect, alias: AtomicUsize::new(0), reach: None, typed_parts }
     }
 
     /// A planner whose every query stays within `reach`.
@@ -192,6 +200,62 @@ impl Planner {
     /// 1). `param_key + 0` is not the indexed column, so the lookup index cannot serve the probe.
     fn probe_key(&self, x: &str, mode: Mode) -> String {
         if self.fence(mode).is_empty() { format!("{x}.param_key") } else { format!("({x}.param_key + 0)") }
+    }
+
+    /// The condition on reference rows at alias `x` (key column `key`) naming the rows of
+    /// `names` on each of `types`. A parameter stored in a typed part of another's rows
+    /// ([`super::registry::SearchParam::part_of`]: Observation's `patient`) is read in that
+    /// one's rows that point at its type; its own rows, references by URL without a type, only
+    /// `with_urls` (no condition on a target's id, no join on it can match them).
+    fn push_reference_keys<S: AsRef<str>>(
+        &self,
+        sql: &mut Sql,
+        x: &str,
+        key: &str,
+        types: &[String],
+        names: &[S],
+        with_urls: bool,
+    ) {
+        let mut whole: Vec<i64> = Vec::new();
+        let mut typed: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
+        for t in types {
+            for name in names.iter().map(AsRef::as_ref) {
+                match self.typed_parts.get(t, name) {
+                    Some(part) => {
+                        if with_urls {
+                            whole.push(param_key(t, name));
+                        }
+                        typed.entry(part.target_type.as_str()).or_default().push(param_key(t, &part.code));
+                    }
+                    None => whole.push(param_key(t, name)),
+                }
+            }
+        }
+        // Rows named whole need no part of them named again.
+        for keys in typed.values_mut() {
+            keys.retain(|k| !whole.contains(k));
+        }
+        typed.retain(|_, keys| !keys.is_empty());
+        if typed.is_empty() {
+            push_keys(sql, key, whole);
+            return;
+        }
+        sql.push("(");
+        let mut first = whole.is_empty();
+        if !first {
+            push_keys(sql, key, whole);
+        }
+        for (target_type, keys) in typed {
+            if !first {
+                sql.push(" OR ");
+            }
+            first = false;
+            sql.push("(");
+            push_keys(sql, key, keys);
+            sql.push(&format!(" AND {x}.target_type = ")).bind(Bind::Text(target_type.to_string()));
+            sql.push(")");
+        }
+        sql.push(")");
     }
 
     fn next_alias(&self, stem: &str) -> String {
@@ -274,7 +338,12 @@ impl Planner {
                     if *missing { "NOT " } else { "" },
                     target.rid
                 ));
-                push_param_keys(sql, &format!("{x}.param_key"), &filter.resource_types, &param.row_codes());
+                let key = format!("{x}.param_key");
+                if param.kind == ParamType::Reference {
+                    self.push_reference_keys(sql, &x, &key, &filter.resource_types, &param.row_codes(), true);
+                } else {
+                    push_param_keys(sql, &key, &filter.resource_types, &param.row_codes());
+                }
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -366,7 +435,7 @@ impl Planner {
             "SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
              AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND "
         ));
-        push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
+        self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
         types_condition(sql, &format!("{x}.target_type"), target_types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&t));
@@ -382,7 +451,7 @@ impl Planner {
             "SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
              WHERE {x}.grp IS NULL AND "
         ));
-        push_param_keys(sql, &format!("{x}.param_key"), &[source_type.to_string()], &[param]);
+        self.push_reference_keys(sql, &x, &format!("{x}.param_key"), &[source_type.to_string()], &[param], false);
         types_condition(sql, &format!("{x}.target_type"), types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&s));
@@ -398,7 +467,11 @@ impl Planner {
             Condition::Absent { param, kind } => {
                 let x = self.next_alias("a");
                 sql.push(&format!("{} NOT IN (SELECT {x}.rid FROM {} {x} WHERE ", target.rid, table(*kind)));
-                push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
+                if *kind == ParamType::Reference {
+                    self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], true);
+                } else {
+                    push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
+                }
                 sql.push(")");
             }
             Condition::Types(types) => {
@@ -421,7 +494,7 @@ impl Planner {
                      AND ",
                     target.rid
                 ));
-                push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
+                self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
                 types_condition(sql, &format!("{x}.target_type"), target_types);
                 sql.push(" AND ");
                 self.filter_as(sql, inner, &Target::of(&t), Mode::Walk);
@@ -437,7 +510,14 @@ impl Planner {
                      WHERE {x}.target_type = {} AND {x}.target_id = {} AND ",
                     target.kind, target.id
                 ));
-                push_param_keys(sql, &format!("{x}.param_key"), std::slice::from_ref(source_type), &[param]);
+                self.push_reference_keys(
+                    sql,
+                    &x,
+                    &format!("{x}.param_key"),
+                    std::slice::from_ref(source_type),
+                    &[param],
+                    false,
+                );
                 sql.push(&format!(" AND {x}.grp IS NULL"));
                 types_condition(sql, &format!("{x}.target_type"), types);
                 sql.push(" AND ");
@@ -605,7 +685,7 @@ impl Planner {
                 sql.push(")");
             }
             Condition::Reference { param: p, target_type, id, version, url } => {
-                param(sql, p);
+                self.push_reference_keys(sql, x, key, types, &[p], id.is_none());
                 if let Some(t) = target_type {
                     sql.push(&format!(" AND {x}.target_type = ")).bind(Bind::Text(t.clone()));
                 }
@@ -675,7 +755,11 @@ impl Planner {
                     "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND ",
                     table(param.kind)
                 ));
-                push_param_keys(sql, "s.param_key", types, &param.row_codes());
+                if param.kind == ParamType::Reference {
+                    self.push_reference_keys(sql, "s", "s.param_key", types, &param.row_codes(), false);
+                } else {
+                    push_param_keys(sql, "s.param_key", types, &param.row_codes());
+                }
                 sql.push(")");
                 kind
             }
@@ -974,7 +1058,14 @@ impl Planner {
             "SELECT DISTINCT t.rid FROM search_reference x JOIN resource t ON t.res_type = x.target_type \
              AND t.res_id = x.target_id AND t.deleted = FALSE WHERE x.grp IS NULL AND ",
         );
-        push_param_keys(&mut sql, "x.param_key", std::slice::from_ref(&include.source_type), &include.params);
+        self.push_reference_keys(
+            &mut sql,
+            "x",
+            "x.param_key",
+            std::slice::from_ref(&include.source_type),
+            &include.params,
+            false,
+        );
         if let Some(t) = &include.target_type {
             sql.push(" AND x.target_type = ").bind(Bind::Text(t.clone()));
         }
@@ -993,7 +1084,14 @@ impl Planner {
             "SELECT DISTINCT x.rid FROM search_reference x JOIN resource s ON s.rid = x.rid AND s.deleted = FALSE \
              WHERE x.grp IS NULL AND ",
         );
-        push_param_keys(&mut sql, "x.param_key", std::slice::from_ref(&include.source_type), &include.params);
+        self.push_reference_keys(
+            &mut sql,
+            "x",
+            "x.param_key",
+            std::slice::from_ref(&include.source_type),
+            &include.params,
+            false,
+        );
         sql.push(" AND (");
         let mut types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
         types.sort_unstable();

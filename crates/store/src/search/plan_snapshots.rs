@@ -53,7 +53,10 @@ const SEARCHES: &[(&str, &str)] = &[
 fn render(dialect: Dialect) -> String {
     let mut out = String::new();
     for (name, search) in SEARCHES {
-        out.push_str(&format!("-- {name}: {search}\n{}\n\n", page_sql(dialect, &query(search))));
+        out.push_str(&format!(
+            "-- {name}: {search}\n{}\n\n",
+            page_sql(dialect, registry().typed_parts(), &query(search))
+        ));
     }
     out
 }
@@ -84,7 +87,7 @@ fn confined_plans() {
     };
     let mut out = String::new();
     for search in ["Observation?code=8867-4", "Patient?name=kowal", "Organization?name=szpital"] {
-        let planner = Planner::new(Dialect::Postgres).within(Some(Arc::new(reach.clone())));
+        let planner = Planner::new(Dialect::Postgres, registry().typed_parts()).within(Some(Arc::new(reach.clone())));
         let parsed = query(search);
         let (sql, _): (Sql, _) = planner.page(&parsed, parsed.count + 1);
         out.push_str(&format!("-- {search}\n{}\n\n", super::explain::inline(&sql)));
@@ -109,7 +112,7 @@ fn walk_plans() {
             "MedicationRequest?subject:Patient.name=kowal",
         ] {
             let parsed = query(search);
-            let planner = Planner::new(dialect);
+            let planner = Planner::new(dialect, registry().typed_parts());
             out.push_str(&format!("-- {search}\n"));
             for (sql, _) in planner.page_segments(&parsed, parsed.count + 1, Access::Walk) {
                 out.push_str(&format!("page: {}\n", super::explain::inline(&sql)));

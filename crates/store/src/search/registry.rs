@@ -85,6 +85,37 @@ pub struct SearchParam {
     /// `combo-code` is `code | component.code`) would only repeat their rows under another
     /// name, so it has none: a search on it searches theirs (see [`Registry::share_rows`]).
     pub stored_in: Vec<String>,
+    /// For a reference parameter whose rows are the part of another's that points at one type
+    /// (Observation's `patient` is `subject.where(resolve() is Patient)`): that parameter and the
+    /// type. Those rows are stored once, under the other parameter (see
+    /// [`Registry::share_typed_reference_rows`]).
+    pub part_of: Option<TypedPart>,
+}
+
+/// The rows of a reference parameter that are another's rows pointing at `target_type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedPart {
+    pub code: String,
+    pub target_type: String,
+}
+
+/// (resource type, parameter code) → the typed part of another parameter's rows it is: what the
+/// planner names instead of a parameter's own rows.
+#[derive(Debug, Default)]
+pub struct TypedParts(HashMap<(String, String), TypedPart>);
+
+impl TypedParts {
+    pub fn get(&self, resource_type: &str, code: &str) -> Option<&TypedPart> {
+        // Looked up per row name named in a query: few, so the owned key costs nothing that shows.
+        self.0.get(&(resource_type.to_string(), code.to_string()))
+    }
+
+    /// Every one, sorted by type and code (for the migration that drops their old rows).
+    pub fn all(&self) -> Vec<(&str, &str, &TypedPart)> {
+        let mut all: Vec<_> = self.0.iter().map(|((t, c), part)| (t.as_str(), c.as_str(), part)).collect();
+        all.sort_by_key(|&(t, c, _)| (t, c));
+        all
+    }
 }
 
 impl SearchParam {
@@ -173,6 +204,8 @@ pub const COMPARTMENTS: &[&str] = &["Patient", "Encounter", "RelatedPerson", "Pr
 pub struct Registry {
     /// resource type → code → parameter.
     by_type: HashMap<String, HashMap<String, Arc<SearchParam>>>,
+    /// The reference parameters stored in a part of another's rows, for the planner.
+    typed_parts: Arc<TypedParts>,
     /// (compartment type, resource type) → parameter codes that make a resource a member.
     compartments: HashMap<(String, String), Vec<String>>,
 }
@@ -184,7 +217,8 @@ impl Registry {
         let mut definitions: Vec<Value> = bundle.entry.into_iter().map(|e| e.resource).collect();
         definitions.extend(national_parameters());
         definitions.extend(custom.iter().cloned());
-        let mut registry = Registry { by_type: HashMap::new(), compartments: HashMap::new() };
+        let mut registry =
+            Registry { by_type: HashMap::new(), typed_parts: Arc::default(), compartments: HashMap::new() };
         let by_url: HashMap<String, ParamIn> = definitions
             .iter()
             .filter_map(|d| serde_json::from_value::<ParamIn>(d.clone()).ok())
@@ -194,6 +228,7 @@ impl Registry {
             registry.add(model, def, &by_url);
         }
         registry.share_rows();
+        registry.share_typed_reference_rows();
         registry.check_row_keys()?;
         for text in [
             COMPARTMENT_PATIENT,
@@ -256,6 +291,7 @@ impl Registry {
                 components,
                 description: def.description.clone().unwrap_or_default(),
                 stored_in: Vec::new(),
+                part_of: None,
             };
             self.by_type.entry(resource_type).or_default().insert(def.code.clone(), Arc::new(param));
         }
@@ -305,6 +341,48 @@ impl Registry {
         }
     }
 
+    /// Marks the reference parameters whose expression is another reference parameter's
+    /// restricted to one target type (`E.where(resolve() is T)` beside a parameter `E`) as that
+    /// part of its rows. Every row such a parameter has is the other's row for the same
+    /// reference, so it is stored once: Observation's `patient` repeated each `subject` row of a
+    /// Patient (a reference row in every clinical resource, about 150 B of index per resource
+    /// with its lookup indexes), Appointment's `patient`, `practitioner` and `location` each
+    /// repeated `actor`'s. Only a reference by URL without a `type` keeps a row of its own (its
+    /// row carries no type to tell it by).
+    fn share_typed_reference_rows(&mut self) {
+        let mut parts = HashMap::new();
+        for (resource_type, params) in &mut self.by_type {
+            let found: Vec<(String, TypedPart)> = params
+                .values()
+                .filter(|p| p.kind == ParamType::Reference && p.stored_in.is_empty())
+                .filter_map(|p| {
+                    let (base, target_type) = p.expression.as_ref()?.type_restricted_branch()?;
+                    let whole = params.values().find(|other| {
+                        other.code != p.code
+                            && other.kind == ParamType::Reference
+                            && other.stored_in.is_empty()
+                            && (other.targets.is_empty() || other.targets.contains(&target_type))
+                            && other.expression.as_ref().is_some_and(|e| e.union_branches() == [base.as_str()])
+                    })?;
+                    Some((p.code.clone(), TypedPart { code: whole.code.clone(), target_type }))
+                })
+                .collect();
+            for (code, part) in found {
+                if let Some(param) = params.get_mut(&code).and_then(Arc::get_mut) {
+                    param.part_of = Some(part.clone());
+                    parts.insert((resource_type.clone(), code), part);
+                }
+            }
+        }
+        self.typed_parts = Arc::new(TypedParts(parts));
+    }
+
+    /// The reference parameters stored in a part of another's rows (see
+    /// [`SearchParam::part_of`]).
+    pub fn typed_parts(&self) -> Arc<TypedParts> {
+        Arc::clone(&self.typed_parts)
+    }
+
     /// Refuses parameters whose rows would carry another's key ([`crate::index::param_key`]):
     /// their rows would be one.
     fn check_row_keys(&self) -> Result<(), ConformanceError> {
@@ -335,8 +413,10 @@ impl Registry {
         for param in self.by_type.values_mut().flat_map(|params| params.values_mut()) {
             if let Some(param) = Arc::get_mut(param) {
                 param.stored_in.clear();
+                param.part_of = None;
             }
         }
+        self.typed_parts = Arc::default();
         self
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::plan::{Access, Planner};
 use super::query::{Include, SearchQuery};
 use super::reach::Reach;
+use super::registry::TypedParts;
 use crate::sql::{self, Cell, Column};
 use crate::{Dialect, ResourceVersion, Store, StoreError, StoreResult};
 
@@ -40,8 +41,10 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
-    pub fn new(store: &'a dyn Store, reach: Option<Arc<Reach>>) -> Searcher<'a> {
-        Searcher { store, planner: Planner::new(store.dialect()).within(reach) }
+    /// A searcher over `store` within `reach`, for rows stored as the registry says
+    /// (`typed_parts`: [`super::registry::Registry::typed_parts`]).
+    pub fn new(store: &'a dyn Store, reach: Option<Arc<Reach>>, typed_parts: Arc<TypedParts>) -> Searcher<'a> {
+        Searcher { store, planner: Planner::new(store.dialect(), typed_parts).within(reach) }
     }
 
     /// Up to `limit` matches of `query` with their resources (one more row is asked for, to

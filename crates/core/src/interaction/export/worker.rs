@@ -177,7 +177,7 @@ async fn export(
     let floor = store.written_position().await?.unwrap_or_default();
     let replica = store.replica_for(floor);
     let data = replica.as_deref().unwrap_or(store);
-    let searcher = Searcher::new(data, None);
+    let searcher = Searcher::new(data, None, all.session().registry.current().typed_parts());
     let chunk = config.chunk.min(config.file_size).max(1);
     let lease = || now() + micros(config.lease);
     while let Some(resource_type) = spec.types.get(at.type_index) {
