@@ -502,7 +502,7 @@ impl Planner {
                 sql.push(self.fence(mode)).push(")");
             }
             Condition::Has { source_type, param, inner } if mode == Mode::Walk => {
-                // Per row read: is it referenced by a match? (`search_reference_target`)
+                // Per row read: is it referenced by a match? (`search_reference_lookup`, by key and target)
                 let x = self.next_alias("ref");
                 let s = self.next_alias("s");
                 sql.push(&format!(
