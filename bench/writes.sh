@@ -16,7 +16,7 @@ CLIENTS=${5:-16}
 HFS=${HFS:-$HOME/.cache/peers/bin/hfs}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-OUT=$PWD/bench/writes-$(date +%F).jsonl
+OUT=${OUT:-$PWD/bench/writes-$(date +%F).jsonl}
 PORT=18095
 gzip -dc conformance/search-parameters.json.gz >"$WORK/search-parameters-r4.json"
 

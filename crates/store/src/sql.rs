@@ -416,6 +416,26 @@ pub const CURRENT_STATE: &str =
 /// Rows per multi-row statement: well under both backends' bind-parameter limits.
 pub const CHUNK: usize = 500;
 
+/// `statements` as few texts of several statements (`;`-separated, their values in order), each
+/// binding at most `max_binds` values unless one statement alone binds more. Only for SQLite,
+/// which runs a text's statements one after another; every statement's placeholders must be
+/// numbered in their order of appearance (as [`Sql`] numbers them), so that the values of the
+/// whole text are bound in order.
+pub fn joined(statements: Vec<Sql>, max_binds: usize) -> Vec<Sql> {
+    let mut out: Vec<Sql> = Vec::new();
+    for statement in statements {
+        match out.last_mut() {
+            Some(last) if last.binds.len() + statement.binds.len() <= max_binds => {
+                last.text.push_str(";\n");
+                last.text.push_str(&statement.text);
+                last.binds.extend(statement.binds);
+            }
+            _ => out.push(statement),
+        }
+    }
+    out
+}
+
 pub fn history(query: &HistoryQuery) -> Sql {
     let mut sql = Sql::new(&format!("SELECT {VERSION_COLUMNS} FROM resource_version v WHERE 1 = 1"));
     match &query.scope {
@@ -525,5 +545,25 @@ mod cells_tests {
         assert_eq!(cells.int().ok(), Some(7));
         let error = cells.int().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("auth_test: column 4"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod joined_tests {
+    use super::*;
+
+    fn statement(text: &str, values: i64) -> Sql {
+        Sql { text: text.to_string(), binds: (0..values).map(Bind::Int).collect() }
+    }
+
+    #[test]
+    fn statements_are_joined_in_order_up_to_the_bind_budget() {
+        let joined = joined(vec![statement("A", 2), statement("B", 3), statement("C", 4), statement("D", 9)], 6);
+        let texts: Vec<&str> = joined.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["A;\nB", "C", "D"], "a statement over the budget stands alone");
+        let counts: Vec<usize> = joined.iter().map(|s| s.binds.len()).collect();
+        assert_eq!(counts, [5, 4, 9]);
+        assert!(matches!(joined[0].binds[2], Bind::Int(0)), "B's values follow A's");
+        assert!(super::joined(Vec::new(), 6).is_empty());
     }
 }

@@ -187,7 +187,22 @@ impl Exec for SqliteTx {
         let rows = query(sql).fetch_all(&mut *self.conn).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
+
+    /// Statements joined into one text run as one call: the connection lives on its own thread,
+    /// and every call is a round trip to it (two thread switches, which under 16 concurrent
+    /// writers cost more than the statements: a fifth of the server's time went to them). One
+    /// text's statements run one after another, each binding the next of the values.
+    async fn run_all(&mut self, statements: Vec<Sql>) -> StoreResult<()> {
+        for joined in sql::joined(statements, MAX_BINDS_PER_CALL) {
+            self.run(joined).await?;
+        }
+        Ok(())
+    }
 }
+
+/// Values one joined call binds at most (SQLite allows 32,766 per statement; a call's statements
+/// are prepared one at a time, so this bounds only the text kept at once).
+const MAX_BINDS_PER_CALL: usize = 20_000;
 
 #[async_trait]
 impl StoreTx for SqliteTx {

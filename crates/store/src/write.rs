@@ -23,6 +23,14 @@ pub trait Exec: Send {
         self.execute(sql).await
     }
 
+    /// Runs `statements` in order, each on its own (see the SQLite transaction's override).
+    async fn run_all(&mut self, statements: Vec<Sql>) -> StoreResult<()> {
+        for statement in statements {
+            self.run(statement).await?;
+        }
+        Ok(())
+    }
+
     /// [`Exec::fetch_keyed`], counted and timed.
     async fn run_keyed(&mut self, sql: Sql) -> StoreResult<Vec<(String, String, i64)>> {
         let _timed = counted::statement(counted::Kind::Transaction);
@@ -33,17 +41,10 @@ pub trait Exec: Send {
 /// Replaces the index rows of existing resources (reindexing), without new versions.
 pub async fn replace_index(exec: &mut dyn Exec, rows: Vec<(i64, String, crate::index::IndexRows)>) -> StoreResult<()> {
     let rids: Vec<i64> = rows.iter().map(|(rid, _, _)| *rid).collect();
-    for chunk in rids.chunks(sql::CHUNK) {
-        for table in sql::INDEX_TABLES {
-            exec.run(sql::delete_index(table, chunk)).await?;
-        }
-    }
+    exec.run_all(deletes(&rids)).await?;
     let owned: Vec<Owned> =
         rows.iter().map(|(rid, t, index)| Owned { rid: *rid, resource_type: t, rows: index }).collect();
-    for statement in index_sql::inserts(&owned) {
-        exec.run(statement).await?;
-    }
-    Ok(())
+    exec.run_all(index_sql::inserts(&owned)).await
 }
 
 /// Writes versions: history rows, current pointers, then search-index rows.
@@ -93,11 +94,7 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
         .filter(|v| v.replaces_index)
         .filter_map(|v| rids.get(&(v.resource_type.clone(), v.id.clone())).copied())
         .collect();
-    for chunk in stale.chunks(sql::CHUNK) {
-        for table in sql::INDEX_TABLES {
-            exec.run(sql::delete_index(table, chunk)).await?;
-        }
-    }
+    exec.run_all(deletes(&stale)).await?;
     let owned: Vec<Owned> = current
         .iter()
         .filter(|v| v.content.is_some())
@@ -106,8 +103,12 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
             Some(Owned { rid, resource_type: &v.resource_type, rows: &v.index })
         })
         .collect();
-    for statement in index_sql::inserts(&owned) {
-        exec.run(statement).await?;
-    }
-    Ok(())
+    exec.run_all(index_sql::inserts(&owned)).await
+}
+
+/// The statements that delete the index rows of `rids`, every table's.
+fn deletes(rids: &[i64]) -> Vec<Sql> {
+    rids.chunks(sql::CHUNK)
+        .flat_map(|chunk| sql::INDEX_TABLES.iter().map(move |table| sql::delete_index(table, chunk)))
+        .collect()
 }

@@ -141,10 +141,12 @@ impl Session {
             }
         }
 
-        // The current state of every target, locked, and what the caller may do with it.
+        // The current state of every target, locked, and what the caller may do with it. A
+        // create's id was just drawn by the server (`new_id`, 122 random bits): nothing is there
+        // to read or lock, and not asking saves each create a statement.
         let keys: Vec<(String, String)> = plans
             .iter()
-            .filter(|p| writes_target(p.step))
+            .filter(|p| writes_target(p.step) && p.step != Step::Create)
             .map(|p| (p.write.resource_type.clone(), p.id.clone()))
             .collect();
         let states = tx.lock_current_many(&keys).await?;
