@@ -5,12 +5,13 @@
 use ikp::store::index::param_key;
 
 use crate::common::old_schema::Raw;
-use crate::common::{drop_postgres_schema, fresh_postgres_schema, postgres_url};
 
 /// The newest migration before index rows were keyed.
 const BEFORE_KEYS: i64 = 16;
 
 const VALUE_SET: &str = r#"{"resourceType":"ValueSet","id":"vs","url":"http://example.org/vs","status":"active"}"#;
+
+on_both_databases!(old_rows_get_the_servers_keys);
 
 async fn old_rows_get_the_servers_keys(url: &str) {
     let mut raw = Raw::connect(url).await;
@@ -108,18 +109,4 @@ async fn old_rows_get_the_servers_keys(url: &str) {
     assert_eq!(found.id, "vs");
     assert!(store.newest_by_url("CodeSystem", "http://example.org/vs").await.unwrap().is_none(), "another type's key");
     store.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    old_rows_get_the_servers_keys(&format!("sqlite://{}/keys.db", dir.path().display())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(admin) = postgres_url() else { return };
-    let (url, schema) = fresh_postgres_schema(&admin).await;
-    old_rows_get_the_servers_keys(&url).await;
-    drop_postgres_schema(&admin, &schema).await;
 }

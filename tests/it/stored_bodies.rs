@@ -3,13 +3,14 @@
 //! reading its bodies, versions and tombstones exactly as they were stored.
 
 use crate::common::old_schema::Raw;
-use crate::common::{drop_postgres_schema, fresh_postgres_schema, postgres_url};
 use ikp::store::{Method, NewVersion};
 
 /// The newest migration before bodies were compressed.
 const BEFORE_COMPRESSION: i64 = 13;
 
 const LEGACY_BODY: &str = r#"{"resourceType":"Patient","id":"legacy","meta":{"versionId":"1","lastUpdated":"2026-01-02T03:04:05.000Z"},"name":[{"family":"Żółć","given":["Ósemka"]}],"gender":"female"}"#;
+
+on_both_databases!(bodies_survive_the_migration_and_new_ones_are_compressed);
 
 async fn bodies_survive_the_migration_and_new_ones_are_compressed(url: &str) {
     let mut raw = Raw::connect(url).await;
@@ -66,19 +67,4 @@ async fn bodies_survive_the_migration_and_new_ones_are_compressed(url: &str) {
     let contents: Vec<Option<&str>> = history.iter().map(|v| v.content.as_deref()).collect();
     assert_eq!(contents, vec![Some(fresh.as_str()), None, Some(LEGACY_BODY)], "history reads both forms");
     store.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    bodies_survive_the_migration_and_new_ones_are_compressed(&format!("sqlite://{}/bodies.db", dir.path().display()))
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(admin) = postgres_url() else { return };
-    let (url, schema) = fresh_postgres_schema(&admin).await;
-    bodies_survive_the_migration_and_new_ones_are_compressed(&url).await;
-    drop_postgres_schema(&admin, &schema).await;
 }

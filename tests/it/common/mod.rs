@@ -54,6 +54,28 @@ macro_rules! on_both_backends {
     )* };
 }
 
+/// Runs `async fn $name(database_url: &str)` on a fresh SQLite file and a fresh PostgreSQL schema
+/// (no server: for tests that work beneath the store, such as migrations of old databases).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$name(&format!("sqlite://{}/test.db", dir.path().display())).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(admin) = $crate::common::postgres_url() else { return };
+                let (url, schema) = $crate::common::fresh_postgres_schema(&admin).await;
+                super::$name(&url).await;
+                $crate::common::drop_postgres_schema(&admin, &schema).await;
+            }
+        }
+    )* };
+}
+
 /// Like [`on_both_backends`], on servers whose arguments `$configure` (a `fn(&mut ServeArgs)`)
 /// adjusts.
 #[macro_export]

@@ -6,6 +6,17 @@ use std::path::Path;
 
 use sqlx::Connection;
 
+/// `$body` with `$c` bound to the connection, whichever backend it is: the two arms are one
+/// text, compiled for each driver's types.
+macro_rules! on_connection {
+    ($raw:expr, $c:ident => $body:expr) => {
+        match $raw {
+            Raw::Sqlite($c) => $body,
+            Raw::Postgres($c) => $body,
+        }
+    };
+}
+
 /// A connection of either backend, for what only a test may do: run old migrations and look at
 /// the tables underneath the store.
 pub enum Raw {
@@ -29,19 +40,13 @@ impl Raw {
         let mut migrator = sqlx::migrate::Migrator::new(path).await.expect("migrations");
         migrator.migrations =
             Cow::Owned(migrator.migrations.iter().filter(|m| m.version <= version).cloned().collect());
-        match self {
-            Raw::Sqlite(c) => migrator.run(c).await.expect("old migrations"),
-            Raw::Postgres(c) => migrator.run(c).await.expect("old migrations"),
-        }
+        on_connection!(self, c => migrator.run(c).await.expect("old migrations"));
     }
 
     /// Runs `sql`, which may fail.
     pub async fn try_execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let text = || sqlx::AssertSqlSafe(sql.to_string());
-        match self {
-            Raw::Sqlite(c) => sqlx::query(text()).execute(c).await.map(|_| ()),
-            Raw::Postgres(c) => sqlx::query(text()).execute(c).await.map(|_| ()),
-        }
+        on_connection!(self, c => sqlx::query(text()).execute(c).await.map(|_| ()))
     }
 
     pub async fn execute(&mut self, sql: &str) {
@@ -51,11 +56,7 @@ impl Raw {
     /// The stored bytes of a version's body.
     pub async fn body(&mut self, id: &str, version: i64) -> Option<Vec<u8>> {
         let sql = format!("SELECT body FROM resource_version WHERE res_id = '{id}' AND version = {version}");
-        match self {
-            Raw::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await,
-            Raw::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await,
-        }
-        .expect("body")
+        on_connection!(self, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await).expect("body")
     }
 
     /// The rows of a query whose columns are all texts (cast them), NULL as "NULL".
@@ -64,21 +65,12 @@ impl Raw {
         let text = || sqlx::AssertSqlSafe(sql.to_string());
         let cells =
             |values: Vec<Option<String>>| values.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect();
-        match self {
-            Raw::Sqlite(c) => sqlx::query(text())
-                .fetch_all(c)
-                .await
-                .expect(sql)
-                .iter()
-                .map(|r| cells((0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect()))
-                .collect(),
-            Raw::Postgres(c) => sqlx::query(text())
-                .fetch_all(c)
-                .await
-                .expect(sql)
-                .iter()
-                .map(|r| cells((0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect()))
-                .collect(),
-        }
+        on_connection!(self, c => sqlx::query(text())
+            .fetch_all(c)
+            .await
+            .expect(sql)
+            .iter()
+            .map(|r| cells((0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect()))
+            .collect())
     }
 }

@@ -1052,20 +1052,19 @@ impl Planner {
         sql
     }
 
+    /// The reference rows at `x` that `include` follows (never by URL: it joins on targets).
+    fn push_include_keys(&self, sql: &mut Sql, include: &Include) {
+        let source = std::slice::from_ref(&include.source_type);
+        self.push_reference_keys(sql, "x", "x.param_key", source, &include.params, false);
+    }
+
     /// Resources that resources `rids` reference through `include`.
     pub fn include(&self, include: &Include, rids: &[i64], limit: usize) -> Sql {
         let mut sql = Sql::new(
             "SELECT DISTINCT t.rid FROM search_reference x JOIN resource t ON t.res_type = x.target_type \
              AND t.res_id = x.target_id AND t.deleted = FALSE WHERE x.grp IS NULL AND ",
         );
-        self.push_reference_keys(
-            &mut sql,
-            "x",
-            "x.param_key",
-            std::slice::from_ref(&include.source_type),
-            &include.params,
-            false,
-        );
+        self.push_include_keys(&mut sql, include);
         if let Some(t) = &include.target_type {
             sql.push(" AND x.target_type = ").bind(Bind::Text(t.clone()));
         }
@@ -1084,14 +1083,7 @@ impl Planner {
             "SELECT DISTINCT x.rid FROM search_reference x JOIN resource s ON s.rid = x.rid AND s.deleted = FALSE \
              WHERE x.grp IS NULL AND ",
         );
-        self.push_reference_keys(
-            &mut sql,
-            "x",
-            "x.param_key",
-            std::slice::from_ref(&include.source_type),
-            &include.params,
-            false,
-        );
+        self.push_include_keys(&mut sql, include);
         sql.push(" AND (");
         let mut types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
         types.sort_unstable();
