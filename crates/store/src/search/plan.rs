@@ -1028,14 +1028,21 @@ impl Planner {
         Some((sql, by_id))
     }
 
-    /// Whether the filter that would drive `query` names the resources it refers to by id
-    /// (`patient=123`, `subject=Patient/123`): the rows of a few resources' references, so it
-    /// drives without its lookup being counted first (one statement less on the hottest path, a
-    /// patient's own data).
-    pub fn driver_refers_by_id(query: &SearchQuery) -> bool {
+    /// Whether the filter that would drive `query` names a few resources by what identifies
+    /// them: the resources it refers to by id (`patient=123`, `subject=Patient/123`: the rows of
+    /// a few resources' references), or a business identifier with its system
+    /// (`identifier=urn:oid:...|80010112357`, a PESEL lookup). Such a filter drives without its
+    /// lookup being counted first: one statement less on the hottest paths, a patient's own data
+    /// and finding a patient. Should many share one identifier, driving reads them all, which
+    /// costs time in proportion to them and nothing else.
+    pub fn driver_names_few(query: &SearchQuery) -> bool {
         let Some(filter) = Planner::driver(query).and_then(|i| query.filters.get(i)) else { return false };
-        matches!(&filter.kind, FilterKind::AnyOf { conditions, negated: false }
-            if conditions.iter().all(|c| matches!(c, Condition::Reference { id: Some(_), .. })))
+        let names_few = |c: &Condition| match c {
+            Condition::Reference { id, .. } => id.is_some(),
+            Condition::Token { param, system: Some(_), code: Some(_) } => param == "identifier",
+            _ => false,
+        };
+        matches!(&filter.kind, FilterKind::AnyOf { conditions, negated: false } if conditions.iter().all(names_few))
     }
 
     /// Whether `query` has a filter that would drive it (otherwise its type, compartment or

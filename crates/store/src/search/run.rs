@@ -77,7 +77,8 @@ impl<'a> Searcher<'a> {
     /// drives (its rows are read and ordered: cheap when they are few); when it matches at least
     /// [`walk_threshold`] rows, walking the type in the page's order and probing every filter
     /// finds `rows` matches sooner. Only a query of one type without a compartment walks; a
-    /// reference to resources by id drives uncounted (a resource is referred to by few).
+    /// reference to resources by id, or a business identifier with its system, drives uncounted
+    /// ([`Planner::driver_names_few`]).
     pub async fn access(&self, query: &SearchQuery, rows: usize) -> StoreResult<Access> {
         if query.compartment.is_some() || query.resource_types.len() != 1 {
             return Ok(Access::Drive);
@@ -86,7 +87,7 @@ impl<'a> Searcher<'a> {
             // Nothing narrows the type: both read it in order, and a sort key's index is walked.
             return Ok(Access::Walk);
         }
-        if Planner::driver_refers_by_id(query) {
+        if Planner::driver_names_few(query) {
             return Ok(Access::Drive);
         }
         let bound = walk_threshold(rows);
