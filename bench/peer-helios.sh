@@ -10,7 +10,7 @@ IKP=$PWD/target/release/ikp
 HFS=${HFS:-$HOME/.cache/peers/bin/hfs}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-OUT=$PWD/bench/peer-helios-$(date +%F).jsonl
+OUT=${OUT:-$PWD/bench/peer-helios-$(date +%F).jsonl}
 cargo build --release --quiet
 $IKP synth --patients "$PATIENTS" --format bundles --out "$WORK/bundles" >/dev/null
 mkdir -p "$WORK/hfs/data"
