@@ -202,12 +202,12 @@ impl Planner {
         if self.fence(mode).is_empty() { format!("{x}.param_key") } else { format!("({x}.param_key + 0)") }
     }
 
-    /// The condition on reference rows at alias `x` (key column `key`) naming the rows of
-    /// `names` on each of `types`. A parameter stored in a typed part of another's rows
+    /// The condition on index rows at alias `x` (key column `key`) naming the rows of `names` on
+    /// each of `types`, for rows of any kind. A reference parameter stored in a typed part of another's rows
     /// ([`super::registry::SearchParam::part_of`]: Observation's `patient`) is read in that
     /// one's rows that point at its type; its own rows, references by URL without a type, only
     /// `with_urls` (no condition on a target's id, no join on it can match them).
-    fn push_reference_keys<S: AsRef<str>>(
+    fn push_row_keys<S: AsRef<str>>(
         &self,
         sql: &mut Sql,
         x: &str,
@@ -338,12 +338,14 @@ impl Planner {
                     if *missing { "NOT " } else { "" },
                     target.rid
                 ));
-                let key = format!("{x}.param_key");
-                if param.kind == ParamType::Reference {
-                    self.push_reference_keys(sql, &x, &key, &filter.resource_types, &param.row_codes(), true);
-                } else {
-                    push_param_keys(sql, &key, &filter.resource_types, &param.row_codes());
-                }
+                self.push_row_keys(
+                    sql,
+                    &x,
+                    &format!("{x}.param_key"),
+                    &filter.resource_types,
+                    &param.row_codes(),
+                    true,
+                );
                 sql.push(")");
             }
             FilterKind::AnyOf { conditions, negated } => {
@@ -435,7 +437,7 @@ impl Planner {
             "SELECT {x}.rid FROM search_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type \
              AND {t}.res_id = {x}.target_id AND {t}.deleted = FALSE WHERE {x}.grp IS NULL AND "
         ));
-        self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
+        self.push_row_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
         types_condition(sql, &format!("{x}.target_type"), target_types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&t));
@@ -451,7 +453,7 @@ impl Planner {
             "SELECT {x}.target_id FROM search_reference {x} JOIN resource {s} ON {s}.rid = {x}.rid \
              WHERE {x}.grp IS NULL AND "
         ));
-        self.push_reference_keys(sql, &x, &format!("{x}.param_key"), &[source_type.to_string()], &[param], false);
+        self.push_row_keys(sql, &x, &format!("{x}.param_key"), &[source_type.to_string()], &[param], false);
         types_condition(sql, &format!("{x}.target_type"), types);
         sql.push(" AND ");
         self.filter(sql, inner, &Target::of(&s));
@@ -467,11 +469,7 @@ impl Planner {
             Condition::Absent { param, kind } => {
                 let x = self.next_alias("a");
                 sql.push(&format!("{} NOT IN (SELECT {x}.rid FROM {} {x} WHERE ", target.rid, table(*kind)));
-                if *kind == ParamType::Reference {
-                    self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], true);
-                } else {
-                    push_param_keys(sql, &format!("{x}.param_key"), types, &[param]);
-                }
+                self.push_row_keys(sql, &x, &format!("{x}.param_key"), types, &[param], true);
                 sql.push(")");
             }
             Condition::Types(types) => {
@@ -494,7 +492,7 @@ impl Planner {
                      AND ",
                     target.rid
                 ));
-                self.push_reference_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
+                self.push_row_keys(sql, &x, &format!("{x}.param_key"), types, &[param], false);
                 types_condition(sql, &format!("{x}.target_type"), target_types);
                 sql.push(" AND ");
                 self.filter_as(sql, inner, &Target::of(&t), Mode::Walk);
@@ -510,7 +508,7 @@ impl Planner {
                      WHERE {x}.target_type = {} AND {x}.target_id = {} AND ",
                     target.kind, target.id
                 ));
-                self.push_reference_keys(
+                self.push_row_keys(
                     sql,
                     &x,
                     &format!("{x}.param_key"),
@@ -685,7 +683,7 @@ impl Planner {
                 sql.push(")");
             }
             Condition::Reference { param: p, target_type, id, version, url } => {
-                self.push_reference_keys(sql, x, key, types, &[p], id.is_none());
+                self.push_row_keys(sql, x, key, types, &[p], id.is_none());
                 if let Some(t) = target_type {
                     sql.push(&format!(" AND {x}.target_type = ")).bind(Bind::Text(t.clone()));
                 }
@@ -755,11 +753,7 @@ impl Planner {
                     "(SELECT {column} FROM {} s WHERE s.rid = r.rid AND s.grp IS NULL AND ",
                     table(param.kind)
                 ));
-                if param.kind == ParamType::Reference {
-                    self.push_reference_keys(sql, "s", "s.param_key", types, &param.row_codes(), false);
-                } else {
-                    push_param_keys(sql, "s.param_key", types, &param.row_codes());
-                }
+                self.push_row_keys(sql, "s", "s.param_key", types, &param.row_codes(), false);
                 sql.push(")");
                 kind
             }
@@ -1062,7 +1056,7 @@ impl Planner {
     /// The reference rows at `x` that `include` follows (never by URL: it joins on targets).
     fn push_include_keys(&self, sql: &mut Sql, include: &Include) {
         let source = std::slice::from_ref(&include.source_type);
-        self.push_reference_keys(sql, "x", "x.param_key", source, &include.params, false);
+        self.push_row_keys(sql, "x", "x.param_key", source, &include.params, false);
     }
 
     /// Resources that resources `rids` reference through `include`.

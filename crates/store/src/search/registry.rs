@@ -99,20 +99,24 @@ pub struct TypedPart {
     pub target_type: String,
 }
 
-/// (resource type, parameter code) → the typed part of another parameter's rows it is: what the
-/// planner names instead of a parameter's own rows.
+/// resource type → parameter code → the typed part of another parameter's rows it is: what the
+/// planner names instead of a parameter's own rows (looked up for every row name a query names,
+/// so by borrowed keys).
 #[derive(Debug, Default)]
-pub struct TypedParts(HashMap<(String, String), TypedPart>);
+pub struct TypedParts(HashMap<String, HashMap<String, TypedPart>>);
 
 impl TypedParts {
     pub fn get(&self, resource_type: &str, code: &str) -> Option<&TypedPart> {
-        // Looked up per row name named in a query: few, so the owned key costs nothing that shows.
-        self.0.get(&(resource_type.to_string(), code.to_string()))
+        self.0.get(resource_type)?.get(code)
     }
 
     /// Every one, sorted by type and code (for the migration that drops their old rows).
     pub fn all(&self) -> Vec<(&str, &str, &TypedPart)> {
-        let mut all: Vec<_> = self.0.iter().map(|((t, c), part)| (t.as_str(), c.as_str(), part)).collect();
+        let mut all: Vec<_> = self
+            .0
+            .iter()
+            .flat_map(|(t, parts)| parts.iter().map(move |(c, part)| (t.as_str(), c.as_str(), part)))
+            .collect();
         all.sort_by_key(|&(t, c, _)| (t, c));
         all
     }
@@ -370,7 +374,7 @@ impl Registry {
             for (code, part) in found {
                 if let Some(param) = params.get_mut(&code).and_then(Arc::get_mut) {
                     param.part_of = Some(part.clone());
-                    parts.insert((resource_type.clone(), code), part);
+                    parts.entry(resource_type.clone()).or_insert_with(HashMap::new).insert(code, part);
                 }
             }
         }
