@@ -484,14 +484,31 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
     let auth = &state.auth;
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
-    match authorize::load(auth, id, browser_secret(request.headers(), id)).await {
-        Ok((request, Some(account))) => {
-            let page = consent_form(auth, id, &Scopes::parse(&request.scope), &account, request.launch.as_ref());
-            html(200, &format!("Allow {}?", request.client_id), &page)
-        }
-        Ok((_, None)) => redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", id)])),
-        Err(e) => refusal(auth, e.into()),
+    let secret = browser_secret(request.headers(), id);
+    let (asked, account) = match authorize::load(auth, id, secret).await {
+        Ok((asked, Some(account))) => (asked, account),
+        Ok((_, None)) => return redirect(&authorize::redirect_with(&auth.endpoint("login"), &[("request", id)])),
+        Err(e) => return refusal(auth, e.into()),
+    };
+    let scopes = Scopes::parse(&asked.scope);
+    if first_party(&state, &asked.client_id) && asked.launch.is_none() && !authorize::needs_patient(&scopes) {
+        // The server's own portal, acting for the user who has just logged in to this server:
+        // there is nothing to allow that logging in to it did not ask for.
+        let consent = Consent { approved: true, scopes: scopes.tokens().to_vec(), patient: None };
+        let mut response = match authorize::decide(auth, id, secret, &consent).await {
+            Ok(location) => redirect(&location),
+            Err(r) => refusal(auth, r),
+        };
+        set_binding_cookie(auth, &mut response, id, None);
+        return response;
     }
+    let page = consent_form(auth, id, &scopes, &account, asked.launch.as_ref());
+    html(200, &format!("Allow {}?", asked.client_id), &page)
+}
+
+/// Whether `client_id` is this server's own portal (registered by the server itself).
+fn first_party(state: &AppState, client_id: &str) -> bool {
+    state.portal.is_some() && client_id == crate::server::portal::CLIENT_ID
 }
 
 async fn consent_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {

@@ -54,6 +54,8 @@ pub struct AppState {
     pub floors: Option<consistency::Floors>,
     /// The Prometheus handle `/metrics` renders (`None`: metrics are off).
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
+    /// The patient portal at `/` (`None`: off).
+    pub portal: Option<crate::server::portal::PortalSetup>,
 }
 
 pub type State = Arc<AppState>;
@@ -62,7 +64,26 @@ pub type State = Arc<AppState>;
 /// bearer-token guard; the health probes and `/metrics` beside it, outside the guard; every
 /// request recorded (`record`), with tracing, request ids and CORS.
 pub fn app(state: State) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
+    let api = api(state.clone());
+    let Some(portal) = state.portal.clone() else { return layered(state, api) };
+    // The portal's requests to the API go through the same stack as any client's (recorded,
+    // guarded, audited), in-process; its pages are served beside the API.
+    let pages = ikp_portal::router(ikp_portal::PortalConfig {
+        site: portal.site,
+        fhir_base: portal.fhir_base,
+        fhir_path: "/fhir".into(),
+        client_id: crate::server::portal::CLIENT_ID.into(),
+        client_secret: portal.client_secret,
+        cookie_key: portal.cookie_key,
+        secure_cookies: portal.secure_cookies,
+        api: ikp_portal::Api::new(layered(state.clone(), api.clone())),
+        demo_users: portal.demo_users,
+    });
+    layered(state, pages.fallback_service(api))
+}
+
+/// The FHIR API, the authorization server and the operators' endpoints.
+fn api(state: State) -> Router {
     let routed = Router::new()
         .nest("/fhir", routes::fhir_routes().merge(auth::auth_routes()))
         .fallback(routes::not_found)
@@ -70,10 +91,13 @@ pub fn app(state: State) -> Router {
     // The guard wraps the router (rather than being a route layer) so it runs before routing and
     // can narrow a confined request's path.
     let guarded = tower::Layer::layer(&axum::middleware::from_fn_with_state(state.clone(), guard::guard), routed);
-    Router::new()
-        .merge(ops::routes(state.metrics.is_some()))
-        .fallback_service(guarded)
-        .with_state(state.clone())
+    Router::new().merge(ops::routes(state.metrics.is_some())).fallback_service(guarded).with_state(state)
+}
+
+/// Every request recorded (`record`), with tracing, request ids and CORS.
+fn layered(state: State, router: Router) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    router
         // Bodies are read by the handlers with the configured limit, to answer 413 as FHIR.
         .layer(DefaultBodyLimit::disable())
         // Inside the span, so that it can record the request's fields on it.

@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// signal cuts it short).
     #[arg(long, env = "IKP_DRAIN_SECONDS", default_value_t = 0)]
     pub drain_seconds: u64,
+    /// Serve the patient portal at `/` (a SMART app on the public API, registered as the
+    /// confidential client `ikp-portal`).
+    #[arg(long, env = "IKP_PORTAL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub portal: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -153,6 +157,7 @@ impl ServeArgs {
             expose_statements: false,
             metrics: true,
             drain_seconds: 0,
+            portal: true,
         }
     }
 

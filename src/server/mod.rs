@@ -3,6 +3,7 @@
 pub mod config;
 pub mod config_file;
 mod drain;
+pub mod portal;
 pub mod redact;
 pub mod tls;
 
@@ -129,6 +130,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     if auth.registration.enabled {
         tracing::info!(system_scopes = auth.registration.system_scopes, "dynamic client registration is on");
     }
+    let portal = if args.portal { portal::setup(auth.store(), args).await? } else { None };
     let audit = crate::session::AuditQueue::start(&session);
     Ok(Arc::new(AppState {
         session,
@@ -141,6 +143,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         health: rest::ops::Health::default(),
         floors: replication.is_some().then(rest::consistency::Floors::default),
         metrics,
+        portal,
     }))
 }
 

@@ -48,6 +48,7 @@ mod parser_fuzz;
 mod patch;
 mod policy_path;
 mod population_search;
+mod portal;
 mod profiles;
 mod replicas;
 mod round_trip;

@@ -160,6 +160,29 @@ pub async fn add(store: &dyn Store, client: &NewClient) -> Result<(), AuthError>
     Ok(())
 }
 
+/// Registers `client` unless it is registered already as it is (same kind, secret, redirect URIs
+/// and scopes); a registration that differs is replaced. For the clients a server registers
+/// itself at start-up (the portal): every node runs it, and nodes that race agree.
+pub async fn ensure(store: &dyn Store, client: &NewClient) -> Result<(), AuthError> {
+    let same = |existing: &Client| {
+        existing.client_type == client.client_type
+            && existing.redirect_uris == client.redirect_uris
+            && client.scopes.as_deref().is_none_or(|s| s == existing.scopes)
+            && client.secret.as_deref().is_none_or(|s| existing.secret_matches(s))
+    };
+    if let Some(existing) = get(store, &client.client_id).await? {
+        if same(&existing) {
+            return Ok(());
+        }
+        remove(store, &client.client_id).await?;
+    }
+    match add(store, client).await {
+        // Another node registered it meanwhile: fine if it registered the same.
+        Err(AuthError::InvalidRequest(_)) if get(store, &client.client_id).await?.is_some_and(|c| same(&c)) => Ok(()),
+        other => other,
+    }
+}
+
 pub async fn get(store: &dyn Store, client_id: &str) -> Result<Option<Client>, AuthError> {
     Ok(rows::get(store, client_id).await?.and_then(Client::from_row))
 }

@@ -118,6 +118,13 @@ async fn grant(session: &Session, patient: &str, input: &Input) -> FhirResult<Re
             "reference": {"reference": grantee},
         }],
     });
+    // A person named by PESEL is shown to the granter by the name the granter typed (so the
+    // list of authorisations says who, and nothing the granter did not already know).
+    if input.params.text("grantee").is_none()
+        && let Some(family) = input.params.text("granteeFamily")
+    {
+        provision["actor"][0]["reference"]["display"] = json!(family);
+    }
     let mut types: Vec<&str> = input.params.values("class").filter_map(Value::as_str).collect();
     if types.is_empty() && category == "prescriptions-only" {
         types = vec!["MedicationRequest", "MedicationDispense"];
@@ -302,7 +309,7 @@ fn code_hash(consent_id: &str, code: &str) -> String {
 /// Demo authorisations: Jan lets Krystyna act for him; Anna, who registered Zofia, lets Zofia's
 /// father Tomasz in (until Zofia turns 18).
 pub fn demo() -> Vec<Value> {
-    let authorisation = |id: &str, patient: &str, category: &str, granter: &str, grantee: &str| {
+    let authorisation = |id: &str, patient: &str, category: &str, granter: &str, grantee: &str, display: &str| {
         let mut consent = consent_body(
             patient,
             category,
@@ -313,7 +320,7 @@ pub fn demo() -> Vec<Value> {
                 "period": {"start": "2026-01-01T00:00:00+01:00"},
                 "actor": [{
                     "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE"}]},
-                    "reference": {"reference": grantee},
+                    "reference": {"reference": grantee, "display": display},
                 }],
             }),
         );
@@ -328,6 +335,7 @@ pub fn demo() -> Vec<Value> {
             "proxy-act",
             "Patient/demo-jan-kowalski",
             "Patient/demo-krystyna-nowak",
+            "Krystyna Nowak",
         ),
         authorisation(
             "demo-anna-lets-tomasz-see-zofia",
@@ -335,6 +343,7 @@ pub fn demo() -> Vec<Value> {
             "parent-access",
             "RelatedPerson/demo-anna-mother-of-zofia",
             "Patient/demo-tomasz-kowalski",
+            "Tomasz Kowalski",
         ),
     ]
 }

@@ -808,19 +808,25 @@ pub fn demo() -> Vec<Value> {
         json!({"resourceType": "Location", "id": "demo-cer-poradnia", "meta": tag, "status": "active",
                "name": "Poradnia Specjalistyczna Demo, ul. Przykładowa 1, Warszawa",
                "managingOrganization": {"reference": "Organization/demo-cer-przychodnia"}}),
+        // Cytology is offered at another place than Anna's waiting-list entry names, so the entry
+        // stays waiting and she can book a slot herself (the portal's demo).
+        json!({"resourceType": "Location", "id": "demo-cer-gabinet", "meta": tag, "status": "active",
+               "name": "Gabinet Profilaktyki Demo, ul. Przykładowa 3, Warszawa",
+               "managingOrganization": {"reference": "Organization/demo-cer-przychodnia"}}),
     ];
     let schedules = [
-        ("mammografia", "mammography", 2),
-        ("kardiologia", "cardiology-first", 2),
-        ("szczepienia-covid", "covid19-vaccination", 3),
-        ("szczepienia-hpv", "hpv-vaccination", 2),
+        ("mammografia", "mammography", 2, "demo-cer-poradnia"),
+        ("cytologia", "cytology", 2, "demo-cer-gabinet"),
+        ("kardiologia", "cardiology-first", 2, "demo-cer-poradnia"),
+        ("szczepienia-covid", "covid19-vaccination", 3, "demo-cer-poradnia"),
+        ("szczepienia-hpv", "hpv-vaccination", 2, "demo-cer-poradnia"),
     ];
-    for (name, code, count) in schedules {
+    for (name, code, count, location) in schedules {
         let Some(service) = SERVICES.iter().find(|s| s.code == code) else { continue };
         out.push(json!({
             "resourceType": "Schedule", "id": format!("demo-cer-{name}"), "meta": with_profile("PLSchedule"),
             "active": true, "serviceType": service_type(service),
-            "actor": [{"reference": "Location/demo-cer-poradnia"}],
+            "actor": [{"reference": format!("Location/{location}")}],
             "planningHorizon": {"start": today.to_string(), "end": format_date(today + Duration::days(90))},
         }));
         for i in 0..count {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod chromium;
 pub mod node;
 pub mod old_schema;
 pub mod people;

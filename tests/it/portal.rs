@@ -1,0 +1,331 @@
+//! The patient portal in real headless Chromium (WebDriver), on both backends: the demo users
+//! log in through the SMART flow and do what IKP's users do; a logged-out browser and another
+//! user's session learn nothing; every screen passes axe-core's WCAG 2.1 AA checks with no serious
+//! or critical violation; screenshots and each screen's transferred bytes are saved as test
+//! artifacts (`target/test-artifacts/portal/`).
+
+use std::fmt::Write as _;
+
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+use crate::common::TestServer;
+use crate::common::chromium::{Browser, artifacts};
+
+const JAN: &str = "80051412351";
+const ANNA: &str = "85030204565";
+const KRYSTYNA_PATIENT: &str = "Patient/demo-krystyna-nowak";
+
+/// Every screen of the menu (path, name for the artifacts).
+const SCREENS: &[(&str, &str)] = &[
+    ("/", "dashboard"),
+    ("/recepty", "prescriptions"),
+    ("/skierowania", "referrals"),
+    ("/dokumenty", "documents"),
+    ("/wyniki", "results"),
+    ("/wizyty", "visits"),
+    ("/szczepienia", "vaccinations"),
+    ("/rejestracja", "registration"),
+    ("/poz", "primary-care"),
+    ("/ekuz", "ehic"),
+    ("/zwolnienia", "sick-leave"),
+    ("/ubezpieczenie", "insurance"),
+    ("/uprawnienia", "authorisations"),
+    ("/historia-dostepu", "access-log"),
+    ("/konta", "accounts"),
+];
+
+/// Runs a scenario on a demo server with authorization on, on SQLite and on PostgreSQL.
+macro_rules! in_browser {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::sqlite_configured($crate::common::auth_on).await;
+                super::$name(&server).await;
+                server.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = $crate::common::TestServer::postgres_configured($crate::common::auth_on).await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )* };
+}
+
+in_browser!(
+    anna_switches_to_zofia_and_sees_her_antibiotic,
+    jan_is_told_why_he_cannot_book_mammography,
+    anna_books_cytology,
+    anna_gives_dr_nowak_access_with_a_one_time_code,
+    jan_revokes_krystynas_proxy,
+    a_logged_out_browser_sees_nothing,
+    one_session_never_shows_another_users_data,
+    every_screen_passes_the_accessibility_checks,
+);
+
+fn site(server: &TestServer) -> String {
+    server.base.trim_end_matches("/fhir").to_string()
+}
+
+async fn browser(server: &TestServer) -> Option<Browser> {
+    Browser::open(&site(server)).await
+}
+
+/// The artifact name of a screenshot: backend first, so both runs keep theirs.
+fn shot(server: &TestServer, name: &str) -> String {
+    format!("{}-{name}", server.backend)
+}
+
+async fn anna_switches_to_zofia_and_sees_her_antibiotic(server: &TestServer) {
+    let Some(anna) = browser(server).await else { return };
+    anna.log_in(ANNA).await;
+    assert_eq!(anna.path().await, "/");
+    let text = anna.text().await;
+    assert!(text.contains("Twoje konto: Anna Kowalska"), "{text}");
+    anna.visit("/konta").await;
+    anna.screenshot(&shot(server, "anna-accounts")).await;
+    anna.click_button_in_card("Zofia Kowalska", "Pokaż to konto").await;
+    let text = anna.text().await;
+    assert!(text.contains("Konto dziecka: Zofia Kowalska"), "the banner names the child: {text}");
+    anna.visit("/recepty").await;
+    let text = anna.text().await;
+    assert!(text.contains("kod dostępu 4321"), "the package's access code: {text}");
+    assert!(text.contains("antybiotyk (ważna 7 dni)"), "the antibiotic: {text}");
+    assert!(text.contains("Wystawiona"), "its status: {text}");
+    assert!(text.contains("1 tabletka 2 razy dziennie"), "its dosage: {text}");
+    assert!(text.contains("Piotr Nowak"), "its prescriber: {text}");
+    anna.screenshot(&shot(server, "zofia-prescriptions")).await;
+    // And in English.
+    anna.client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("click");
+    anna.wait_for_path(|p| p == "/recepty").await;
+    let text = anna.text().await;
+    assert!(text.contains("access code 4321") && text.contains("antibiotic (valid 7 days)"), "{text}");
+    assert!(text.contains("Child's account: Zofia Kowalska"), "{text}");
+    anna.screenshot(&shot(server, "zofia-prescriptions-en")).await;
+    anna.close().await;
+}
+
+async fn jan_is_told_why_he_cannot_book_mammography(server: &TestServer) {
+    let Some(jan) = browser(server).await else { return };
+    jan.log_in(JAN).await;
+    jan.visit("/rejestracja").await;
+    jan.click_first_button_in_section("Mammografia").await;
+    let notice = jan.client.find(Locator::Css(".notice-error")).await.expect("a refusal").text().await.expect("text");
+    assert!(notice.contains("Nie można zarezerwować") && notice.contains("kobiet w wieku 45–74"), "{notice}");
+    jan.screenshot(&shot(server, "jan-mammography-refused")).await;
+    // Nothing was booked.
+    let token = server.token(Some("Patient/demo-jan-kowalski"), None, "user/*.rs").await;
+    let bookings = crate::common::json(server.get_as(&token, "Appointment?patient=demo-jan-kowalski&service-type=https://ikp.example.org/fhir/CodeSystem/pl-cer-service|mammography").await).await;
+    assert_eq!(bookings["total"], 0, "{bookings}");
+    jan.close().await;
+}
+
+async fn anna_books_cytology(server: &TestServer) {
+    let Some(anna) = browser(server).await else { return };
+    anna.log_in(ANNA).await;
+    anna.visit("/rejestracja").await;
+    anna.click_first_button_in_section("Cytologia").await;
+    let notice = anna.client.find(Locator::Css(".notice-ok")).await.expect("booked").text().await.expect("text");
+    assert!(notice.contains("Zarezerwowano termin"), "{notice}");
+    let bookings = section_text(&anna, "Twoje rezerwacje").await;
+    assert!(bookings.contains("Cytologia"), "{bookings}");
+    anna.screenshot(&shot(server, "anna-cytology-booked")).await;
+    // The API agrees: Anna has one cytology appointment.
+    let token = server.token(Some("Patient/demo-anna-kowalska"), None, "user/*.rs").await;
+    let booked = crate::common::json(server.get_as(&token, "Appointment?patient=demo-anna-kowalska&service-type=https://ikp.example.org/fhir/CodeSystem/pl-cer-service|cytology&status=booked").await).await;
+    assert_eq!(booked["total"], 1, "{booked}");
+    anna.close().await;
+}
+
+async fn anna_gives_dr_nowak_access_with_a_one_time_code(server: &TestServer) {
+    let Some(anna) = browser(server).await else { return };
+    anna.log_in(ANNA).await;
+    anna.visit("/uprawnienia").await;
+    anna.click_button("Wygeneruj kod").await;
+    let notice = anna.client.find(Locator::Css(".notice-ok")).await.expect("a code").text().await.expect("text");
+    let code: String = notice
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 8)
+        .unwrap_or_else(|| panic!("an 8-digit code in {notice}"))
+        .to_string();
+    anna.screenshot(&shot(server, "anna-one-time-code")).await;
+    // Dr Nowak, in his own system, enters the code with Anna's PESEL.
+    let doctor = server.token(Some("Practitioner/demo-piotr-nowak"), None, "user/*.cruds").await;
+    let redeem = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "pesel", "valueString": ANNA}, {"name": "code", "valueString": code}]});
+    let r = server.post_as(&doctor, "Patient/$redeem-access-code", Some(&redeem)).await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    anna.visit("/uprawnienia").await;
+    let current = section_text(&anna, "Upoważnienia do tego konta").await;
+    assert!(current.contains("Piotr Nowak") && current.contains("Lekarz: dostęp na 24 godziny"), "{current}");
+    anna.screenshot(&shot(server, "anna-authorisations-doctor")).await;
+    anna.close().await;
+}
+
+async fn jan_revokes_krystynas_proxy(server: &TestServer) {
+    let krystyna = server.token(Some(KRYSTYNA_PATIENT), None, "user/*.rs").await;
+    assert_eq!(server.get_as(&krystyna, "Patient/demo-jan-kowalski").await.status(), 200, "her proxy works first");
+    let Some(jan) = browser(server).await else { return };
+    jan.log_in(JAN).await;
+    jan.visit("/uprawnienia").await;
+    let before = section_text(&jan, "Upoważnienia do tego konta").await;
+    assert!(before.contains("Krystyna Nowak") && before.contains("Wgląd i działanie w moim imieniu"), "{before}");
+    jan.click_button_in_card("Krystyna Nowak", "Cofnij upoważnienie").await;
+    let notice = jan.client.find(Locator::Css(".notice-ok")).await.expect("revoked").text().await.expect("text");
+    assert!(notice.contains("cofnięte"), "{notice}");
+    let after = section_text(&jan, "Upoważnienia do tego konta").await;
+    assert!(!after.contains("Krystyna Nowak"), "{after}");
+    jan.screenshot(&shot(server, "jan-revoked-krystyna")).await;
+    assert_eq!(server.get_as(&krystyna, "Patient/demo-jan-kowalski").await.status(), 404, "her access ended at once");
+    jan.close().await;
+}
+
+async fn a_logged_out_browser_sees_nothing(server: &TestServer) {
+    let Some(stranger) = browser(server).await else { return };
+    for (path, _) in SCREENS.iter().chain(&[("/dokumenty/demo-dok-opis-rtg-anna", "document")]) {
+        stranger.visit(path).await;
+        assert_eq!(stranger.path().await, "/", "{path} sends a stranger to the start page");
+        let text = stranger.text().await;
+        for secret in ["4321", "1234", "Metformax", "Wyloguj", "Twoje konto", "Konto dziecka"] {
+            assert!(!text.contains(secret), "{path} shows {secret} to a stranger");
+        }
+    }
+    stranger.screenshot(&shot(server, "logged-out")).await;
+    // A forged session cookie opens nothing either.
+    stranger
+        .client
+        .add_cookie(fantoccini::cookies::Cookie::new(
+            "ikp_portal",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ))
+        .await
+        .expect("cookie");
+    stranger.visit("/recepty").await;
+    assert_eq!(stranger.path().await, "/");
+    stranger.close().await;
+    // Nor does a form posted without a login: nothing is granted.
+    let site = site(server);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = http
+        .post(format!("{site}/uprawnienia"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf=&action=grant-person&category=proxy-read&pesel={JAN}&family=Kowalski"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let admin = server.admin_token().await;
+    let granted =
+        crate::common::json(server.get_as(&admin, "Consent?actor=Patient/demo-jan-kowalski&_summary=count").await)
+            .await;
+    assert_eq!(granted["total"], 0, "{granted}");
+}
+
+async fn one_session_never_shows_another_users_data(server: &TestServer) {
+    let (Some(jan), Some(anna)) = (browser(server).await, browser(server).await) else { return };
+    jan.log_in(JAN).await;
+    anna.log_in(ANNA).await;
+    jan.visit("/recepty").await;
+    anna.visit("/recepty").await;
+    let (jans, annas) = (jan.text().await, anna.text().await);
+    assert!(jans.contains("kod dostępu 1234") && !jans.contains("4321"), "{jans}");
+    assert!(
+        !annas.contains("1234") && !annas.contains("Metformax"),
+        "Anna's own account has no prescriptions: {annas}"
+    );
+    // Jan asks for Zofia's account with his own form token: the API does not show her to him.
+    let csrf = jan
+        .client
+        .find(Locator::Css("input[name=csrf]"))
+        .await
+        .expect("csrf")
+        .attr("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    let script = format!(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = '/konta';\
+         for (const [k, v] of [['csrf', '{csrf}'], ['patient', 'demo-zofia-kowalska']]) {{\
+           const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }}\
+         document.body.appendChild(f); f.submit();"
+    );
+    jan.client.execute(&script, vec![]).await.expect("posted");
+    jan.wait_for_path(|p| p == "/konta").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let text = jan.text().await;
+    assert!(text.contains("Nie znaleziono") && text.contains("Twoje konto: Jan Kowalski"), "{text}");
+    assert!(!text.contains("Zofia"), "{text}");
+    // Nor a document of Anna's, by its id.
+    jan.visit("/dokumenty/demo-dok-opis-rtg-anna").await;
+    let text = jan.text().await;
+    assert!(text.contains("Nie znaleziono"), "{text}");
+    assert!(!text.to_lowercase().contains("rtg") && !text.contains("Opis badania"), "{text}");
+    jan.screenshot(&shot(server, "jan-anna-document-refused")).await;
+    // Anna's cookie in Jan's browser would be Anna's session; the cookie is HttpOnly, so no
+    // script on a page can read it to carry it elsewhere.
+    let readable: Value = anna.client.execute("return document.cookie", vec![]).await.expect("cookie");
+    assert!(!readable.as_str().unwrap_or_default().contains("ikp_portal="), "{readable}");
+    jan.close().await;
+    anna.close().await;
+}
+
+async fn every_screen_passes_the_accessibility_checks(server: &TestServer) {
+    let Some(browser) = browser(server).await else { return };
+    let mut problems = Vec::new();
+    let mut costs = String::new();
+    browser.visit("/").await;
+    check_screen(server, &browser, "landing", &mut problems, &mut costs).await;
+    browser.click_button("Zaloguj się").await;
+    check_screen(server, &browser, "login", &mut problems, &mut costs).await;
+    browser.fill("input[name=pesel]", ANNA).await;
+    browser.fill("input[name=password]", "demo").await;
+    browser.client.find(Locator::Css("form button[type=submit]")).await.expect("button").click().await.expect("submit");
+    browser.wait_for_path(|p| p == "/").await;
+    // The first screen after logging in (the dashboard), as the browser measured it.
+    check_screen(server, &browser, "first-screen-after-login", &mut problems, &mut costs).await;
+    for (path, name) in SCREENS {
+        browser.visit(path).await;
+        check_screen(server, &browser, &format!("anna-{name}"), &mut problems, &mut costs).await;
+    }
+    browser.visit("/dokumenty/demo-dok-opis-rtg-anna").await;
+    check_screen(server, &browser, "anna-document", &mut problems, &mut costs).await;
+    // The child's account, and English.
+    browser.visit("/konta").await;
+    browser.click_button_in_card("Zofia Kowalska", "Pokaż to konto").await;
+    browser.visit("/szczepienia").await;
+    check_screen(server, &browser, "zofia-vaccinations", &mut problems, &mut costs).await;
+    browser.client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("click");
+    browser.wait_for_path(|p| p == "/szczepienia").await;
+    browser.visit("/wyniki").await;
+    check_screen(server, &browser, "zofia-results-en", &mut problems, &mut costs).await;
+    std::fs::write(artifacts().join(format!("{}-page-costs.tsv", server.backend)), costs).expect("costs saved");
+    browser.close().await;
+    assert!(problems.is_empty(), "serious or critical accessibility violations:\n{}", problems.join("\n"));
+}
+
+async fn check_screen(
+    server: &TestServer,
+    browser: &Browser,
+    name: &str,
+    problems: &mut Vec<String>,
+    costs: &mut String,
+) {
+    browser.screenshot(&shot(server, name)).await;
+    let (bytes, ms) = browser.page_cost().await;
+    writeln!(costs, "{name}\t{bytes}\t{ms:.0}").ok();
+    for violation in browser.accessibility_violations().await {
+        problems.push(format!("{name}: {violation}"));
+    }
+}
+
+/// The text of the section whose heading is `heading`.
+async fn section_text(browser: &Browser, heading: &str) -> String {
+    let xpath = format!("//section[h2[normalize-space()=\"{heading}\"]]");
+    match browser.client.find(Locator::XPath(&xpath)).await {
+        Ok(section) => section.text().await.expect("text"),
+        Err(_) => panic!("no section {heading} in {}", browser.text().await),
+    }
+}
