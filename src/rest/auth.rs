@@ -98,9 +98,41 @@ fn escape(text: &str) -> String {
 }
 
 fn html(status: u16, title: &str, body: &str) -> HttpResponse {
+    html_page(status, title, body, &Look::PLAIN)
+}
+
+/// How a page of the login flow looks: its language and whether it wears the portal's stylesheet.
+struct Look {
+    polish: bool,
+    styled: bool,
+}
+
+impl Look {
+    const PLAIN: Look = Look { polish: false, styled: false };
+
+    /// Polish for a browser that chose it in the portal (`ikp_lang`) or asks for it first
+    /// (`Accept-Language`); English otherwise. Styled like the portal when it is served.
+    fn of(state: &AppState, headers: &HeaderMap) -> Look {
+        let chosen = cookie(headers, "ikp_lang");
+        let asked = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("pl"));
+        Look { polish: chosen.map_or(asked, |c| c == "pl"), styled: state.portal.is_some() }
+    }
+
+    fn pick<'a>(&self, polish: &'a str, english: &'a str) -> &'a str {
+        if self.polish { polish } else { english }
+    }
+}
+
+fn html_page(status: u16, title: &str, body: &str, look: &Look) -> HttpResponse {
+    let stylesheet = if look.styled { "<link rel=\"stylesheet\" href=\"/static/portal.css\">" } else { "" };
     let page = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1>{t}</h1>\n{body}\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>{stylesheet}</head>\
+         <body><main class=\"login\"><h1>{t}</h1>\n{body}\n</main></body></html>\n",
+        lang = look.pick("pl", "en"),
         t = escape(title)
     );
     HttpResponse::builder()
@@ -113,7 +145,7 @@ fn html(status: u16, title: &str, body: &str) -> HttpResponse {
         // The pages must never be framed (clickjacking of the consent button). No `form-action`:
         // browsers apply it to the redirect that follows the consent POST, which goes to the app.
         .header("x-frame-options", "DENY")
-        .header("content-security-policy", "default-src 'none'; frame-ancestors 'none'")
+        .header("content-security-policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'")
         .body(HttpBody::from(page))
         .unwrap_or_default()
 }
@@ -273,32 +305,42 @@ fn set_binding_cookie(auth: &AuthServer, response: &mut HttpResponse, id: &str, 
     }
 }
 
-fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>) -> String {
+fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>, look: &Look) -> String {
     let mut body = String::new();
     if let Some(message) = message {
-        body.push_str(&format!("<p role=\"alert\">{}</p>\n", escape(message)));
+        body.push_str(&format!("<p role=\"alert\" class=\"notice notice-error\">{}</p>\n", escape(message)));
     }
     if auth.demo {
         body.push_str(&format!(
-            "<form method=\"post\" action=\"{action}\">\n\
+            "<form method=\"post\" action=\"{action}\" class=\"form form-fields\">\n\
              <input type=\"hidden\" name=\"request\" value=\"{id}\">\n\
-             <p><strong>DEMO login</strong>: demo users only, never real data.</p>\n\
-             <label>PESEL <input name=\"pesel\" inputmode=\"numeric\" autocomplete=\"username\"></label>\n\
-             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\n\
-             <button type=\"submit\">Log in</button>\n</form>\n",
+             <p>{demo}</p>\n\
+             <div class=\"field\"><label for=\"pesel\">PESEL</label> <input id=\"pesel\" name=\"pesel\" inputmode=\"numeric\" autocomplete=\"username\"></div>\n\
+             <div class=\"field\"><label for=\"password\">{password}</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\"></div>\n\
+             <button type=\"submit\">{submit}</button>\n</form>\n",
             action = escape(&auth.endpoint("login")),
-            id = escape(request_id)
+            id = escape(request_id),
+            demo = look.pick(
+                "<strong>Logowanie DEMO</strong>: tylko użytkownicy demonstracyjni, nigdy prawdziwe dane.",
+                "<strong>DEMO login</strong>: demo users only, never real data."
+            ),
+            password = look.pick("Hasło", "Password"),
+            submit = look.pick("Zaloguj się", "Log in"),
         ));
     }
     if auth.upstream.is_some() {
         let link = authorize::redirect_with(&auth.endpoint("upstream"), &[("request", request_id)]);
         body.push_str(&format!(
-            "<p><a href=\"{}\">Log in with the national identity provider</a></p>\n",
-            escape(&link)
+            "<p><a href=\"{}\">{}</a></p>\n",
+            escape(&link),
+            look.pick("Zaloguj się przez węzeł krajowy", "Log in with the national identity provider")
         ));
     }
     if body.is_empty() {
-        body.push_str("<p>No login method is configured on this server.</p>");
+        body.push_str(look.pick(
+            "<p>Na tym serwerze nie skonfigurowano logowania.</p>",
+            "<p>No login method is configured on this server.</p>",
+        ));
     }
     body
 }
@@ -306,8 +348,9 @@ fn login_form(auth: &AuthServer, request_id: &str, message: Option<&str>) -> Str
 async fn login_page(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
     let pairs = query_pairs(&request);
     let id = param(&pairs, "request").unwrap_or_default();
+    let look = Look::of(&state, request.headers());
     match authorize::load(&state.auth, id, browser_secret(request.headers(), id)).await {
-        Ok(_) => html(200, "Log in", &login_form(&state.auth, id, None)),
+        Ok(_) => html_page(200, look.pick("Logowanie", "Log in"), &login_form(&state.auth, id, None, &look), &look),
         Err(e) => refusal(&state.auth, e.into()),
     }
 }
@@ -331,8 +374,9 @@ async fn login_submit(AxumState(state): AxumState<State>, request: Request) -> H
         Ok(identity) => finish_login(auth, id, &identity).await,
         Err(e) => {
             log(&e);
-            let (status, message) = login_failure(&e);
-            html(status, "Log in", &login_form(auth, id, Some(message)))
+            let look = Look::of(&state, &headers);
+            let (status, message) = login_failure(&e, &look);
+            html_page(status, look.pick("Logowanie", "Log in"), &login_form(auth, id, Some(message), &look), &look)
         }
     }
 }
@@ -380,10 +424,13 @@ async fn throttled_demo_login(
 }
 
 /// The status and the neutral message of a failed login (the same for unknown accounts).
-fn login_failure(e: &AuthError) -> (u16, &'static str) {
+fn login_failure(e: &AuthError, look: &Look) -> (u16, &'static str) {
     match e {
-        AuthError::Throttled => (429, "Too many failed attempts. Try again later."),
-        _ => (401, "Unknown PESEL or wrong password."),
+        AuthError::Throttled => (
+            429,
+            look.pick("Zbyt wiele nieudanych prób. Spróbuj później.", "Too many failed attempts. Try again later."),
+        ),
+        _ => (401, look.pick("Nieznany PESEL lub błędne hasło.", "Unknown PESEL or wrong password.")),
     }
 }
 
@@ -508,7 +555,7 @@ async fn consent_page(AxumState(state): AxumState<State>, request: Request) -> H
 
 /// Whether `client_id` is this server's own portal (registered by the server itself).
 fn first_party(state: &AppState, client_id: &str) -> bool {
-    state.portal.is_some() && client_id == crate::server::portal::CLIENT_ID
+    state.portal.is_some() && client_id == super::portal::CLIENT_ID
 }
 
 async fn consent_submit(AxumState(state): AxumState<State>, request: Request) -> HttpResponse {
@@ -655,7 +702,7 @@ async fn launch_submit(AxumState(state): AxumState<State>, request: Request) -> 
         Ok(identity) => identity,
         Err(e) => {
             log(&e);
-            let (status, message) = login_failure(&e);
+            let (status, message) = login_failure(&e, &Look::PLAIN);
             return html(status, "Launch", &launch_form(auth, &pairs, Some(message)));
         }
     };

@@ -8,6 +8,7 @@ mod head;
 pub mod metrics;
 pub mod negotiate;
 pub mod ops;
+pub mod portal;
 pub mod record;
 pub mod respond;
 mod routes;
@@ -55,7 +56,7 @@ pub struct AppState {
     /// The Prometheus handle `/metrics` renders (`None`: metrics are off).
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
     /// The patient portal at `/` (`None`: off).
-    pub portal: Option<crate::server::portal::PortalSetup>,
+    pub portal: Option<portal::PortalSetup>,
 }
 
 pub type State = Arc<AppState>;
@@ -65,21 +66,12 @@ pub type State = Arc<AppState>;
 /// request recorded (`record`), with tracing, request ids and CORS.
 pub fn app(state: State) -> Router {
     let api = api(state.clone());
-    let Some(portal) = state.portal.clone() else { return layered(state, api) };
-    // The portal's requests to the API go through the same stack as any client's (recorded,
-    // guarded, audited), in-process; its pages are served beside the API.
-    let pages = ikp_portal::router(ikp_portal::PortalConfig {
-        site: portal.site,
-        fhir_base: portal.fhir_base,
-        fhir_path: "/fhir".into(),
-        client_id: crate::server::portal::CLIENT_ID.into(),
-        client_secret: portal.client_secret,
-        cookie_key: portal.cookie_key,
-        secure_cookies: portal.secure_cookies,
-        api: ikp_portal::Api::new(layered(state.clone(), api.clone())),
-        demo_users: portal.demo_users,
-    });
-    layered(state, pages.fallback_service(api))
+    match state.portal.clone() {
+        // The portal's requests to the API go through the same stack as any client's (recorded,
+        // guarded, audited), in-process; its pages are served beside the API.
+        Some(setup) => portal::beside(api, setup, |router| layered(state.clone(), router)),
+        None => layered(state, api),
+    }
 }
 
 /// The FHIR API, the authorization server and the operators' endpoints.

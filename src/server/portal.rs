@@ -7,23 +7,8 @@ use anyhow::Context;
 
 use super::config::ServeArgs;
 use crate::auth::clients::{self, ClientType, NewClient};
+use crate::rest::portal::{CLIENT_ID, PortalSetup};
 use crate::store::{self, Store};
-
-/// The portal's client id at our authorization server.
-pub const CLIENT_ID: &str = "ikp-portal";
-
-/// What the HTTP layer needs to serve the portal.
-#[derive(Clone)]
-pub struct PortalSetup {
-    /// The public URL of `/` (the FHIR base without `/fhir`).
-    pub site: String,
-    pub fhir_base: String,
-    pub client_secret: String,
-    pub cookie_key: [u8; 32],
-    pub secure_cookies: bool,
-    /// The demo users, listed on the start page when the demo login is on.
-    pub demo_users: Vec<(String, String)>,
-}
 
 /// Registers the portal's client (or finds it registered) and derives its secrets; `None` when
 /// the public base URL does not end in `/fhir`, so the portal's own place is unknown.

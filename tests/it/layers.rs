@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 /// crate must be placed here deliberately.
 const CRATE_LAYERS: &[(&str, usize)] = &[
     ("ikp-fhirpath", 0),
+    // The patient portal is an app: it stands on none of our crates (see below), and the server
+    // at the top only serves it.
+    ("ikp-portal", 0),
     ("ikp-model", 1),
     ("ikp-terminology", 2),
     ("ikp-store", 2),
@@ -79,6 +82,20 @@ fn crates_depend_only_downwards() {
     }
     let placed: BTreeSet<String> = layers.keys().map(|k| k.to_string()).collect();
     assert_eq!(seen, placed, "CRATE_LAYERS names a crate the workspace does not have");
+}
+
+/// The portal reaches data only through HTTP requests to the public API: no crate of ours, no
+/// database driver, no way around the access policy.
+#[test]
+fn the_portal_depends_on_no_crate_of_ours_and_no_database() {
+    let manifest = root().join("crates/portal/Cargo.toml");
+    let (name, dependencies) = workspace_dependencies(&manifest);
+    assert_eq!(name, "ikp-portal");
+    assert!(dependencies.is_empty(), "the portal depends on {dependencies:?}");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    for driver in ["sqlx", "rusqlite", "postgres", "libsqlite3"] {
+        assert!(!text.contains(driver), "the portal's manifest names {driver}");
+    }
 }
 
 /// The top-level modules of the server crate that a source file imports with `crate::`.
@@ -163,7 +180,9 @@ const SQL_STARTS: &[&str] = &["\"SELECT ", "\"INSERT INTO", "\"UPDATE ", "\"DELE
 fn sql_is_written_only_in_the_storage_crate() {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
-    for crate_dir in ["fhirpath", "model", "terminology", "validation", "core", "auth", "national", "synth", "bench"] {
+    for crate_dir in
+        ["fhirpath", "model", "terminology", "validation", "core", "auth", "national", "synth", "bench", "portal"]
+    {
         rust_files(&root().join("crates").join(crate_dir).join("src"), &mut files);
     }
     let mut offenders = Vec::new();

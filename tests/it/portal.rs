@@ -6,8 +6,7 @@
 
 use std::fmt::Write as _;
 
-use fantoccini::Locator;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::TestServer;
 use crate::common::chromium::{Browser, artifacts};
@@ -99,7 +98,7 @@ async fn anna_switches_to_zofia_and_sees_her_antibiotic(server: &TestServer) {
     assert!(text.contains("Piotr Nowak"), "its prescriber: {text}");
     anna.screenshot(&shot(server, "zofia-prescriptions")).await;
     // And in English.
-    anna.client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("click");
+    anna.click_css("a.lang").await;
     anna.wait_for_path(|p| p == "/recepty").await;
     let text = anna.text().await;
     assert!(text.contains("access code 4321") && text.contains("antibiotic (valid 7 days)"), "{text}");
@@ -113,7 +112,7 @@ async fn jan_is_told_why_he_cannot_book_mammography(server: &TestServer) {
     jan.log_in(JAN).await;
     jan.visit("/rejestracja").await;
     jan.click_first_button_in_section("Mammografia").await;
-    let notice = jan.client.find(Locator::Css(".notice-error")).await.expect("a refusal").text().await.expect("text");
+    let notice = jan.text_of(".notice-error").await;
     assert!(notice.contains("Nie można zarezerwować") && notice.contains("kobiet w wieku 45–74"), "{notice}");
     jan.screenshot(&shot(server, "jan-mammography-refused")).await;
     // Nothing was booked.
@@ -128,9 +127,9 @@ async fn anna_books_cytology(server: &TestServer) {
     anna.log_in(ANNA).await;
     anna.visit("/rejestracja").await;
     anna.click_first_button_in_section("Cytologia").await;
-    let notice = anna.client.find(Locator::Css(".notice-ok")).await.expect("booked").text().await.expect("text");
+    let notice = anna.text_of(".notice-ok").await;
     assert!(notice.contains("Zarezerwowano termin"), "{notice}");
-    let bookings = section_text(&anna, "Twoje rezerwacje").await;
+    let bookings = anna.section_text("Twoje rezerwacje").await;
     assert!(bookings.contains("Cytologia"), "{bookings}");
     anna.screenshot(&shot(server, "anna-cytology-booked")).await;
     // The API agrees: Anna has one cytology appointment.
@@ -145,7 +144,7 @@ async fn anna_gives_dr_nowak_access_with_a_one_time_code(server: &TestServer) {
     anna.log_in(ANNA).await;
     anna.visit("/uprawnienia").await;
     anna.click_button("Wygeneruj kod").await;
-    let notice = anna.client.find(Locator::Css(".notice-ok")).await.expect("a code").text().await.expect("text");
+    let notice = anna.text_of(".notice-ok").await;
     let code: String = notice
         .split(|c: char| !c.is_ascii_digit())
         .find(|part| part.len() == 8)
@@ -159,7 +158,7 @@ async fn anna_gives_dr_nowak_access_with_a_one_time_code(server: &TestServer) {
     let r = server.post_as(&doctor, "Patient/$redeem-access-code", Some(&redeem)).await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
     anna.visit("/uprawnienia").await;
-    let current = section_text(&anna, "Upoważnienia do tego konta").await;
+    let current = anna.section_text("Upoważnienia do tego konta").await;
     assert!(current.contains("Piotr Nowak") && current.contains("Lekarz: dostęp na 24 godziny"), "{current}");
     anna.screenshot(&shot(server, "anna-authorisations-doctor")).await;
     anna.close().await;
@@ -171,12 +170,12 @@ async fn jan_revokes_krystynas_proxy(server: &TestServer) {
     let Some(jan) = browser(server).await else { return };
     jan.log_in(JAN).await;
     jan.visit("/uprawnienia").await;
-    let before = section_text(&jan, "Upoważnienia do tego konta").await;
+    let before = jan.section_text("Upoważnienia do tego konta").await;
     assert!(before.contains("Krystyna Nowak") && before.contains("Wgląd i działanie w moim imieniu"), "{before}");
     jan.click_button_in_card("Krystyna Nowak", "Cofnij upoważnienie").await;
-    let notice = jan.client.find(Locator::Css(".notice-ok")).await.expect("revoked").text().await.expect("text");
+    let notice = jan.text_of(".notice-ok").await;
     assert!(notice.contains("cofnięte"), "{notice}");
-    let after = section_text(&jan, "Upoważnienia do tego konta").await;
+    let after = jan.section_text("Upoważnienia do tego konta").await;
     assert!(!after.contains("Krystyna Nowak"), "{after}");
     jan.screenshot(&shot(server, "jan-revoked-krystyna")).await;
     assert_eq!(server.get_as(&krystyna, "Patient/demo-jan-kowalski").await.status(), 404, "her access ended at once");
@@ -189,20 +188,14 @@ async fn a_logged_out_browser_sees_nothing(server: &TestServer) {
         stranger.visit(path).await;
         assert_eq!(stranger.path().await, "/", "{path} sends a stranger to the start page");
         let text = stranger.text().await;
-        for secret in ["4321", "1234", "Metformax", "Wyloguj", "Twoje konto", "Konto dziecka"] {
+        for secret in ["4321", "kod dostępu", "Metformax", "Wyloguj", "Twoje konto", "Konto dziecka"] {
             assert!(!text.contains(secret), "{path} shows {secret} to a stranger");
         }
     }
     stranger.screenshot(&shot(server, "logged-out")).await;
     // A forged session cookie opens nothing either.
-    stranger
-        .client
-        .add_cookie(fantoccini::cookies::Cookie::new(
-            "ikp_portal",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ))
-        .await
-        .expect("cookie");
+    let forged = format!("document.cookie = 'ikp_portal={}; path=/'", "A".repeat(120));
+    stranger.execute(&forged).await;
     stranger.visit("/recepty").await;
     assert_eq!(stranger.path().await, "/");
     stranger.close().await;
@@ -237,22 +230,14 @@ async fn one_session_never_shows_another_users_data(server: &TestServer) {
         "Anna's own account has no prescriptions: {annas}"
     );
     // Jan asks for Zofia's account with his own form token: the API does not show her to him.
-    let csrf = jan
-        .client
-        .find(Locator::Css("input[name=csrf]"))
-        .await
-        .expect("csrf")
-        .attr("value")
-        .await
-        .expect("value")
-        .unwrap_or_default();
+    let csrf = jan.attribute("input[name=csrf]", "value").await;
     let script = format!(
         "const f = document.createElement('form'); f.method = 'post'; f.action = '/konta';\
          for (const [k, v] of [['csrf', '{csrf}'], ['patient', 'demo-zofia-kowalska']]) {{\
            const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }}\
          document.body.appendChild(f); f.submit();"
     );
-    jan.client.execute(&script, vec![]).await.expect("posted");
+    jan.execute(&script).await;
     jan.wait_for_path(|p| p == "/konta").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let text = jan.text().await;
@@ -266,7 +251,7 @@ async fn one_session_never_shows_another_users_data(server: &TestServer) {
     jan.screenshot(&shot(server, "jan-anna-document-refused")).await;
     // Anna's cookie in Jan's browser would be Anna's session; the cookie is HttpOnly, so no
     // script on a page can read it to carry it elsewhere.
-    let readable: Value = anna.client.execute("return document.cookie", vec![]).await.expect("cookie");
+    let readable = anna.execute("return document.cookie").await;
     assert!(!readable.as_str().unwrap_or_default().contains("ikp_portal="), "{readable}");
     jan.close().await;
     anna.close().await;
@@ -282,7 +267,7 @@ async fn every_screen_passes_the_accessibility_checks(server: &TestServer) {
     check_screen(server, &browser, "login", &mut problems, &mut costs).await;
     browser.fill("input[name=pesel]", ANNA).await;
     browser.fill("input[name=password]", "demo").await;
-    browser.client.find(Locator::Css("form button[type=submit]")).await.expect("button").click().await.expect("submit");
+    browser.click_css("form button[type=submit]").await;
     browser.wait_for_path(|p| p == "/").await;
     // The first screen after logging in (the dashboard), as the browser measured it.
     check_screen(server, &browser, "first-screen-after-login", &mut problems, &mut costs).await;
@@ -297,7 +282,7 @@ async fn every_screen_passes_the_accessibility_checks(server: &TestServer) {
     browser.click_button_in_card("Zofia Kowalska", "Pokaż to konto").await;
     browser.visit("/szczepienia").await;
     check_screen(server, &browser, "zofia-vaccinations", &mut problems, &mut costs).await;
-    browser.client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("click");
+    browser.click_css("a.lang").await;
     browser.wait_for_path(|p| p == "/szczepienia").await;
     browser.visit("/wyniki").await;
     check_screen(server, &browser, "zofia-results-en", &mut problems, &mut costs).await;
@@ -321,11 +306,31 @@ async fn check_screen(
     }
 }
 
-/// The text of the section whose heading is `heading`.
-async fn section_text(browser: &Browser, heading: &str) -> String {
-    let xpath = format!("//section[h2[normalize-space()=\"{heading}\"]]");
-    match browser.client.find(Locator::XPath(&xpath)).await {
-        Ok(section) => section.text().await.expect("text"),
-        Err(_) => panic!("no section {heading} in {}", browser.text().await),
+/// With authorization off (the loopback default, where the README's first command runs), a
+/// request without a token stays open, but one with a token is its caller's: the portal shows
+/// Anna her own accounts, not everyone's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authorization_off_a_token_still_confines_its_caller() {
+    let server = TestServer::sqlite_configured(|args| args.demo = Some(true)).await;
+    assert!(!server.state().enforce_auth, "the loopback default is open");
+    let jan = "Patient/demo-jan-kowalski";
+    assert_eq!(server.get(jan).send().await.expect("get").status(), 200, "no token: open");
+    let anna = server.token(Some("Patient/demo-anna-kowalska"), None, "user/*.rs").await;
+    assert_eq!(server.get_as(&anna, jan).await.status(), 404, "Anna's token: not hers to see");
+    let theirs = crate::common::json(server.get_as(&anna, "Patient?_elements=id").await).await;
+    let mut ids: Vec<&str> =
+        theirs["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["demo-anna-kowalska", "demo-zofia-kowalska"]);
+    let bad = server.get(jan).bearer_auth("not-a-token").send().await.expect("get");
+    assert_eq!(bad.status(), 401, "a token that is brought is checked");
+    if let Some(browser) = Browser::open(&site(&server)).await {
+        browser.log_in(ANNA).await;
+        browser.visit("/konta").await;
+        let accounts = browser.section_text("Dostępne konta").await;
+        assert!(accounts.contains("Anna Kowalska") && accounts.contains("Zofia Kowalska"), "{accounts}");
+        assert!(!accounts.contains("Jan Kowalski") && !accounts.contains("Krystyna"), "{accounts}");
+        browser.close().await;
     }
+    server.stop().await;
 }

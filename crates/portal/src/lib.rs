@@ -84,4 +84,22 @@ pub fn router(config: PortalConfig) -> Router {
         .route("/uprawnienia", get(pages::authorisations::page).post(pages::authorisations::act))
         .route("/historia-dostepu", get(pages::access_log::page))
         .with_state(shared)
+        .layer(axum::middleware::map_response(protect))
+}
+
+/// Every page: only this site's stylesheet and forms, never framed, no referrer (paths name
+/// accounts and documents), and not to be sniffed as anything but what it says.
+async fn protect(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
 }

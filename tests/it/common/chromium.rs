@@ -1,6 +1,10 @@
-//! Real headless Chromium for the portal's tests, driven through WebDriver (Debian's `chromium`
-//! and `chromium-driver`; CI installs them). One chromedriver per test binary; every [`Browser`]
-//! is a new browser session with its own profile, so two of them share no cookies.
+//! Real headless Chromium for the portal's tests, driven through W3C WebDriver (Debian's
+//! `chromium` and `chromium-driver`; CI installs them). One chromedriver per test binary; every
+//! [`Browser`] is a new browser session with its own profile, so two of them share no cookies.
+//!
+//! The protocol is a dozen JSON-over-HTTP commands, spoken here with reqwest: the Rust WebDriver
+//! clients (fantoccini) bring the MPL-licensed `webdriver` crate and fourteen second versions of
+//! crates already in the build (an old `http`, `cookie`, ICU...).
 //!
 //! Without Chromium the tests are skipped with a message, unless `IKP_REQUIRE_BROWSER` is set
 //! (as in CI), when they fail.
@@ -11,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use base64::Engine;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
@@ -77,11 +81,22 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
-/// One browser session on the portal at `site` (`http://127.0.0.1:port`).
+/// One browser session on the portal at `site`.
 pub struct Browser {
-    pub client: Client,
+    http: reqwest::Client,
+    /// The session's URL at chromedriver (`http://127.0.0.1:port/session/<id>`).
+    session: String,
     pub site: String,
 }
+
+/// How an element is found.
+pub enum Locator<'a> {
+    Css(&'a str),
+    XPath(&'a str),
+}
+
+/// W3C WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     /// A new headless browser, or `None` when Chromium is not installed (and not required).
@@ -95,42 +110,106 @@ impl Browser {
         if let Some(binary) = chromium() {
             options["binary"] = json!(binary.display().to_string());
         }
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), json!("chrome"));
-        capabilities.insert("goog:chromeOptions".into(), options);
-        let client =
-            ClientBuilder::native().capabilities(capabilities).connect(&driver.url).await.expect("a browser session");
-        client.set_ua("ikp-portal-tests").await.ok();
-        Some(Browser { client, site: site.trim_end_matches('/').to_string() })
+        let capabilities =
+            json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
+        let http = reqwest::Client::builder().timeout(COMMAND_LIMIT).build().expect("client");
+        let answer: Value = http
+            .post(format!("{}/session", driver.url))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .expect("json");
+        let id = answer["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {answer}"));
+        Some(Browser {
+            http,
+            session: format!("{}/session/{id}", driver.url),
+            site: site.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// One WebDriver command: its `value`, or the error's message.
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let ok = response.status().is_success();
+        let answer: Value = response.json().await.map_err(|e| e.to_string())?;
+        if ok { Ok(answer["value"].clone()) } else { Err(format!("{}", answer["value"]["message"])) }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        self.command(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, String> {
+        self.command(reqwest::Method::GET, path, None).await
+    }
+
+    /// The first element `locator` finds (its WebDriver id).
+    pub async fn find(&self, locator: Locator<'_>) -> Result<String, String> {
+        let (using, value) = match locator {
+            Locator::Css(css) => ("css selector", css),
+            Locator::XPath(xpath) => ("xpath", xpath),
+        };
+        let found = self.post("/element", json!({"using": using, "value": value})).await?;
+        found[ELEMENT].as_str().map(str::to_string).ok_or_else(|| format!("no element in {found}"))
+    }
+
+    /// The visible text of the first element matching `css`.
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        self.element_text(&element).await
+    }
+
+    async fn element_text(&self, element: &str) -> String {
+        let text = self.get(&format!("/element/{element}/text")).await.expect("text");
+        text.as_str().unwrap_or_default().to_string()
+    }
+
+    /// An attribute of the first element matching `css`.
+    pub async fn attribute(&self, css: &str, name: &str) -> String {
+        let element = self.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        let value = self.get(&format!("/element/{element}/attribute/{name}")).await.expect("attribute");
+        value.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Runs a script in the page; its return value.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": []}))
+            .await
+            .unwrap_or_else(|e| panic!("script: {e}"))
     }
 
     /// Opens a path of the portal.
     pub async fn visit(&self, path: &str) {
-        tokio::time::timeout(COMMAND_LIMIT, self.client.goto(&format!("{}{path}", self.site)))
+        self.post("/url", json!({"url": format!("{}{path}", self.site)}))
             .await
-            .expect("the page loads in time")
-            .expect("goto");
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 
     /// The path of the page shown.
     pub async fn path(&self) -> String {
-        let url = self.client.current_url().await.expect("url");
-        url.path().to_string()
+        let url = self.get("/url").await.expect("url");
+        reqwest::Url::parse(url.as_str().unwrap_or_default()).map(|u| u.path().to_string()).unwrap_or_default()
     }
 
     /// Logs in through the portal's button and the authorization server's demo login page.
     pub async fn log_in(&self, pesel: &str) {
         self.visit("/").await;
         self.click_button("Zaloguj się").await;
+        self.submit_login(pesel).await;
+    }
+
+    /// Fills in and sends the authorization server's demo login form; waits for the portal.
+    pub async fn submit_login(&self, pesel: &str) {
         self.fill("input[name=pesel]", pesel).await;
         self.fill("input[name=password]", "demo").await;
-        self.client
-            .find(Locator::Css("form button[type=submit]"))
-            .await
-            .expect("login button")
-            .click()
-            .await
-            .expect("submit");
+        self.click_css("form button[type=submit]").await;
         self.wait_for_path(|p| !p.starts_with("/fhir/")).await;
     }
 
@@ -146,9 +225,14 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-        field.clear().await.ok();
-        field.send_keys(value).await.expect("typed");
+        let field = self.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        self.post(&format!("/element/{field}/clear"), json!({})).await.ok();
+        self.post(&format!("/element/{field}/value"), json!({"text": value})).await.expect("typed");
+    }
+
+    /// Clicks the first element matching `css` and waits for the next page.
+    pub async fn click_css(&self, css: &str) {
+        self.click(Locator::Css(css), css).await;
     }
 
     /// Clicks the first button whose text is `text` and waits for the next page.
@@ -174,38 +258,39 @@ impl Browser {
     }
 
     async fn click(&self, locator: Locator<'_>, what: &str) {
-        let before = self.client.find(Locator::Css("html")).await.expect("html");
-        let element = match self.client.find(locator).await {
+        let before = self.find(Locator::Css("html")).await.expect("html");
+        let element = match self.find(locator).await {
             Ok(element) => element,
-            Err(e) => panic!("no {what} on {}: {e}", self.path_or_empty().await),
+            Err(e) => panic!("no {what} on {}: {e}", self.path().await),
         };
-        element.click().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.post(&format!("/element/{element}/click"), json!({})).await.unwrap_or_else(|e| panic!("{what}: {e}"));
         // The click navigates: wait until the old document is gone.
         for _ in 0..200 {
-            if before.tag_name().await.is_err() {
+            if self.get(&format!("/element/{before}/name")).await.is_err() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    async fn path_or_empty(&self) -> String {
-        self.client.current_url().await.map(|u| u.path().to_string()).unwrap_or_default()
-    }
-
     /// The visible text of the page.
     pub async fn text(&self) -> String {
-        self.client.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+        self.text_of("body").await
     }
 
-    /// The page's HTML.
-    pub async fn source(&self) -> String {
-        self.client.source().await.expect("source")
+    /// The text of the section whose heading is `heading`.
+    pub async fn section_text(&self, heading: &str) -> String {
+        let xpath = format!("//section[h2[normalize-space()={}]]", xpath_literal(heading));
+        match self.find(Locator::XPath(&xpath)).await {
+            Ok(section) => self.element_text(&section).await,
+            Err(_) => panic!("no section {heading} in {}", self.text().await),
+        }
     }
 
     /// Saves a screenshot of the page as `<name>.png` among the test artifacts.
     pub async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.expect("screenshot");
+        let encoded = self.get("/screenshot").await.expect("screenshot");
+        let png = base64::engine::general_purpose::STANDARD.decode(encoded.as_str().unwrap_or_default()).expect("png");
         std::fs::write(artifacts().join(format!("{name}.png")), png).expect("screenshot saved");
     }
 
@@ -215,16 +300,19 @@ impl Browser {
         super::node::ensure_installed(&["axe-core"]).await;
         let axe = std::fs::read_to_string(super::node::node_dir().join("node_modules/axe-core/axe.min.js"))
             .expect("axe-core");
-        self.client.execute(&axe, vec![]).await.expect("axe-core injected");
+        self.execute(&axe).await;
         let script = r#"
             const done = arguments[arguments.length - 1];
             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                                       nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))))
-               .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
+               .then(r => done({passes: r.passes.length,
+                                violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                                   nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))}))
+               .catch(e => done({passes: 0, violations: [{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]}));
         "#;
-        let violations = self.client.execute_async(script, vec![]).await.expect("axe ran");
-        violations
+        let result = self.post("/execute/async", json!({"script": script, "args": []})).await.expect("axe ran");
+        // A run that checked nothing would pass anything.
+        assert!(result["passes"].as_u64().unwrap_or_default() > 5, "axe-core checked nothing: {result}");
+        result["violations"]
             .as_array()
             .into_iter()
             .flatten()
@@ -244,22 +332,19 @@ impl Browser {
     /// the load event), from the browser's Navigation Timing.
     pub async fn page_cost(&self) -> (u64, f64) {
         let value = self
-            .client
             .execute(
                 "const n = performance.getEntriesByType('navigation')[0];\
                  const css = performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, 0);\
                  return [n.transferSize + css, n.loadEventEnd - n.startTime];",
-                vec![],
             )
-            .await
-            .expect("timing");
+            .await;
         let bytes = value.get(0).and_then(Value::as_u64).unwrap_or_default();
         let ms = value.get(1).and_then(Value::as_f64).unwrap_or_default();
         (bytes, ms)
     }
 
     pub async fn close(self) {
-        self.client.close().await.ok();
+        self.http.delete(&self.session).send().await.ok();
     }
 }
 

@@ -30,3 +30,26 @@ pub async fn switch(Query(switch): Query<Switch>) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn location(lang: &str, back: &str) -> (String, String) {
+        let response = switch(Query(Switch { lang: Some(lang.into()), back: Some(back.into()) })).await;
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        (header(LOCATION), header(SET_COOKIE))
+    }
+
+    #[tokio::test]
+    async fn the_switch_goes_back_only_to_this_site() {
+        assert_eq!(
+            location("en", "/recepty").await,
+            ("/recepty".into(), "ikp_lang=en; Path=/; SameSite=Lax; Max-Age=31536000".into())
+        );
+        for elsewhere in ["//evil.example/", "https://evil.example/", "/\\evil.example", "evil"] {
+            assert_eq!(location("pl", elsewhere).await.0, "/", "{elsewhere}");
+        }
+        assert!(location("xx", "/").await.1.starts_with("ikp_lang=pl;"), "an unknown language is Polish");
+    }
+}
