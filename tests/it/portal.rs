@@ -286,6 +286,15 @@ async fn every_screen_passes_the_accessibility_checks(server: &TestServer) {
     browser.wait_for_path(|p| p == "/szczepienia").await;
     browser.visit("/wyniki").await;
     check_screen(server, &browser, "zofia-results-en", &mut problems, &mut costs).await;
+    // On a phone's screen.
+    browser.click_css("a.lang").await;
+    browser.resize(390, 844).await;
+    for (path, name) in
+        [("/", "dashboard"), ("/recepty", "prescriptions"), ("/wyniki", "results"), ("/uprawnienia", "authorisations")]
+    {
+        browser.visit(path).await;
+        check_screen(server, &browser, &format!("phone-zofia-{name}"), &mut problems, &mut costs).await;
+    }
     std::fs::write(artifacts().join(format!("{}-page-costs.tsv", server.backend)), costs).expect("costs saved");
     browser.close().await;
     assert!(problems.is_empty(), "serious or critical accessibility violations:\n{}", problems.join("\n"));
@@ -331,6 +340,44 @@ async fn with_authorization_off_a_token_still_confines_its_caller() {
         assert!(accounts.contains("Anna Kowalska") && accounts.contains("Zofia Kowalska"), "{accounts}");
         assert!(!accounts.contains("Jan Kowalski") && !accounts.contains("Krystyna"), "{accounts}");
         browser.close().await;
+    }
+    server.stop().await;
+}
+
+/// Logging in to the portal through the national identity provider (an upstream OpenID Connect
+/// login, here the certified node `oidc-provider`), in the browser: our login page offers it, the
+/// provider logs Jan in, and he lands on his dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_national_identity_provider_sqlite() {
+    through_the_national_identity_provider(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_national_identity_provider_postgres() {
+    through_the_national_identity_provider(true).await;
+}
+
+async fn through_the_national_identity_provider(postgres: bool) {
+    let Some((server, _provider)) = crate::smart_oidc_provider::servers(postgres).await else { return };
+    if let Some(jan) = browser(&server).await {
+        jan.visit("/").await;
+        jan.click_button("Zaloguj się").await;
+        jan.click_css("a[href*='/auth/upstream']").await;
+        jan.wait_for_path(|p| p.starts_with("/interaction/")).await;
+        // The provider's login (a test provider: its form is posted by script).
+        let login = format!(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = location.pathname + '/login';\
+             for (const [k, v] of [['sub', '{JAN}'], ['acr', '{}']]) {{\
+               const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }}\
+             document.body.appendChild(f); f.submit();",
+            crate::smart_oidc_provider::SUBSTANTIAL
+        );
+        jan.execute(&login).await;
+        jan.wait_for_path(|p| p == "/").await;
+        let text = jan.text().await;
+        assert!(text.contains("Zalogowano: Jan Kowalski") && text.contains("Twoje konto: Jan Kowalski"), "{text}");
+        jan.screenshot(&shot(&server, "jan-upstream-login")).await;
+        jan.close().await;
     }
     server.stop().await;
 }

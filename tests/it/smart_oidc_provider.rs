@@ -20,7 +20,7 @@ const RP_CLIENT_ID: &str = "ikp-rp";
 const RP_SECRET: &str = "rp+secret/with=signs+/==";
 const JAN: &str = "80051412351";
 const LOW: &str = "http://eidas.europa.eu/LoA/low";
-const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+pub(crate) const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// Our callback at the provider: where the provider sends browsers back to.
@@ -47,7 +47,7 @@ fn configure(issuer: String) -> impl FnOnce(&mut ServeArgs) {
 
 /// The provider and our server, each told about the other: the provider's issuer is known when
 /// it listens, our callback once our server listens.
-async fn servers(postgres: bool) -> Option<(TestServer, node::Script)> {
+pub(crate) async fn servers(postgres: bool) -> Option<(TestServer, node::Script)> {
     node::ensure_installed(&["oidc-provider"]).await;
     let mut provider = node::start("provider.mjs", &[]);
     let issuer = provider.next_json().await["issuer"].as_str().expect("issuer").to_string();

@@ -215,3 +215,35 @@ fn relative(user: &str) -> String {
         _ => user.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_read_relative_to_the_base_from_the_id_token() {
+        assert_eq!(relative("https://ikp.example/fhir/Patient/demo-anna"), "Patient/demo-anna");
+        assert_eq!(relative("Patient/x"), "Patient/x");
+        let claims = URL_SAFE_NO_PAD.encode(r#"{"fhirUser":"http://h/fhir/Practitioner/p1"}"#);
+        assert_eq!(id_token_user(&format!("e30.{claims}.sig")).as_deref(), Some("http://h/fhir/Practitioner/p1"));
+        assert_eq!(id_token_user("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn client_credentials_are_form_encoded_before_basic() {
+        let config = PortalConfig {
+            site: String::new(),
+            fhir_base: String::new(),
+            fhir_path: "/fhir".into(),
+            client_id: "a:b".into(),
+            client_secret: "s&t".into(),
+            cookie_key: [0; 32],
+            secure_cookies: false,
+            api: crate::Api::new(tower::service_fn(|_| async {
+                Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::empty()))
+            })),
+            demo_users: Vec::new(),
+        };
+        assert_eq!(basic(&config), format!("Basic {}", STANDARD.encode("a%3Ab:s%26t")));
+    }
+}

@@ -185,6 +185,11 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script: {e}"))
     }
 
+    /// Resizes the window (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height})).await.expect("resized");
+    }
+
     /// Opens a path of the portal.
     pub async fn visit(&self, path: &str) {
         self.post("/url", json!({"url": format!("{}{path}", self.site)}))

@@ -88,7 +88,6 @@ pub async fn page(mut ctx: Ctx) -> Response {
             }),
             ..Section::default()
         }],
-        ..Page::default()
     };
     ctx.render(page)
 }

@@ -216,6 +216,11 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
         .map(|c| (c.0.to_string(), lang.pick(c.1, c.2).to_string()))
         .collect();
     let professionals = practitioners.iter().map(|p| (fhir::id(p).to_string(), fhir::human_name(p))).collect();
+    let person = vec![
+        Input::text("person-pesel", "pesel", "PESEL").numeric(),
+        Input::text("person-family", "family", lang.pick("Nazwisko", "Surname")),
+    ];
+    let professional = vec![Input::select("pro-who", "professional", lang.pick("Kogo", "Whom"), professionals)];
     sections.push(Section {
         heading: lang.pick("Upoważnij osobę", "Authorise a person").into(),
         intro: Some(
@@ -225,43 +230,12 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
             )
             .into(),
         ),
-        forms: vec![
-            PageForm::post(PATH, lang.pick("Nadaj upoważnienie", "Grant"))
-                .hidden("action", "grant-person")
-                .input(Input::select(
-                    "person-category",
-                    "category",
-                    lang.pick("Rodzaj upoważnienia", "Kind of authorisation"),
-                    person_categories,
-                ))
-                .input(Input::text("person-pesel", "pesel", "PESEL").numeric())
-                .input(Input::text("person-family", "family", lang.pick("Nazwisko", "Surname")))
-                .input(
-                    Input::text("person-end", "end", lang.pick("Ważne do (opcjonalnie)", "Valid until (optional)"))
-                        .kind("date")
-                        .optional(),
-                ),
-        ],
+        forms: vec![grant_form(lang, "grant-person", "person", person_categories, person)],
         ..Section::default()
     });
     sections.push(Section {
         heading: lang.pick("Upoważnij lekarza lub farmaceutę", "Authorise a doctor or a pharmacist").into(),
-        forms: vec![
-            PageForm::post(PATH, lang.pick("Nadaj upoważnienie", "Grant"))
-                .hidden("action", "grant-professional")
-                .input(Input::select(
-                    "pro-category",
-                    "category",
-                    lang.pick("Rodzaj upoważnienia", "Kind of authorisation"),
-                    professional_categories,
-                ))
-                .input(Input::select("pro-who", "professional", lang.pick("Kogo", "Whom"), professionals))
-                .input(
-                    Input::text("pro-end", "end", lang.pick("Ważne do (opcjonalnie)", "Valid until (optional)"))
-                        .kind("date")
-                        .optional(),
-                ),
-        ],
+        forms: vec![grant_form(lang, "grant-professional", "pro", professional_categories, professional)],
         ..Section::default()
     });
     sections.push(Section {
@@ -287,6 +261,19 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
         ..Page::default()
     };
     ctx.render(page)
+}
+
+/// A form that grants access: the kind (`categories`), whom (`who`), and an optional end.
+fn grant_form(lang: Lang, action: &str, prefix: &str, categories: Vec<(String, String)>, who: Vec<Input>) -> PageForm {
+    let kind = lang.pick("Rodzaj upoważnienia", "Kind of authorisation");
+    let mut form = PageForm::post(PATH, lang.pick("Nadaj upoważnienie", "Grant"))
+        .hidden("action", action)
+        .input(Input::select(&format!("{prefix}-category"), "category", kind, categories));
+    for input in who {
+        form = form.input(input);
+    }
+    let end = lang.pick("Ważne do (opcjonalnie)", "Valid until (optional)");
+    form.input(Input::text(&format!("{prefix}-end"), "end", end).kind("date").optional())
 }
 
 fn category_of(consent: &Value) -> &str {

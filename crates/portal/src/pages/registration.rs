@@ -17,13 +17,9 @@ pub async fn page(ctx: Ctx) -> Response {
     show(ctx, None).await
 }
 
-pub async fn act(mut ctx: Ctx, Form(request): Form<slots::Request>) -> Response {
-    let Some(account) = ctx.account() else { return ctx.login_first() };
-    if !ctx.csrf_ok(&request.csrf) {
-        return ctx.login_first();
-    }
-    let notice = slots::perform(&mut ctx, &account, &request).await;
-    show(ctx, Some(notice)).await
+pub async fn act(ctx: Ctx, Form(request): Form<slots::Request>) -> Response {
+    let (ctx, notice) = slots::carry_out(ctx, &request).await;
+    show(ctx, notice).await
 }
 
 async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {

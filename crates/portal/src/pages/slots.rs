@@ -196,8 +196,22 @@ pub struct Request {
     appointment: String,
 }
 
+/// A posted registration form, checked and carried out for the account shown: what happened, as
+/// a notice (none when there is no login or the form's token is not this login's, so nothing is
+/// done and the screen only says what it always says).
+pub async fn carry_out(mut ctx: Ctx, request: &Request) -> (Ctx, Option<Notice>) {
+    let account = ctx.account();
+    match account {
+        Some(account) if ctx.csrf_ok(&request.csrf) => {
+            let notice = perform(&mut ctx, &account, request).await;
+            (ctx, Some(notice))
+        }
+        _ => (ctx, None),
+    }
+}
+
 /// Carries out a registration form for the account shown; what happened, as a notice.
-pub async fn perform(ctx: &mut Ctx, account: &str, request: &Request) -> Notice {
+async fn perform(ctx: &mut Ctx, account: &str, request: &Request) -> Notice {
     let lang = ctx.lang;
     let service = SCREENINGS.iter().chain(VACCINATIONS).find(|s| s.code == request.service);
     let patient = format!("Patient/{account}");
