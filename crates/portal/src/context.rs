@@ -234,27 +234,21 @@ impl Ctx {
             Vec::new()
         };
         let banner = self.session.as_ref().filter(|s| !s.account.is_empty()).map(|s| {
-            let (text, tone) = match s.relation {
-                Relation::Own => (format!("{} {}", lang.pick("Twoje konto:", "Your account:"), s.account_name), "own"),
+            // (whose account, the role the user acts in, the banner's colour)
+            let (whose, acting, tone) = match s.relation {
+                Relation::Own => (lang.pick("Twoje konto:", "Your account:"), "", "own"),
                 Relation::Child => (
-                    format!(
-                        "{} {} {}",
-                        lang.pick("Konto dziecka:", "Child's account:"),
-                        s.account_name,
-                        lang.pick("(działasz jako rodzic)", "(you act as a parent)")
-                    ),
+                    lang.pick("Konto dziecka:", "Child's account:"),
+                    lang.pick(" (działasz jako rodzic)", " (you act as a parent)"),
                     "child",
                 ),
                 Relation::Authorised => (
-                    format!(
-                        "{} {} {}",
-                        lang.pick("Konto osoby, która Cię upoważniła:", "Account of someone who authorised you:"),
-                        s.account_name,
-                        lang.pick("(działasz jako pełnomocnik)", "(you act as their proxy)")
-                    ),
+                    lang.pick("Konto osoby, która Cię upoważniła:", "Account of someone who authorised you:"),
+                    lang.pick(" (działasz jako pełnomocnik)", " (you act as their proxy)"),
                     "authorised",
                 ),
             };
+            let text = format!("{whose} {}{acting}", s.account_name);
             Banner { text, tone, switch_label: lang.pick("Zmień konto", "Switch account") }
         });
         let user = self.session.as_ref().map(|s| UserBox {
