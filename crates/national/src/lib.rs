@@ -18,7 +18,9 @@ pub mod poz;
 pub mod prescription;
 pub mod referral;
 pub mod results;
+pub mod subscriptions;
 pub mod sweep;
+pub mod topics;
 
 // The layers below, under the names the modules use (`crate::session`, `crate::auth`...).
 use ikp_auth as auth;
