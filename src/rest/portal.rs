@@ -31,5 +31,8 @@ pub fn beside(api: axum::Router, setup: PortalSetup, layered: impl Fn(axum::Rout
         api: ikp_portal::Api::new(layered(api.clone())),
         demo_users: setup.demo_users,
     });
+    // Pages are compressed for browsers that ask (a page of trend charts is 60–80 kB of SVG);
+    // the API's answers are left as they were.
+    let pages = pages.layer(tower_http::compression::CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd());
     layered(pages.fallback_service(api))
 }
