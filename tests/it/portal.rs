@@ -63,6 +63,8 @@ in_browser!(
     a_logged_out_browser_sees_nothing,
     one_session_never_shows_another_users_data,
     every_screen_passes_the_accessibility_checks,
+    jan_lets_anna_see_his_record_but_not_act_for_him,
+    a_slot_taken_meanwhile_is_explained,
 );
 
 fn site(server: &TestServer) -> String {
@@ -180,6 +182,57 @@ async fn jan_revokes_krystynas_proxy(server: &TestServer) {
     jan.screenshot(&shot(server, "jan-revoked-krystyna")).await;
     assert_eq!(server.get_as(&krystyna, "Patient/demo-jan-kowalski").await.status(), 404, "her access ended at once");
     jan.close().await;
+}
+
+async fn jan_lets_anna_see_his_record_but_not_act_for_him(server: &TestServer) {
+    let (Some(jan), Some(anna)) = (browser(server).await, browser(server).await) else { return };
+    jan.log_in(JAN).await;
+    jan.visit("/uprawnienia").await;
+    // The person form: the first kind is "may see my data" (proxy-read).
+    jan.fill("#person-pesel", ANNA).await;
+    jan.fill("#person-family", "Kowalska").await;
+    jan.click_button("Nadaj upoważnienie").await;
+    let notice = jan.text_of(".notice-ok").await;
+    assert!(notice.contains("nadane"), "{notice}");
+    let granted = jan.section_text("Upoważnienia do tego konta").await;
+    assert!(granted.contains("Kowalska") && granted.contains("Wgląd w moje dane"), "{granted}");
+    jan.screenshot(&shot(server, "jan-granted-anna")).await;
+    // Anna now has Jan's account, to read.
+    anna.log_in(ANNA).await;
+    anna.visit("/konta").await;
+    let accounts = anna.section_text("Dostępne konta").await;
+    assert!(accounts.contains("Jan Kowalski") && accounts.contains("Upoważnił(a) Cię"), "{accounts}");
+    anna.click_button_in_card("Jan Kowalski", "Pokaż to konto").await;
+    assert!(anna.text().await.contains("Konto osoby, która Cię upoważniła: Jan Kowalski"));
+    anna.visit("/recepty").await;
+    assert!(anna.text().await.contains("kod dostępu 1234"), "she may read his prescriptions");
+    // But not act for him: the refusal is a sentence, and nothing is booked.
+    anna.visit("/rejestracja").await;
+    anna.click_first_button_in_section("Cytologia").await;
+    let refusal = anna.text_of(".notice-error").await;
+    assert!(refusal.contains("Nie masz uprawnień"), "{refusal}");
+    anna.screenshot(&shot(server, "anna-proxy-read-refused")).await;
+    let token = server.token(Some("Patient/demo-jan-kowalski"), None, "user/*.rs").await;
+    let booked = crate::common::json(server.get_as(&token, "Appointment?patient=demo-jan-kowalski&service-type=https://ikp.example.org/fhir/CodeSystem/pl-cer-service|cytology").await).await;
+    assert_eq!(booked["total"], 0, "{booked}");
+    jan.close().await;
+    anna.close().await;
+}
+
+async fn a_slot_taken_meanwhile_is_explained(server: &TestServer) {
+    let Some(anna) = browser(server).await else { return };
+    anna.log_in(ANNA).await;
+    anna.visit("/rejestracja").await;
+    // While the page is open, the first cytology slot is booked elsewhere (here: through the API).
+    let token = server.token(Some("Patient/demo-anna-kowalska"), None, "user/*.cruds").await;
+    let book = json!({"resourceType": "Parameters", "parameter": [{"name": "patient", "valueString": "Patient/demo-anna-kowalska"}]});
+    let r = server.post_as(&token, "Slot/demo-cer-cytologia-1/$book", Some(&book)).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    anna.click_first_button_in_section("Cytologia").await;
+    let refusal = anna.text_of(".notice-error").await;
+    assert!(refusal.contains("Ktoś właśnie to zmienił"), "{refusal}");
+    anna.screenshot(&shot(server, "anna-slot-taken")).await;
+    anna.close().await;
 }
 
 async fn a_logged_out_browser_sees_nothing(server: &TestServer) {
