@@ -4,6 +4,9 @@
 //! with the verifier and the client's secret, and opens the login. The token endpoint is called
 //! from the server, so the browser never sees a token. `/wyloguj` revokes the refresh token.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
 use axum::extract::{Form, Query};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -21,6 +24,7 @@ use crate::view::{Page, Section};
 use crate::{CALLBACK_PATH, PortalConfig, SCOPES, Shared};
 
 /// What the token endpoint answered.
+#[derive(Clone)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
@@ -171,9 +175,33 @@ pub async fn logout(mut ctx: Ctx, Form(form): Form<Csrf>) -> Response {
     ctx.redirect("/")
 }
 
-/// A new access token for a refresh token.
+/// How long a refresh's answer is kept for other requests that spend the same refresh token.
+const RECENT_REFRESH_SECONDS: i64 = 60;
+
+/// The refreshes of the last minute, by the hash of the refresh token they spent. The server
+/// rotates refresh tokens and takes a second use of one for theft (it revokes the whole grant),
+/// so two requests of one browser that both find the access token about to expire (two tabs)
+/// must not both spend it: the second waits for the first and gets the same new tokens.
+type RecentRefreshes = HashMap<[u8; 32], (i64, Arc<tokio::sync::Mutex<Option<Tokens>>>)>;
+static RECENT: LazyLock<std::sync::Mutex<RecentRefreshes>> = LazyLock::new(Default::default);
+
+/// A new access token for a refresh token (once per refresh token, however many ask).
 pub async fn refresh(config: &PortalConfig, refresh_token: &str) -> Result<Tokens, ApiError> {
-    token_request(config, vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh_token.into())]).await
+    let key = openssl::sha::sha256(refresh_token.as_bytes());
+    let slot = {
+        let mut recent = RECENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = session::now();
+        recent.retain(|_, (at, _)| now - *at < RECENT_REFRESH_SECONDS);
+        recent.entry(key).or_insert_with(|| (now, Arc::default())).1.clone()
+    };
+    let mut answer = slot.lock().await;
+    if let Some(tokens) = answer.as_ref() {
+        return Ok(tokens.clone());
+    }
+    let form = vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh_token.into())];
+    let tokens = token_request(config, form).await?;
+    *answer = Some(tokens.clone());
+    Ok(tokens)
 }
 
 async fn token_request(config: &PortalConfig, form: Vec<(&'static str, String)>) -> Result<Tokens, ApiError> {
@@ -229,9 +257,31 @@ mod tests {
         assert_eq!(id_token_user("not-a-jwt"), None);
     }
 
-    #[test]
-    fn client_credentials_are_form_encoded_before_basic() {
-        let config = PortalConfig {
+    #[tokio::test]
+    async fn two_requests_refreshing_one_token_spend_it_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let api = crate::Api::new(tower::service_fn(move |_| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let body = format!(r#"{{"access_token":"a{n}","refresh_token":"r{n}","expires_in":3600}}"#);
+                Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::from(body)))
+            }
+        }));
+        let config = config_with(api);
+        let spent = format!("refresh-{}", session::random_token::<16>().expect("random"));
+        let (first, second) = tokio::join!(refresh(&config, &spent), refresh(&config, &spent));
+        let (first, second) = (first.expect("first"), second.expect("second"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one call to the token endpoint");
+        assert_eq!((first.access_token.as_str(), second.access_token.as_str()), ("a0", "a0"));
+        let other = refresh(&config, "another-refresh-token").await.expect("another");
+        assert_eq!(other.access_token, "a1", "another token is refreshed on its own");
+    }
+
+    fn config_with(api: crate::Api) -> PortalConfig {
+        PortalConfig {
             site: String::new(),
             fhir_base: String::new(),
             fhir_path: "/fhir".into(),
@@ -239,11 +289,16 @@ mod tests {
             client_secret: "s&t".into(),
             cookie_key: [0; 32],
             secure_cookies: false,
-            api: crate::Api::new(tower::service_fn(|_| async {
-                Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::empty()))
-            })),
+            api,
             demo_users: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn client_credentials_are_form_encoded_before_basic() {
+        let config = config_with(crate::Api::new(tower::service_fn(|_| async {
+            Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::empty()))
+        })));
         assert_eq!(basic(&config), format!("Basic {}", STANDARD.encode("a%3Ab:s%26t")));
     }
 }
