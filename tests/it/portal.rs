@@ -65,6 +65,8 @@ in_browser!(
     every_screen_passes_the_accessibility_checks,
     jan_lets_anna_see_his_record_but_not_act_for_him,
     a_slot_taken_meanwhile_is_explained,
+    anna_registers_zofia_for_hpv_and_the_trail_shows_it,
+    jan_chooses_his_doctor_and_applies_for_an_ehic,
 );
 
 fn site(server: &TestServer) -> String {
@@ -233,6 +235,52 @@ async fn a_slot_taken_meanwhile_is_explained(server: &TestServer) {
     assert!(refusal.contains("Ktoś właśnie to zmienił"), "{refusal}");
     anna.screenshot(&shot(server, "anna-slot-taken")).await;
     anna.close().await;
+}
+
+async fn anna_registers_zofia_for_hpv_and_the_trail_shows_it(server: &TestServer) {
+    let Some(anna) = browser(server).await else { return };
+    anna.log_in(ANNA).await;
+    anna.visit("/konta").await;
+    anna.click_button_in_card("Zofia Kowalska", "Pokaż to konto").await;
+    anna.visit("/szczepienia").await;
+    let given = anna.section_text("Wykonane szczepienia").await;
+    assert!(!given.contains("Brak zapisanych szczepień"), "Zofia's vaccinations are listed: {given}");
+    anna.click_first_button_in_section("Szczepienie przeciw HPV").await;
+    let notice = anna.text_of(".notice-ok").await;
+    assert!(notice.contains("Zarezerwowano termin"), "{notice}");
+    assert!(anna.section_text("Twoje rezerwacje").await.contains("HPV"), "the booking is on Zofia's account");
+    anna.screenshot(&shot(server, "zofia-hpv-booked")).await;
+    // Zofia's access log names who looked and booked: her mother.
+    anna.visit("/historia-dostepu").await;
+    let trail = anna.section_text("Ostatnie zdarzenia").await;
+    assert!(trail.contains("Anna Kowalska") || trail.contains("Patient/demo-anna-kowalska"), "{trail}");
+    assert!(trail.contains("Appointment"), "the booking is in the trail: {trail}");
+    anna.screenshot(&shot(server, "zofia-access-log")).await;
+    anna.close().await;
+}
+
+async fn jan_chooses_his_doctor_and_applies_for_an_ehic(server: &TestServer) {
+    let Some(jan) = browser(server).await else { return };
+    jan.log_in(JAN).await;
+    jan.visit("/poz").await;
+    // The first role (doctor) and the first practitioner's role offered.
+    jan.click_button("Złóż deklarację").await;
+    let notice = jan.text_of(".notice-ok").await;
+    assert!(notice.contains("Deklaracja została złożona"), "{notice}");
+    let declarations = jan.section_text("Twoje deklaracje").await;
+    assert!(declarations.contains("Lekarz POZ") && declarations.contains("Aktualny wybór"), "{declarations}");
+    jan.screenshot(&shot(server, "jan-primary-care-chosen")).await;
+    jan.visit("/ekuz").await;
+    jan.click_button("Złóż wniosek o EKUZ").await;
+    let notice = jan.text_of(".notice-ok").await;
+    assert!(notice.contains("Wniosek został złożony"), "{notice}");
+    assert!(jan.section_text("Twoje wnioski").await.contains("Przyjęty"));
+    // A second application while one is open (409): said as what it means here.
+    jan.click_button("Złóż wniosek o EKUZ").await;
+    let refusal = jan.text_of(".notice-error").await;
+    assert!(refusal.contains("Masz już wniosek o EKUZ"), "{refusal}");
+    jan.screenshot(&shot(server, "jan-ehic-applied")).await;
+    jan.close().await;
 }
 
 async fn a_logged_out_browser_sees_nothing(server: &TestServer) {
