@@ -482,3 +482,33 @@ async fn through_the_national_identity_provider(postgres: bool) {
     }
     server.stop().await;
 }
+
+/// A form body larger than any of the portal's forms is refused before it is read, and a request
+/// the portal does not understand is never a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_malformed_forms_are_refused_without_a_server_error() {
+    let server = TestServer::sqlite_configured(crate::common::auth_on).await;
+    let site = site(&server);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let post = |path: &str, body: String| {
+        http.post(format!("{site}{path}")).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let huge = format!("csrf=&action=code&x={}", "a".repeat(ikp_portal::MAX_FORM_BYTES + 1));
+    assert_eq!(post("/uprawnienia", huge).await.expect("post").status(), 413);
+    for (path, body) in [
+        ("/uprawnienia", "%%%".to_string()),
+        ("/rejestracja", "action=book&slot=../../Patient".to_string()),
+        ("/konta", "patient=a%00b".to_string()),
+        ("/wyloguj", String::new()),
+    ] {
+        let status = post(path, body).await.expect("post").status();
+        assert!(status.is_redirection() || status.is_client_error(), "{path}: {status}");
+    }
+    for path in
+        ["/callback?code=x&state=y", "/callback?error=access_denied", "/dokumenty/..%2F..", "/jezyk?back=//evil"]
+    {
+        let status = http.get(format!("{site}{path}")).send().await.expect("get").status();
+        assert!(!status.is_server_error(), "{path}: {status}");
+    }
+    server.stop().await;
+}

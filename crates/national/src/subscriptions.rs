@@ -11,6 +11,7 @@ use crate::topics::{self, Topic};
 const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition";
 /// The most filters, headers and bytes a subscription may carry (hostile input is bounded).
 const MAX_FILTERS: usize = 10;
+const MAX_FILTER_PARAMETERS: usize = 10;
 const MAX_HEADERS: usize = 10;
 const MAX_HEADER_BYTES: usize = 1024;
 const MAX_ENDPOINT_BYTES: usize = 2048;
@@ -34,16 +35,6 @@ pub enum Content {
     Empty,
     IdOnly,
     FullResource,
-}
-
-impl Content {
-    pub fn code(self) -> &'static str {
-        match self {
-            Content::Empty => "empty",
-            Content::IdOnly => "id-only",
-            Content::FullResource => "full-resource",
-        }
-    }
 }
 
 /// A subscription as accepted: its topic, its filters (`name=value` of the topic's resource
@@ -86,7 +77,10 @@ pub fn accept(
         if resource_type != topic.resource_type {
             return Err(format!("filter '{criteria}' must be on {}, the topic's resource", topic.resource_type));
         }
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (position, (name, value)) in form_urlencoded::parse(query.as_bytes()).enumerate() {
+            if position >= MAX_FILTER_PARAMETERS {
+                return Err(format!("a filter has at most {MAX_FILTER_PARAMETERS} parameters"));
+            }
             let base = name.split(':').next().unwrap_or_default();
             let allowed = if topic.filters.is_empty() {
                 has_parameter(topic.resource_type, base)
@@ -344,6 +338,8 @@ mod tests {
         assert!(refused(&["MedicationRequest?code=x"], rest_hook()).is_err(), "not among the topic's filters");
         assert!(refused(&["Observation?patient=x"], rest_hook()).is_err(), "another resource type");
         assert!(refused(&["MedicationRequest?patient="], rest_hook()).is_err(), "an empty value");
+        let many = format!("MedicationRequest?{}", ["patient=x"; 11].join("&"));
+        assert!(refused(&[&many], rest_hook()).is_err(), "too many parameters in one filter");
         assert!(refused(&[], json!({"type": "rest-hook", "endpoint": "ftp://x"})).is_err());
         assert!(refused(&[], json!({"type": "rest-hook", "endpoint": "https://x", "header": ["Host: evil"]})).is_err());
         assert!(refused(&[], json!({"type": "rest-hook", "endpoint": "https://x", "header": ["X: a\nb"]})).is_err());

@@ -20,34 +20,6 @@ pub const TOPIC_BASE: &str = "https://ikp.example.org/fhir/SubscriptionTopic";
 const TOPIC_EXTENSION: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic";
 const TASK_TYPE: &str = "https://ikp.example.org/fhir/CodeSystem/pl-task-type";
 
-/// What a change did to the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interaction {
-    Create,
-    Update,
-    Delete,
-}
-
-impl Interaction {
-    pub fn code(self) -> &'static str {
-        match self {
-            Interaction::Create => "create",
-            Interaction::Update => "update",
-            Interaction::Delete => "delete",
-        }
-    }
-
-    /// The interaction that turned `before` into `after` (`None` = absent or deleted).
-    pub fn of(before: Option<&Value>, after: Option<&Value>) -> Option<Interaction> {
-        match (before, after) {
-            (None, Some(_)) => Some(Interaction::Create),
-            (Some(_), Some(_)) => Some(Interaction::Update),
-            (Some(_), None) => Some(Interaction::Delete),
-            (None, None) => None,
-        }
-    }
-}
-
 /// Whether a change (the version before, the version after; `None` = absent or deleted) is an
 /// event of the topic.
 pub type Trigger = fn(Option<&Value>, Option<&Value>) -> bool;

@@ -173,6 +173,16 @@ impl Ctx {
         Notice { text: self.lang.refusal(error), tone: "error" }
     }
 
+    /// A notice for the first refusal among a batch's answers, if any.
+    pub fn first_refusal(&self, answers: &[Result<Value, ApiError>]) -> Option<Notice> {
+        answers.iter().find_map(|a| a.as_ref().err()).map(|e| self.refusal(e))
+    }
+
+    /// A notice that something could not be done, in the portal's own words.
+    pub fn failed(&self, text: impl Into<String>) -> Notice {
+        Notice { text: text.into(), tone: "error" }
+    }
+
     /// A notice that something was done.
     pub fn done(&self, text: impl Into<String>) -> Notice {
         Notice { text: text.into(), tone: "ok" }

@@ -78,6 +78,21 @@ pub fn human_name(resource: &Value) -> String {
     parts.join(" ")
 }
 
+/// What a resource is called for people: a person's name, an organisation's or place's name, a
+/// condition's code.
+pub fn label(resource: &Value) -> String {
+    match text(resource, "/resourceType") {
+        "Organization" | "Location" => text(resource, "/name").to_string(),
+        "Condition" => concept(resource.get("code")),
+        _ => human_name(resource),
+    }
+}
+
+/// `Type/id` → [`label`], for the resources a search included (prescribers, providers...).
+pub fn labels(resources: &[&Value]) -> std::collections::HashMap<String, String> {
+    resources.iter().map(|r| (format!("{}/{}", text(r, "/resourceType"), id(r)), label(r))).collect()
+}
+
 /// The value of the resource's identifier in `system`.
 pub fn identifier<'v>(resource: &'v Value, system: &str) -> Option<&'v str> {
     resource

@@ -53,6 +53,9 @@ pub struct PortalConfig {
 /// and do (the access policy narrows it to the accounts the user may see).
 pub const SCOPES: &str = "openid fhirUser offline_access user/*.cruds";
 
+/// The largest form body a page accepts.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
 /// Where the authorization server sends the browser back.
 pub const CALLBACK_PATH: &str = "/callback";
 
@@ -84,6 +87,8 @@ pub fn router(config: PortalConfig) -> Router {
         .route("/uprawnienia", get(pages::authorisations::page).post(pages::authorisations::act))
         .route("/historia-dostepu", get(pages::access_log::page))
         .with_state(shared)
+        // The portal's forms are a few fields: a larger body is refused (413) before it is read.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(protect))
 }
 

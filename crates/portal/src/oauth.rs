@@ -147,7 +147,7 @@ pub async fn callback(mut ctx: Ctx, headers: HeaderMap, Query(answer): Query<Cal
 fn failed_login(ctx: Ctx, text: &str) -> Response {
     let page = Page {
         title: ctx.tr("Logowanie", "Log in").to_string(),
-        notice: Some(crate::view::Notice { text: text.to_string(), tone: "error" }),
+        notice: Some(ctx.failed(text)),
         sections: vec![Section { forms: vec![crate::pages::home::login_form(ctx.lang)], ..Section::default() }],
         ..Page::default()
     };

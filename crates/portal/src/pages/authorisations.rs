@@ -110,12 +110,9 @@ async fn grant(ctx: &mut Ctx, account: &str, request: &Request) -> Notice {
     if request.action == "grant-person" {
         let pesel = request.pesel.trim();
         if pesel.len() != 11 || !pesel.bytes().all(|b| b.is_ascii_digit()) || request.family.trim().is_empty() {
-            return Notice {
-                text: lang
-                    .pick("Podaj 11-cyfrowy PESEL i nazwisko osoby.", "Enter the person's 11-digit PESEL and surname.")
-                    .into(),
-                tone: "error",
-            };
+            return ctx.failed(
+                lang.pick("Podaj 11-cyfrowy PESEL i nazwisko osoby.", "Enter the person's 11-digit PESEL and surname."),
+            );
         }
         values.push(("granteePesel", pesel.to_string()));
         values.push(("granteeFamily", request.family.trim().chars().take(100).collect()));
@@ -123,22 +120,21 @@ async fn grant(ctx: &mut Ctx, account: &str, request: &Request) -> Notice {
         let Some(id) = fhir::safe_id(&request.professional) else { return ctx.refusal(&bad_request()) };
         values.push(("grantee", format!("Practitioner/{id}")));
     }
-    if let Some(end) = Some(request.end.trim()).filter(|e| e.len() == 10) {
+    // A date field's value (YYYY-MM-DD), or nothing.
+    let end = request.end.trim();
+    let is_date = end.len() == 10
+        && end.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if is_date {
         values.push(("end", end.to_string()));
     }
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     match ctx.post(&format!("Patient/{account}/$grant-access"), fhir::parameters(&pairs)).await {
         Ok(_) => ctx.done(lang.pick("Upoważnienie zostało nadane.", "The authorisation is granted.")),
         // The API answers 400 and 404 alike for a person it cannot find: say so plainly.
-        Err(e) if e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::NOT_FOUND => Notice {
-            text: lang
-                .pick(
-                    "Nie udało się nadać upoważnienia. Sprawdź PESEL i nazwisko albo wybraną osobę i rodzaj upoważnienia.",
-                    "The authorisation could not be granted. Check the PESEL and surname, or the person and kind chosen.",
-                )
-                .into(),
-            tone: "error",
-        },
+        Err(e) if e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::NOT_FOUND => ctx.failed(lang.pick(
+            "Nie udało się nadać upoważnienia. Sprawdź PESEL i nazwisko albo wybraną osobę i rodzaj upoważnienia.",
+            "The authorisation could not be granted. Check the PESEL and surname, or the person and kind chosen.",
+        )),
         Err(e) => ctx.refusal(&e),
     }
 }
@@ -173,8 +169,8 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
     let empty = Value::Null;
     let consents = answers[0].as_ref().unwrap_or(&empty);
     let practitioners = answers[1].as_ref().map(fhir::matches).unwrap_or_default();
-    let mut names = super::prescriptions::names(&fhir::included(consents));
-    names.extend(super::prescriptions::names(&practitioners));
+    let mut names = fhir::labels(&fhir::included(consents));
+    names.extend(fhir::labels(&practitioners));
     let (current, ended): (Vec<&Value>, Vec<&Value>) = fhir::matches(consents)
         .into_iter()
         .filter(|c| category_of(c) != "cross-border")
@@ -186,7 +182,7 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
         ..Section::default()
     }];
     if let Some(Ok(mine)) = answers.get(2) {
-        let names = super::prescriptions::names(&fhir::included(mine));
+        let names = fhir::labels(&fhir::included(mine));
         sections.push(Section {
             heading: lang.pick("Upoważnienia, które otrzymałeś(-aś)", "Authorisations given to you").into(),
             empty: Some(lang.pick("Nikt Cię nie upoważnił.", "Nobody has authorised you.").into()),
@@ -256,7 +252,7 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
     }
     let page = Page {
         title: lang.pick("Upoważnienia", "Authorisations").into(),
-        notice: notice.or_else(|| answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e))),
+        notice: notice.or_else(|| ctx.first_refusal(&answers)),
         sections,
         ..Page::default()
     };

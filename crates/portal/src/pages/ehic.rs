@@ -23,15 +23,10 @@ pub async fn apply(mut ctx: Ctx, Form(form): Form<CsrfOnly>) -> Response {
     let notice = match ctx.post(&format!("Patient/{account}/$apply-ehic"), fhir::parameters(&[])).await {
         Ok(_) => ctx.done(ctx.tr("Wniosek został złożony do NFZ.", "The application has been sent to the NFZ.")),
         // One open application at a time.
-        Err(e) if e.status == axum::http::StatusCode::CONFLICT => crate::view::Notice {
-            text: ctx
-                .tr(
-                    "Masz już wniosek o EKUZ, który jest rozpatrywany. Nowy złożysz, gdy ten się zakończy.",
-                    "You already have an EHIC application being handled. You can apply again once it is finished.",
-                )
-                .into(),
-            tone: "error",
-        },
+        Err(e) if e.status == axum::http::StatusCode::CONFLICT => ctx.failed(ctx.tr(
+            "Masz już wniosek o EKUZ, który jest rozpatrywany. Nowy złożysz, gdy ten się zakończy.",
+            "You already have an EHIC application being handled. You can apply again once it is finished.",
+        )),
         Err(e) => ctx.refusal(&e),
     };
     show(ctx, Some(notice)).await

@@ -50,7 +50,7 @@ pub async fn page(mut ctx: Ctx) -> Response {
     let documents = answers.get(3).and_then(|a| a.as_ref().ok()).map(fhir::matches).unwrap_or_default();
     let page = Page {
         title: lang.pick("Pulpit", "Dashboard").into(),
-        notice: answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e)),
+        notice: ctx.first_refusal(&answers),
         sections: vec![
             Section { heading: lang.pick("Na teraz", "Right now").into(), cards: summary, ..Section::default() },
             Section {

@@ -26,7 +26,7 @@ pub async fn page(mut ctx: Ctx) -> Response {
     };
     let page = Page {
         title: lang.pick("Ubezpieczenie i składki", "Insurance and contributions").into(),
-        notice: answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e)),
+        notice: ctx.first_refusal(&answers),
         sections: vec![
             Section {
                 heading: lang.pick("Ubezpieczenie zdrowotne", "Health insurance").into(),

@@ -25,7 +25,7 @@ pub async fn page(mut ctx: Ctx) -> Response {
     let lang = ctx.lang;
     let mut notice = None;
     let (prescriptions, people) = match &answers[0] {
-        Ok(bundle) => (fhir::matches(bundle), names(&fhir::included(bundle))),
+        Ok(bundle) => (fhir::matches(bundle), fhir::labels(&fhir::included(bundle))),
         Err(e) => {
             notice = Some(ctx.refusal(e));
             (Vec::new(), HashMap::new())
@@ -193,12 +193,4 @@ fn consent_countries(consent: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// `Practitioner/x` → the person's name, for the included prescribers.
-pub fn names(included: &[&Value]) -> HashMap<String, String> {
-    included
-        .iter()
-        .map(|r| (format!("{}/{}", fhir::text(r, "/resourceType"), fhir::id(r)), fhir::human_name(r)))
-        .collect()
 }

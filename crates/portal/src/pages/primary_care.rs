@@ -147,7 +147,7 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
         );
     let page = Page {
         title: lang.pick("Lekarz, pielęgniarka i położna POZ", "Primary care").into(),
-        notice: notice.or_else(|| answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e))),
+        notice: notice.or_else(|| ctx.first_refusal(&answers)),
         sections: vec![
             Section {
                 heading: lang.pick("Twoje deklaracje", "Your declarations").into(),
@@ -179,21 +179,10 @@ fn fee(lang: Lang, task: &Value) -> String {
 
 /// `PractitionerRole/x` → "dr Piotr Nowak, Lekarz — Przychodnia Zdrowie".
 fn role_labels(bundle: &Value) -> HashMap<String, String> {
-    let all: Vec<&Value> = fhir::matches(bundle).into_iter().chain(fhir::included(bundle)).collect();
-    let name_of = |reference: &str| {
-        all.iter()
-            .find(|r| format!("{}/{}", fhir::text(r, "/resourceType"), fhir::id(r)) == reference)
-            .map(|r| {
-                if fhir::text(r, "/resourceType") == "Organization" {
-                    fhir::text(r, "/name").to_string()
-                } else {
-                    fhir::human_name(r)
-                }
-            })
-            .unwrap_or_default()
-    };
-    all.iter()
-        .filter(|r| fhir::text(r, "/resourceType") == "PractitionerRole")
+    let included = fhir::labels(&fhir::included(bundle));
+    let name_of = |reference: &str| included.get(reference).cloned().unwrap_or_default();
+    fhir::matches(bundle)
+        .iter()
         .map(|r| {
             let label = format!(
                 "{}, {} — {}",

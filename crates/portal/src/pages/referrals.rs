@@ -4,7 +4,6 @@
 use axum::response::Response;
 use serde_json::Value;
 
-use super::prescriptions::names;
 use super::systems;
 use crate::context::Ctx;
 use crate::fhir;
@@ -19,12 +18,12 @@ pub async fn page(mut ctx: Ctx) -> Response {
     ];
     let answers = ctx.batch(&urls).await;
     let lang = ctx.lang;
-    let notice = answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e));
+    let notice = ctx.first_refusal(&answers);
     let empty = Value::Null;
     let referrals = answers[0].as_ref().unwrap_or(&empty);
     let orders = answers[1].as_ref().unwrap_or(&empty);
-    let mut people = names(&fhir::included(referrals));
-    people.extend(names(&fhir::included(orders)));
+    let mut people = fhir::labels(&fhir::included(referrals));
+    people.extend(fhir::labels(&fhir::included(orders)));
     let who = |r: &Value| {
         people
             .get(fhir::text(r, "/requester/reference"))

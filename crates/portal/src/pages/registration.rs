@@ -47,7 +47,7 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
             "Zarezerwuj badanie profilaktyczne lub pierwszą wizytę u kardiologa, albo zapisz się na listę oczekujących.",
             "Book a screening test or a first cardiology visit, or join the waiting list.",
         ).into()),
-        notice: notice.or_else(|| answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e))),
+        notice: notice.or_else(|| ctx.first_refusal(&answers)),
         sections,
     };
     ctx.render(page)

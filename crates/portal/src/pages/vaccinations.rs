@@ -71,7 +71,7 @@ async fn show(mut ctx: Ctx, notice: Option<Notice>) -> Response {
     sections.extend(slots::offers(lang, VACCINATIONS, &answers[3..], &[], PATH));
     let page = Page {
         title: lang.pick("Szczepienia", "Vaccinations").into(),
-        notice: notice.or_else(|| answers.iter().find_map(|a| a.as_ref().err()).map(|e| ctx.refusal(e))),
+        notice: notice.or_else(|| ctx.first_refusal(&answers)),
         sections,
         ..Page::default()
     };

@@ -3,7 +3,6 @@
 use axum::response::Response;
 use serde_json::Value;
 
-use super::prescriptions::names;
 use crate::context::Ctx;
 use crate::fhir;
 use crate::view::{Badge, Card, Page, Section};
@@ -20,16 +19,7 @@ pub async fn page(mut ctx: Ctx) -> Response {
         Ok(bundle) => (fhir::matches(bundle), fhir::included(bundle), None),
         Err(e) => (Vec::new(), Vec::new(), Some(ctx.refusal(e))),
     };
-    let mut labels = names(&included);
-    for r in &included {
-        let key = format!("{}/{}", fhir::text(r, "/resourceType"), fhir::id(r));
-        let label = match fhir::text(r, "/resourceType") {
-            "Organization" => fhir::text(r, "/name").to_string(),
-            "Condition" => fhir::concept(r.get("code")),
-            _ => continue,
-        };
-        labels.insert(key, label);
-    }
+    let labels = fhir::labels(&included);
     let label = |reference: Option<&Value>| {
         reference
             .and_then(|r| labels.get(fhir::text(r, "/reference")).cloned())
