@@ -14,6 +14,7 @@ pub use ikp_auth as auth;
 pub use ikp_core::{access, audit, context, error, interaction, patch, session};
 /// The national workflows (crates/national).
 pub use ikp_national as ikp;
+pub use ikp_notify as notify;
 
 pub mod api;
 pub mod cli;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{Method, Request, Route};
 use crate::error::{FhirError, FhirResult};
+use crate::notify;
 use crate::ikp::{authorization, booking, crossborder, documents, ehic, order, poz, prescription, referral};
 use crate::interaction::operation::{Call, Input, Level, OperationDef, Param};
 use crate::interaction::{
@@ -580,6 +581,41 @@ pub static OPERATIONS: &[OperationDef] = &[
         description: "A doctor presents the patient's PESEL and one-time code for 24 hours of access",
         parameters: &[PESEL, Param::required("code", "string", "The one-time code")],
         handler: handler!(authorization::redeem_operation),
+    },
+    // ---- notifications (Subscriptions R5 Backport IG) ----------------------------------------
+    OperationDef {
+        name: "status",
+        resource_types: &["Subscription"],
+        levels: INSTANCE,
+        affects_state: false,
+        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"),
+        description: "The subscription's status: requested, active, error or off, and how many events it has had",
+        parameters: &[],
+        handler: handler!(notify::operations::status),
+    },
+    OperationDef {
+        name: "events",
+        resource_types: &["Subscription"],
+        levels: INSTANCE,
+        affects_state: false,
+        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"),
+        description: "The subscription's events by number (to recover missed notifications), as the caller may see them",
+        parameters: &[
+            Param::optional("eventsSinceNumber", "string", "The first event number (default: the 100 newest)"),
+            Param::optional("eventsUntilNumber", "string", "The last event number (default: the newest)"),
+            Param::optional("content", "code", "empty, id-only or full-resource (default: the subscription's)"),
+        ],
+        handler: handler!(notify::operations::events),
+    },
+    OperationDef {
+        name: "get-ws-binding-token",
+        resource_types: &["Subscription"],
+        levels: INSTANCE,
+        affects_state: false,
+        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token"),
+        description: "A token (five minutes) binding a websocket to the subscription, and the websocket's URL",
+        parameters: &[],
+        handler: handler!(notify::operations::ws_binding_token),
     },
 ];
 

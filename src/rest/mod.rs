@@ -12,6 +12,7 @@ pub mod portal;
 pub mod record;
 pub mod respond;
 mod routes;
+mod websocket;
 pub mod target;
 
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
     /// The patient portal at `/` (`None`: off).
     pub portal: Option<portal::PortalSetup>,
+    /// This node's notification machinery (its workers run in `crate::server::Workers`).
+    pub notifier: crate::notify::Notifier,
 }
 
 pub type State = Arc<AppState>;
@@ -83,7 +86,11 @@ fn api(state: State) -> Router {
     // The guard wraps the router (rather than being a route layer) so it runs before routing and
     // can narrow a confined request's path.
     let guarded = tower::Layer::layer(&axum::middleware::from_fn_with_state(state.clone(), guard::guard), routed);
-    Router::new().merge(ops::routes(state.metrics.is_some())).fallback_service(guarded).with_state(state)
+    Router::new()
+        .merge(ops::routes(state.metrics.is_some()))
+        .merge(websocket::routes())
+        .fallback_service(guarded)
+        .with_state(state)
 }
 
 /// Every request recorded (`record`), with tracing, request ids and CORS.

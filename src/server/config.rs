@@ -13,6 +13,8 @@ use crate::auth::oidc::{EIDAS_LEVELS, UpstreamConfig};
 
 /// Where the server keeps its data unless told otherwise: an embedded SQLite database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ikp-data/ikp.db";
+/// Where the default server writes e-mail notifications (beside its database).
+pub const DEFAULT_MAIL_OUTBOX: &str = "./ikp-data/ikp-mail-outbox.mbox";
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -119,6 +121,22 @@ pub struct ServeArgs {
     /// confidential client `ikp-portal`).
     #[arg(long, env = "IKP_PORTAL", default_value_t = true, action = clap::ArgAction::Set)]
     pub portal: bool,
+    /// Notification delivery workers on this node (0: this node delivers nothing but its bound
+    /// websockets; every node may dispatch).
+    #[arg(long, env = "IKP_NOTIFICATION_WORKERS", default_value_t = 4)]
+    pub notification_workers: usize,
+    /// Seconds the notification dispatcher or a delivery keeps its lease without renewing it:
+    /// after a node dies, another node takes over its notifications this long after.
+    #[arg(long, env = "IKP_NOTIFICATION_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notification_lease_seconds: u64,
+    /// Milliseconds before a failed notification is retried (doubling with each failure in a
+    /// row, up to ten minutes).
+    #[arg(long, env = "IKP_NOTIFICATION_RETRY_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notification_retry_ms: u64,
+    /// The mbox file e-mail notifications are appended to (none: e-mail subscriptions fail and
+    /// go to `error`). The default server writes `ikp-data/ikp-mail-outbox.mbox`.
+    #[arg(long, env = "IKP_MAIL_OUTBOX")]
+    pub mail_outbox: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,6 +176,10 @@ impl ServeArgs {
             metrics: true,
             drain_seconds: 0,
             portal: true,
+            notification_workers: 4,
+            notification_lease_seconds: 30,
+            notification_retry_ms: 1000,
+            mail_outbox: None,
         }
     }
 
@@ -214,6 +236,20 @@ impl ServeArgs {
             read_urls: self.database_read_url.clone(),
             max_lag: std::time::Duration::from_millis(self.replica_max_lag_ms),
         })
+    }
+
+    /// How this node's notification workers behave.
+    pub fn notifications(&self) -> crate::notify::Config {
+        let mail_outbox = self.mail_outbox.clone().or_else(|| {
+            (self.database_url == DEFAULT_DATABASE_URL).then(|| PathBuf::from(DEFAULT_MAIL_OUTBOX))
+        });
+        crate::notify::Config {
+            workers: self.notification_workers,
+            lease: std::time::Duration::from_secs(self.notification_lease_seconds),
+            retry_delay: std::time::Duration::from_millis(self.notification_retry_ms),
+            mail_outbox,
+            ..crate::notify::Config::default()
+        }
     }
 
     pub fn demo_enabled(&self) -> bool {

@@ -64,7 +64,7 @@ pub async fn open_with_store(
         terminology: &crate::terminology::builtin::BUILTIN,
         limits: bounds.search.clone(),
     };
-    let session = Session::new(fhir, store.clone());
+    let session = Session::new(fhir, store.clone()).with_write_rules(crate::notify::rule::WRITE_RULES);
     // Custom SearchParameters stored earlier apply again after a restart.
     crate::interaction::reindex::reload_registry(&session).await.context("loading custom search parameters")?;
     // Profiles stored on the server are enforced like the built-in ones.
@@ -132,6 +132,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     }
     let portal = if args.portal { portal::setup(auth.store(), args).await? } else { None };
     let audit = crate::session::AuditQueue::start(&session);
+    let binding_key = store::shared_secret(session.notification_worker().store(), crate::notify::websocket::SECRET_NAME)
+        .await
+        .context("reading the websocket binding secret")?;
+    let notifier = crate::notify::Notifier::new(session.notification_worker(), args.notifications(), binding_key);
     Ok(Arc::new(AppState {
         session,
         max_body_bytes: args.max_body_bytes,
@@ -144,6 +148,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         floors: replication.is_some().then(rest::consistency::Floors::default),
         metrics,
         portal,
+        notifier,
     }))
 }
 
@@ -155,7 +160,8 @@ pub struct Workers {
 
 impl Workers {
     /// Starts the background workers `args` asks for.
-    pub fn start(session: &Session, args: &ServeArgs) -> Workers {
+    pub fn start(state: &AppState, args: &ServeArgs) -> Workers {
+        let session = &state.session;
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let config = worker::WorkerConfig {
             file_size: args.export_file_size.max(1),
@@ -165,6 +171,7 @@ impl Workers {
         let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..args.export_workers)
             .map(|_| worker::spawn(session.export_worker(), config.clone(), stop.clone()))
             .collect();
+        tasks.extend(state.notifier.spawn(stop.clone()));
         if args.sweep_seconds > 0 {
             let sweep = session.system("the workflow sweep");
             tasks.push(tokio::spawn(sweeper(sweep, Duration::from_secs(args.sweep_seconds), stop.clone())));
@@ -226,7 +233,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let state = state(&args).await?;
-    let workers = Workers::start(&state.session, &args);
+    let workers = Workers::start(&state, &args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(
         listen = %args.listen,

@@ -18,7 +18,6 @@ pub mod poz;
 pub mod prescription;
 pub mod referral;
 pub mod results;
-pub mod subscriptions;
 pub mod sweep;
 pub mod topics;
 

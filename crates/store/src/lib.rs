@@ -18,6 +18,7 @@ pub mod counted;
 pub mod export_jobs;
 mod group_commit;
 pub mod index;
+pub mod notifications;
 mod index_sql;
 pub mod ops;
 pub mod postgres;

@@ -54,13 +54,19 @@ pub async fn put(exec: &mut dyn Exec, versions: Vec<NewVersion>) -> StoreResult<
     }
     // 1. History rows.
     let mut seqs: HashMap<(String, String), i64> = HashMap::new();
+    let mut changes: Vec<i64> = Vec::with_capacity(versions.len());
     let all: Vec<&NewVersion> = versions.iter().collect();
     for chunk in all.chunks(sql::CHUNK) {
         for (t, id, seq) in exec.run_keyed(sql::insert_versions(chunk)).await? {
+            if t != crate::notifications::UNNOTIFIED_TYPE {
+                changes.push(seq);
+            }
             let slot = seqs.entry((t, id)).or_insert(seq);
             *slot = (*slot).max(seq);
         }
     }
+    // 1b. The notification outbox, in this same transaction (see `crate::notifications`).
+    exec.run_all(changes.chunks(sql::CHUNK).map(crate::notifications::outbox_insert).collect()).await?;
 
     // 2. Current pointers: the last version of each resource in the batch.
     let mut latest: HashMap<(&str, &str), &NewVersion> = HashMap::new();

@@ -218,7 +218,7 @@ impl TestServer {
         let args = ServeArgs { listen: addr, ..args };
         let database_url = args.database_url.clone();
         let state = ikp::server::state(&args).await.expect("server state");
-        let workers = ikp::server::Workers::start(&state.session, &args);
+        let workers = ikp::server::Workers::start(&state, &args);
         let app = ikp::rest::app(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

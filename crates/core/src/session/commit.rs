@@ -502,9 +502,15 @@ impl Session {
         if let Value::Object(fields) = &mut body {
             fields.insert("id".into(), Value::String(id.to_string()));
         }
-        // A patched or rewritten body is new; one the caller validated as it is needs no second
-        // look (the id set above is the one it was checked with, or a fresh server id).
-        let unchanged = plan.write.checked && !rewritten && !matches!(plan.write.action, Action::Patch { .. });
+        let mut ruled = false;
+        for rule in self.write_rules(t) {
+            (rule.apply)(self, &mut body)?;
+            ruled = true;
+        }
+        // A patched, rewritten or ruled body is new; one the caller validated as it is needs no
+        // second look (the id set above is the one it was checked with, or a fresh server id).
+        let unchanged =
+            plan.write.checked && !rewritten && !ruled && !matches!(plan.write.action, Action::Patch { .. });
         if !unchanged {
             check_body(self, t, &body)?;
         }

@@ -38,7 +38,7 @@ pub use lookup::{Lookup, Sealed};
 pub use read::Current;
 pub use search::Page;
 pub use vitals::Vitals;
-pub use write::{Action, Target, Write, WriteSet, Written};
+pub use write::{Action, Target, Write, WriteRule, WriteSet, Written};
 
 use crate::access::scopes::Interaction;
 use crate::access::{Caller, Reason};
@@ -72,7 +72,12 @@ pub struct Session {
 struct Shared {
     fhir: Fhir,
     store: Arc<dyn Store>,
+    /// Server-managed content, applied to every new version of their types (see [`WriteRule`]).
+    write_rules: &'static [WriteRule],
 }
+
+/// Why requests with authorization off are unconfined (they are requests, not the server's work).
+const AUTHORIZATION_OFF: &str = "authorization off";
 
 #[derive(Clone)]
 enum Policy {
@@ -136,13 +141,30 @@ impl Session {
     /// Requests get theirs from [`Session::unconfined_request`] or [`Session::for_caller`].
     pub fn new(fhir: Fhir, store: Arc<dyn Store>) -> Session {
         Session {
-            shared: Arc::new(Shared { fhir, store }),
+            shared: Arc::new(Shared { fhir, store, write_rules: &[] }),
             policy: Policy::Unconfined("the server"),
             trail: Arc::default(),
             operation: None,
             source: None,
             replica: None,
         }
+    }
+
+    /// This server session with `rules` applied to every write (set once, at start-up).
+    pub fn with_write_rules(self, rules: &'static [WriteRule]) -> Session {
+        let shared = Shared { fhir: self.shared.fhir.clone(), store: self.shared.store.clone(), write_rules: rules };
+        Session { shared: Arc::new(shared), ..self }
+    }
+
+    /// The rules applied to new versions of `resource_type`.
+    pub(crate) fn write_rules(&self, resource_type: &str) -> Vec<&'static WriteRule> {
+        self.shared.write_rules.iter().filter(|r| r.resource_type == resource_type).collect()
+    }
+
+    /// Whether this is the server's own work (start-up, the command line, a background worker)
+    /// rather than a request, authorization off included.
+    pub fn is_server_work(&self) -> bool {
+        matches!(self.policy, Policy::Unconfined(why) if why != AUTHORIZATION_OFF)
     }
 
     /// The context, without data access.
@@ -154,7 +176,7 @@ impl Session {
     pub fn unconfined_request(&self) -> Session {
         Session {
             shared: self.shared.clone(),
-            policy: Policy::Unconfined("authorization off"),
+            policy: Policy::Unconfined(AUTHORIZATION_OFF),
             trail: Arc::default(),
             operation: None,
             source: None,
@@ -222,6 +244,11 @@ impl Session {
     /// All stored data for a Bulk Data export worker (the server's own background work).
     pub fn export_worker(&self) -> Unconfined {
         Unconfined { session: self.system("a Bulk Data export worker") }
+    }
+
+    /// All stored data for the notification workers (the server's own background work).
+    pub fn notification_worker(&self) -> Unconfined {
+        Unconfined { session: self.system("notifications") }
     }
 
     /// Refreshes the database's planner statistics after a bulk load.

@@ -210,3 +210,12 @@ impl Written {
         self.version.as_ref()?.content.as_deref().and_then(|c| crate::format::json::from_str(c).ok())
     }
 }
+
+/// Content the server manages on every new version of one resource type, whoever writes it and
+/// however (create, update, patch, a Bundle entry): applied after patches and reference
+/// rewriting, before validation. A refusal refuses the write.
+#[derive(Clone, Copy)]
+pub struct WriteRule {
+    pub resource_type: &'static str,
+    pub apply: fn(&super::Session, &mut serde_json::Value) -> crate::error::FhirResult<()>,
+}

@@ -162,6 +162,8 @@ pub const COLUMN_PARAMETERS: &[&str] = &["_id", "_lastUpdated"];
 /// - a patient's Tasks (EHIC applications, primary-care declarations) and devices are theirs to
 ///   see, as in R5; without this they would belong to no patient and be hidden from everyone
 ///   confined;
+/// - a Subscription belongs to the user who made it (`owner`), so a patient's app may manage its
+///   own subscriptions and nobody confined sees another's;
 /// - an AuditEvent belongs to the one patient it is about (`about-patient`), not to its agents:
 ///   in R4 it is also in the compartment of whoever acted, so anyone who may see a parent's record
 ///   would see what the parent did in a child's, and a caller's own refused attempts would tell
@@ -172,7 +174,14 @@ const NATIONAL_COMPARTMENT_CHANGES: &[(&str, &str, &[&str])] = &[
     ("Patient", "AuditEvent", &["about-patient"]),
     ("Practitioner", "AuditEvent", &[]),
     ("Device", "AuditEvent", &[]),
+    ("Patient", "Subscription", &["owner"]),
+    ("Practitioner", "Subscription", &["owner"]),
+    ("RelatedPerson", "Subscription", &["owner"]),
 ];
+
+/// The extension the server puts on every Subscription a caller writes: who owns it (the user,
+/// the client, the token's scopes and patient context), whose reach its notifications keep to.
+pub const SUBSCRIPTION_OWNER: &str = "https://ikp.example.org/fhir/StructureDefinition/subscription-owner";
 
 /// Search parameters the national workflows need and R4 lacks, built in like the base ones.
 fn national_parameters() -> Vec<Value> {
@@ -184,7 +193,17 @@ fn national_parameters() -> Vec<Value> {
             "expression": expression, "description": description,
         })
     };
+    let owner = format!("Subscription.extension.where(url = '{SUBSCRIPTION_OWNER}').extension.where(url = 'user').value");
     vec![
+        serde_json::json!({
+            "resourceType": "SearchParameter",
+            "url": "https://ikp.example.org/fhir/SearchParameter/Subscription-owner",
+            "name": "owner", "status": "active", "code": "owner", "base": ["Subscription"],
+            "type": "reference", "target": ["Patient", "Practitioner", "RelatedPerson", "Person"],
+            "expression": owner,
+            "description": "The user a subscription was made by (its notifications keep to that user's reach); \
+                a subscription is in that user's compartment",
+        }),
         date(
             "MedicationRequest",
             "validity-end",

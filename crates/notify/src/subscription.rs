@@ -29,12 +29,35 @@ pub enum Channel {
     Email { address: String },
 }
 
+impl Channel {
+    /// The channel type's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Channel::RestHook { .. } => "rest-hook",
+            Channel::WebSocket => "websocket",
+            Channel::Email { .. } => "email",
+        }
+    }
+}
+
 /// How much of the focus resources a notification carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Content {
     Empty,
     IdOnly,
     FullResource,
+}
+
+impl Content {
+    /// The IG's code (`empty`, `id-only`, `full-resource`), as `$events` takes it.
+    pub fn parse(code: &str) -> Option<Content> {
+        match code {
+            "empty" => Some(Content::Empty),
+            "id-only" => Some(Content::IdOnly),
+            "full-resource" => Some(Content::FullResource),
+            _ => None,
+        }
+    }
 }
 
 /// A subscription as accepted: its topic, its filters (`name=value` of the topic's resource
@@ -120,10 +143,9 @@ pub fn accept(
     let content = match extensions(subscription.pointer("/channel/_payload"), "backport-payload-content")
         .find_map(|e| e.get("valueCode").and_then(Value::as_str))
     {
-        None | Some("id-only") => Content::IdOnly,
-        Some("empty") => Content::Empty,
-        Some("full-resource") => Content::FullResource,
-        Some(other) => return Err(format!("payload content {other} is not empty, id-only or full-resource")),
+        None => Content::IdOnly,
+        Some(code) => Content::parse(code)
+            .ok_or_else(|| format!("payload content {code} is not empty, id-only or full-resource"))?,
     };
     let number = |name: &str| {
         extensions(subscription.get("channel"), name)
@@ -194,7 +216,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Kind::Handshake => "handshake",
             Kind::Heartbeat => "heartbeat",

@@ -1,0 +1,196 @@
+//! Delivery workers, on every node: each takes one due subscription at a time under a lease (one
+//! waiting for its handshake, with undelivered events, or due a heartbeat), sends the next
+//! notification (at most the subscription's max-count of events, oldest first) and records
+//! what was delivered under that lease. A failure is retried later, each time twice as late; a
+//! subscription failing `error_after` times in a row is `error` (still retried), `off_after`
+//! times `off`. A node that dies mid-delivery leaves its lease to run out; the next worker, on
+//! any node, resumes from the last number recorded as delivered: at least once, in order.
+//! Websocket subscriptions are delivered by the node holding the socket (`crate::websocket`).
+
+use serde_json::Value;
+
+use crate::clock::{Micros, instant, now};
+use crate::notifier::Notifier;
+use crate::session::{Session, Write};
+use crate::store::notifications::{self as stored, Outcome, StoredEvent, SubscriptionRow};
+use crate::subscription::{self, Accepted, Content, Event, Kind, Status};
+
+/// Channels these workers deliver on.
+const CHANNELS: &[&str] = &["rest-hook", "email"];
+
+pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let at = now();
+        let lease = n.config.lease.as_micros() as Micros;
+        match stored::claim_due(n.store(), CHANNELS, &n.node, at, at + lease).await {
+            Ok(Some(row)) => {
+                let id = row.id.clone();
+                attempt(&n, row).await;
+                stored::release(n.store(), &id, &n.node).await.ok();
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for notifications to deliver"),
+        }
+        tokio::select! {
+            _ = n.wake.notified() => {}
+            _ = tokio::time::sleep(n.config.poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One delivery attempt of a subscription whose lease this node holds, and its outcome recorded.
+pub(crate) async fn attempt(n: &Notifier, row: SubscriptionRow) {
+    let started = now();
+    let sent = send_next(n, &row).await;
+    record(n, &row, sent, started).await;
+}
+
+/// Records a delivery's outcome (and a status change on the resource).
+pub(crate) async fn record(n: &Notifier, row: &SubscriptionRow, sent: Result<Sent, String>, started: Micros) {
+    let at = now();
+    let outcome = match &sent {
+        Ok(sent) => {
+            metrics::counter!("ikp_notifications_sent_total", "kind" => sent.kind.code(), "outcome" => "ok").increment(1);
+            if sent.kind == Kind::EventNotification {
+                metrics::histogram!("ikp_notification_send_seconds").record((at - started) as f64 / 1e6);
+            }
+            Outcome::Delivered { through: sent.through, status: "active".into() }
+        }
+        Err(why) => {
+            metrics::counter!("ikp_notifications_sent_total", "kind" => "any", "outcome" => "failed").increment(1);
+            let failures = row.failures + 1;
+            let c = &n.config;
+            let status = if failures >= c.off_after {
+                "off"
+            } else if failures >= c.error_after {
+                "error"
+            } else {
+                row.status.as_str()
+            };
+            let doublings = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
+            let delay = c.retry_delay.saturating_mul(1 << doublings).min(c.max_retry_delay);
+            tracing::info!(subscription = %row.id, failures, status, reason = %why, "a notification was not delivered");
+            Outcome::Failed {
+                failures,
+                next_attempt: at + delay.as_micros() as Micros,
+                status: status.to_string(),
+                error: why.clone(),
+            }
+        }
+    };
+    match stored::record_attempt(n.store(), &row.id, &n.node, at, &outcome).await {
+        Ok(true) => {}
+        Ok(false) => return tracing::warn!(subscription = %row.id, "the delivery lease was lost; another node resends"),
+        Err(e) => return tracing::warn!(subscription = %row.id, error = %e, "recording a delivery"),
+    }
+    let (status, error) = match &outcome {
+        Outcome::Delivered { status, .. } => (status.as_str(), None),
+        Outcome::Failed { status, error, .. } => (status.as_str(), Some(error.as_str())),
+    };
+    if status != row.status {
+        set_status(n.server(), &row.id, status, error).await;
+    }
+    if let Ok(sent) = &sent
+        && sent.through > row.delivered
+    {
+        stored::prune_events(n.store(), &row.id, n.config.keep_events).await.ok();
+    }
+}
+
+/// What a successful delivery sent.
+pub(crate) struct Sent {
+    pub kind: Kind,
+    /// The last event number delivered (as before when none was sent).
+    pub through: i64,
+}
+
+/// Builds and sends the notification the subscription is due.
+async fn send_next(n: &Notifier, row: &SubscriptionRow) -> Result<Sent, String> {
+    let (resource, accepted, bundle, kind, through) = next_notification(n, row).await?;
+    crate::channels::send(n, &accepted, &resource, &bundle).await?;
+    Ok(Sent { kind, through })
+}
+
+/// The notification a subscription is due: its handshake, its next events, or a heartbeat.
+pub(crate) async fn next_notification(
+    n: &Notifier,
+    row: &SubscriptionRow,
+) -> Result<(Value, Accepted, Value, Kind, i64), String> {
+    let resource: Value = serde_json::from_str(&row.resource).map_err(|e| e.to_string())?;
+    let accepted = crate::rule::accepted(n.server().fhir(), &resource)?;
+    let (kind, events) = if row.status == "requested" {
+        (Kind::Handshake, Vec::new())
+    } else if row.delivered < row.last_number {
+        let max = accepted.max_count.max(1) as usize;
+        let events = stored::events(n.store(), &row.id, row.delivered + 1, row.last_number, max)
+            .await
+            .map_err(|e| e.to_string())?;
+        (Kind::EventNotification, events)
+    } else {
+        (Kind::Heartbeat, Vec::new())
+    };
+    let through = events.last().map_or(row.delivered, |e| e.number);
+    let owner = crate::owner::session_of(n.server(), &resource).await.map_err(|e| e.to_string())?;
+    let told = told(&owner, &events, accepted.content).await;
+    let since_start = if kind == Kind::EventNotification { through } else { row.last_number };
+    let status = Status {
+        base: &n.server().base_url,
+        subscription_id: &row.id,
+        topic_url: &accepted.topic_url,
+        status: &row.status,
+        kind,
+        events_since_start: u64::try_from(since_start).unwrap_or(0),
+    };
+    let bundle = subscription::notification(&status, &told, accepted.content);
+    Ok((resource, accepted, bundle, kind, through))
+}
+
+/// Events as a notification tells them. Full resources are read again now as `session` (the
+/// owner, or whoever asks `$events`) may see them: a version the reader may no longer see is
+/// told without it.
+pub(crate) async fn told(session: &Session, events: &[StoredEvent], content: Content) -> Vec<Event> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let resource = if content == Content::FullResource {
+            match session.vread(&e.resource_type, &e.id, e.version).await {
+                Ok(Some(v)) => v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        out.push(Event {
+            number: u64::try_from(e.number).unwrap_or(0),
+            timestamp: instant(e.at),
+            focus: format!("{}/{}/_history/{}", e.resource_type, e.id, e.version),
+            resource,
+        });
+    }
+    out
+}
+
+/// Writes a subscription's new status (and why, for `error`) on the resource, as the server.
+pub(crate) async fn set_status(server: &Session, id: &str, status: &str, error: Option<&str>) {
+    let current = match server.live("Subscription", id).await {
+        Ok(Some((current, _))) => current,
+        _ => return,
+    };
+    let mut updated = current;
+    updated["status"] = Value::String(status.to_string());
+    match (status, error) {
+        ("error" | "off", Some(why)) => updated["error"] = Value::String(why.chars().take(500).collect()),
+        _ => {
+            if let Some(fields) = updated.as_object_mut() {
+                fields.remove("error");
+            }
+        }
+    }
+    if let Err(e) = server.commit(Write::update("Subscription", id, updated, None)).await {
+        tracing::warn!(subscription = %id, error = %e, "the subscription's status could not be written");
+    }
+}

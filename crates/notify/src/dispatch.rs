@@ -1,0 +1,311 @@
+//! The dispatcher: the cluster's one reader of the outbox (it holds a lease; any node takes over
+//! when it lapses). Each round takes the oldest changes in write order and, for every
+//! subscription whose topic fires on a change (judged on the versions before and after it, in
+//! memory), keeps the change when it matches the subscription's filters and the owner may see
+//! it: one search per subscription and round (`_id` in the round's changes, plus the filters
+//! and the owner's granular scopes), run as the owner, so the access policy decides exactly as
+//! for the owner's own searches. Kept changes become the subscription's next numbered events and
+//! the outbox rows go, in one transaction fenced by the lease. Subscriptions' own changes update
+//! the dispatcher's view of them (and their state rows) in the same order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::access::scopes::Interaction;
+use crate::clock::{Micros, now};
+use crate::error::FhirResult;
+use crate::notifier::Notifier;
+use crate::session::Session;
+use crate::store::ResourceVersion;
+use crate::store::notifications::{self as stored, Dispatch, NewEvent, StateChange};
+use crate::subscription::Accepted;
+
+/// Changes taken per round.
+const BATCH: usize = 256;
+/// Ids per `_id` search (within the search budget's or-values).
+const IDS_PER_SEARCH: usize = 20;
+
+/// A subscription as the dispatcher watches it.
+struct Watched {
+    status: String,
+    accepted: Accepted,
+    resource: Value,
+}
+
+/// Runs until `stop`: takes the lease when it is free, dispatches while it holds it.
+pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let lease = micros(n.config.lease);
+    let idle = n.config.poll / 5;
+    let mut held_until: Micros = 0;
+    let mut next_try: Micros = 0;
+    let mut watched: HashMap<String, Watched> = HashMap::new();
+    let mut owners = Owners::default();
+    loop {
+        if *stop.borrow() {
+            if held_until > 0 {
+                stored::release_dispatcher(n.store(), &n.node).await.ok();
+            }
+            return;
+        }
+        let at = now();
+        // Renewed when half of it is gone (each round renews it too); looked for every quarter
+        // lease when another node has it.
+        let renew = if held_until > 0 { at > held_until - lease / 2 } else { at >= next_try };
+        if renew {
+            match stored::claim_dispatcher(n.store(), &n.node, at, at + lease).await {
+                Ok(true) => {
+                    if held_until == 0 {
+                        watched = load(&n).await.unwrap_or_default();
+                        tracing::info!(subscriptions = watched.len(), "this node dispatches notifications");
+                    }
+                    held_until = at + lease;
+                }
+                Ok(false) => {
+                    held_until = 0;
+                    next_try = at + lease / 4;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification dispatcher lease");
+                    held_until = 0;
+                    next_try = at + lease / 4;
+                }
+            }
+        }
+        if held_until > 0 {
+            loop {
+                let until = now() + lease;
+                match round(&n, &mut watched, &mut owners, until).await {
+                    Ok(Some(more)) => {
+                        held_until = until;
+                        if !more {
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        held_until = 0;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a notification dispatch round failed; it is tried again");
+                        // Reloaded when the lease is taken again.
+                        held_until = 0;
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(idle) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+fn micros(d: Duration) -> Micros {
+    d.as_micros() as Micros
+}
+
+/// Every subscription not `off`, as recorded.
+async fn load(n: &Notifier) -> FhirResult<HashMap<String, Watched>> {
+    let mut out = HashMap::new();
+    for row in stored::live_subscriptions(n.store()).await? {
+        let Ok(resource) = serde_json::from_str::<Value>(&row.resource) else { continue };
+        if let Ok(accepted) = crate::rule::accepted(n.server().fhir(), &resource) {
+            out.insert(row.id, Watched { status: row.status, accepted, resource });
+        }
+    }
+    Ok(out)
+}
+
+/// One round: `Some(true)` when more changes may wait, `Some(false)` when the outbox is empty,
+/// `None` when the lease was lost (nothing was written).
+async fn round(
+    n: &Notifier,
+    watched: &mut HashMap<String, Watched>,
+    owners: &mut Owners,
+    until: Micros,
+) -> FhirResult<Option<bool>> {
+    let changes = stored::pending_changes(n.store(), BATCH).await?;
+    if changes.is_empty() {
+        return Ok(Some(false));
+    }
+    let keys: Vec<(String, String, i64)> = changes
+        .iter()
+        .filter(|c| c.version > 1)
+        .map(|c| (c.resource_type.clone(), c.id.clone(), c.version - 1))
+        .collect();
+    let before: HashMap<(String, String, i64), Value> = stored::versions(n.store(), &keys)
+        .await?
+        .into_iter()
+        .filter_map(|v| Some(((v.resource_type.clone(), v.id.clone(), v.version), parse(&v)?)))
+        .collect();
+
+    let mut round = Dispatch::default();
+    // Subscription id → the changes (indexes into `changes`) its topic fires on, in order.
+    let mut fired: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, change) in changes.iter().enumerate() {
+        round.done.push(change.seq);
+        let after = parse(change);
+        if change.resource_type == "Subscription" {
+            // Subscriptions are not events themselves (their status changes would notify
+            // about notifications).
+            watch(n, watched, change, after, &mut round.states);
+            continue;
+        }
+        let before = before.get(&(change.resource_type.clone(), change.id.clone(), change.version - 1));
+        for (id, w) in watched.iter() {
+            if w.status != "off" && w.accepted.topic.fires(before, after.as_ref()) {
+                fired.entry(id.clone()).or_default().push(i);
+            }
+        }
+    }
+    if !fired.is_empty() {
+        let generation = n.server().policy_generation().await?;
+        for (id, indexes) in fired {
+            let Some(w) = watched.get(&id) else { continue };
+            let session = match owners.session(n, &id, w, generation).await {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::warn!(subscription = %id, error = %e, "the subscription's owner cannot be worked out");
+                    continue;
+                }
+            };
+            for i in kept(&session, w, &changes, &indexes).await {
+                let c = &changes[i];
+                round.events.push(NewEvent {
+                    subscription: id.clone(),
+                    resource_type: c.resource_type.clone(),
+                    id: c.id.clone(),
+                    version: c.version,
+                    at: c.last_updated,
+                });
+            }
+        }
+    }
+    let made = round.events.len();
+    match stored::record_dispatch(n.store(), &n.node, until, round).await? {
+        None => Ok(None),
+        Some(numbered) => {
+            if made > 0 {
+                metrics::counter!("ikp_notification_events_total").increment(made as u64);
+                tracing::debug!(events = made, subscriptions = numbered.len(), "notification events");
+                n.wake.notify_waiters();
+            }
+            Ok(Some(changes.len() == BATCH))
+        }
+    }
+}
+
+fn parse(version: &ResourceVersion) -> Option<Value> {
+    serde_json::from_str(version.content.as_deref()?).ok()
+}
+
+/// Follows a change of a Subscription: its state row, and the dispatcher's view.
+fn watch(
+    n: &Notifier,
+    watched: &mut HashMap<String, Watched>,
+    change: &ResourceVersion,
+    after: Option<Value>,
+    states: &mut Vec<StateChange>,
+) {
+    let id = change.id.clone();
+    let Some(resource) = after else {
+        watched.remove(&id);
+        states.push(StateChange::Remove { id });
+        return;
+    };
+    let accepted = match crate::rule::accepted(n.server().fhir(), &resource) {
+        Ok(accepted) => accepted,
+        Err(why) => {
+            // Only the server's own writes skip the check; such a subscription is not served.
+            tracing::warn!(subscription = %id, reason = %why, "a stored Subscription cannot be served");
+            watched.remove(&id);
+            states.push(StateChange::Remove { id });
+            return;
+        }
+    };
+    let status = resource.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
+    states.push(StateChange::Upsert {
+        id: id.clone(),
+        status: status.clone(),
+        channel: accepted.channel.code().to_string(),
+        resource: resource.to_string(),
+        heartbeat: accepted.heartbeat_seconds.map_or(0, |s| i64::from(s) * 1_000_000),
+    });
+    if status == "off" {
+        watched.remove(&id);
+    } else {
+        watched.insert(id, Watched { status, accepted, resource });
+    }
+}
+
+/// The changes (of `indexes`) the owner may be told about and that match the filters.
+async fn kept(session: &Session, w: &Watched, changes: &[ResourceVersion], indexes: &[usize]) -> Vec<usize> {
+    let t = w.accepted.topic.resource_type;
+    // The owner's token must allow searching the type; its granular scopes narrow it.
+    let granular = match session.caller() {
+        Some(caller) => match caller.grant(t, Interaction::Search) {
+            Ok(pairs) => pairs,
+            Err(_) => return Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let mut live: Vec<&str> = indexes
+        .iter()
+        .map(|&i| &changes[i])
+        .filter(|c| !c.is_deleted())
+        .map(|c| c.id.as_str())
+        .collect();
+    live.sort_unstable();
+    live.dedup();
+    let mut found: HashSet<String> = HashSet::new();
+    for chunk in live.chunks(IDS_PER_SEARCH) {
+        let mut pairs: Vec<(&str, String)> = vec![("_id", chunk.join(","))];
+        pairs.extend(w.accepted.filters.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        pairs.extend(granular.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        match session.find(&[t], &pairs, chunk.len()).await {
+            Ok(versions) => found.extend(versions.into_iter().map(|v| v.id)),
+            Err(e) => tracing::warn!(error = %e, "a subscription's filters could not be evaluated"),
+        }
+    }
+    let mut out = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        let c = &changes[i];
+        let keep = if c.is_deleted() {
+            // A deleted resource is found by no search: told only to subscriptions without
+            // filters whose owner could see the version it deleted.
+            w.accepted.filters.is_empty()
+                && granular.is_empty()
+                && session.vread(&c.resource_type, &c.id, c.version).await.ok().flatten().is_some()
+        } else {
+            found.contains(&c.id)
+        };
+        if keep {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Owners' sessions, worked out once per policy generation.
+#[derive(Default)]
+struct Owners {
+    sessions: HashMap<String, (i64, String, Session)>,
+}
+
+impl Owners {
+    async fn session(&mut self, n: &Notifier, id: &str, w: &Watched, generation: i64) -> FhirResult<Session> {
+        let resource = w.resource.to_string();
+        if let Some((g, r, session)) = self.sessions.get(id)
+            && *g == generation
+            && *r == resource
+        {
+            return Ok(session.clone());
+        }
+        let session = crate::owner::session_of(n.server(), &w.resource).await?;
+        self.sessions.insert(id.to_string(), (generation, resource, session.clone()));
+        Ok(session)
+    }
+}
