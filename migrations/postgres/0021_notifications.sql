@@ -9,7 +9,7 @@ CREATE TABLE change_outbox (
 
 -- The one dispatcher of the cluster holds this lease (any node may take it once it expires).
 CREATE TABLE notification_dispatcher (
-    slot        INTEGER PRIMARY KEY,
+    slot        BIGINT PRIMARY KEY,
     holder      TEXT,
     lease_until BIGINT NOT NULL
 );
@@ -26,7 +26,7 @@ CREATE TABLE subscription_state (
     heartbeat    BIGINT NOT NULL,      -- microseconds between heartbeats; 0: none
     last_number  BIGINT NOT NULL,
     delivered    BIGINT NOT NULL,
-    failures     INTEGER NOT NULL,
+    failures     BIGINT NOT NULL,
     next_attempt BIGINT NOT NULL,      -- epoch microseconds
     last_sent    BIGINT NOT NULL,
     lease_holder TEXT,

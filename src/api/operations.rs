@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use super::{Method, Request, Route};
 use crate::error::{FhirError, FhirResult};
-use crate::notify;
 use crate::ikp::{authorization, booking, crossborder, documents, ehic, order, poz, prescription, referral};
 use crate::interaction::operation::{Call, Input, Level, OperationDef, Param};
 use crate::interaction::{
     Response, everything, export, observation_operations, reindex, terminology_operations, validate,
 };
+use crate::notify;
 use crate::session::Session;
 
 /// A handler from an async function taking `(&Session, &Call)`.
@@ -588,7 +588,9 @@ pub static OPERATIONS: &[OperationDef] = &[
         resource_types: &["Subscription"],
         levels: INSTANCE,
         affects_state: false,
-        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"),
+        standard: Some(
+            "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status",
+        ),
         description: "The subscription's status: requested, active, error or off, and how many events it has had",
         parameters: &[],
         handler: handler!(notify::operations::status),
@@ -598,7 +600,9 @@ pub static OPERATIONS: &[OperationDef] = &[
         resource_types: &["Subscription"],
         levels: INSTANCE,
         affects_state: false,
-        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"),
+        standard: Some(
+            "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events",
+        ),
         description: "The subscription's events by number (to recover missed notifications), as the caller may see them",
         parameters: &[
             Param::optional("eventsSinceNumber", "string", "The first event number (default: the 100 newest)"),
@@ -612,7 +616,9 @@ pub static OPERATIONS: &[OperationDef] = &[
         resource_types: &["Subscription"],
         levels: INSTANCE,
         affects_state: false,
-        standard: Some("http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token"),
+        standard: Some(
+            "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token",
+        ),
         description: "A token (five minutes) binding a websocket to the subscription, and the websocket's URL",
         parameters: &[],
         handler: handler!(notify::operations::ws_binding_token),

@@ -12,8 +12,8 @@ pub mod portal;
 pub mod record;
 pub mod respond;
 mod routes;
-mod websocket;
 pub mod target;
+mod websocket;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -24,7 +24,9 @@ pub fn routes() -> Router<State> {
 }
 
 async fn upgrade(AxumState(state): AxumState<State>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(state, socket))
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(state, socket))
 }
 
 async fn session(state: State, mut socket: WebSocket) {

@@ -240,9 +240,10 @@ impl ServeArgs {
 
     /// How this node's notification workers behave.
     pub fn notifications(&self) -> crate::notify::Config {
-        let mail_outbox = self.mail_outbox.clone().or_else(|| {
-            (self.database_url == DEFAULT_DATABASE_URL).then(|| PathBuf::from(DEFAULT_MAIL_OUTBOX))
-        });
+        let mail_outbox = self
+            .mail_outbox
+            .clone()
+            .or_else(|| (self.database_url == DEFAULT_DATABASE_URL).then(|| PathBuf::from(DEFAULT_MAIL_OUTBOX)));
         crate::notify::Config {
             workers: self.notification_workers,
             lease: std::time::Duration::from_secs(self.notification_lease_seconds),

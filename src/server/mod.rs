@@ -132,9 +132,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     }
     let portal = if args.portal { portal::setup(auth.store(), args).await? } else { None };
     let audit = crate::session::AuditQueue::start(&session);
-    let binding_key = store::shared_secret(session.notification_worker().store(), crate::notify::websocket::SECRET_NAME)
-        .await
-        .context("reading the websocket binding secret")?;
+    let binding_key =
+        store::shared_secret(session.notification_worker().store(), crate::notify::websocket::SECRET_NAME)
+            .await
+            .context("reading the websocket binding secret")?;
     let notifier = crate::notify::Notifier::new(session.notification_worker(), args.notifications(), binding_key);
     Ok(Arc::new(AppState {
         session,

@@ -181,9 +181,19 @@ const SQL_STARTS: &[&str] = &["\"SELECT ", "\"INSERT INTO", "\"UPDATE ", "\"DELE
 fn sql_is_written_only_in_the_storage_crate() {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
-    for crate_dir in
-        ["fhirpath", "model", "terminology", "validation", "core", "auth", "national", "notify", "synth", "bench", "portal"]
-    {
+    for crate_dir in [
+        "fhirpath",
+        "model",
+        "terminology",
+        "validation",
+        "core",
+        "auth",
+        "national",
+        "notify",
+        "synth",
+        "bench",
+        "portal",
+    ] {
         rust_files(&root().join("crates").join(crate_dir).join("src"), &mut files);
     }
     let mut offenders = Vec::new();

@@ -42,6 +42,7 @@ mod import;
 mod input_rules;
 mod layers;
 mod log_format;
+mod notifications;
 mod ops;
 mod param_keys;
 mod parser_fuzz;

@@ -19,17 +19,21 @@ use crate::subscription::{self, Accepted, Content, Event, Kind, Status};
 const CHANNELS: &[&str] = &["rest-hook", "email"];
 
 pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // Each worker holds leases under a name of its own, so two workers of a node never take the
+    // same subscription.
+    let holder = format!("{}/{}", n.node, uuid::Uuid::new_v4());
     loop {
         if *stop.borrow() {
             return;
         }
         let at = now();
         let lease = n.config.lease.as_micros() as Micros;
-        match stored::claim_due(n.store(), CHANNELS, &n.node, at, at + lease).await {
+        match stored::claim_due(n.store(), CHANNELS, &holder, at, at + lease).await {
             Ok(Some(row)) => {
-                let id = row.id.clone();
-                attempt(&n, row).await;
-                stored::release(n.store(), &id, &n.node).await.ok();
+                let started = now();
+                let sent = send_next(&n, &row).await;
+                record(&n, &holder, &row, sent, started).await;
+                stored::release(n.store(), &row.id, &holder).await.ok();
                 continue;
             }
             Ok(None) => {}
@@ -43,19 +47,19 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-/// One delivery attempt of a subscription whose lease this node holds, and its outcome recorded.
-pub(crate) async fn attempt(n: &Notifier, row: SubscriptionRow) {
-    let started = now();
-    let sent = send_next(n, &row).await;
-    record(n, &row, sent, started).await;
-}
-
-/// Records a delivery's outcome (and a status change on the resource).
-pub(crate) async fn record(n: &Notifier, row: &SubscriptionRow, sent: Result<Sent, String>, started: Micros) {
+/// Records a delivery's outcome under `holder`'s lease (and a status change on the resource).
+pub(crate) async fn record(
+    n: &Notifier,
+    holder: &str,
+    row: &SubscriptionRow,
+    sent: Result<Sent, String>,
+    started: Micros,
+) {
     let at = now();
     let outcome = match &sent {
         Ok(sent) => {
-            metrics::counter!("ikp_notifications_sent_total", "kind" => sent.kind.code(), "outcome" => "ok").increment(1);
+            metrics::counter!("ikp_notifications_sent_total", "kind" => sent.kind.code(), "outcome" => "ok")
+                .increment(1);
             if sent.kind == Kind::EventNotification {
                 metrics::histogram!("ikp_notification_send_seconds").record((at - started) as f64 / 1e6);
             }
@@ -83,7 +87,7 @@ pub(crate) async fn record(n: &Notifier, row: &SubscriptionRow, sent: Result<Sen
             }
         }
     };
-    match stored::record_attempt(n.store(), &row.id, &n.node, at, &outcome).await {
+    match stored::record_attempt(n.store(), &row.id, holder, at, &outcome).await {
         Ok(true) => {}
         Ok(false) => return tracing::warn!(subscription = %row.id, "the delivery lease was lost; another node resends"),
         Err(e) => return tracing::warn!(subscription = %row.id, error = %e, "recording a delivery"),

@@ -89,8 +89,9 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "a notification dispatch round failed; it is tried again");
-                        // Reloaded when the lease is taken again.
+                        // Reloaded when the lease is taken again, a little later.
                         held_until = 0;
+                        next_try = now() + lease / 8;
                         break;
                     }
                 }
@@ -252,12 +253,8 @@ async fn kept(session: &Session, w: &Watched, changes: &[ResourceVersion], index
         },
         None => Vec::new(),
     };
-    let mut live: Vec<&str> = indexes
-        .iter()
-        .map(|&i| &changes[i])
-        .filter(|c| !c.is_deleted())
-        .map(|c| c.id.as_str())
-        .collect();
+    let mut live: Vec<&str> =
+        indexes.iter().map(|&i| &changes[i]).filter(|c| !c.is_deleted()).map(|c| c.id.as_str()).collect();
     live.sort_unstable();
     live.dedup();
     let mut found: HashSet<String> = HashSet::new();

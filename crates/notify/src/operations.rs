@@ -93,8 +93,9 @@ pub async fn events(session: &Session, call: &Call) -> FhirResult<Response> {
     let accepted = crate::rule::accepted(session.fhir(), &resource).ok();
     let content = match call.input.params.text("content") {
         None => accepted.as_ref().map_or(Content::IdOnly, |a| a.content),
-        Some(code) => Content::parse(code)
-            .ok_or_else(|| FhirError::bad_request(format!("content must be empty, id-only or full-resource, not '{code}'")))?,
+        Some(code) => Content::parse(code).ok_or_else(|| {
+            FhirError::bad_request(format!("content must be empty, id-only or full-resource, not '{code}'"))
+        })?,
     };
     let worker = session.notification_worker();
     let kept = if since <= until {

@@ -21,9 +21,8 @@ fn subscription_rule(session: &Session, body: &mut Value) -> FhirResult<()> {
     if session.is_server_work() {
         return Ok(());
     }
-    accepted(session.fhir(), body).map_err(|why| {
-        FhirError::Unprocessable(vec![Issue::error(IssueType::Invalid, why).at("Subscription")])
-    })?;
+    accepted(session.fhir(), body)
+        .map_err(|why| FhirError::Unprocessable(vec![Issue::error(IssueType::Invalid, why).at("Subscription")]))?;
     owner::strip(body);
     if let Some(caller) = session.caller() {
         let extension = Owner::of(caller).extension();

@@ -75,24 +75,35 @@ pub fn bind(n: &Notifier, message: &str) -> Result<String, String> {
 /// Serves a socket bound to subscription `id` until it closes: what to send goes to `out`.
 pub async fn serve(n: Notifier, id: String, out: mpsc::Sender<String>) {
     let lease = n.config.lease.as_micros() as Micros;
-    let at = now();
-    let row = match stored::claim(n.store(), &id, &n.node, at, at + lease).await {
-        Ok(Some(row)) if row.channel == "websocket" && row.status != "off" => row,
-        _ => {
-            out.send(r#"{"error":"the subscription is not an active websocket subscription, or another socket is bound to it"}"#.into()).await.ok();
-            return;
+    let holder = format!("{}/socket/{}", n.node, uuid::Uuid::new_v4());
+    // A subscription written a moment ago may not be dispatched yet: it is waited for briefly.
+    let patience = now() + lease.min(5_000_000);
+    let row = loop {
+        let at = now();
+        match stored::claim(n.store(), &id, &holder, at, at + lease).await {
+            Ok(Some(row)) if row.channel == "websocket" && row.status != "off" => break row,
+            Ok(None) if at < patience && matches!(stored::subscription(n.store(), &id).await, Ok(None)) => {
+                tokio::time::sleep(n.config.poll / 5).await;
+            }
+            _ => {
+                stored::release(n.store(), &id, &holder).await.ok();
+                let refusal = r#"{"error":"the subscription is not a websocket subscription that is on, or another socket is bound to it"}"#;
+                out.send(refusal.into()).await.ok();
+                return;
+            }
         }
     };
+    let at = now();
     let mut held_until = at + lease;
     // The handshake of this binding.
     if row.status != "requested" && out.send(handshake(&n, &row)).await.is_err() {
-        stored::release(n.store(), &id, &n.node).await.ok();
+        stored::release(n.store(), &id, &holder).await.ok();
         return;
     }
     loop {
         let at = now();
         if at > held_until - lease / 2 {
-            match stored::claim(n.store(), &id, &n.node, at, at + lease).await {
+            match stored::claim(n.store(), &id, &holder, at, at + lease).await {
                 Ok(Some(_)) => held_until = at + lease,
                 _ => return,
             }
@@ -115,7 +126,7 @@ pub async fn serve(n: Notifier, id: String, out: mpsc::Sender<String>) {
                 }
                 Err(why) => Err(why),
             };
-            deliver::record(&n, &row, sent, started).await;
+            deliver::record(&n, &holder, &row, sent, started).await;
             continue;
         }
         tokio::select! {
@@ -124,7 +135,7 @@ pub async fn serve(n: Notifier, id: String, out: mpsc::Sender<String>) {
             _ = out.closed() => break,
         }
     }
-    stored::release(n.store(), &id, &n.node).await.ok();
+    stored::release(n.store(), &id, &holder).await.ok();
 }
 
 fn handshake(n: &Notifier, row: &stored::SubscriptionRow) -> String {

@@ -290,7 +290,8 @@ pub async fn claim_due(
     now: Micros,
     until: Micros,
 ) -> StoreResult<Option<SubscriptionRow>> {
-    let mut pick = Sql::new("SELECT id FROM subscription_state WHERE status IN ('requested', 'active', 'error') AND channel IN (");
+    let mut pick =
+        Sql::new("SELECT id FROM subscription_state WHERE status IN ('requested', 'active', 'error') AND channel IN (");
     for (i, c) in channels.iter().enumerate() {
         pick.push(if i == 0 { "" } else { ", " }).bind(text(c));
     }
@@ -330,7 +331,11 @@ pub async fn claim(
         .push(" OR lease_holder = ")
         .bind(text(holder))
         .push(&format!(") RETURNING {ROW_COLUMNS}"));
-    store.query(take, ROW_CELLS).await?.first().map(|r| row_from(r)).transpose()
+    // A statement that writes, so in a transaction (plain queries may go to read-only pools).
+    let mut tx = store.begin().await?;
+    let taken = tx.query(take, ROW_CELLS).await?.first().map(|r| row_from(r)).transpose()?;
+    tx.commit().await?;
+    Ok(taken)
 }
 
 /// Gives a subscription's delivery lease back.
@@ -402,7 +407,8 @@ pub async fn events(
     through: i64,
     limit: usize,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let mut sql = Sql::new("SELECT number, res_type, res_id, version, at FROM subscription_event WHERE subscription = ");
+    let mut sql =
+        Sql::new("SELECT number, res_type, res_id, version, at FROM subscription_event WHERE subscription = ");
     sql.bind(text(subscription))
         .push(" AND number >= ")
         .bind(Bind::Int(from))
@@ -414,7 +420,13 @@ pub async fn events(
     rows.iter()
         .map(|row| {
             let mut c = Cells::new("subscription_event", row);
-            Ok(StoredEvent { number: c.int()?, resource_type: c.text()?, id: c.text()?, version: c.int()?, at: c.int()? })
+            Ok(StoredEvent {
+                number: c.int()?,
+                resource_type: c.text()?,
+                id: c.text()?,
+                version: c.int()?,
+                at: c.int()?,
+            })
         })
         .collect()
 }

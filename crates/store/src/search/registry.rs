@@ -193,7 +193,8 @@ fn national_parameters() -> Vec<Value> {
             "expression": expression, "description": description,
         })
     };
-    let owner = format!("Subscription.extension.where(url = '{SUBSCRIPTION_OWNER}').extension.where(url = 'user').value");
+    let owner =
+        format!("Subscription.extension.where(url = '{SUBSCRIPTION_OWNER}').extension.where(url = 'user').value");
     vec![
         serde_json::json!({
             "resourceType": "SearchParameter",

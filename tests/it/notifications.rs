@@ -1,0 +1,506 @@
+//! Notifications (Subscriptions R5 Backport IG) end to end, with real tokens: rest-hook delivery
+//! to a receiver this test starts on 127.0.0.1 (handshake, events in order with gap-free numbers,
+//! filters by search criteria, full-resource payloads), the access policy (a patient's
+//! subscription never hears about another patient; another patient cannot see, check or change
+//! it, and is answered as for a subscription that does not exist), repeated failures moving the
+//! subscription to `error`, `$events` recovery while the receiver is down and delivery resumed
+//! when it is back, heartbeats, websocket binding and delivery, e-mail to the mail outbox, and
+//! subscriptions the server cannot serve refused with nothing stored.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+use crate::common::{self, TestServer};
+
+on_both_backends_configured!(super::configured; rest_hook_delivery, policy_decides_who_hears, failures_error_and_recovery, websocket_delivery, email_and_heartbeats, refused_subscriptions);
+
+const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition";
+const TOPICS: &str = "https://ikp.example.org/fhir/SubscriptionTopic";
+const ANNA: &str = "demo-anna-kowalska";
+const ZOFIA: &str = "demo-zofia-kowalska";
+const JAN: &str = "demo-jan-kowalski";
+/// A complete blood count.
+const HEMOGLOBIN: &str = "58410-2";
+
+fn configured(args: &mut ikp::cli::ServeArgs) {
+    common::auth_on(args);
+    args.notification_retry_ms = 100;
+}
+
+/// An HTTP endpoint on 127.0.0.1 that keeps every notification it is sent, and can be "down"
+/// (answering 503).
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let received: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+        let down: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (kept, refusing) = (received.clone(), down.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (kept, refusing) = (kept.clone(), refusing.clone());
+                async move {
+                    if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let secret = headers.get("x-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let bundle: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    kept.lock().unwrap().push((secret, bundle));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Receiver { url, received, down }
+    }
+
+    fn bundles(&self) -> Vec<Value> {
+        self.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until the bundles received satisfy `done`.
+    async fn wait(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let bundles = self.bundles();
+            if done(&bundles) {
+                return bundles;
+            }
+            assert!(Instant::now() < deadline, "{what}: received {bundles:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The status parameters (first entry) of a notification Bundle.
+fn status_of(bundle: &Value) -> &Value {
+    &bundle["entry"][0]["resource"]
+}
+
+fn parameter<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status["parameter"].as_array()?.iter().find(|p| p["name"] == name)
+}
+
+fn kind(bundle: &Value) -> String {
+    parameter(status_of(bundle), "type").and_then(|p| p["valueCode"].as_str()).unwrap_or_default().to_string()
+}
+
+/// Event numbers and focus references of a notification.
+fn events(bundle: &Value) -> Vec<(u64, String)> {
+    let Some(params) = status_of(bundle)["parameter"].as_array() else { return Vec::new() };
+    params
+        .iter()
+        .filter(|p| p["name"] == "notification-event")
+        .map(|p| {
+            let parts = p["part"].as_array().cloned().unwrap_or_default();
+            let number = parts
+                .iter()
+                .find(|q| q["name"] == "event-number")
+                .and_then(|q| q["valueString"].as_str()?.parse().ok())
+                .unwrap_or(0);
+            let focus = parts
+                .iter()
+                .find(|q| q["name"] == "focus")
+                .and_then(|q| q["valueReference"]["reference"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            (number, focus)
+        })
+        .collect()
+}
+
+/// Every event told in `bundles` (event notifications only).
+fn all_events(bundles: &[Value]) -> Vec<(u64, String)> {
+    bundles.iter().filter(|b| kind(b) == "event-notification").flat_map(events).collect()
+}
+
+fn subscription(topic: &str, filters: &[&str], channel: Value) -> Value {
+    let extension: Vec<Value> = filters
+        .iter()
+        .map(|f| json!({"url": format!("{BACKPORT}/backport-filter-criteria"), "valueString": f}))
+        .collect();
+    let mut subscription = json!({
+        "resourceType": "Subscription",
+        "meta": {"profile": [format!("{BACKPORT}/backport-subscription")]},
+        "status": "requested",
+        "reason": "Nowe wyniki badań",
+        "criteria": format!("{TOPICS}/{topic}"),
+        "channel": channel,
+    });
+    if !extension.is_empty() {
+        subscription["_criteria"] = json!({"extension": extension});
+    }
+    subscription
+}
+
+fn rest_hook(url: &str, content: &str) -> Value {
+    json!({
+        "type": "rest-hook", "endpoint": url, "payload": "application/fhir+json",
+        "header": ["X-Secret: s3cret"],
+        "_payload": {"extension": [{"url": format!("{BACKPORT}/backport-payload-content"), "valueCode": content}]},
+    })
+}
+
+async fn patient_token(server: &TestServer, id: &str) -> String {
+    server.token(Some(&format!("Patient/{id}")), None, "openid fhirUser user/*.cruds").await
+}
+
+async fn create_as(server: &TestServer, token: &str, resource: &Value) -> (u16, Value) {
+    let t = resource["resourceType"].as_str().unwrap_or_default();
+    let r = server.send(reqwest::Method::POST, t, resource).bearer_auth(token).send().await.expect("create");
+    let status = r.status().as_u16();
+    (status, common::json(r).await)
+}
+
+async fn get_as(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let r = server.get(path).bearer_auth(token).send().await.expect("get");
+    let status = r.status().as_u16();
+    (status, common::json(r).await)
+}
+
+/// A final laboratory report with `code` for `patient`, as the laboratory's system writes it.
+fn result(patient: &str, code: &str) -> Value {
+    json!({
+        "resourceType": "DiagnosticReport", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "effectiveDateTime": "2026-12-01T08:00:00Z",
+        "issued": "2026-12-01T12:00:00Z",
+    })
+}
+
+async fn write_result(server: &TestServer, admin: &str, patient: &str, code: &str) -> String {
+    let (status, body) = create_as(server, admin, &result(patient, code)).await;
+    assert_eq!(status, 201, "{body}");
+    format!("DiagnosticReport/{}", body["id"].as_str().expect("id"))
+}
+
+/// Waits until the subscription's status (read as `token`) is `want`.
+async fn wait_status(server: &TestServer, token: &str, id: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = get_as(server, token, &format!("Subscription/{id}")).await;
+        assert_eq!(code, 200, "{body}");
+        if body["status"] == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "the subscription never became {want}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Anna's app subscribes to new haemoglobin results for her and Zofia (rest-hook, full
+/// resource): a handshake first, then one notification per result in order, numbered 1, 2...
+/// with the resource as Anna may read it and the subscriber's header; results with another code
+/// are filtered out; `$status` and `$events` agree.
+async fn rest_hook_delivery(server: &TestServer) {
+    let receiver = Receiver::start().await;
+    let anna = patient_token(server, ANNA).await;
+    let admin = server.admin_token().await;
+    let mut body = subscription(
+        "lab-result-available",
+        &[&format!("DiagnosticReport?code=http://loinc.org|{HEMOGLOBIN}")],
+        rest_hook(&receiver.url, "full-resource"),
+    );
+    // A forged owner is replaced by the caller.
+    body["extension"] = json!([{"url": "https://ikp.example.org/fhir/StructureDefinition/subscription-owner",
+        "extension": [{"url": "user", "valueReference": {"reference": "Patient/demo-jan-kowalski"}},
+                      {"url": "client", "valueString": "forged"}, {"url": "scope", "valueString": "system/*.*"}]}]);
+    let (status, created) = create_as(server, &anna, &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "requested", "requested until the handshake");
+    let owner = created["extension"].to_string();
+    assert!(
+        owner.contains(&format!("Patient/{ANNA}")) && !owner.contains("forged") && !owner.contains("system/*.*"),
+        "{owner}"
+    );
+    let id = created["id"].as_str().expect("id").to_string();
+
+    let handshakes = receiver.wait("the handshake", |b| b.iter().any(|b| kind(b) == "handshake")).await;
+    assert_eq!(receiver.received.lock().unwrap()[0].0.as_deref(), Some("s3cret"), "the subscriber's header");
+    assert_eq!(
+        parameter(status_of(&handshakes[0]), "subscription").and_then(|p| p["valueReference"]["reference"].as_str()),
+        Some(format!("{}/Subscription/{id}", server.base).as_str())
+    );
+    wait_status(server, &anna, &id, "active").await;
+
+    let first = write_result(server, &admin, ZOFIA, HEMOGLOBIN).await;
+    let _other_code = write_result(server, &admin, ANNA, "2345-7").await;
+    let second = write_result(server, &admin, ANNA, HEMOGLOBIN).await;
+    let bundles = receiver.wait("two events", |b| all_events(b).len() >= 2).await;
+    let told = all_events(&bundles);
+    let focus = |r: &str| told.iter().any(|(_, f)| f.contains(r));
+    assert_eq!(told.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2], "numbered without gaps: {told:?}");
+    assert!(told[0].1.contains(&first) && told[1].1.contains(&second), "in write order: {told:?}");
+    assert!(!focus("2345-7"), "filtered out");
+    let with_resource = bundles.iter().find(|b| kind(b) == "event-notification").expect("an event notification");
+    let resource = &with_resource["entry"][1]["resource"];
+    assert_eq!(resource["resourceType"], "DiagnosticReport", "full resource: {with_resource}");
+    assert_eq!(with_resource["type"], "history");
+
+    // $status and $events, as the owner.
+    let (code, status) = get_as(server, &anna, &format!("Subscription/{id}/$status")).await;
+    assert_eq!(code, 200, "{status}");
+    let parameters = &status["entry"][0]["resource"];
+    assert_eq!(parameter(parameters, "status").and_then(|p| p["valueCode"].as_str()), Some("active"));
+    assert_eq!(
+        parameter(parameters, "events-since-subscription-start").and_then(|p| p["valueString"].as_str()),
+        Some("2")
+    );
+    let (code, replay) =
+        get_as(server, &anna, &format!("Subscription/{id}/$events?eventsSinceNumber=2&content=id-only")).await;
+    assert_eq!(code, 200, "{replay}");
+    assert_eq!(kind(&replay), "query-event");
+    let replayed = events(&replay);
+    assert_eq!(replayed.len(), 1, "{replay}");
+    assert!(replayed[0].1.contains(&second));
+    let (code, _) = get_as(server, &anna, &format!("Subscription/{id}/$events?eventsSinceNumber=x")).await;
+    assert_eq!(code, 400, "a malformed number is refused, not widened");
+
+    // Turned off by its owner: no more notifications.
+    let mut off = created.clone();
+    off["status"] = json!("off");
+    let r = server
+        .send(reqwest::Method::PUT, &format!("Subscription/{id}"), &off)
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = receiver.bundles().len();
+    write_result(server, &admin, ANNA, HEMOGLOBIN).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.bundles().len(), before, "an `off` subscription is told nothing");
+}
+
+/// Jan's subscription to every lab result hears only about his own; Zofia's and Anna's results
+/// are not his to see. Jan cannot read, check, replay, bind or change Anna's subscription, and
+/// is answered exactly as for one that does not exist.
+async fn policy_decides_who_hears(server: &TestServer) {
+    let receiver = Receiver::start().await;
+    let jan = patient_token(server, JAN).await;
+    let anna = patient_token(server, ANNA).await;
+    let admin = server.admin_token().await;
+    let (status, created) =
+        create_as(server, &jan, &subscription("lab-result-available", &[], rest_hook(&receiver.url, "id-only"))).await;
+    assert_eq!(status, 201, "{created}");
+    let jans = created["id"].as_str().expect("id").to_string();
+    wait_status(server, &jan, &jans, "active").await;
+    write_result(server, &admin, ZOFIA, HEMOGLOBIN).await;
+    write_result(server, &admin, ANNA, HEMOGLOBIN).await;
+    let own = write_result(server, &admin, JAN, HEMOGLOBIN).await;
+    let bundles = receiver.wait("Jan's own result", |b| !all_events(b).is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let told = all_events(&receiver.bundles());
+    assert_eq!(told.len(), 1, "only Jan's own result: {told:?}");
+    assert!(told[0].1.contains(&own), "{told:?}");
+    assert_eq!(told[0].0, 1, "numbered from 1 for Jan: the others' results used no number");
+    let id_only = bundles.iter().find(|b| kind(b) == "event-notification").expect("event");
+    assert!(id_only["entry"][1].get("resource").is_none(), "id-only carries no resource");
+
+    // Anna's subscription, seen from Jan.
+    let (status, annas) =
+        create_as(server, &anna, &subscription("prescription-issued", &[], rest_hook(&receiver.url, "empty"))).await;
+    assert_eq!(status, 201, "{annas}");
+    let annas = annas["id"].as_str().expect("id").to_string();
+    let missing = "no-such-subscription";
+    for suffix in ["", "/$status", "/$events", "/$get-ws-binding-token"] {
+        let hidden = get_as(server, &jan, &format!("Subscription/{annas}{suffix}")).await;
+        let absent = get_as(server, &jan, &format!("Subscription/{missing}{suffix}")).await;
+        assert_eq!(hidden.0, 404, "{suffix}: {}", hidden.1);
+        assert_eq!(hidden.0, absent.0);
+        assert_eq!(hidden.1.to_string().replace(&annas, "X"), absent.1.to_string().replace(missing, "X"), "{suffix}");
+    }
+    let (_, search) = get_as(server, &jan, "Subscription").await;
+    let listed = common::listed(&search, "match");
+    assert_eq!(listed, vec![format!("Subscription/{jans}")], "Jan lists only his own");
+    let mut takeover = subscription("prescription-issued", &[], rest_hook(&receiver.url, "full-resource"));
+    takeover["id"] = json!(annas);
+    let r = server
+        .send(reqwest::Method::PUT, &format!("Subscription/{annas}"), &takeover)
+        .bearer_auth(&jan)
+        .send()
+        .await
+        .expect("put");
+    let hidden_put = (r.status().as_u16(), common::json(r).await);
+    takeover["id"] = json!(missing);
+    let r = server
+        .send(reqwest::Method::PUT, &format!("Subscription/{missing}"), &takeover)
+        .bearer_auth(&jan)
+        .send()
+        .await
+        .expect("put");
+    let absent_put = (r.status().as_u16(), common::json(r).await);
+    assert_eq!(hidden_put.0, absent_put.0, "{} / {}", hidden_put.1, absent_put.1);
+    assert_eq!(hidden_put.1.to_string().replace(&annas, "X"), absent_put.1.to_string().replace(missing, "X"));
+    let (_, still) = get_as(server, &anna, &format!("Subscription/{annas}")).await;
+    assert_eq!(still["channel"]["_payload"]["extension"][0]["valueCode"], "empty", "unchanged");
+}
+
+/// A receiver that is down: the subscription is retried, then `error` (with why, in `$status`
+/// and on the resource); the subscriber recovers the missed events with `$events`; once the
+/// receiver is back, delivery resumes from the first undelivered event and the subscription is
+/// `active` again.
+async fn failures_error_and_recovery(server: &TestServer) {
+    let receiver = Receiver::start().await;
+    let anna = patient_token(server, ANNA).await;
+    let admin = server.admin_token().await;
+    let (status, created) =
+        create_as(server, &anna, &subscription("lab-result-available", &[], rest_hook(&receiver.url, "id-only"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    wait_status(server, &anna, &id, "active").await;
+
+    receiver.set_down(true);
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        written.push(write_result(server, &admin, ANNA, HEMOGLOBIN).await);
+    }
+    let errored = wait_status(server, &anna, &id, "error").await;
+    assert!(errored["error"].as_str().unwrap_or_default().contains("503"), "why: {errored}");
+    let (_, status) = get_as(server, &anna, &format!("Subscription/{id}/$status")).await;
+    assert_eq!(
+        parameter(&status["entry"][0]["resource"], "status").and_then(|p| p["valueCode"].as_str()),
+        Some("error")
+    );
+
+    // Missed events, recovered by number.
+    let (code, replay) =
+        get_as(server, &anna, &format!("Subscription/{id}/$events?eventsSinceNumber=1&eventsUntilNumber=3")).await;
+    assert_eq!(code, 200, "{replay}");
+    let replayed = events(&replay);
+    assert_eq!(replayed.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3]);
+    for (r, w) in replayed.iter().zip(&written) {
+        assert!(r.1.contains(w), "{replayed:?} vs {written:?}");
+    }
+
+    receiver.set_down(false);
+    let bundles = receiver.wait("the events after recovery", |b| all_events(b).len() >= 3).await;
+    let told = all_events(&bundles);
+    assert_eq!(told.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3], "in order, none lost: {told:?}");
+    wait_status(server, &anna, &id, "active").await;
+}
+
+/// A websocket subscription: a binding token from `$get-ws-binding-token`, a socket bound with
+/// it gets a handshake, then the events; a forged token binds nothing.
+async fn websocket_delivery(server: &TestServer) {
+    let anna = patient_token(server, ANNA).await;
+    let admin = server.admin_token().await;
+    let channel = json!({"type": "websocket", "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": format!("{BACKPORT}/backport-payload-content"), "valueCode": "id-only"}]}});
+    let (status, created) = create_as(server, &anna, &subscription("lab-result-available", &[], channel)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let (code, binding) = get_as(server, &anna, &format!("Subscription/{id}/$get-ws-binding-token")).await;
+    assert_eq!(code, 200, "{binding}");
+    let value = |name: &str| {
+        parameter(&binding, name)
+            .and_then(|p| p["valueString"].as_str().or(p["valueUrl"].as_str()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (token, url) = (value("token"), value("websocket-url"));
+    assert!(url.starts_with("ws://") && url.ends_with("/notifications/websocket"), "{url}");
+
+    // A forged token.
+    let (mut forged, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+    forged
+        .send(tokio_tungstenite::tungstenite::Message::text(format!(
+            "bind-with-token {id}.99999999999999999.00000000000000000000000000000000"
+        )))
+        .await
+        .expect("send");
+    let refusal = next_text(&mut forged).await;
+    assert!(refusal.contains("error"), "{refusal}");
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+    socket.send(tokio_tungstenite::tungstenite::Message::text(format!("bind-with-token {token}"))).await.expect("send");
+    let handshake: Value = serde_json::from_str(&next_text(&mut socket).await).expect("json");
+    assert_eq!(kind(&handshake), "handshake", "{handshake}");
+    let written = write_result(server, &admin, ZOFIA, HEMOGLOBIN).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let bundle: Value = serde_json::from_str(&next_text(&mut socket).await).expect("json");
+        if kind(&bundle) == "event-notification" {
+            let told = events(&bundle);
+            assert_eq!(told.len(), 1, "{bundle}");
+            assert_eq!(told[0].0, 1);
+            assert!(told[0].1.contains(&written));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no event on the socket");
+    }
+    wait_status(server, &anna, &id, "active").await;
+}
+
+async fn next_text<S>(socket: &mut S) -> String
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("open")
+            .expect("a message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return text.to_string();
+        }
+    }
+}
+
+/// E-mail notifications go to the mail outbox file (none configured here: the subscription
+/// fails and says why); a rest-hook subscription with a heartbeat period hears heartbeats.
+async fn email_and_heartbeats(server: &TestServer) {
+    let anna = patient_token(server, ANNA).await;
+    let email = json!({"type": "email", "endpoint": "mailto:anna@example.pl", "payload": "application/fhir+json"});
+    let (status, created) = create_as(server, &anna, &subscription("prescription-issued", &[], email)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let errored = wait_status(server, &anna, &id, "error").await;
+    assert!(errored["error"].as_str().unwrap_or_default().contains("mail outbox"), "{errored}");
+
+    let receiver = Receiver::start().await;
+    let mut channel = rest_hook(&receiver.url, "empty");
+    channel["extension"] = json!([{"url": format!("{BACKPORT}/backport-heartbeat-period"), "valueUnsignedInt": 1}]);
+    let (status, created) = create_as(server, &anna, &subscription("prescription-issued", &[], channel)).await;
+    assert_eq!(status, 201, "{created}");
+    receiver.wait("two heartbeats", |b| b.iter().filter(|b| kind(b) == "heartbeat").count() >= 2).await;
+}
+
+/// Subscriptions the server cannot serve are refused (422) before anything is stored.
+async fn refused_subscriptions(server: &TestServer) {
+    let anna = patient_token(server, ANNA).await;
+    let hook = rest_hook("http://127.0.0.1:9/hook", "id-only");
+    let cases = [
+        subscription("no-such-topic", &[], hook.clone()),
+        subscription("lab-result-available", &["DiagnosticReport?no-such-parameter=1"], hook.clone()),
+        subscription("lab-result-available", &["Patient?name=x"], hook.clone()),
+        subscription("lab-result-available", &[], json!({"type": "message", "endpoint": "http://x"})),
+        subscription("lab-result-available", &[], json!({"type": "rest-hook", "endpoint": "file:///etc/passwd"})),
+    ];
+    for case in &cases {
+        let (status, body) = create_as(server, &anna, case).await;
+        assert_eq!(status, 422, "{case}: {body}");
+    }
+    let (_, search) = get_as(server, &anna, "Subscription").await;
+    assert!(common::listed(&search, "match").is_empty(), "nothing stored: {search}");
+}
