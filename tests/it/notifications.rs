@@ -41,6 +41,11 @@ struct Receiver {
 
 impl Receiver {
     async fn start() -> Receiver {
+        Receiver::slow(Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` to answer each notification.
+    async fn slow(delay: Duration) -> Receiver {
         let received: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
         let down: Arc<std::sync::atomic::AtomicBool> = Arc::default();
         let (kept, refusing) = (received.clone(), down.clone());
@@ -49,6 +54,7 @@ impl Receiver {
             axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
                 let (kept, refusing) = (kept.clone(), refusing.clone());
                 async move {
+                    tokio::time::sleep(delay).await;
                     if refusing.load(std::sync::atomic::Ordering::SeqCst) {
                         return axum::http::StatusCode::SERVICE_UNAVAILABLE;
                     }
@@ -75,7 +81,7 @@ impl Receiver {
 
     /// Waits until the bundles received satisfy `done`.
     async fn wait(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let bundles = self.bundles();
             if done(&bundles) {
@@ -503,4 +509,100 @@ async fn refused_subscriptions(server: &TestServer) {
     }
     let (_, search) = get_as(server, &anna, "Subscription").await;
     assert!(common::listed(&search, "match").is_empty(), "nothing stored: {search}");
+}
+
+/// Two nodes on one PostgreSQL database, the one delivering killed with SIGKILL mid-delivery:
+/// another node takes the subscription over once the dead node's lease has run out, and every
+/// event reaches the receiver at least once, numbered 1..=N without gaps, each number always
+/// about the same change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_one_killed_mid_delivery() {
+    use common::process::{Running, free_port};
+    let Some(admin) = common::postgres_url() else { return };
+    let (url, schema) = common::fresh_postgres_schema(&admin).await;
+    // This node takes requests and may dispatch, but delivers nothing.
+    let front = TestServer::start_configured(&url, "postgres", |a| {
+        a.notification_workers = 0;
+        a.notification_lease_seconds = 2;
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut deliverer = Running::start(
+        dir.path(),
+        &["serve", "--listen", &listen, "--auth", "off", "--demo", "false", "--store-terminology", "false"],
+        &[
+            ("IKP_DATABASE_URL", url.as_str()),
+            ("IKP_PORTAL", "false"),
+            ("IKP_EXPORT_WORKERS", "0"),
+            ("IKP_SWEEP_SECONDS", "0"),
+            ("IKP_NOTIFICATION_WORKERS", "2"),
+            ("IKP_NOTIFICATION_LEASE_SECONDS", "2"),
+        ],
+    );
+    deliverer.wait_ready(&front.client, &format!("http://{listen}/health/ready")).await;
+
+    // One event per notification, each taking a while to be answered.
+    let receiver = Receiver::slow(Duration::from_millis(60)).await;
+    let mut channel = rest_hook(&receiver.url, "id-only");
+    channel["extension"] = json!([{"url": format!("{BACKPORT}/backport-max-count"), "valuePositiveInt": 1}]);
+    let created = front.create(&subscription("resource-Patient", &[], channel)).await;
+    let id = created["id"].as_str().expect("id").to_string();
+    receiver.wait("the handshake", |b| b.iter().any(|b| kind(b) == "handshake")).await;
+
+    const PATIENTS: usize = 60;
+    let entries: Vec<Value> = (0..PATIENTS)
+        .map(|i| {
+            json!({"resource": {"resourceType": "Patient", "id": format!("n{i}"), "gender": "female"},
+                        "request": {"method": "PUT", "url": format!("Patient/n{i}")}})
+        })
+        .collect();
+    let r = front
+        .send(reqwest::Method::POST, "", &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
+        .send()
+        .await
+        .expect("transaction");
+    assert_eq!(r.status(), 200);
+
+    // Killed once a few events are through, well before the end.
+    receiver.wait("the first events", |b| all_events(b).len() >= 8).await;
+    deliverer.kill();
+    let at_kill = all_events(&receiver.bundles()).len();
+    assert!(at_kill < PATIENTS / 2, "killed mid-delivery: {at_kill} delivered");
+
+    // Another node with delivery workers resumes once the lease has run out.
+    let rescuer = TestServer::start_configured(&url, "postgres", |a| {
+        a.notification_lease_seconds = 2;
+    })
+    .await;
+    let bundles = receiver
+        .wait("every event", |b| {
+            let numbers: std::collections::BTreeSet<u64> = all_events(b).iter().map(|(n, _)| *n).collect();
+            numbers.len() >= PATIENTS
+        })
+        .await;
+    let told = all_events(&bundles);
+    let mut by_number: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    for (number, focus) in &told {
+        let previous = by_number.insert(*number, focus.clone());
+        assert!(previous.is_none_or(|p| p == *focus), "event {number} told as two changes");
+    }
+    assert_eq!(by_number.keys().copied().collect::<Vec<_>>(), (1..=PATIENTS as u64).collect::<Vec<_>>(), "no gaps");
+    let patients: std::collections::BTreeSet<String> = by_number
+        .values()
+        .map(|f| f.split("/Patient/").nth(1).unwrap_or_default().split('/').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(patients.len(), PATIENTS, "each change once by number");
+    assert!(told.len() >= PATIENTS, "at least once");
+    let (code, status) =
+        (200, common::json(front.get(&format!("Subscription/{id}/$status")).send().await.expect("status")).await);
+    assert_eq!(code, 200);
+    assert_eq!(
+        parameter(&status["entry"][0]["resource"], "events-since-subscription-start")
+            .and_then(|p| p["valueString"].as_str()),
+        Some(PATIENTS.to_string().as_str())
+    );
+    rescuer.stop().await;
+    front.stop().await;
+    common::drop_postgres_schema(&admin, &schema).await;
 }
