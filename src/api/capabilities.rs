@@ -36,7 +36,7 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
             let mut includes: Vec<String> = vec![format!("{t}:*")];
             includes
                 .extend(params.iter().filter(|p| p.kind == ParamType::Reference).map(|p| format!("{t}:{}", p.code)));
-            json!({
+            let mut entry = json!({
                 "type": t,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
                 "documentation": "Conditional create, update and delete accept any supported search criteria. Token parameters take the :in, :not-in (value set membership), :above and :below (code system hierarchy) modifiers in searches.",
@@ -52,7 +52,11 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
                 "searchRevInclude": ["*"],
                 "searchParam": search_params,
                 "operation": operations,
-            })
+            });
+            if t == "Subscription" {
+                crate::notify::subscription::describe(&mut entry);
+            }
+            entry
         })
         .collect();
     let system_operations: Vec<Value> = OPERATIONS
@@ -73,7 +77,10 @@ pub fn capability_statement(fhir: &Fhir) -> Value {
         "publisher": "ikp project",
         "description": "HL7 FHIR R4 server with the Polish national patient-account (IKP) workflows.",
         "kind": "instance",
-        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
+        "instantiates": [
+            "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data",
+            crate::notify::subscription::SERVER_CAPABILITIES,
+        ],
         "software": {"name": "ikp", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "ikp FHIR R4 server", "url": fhir.base_url},
         "fhirVersion": FHIR_VERSION,

@@ -116,12 +116,20 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         crate::interaction::terminology_operations::load::store_operations(fhir, operations)
             .await
             .context("storing the OperationDefinitions")?;
+        crate::interaction::terminology_operations::load::store_named(
+            fhir,
+            "topics",
+            crate::notify::published_topics(),
+        )
+        .await
+        .context("storing the SubscriptionTopics")?;
     }
     let demo = args.demo_enabled();
     if demo {
         tracing::warn!("the DEMO login is on, with demo users and their resources (see README)");
         crate::auth::demo::seed(fhir).await.context("storing the demo users")?;
         crate::ikp::demo::seed(fhir).await.context("storing the demo population")?;
+        fhir.store_missing(crate::notify::demo::resources()).await.context("storing the demo subscriptions")?;
     }
     let mut auth = crate::auth::AuthServer::new(session.clone(), store, demo, args.upstream.config()?)
         .await

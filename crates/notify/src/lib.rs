@@ -13,6 +13,7 @@
 
 pub mod channels;
 pub mod deliver;
+pub mod demo;
 pub mod dispatch;
 pub mod operations;
 pub mod owner;
@@ -29,3 +30,9 @@ use ikp_core::{access, context, error, session};
 use ikp_model::{clock, outcome};
 use ikp_national::topics;
 use ikp_store as store;
+
+/// The server's SubscriptionTopics, as the backport IG publishes them on R4 (`Basic`), stored at
+/// start-up so that clients can read and search them.
+pub fn published_topics() -> Vec<serde_json::Value> {
+    topics::NATIONAL.iter().map(|t| t.as_basic()).collect()
+}

@@ -18,6 +18,30 @@ const MAX_ENDPOINT_BYTES: usize = 2048;
 /// The most events one notification carries, when the subscription does not say.
 pub const DEFAULT_MAX_COUNT: u32 = 20;
 
+/// The backport IG's CapabilityStatement this server instantiates.
+pub const SERVER_CAPABILITIES: &str =
+    "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4";
+
+/// The CapabilityStatement's Subscription entry, completed: the backport profile, every national
+/// topic's canonical URL and what the server serves.
+pub fn describe(entry: &mut Value) {
+    let topics: Vec<Value> = topics::NATIONAL
+        .iter()
+        .map(|t| {
+            json!({"url": format!("{BACKPORT}/capabilitystatement-subscriptiontopic-canonical"), "valueCanonical": t.url()})
+        })
+        .collect();
+    entry["extension"] = Value::Array(topics);
+    entry["supportedProfile"] = json!([format!("{BACKPORT}/backport-subscription")]);
+    entry["documentation"] = json!(
+        "Topic-based subscriptions (Subscriptions R5 Backport IG): the national topics listed here (published as \
+         Basic resources) and resource-[type] topics for any create, update or delete of a type, filtered by its \
+         search parameters. Channels rest-hook, websocket ($get-ws-binding-token) and email (to the server's mail \
+         outbox); payloads empty, id-only and full-resource. Notifications keep to the reach of the subscription's \
+         owner, are delivered at least once and in order, and can be recovered with $events."
+    );
+}
+
 /// How notifications reach the subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Channel {
@@ -85,8 +109,15 @@ pub fn accept(
 ) -> Result<Accepted, String> {
     let text = |pointer: &str| subscription.pointer(pointer).and_then(Value::as_str);
     let topic_url = text("/criteria").ok_or("criteria must be the canonical URL of a SubscriptionTopic")?;
-    let topic = topics::by_url(topic_url, resource_types)
-        .ok_or_else(|| format!("{topic_url} is not a topic of this server (see the SubscriptionTopic list)"))?;
+    let topic = topics::by_url(topic_url, resource_types).ok_or_else(|| match topic_url.split_once('?') {
+        // R4's own query criteria: said how to ask for the same with a topic.
+        Some((t, _)) if !t.contains('/') => format!(
+            "criteria must be a SubscriptionTopic (Subscriptions R5 Backport IG): for changes of {t} matching \
+             '{topic_url}', subscribe to {} with that as a filter criteria",
+            topics::generic_url(t)
+        ),
+        _ => format!("{topic_url} is not a topic of this server (see the SubscriptionTopic list)"),
+    })?;
     let filter_texts: Vec<&str> = extensions(subscription.pointer("/_criteria"), "backport-filter-criteria")
         .filter_map(|e| e.get("valueString").and_then(Value::as_str))
         .collect();

@@ -52,12 +52,18 @@ pub async fn store_profiles(session: &Session) -> FhirResult<()> {
 /// Stores the OperationDefinitions of the operations this server defines (from the operation
 /// registry), unless this exact set was stored before.
 pub async fn store_operations(session: &Session, definitions: Vec<Value>) -> FhirResult<()> {
-    let text = serde_json::to_string(&definitions).map_err(|e| FhirError::Internal(e.to_string()))?;
+    store_named(session, OPERATIONS, definitions).await
+}
+
+/// Stores a set of resources the server publishes (named `set`, such as its SubscriptionTopics),
+/// unless this exact set was stored before.
+pub async fn store_named(session: &Session, set: &str, resources: Vec<Value>) -> FhirResult<()> {
+    let text = serde_json::to_string(&resources).map_err(|e| FhirError::Internal(e.to_string()))?;
     let hash: String = openssl::sha::sha256(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    if stored_hash(session, OPERATIONS).await?.as_deref() == Some(hash.as_str()) {
+    if stored_hash(session, set).await?.as_deref() == Some(hash.as_str()) {
         return Ok(());
     }
-    store_set(session, OPERATIONS, &hash, &definitions).await
+    store_set(session, set, &hash, &resources).await
 }
 
 /// Stores a set of built-in resources in batches and records its fingerprint.
