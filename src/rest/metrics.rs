@@ -86,6 +86,10 @@ fn describe() {
     describe_histogram!("ikp_audit_batch_size", "Audit events per stored batch");
     describe_counter!("ikp_audit_events_dropped_total", "Audit events lost, by reason");
     describe_gauge!("ikp_export_jobs", "Bulk Data export jobs by state (sampled at scrape)");
+    describe_gauge!("ikp_notification_outbox", "Changes waiting for the notification dispatcher (sampled at scrape)");
+    describe_counter!("ikp_notification_events_total", "Notification events the dispatcher made on this node");
+    describe_counter!("ikp_notifications_sent_total", "Notifications this node sent, by kind and outcome");
+    describe_histogram!("ikp_notification_send_seconds", "Time to send one event notification");
     describe_counter!("ikp_sweep_runs_total", "Workflow sweeps run by this node, by outcome");
     describe_counter!("ikp_sweep_changes_total", "Resources the workflow sweep changed, by change");
     describe_counter!("ikp_caller_cache_hits_total", "Authenticated requests whose caller was kept from before");
@@ -122,6 +126,11 @@ async fn sample(state: &AppState) {
         // The gauges keep their last values; the scrape itself still answers.
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: the export jobs could not be counted"),
         Err(_) => tracing::warn!("metrics: counting the export jobs took too long"),
+    }
+    match tokio::time::timeout(super::ops::DATABASE_CHECK, state.notifier.outbox_len()).await {
+        Ok(Ok(waiting)) => metrics::gauge!("ikp_notification_outbox").set(waiting as f64),
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: the notification outbox could not be counted"),
+        Err(_) => tracing::warn!("metrics: counting the notification outbox took too long"),
     }
     metrics::gauge!("ikp_audit_queue_depth").set(state.audit.depth() as f64);
     metrics::gauge!("ikp_caller_cache_entries").set(state.callers.len() as f64);

@@ -42,7 +42,7 @@ pub struct AppState {
     /// Whether the FHIR API requires bearer tokens.
     pub enforce_auth: bool,
     /// Where reads are audited.
-    pub audit: crate::session::AuditQueue,
+    pub audit: Arc<crate::session::AuditQueue>,
     /// Callers worked out per token, kept per policy generation.
     pub callers: crate::access::cache::CallerCache,
     /// Whether responses carry `x-ikp-statements` (the SQL statements the request ran), for the

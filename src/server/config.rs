@@ -137,6 +137,10 @@ pub struct ServeArgs {
     /// go to `error`). The default server writes `ikp-data/ikp-mail-outbox.mbox`.
     #[arg(long, env = "IKP_MAIL_OUTBOX")]
     pub mail_outbox: Option<PathBuf>,
+    /// Let rest-hook notifications go to loopback, private and link-local addresses (default: only
+    /// when this node listens on a loopback address, as for trying it out).
+    #[arg(long, env = "IKP_NOTIFICATION_PRIVATE_ENDPOINTS", action = clap::ArgAction::Set)]
+    pub notification_private_endpoints: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -180,6 +184,7 @@ impl ServeArgs {
             notification_lease_seconds: 30,
             notification_retry_ms: 1000,
             mail_outbox: None,
+            notification_private_endpoints: None,
         }
     }
 
@@ -249,6 +254,7 @@ impl ServeArgs {
             lease: std::time::Duration::from_secs(self.notification_lease_seconds),
             retry_delay: std::time::Duration::from_millis(self.notification_retry_ms),
             mail_outbox,
+            private_endpoints: self.notification_private_endpoints.unwrap_or(self.listen.ip().is_loopback()),
             ..crate::notify::Config::default()
         }
     }

@@ -139,12 +139,17 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         tracing::info!(system_scopes = auth.registration.system_scopes, "dynamic client registration is on");
     }
     let portal = if args.portal { portal::setup(auth.store(), args).await? } else { None };
-    let audit = crate::session::AuditQueue::start(&session);
+    let audit = Arc::new(crate::session::AuditQueue::start(&session));
     let binding_key =
         store::shared_secret(session.notification_worker().store(), crate::notify::websocket::SECRET_NAME)
             .await
             .context("reading the websocket binding secret")?;
-    let notifier = crate::notify::Notifier::new(session.notification_worker(), args.notifications(), binding_key);
+    let notifier = crate::notify::Notifier::new(
+        session.notification_worker(),
+        args.notifications(),
+        binding_key,
+        enforce_auth.then(|| audit.clone()),
+    );
     Ok(Arc::new(AppState {
         session,
         max_body_bytes: args.max_body_bytes,

@@ -276,8 +276,10 @@ async fn rest_hook_delivery(server: &TestServer) {
     let replayed = events(&replay);
     assert_eq!(replayed.len(), 1, "{replay}");
     assert!(replayed[0].1.contains(&second));
-    let (code, _) = get_as(server, &anna, &format!("Subscription/{id}/$events?eventsSinceNumber=x")).await;
-    assert_eq!(code, 400, "a malformed number is refused, not widened");
+    for malformed in ["eventsSinceNumber=x", "eventsSinceNumber=-1", "eventsUntilNumber=1e3", "content=everything"] {
+        let (code, _) = get_as(server, &anna, &format!("Subscription/{id}/$events?{malformed}")).await;
+        assert_eq!(code, 400, "{malformed} is refused, not widened");
+    }
 
     // Turned off by its owner: no more notifications.
     let mut off = created.clone();
@@ -502,6 +504,13 @@ async fn refused_subscriptions(server: &TestServer) {
         subscription("lab-result-available", &["Patient?name=x"], hook.clone()),
         subscription("lab-result-available", &[], json!({"type": "message", "endpoint": "http://x"})),
         subscription("lab-result-available", &[], json!({"type": "rest-hook", "endpoint": "file:///etc/passwd"})),
+        // Bounded: eleven filters, a header too many.
+        subscription("lab-result-available", &["DiagnosticReport?code=a"; 11], hook.clone()),
+        subscription(
+            "lab-result-available",
+            &[],
+            json!({"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook", "header": vec!["X-A: b"; 11]}),
+        ),
     ];
     for case in &cases {
         let (status, body) = create_as(server, &anna, case).await;

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::audit::{Access, Action, Entity};
 use crate::clock::{Micros, instant, now};
 use crate::notifier::Notifier;
 use crate::session::{Session, Write};
@@ -17,6 +18,11 @@ use crate::subscription::{self, Accepted, Content, Event, Kind, Status};
 
 /// Channels these workers deliver on.
 const CHANNELS: &[&str] = &["rest-hook", "email"];
+/// Notifications one worker sends in a row to a subscription with a backlog before it lets the
+/// others have a turn.
+const BACKLOG_ROUNDS: usize = 20;
+/// Delivered events are pruned each time this many more have been delivered.
+const PRUNE_EVERY: i64 = 100;
 
 pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
     // Each worker holds leases under a name of its own, so two workers of a node never take the
@@ -29,10 +35,22 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
         let at = now();
         let lease = n.config.lease.as_micros() as Micros;
         match stored::claim_due(n.store(), CHANNELS, &holder, at, at + lease).await {
-            Ok(Some(row)) => {
-                let started = now();
-                let sent = send_next(&n, &row).await;
-                record(&n, &holder, &row, sent, started).await;
+            Ok(Some(mut row)) => {
+                // A subscription with a backlog keeps its worker (and lease) until it is through.
+                for _ in 0..BACKLOG_ROUNDS {
+                    let started = now();
+                    let sent = send_next(&n, &row).await;
+                    let more = sent.as_ref().is_ok_and(|s| s.through < row.last_number);
+                    if !record(&n, &holder, &row, sent, started).await || !more {
+                        break;
+                    }
+                    match stored::subscription(n.store(), &row.id).await {
+                        Ok(Some(fresh)) if fresh.status == "active" && fresh.delivered < fresh.last_number => {
+                            row = fresh
+                        }
+                        _ => break,
+                    }
+                }
                 stored::release(n.store(), &row.id, &holder).await.ok();
                 continue;
             }
@@ -47,14 +65,15 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-/// Records a delivery's outcome under `holder`'s lease (and a status change on the resource).
+/// Records a delivery's outcome under `holder`'s lease, renewing it (and a status change on the
+/// resource). False when the lease was lost or the outcome could not be recorded.
 pub(crate) async fn record(
     n: &Notifier,
     holder: &str,
     row: &SubscriptionRow,
     sent: Result<Sent, String>,
     started: Micros,
-) {
+) -> bool {
     let at = now();
     let outcome = match &sent {
         Ok(sent) => {
@@ -87,10 +106,17 @@ pub(crate) async fn record(
             }
         }
     };
-    match stored::record_attempt(n.store(), &row.id, holder, at, &outcome).await {
+    let renewed = at + n.config.lease.as_micros() as Micros;
+    match stored::record_attempt(n.store(), &row.id, holder, at, renewed, &outcome).await {
         Ok(true) => {}
-        Ok(false) => return tracing::warn!(subscription = %row.id, "the delivery lease was lost; another node resends"),
-        Err(e) => return tracing::warn!(subscription = %row.id, error = %e, "recording a delivery"),
+        Ok(false) => {
+            tracing::warn!(subscription = %row.id, "the delivery lease was lost; another node resends");
+            return false;
+        }
+        Err(e) => {
+            tracing::warn!(subscription = %row.id, error = %e, "recording a delivery");
+            return false;
+        }
     }
     let (status, error) = match &outcome {
         Outcome::Delivered { status, .. } => (status.as_str(), None),
@@ -99,11 +125,16 @@ pub(crate) async fn record(
     if status != row.status {
         set_status(n.server(), &row.id, status, error).await;
     }
-    if let Ok(sent) = &sent
-        && sent.through > row.delivered
-    {
-        stored::prune_events(n.store(), &row.id, n.config.keep_events).await.ok();
+    if let Ok(sent) = sent {
+        if let (Some(told), Some(audit)) = (sent.told, &n.audit) {
+            audit.send(told);
+        }
+        if sent.through / PRUNE_EVERY > row.delivered / PRUNE_EVERY {
+            stored::prune_events(n.store(), &row.id, n.config.keep_events).await.ok();
+        }
+        return true;
     }
+    false
 }
 
 /// What a successful delivery sent.
@@ -111,20 +142,34 @@ pub(crate) struct Sent {
     pub kind: Kind,
     /// The last event number delivered (as before when none was sent).
     pub through: i64,
+    /// What the owner was told, for the audit trail.
+    pub told: Option<Access>,
+}
+
+/// The notification a subscription is due, ready to send.
+pub(crate) struct Due {
+    pub accepted: Accepted,
+    pub resource: Value,
+    pub bundle: Value,
+    sent: Sent,
+}
+
+impl Due {
+    /// Once it has gone out.
+    pub fn sent(self) -> Sent {
+        self.sent
+    }
 }
 
 /// Builds and sends the notification the subscription is due.
 async fn send_next(n: &Notifier, row: &SubscriptionRow) -> Result<Sent, String> {
-    let (resource, accepted, bundle, kind, through) = next_notification(n, row).await?;
-    crate::channels::send(n, &accepted, &resource, &bundle).await?;
-    Ok(Sent { kind, through })
+    let due = next_notification(n, row).await?;
+    crate::channels::send(n, &due.accepted, &due.resource, &due.bundle).await?;
+    Ok(due.sent())
 }
 
 /// The notification a subscription is due: its handshake, its next events, or a heartbeat.
-pub(crate) async fn next_notification(
-    n: &Notifier,
-    row: &SubscriptionRow,
-) -> Result<(Value, Accepted, Value, Kind, i64), String> {
+pub(crate) async fn next_notification(n: &Notifier, row: &SubscriptionRow) -> Result<Due, String> {
     let resource: Value = serde_json::from_str(&row.resource).map_err(|e| e.to_string())?;
     let accepted = crate::rule::accepted(n.server().fhir(), &resource)?;
     let (kind, events) = if row.status == "requested" {
@@ -151,7 +196,18 @@ pub(crate) async fn next_notification(
         events_since_start: u64::try_from(since_start).unwrap_or(0),
     };
     let bundle = subscription::notification(&status, &told, accepted.content);
-    Ok((resource, accepted, bundle, kind, through))
+    // What the owner learns is audited like a read by the owner: the resources told about.
+    let audited = owner.agent().filter(|_| !events.is_empty()).map(|agent| Access {
+        agent,
+        action: Action::Read,
+        subtype: "subscription-notification".into(),
+        query: Some(format!("notification Subscription/{}", row.id)),
+        status: 200,
+        entities: events.iter().map(|e| Entity::current(&e.resource_type, &e.id)).collect(),
+        reasons: Vec::new(),
+        recorded: now(),
+    });
+    Ok(Due { accepted, resource, bundle, sent: Sent { kind, through, told: audited } })
 }
 
 /// Events as a notification tells them. Full resources are read again now as `session` (the

@@ -24,14 +24,23 @@ use crate::subscription::Accepted;
 
 /// Changes taken per round.
 const BATCH: usize = 256;
-/// Ids per `_id` search (within the search budget's or-values).
-const IDS_PER_SEARCH: usize = 20;
+/// Ids per `_id` search, at most (and within the search budget's or-values).
+const IDS_PER_SEARCH: usize = 100;
+/// Subscriptions one owner (a user, or a backend client) may have on at once: every one is
+/// judged on every change, so their number is bounded like any other input.
+pub const MAX_PER_OWNER: usize = 50;
 
 /// A subscription as the dispatcher watches it.
 struct Watched {
     status: String,
     accepted: Accepted,
     resource: Value,
+    /// The user or client that owns it (none: made with authorization off).
+    owner: Option<String>,
+}
+
+fn owner_key(resource: &Value) -> Option<String> {
+    crate::owner::Owner::of_subscription(resource).map(|o| o.user.unwrap_or(o.client))
 }
 
 /// Runs until `stop`: takes the lease when it is free, dispatches while it holds it.
@@ -114,7 +123,8 @@ async fn load(n: &Notifier) -> FhirResult<HashMap<String, Watched>> {
     for row in stored::live_subscriptions(n.store()).await? {
         let Ok(resource) = serde_json::from_str::<Value>(&row.resource) else { continue };
         if let Ok(accepted) = crate::rule::accepted(n.server().fhir(), &resource) {
-            out.insert(row.id, Watched { status: row.status, accepted, resource });
+            let owner = owner_key(&resource);
+            out.insert(row.id, Watched { status: row.status, accepted, resource, owner });
         }
     }
     Ok(out)
@@ -132,9 +142,11 @@ async fn round(
     if changes.is_empty() {
         return Ok(Some(false));
     }
+    // With nothing watched only Subscriptions' own changes matter (no topic can fire).
+    let judging = !watched.is_empty();
     let keys: Vec<(String, String, i64)> = changes
         .iter()
-        .filter(|c| c.version > 1)
+        .filter(|c| judging && c.version > 1 && c.resource_type != "Subscription")
         .map(|c| (c.resource_type.clone(), c.id.clone(), c.version - 1))
         .collect();
     let before: HashMap<(String, String, i64), Value> = stored::versions(n.store(), &keys)
@@ -144,15 +156,21 @@ async fn round(
         .collect();
 
     let mut round = Dispatch::default();
+    let mut turned_off: Vec<String> = Vec::new();
     // Subscription id → the changes (indexes into `changes`) its topic fires on, in order.
     let mut fired: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, change) in changes.iter().enumerate() {
         round.done.push(change.seq);
+        if change.resource_type != "Subscription" && watched.is_empty() {
+            continue;
+        }
         let after = parse(change);
         if change.resource_type == "Subscription" {
             // Subscriptions are not events themselves (their status changes would notify
             // about notifications).
-            watch(n, watched, change, after, &mut round.states);
+            if !watch(n, watched, change, after, &mut round.states) {
+                turned_off.push(change.id.clone());
+            }
             continue;
         }
         let before = before.get(&(change.resource_type.clone(), change.id.clone(), change.version - 1));
@@ -162,6 +180,8 @@ async fn round(
             }
         }
     }
+    // Each change's index rows, worked out once for all the subscriptions it concerns.
+    let mut prepared = Prepared::new(n.server());
     if !fired.is_empty() {
         let generation = n.server().policy_generation().await?;
         for (id, indexes) in fired {
@@ -173,7 +193,7 @@ async fn round(
                     continue;
                 }
             };
-            for i in kept(&session, w, &changes, &indexes).await {
+            for i in kept(&session, w, &changes, &indexes, &mut prepared).await {
                 let c = &changes[i];
                 round.events.push(NewEvent {
                     subscription: id.clone(),
@@ -189,6 +209,10 @@ async fn round(
     match stored::record_dispatch(n.store(), &n.node, until, round).await? {
         None => Ok(None),
         Some(numbered) => {
+            for id in turned_off {
+                let why = format!("its owner has {MAX_PER_OWNER} subscriptions on already");
+                crate::deliver::set_status(n.server(), &id, "off", Some(&why)).await;
+            }
             if made > 0 {
                 metrics::counter!("ikp_notification_events_total").increment(made as u64);
                 tracing::debug!(events = made, subscriptions = numbered.len(), "notification events");
@@ -203,19 +227,20 @@ fn parse(version: &ResourceVersion) -> Option<Value> {
     serde_json::from_str(version.content.as_deref()?).ok()
 }
 
-/// Follows a change of a Subscription: its state row, and the dispatcher's view.
+/// Follows a change of a Subscription: its state row, and the dispatcher's view. False when the
+/// subscription is turned off because its owner has too many on.
 fn watch(
     n: &Notifier,
     watched: &mut HashMap<String, Watched>,
     change: &ResourceVersion,
     after: Option<Value>,
     states: &mut Vec<StateChange>,
-) {
+) -> bool {
     let id = change.id.clone();
     let Some(resource) = after else {
         watched.remove(&id);
         states.push(StateChange::Remove { id });
-        return;
+        return true;
     };
     let accepted = match crate::rule::accepted(n.server().fhir(), &resource) {
         Ok(accepted) => accepted,
@@ -224,10 +249,18 @@ fn watch(
             tracing::warn!(subscription = %id, reason = %why, "a stored Subscription cannot be served");
             watched.remove(&id);
             states.push(StateChange::Remove { id });
-            return;
+            return true;
         }
     };
-    let status = resource.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
+    let mut status = resource.get("status").and_then(Value::as_str).unwrap_or("requested").to_string();
+    let owner = owner_key(&resource);
+    let over_limit = status != "off"
+        && owner.is_some()
+        && !watched.contains_key(&id)
+        && watched.values().filter(|w| w.owner == owner).count() >= MAX_PER_OWNER;
+    if over_limit {
+        status = "off".into();
+    }
     states.push(StateChange::Upsert {
         id: id.clone(),
         status: status.clone(),
@@ -238,12 +271,38 @@ fn watch(
     if status == "off" {
         watched.remove(&id);
     } else {
-        watched.insert(id, Watched { status, accepted, resource });
+        watched.insert(id, Watched { status, accepted, resource, owner });
+    }
+    !over_limit
+}
+
+/// Changes prepared for judging in memory, each once per round.
+struct Prepared<'s> {
+    server: &'s Session,
+    versions: HashMap<usize, Option<crate::session::Prepared>>,
+}
+
+impl<'s> Prepared<'s> {
+    fn new(server: &'s Session) -> Prepared<'s> {
+        Prepared { server, versions: HashMap::new() }
+    }
+
+    fn get(&mut self, i: usize, change: &ResourceVersion) -> Option<&crate::session::Prepared> {
+        let server = self.server;
+        self.versions.entry(i).or_insert_with(|| server.prepare(change)).as_ref()
     }
 }
 
-/// The changes (of `indexes`) the owner may be told about and that match the filters.
-async fn kept(session: &Session, w: &Watched, changes: &[ResourceVersion], indexes: &[usize]) -> Vec<usize> {
+/// The changes (of `indexes`) the owner may be told about and that match the filters: decided
+/// in memory on the changed version where the filters are token and reference conditions, else
+/// by one search per subscription and round (on the current versions).
+async fn kept(
+    session: &Session,
+    w: &Watched,
+    changes: &[ResourceVersion],
+    indexes: &[usize],
+    prepared: &mut Prepared<'_>,
+) -> Vec<usize> {
     let t = w.accepted.topic.resource_type;
     // The owner's token must allow searching the type; its granular scopes narrow it.
     let granular = match session.caller() {
@@ -253,14 +312,36 @@ async fn kept(session: &Session, w: &Watched, changes: &[ResourceVersion], index
         },
         None => Vec::new(),
     };
-    let mut live: Vec<&str> =
-        indexes.iter().map(|&i| &changes[i]).filter(|c| !c.is_deleted()).map(|c| c.id.as_str()).collect();
-    live.sort_unstable();
-    live.dedup();
+    let filters: Vec<(&str, String)> = w.accepted.filters.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    // An unconfined owner without filters may be told of every change: nothing to judge.
+    let everything = session.caller().is_none() && filters.is_empty();
+    // Per change (by index): decided in memory, or left to the search (by id).
+    let mut decided: HashMap<usize, bool> = HashMap::new();
+    let mut searched: Vec<&str> = Vec::new();
+    for &i in indexes {
+        let c = &changes[i];
+        if c.is_deleted() {
+            continue;
+        }
+        if everything {
+            decided.insert(i, true);
+            continue;
+        }
+        match prepared.get(i, c).map(|p| session.sees_matching(p, &filters)) {
+            Some(Ok(Some(held))) => {
+                decided.insert(i, held);
+            }
+            _ => searched.push(c.id.as_str()),
+        }
+    }
+    searched.sort_unstable();
+    searched.dedup();
     let mut found: HashSet<String> = HashSet::new();
-    for chunk in live.chunks(IDS_PER_SEARCH) {
+    // The conditions count too: a filter of many values leaves fewer for the ids.
+    let per_search = IDS_PER_SEARCH.min(session.limits.or_values).min(session.limits.conditions / 2).max(1);
+    for chunk in searched.chunks(per_search) {
         let mut pairs: Vec<(&str, String)> = vec![("_id", chunk.join(","))];
-        pairs.extend(w.accepted.filters.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        pairs.extend(filters.iter().cloned());
         pairs.extend(granular.iter().map(|(k, v)| (k.as_str(), v.clone())));
         match session.find(&[t], &pairs, chunk.len()).await {
             Ok(versions) => found.extend(versions.into_iter().map(|v| v.id)),
@@ -273,11 +354,11 @@ async fn kept(session: &Session, w: &Watched, changes: &[ResourceVersion], index
         let keep = if c.is_deleted() {
             // A deleted resource is found by no search: told only to subscriptions without
             // filters whose owner could see the version it deleted.
-            w.accepted.filters.is_empty()
+            filters.is_empty()
                 && granular.is_empty()
-                && session.vread(&c.resource_type, &c.id, c.version).await.ok().flatten().is_some()
+                && (everything || session.vread(&c.resource_type, &c.id, c.version).await.ok().flatten().is_some())
         } else {
-            found.contains(&c.id)
+            decided.get(&i).copied().unwrap_or_else(|| found.contains(&c.id))
         };
         if keep {
             out.push(i);

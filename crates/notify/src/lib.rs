@@ -26,7 +26,7 @@ mod notifier;
 pub use notifier::{Config, Notifier};
 
 // The layers below, under the names the modules use.
-use ikp_core::{access, context, error, session};
+use ikp_core::{access, audit, context, error, session};
 use ikp_model::{clock, outcome};
 use ikp_national::topics;
 use ikp_store as store;

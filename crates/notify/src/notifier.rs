@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, Notify};
 
-use crate::session::{Session, Unconfined};
+use crate::session::{AuditQueue, Session, Unconfined};
 
 /// How the workers behave (from `ikp serve`'s options).
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Config {
     pub mail_outbox: Option<PathBuf>,
     /// Delivered events kept per subscription for `$events`.
     pub keep_events: i64,
+    /// Whether rest-hook endpoints may be on loopback, private or link-local addresses.
+    pub private_endpoints: bool,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             off_after: 10,
             mail_outbox: None,
             keep_events: 1000,
+            private_endpoints: false,
         }
     }
 }
@@ -63,10 +66,12 @@ pub struct Notifier {
     pub(crate) mail: Arc<Mutex<()>>,
     /// Signs websocket binding tokens (the secret every node shares).
     pub(crate) binding_key: Arc<[u8]>,
+    /// Where what owners are told is audited (none: not audited, as with authorization off).
+    pub(crate) audit: Option<Arc<AuditQueue>>,
 }
 
 impl Notifier {
-    pub fn new(worker: Unconfined, config: Config, binding_key: Vec<u8>) -> Notifier {
+    pub fn new(worker: Unconfined, config: Config, binding_key: Vec<u8>, audit: Option<Arc<AuditQueue>>) -> Notifier {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -80,6 +85,7 @@ impl Notifier {
             http,
             mail: Arc::default(),
             binding_key: Arc::from(binding_key),
+            audit,
         }
     }
 
@@ -90,6 +96,11 @@ impl Notifier {
             tasks.push(tokio::spawn(crate::deliver::run(self.clone(), stop.clone())));
         }
         tasks
+    }
+
+    /// Changes waiting for the dispatcher (the metrics gauge).
+    pub async fn outbox_len(&self) -> crate::store::StoreResult<i64> {
+        crate::store::notifications::outbox_len(self.store()).await
     }
 
     pub(crate) fn store(&self) -> &dyn crate::store::Store {

@@ -16,7 +16,7 @@ const MAX_HEADERS: usize = 10;
 const MAX_HEADER_BYTES: usize = 1024;
 const MAX_ENDPOINT_BYTES: usize = 2048;
 /// The most events one notification carries, when the subscription does not say.
-pub const DEFAULT_MAX_COUNT: u32 = 20;
+pub const DEFAULT_MAX_COUNT: u32 = 100;
 
 /// The backport IG's CapabilityStatement this server instantiates.
 pub const SERVER_CAPABILITIES: &str =

@@ -12,7 +12,7 @@ use openssl::sign::Signer;
 use tokio::sync::mpsc;
 
 use crate::clock::{Micros, now};
-use crate::deliver::{self, Sent};
+use crate::deliver;
 use crate::notifier::Notifier;
 use crate::store::notifications as stored;
 use crate::subscription::{self, Kind, Status};
@@ -118,11 +118,11 @@ pub async fn serve(n: Notifier, id: String, out: mpsc::Sender<String>) {
         if due {
             let started = now();
             let sent = match deliver::next_notification(&n, &row).await {
-                Ok((_, _, bundle, kind, through)) => {
-                    if out.send(bundle.to_string()).await.is_err() {
+                Ok(due) => {
+                    if out.send(due.bundle.to_string()).await.is_err() {
                         break;
                     }
-                    Ok(Sent { kind, through })
+                    Ok(due.sent())
                 }
                 Err(why) => Err(why),
             };

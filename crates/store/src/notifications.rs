@@ -346,7 +346,8 @@ pub async fn release(store: &dyn Store, id: &str, holder: &str) -> StoreResult<(
     Ok(())
 }
 
-/// How a delivery attempt ended, recorded under the lease (false: the lease was lost).
+/// How a delivery attempt ended, recorded under the lease, which it renews until `lease_until`
+/// (false: the lease was lost).
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Everything up to `through` was delivered; `status` is the subscription's status now.
@@ -360,9 +361,11 @@ pub async fn record_attempt(
     id: &str,
     holder: &str,
     now: Micros,
+    lease_until: Micros,
     outcome: &Outcome,
 ) -> StoreResult<bool> {
-    let mut sql = Sql::new("UPDATE subscription_state SET ");
+    let mut sql = Sql::new("UPDATE subscription_state SET lease_until = ");
+    sql.bind(Bind::Int(lease_until)).push(", ");
     match outcome {
         Outcome::Delivered { through, status } => {
             sql.push("delivered = CASE WHEN delivered < ")

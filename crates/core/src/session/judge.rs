@@ -5,8 +5,11 @@
 use serde_json::Value;
 
 use super::{Policy, Session};
+use crate::access::scopes::Interaction;
+use crate::error::FhirResult;
 use crate::index::{CompartmentRow, IndexRows};
 use crate::search::query::{Condition, Filter, FilterKind};
+use crate::search::registry::Registry;
 use crate::store::ResourceVersion;
 
 /// What the caller may do with one version.
@@ -84,4 +87,96 @@ fn filter_holds(rows: &IndexRows, filter: &Filter) -> bool {
         }
     }
     any != *negated
+}
+
+/// A version worked out once to be judged for many callers (notifications: every subscription a
+/// change may concern): its index rows, compartments included.
+pub struct Prepared {
+    resource_type: String,
+    id: String,
+    rows: IndexRows,
+}
+
+impl Session {
+    /// `None` for a tombstone or a body that cannot be read.
+    pub fn prepare(&self, version: &ResourceVersion) -> Option<Prepared> {
+        let content: Value = crate::format::json::from_str(version.content.as_deref()?).ok()?;
+        Some(Prepared {
+            resource_type: version.resource_type.clone(),
+            id: version.id.clone(),
+            rows: self.index(&content),
+        })
+    }
+
+    /// Whether the caller may see the prepared version and it matches both the search parameters
+    /// `pairs` of its type and the scopes' granular filters, decided in memory as the database
+    /// would; `None` when a condition is one only the database decides here (a chain, a date, a
+    /// string...), so the caller searches instead.
+    pub fn sees_matching(&self, prepared: &Prepared, pairs: &[(&str, String)]) -> FhirResult<Option<bool>> {
+        let t = prepared.resource_type.as_str();
+        let mut filters = self.grant(t, Interaction::Search)?;
+        if !pairs.is_empty() {
+            filters.extend(self.parse_lookup(&[t], pairs)?.filters);
+        }
+        let compartments: Vec<(String, String)> =
+            prepared.rows.compartments.iter().map(|c| (c.comp_type.clone(), c.comp_id.clone())).collect();
+        if self.sight(t, &prepared.id, &compartments) == Sight::Hidden {
+            return Ok(Some(false));
+        }
+        let registry = self.registry.current();
+        let mut holds = true;
+        for filter in &filters {
+            match decide(&registry, t, &prepared.rows, filter) {
+                Some(held) => holds &= held,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(holds))
+    }
+}
+
+/// A filter of token and reference conditions on the rows (`None`: another kind of condition).
+fn decide(registry: &Registry, resource_type: &str, rows: &IndexRows, filter: &Filter) -> Option<bool> {
+    let FilterKind::AnyOf { conditions, negated } = &filter.kind else { return None };
+    let mut any = false;
+    for condition in conditions {
+        any |= match condition {
+            Condition::Token { param, system, code } => {
+                let codes = stored_under(registry, resource_type, param)?;
+                rows.tokens.iter().any(|t| {
+                    codes.contains(&t.param.as_str())
+                        && t.grp.is_none()
+                        && code.as_ref().is_none_or(|c| *c == t.code)
+                        && match system.as_deref() {
+                            None => true,
+                            Some("") => t.system.is_none(),
+                            Some(s) => t.system.as_deref() == Some(s),
+                        }
+                })
+            }
+            Condition::Reference { param, target_type, id: Some(id), version: None, url: None } => {
+                // A parameter kept as a typed part of another's rows is that one's rows of its type.
+                let (codes, part_type) = match registry.typed_parts().get(resource_type, param) {
+                    Some(part) => (vec![part.code.clone()], Some(part.target_type.clone())),
+                    None => {
+                        (stored_under(registry, resource_type, param)?.iter().map(|c| c.to_string()).collect(), None)
+                    }
+                };
+                let wanted_type = target_type.clone().or(part_type);
+                rows.references.iter().any(|r| {
+                    codes.contains(&r.param)
+                        && r.grp.is_none()
+                        && r.target_id.as_deref() == Some(id.as_str())
+                        && wanted_type.as_ref().is_none_or(|w| r.target_type.as_deref() == Some(w.as_str()))
+                })
+            }
+            _ => return None,
+        };
+    }
+    Some(any != *negated)
+}
+
+/// The codes a parameter's rows are stored under.
+fn stored_under<'r>(registry: &'r Registry, resource_type: &str, code: &str) -> Option<Vec<&'r str>> {
+    Some(registry.get(resource_type, code)?.row_codes())
 }
