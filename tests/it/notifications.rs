@@ -370,8 +370,15 @@ async fn failures_error_and_recovery(server: &TestServer) {
     let receiver = Receiver::start().await;
     let anna = patient_token(server, ANNA).await;
     let admin = server.admin_token().await;
-    let (status, created) =
-        create_as(server, &anna, &subscription("lab-result-available", &[], rest_hook(&receiver.url, "id-only"))).await;
+    // A generic topic with a date filter: decided by a search as Anna (token and reference
+    // filters are judged in memory; the other scenarios use those).
+    let filters = ["DiagnosticReport?issued=ge2026-01-01"];
+    let (status, created) = create_as(
+        server,
+        &anna,
+        &subscription("resource-DiagnosticReport", &filters, rest_hook(&receiver.url, "id-only")),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_string();
     wait_status(server, &anna, &id, "active").await;
