@@ -313,6 +313,9 @@ async fn kept(
         None => Vec::new(),
     };
     let filters: Vec<(&str, String)> = w.accepted.filters.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    // Parsed once for every change of the round (a filter that cannot be parsed now is left to
+    // the search, which reports it).
+    let judging = session.judging(t, &filters).ok();
     // An unconfined owner without filters may be told of every change: nothing to judge.
     let everything = session.caller().is_none() && filters.is_empty();
     // Per change (by index): decided in memory, or left to the search (by id).
@@ -327,8 +330,9 @@ async fn kept(
             decided.insert(i, true);
             continue;
         }
-        match prepared.get(i, c).map(|p| session.sees_matching(p, &filters)) {
-            Some(Ok(Some(held))) => {
+        let decided_here = judging.as_ref().and_then(|j| session.sees_matching(prepared.get(i, c)?, j));
+        match decided_here {
+            Some(held) => {
                 decided.insert(i, held);
             }
             _ => searched.push(c.id.as_str()),
@@ -375,7 +379,8 @@ struct Owners {
 
 impl Owners {
     async fn session(&mut self, n: &Notifier, id: &str, w: &Watched, generation: i64) -> FhirResult<Session> {
-        let resource = w.resource.to_string();
+        // The subscription's version: a changed owner (scopes) is worked out again.
+        let resource = w.resource.pointer("/meta/versionId").and_then(Value::as_str).unwrap_or_default().to_string();
         if let Some((g, r, session)) = self.sessions.get(id)
             && *g == generation
             && *r == resource

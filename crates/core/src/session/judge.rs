@@ -90,48 +90,57 @@ fn filter_holds(rows: &IndexRows, filter: &Filter) -> bool {
 }
 
 /// A version worked out once to be judged for many callers (notifications: every subscription a
-/// change may concern): its index rows, compartments included.
+/// change may concern): its index rows and compartments.
 pub struct Prepared {
     resource_type: String,
     id: String,
     rows: IndexRows,
+    compartments: Vec<(String, String)>,
+}
+
+/// A caller's filters on one type (the search parameters asked for and the scopes' granular
+/// filters), parsed once to judge many prepared versions.
+pub struct Judging {
+    resource_type: String,
+    filters: Vec<Filter>,
 }
 
 impl Session {
     /// `None` for a tombstone or a body that cannot be read.
     pub fn prepare(&self, version: &ResourceVersion) -> Option<Prepared> {
         let content: Value = crate::format::json::from_str(version.content.as_deref()?).ok()?;
-        Some(Prepared {
-            resource_type: version.resource_type.clone(),
-            id: version.id.clone(),
-            rows: self.index(&content),
-        })
+        let rows = self.index(&content);
+        let compartments = rows.compartments.iter().map(|c| (c.comp_type.clone(), c.comp_id.clone())).collect();
+        Some(Prepared { resource_type: version.resource_type.clone(), id: version.id.clone(), rows, compartments })
     }
 
-    /// Whether the caller may see the prepared version and it matches both the search parameters
-    /// `pairs` of its type and the scopes' granular filters, decided in memory as the database
-    /// would; `None` when a condition is one only the database decides here (a chain, a date, a
-    /// string...), so the caller searches instead.
-    pub fn sees_matching(&self, prepared: &Prepared, pairs: &[(&str, String)]) -> FhirResult<Option<bool>> {
-        let t = prepared.resource_type.as_str();
-        let mut filters = self.grant(t, Interaction::Search)?;
+    /// The search parameters `pairs` of `resource_type` and the scopes' granular filters, parsed
+    /// (403 when the scopes do not allow searching the type).
+    pub fn judging(&self, resource_type: &str, pairs: &[(&str, String)]) -> FhirResult<Judging> {
+        let mut filters = self.grant(resource_type, Interaction::Search)?;
         if !pairs.is_empty() {
-            filters.extend(self.parse_lookup(&[t], pairs)?.filters);
+            filters.extend(self.parse_lookup(&[resource_type], pairs)?.filters);
         }
-        let compartments: Vec<(String, String)> =
-            prepared.rows.compartments.iter().map(|c| (c.comp_type.clone(), c.comp_id.clone())).collect();
-        if self.sight(t, &prepared.id, &compartments) == Sight::Hidden {
-            return Ok(Some(false));
+        Ok(Judging { resource_type: resource_type.to_string(), filters })
+    }
+
+    /// Whether the caller may see the prepared version and it matches the filters, decided in
+    /// memory as the database would; `None` when a condition is one only the database decides
+    /// here (a chain, a date, a string...), so the caller searches instead.
+    pub fn sees_matching(&self, prepared: &Prepared, judging: &Judging) -> Option<bool> {
+        let t = prepared.resource_type.as_str();
+        if judging.resource_type != t {
+            return Some(false);
+        }
+        if self.sight(t, &prepared.id, &prepared.compartments) == Sight::Hidden {
+            return Some(false);
         }
         let registry = self.registry.current();
         let mut holds = true;
-        for filter in &filters {
-            match decide(&registry, t, &prepared.rows, filter) {
-                Some(held) => holds &= held,
-                None => return Ok(None),
-            }
+        for filter in &judging.filters {
+            holds &= decide(&registry, t, &prepared.rows, filter)?;
         }
-        Ok(Some(holds))
+        Some(holds)
     }
 }
 

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 pub use audit_queue::AuditQueue;
 pub use commit::entry_error;
-pub use judge::Prepared;
+pub use judge::{Judging, Prepared};
 pub use lookup::{Lookup, Sealed};
 pub use read::Current;
 pub use search::Page;
