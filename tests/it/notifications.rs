@@ -30,12 +30,15 @@ fn configured(args: &mut ikp::cli::ServeArgs) {
     args.notification_retry_ms = 100;
 }
 
+/// What a receiver was sent: the subscriber's secret header and the notification Bundle.
+type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 /// An HTTP endpoint on 127.0.0.1 that keeps every notification it is sent, and can be "down"
 /// (answering 503).
 #[derive(Clone)]
 struct Receiver {
     url: String,
-    received: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    received: Received,
     down: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -46,7 +49,7 @@ impl Receiver {
 
     /// A receiver that takes `delay` to answer each notification.
     async fn slow(delay: Duration) -> Receiver {
-        let received: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+        let received: Received = Arc::default();
         let down: Arc<std::sync::atomic::AtomicBool> = Arc::default();
         let (kept, refusing) = (received.clone(), down.clone());
         let app = axum::Router::new().route(
