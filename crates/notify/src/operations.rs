@@ -42,18 +42,23 @@ fn topic_of(resource: &Value) -> String {
     resource.get("criteria").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
+/// Where the subscription stands, as an answer of `kind` says it.
+fn status_of<'a>(session: &'a Session, row: &'a SubscriptionRow, topic: &'a str, kind: Kind) -> Status<'a> {
+    Status {
+        base: &session.base_url,
+        subscription_id: &row.id,
+        topic_url: topic,
+        status: &row.status,
+        kind,
+        events_since_start: u64::try_from(row.last_number).unwrap_or(0),
+    }
+}
+
 /// `Subscription/[id]/$status`: a searchset Bundle of the subscription's status.
 pub async fn status(session: &Session, call: &Call) -> FhirResult<Response> {
     let (resource, row) = visible(session, call.id()).await?;
     let topic = topic_of(&resource);
-    let at = Status {
-        base: &session.base_url,
-        subscription_id: &row.id,
-        topic_url: &topic,
-        status: &row.status,
-        kind: Kind::QueryStatus,
-        events_since_start: u64::try_from(row.last_number).unwrap_or(0),
-    };
+    let at = status_of(session, &row, &topic, Kind::QueryStatus);
     let mut parameters = subscription::notification(&at, &[], Content::Empty)["entry"][0]["resource"].clone();
     if let Some(error) = &row.error
         && let Some(list) = parameters["parameter"].as_array_mut()
@@ -112,14 +117,7 @@ pub async fn events(session: &Session, call: &Call) -> FhirResult<Response> {
     }
     let told = crate::deliver::told(session, &visible_events, content).await;
     let topic = topic_of(&resource);
-    let at = Status {
-        base: &session.base_url,
-        subscription_id: &row.id,
-        topic_url: &topic,
-        status: &row.status,
-        kind: Kind::QueryEvent,
-        events_since_start: u64::try_from(row.last_number).unwrap_or(0),
-    };
+    let at = status_of(session, &row, &topic, Kind::QueryEvent);
     Ok(Response::resource(200, subscription::notification(&at, &told, content)))
 }
 

@@ -46,7 +46,7 @@ impl Session {
     }
 
     /// Whether the version matches the scopes' granular filters (every filter, any of its
-    /// values). Only token and string conditions can be checked on a version in memory; a
+    /// values). Only token and reference conditions can be checked on a version in memory; a
     /// filter of another kind hides the version rather than risk showing too much.
     pub(super) fn matches_filters(&self, version: &ResourceVersion, filters: &[Filter]) -> bool {
         if filters.is_empty() {
@@ -56,37 +56,15 @@ impl Session {
             return false;
         };
         let rows = self.index(&content);
-        filters.iter().all(|f| filter_holds(&rows, f))
+        let registry = self.registry.current();
+        // What cannot be decided here hides the version rather than risk showing too much.
+        filters.iter().all(|f| decide(&registry, &version.resource_type, &rows, f).unwrap_or(false))
     }
 }
 
 /// `(type, id)` pairs of compartment rows.
 pub(super) fn pairs(rows: Vec<CompartmentRow>) -> Vec<(String, String)> {
     rows.into_iter().map(|c| (c.comp_type, c.comp_id)).collect()
-}
-
-fn filter_holds(rows: &IndexRows, filter: &Filter) -> bool {
-    let FilterKind::AnyOf { conditions, negated } = &filter.kind else { return false };
-    let mut any = false;
-    for condition in conditions {
-        match condition {
-            Condition::Token { param, system, code } => {
-                any |= rows.tokens.iter().any(|t| {
-                    t.param == *param
-                        && t.grp.is_none()
-                        && code.as_ref().is_none_or(|c| *c == t.code)
-                        && match system.as_deref() {
-                            None => true,
-                            Some("") => t.system.is_none(),
-                            Some(s) => t.system.as_deref() == Some(s),
-                        }
-                });
-            }
-            // Anything else cannot be decided here: the version stays hidden.
-            _ => return false,
-        }
-    }
-    any != *negated
 }
 
 /// A version worked out once to be judged for many callers (notifications: every subscription a
