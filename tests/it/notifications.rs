@@ -30,6 +30,14 @@ fn configured(args: &mut ikp::cli::ServeArgs) {
     args.notification_retry_ms = 100;
 }
 
+/// [`configured`], with e-mail notifications written to a mail outbox of its own.
+fn with_mail_outbox(args: &mut ikp::cli::ServeArgs) {
+    configured(args);
+    args.mail_outbox = Some(std::env::temp_dir().join(format!("ikp-test-mail-{}.mbox", uuid::Uuid::new_v4())));
+}
+
+on_both_backends_configured!(super::with_mail_outbox; email_to_the_mail_outbox);
+
 /// What a receiver was sent: the subscriber's secret header and the notification Bundle.
 type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 
@@ -630,4 +638,45 @@ async fn two_nodes_one_killed_mid_delivery() {
     rescuer.stop().await;
     front.stop().await;
     common::drop_postgres_schema(&admin, &schema).await;
+}
+
+/// An e-mail subscription: its handshake and then each event are appended to the mail outbox as
+/// messages to the subscriber's address, the notification Bundle as the body.
+async fn email_to_the_mail_outbox(server: &TestServer) {
+    let outbox = server.state().notifier.config.mail_outbox.clone().expect("a mail outbox");
+    let anna = patient_token(server, ANNA).await;
+    let admin = server.admin_token().await;
+    let email = json!({"type": "email", "endpoint": "mailto:anna@example.pl", "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": format!("{BACKPORT}/backport-payload-content"), "valueCode": "id-only"}]}});
+    let (status, created) = create_as(server, &anna, &subscription("lab-result-available", &[], email)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    wait_status(server, &anna, &id, "active").await;
+    let written = write_result(server, &admin, ZOFIA, HEMOGLOBIN).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let to_anna = loop {
+        let mbox = std::fs::read_to_string(&outbox).unwrap_or_default();
+        let messages: Vec<String> = mbox
+            .split("From ikp@localhost ")
+            .filter(|m| m.contains("\nTo: <anna@example.pl>\n"))
+            .map(str::to_string)
+            .collect();
+        if messages.iter().any(|m| m.contains(&written)) {
+            break messages;
+        }
+        assert!(Instant::now() < deadline, "no e-mail about {written} in {}:\n{mbox}", outbox.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let bundle_of = |message: &str| -> Value {
+        let body = message.split_once("\n\n").map(|(_, body)| body.trim()).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    };
+    let bundles: Vec<Value> = to_anna.iter().map(|m| bundle_of(m)).collect();
+    assert!(bundles.iter().any(|b| kind(b) == "handshake"), "the handshake came first: {to_anna:?}");
+    let told = all_events(&bundles);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, 1);
+    assert!(told[0].1.contains(&written));
+    assert!(to_anna.iter().all(|m| m.contains("Subject: IKP: ")), "{to_anna:?}");
+    std::fs::remove_file(&outbox).ok();
 }
