@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::audit::{Access, Action, Entity};
 use crate::clock::{Micros, instant, now};
+use crate::error::FhirError;
 use crate::notifier::Notifier;
 use crate::session::{Session, Write};
 use crate::store::notifications::{self as stored, Outcome, StoredEvent, SubscriptionRow};
@@ -21,6 +22,8 @@ const CHANNELS: &[&str] = &["rest-hook", "email"];
 /// Notifications one worker sends in a row to a subscription with a backlog before it lets the
 /// others have a turn.
 const BACKLOG_ROUNDS: usize = 20;
+/// Times a status change is tried again over a subscription the subscriber changed meanwhile.
+const STATUS_RETRIES: usize = 3;
 /// Delivered events are pruned each time this many more have been delivered.
 const PRUNE_EVERY: i64 = 100;
 
@@ -236,21 +239,29 @@ pub(crate) async fn told(session: &Session, events: &[StoredEvent], content: Con
 
 /// Writes a subscription's new status (and why, for `error`) on the resource, as the server.
 pub(crate) async fn set_status(server: &Session, id: &str, status: &str, error: Option<&str>) {
-    let current = match server.live("Subscription", id).await {
-        Ok(Some((current, _))) => current,
-        _ => return,
-    };
-    let mut updated = current;
-    updated["status"] = Value::String(status.to_string());
-    match (status, error) {
-        ("error" | "off", Some(why)) => updated["error"] = Value::String(why.chars().take(500).collect()),
-        _ => {
-            if let Some(fields) = updated.as_object_mut() {
-                fields.remove("error");
+    // Written over the version read (If-Match), so that a change the subscriber makes meanwhile
+    // is never overwritten: a lost race reads again.
+    for _ in 0..STATUS_RETRIES {
+        let (mut updated, version) = match server.live("Subscription", id).await {
+            Ok(Some(current)) => current,
+            _ => return,
+        };
+        updated["status"] = Value::String(status.to_string());
+        match (status, error) {
+            ("error" | "off", Some(why)) => updated["error"] = Value::String(why.chars().take(500).collect()),
+            _ => {
+                if let Some(fields) = updated.as_object_mut() {
+                    fields.remove("error");
+                }
+            }
+        }
+        match server.commit(Write::update("Subscription", id, updated, Some(version))).await {
+            Ok(_) => return,
+            Err(FhirError::PreconditionFailed(_)) => continue,
+            Err(e) => {
+                return tracing::warn!(subscription = %id, error = %e, "the subscription's status could not be written");
             }
         }
     }
-    if let Err(e) = server.commit(Write::update("Subscription", id, updated, None)).await {
-        tracing::warn!(subscription = %id, error = %e, "the subscription's status could not be written");
-    }
+    tracing::warn!(subscription = %id, "the subscription kept changing meanwhile; its status stays as it was on the resource ($status has it)");
 }
