@@ -41,7 +41,16 @@ use serde_json::{Value, json};
 use common::people::{ALWAYS, consent, date, parent_link, person, today};
 use common::{TestServer, keys};
 
-on_both_backends_configured!(crate::common::auth_on; randomized_access);
+on_both_backends_configured!(super::fixed_world; randomized_access);
+
+/// Authorization on and the demo population, with no notification delivery on the node: the
+/// test judges every version of a world it catalogues once, and a delivery that fails (the demo
+/// e-mail subscriptions have no mail outbox here) writes a new version of its Subscription at a
+/// moment of its own. What notifications show is judged in `notifications`.
+fn fixed_world(args: &mut ikp::cli::ServeArgs) {
+    crate::common::auth_on(args);
+    args.notification_workers = 0;
+}
 
 const PESEL: &str = "urn:oid:2.16.840.1.113883.3.4424.1.1.616";
 /// The identifier system of the generated clinical resources (conditional writes match on it).
