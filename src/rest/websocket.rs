@@ -7,9 +7,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State as AxumState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::State;
 use crate::notify::websocket;
@@ -24,12 +25,19 @@ pub fn routes() -> Router<State> {
 }
 
 async fn upgrade(AxumState(state): AxumState<State>, ws: WebSocketUpgrade) -> Response {
+    let Some(place) = websocket::admit(&state.notifier) else {
+        tracing::warn!("a websocket was refused: this node has as many waiting to bind as it keeps");
+        let headers = [(header::RETRY_AFTER, "5")];
+        return (StatusCode::SERVICE_UNAVAILABLE, headers, "too many websockets waiting to bind; try again later\n")
+            .into_response();
+    };
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(state, socket))
+        .on_upgrade(move |socket| session(state, socket, place))
 }
 
-async fn session(state: State, mut socket: WebSocket) {
+/// Serves one socket; `place` is held until it binds.
+async fn session(state: State, mut socket: WebSocket, place: OwnedSemaphorePermit) {
     let bound = loop {
         let message = match tokio::time::timeout(BIND_WITHIN, socket.recv()).await {
             Ok(Some(Ok(message))) => message,
@@ -48,6 +56,7 @@ async fn session(state: State, mut socket: WebSocket) {
             _ => {}
         }
     };
+    drop(place);
     tracing::info!(subscription = %bound, "a websocket bound");
     let (out, mut outgoing) = mpsc::channel::<String>(16);
     let serving = tokio::spawn(websocket::serve(state.notifier.clone(), bound, out));

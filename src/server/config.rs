@@ -141,6 +141,10 @@ pub struct ServeArgs {
     /// when this node listens on a loopback address, as for trying it out).
     #[arg(long, env = "IKP_NOTIFICATION_PRIVATE_ENDPOINTS", action = clap::ArgAction::Set)]
     pub notification_private_endpoints: Option<bool>,
+    /// Websockets this node keeps open that have not bound to a subscription yet (anyone may open
+    /// one; each has 30 seconds to bind). Further ones are answered 503 until some bind or go.
+    #[arg(long, env = "IKP_MAX_UNBOUND_WEBSOCKETS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_unbound_websockets: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -185,6 +189,7 @@ impl ServeArgs {
             notification_retry_ms: 1000,
             mail_outbox: None,
             notification_private_endpoints: None,
+            max_unbound_websockets: 1024,
         }
     }
 
@@ -255,6 +260,7 @@ impl ServeArgs {
             retry_delay: std::time::Duration::from_millis(self.notification_retry_ms),
             mail_outbox,
             private_endpoints: self.notification_private_endpoints.unwrap_or(self.listen.ip().is_loopback()),
+            max_unbound_sockets: usize::try_from(self.max_unbound_websockets).unwrap_or(usize::MAX),
             ..crate::notify::Config::default()
         }
     }

@@ -476,6 +476,48 @@ async fn websocket_delivery(server: &TestServer) {
     wait_status(server, &anna, &id, "active").await;
 }
 
+/// A node keeps `--max-unbound-websockets` open before they bind: one more is answered 503 with
+/// `Retry-After` (nothing is upgraded), and a socket that binds gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbound_websockets_are_bounded() {
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    let server = TestServer::sqlite_configured(|args| {
+        configured(args);
+        args.max_unbound_websockets = 2;
+    })
+    .await;
+    let anna = patient_token(&server, ANNA).await;
+    let channel = json!({"type": "websocket", "payload": "application/fhir+json"});
+    let (status, created) = create_as(&server, &anna, &subscription("lab-result-available", &[], channel)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let (code, binding) = get_as(&server, &anna, &format!("Subscription/{id}/$get-ws-binding-token")).await;
+    assert_eq!(code, 200, "{binding}");
+    let value = |name: &str| {
+        parameter(&binding, name)
+            .and_then(|p| p["valueString"].as_str().or(p["valueUrl"].as_str()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (token, url) = (value("token"), value("websocket-url"));
+
+    let (mut first, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("the first socket");
+    let (_second, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("the second socket");
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+        }
+        Err(other) => panic!("a third socket: {other}"),
+        Ok(_) => panic!("a third socket waiting to bind was let in"),
+    }
+
+    first.send(Message::text(format!("bind-with-token {token}"))).await.expect("send");
+    let handshake: Value = serde_json::from_str(&next_text(&mut first).await).expect("json");
+    assert_eq!(kind(&handshake), "handshake", "{handshake}");
+    let (_third, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("a place after one bound");
+}
+
 async fn next_text<S>(socket: &mut S) -> String
 where
     S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>

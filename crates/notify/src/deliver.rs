@@ -7,6 +7,8 @@
 //! any node, resumes from the last number recorded as delivered: at least once, in order.
 //! Websocket subscriptions are delivered by the node holding the socket (`crate::websocket`).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::audit::{Access, Action, Entity};
@@ -217,24 +219,26 @@ pub(crate) async fn next_notification(n: &Notifier, row: &SubscriptionRow) -> Re
 /// owner, or whoever asks `$events`) may see them: a version the reader may no longer see is
 /// told without it.
 pub(crate) async fn told(session: &Session, events: &[StoredEvent], content: Content) -> Vec<Event> {
-    let mut out = Vec::with_capacity(events.len());
-    for e in events {
-        let resource = if content == Content::FullResource {
-            match session.vread(&e.resource_type, &e.id, e.version).await {
-                Ok(Some(v)) => v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()),
-                _ => None,
+    let mut shown: HashMap<(String, String, i64), Value> = HashMap::new();
+    if content == Content::FullResource {
+        let keys: Vec<(String, String, i64)> =
+            events.iter().map(|e| (e.resource_type.clone(), e.id.clone(), e.version)).collect();
+        // A failed read tells the events without their resources, as for versions not seen.
+        for v in session.visible_versions(&keys).await.unwrap_or_default() {
+            if let Some(resource) = v.content.as_deref().and_then(|c| serde_json::from_str(c).ok()) {
+                shown.insert((v.resource_type, v.id, v.version), resource);
             }
-        } else {
-            None
-        };
-        out.push(Event {
+        }
+    }
+    events
+        .iter()
+        .map(|e| Event {
             number: u64::try_from(e.number).unwrap_or(0),
             timestamp: instant(e.at),
             focus: format!("{}/{}/_history/{}", e.resource_type, e.id, e.version),
-            resource,
-        });
-    }
-    out
+            resource: shown.get(&(e.resource_type.clone(), e.id.clone(), e.version)).cloned(),
+        })
+        .collect()
 }
 
 /// Writes a subscription's new status (and why, for `error`) on the resource, as the server.

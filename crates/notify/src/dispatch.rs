@@ -149,7 +149,9 @@ async fn round(
         .filter(|c| judging && c.version > 1 && c.resource_type != "Subscription")
         .map(|c| (c.resource_type.clone(), c.id.clone(), c.version - 1))
         .collect();
-    let before: HashMap<(String, String, i64), Value> = stored::versions(n.store(), &keys)
+    let before: HashMap<(String, String, i64), Value> = n
+        .store()
+        .versions(&keys)
         .await?
         .into_iter()
         .filter_map(|v| Some(((v.resource_type.clone(), v.id.clone(), v.version), parse(&v)?)))

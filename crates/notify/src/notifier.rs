@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, Semaphore};
 
 use crate::session::{AuditQueue, Session, Unconfined};
 
@@ -32,6 +32,8 @@ pub struct Config {
     pub keep_events: i64,
     /// Whether rest-hook endpoints may be on loopback, private or link-local addresses.
     pub private_endpoints: bool,
+    /// Websockets this node keeps open before they bind (see `crate::websocket::admit`).
+    pub max_unbound_sockets: usize,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             mail_outbox: None,
             keep_events: 1000,
             private_endpoints: false,
+            max_unbound_sockets: 1024,
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct Notifier {
     pub(crate) binding_key: Arc<[u8]>,
     /// Where what owners are told is audited (none: not audited, as with authorization off).
     pub(crate) audit: Option<Arc<AuditQueue>>,
+    /// Places for websockets that have not bound yet.
+    pub(crate) unbound: Arc<Semaphore>,
 }
 
 impl Notifier {
@@ -80,12 +85,13 @@ impl Notifier {
         Notifier {
             worker,
             node: Arc::from(uuid::Uuid::new_v4().to_string()),
-            config: Arc::new(config),
             wake: Arc::default(),
             http,
             mail: Arc::default(),
             binding_key: Arc::from(binding_key),
             audit,
+            unbound: Arc::new(Semaphore::new(config.max_unbound_sockets.min(Semaphore::MAX_PERMITS))),
+            config: Arc::new(config),
         }
     }
 

@@ -9,7 +9,7 @@
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::clock::{Micros, now};
 use crate::deliver;
@@ -52,6 +52,13 @@ fn mac(key: &[u8], id: &str, expires: Micros) -> String {
         signer.sign_to_vec()
     };
     sign().unwrap_or_default().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A place on this node for one socket until it binds (the permit is given back when dropped):
+/// `None` when `max_unbound_sockets` are open and waiting already. Anyone may open a socket,
+/// while bound ones are bounded by the subscriptions (one socket each, so many per owner).
+pub fn admit(n: &Notifier) -> Option<OwnedSemaphorePermit> {
+    n.unbound.clone().try_acquire_owned().ok()
 }
 
 /// The subscription a `bind-with-token <token>` message binds, or why not.

@@ -271,6 +271,18 @@ pub trait Store: Send + Sync {
         Ok(Some((version, compartments)))
     }
 
+    /// Versions by `(type, id, version)`, in one statement per chunk of keys (any order; the
+    /// versions that do not exist are left out).
+    async fn versions(&self, keys: &[(String, String, i64)]) -> StoreResult<Vec<ResourceVersion>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(sql::CHUNK / 3) {
+            for row in self.query(sql::versions_by_key(chunk), &sql::VERSION_CELLS).await? {
+                out.push(sql::version_from_cells(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest live resource of a (definitional) type with the canonical `url`, in one
     /// indexed statement.
     async fn newest_by_url(&self, resource_type: &str, url: &str) -> StoreResult<Option<ResourceVersion>> {

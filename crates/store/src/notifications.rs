@@ -57,18 +57,6 @@ pub async fn outbox_len(store: &dyn Store) -> StoreResult<i64> {
     Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_int).unwrap_or(0))
 }
 
-/// Versions by `(type, id, version)`, in one statement (the versions before the changes).
-pub async fn versions(store: &dyn Store, keys: &[(String, String, i64)]) -> StoreResult<Vec<ResourceVersion>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(sql::CHUNK) {
-        let rows = store.query(sql::versions_by_key(chunk), &sql::VERSION_CELLS).await?;
-        for row in &rows {
-            out.push(sql::version_from_cells(row)?);
-        }
-    }
-    Ok(out)
-}
-
 /// A subscription's state as the dispatcher records it from a version of the resource.
 #[derive(Debug, Clone)]
 pub enum StateChange {

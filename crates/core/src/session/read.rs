@@ -84,6 +84,33 @@ impl Session {
         Ok(visible.then_some(found))
     }
 
+    /// The versions among `keys` that have content and that the caller may see, each judged on
+    /// its own compartments as [`Session::vread`] judges it, read in one statement per chunk of
+    /// keys (any order). Tombstones and versions of types the scopes do not allow reading are
+    /// left out, as are those that do not exist.
+    pub async fn visible_versions(&self, keys: &[(String, String, i64)]) -> FhirResult<Vec<ResourceVersion>> {
+        let mut grants: std::collections::HashMap<&str, Option<Vec<crate::search::query::Filter>>> =
+            std::collections::HashMap::new();
+        for (resource_type, _, _) in keys {
+            grants.entry(resource_type.as_str()).or_insert_with(|| self.grant(resource_type, Interaction::Read).ok());
+        }
+        let allowed: Vec<(String, String, i64)> =
+            keys.iter().filter(|(t, _, _)| grants.get(t.as_str()).is_some_and(Option::is_some)).cloned().collect();
+        let found = self.reads().versions(&allowed).await?;
+        let visible: Vec<ResourceVersion> = found
+            .into_iter()
+            .filter(|v| {
+                !v.is_deleted()
+                    && grants
+                        .get(v.resource_type.as_str())
+                        .and_then(Option::as_ref)
+                        .is_some_and(|filters| self.sees_version(v, filters))
+            })
+            .collect();
+        self.record_versions(visible.iter());
+        Ok(visible)
+    }
+
     /// Versions newest first, at most `query.limit`, each judged on its own compartments: the
     /// versions the caller may not see are left out (and do not count towards the limit).
     /// History of a whole type or the system is for unconfined callers only (the interaction
