@@ -434,15 +434,7 @@ async fn websocket_delivery(server: &TestServer) {
     let (status, created) = create_as(server, &anna, &subscription("lab-result-available", &[], channel)).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_string();
-    let (code, binding) = get_as(server, &anna, &format!("Subscription/{id}/$get-ws-binding-token")).await;
-    assert_eq!(code, 200, "{binding}");
-    let value = |name: &str| {
-        parameter(&binding, name)
-            .and_then(|p| p["valueString"].as_str().or(p["valueUrl"].as_str()))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (token, url) = (value("token"), value("websocket-url"));
+    let (token, url) = binding_token(server, &anna, &id).await;
     assert!(url.starts_with("ws://") && url.ends_with("/notifications/websocket"), "{url}");
 
     // A forged token.
@@ -491,15 +483,7 @@ async fn unbound_websockets_are_bounded() {
     let (status, created) = create_as(&server, &anna, &subscription("lab-result-available", &[], channel)).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_string();
-    let (code, binding) = get_as(&server, &anna, &format!("Subscription/{id}/$get-ws-binding-token")).await;
-    assert_eq!(code, 200, "{binding}");
-    let value = |name: &str| {
-        parameter(&binding, name)
-            .and_then(|p| p["valueString"].as_str().or(p["valueUrl"].as_str()))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (token, url) = (value("token"), value("websocket-url"));
+    let (token, url) = binding_token(&server, &anna, &id).await;
 
     let (mut first, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("the first socket");
     let (_second, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("the second socket");
@@ -516,6 +500,19 @@ async fn unbound_websockets_are_bounded() {
     let handshake: Value = serde_json::from_str(&next_text(&mut first).await).expect("json");
     assert_eq!(kind(&handshake), "handshake", "{handshake}");
     let (_third, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("a place after one bound");
+}
+
+/// `$get-ws-binding-token` as `token`: the binding token and the websocket URL.
+async fn binding_token(server: &TestServer, token: &str, id: &str) -> (String, String) {
+    let (code, binding) = get_as(server, token, &format!("Subscription/{id}/$get-ws-binding-token")).await;
+    assert_eq!(code, 200, "{binding}");
+    let value = |name: &str| {
+        parameter(&binding, name)
+            .and_then(|p| p["valueString"].as_str().or(p["valueUrl"].as_str()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    (value("token"), value("websocket-url"))
 }
 
 async fn next_text<S>(socket: &mut S) -> String
