@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::common::{self, TestServer};
 
-on_both_backends_configured!(super::configured; rest_hook_delivery, policy_decides_who_hears, failures_error_and_recovery, websocket_delivery, email_and_heartbeats, refused_subscriptions);
+on_both_backends_configured!(super::configured; rest_hook_delivery, policy_decides_who_hears, deletions_told_to_whom_saw_them, failures_error_and_recovery, websocket_delivery, email_and_heartbeats, refused_subscriptions);
 
 const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition";
 const TOPICS: &str = "https://ikp.example.org/fhir/SubscriptionTopic";
@@ -371,6 +371,33 @@ async fn policy_decides_who_hears(server: &TestServer) {
     assert_eq!(hidden_put.1.to_string().replace(&annas, "X"), absent_put.1.to_string().replace(missing, "X"));
     let (_, still) = get_as(server, &anna, &format!("Subscription/{annas}")).await;
     assert_eq!(still["channel"]["_payload"]["extension"][0]["valueCode"], "empty", "unchanged");
+}
+
+/// A deletion is found by no search: a subscription without filters on every change of a type
+/// is told of the deletions of what its owner could see (judged on the version deleted), and
+/// of no one else's.
+async fn deletions_told_to_whom_saw_them(server: &TestServer) {
+    let receiver = Receiver::start().await;
+    let jan = patient_token(server, JAN).await;
+    let admin = server.admin_token().await;
+    let (status, created) =
+        create_as(server, &jan, &subscription("resource-DiagnosticReport", &[], rest_hook(&receiver.url, "id-only")))
+            .await;
+    assert_eq!(status, 201, "{created}");
+    let jans = created["id"].as_str().expect("id").to_string();
+    wait_status(server, &jan, &jans, "active").await;
+    let others = write_result(server, &admin, ZOFIA, HEMOGLOBIN).await;
+    let own = write_result(server, &admin, JAN, HEMOGLOBIN).await;
+    for path in [&others, &own] {
+        let r = server.request(reqwest::Method::DELETE, path).bearer_auth(&admin).send().await.expect("delete");
+        assert!(r.status().is_success(), "delete {path}: {}", r.status());
+    }
+    receiver.wait("Jan's deletion", |b| all_events(b).len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let told = all_events(&receiver.bundles());
+    let base = &server.base;
+    let want = vec![(1, format!("{base}/{own}/_history/1")), (2, format!("{base}/{own}/_history/2"))];
+    assert_eq!(told, want, "Jan's own report written and deleted, nothing of Zofia's");
 }
 
 /// A receiver that is down: the subscription is retried, then `error` (with why, in `$status`

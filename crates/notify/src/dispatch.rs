@@ -354,15 +354,30 @@ async fn kept(
             Err(e) => tracing::warn!(error = %e, "a subscription's filters could not be evaluated"),
         }
     }
+    // A deleted resource is found by no search: told only to subscriptions without filters
+    // whose owner could see the version it deleted (judged together, in one read).
+    let deletions_told = filters.is_empty() && granular.is_empty();
+    let mut deleted_seen: HashSet<(String, String, i64)> = HashSet::new();
+    if deletions_told && !everything {
+        let deleted: Vec<(String, String, i64)> = indexes
+            .iter()
+            .map(|&i| &changes[i])
+            .filter(|c| c.is_deleted())
+            .map(|c| (c.resource_type.clone(), c.id.clone(), c.version - 1))
+            .collect();
+        if !deleted.is_empty() {
+            match session.visible_versions(&deleted).await {
+                Ok(seen) => deleted_seen.extend(seen.into_iter().map(|v| (v.resource_type, v.id, v.version))),
+                Err(e) => tracing::warn!(error = %e, "deletions could not be judged for a subscription"),
+            }
+        }
+    }
     let mut out = Vec::with_capacity(indexes.len());
     for &i in indexes {
         let c = &changes[i];
         let keep = if c.is_deleted() {
-            // A deleted resource is found by no search: told only to subscriptions without
-            // filters whose owner could see the version it deleted.
-            filters.is_empty()
-                && granular.is_empty()
-                && (everything || session.vread(&c.resource_type, &c.id, c.version).await.ok().flatten().is_some())
+            deletions_told
+                && (everything || deleted_seen.contains(&(c.resource_type.clone(), c.id.clone(), c.version - 1)))
         } else {
             decided.get(&i).copied().unwrap_or_else(|| found.contains(&c.id))
         };
@@ -389,7 +404,9 @@ impl Owners {
         {
             return Ok(session.clone());
         }
-        let session = crate::owner::session_of(n.server(), &w.resource).await?;
+        // Kept across rounds, so it records nothing: what an owner is told is audited when it
+        // is delivered.
+        let session = crate::owner::session_of(n.server(), &w.resource).await?.recording_nothing();
         self.sessions.insert(id.to_string(), (generation, resource, session.clone()));
         Ok(session)
     }

@@ -98,6 +98,8 @@ enum Policy {
 pub struct Trail {
     accessed: Mutex<Vec<Entity>>,
     reasons: Mutex<Vec<Reason>>,
+    /// Nothing is recorded (see [`Session::recording_nothing`]).
+    off: bool,
 }
 
 impl Trail {
@@ -115,12 +117,18 @@ impl Trail {
     }
 
     fn record(&self, entities: impl IntoIterator<Item = Entity>) {
+        if self.off {
+            return;
+        }
         if let Ok(mut accessed) = self.accessed.lock() {
             accessed.extend(entities);
         }
     }
 
     fn note(&self, reason: Reason) {
+        if self.off {
+            return;
+        }
         if let Ok(mut reasons) = self.reasons.lock()
             && !reasons.contains(&reason)
         {
@@ -208,6 +216,13 @@ impl Session {
             source: source.map(Arc::from),
             replica: None,
         }
+    }
+
+    /// This session with a trail that records nothing: for what the server decides as a caller
+    /// would, handing nothing to anyone (whom a change is notified to). A long-lived session's
+    /// trail would otherwise keep every resource it ever judged.
+    pub fn recording_nothing(self) -> Session {
+        Session { trail: Arc::new(Trail { off: true, ..Trail::default() }), ..self }
     }
 
     /// This session reading from a read replica that has replayed the caller's writes up to
