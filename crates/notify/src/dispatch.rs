@@ -37,6 +37,24 @@ struct Watched {
     resource: Value,
     /// The user or client that owns it (none: made with authorization off).
     owner: Option<String>,
+    /// The owner's session, worked out once per policy generation (and again with each new
+    /// version of the subscription, which replaces this).
+    owner_session: Option<(i64, Session)>,
+}
+
+impl Watched {
+    async fn owner_session(&mut self, n: &Notifier, generation: i64) -> FhirResult<Session> {
+        if let Some((g, session)) = &self.owner_session
+            && *g == generation
+        {
+            return Ok(session.clone());
+        }
+        // Kept across rounds, so it records nothing: what an owner is told is audited when it
+        // is delivered.
+        let session = crate::owner::session_of(n.server(), &self.resource).await?.recording_nothing();
+        self.owner_session = Some((generation, session.clone()));
+        Ok(session)
+    }
 }
 
 fn owner_key(resource: &Value) -> Option<String> {
@@ -50,7 +68,6 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut held_until: Micros = 0;
     let mut next_try: Micros = 0;
     let mut watched: HashMap<String, Watched> = HashMap::new();
-    let mut owners = Owners::default();
     loop {
         if *stop.borrow() {
             if held_until > 0 {
@@ -85,7 +102,7 @@ pub async fn run(n: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) {
         if held_until > 0 {
             loop {
                 let until = now() + lease;
-                match round(&n, &mut watched, &mut owners, until).await {
+                match round(&n, &mut watched, until).await {
                     Ok(Some(more)) => {
                         held_until = until;
                         if !more {
@@ -124,7 +141,7 @@ async fn load(n: &Notifier) -> FhirResult<HashMap<String, Watched>> {
         let Ok(resource) = serde_json::from_str::<Value>(&row.resource) else { continue };
         if let Ok(accepted) = crate::rule::accepted(n.server().fhir(), &resource) {
             let owner = owner_key(&resource);
-            out.insert(row.id, Watched { status: row.status, accepted, resource, owner });
+            out.insert(row.id, Watched { status: row.status, accepted, resource, owner, owner_session: None });
         }
     }
     Ok(out)
@@ -132,12 +149,7 @@ async fn load(n: &Notifier) -> FhirResult<HashMap<String, Watched>> {
 
 /// One round: `Some(true)` when more changes may wait, `Some(false)` when the outbox is empty,
 /// `None` when the lease was lost (nothing was written).
-async fn round(
-    n: &Notifier,
-    watched: &mut HashMap<String, Watched>,
-    owners: &mut Owners,
-    until: Micros,
-) -> FhirResult<Option<bool>> {
+async fn round(n: &Notifier, watched: &mut HashMap<String, Watched>, until: Micros) -> FhirResult<Option<bool>> {
     let changes = stored::pending_changes(n.store(), BATCH).await?;
     if changes.is_empty() {
         return Ok(Some(false));
@@ -187,8 +199,8 @@ async fn round(
     if !fired.is_empty() {
         let generation = n.server().policy_generation().await?;
         for (id, indexes) in fired {
-            let Some(w) = watched.get(&id) else { continue };
-            let session = match owners.session(n, &id, w, generation).await {
+            let Some(w) = watched.get_mut(&id) else { continue };
+            let session = match w.owner_session(n, generation).await {
                 Ok(session) => session,
                 Err(e) => {
                     tracing::warn!(subscription = %id, error = %e, "the subscription's owner cannot be worked out");
@@ -273,7 +285,7 @@ fn watch(
     if status == "off" {
         watched.remove(&id);
     } else {
-        watched.insert(id, Watched { status, accepted, resource, owner });
+        watched.insert(id, Watched { status, accepted, resource, owner, owner_session: None });
     }
     !over_limit
 }
@@ -355,7 +367,7 @@ async fn kept(
         }
     }
     // A deleted resource is found by no search: told only to subscriptions without filters
-    // whose owner could see the version it deleted (judged together, in one read).
+    // whose owner could see the version it deleted (judged together, as vreads would be).
     let deletions_told = filters.is_empty() && granular.is_empty();
     let mut deleted_seen: HashSet<(String, String, i64)> = HashSet::new();
     if deletions_told && !everything {
@@ -363,7 +375,7 @@ async fn kept(
             .iter()
             .map(|&i| &changes[i])
             .filter(|c| c.is_deleted())
-            .map(|c| (c.resource_type.clone(), c.id.clone(), c.version - 1))
+            .map(|c| (c.resource_type.clone(), c.id.clone(), c.version))
             .collect();
         if !deleted.is_empty() {
             match session.visible_versions(&deleted).await {
@@ -376,8 +388,7 @@ async fn kept(
     for &i in indexes {
         let c = &changes[i];
         let keep = if c.is_deleted() {
-            deletions_told
-                && (everything || deleted_seen.contains(&(c.resource_type.clone(), c.id.clone(), c.version - 1)))
+            deletions_told && (everything || deleted_seen.contains(&(c.resource_type.clone(), c.id.clone(), c.version)))
         } else {
             decided.get(&i).copied().unwrap_or_else(|| found.contains(&c.id))
         };
@@ -386,28 +397,4 @@ async fn kept(
         }
     }
     out
-}
-
-/// Owners' sessions, worked out once per policy generation.
-#[derive(Default)]
-struct Owners {
-    sessions: HashMap<String, (i64, String, Session)>,
-}
-
-impl Owners {
-    async fn session(&mut self, n: &Notifier, id: &str, w: &Watched, generation: i64) -> FhirResult<Session> {
-        // The subscription's version: a changed owner (scopes) is worked out again.
-        let resource = w.resource.pointer("/meta/versionId").and_then(Value::as_str).unwrap_or_default().to_string();
-        if let Some((g, r, session)) = self.sessions.get(id)
-            && *g == generation
-            && *r == resource
-        {
-            return Ok(session.clone());
-        }
-        // Kept across rounds, so it records nothing: what an owner is told is audited when it
-        // is delivered.
-        let session = crate::owner::session_of(n.server(), &w.resource).await?.recording_nothing();
-        self.sessions.insert(id.to_string(), (generation, resource, session.clone()));
-        Ok(session)
-    }
 }

@@ -4,6 +4,8 @@
 //! only when the caller may read the version it is about, and full resources as the caller may
 //! see them now.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use crate::clock::{instant, now};
@@ -109,12 +111,12 @@ pub async fn events(session: &Session, call: &Call) -> FhirResult<Response> {
         Vec::new()
     };
     // Only what the caller may read is told (the owner's reach may be wider than the caller's).
-    let mut visible_events = Vec::with_capacity(kept.len());
-    for e in kept {
-        if session.vread(&e.resource_type, &e.id, e.version).await?.is_some() {
-            visible_events.push(e);
-        }
-    }
+    let keys: Vec<(String, String, i64)> =
+        kept.iter().map(|e| (e.resource_type.clone(), e.id.clone(), e.version)).collect();
+    let seen: HashSet<(String, String, i64)> =
+        session.visible_versions(&keys).await?.into_iter().map(|v| (v.resource_type, v.id, v.version)).collect();
+    let visible_events: Vec<_> =
+        kept.into_iter().filter(|e| seen.contains(&(e.resource_type.clone(), e.id.clone(), e.version))).collect();
     let told = crate::deliver::told(session, &visible_events, content).await;
     let topic = topic_of(&resource);
     let at = status_of(session, &row, &topic, Kind::QueryEvent);

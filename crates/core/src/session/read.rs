@@ -1,10 +1,13 @@
 //! Reads of single resources and their histories, judged version by version before anything is
 //! revealed: what the caller may not see is answered exactly as what does not exist.
 
+use std::collections::HashMap;
+
 use super::Session;
 use super::judge::Sight;
 use crate::access::scopes::Interaction;
 use crate::error::FhirResult;
+use crate::search::query::Filter;
 use crate::store::{HistoryQuery, HistoryScope, ResourceVersion};
 
 /// The current state of a resource the caller may see.
@@ -84,30 +87,42 @@ impl Session {
         Ok(visible.then_some(found))
     }
 
-    /// The versions among `keys` that have content and that the caller may see, each judged on
-    /// its own compartments as [`Session::vread`] judges it, read in one statement per chunk of
-    /// keys (any order). Tombstones and versions of types the scopes do not allow reading are
-    /// left out, as are those that do not exist.
+    /// The versions among `keys` that the caller may see, each judged as [`Session::vread`]
+    /// judges it (on its own compartments; a tombstone on the version it deleted), read in one
+    /// statement per chunk of keys, plus one for the deleted versions (any order). Versions of
+    /// types the scopes do not allow reading are left out, as are those that do not exist.
     pub async fn visible_versions(&self, keys: &[(String, String, i64)]) -> FhirResult<Vec<ResourceVersion>> {
-        let mut grants: std::collections::HashMap<&str, Option<Vec<crate::search::query::Filter>>> =
-            std::collections::HashMap::new();
+        let mut grants: HashMap<&str, Option<Vec<Filter>>> = HashMap::new();
         for (resource_type, _, _) in keys {
             grants.entry(resource_type.as_str()).or_insert_with(|| self.grant(resource_type, Interaction::Read).ok());
         }
+        let filters_of = |t: &str| grants.get(t).and_then(Option::as_ref);
         let allowed: Vec<(String, String, i64)> =
-            keys.iter().filter(|(t, _, _)| grants.get(t.as_str()).is_some_and(Option::is_some)).cloned().collect();
+            keys.iter().filter(|(t, _, _)| filters_of(t).is_some()).cloned().collect();
         let found = self.reads().versions(&allowed).await?;
+        let deleted_keys: Vec<(String, String, i64)> = found
+            .iter()
+            .filter(|v| v.is_deleted())
+            .map(|v| (v.resource_type.clone(), v.id.clone(), v.version - 1))
+            .collect();
+        let deleted: HashMap<(String, String, i64), ResourceVersion> = if deleted_keys.is_empty() {
+            HashMap::new()
+        } else {
+            let versions = self.reads().versions(&deleted_keys).await?;
+            versions.into_iter().map(|v| ((v.resource_type.clone(), v.id.clone(), v.version), v)).collect()
+        };
         let visible: Vec<ResourceVersion> = found
             .into_iter()
             .filter(|v| {
-                !v.is_deleted()
-                    && grants
-                        .get(v.resource_type.as_str())
-                        .and_then(Option::as_ref)
-                        .is_some_and(|filters| self.sees_version(v, filters))
+                let judged = if v.is_deleted() {
+                    deleted.get(&(v.resource_type.clone(), v.id.clone(), v.version - 1))
+                } else {
+                    Some(v)
+                };
+                judged.zip(filters_of(&v.resource_type)).is_some_and(|(j, filters)| self.sees_version(j, filters))
             })
             .collect();
-        self.record_versions(visible.iter());
+        self.record_versions(visible.iter().filter(|v| !v.is_deleted()));
         Ok(visible)
     }
 
