@@ -2,6 +2,8 @@
 //! dispatcher's lease, each subscription's state and its numbered events. What the rows mean and
 //! the workers that move them are in the `ikp-notify` crate.
 
+use std::collections::HashMap;
+
 use crate::sql::{self, Bind, Cell, Cells, Column, Sql};
 use crate::{Micros, ResourceVersion, Store, StoreResult};
 
@@ -106,10 +108,14 @@ pub async fn record_dispatch(
     }
     // Event counts per subscription, in first-seen order.
     let mut counts: Vec<(String, i64)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
     for e in &round.events {
-        match counts.iter_mut().find(|(s, _)| *s == e.subscription) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((e.subscription.clone(), 1)),
+        match position.get(e.subscription.as_str()) {
+            Some(&at) => counts[at].1 += 1,
+            None => {
+                position.insert(&e.subscription, counts.len());
+                counts.push((e.subscription.clone(), 1));
+            }
         }
     }
     let mut last_numbers: Vec<(String, i64)> = Vec::with_capacity(counts.len());
@@ -119,10 +125,7 @@ pub async fn record_dispatch(
             sql.push(" WHEN ").bind(text(id)).push(" THEN ").bind(Bind::Int(*n));
         }
         sql.push(" ELSE 0 END WHERE status <> 'off' AND id IN (");
-        for (i, (id, _)) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).bind(text(id));
-        }
-        sql.push(") RETURNING id, last_number");
+        sql.list(chunk.iter().map(|(id, _)| text(id))).push(") RETURNING id, last_number");
         for row in tx.query(sql, &[Column::Text, Column::Int]).await? {
             let mut cells = Cells::new("subscription_state", &row);
             last_numbers.push((cells.text()?, cells.int()?));
@@ -130,16 +133,16 @@ pub async fn record_dispatch(
     }
     // Numbers: a subscription that got n events and now stands at `last` numbers them
     // last-n+1..=last, in the order of the round.
-    let mut next: Vec<(String, i64)> = last_numbers
+    let mut next: HashMap<&str, i64> = last_numbers
         .iter()
         .filter_map(|(id, last)| {
-            let n = counts.iter().find(|(s, _)| s == id)?.1;
-            Some((id.clone(), last - n + 1))
+            let n = counts[*position.get(id.as_str())?].1;
+            Some((id.as_str(), last - n + 1))
         })
         .collect();
     let mut rows: Vec<(i64, &NewEvent)> = Vec::with_capacity(round.events.len());
     for e in &round.events {
-        if let Some((_, number)) = next.iter_mut().find(|(s, _)| *s == e.subscription) {
+        if let Some(number) = next.get_mut(e.subscription.as_str()) {
             rows.push((*number, e));
             *number += 1;
         }
@@ -161,10 +164,7 @@ pub async fn record_dispatch(
     }
     for chunk in round.done.chunks(sql::CHUNK) {
         let mut sql = Sql::new("DELETE FROM change_outbox WHERE seq IN (");
-        for (i, seq) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).bind(Bind::Int(*seq));
-        }
-        sql.push(")");
+        sql.list(chunk.iter().map(|seq| Bind::Int(*seq))).push(")");
         tx.query(sql, &[]).await?;
     }
     tx.commit().await?;
@@ -280,10 +280,8 @@ pub async fn claim_due(
 ) -> StoreResult<Option<SubscriptionRow>> {
     let mut pick =
         Sql::new("SELECT id FROM subscription_state WHERE status IN ('requested', 'active', 'error') AND channel IN (");
-    for (i, c) in channels.iter().enumerate() {
-        pick.push(if i == 0 { "" } else { ", " }).bind(text(c));
-    }
-    pick.push(") AND next_attempt <= ")
+    pick.list(channels.iter().map(|c| text(c)))
+        .push(") AND next_attempt <= ")
         .bind(Bind::Int(now))
         .push(" AND lease_until < ")
         .bind(Bind::Int(now))

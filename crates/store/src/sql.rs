@@ -160,13 +160,7 @@ pub fn fetch_by_rid(rids: &[i64]) -> Sql {
     let mut sql = Sql::new(&format!(
         "SELECT {VERSION_COLUMNS}, r.rid FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rid IN ("
     ));
-    for (i, rid) in rids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Bind::Int(*rid));
-    }
-    sql.push(")");
+    sql.list(rids.iter().map(|rid| Bind::Int(*rid))).push(")");
     sql
 }
 
@@ -192,6 +186,17 @@ impl Sql {
 
     pub fn push(&mut self, text: &str) -> &mut Sql {
         self.text.push_str(text);
+        self
+    }
+
+    /// Appends placeholders for `values`, separated by commas (the inside of an `IN (...)`).
+    pub fn list(&mut self, values: impl IntoIterator<Item = Bind>) -> &mut Sql {
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
         self
     }
 
